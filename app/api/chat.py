@@ -1,0 +1,77 @@
+"""POST /v1/chat/completions: parse, authorise, run the turn, render (JSON or SSE)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from ..auth import Tenant, authenticate
+from ..engine.types import Event, Turn
+from ..errors import GatewayError
+from ..protocol.openai_chat import ChatCompletionRequest
+from ..requests import parse, read_json
+from ..translate import openai_chat as translate
+from .disconnect import ClientDisconnected, unless_disconnected
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
+    gateway = request.app.state.gateway
+    body = parse(ChatCompletionRequest, await read_json(request, gateway.settings.max_body_bytes))
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
+    created = int(time.time())
+    events = gateway.engine.stream(turn)
+    try:
+        if not body.stream:
+            collected = await unless_disconnected(request, _collect(events))
+            return JSONResponse(translate.completion(collected, completion_id, created, body.model))
+        # Wait for the first event before answering, so a failure that comes first (bad credential,
+        # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
+        first = await unless_disconnected(request, events.__anext__())
+    except ClientDisconnected:
+        await events.aclose()
+        return Response(status_code=499)
+    except StopAsyncIteration:
+        first = None
+    except BaseException:
+        await events.aclose()
+        raise
+    chunks = translate.ChunkStream(
+        completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage)
+    )
+    return StreamingResponse(
+        _sse(chunks, first, events), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _collect(events: AsyncIterator[Event]) -> list[Event]:
+    return [event async for event in events]
+
+
+async def _sse(chunks: translate.ChunkStream, first: Event | None, events: AsyncIterator[Event]) -> AsyncIterator[str]:
+    try:
+        yield chunks.start()
+        if first is not None:
+            for frame in chunks.event(first):
+                yield frame
+        async for event in events:
+            for frame in chunks.event(event):
+                yield frame
+    except GatewayError as error:
+        yield chunks.error(error)
+    except Exception:
+        log.exception("turn failed while streaming")
+        yield chunks.error(GatewayError(500, "The gateway failed while streaming.", "server_error", "internal_error"))
+    finally:
+        await events.aclose()
+    yield chunks.done()

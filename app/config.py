@@ -1,0 +1,91 @@
+"""Gateway settings: read from the environment (prefix `GATEWAY_`) and from `.env`.
+
+Every setting is documented in `.env.example`; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    # Comma-separated API keys clients must present (Bearer or x-api-key). Empty: no auth,
+    # which is only allowed on a loopback address.
+    api_keys: str = ""
+
+    # Extra model names for tools that hard-code OpenAI names: "gpt-4o=sonnet,gpt-4o-mini=haiku".
+    model_aliases: str = ""
+    default_model: str = "sonnet"
+
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    request_timeout: float = Field(default=600.0, gt=0)  # a whole turn, seconds
+    connect_timeout: float = Field(default=60.0, gt=0)  # spawning and initialising the CLI
+    retry_after_default: int = Field(default=30, ge=1)  # when Claude's 429 names no time
+
+    # Where the Claude Code CLI comes from: empty means the one bundled with claude-agent-sdk.
+    cli_path: str | None = None
+    # The CLI's config folder (login, transcripts). Empty: the CLI's own default
+    # ($CLAUDE_CONFIG_DIR, else ~/.claude), so `claude login` works as usual.
+    claude_config_dir: str | None = None
+    # Parent of the empty per-conversation working folders.
+    work_dir: str | None = None
+    # How earlier turns reach Claude: "transcript" (real turns via a resumed transcript;
+    # falls back to "inline" if the CLI refuses it) or "inline" (one text rendition).
+    history_mode: str = "transcript"
+
+    @field_validator("history_mode")
+    @classmethod
+    def _check_history_mode(cls, value: str) -> str:
+        if value not in {"transcript", "inline"}:
+            raise ValueError("history_mode must be 'transcript' or 'inline'")
+        return value
+
+    @cached_property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @cached_property
+    def model_alias_map(self) -> dict[str, str]:
+        aliases: dict[str, str] = {}
+        for pair in self.model_aliases.split(","):
+            if "=" in pair:
+                name, target = pair.split("=", 1)
+                if name.strip() and target.strip():
+                    aliases[name.strip()] = target.strip()
+        return aliases
+
+    @cached_property
+    def config_dir(self) -> Path:
+        if self.claude_config_dir:
+            return Path(self.claude_config_dir).expanduser()
+        if os.environ.get("CLAUDE_CONFIG_DIR"):
+            return Path(os.environ["CLAUDE_CONFIG_DIR"]).expanduser()
+        return Path.home() / ".claude"
+
+    @cached_property
+    def work_root(self) -> Path:
+        root = Path(self.work_dir) if self.work_dir else Path(tempfile.gettempdir()) / "claude-gateway"
+        return root.expanduser().resolve()
+
+    def check_bind(self) -> None:
+        """Refuse to listen beyond loopback without an API key."""
+        if self.host not in LOOPBACK_HOSTS and not self.api_key_list:
+            raise SystemExit(
+                f"Refusing to bind {self.host}: set GATEWAY_API_KEYS first, or bind 127.0.0.1."
+            )

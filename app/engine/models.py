@@ -1,0 +1,77 @@
+"""Which model names the gateway serves, and what the CLI is given for each.
+
+Served: the aliases and full ids Claude Code reports in its initialize answer (probed once), any
+`claude-...` id, and the configured aliases for tools that hard-code OpenAI names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+from ..config import Settings
+from ..errors import model_not_found
+from .types import ModelInfo
+
+log = logging.getLogger(__name__)
+
+# Used until (or if never) the CLI has been asked: the aliases every Claude Code version takes.
+BUILTIN_ALIASES = {"default": "Default", "sonnet": "Sonnet", "opus": "Opus", "haiku": "Haiku"}
+PROBE_RETRY_AFTER = 60.0  # seconds before asking the CLI again after a failed probe
+
+
+class ModelCatalog:
+    def __init__(self, settings: Settings, probe: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self.settings = settings
+        self._probe = probe
+        self._info: dict[str, Any] | None = None
+        self._failed_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def server_info(self) -> dict[str, Any]:
+        """The CLI's initialize answer (cached); empty if the CLI could not be started."""
+        async with self._lock:
+            if self._info is not None:
+                return self._info
+            if self._failed_at and time.monotonic() - self._failed_at < PROBE_RETRY_AFTER:
+                return {}
+            try:
+                self._info = await self._probe()
+                return self._info
+            except Exception as exc:  # the catalogue still works with built-in aliases
+                log.warning("could not ask Claude Code for its models: %s", exc)
+                self._failed_at = time.monotonic()
+                return {}
+
+    async def models(self) -> list[ModelInfo]:
+        info = await self.server_info()
+        found: dict[str, ModelInfo] = {}
+        reported = info.get("models") or [
+            {"value": alias, "displayName": name} for alias, name in BUILTIN_ALIASES.items()
+        ]
+        for entry in reported:
+            name = entry.get("displayName") or entry["value"]
+            found.setdefault(entry["value"], ModelInfo(entry["value"], name))
+            if entry.get("resolvedModel"):
+                found.setdefault(entry["resolvedModel"], ModelInfo(entry["resolvedModel"], name))
+        for alias, target in self.settings.model_alias_map.items():
+            found.setdefault(alias, ModelInfo(alias, f"{alias} (served by {target})"))
+        return list(found.values())
+
+    def resolve(self, name: str) -> str | None:
+        """The --model value for a requested model name; None means the CLI's default.
+
+        Raises 404 model_not_found for a name the gateway does not serve.
+        """
+        target = self.settings.model_alias_map.get(name, name)
+        known = set(BUILTIN_ALIASES)
+        if self._info:
+            for entry in self._info.get("models") or []:
+                known.add(entry["value"])
+                if entry.get("resolvedModel"):
+                    known.add(entry["resolvedModel"])
+        if target not in known and not target.startswith("claude-"):
+            raise model_not_found(name)
+        return None if target == "default" else target

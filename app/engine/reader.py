@@ -1,0 +1,106 @@
+"""Claude Code's messages for one turn, read into the gateway's neutral events."""
+
+from __future__ import annotations
+
+import time
+
+from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, TextBlock, ThinkingBlock
+from claude_agent_sdk.types import Message as SdkMessage
+from claude_agent_sdk.types import RateLimitEvent
+
+from .failures import FailedTurn, turn_error
+from .types import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
+
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop_sequence",
+    "max_tokens": "length",
+    "tool_use": "tool_use",
+    "pause_turn": "stop",
+    "refusal": "content_filter",
+}
+
+
+def usage_from(raw: dict | None) -> Usage:
+    raw = raw or {}
+    return Usage(
+        input_tokens=int(raw.get("input_tokens") or 0),
+        output_tokens=int(raw.get("output_tokens") or 0),
+        cache_read_input_tokens=int(raw.get("cache_read_input_tokens") or 0),
+        cache_creation_input_tokens=int(raw.get("cache_creation_input_tokens") or 0),
+    )
+
+
+class TurnReader:
+    """Feed it the SDK's messages in order; it returns events, and raises on a failed turn.
+
+    Token deltas come from the partial-message stream. An assistant message that arrived
+    without any (a CLI that did not stream it) is emitted whole, so no text is lost.
+    """
+
+    def __init__(self, default_retry_after: int) -> None:
+        self.default_retry_after = default_retry_after
+        self.finished = False
+        self.produced_output = False
+        self.model: str | None = None
+        self._streamed_ids: set[str] = set()
+        self._failure: FailedTurn | None = None
+        self._retry_after: int | None = None
+
+    def feed(self, message: SdkMessage) -> list[Event]:
+        events = self._read(message)
+        if events:
+            self.produced_output = True
+        return events
+
+    def _read(self, message: SdkMessage) -> list[Event]:
+        if isinstance(message, StreamEvent):
+            return [] if message.parent_tool_use_id else self._stream_event(message.event)
+        if isinstance(message, AssistantMessage):
+            if message.parent_tool_use_id:
+                return []
+            if message.error:
+                text = " ".join(b.text for b in message.content if isinstance(b, TextBlock))
+                self._failure = FailedTurn(text=text, kind=message.error)
+                return []
+            self.model = message.model
+            if message.message_id in self._streamed_ids:
+                return []
+            return [_block_event(block) for block in message.content if _block_event(block) is not None]
+        if isinstance(message, RateLimitEvent):
+            resets_at = message.rate_limit_info.resets_at
+            if message.rate_limit_info.status == "rejected" and resets_at:
+                self._retry_after = max(1, int(resets_at - time.time()))
+            return []
+        if isinstance(message, ResultMessage):
+            self.finished = True
+            if message.is_error or message.subtype != "success":
+                failure = self._failure or FailedTurn()
+                failure.status = message.api_error_status
+                failure.subtype = message.subtype
+                failure.text = failure.text or message.result or "; ".join(message.errors or [])
+                failure.retry_after = self._retry_after
+                raise turn_error(failure, self.default_retry_after)
+            reason = STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
+            return [Finish(reason=reason, usage=usage_from(message.usage), model=self.model)]
+        return []
+
+    def _stream_event(self, event: dict) -> list[Event]:
+        kind = event.get("type")
+        if kind == "message_start":
+            self._streamed_ids.add(event.get("message", {}).get("id", ""))
+        elif kind == "content_block_delta":
+            delta = event.get("delta", {})
+            if delta.get("type") == "text_delta":
+                return [TextDelta(delta.get("text", ""))]
+            if delta.get("type") == "thinking_delta":
+                return [ThinkingDelta(delta.get("thinking", ""))]
+        return []
+
+
+def _block_event(block: object) -> Event | None:
+    if isinstance(block, TextBlock):
+        return TextDelta(block.text)
+    if isinstance(block, ThinkingBlock):
+        return ThinkingDelta(block.thinking)
+    return None

@@ -1,0 +1,108 @@
+"""Earlier turns of a conversation, handed to Claude Code as real turns.
+
+Claude Code resumes a conversation from its transcript file,
+`<config dir>/projects/<cwd with every non-alphanumeric character as '-'>/<session id>.jsonl`.
+A transcript of plain `user` and `assistant` lines that we write ourselves is resumed like one the
+CLI wrote, so the model receives the history as alternating user/assistant messages
+(tests/e2e checks this against the pinned CLI). If a CLI version refuses the file, the engine falls
+back to `inline_history`, a single-text rendition, and logs that it did.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .types import Block, Message
+
+_NON_ALNUM = re.compile(r"[^a-zA-Z0-9]")
+CLI_VERSION_TAG = "2.1.329"  # the CLI bundled with the pinned claude-agent-sdk
+
+
+def project_dir(config_dir: Path, cwd: Path) -> Path:
+    """Where the CLI keeps transcripts of conversations run in `cwd`."""
+    name = _NON_ALNUM.sub("-", str(cwd))
+    if len(name) > 200:  # the CLI hashes longer names; our working folders stay short
+        raise ValueError(f"working folder path too long for a transcript name: {cwd}")
+    return config_dir / "projects" / name
+
+
+def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str:
+    """Write `history` as a transcript the CLI can `--resume`; returns its session id."""
+    session_id = str(uuid.uuid4())
+    folder = project_dir(config_dir, cwd)
+    folder.mkdir(parents=True, exist_ok=True)
+    parent: str | None = None
+    lines = []
+    for message in history:
+        line_id = str(uuid.uuid4())
+        lines.append(
+            {
+                "parentUuid": parent,
+                "isSidechain": False,
+                "userType": "external",
+                "cwd": str(cwd),
+                "sessionId": session_id,
+                "version": CLI_VERSION_TAG,
+                "type": message.role,
+                "message": _wire_message(message),
+                "uuid": line_id,
+                "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            }
+        )
+        parent = line_id
+    path = folder / f"{session_id}.jsonl"
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    return session_id
+
+
+def remove_transcripts(config_dir: Path, cwd: Path) -> None:
+    """Forget every transcript of conversations run in `cwd`."""
+    shutil.rmtree(project_dir(config_dir, cwd), ignore_errors=True)
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    if message.role == "user":
+        return {"role": "user", "content": message.content}
+    uses_tools = any(block.get("type") == "tool_use" for block in message.content)
+    return {
+        "id": f"msg_gw_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": "<gateway-history>",
+        "content": message.content,
+        "stop_reason": "tool_use" if uses_tools else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+    }
+
+
+def inline_history(history: list[Message], prompt: Message) -> Message:
+    """The fallback: earlier turns as one tagged text in front of the new user message."""
+    parts = ["<conversation_history>"]
+    for message in history:
+        parts.append(f"<{message.role}>\n{_block_text(message.content)}\n</{message.role}>")
+    parts.append("</conversation_history>\n\nContinue the conversation. The user's new message:")
+    return Message("user", [{"type": "text", "text": "\n".join(parts)}, *prompt.content])
+
+
+def _block_text(blocks: list[Block]) -> str:
+    out = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text":
+            out.append(block["text"])
+        elif kind == "image":
+            out.append("[image]")
+        elif kind == "tool_use":
+            out.append(f"[called {block['name']} with {json.dumps(block.get('input', {}))}]")
+        elif kind == "tool_result":
+            content = block.get("content")
+            text = content if isinstance(content, str) else _block_text(content or [])
+            out.append(f"[result of {block.get('tool_use_id')}: {text}]")
+    return "\n".join(out)

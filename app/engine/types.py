@@ -1,0 +1,99 @@
+"""The neutral request (`Turn`) and event stream (`Event`) shared by every front door.
+
+Content is kept as Anthropic content blocks (`{"type": "text", "text": ...}`,
+`{"type": "image", "source": {...}}`, `tool_use`, `tool_result`): that is what Claude Code takes,
+so translators convert to it once and the engine passes it through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Literal, Protocol, Union
+
+Block = dict[str, Any]
+Role = Literal["user", "assistant"]
+FinishReason = Literal["stop", "length", "tool_use", "stop_sequence", "content_filter"]
+
+
+@dataclass
+class Message:
+    role: Role
+    content: list[Block]
+
+
+@dataclass
+class Turn:
+    """One request to Claude: the whole conversation so far, ending with the new user message."""
+
+    model: str | None  # what the CLI gets as --model ("sonnet", a claude- id); None: its default
+    messages: list[Message]  # alternating, oldest first; the last one is the user's new message
+    system: str | None = None
+    max_output_tokens: int | None = None
+    tenant: str = "default"
+    request_id: str = ""
+
+    @property
+    def history(self) -> list[Message]:
+        return self.messages[:-1]
+
+    @property
+    def prompt(self) -> Message:
+        return self.messages[-1]
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        """All input the model read, cached or not (what OpenAI calls prompt tokens)."""
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class ThinkingDelta:
+    text: str
+
+
+@dataclass
+class Finish:
+    reason: FinishReason
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None  # the model Claude reports having used
+
+
+Event = Union[TextDelta, ThinkingDelta, Finish]
+
+
+@dataclass
+class ModelInfo:
+    id: str
+    display_name: str
+    created: int = 0
+
+
+class Engine(Protocol):
+    """All that touches Claude. Errors are raised as `GatewayError` from `stream`."""
+
+    def stream(self, turn: Turn) -> AsyncIterator[Event]: ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    def resolve_model(self, name: str) -> str | None:
+        """The model to run for a requested name (None: Claude Code's default); 404 if not served."""
+        ...
+
+    async def auth_status(self) -> dict[str, Any]: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...

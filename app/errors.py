@@ -1,0 +1,65 @@
+"""One error type for the whole gateway, rendered in each API's own envelope.
+
+Code anywhere raises `GatewayError`; the server's handlers (and the streaming translators) turn it
+into `{"error": {"message", "type", "param", "code"}}` for OpenAI clients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class GatewayError(Exception):
+    status: int
+    message: str
+    type: str = "invalid_request_error"
+    code: str | None = None
+    param: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code or self.type}: {self.message}"
+
+    def openai_body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+def invalid_request(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
+    return GatewayError(400, message, "invalid_request_error", code, param)
+
+
+def model_not_found(model: str) -> GatewayError:
+    return GatewayError(
+        404,
+        f"The model '{model}' does not exist. GET /v1/models lists the models this gateway serves.",
+        "invalid_request_error",
+        "model_not_found",
+        "model",
+    )
+
+
+def invalid_api_key() -> GatewayError:
+    return GatewayError(
+        401,
+        "Missing or invalid API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+        "invalid_request_error",
+        "invalid_api_key",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def rate_limited(message: str, retry_after: int, code: str = "rate_limit_exceeded") -> GatewayError:
+    return GatewayError(429, message, "rate_limit_error", code, headers={"Retry-After": str(retry_after)})
+
+
+def upstream_error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> GatewayError:
+    return GatewayError(status, message, "api_error", code, headers=headers or {})

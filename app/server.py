@@ -1,0 +1,73 @@
+"""create_app(settings, engine): routers, error handlers, lifespan.
+
+All mutable state lives on one object, `app.state.gateway`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from .api import chat, health, models
+from .config import Settings
+from .engine.types import Engine
+from .errors import GatewayError, invalid_request
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or Settings()
+    if engine is None:
+        from .engine.claude import ClaudeEngine
+
+        engine = ClaudeEngine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.close()
+
+    app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
+    app.state.gateway = Gateway(settings, engine)
+    for module in (chat, models, health):
+        app.include_router(module.router)
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
+        return JSONResponse(exc.openai_body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        error = invalid_request(f"Invalid request: {exc.errors()[0].get('msg', 'validation failed')}")
+        return JSONResponse(error.openai_body(), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        error = GatewayError(exc.status_code, str(exc.detail), "invalid_request_error", code)
+        return JSONResponse(error.openai_body(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        error = GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+        return JSONResponse(error.openai_body(), status_code=500)
+
+    return app

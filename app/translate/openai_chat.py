@@ -1,0 +1,226 @@
+"""OpenAI Chat Completions <-> the gateway's Turn and Events. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, Iterable
+
+from ..engine.types import Block, Event, Finish, FinishReason, Message, TextDelta, ThinkingDelta, Turn, Usage
+from ..errors import GatewayError, invalid_request
+from ..protocol import openai_chat as oa
+
+IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
+
+FINISH_REASONS: dict[FinishReason, str] = {
+    "stop": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+# Fields OpenAI accepts that this gateway does not support yet: a clear 400 beats a silent no.
+def _check_supported(request: oa.ChatCompletionRequest) -> None:
+    if request.n is not None and request.n > 1:
+        raise invalid_request("n > 1 is not supported yet; send n=1 or leave it out.", "n", "unsupported_parameter")
+    if request.tools:
+        raise invalid_request("Function calling (tools) is not supported yet.", "tools", "unsupported_parameter")
+    if request.response_format and request.response_format.get("type") not in (None, "text"):
+        raise invalid_request(
+            "response_format other than 'text' is not supported yet.", "response_format", "unsupported_parameter"
+        )
+
+
+def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, request_id: str) -> Turn:
+    _check_supported(request)
+    system_parts: list[str] = []
+    messages: list[Message] = []
+    for i, message in enumerate(request.messages):
+        where = f"messages[{i}]"
+        if isinstance(message, (oa.SystemMessage, oa.DeveloperMessage)):
+            system_parts.append(_plain_text(message.content))
+        elif isinstance(message, oa.UserMessage):
+            _append(messages, "user", _user_blocks(message.content, where))
+        elif isinstance(message, oa.AssistantMessage):
+            _append(messages, "assistant", _assistant_blocks(message, where))
+        elif isinstance(message, oa.ToolMessage):
+            result = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": _plain_text(message.content)}
+            _append(messages, "user", [result])
+    if not messages or messages[-1].role != "user":
+        raise invalid_request(
+            "The last message must come from the user (or be a tool result); Claude Code cannot continue "
+            "an assistant message.",
+            "messages",
+        )
+    system = "\n\n".join(part for part in system_parts if part) or None
+    return Turn(
+        model=model,
+        messages=messages,
+        system=system,
+        max_output_tokens=request.max_completion_tokens or request.max_tokens,
+        tenant=tenant,
+        request_id=request_id,
+    )
+
+
+def _append(messages: list[Message], role: str, blocks: list[Block]) -> None:
+    """Add blocks, merging same-role neighbours: Claude wants strictly alternating turns."""
+    if not blocks:
+        return
+    if messages and messages[-1].role == role:
+        messages[-1].content.extend(blocks)
+    else:
+        messages.append(Message(role, list(blocks)))  # type: ignore[arg-type]
+
+
+def _plain_text(content: str | list[oa.TextPart]) -> str:
+    return content if isinstance(content, str) else "\n".join(part.text for part in content)
+
+
+def _text_blocks(text: str) -> list[Block]:
+    return [{"type": "text", "text": text}] if text.strip() else []
+
+
+def _user_blocks(content: str | list[Any], where: str) -> list[Block]:
+    if isinstance(content, str):
+        return _text_blocks(content)
+    blocks: list[Block] = []
+    for j, part in enumerate(content):
+        if isinstance(part, oa.TextPart):
+            blocks.extend(_text_blocks(part.text))
+        else:
+            blocks.append(image_block(part.image_url.url, f"{where}.content[{j}].image_url.url"))
+    return blocks
+
+
+def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
+    blocks: list[Block] = []
+    if isinstance(message.content, str):
+        blocks.extend(_text_blocks(message.content))
+    elif message.content:
+        for part in message.content:
+            blocks.extend(_text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
+    for j, call in enumerate(message.tool_calls or []):
+        try:
+            arguments = json.loads(call.function.arguments or "{}")
+        except json.JSONDecodeError:
+            raise invalid_request(
+                f"{where}.tool_calls[{j}].function.arguments is not valid JSON.",
+                f"{where}.tool_calls[{j}].function.arguments",
+            ) from None
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
+    return blocks
+
+
+def image_block(url: str, param: str) -> Block:
+    """An OpenAI image URL (data: or http(s):) as an Anthropic image block."""
+    if url.startswith(("http://", "https://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    match = _DATA_URL.match(url)
+    if not url.startswith("data:"):
+        raise invalid_request("Image URLs must be data: URLs (base64) or http(s) URLs.", param, "invalid_image_url")
+    if not match:
+        raise invalid_request("Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url")
+    media_type = (match.group("media") or "").lower()
+    if media_type not in IMAGE_MEDIA_TYPES:
+        raise invalid_request(
+            f"Unsupported image type '{media_type or 'none'}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
+            param,
+            "invalid_image_format",
+        )
+    data = match.group("data").strip()
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+# --- out ------------------------------------------------------------------------------------
+def completion_usage(usage: Usage) -> oa.CompletionUsage:
+    return oa.CompletionUsage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.output_tokens,
+        total_tokens=usage.prompt_tokens + usage.output_tokens,
+        prompt_tokens_details=oa.PromptTokensDetails(cached_tokens=usage.cache_read_input_tokens),
+    )
+
+
+def completion(events: Iterable[Event], completion_id: str, created: int, model: str) -> dict[str, Any]:
+    """A whole (non-streamed) response from the turn's events."""
+    text: list[str] = []
+    thinking: list[str] = []
+    finish = Finish("stop")
+    for event in events:
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            thinking.append(event.text)
+        elif isinstance(event, Finish):
+            finish = event
+    message = oa.ResponseMessage(content="".join(text), reasoning_content="".join(thinking) or None)
+    response = oa.ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=model,
+        choices=[oa.Choice(message=message, finish_reason=FINISH_REASONS[finish.reason])],
+        usage=completion_usage(finish.usage),
+    ).model_dump()
+    if message.reasoning_content is None:  # only present when Claude thought
+        del response["choices"][0]["message"]["reasoning_content"]
+    return response
+
+
+class ChunkStream:
+    """Streamed response chunks, all with the same id, created and model, as SSE frames."""
+
+    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
+        self.completion_id, self.created, self.model = completion_id, created, model
+        self.include_usage = include_usage
+
+    def _chunk(
+        self, delta: oa.ChunkDelta | None, finish: str | None = None, usage: oa.CompletionUsage | None = None
+    ) -> str:
+        payload: dict[str, Any] = {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta.model_dump(exclude_none=True), "logprobs": None, "finish_reason": finish}],
+        }
+        if self.include_usage:  # as OpenAI: null on every chunk but the last
+            payload["usage"] = usage.model_dump() if usage else None
+        return sse(payload)
+
+    def start(self) -> str:
+        return self._chunk(oa.ChunkDelta(role="assistant", content=""))
+
+    def event(self, event: Event) -> list[str]:
+        if isinstance(event, TextDelta):
+            return [self._chunk(oa.ChunkDelta(content=event.text))] if event.text else []
+        if isinstance(event, ThinkingDelta):
+            return [self._chunk(oa.ChunkDelta(reasoning_content=event.text))] if event.text else []
+        if isinstance(event, Finish):
+            frames = [self._chunk(oa.ChunkDelta(), FINISH_REASONS[event.reason])]
+            if self.include_usage:
+                frames.append(self._chunk(None, usage=completion_usage(event.usage)))
+            return frames
+        return []
+
+    @staticmethod
+    def error(error: GatewayError) -> str:
+        return sse(error.openai_body())
+
+    @staticmethod
+    def done() -> str:
+        return "data: [DONE]\n\n"
+
+
+def sse(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"

@@ -1,0 +1,31 @@
+"""Start Claude Gateway: `python main.py [--host H] [--port P]`.
+
+Settings also come from the environment (GATEWAY_*) and `.env`; see `.env.example`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from app.config import Settings
+from app.server import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="OpenAI-compatible gateway to Claude through Claude Code.")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1, or GATEWAY_HOST)")
+    parser.add_argument("--port", type=int, help="port (default 8000, or GATEWAY_PORT)")
+    args = parser.parse_args()
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    settings = Settings(**overrides)
+    settings.check_bind()
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+        timeout_graceful_shutdown=15,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""A fake Anthropic Messages API on 127.0.0.1 for the real Claude Code CLI to talk to.
+
+It records every request body and answers with scripted replies, streamed as Anthropic SSE
+(`message_start`, `content_block_*`, `message_delta`, `message_stop`). With no script it echoes
+the last user text, so tests can see what reached "the model".
+
+Run standalone for benchmarks and manual checks: `python -m tests.fakes.upstream --port 8765`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Reply:
+    """One scripted answer to one model call."""
+
+    text: str = ""
+    thinking: str = ""
+    tool_uses: list[dict[str, Any]] = field(default_factory=list)  # {"name", "input"[, "id"]}
+    stop_reason: str | None = None  # default: "tool_use" if tool_uses else "end_turn"
+    chunk_size: int = 4  # characters per text delta
+    delay: float = 0.0  # seconds between deltas
+    status: int = 200  # != 200: an error reply
+    error_type: str = "api_error"
+    error_message: str = "fake upstream error"
+    headers: dict[str, str] = field(default_factory=dict)
+    input_tokens: int = 11
+    output_tokens: int = 7
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """The text of the last user message, without the CLI's system reminders."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        texts = [
+            b.get("text", "")
+            for b in content
+            if b.get("type") == "text" and not b.get("text", "").startswith("<system-reminder>")
+        ]
+        if texts:
+            return texts[-1]
+    return ""
+
+
+def echo(body: dict[str, Any]) -> Reply:
+    return Reply(text=f"echo: {last_user_text(body)}")
+
+
+class FakeAnthropic:
+    """The fake upstream: start(), then point ANTHROPIC_BASE_URL at `url`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or _free_port(host)
+        self.requests: list[dict[str, Any]] = []  # bodies of POST /v1/messages, in order
+        self.headers: list[dict[str, str]] = []
+        self.script: list[Reply] = []  # consumed first, one per model call
+        self.default: Callable[[dict[str, Any]], Reply] = echo
+        self.count_tokens_requests: list[dict[str, Any]] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def cli_env(self, config_dir: str) -> dict[str, str]:
+        """The environment under which the real CLI talks only to this server."""
+        return {
+            "ANTHROPIC_BASE_URL": self.url,
+            "ANTHROPIC_API_KEY": "sk-ant-fake-key",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_ERROR_REPORTING": "1",
+            "CLAUDE_CONFIG_DIR": config_dir,
+        }
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.headers.clear()
+            self.script.clear()
+            self.count_tokens_requests.clear()
+            self.default = echo
+
+    def enqueue(self, *replies: Reply) -> None:
+        with self._lock:
+            self.script.extend(replies)
+
+    # --- server -------------------------------------------------------------------------
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
+                Route("/health", lambda r: JSONResponse({"ok": True})),
+            ]
+        )
+
+    def start(self) -> "FakeAnthropic":
+        config = uvicorn.Config(
+            self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake upstream did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    async def _count_tokens(self, request: Request) -> Response:
+        body = await request.json()
+        with self._lock:
+            self.count_tokens_requests.append(body)
+        return JSONResponse({"input_tokens": 42})
+
+    async def _messages(self, request: Request) -> Response:
+        body = await request.json()
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append(dict(request.headers))
+            reply = self.script.pop(0) if self.script else None
+        if reply is None:
+            reply = self.default(body)
+        if reply.status != 200:
+            return JSONResponse(
+                {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}},
+                status_code=reply.status,
+                headers=reply.headers,
+            )
+        if not body.get("stream"):
+            return JSONResponse(_message_json(body, reply))
+        return StreamingResponse(
+            _sse(body, reply), media_type="text/event-stream", headers=reply.headers
+        )
+
+
+def _message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply.thinking:
+        content.append({"type": "thinking", "thinking": reply.thinking, "signature": "sig"})
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
+    for tool in reply.tool_uses:
+        content.append(
+            {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": tool["input"]}
+        )
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "claude-fake"),
+        "content": content,
+        "stop_reason": _stop_reason(reply),
+        "stop_sequence": None,
+        "usage": _usage(reply),
+    }
+
+
+def _stop_reason(reply: Reply) -> str:
+    return reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    return {
+        "input_tokens": reply.input_tokens,
+        "output_tokens": reply.output_tokens,
+        "cache_read_input_tokens": reply.cache_read_input_tokens,
+        "cache_creation_input_tokens": reply.cache_creation_input_tokens,
+    }
+
+
+def _tool_id() -> str:
+    return f"toolu_{uuid.uuid4().hex[:24]}"
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), max(size, 1))] or [""]
+
+
+async def _sse(body: dict[str, Any], reply: Reply):
+    start_usage = _usage(reply) | {"output_tokens": 1}
+    yield _event(
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": f"msg_{uuid.uuid4().hex[:24]}",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model", "claude-fake"),
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": start_usage,
+            },
+        },
+    )
+    index = 0
+
+    async def pause() -> None:
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+
+    if reply.thinking:
+        yield _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        )
+        for piece in _chunks(reply.thinking, reply.chunk_size):
+            await pause()
+            yield _event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}},
+            )
+        yield _event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": "c2ln"}},
+        )
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        index += 1
+    if reply.text or not reply.tool_uses:
+        yield _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+        )
+        for piece in _chunks(reply.text, reply.chunk_size):
+            await pause()
+            yield _event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}},
+            )
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        index += 1
+    for tool in reply.tool_uses:
+        yield _event(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": {}},
+            },
+        )
+        for piece in _chunks(json.dumps(tool["input"]), 8):
+            await pause()
+            yield _event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+            )
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        index += 1
+    yield _event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
+            "usage": {"output_tokens": reply.output_tokens},
+        },
+    )
+    yield _event("message_stop", {"type": "message_stop"})
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    fake = FakeAnthropic(port=args.port)
+    config = uvicorn.Config(fake.app(), host=fake.host, port=fake.port, log_level="warning")
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
