@@ -108,6 +108,8 @@ class ClaudeEngine:
                 async for sdk_message in process.turn(_user_frame(prompt)):
                     for event in reader.feed(sdk_message):
                         yield event
+                    if reader.finished:
+                        break  # leaving mid-turn interrupts whatever the CLI does next
             except GatewayError as exc:
                 if resume and RESUME_REFUSED_MARKER in exc.message and not reader.produced_output:
                     raise _ResumeRefused() from exc

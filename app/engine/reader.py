@@ -33,6 +33,7 @@ def usage_from(raw: dict | None) -> Usage:
 
 class TurnReader:
     """Feed it the SDK's messages in order; it returns events, and raises on a failed turn.
+    Once `finished`, the turn is over for the client even if the CLI is still going.
 
     Token deltas come from the partial-message stream. An assistant message that arrived
     without any (a CLI that did not stream it) is emitted whole, so no text is lost.
@@ -46,6 +47,7 @@ class TurnReader:
         self._streamed_ids: set[str] = set()
         self._failure: FailedTurn | None = None
         self._retry_after: int | None = None
+        self._message_usage = Usage()
 
     def feed(self, message: SdkMessage) -> list[Event]:
         events = self._read(message)
@@ -88,7 +90,15 @@ class TurnReader:
     def _stream_event(self, event: dict) -> list[Event]:
         kind = event.get("type")
         if kind == "message_start":
-            self._streamed_ids.add(event.get("message", {}).get("id", ""))
+            message = event.get("message", {})
+            self._streamed_ids.add(message.get("id", ""))
+            self._message_usage = usage_from(message.get("usage"))
+        elif kind == "message_delta" and event.get("delta", {}).get("stop_reason") == "max_tokens":
+            # Claude Code would go on by itself ("Output token limit hit. Resume directly"); an
+            # OpenAI or Anthropic client asked for at most this many tokens, so the turn ends here.
+            self.finished = True
+            self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
+            return [Finish(reason="length", usage=self._message_usage, model=self.model)]
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
             if delta.get("type") == "text_delta":
