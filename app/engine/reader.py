@@ -9,7 +9,7 @@ from claude_agent_sdk.types import Message as SdkMessage
 from claude_agent_sdk.types import RateLimitEvent
 
 from .failures import FailedTurn, turn_error
-from .types import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
+from .types import Event, Finish, FinishReason, Restart, TextDelta, ThinkingDelta, Usage
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -48,6 +48,7 @@ class TurnReader:
         self._failure: FailedTurn | None = None
         self._retry_after: int | None = None
         self._message_usage = Usage()
+        self._stop_reason_seen = True
 
     def feed(self, message: SdkMessage) -> list[Event]:
         events = self._read(message)
@@ -93,12 +94,15 @@ class TurnReader:
             message = event.get("message", {})
             self._streamed_ids.add(message.get("id", ""))
             self._message_usage = usage_from(message.get("usage"))
-        elif kind == "message_delta" and event.get("delta", {}).get("stop_reason") == "max_tokens":
-            # Claude Code would go on by itself ("Output token limit hit. Resume directly"); an
-            # OpenAI or Anthropic client asked for at most this many tokens, so the turn ends here.
-            self.finished = True
-            self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
-            return [Finish(reason="length", usage=self._message_usage, model=self.model)]
+            self._stop_reason_seen = False
+        elif kind == "message_stop" and not self._stop_reason_seen:
+            # The stream broke off (an upstream `error` event); Claude Code will call again.
+            self._stop_reason_seen = True
+            return [Restart()] if self.produced_output else []
+        elif kind == "message_delta" and event.get("delta", {}).get("stop_reason"):
+            self._stop_reason_seen = True
+            if event["delta"]["stop_reason"] == "max_tokens":
+                return self._cut_at_max_tokens(event)
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
             if delta.get("type") == "text_delta":
@@ -106,6 +110,13 @@ class TurnReader:
             if delta.get("type") == "thinking_delta":
                 return [ThinkingDelta(delta.get("thinking", ""))]
         return []
+
+    def _cut_at_max_tokens(self, event: dict) -> list[Event]:
+        """Claude Code would go on by itself ("Output token limit hit. Resume directly"); the client
+        asked for at most this many tokens, so the turn ends here."""
+        self.finished = True
+        self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
+        return [Finish(reason="length", usage=self._message_usage, model=self.model)]
 
 
 def _block_event(block: object) -> Event | None:

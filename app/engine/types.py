@@ -65,13 +65,20 @@ class ThinkingDelta:
 
 
 @dataclass
+class Restart:
+    """Claude Code dropped a model call that broke off mid-stream and made it again: the output
+    since the turn began is void. A whole response starts over; a stream that already sent some
+    of it cannot take it back and must fail."""
+
+
+@dataclass
 class Finish:
     reason: FinishReason
     usage: Usage = field(default_factory=Usage)
     model: str | None = None  # the model Claude reports having used
 
 
-Event = Union[TextDelta, ThinkingDelta, Finish]
+Event = Union[TextDelta, ThinkingDelta, Restart, Finish]
 
 
 @dataclass

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any, Iterable
 
-from ..engine.types import Block, Event, Finish, FinishReason, Message, TextDelta, ThinkingDelta, Turn, Usage
+from ..engine.types import Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, Turn, Usage
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
 
@@ -160,6 +160,9 @@ def completion(events: Iterable[Event], completion_id: str, created: int, model:
             text.append(event.text)
         elif isinstance(event, ThinkingDelta):
             thinking.append(event.text)
+        elif isinstance(event, Restart):
+            text.clear()
+            thinking.clear()
         elif isinstance(event, Finish):
             finish = event
     message = oa.ResponseMessage(content="".join(text), reasoning_content="".join(thinking) or None)
@@ -173,6 +176,16 @@ def completion(events: Iterable[Event], completion_id: str, created: int, model:
     if message.reasoning_content is None:  # only present when Claude thought
         del response["choices"][0]["message"]["reasoning_content"]
     return response
+
+
+def stream_broke() -> GatewayError:
+    return GatewayError(
+        502,
+        "Claude's answer broke off mid-stream and Claude Code started it again; the text already "
+        "streamed is void. Retry the request.",
+        "api_error",
+        "upstream_stream_interrupted",
+    )
 
 
 class ChunkStream:
@@ -206,6 +219,8 @@ class ChunkStream:
             return [self._chunk(oa.ChunkDelta(content=event.text))] if event.text else []
         if isinstance(event, ThinkingDelta):
             return [self._chunk(oa.ChunkDelta(reasoning_content=event.text))] if event.text else []
+        if isinstance(event, Restart):
+            raise stream_broke()
         if isinstance(event, Finish):
             frames = [self._chunk(oa.ChunkDelta(), FINISH_REASONS[event.reason])]
             if self.include_usage:

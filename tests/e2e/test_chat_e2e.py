@@ -234,10 +234,11 @@ def test_subscription_extra_usage_refusal_is_a_clear_insufficient_quota(client, 
 
 
 def test_error_after_the_stream_began_is_an_error_frame_then_done(gateway, fake):
-    # The CLI retries nothing (CLAUDE_CODE_MAX_RETRIES=0); a reply cut off mid-stream is not something
-    # the fake can do over HTTP, so end the stream early by closing the upstream socket mid-answer.
-    fake.enqueue(Reply(text="partial answer that will not finish", chunk_size=2, delay=0.05))
-    fake.enqueue(Reply(status=500))
+    # The upstream breaks off mid-answer with an `error` event; Claude Code calls again (without
+    # streaming) and gets another answer. The text already streamed is void: the client must see
+    # an error frame and [DONE], not the first answer's start glued to the second one.
+    fake.enqueue(Reply(text="first answer", chunk_size=2, fail_after=2, error_type="overloaded_error"))
+    fake.enqueue(Reply(text="second answer"))
     with httpx.stream(
         "POST", f"{gateway.url}/v1/chat/completions", headers={"Authorization": "Bearer e2e-test-key"},
         json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "hi"}]}, timeout=60,
@@ -245,7 +246,16 @@ def test_error_after_the_stream_began_is_an_error_frame_then_done(gateway, fake)
         assert response.status_code == 200
         lines = [line for line in response.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
-    assert lines[-2].startswith("data: ")
+    error = json.loads(lines[-2].removeprefix("data: "))["error"]
+    assert error["code"] == "upstream_stream_interrupted"
+    assert "second answer" not in "".join(lines)
+
+
+def test_broken_off_answer_is_replaced_in_a_whole_response(client, fake):
+    fake.enqueue(Reply(text="first answer", chunk_size=2, fail_after=2, error_type="overloaded_error"))
+    fake.enqueue(Reply(text="second answer"))
+    response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
+    assert response.choices[0].message.content == "second answer"
 
 
 def test_client_disconnect_stops_the_turn_and_its_process(gateway, fake):

@@ -44,6 +44,7 @@ class Reply:
     output_tokens: int = 7
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    fail_after: int | None = None  # send an SSE `error` event after this many text deltas
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -262,7 +263,10 @@ async def _sse(body: dict[str, Any], reply: Reply):
             "content_block_start",
             {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
         )
-        for piece in _chunks(reply.text, reply.chunk_size):
+        for n, piece in enumerate(_chunks(reply.text, reply.chunk_size)):
+            if reply.fail_after is not None and n == reply.fail_after:
+                yield _event("error", {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}})
+                return
             await pause()
             yield _event(
                 "content_block_delta",

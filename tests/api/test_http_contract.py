@@ -1,0 +1,141 @@
+"""The HTTP contract of the app itself (in-process, with a scripted engine): envelopes and limits."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.engine.types import Event, Finish, ModelInfo, TextDelta, Turn
+from app.errors import model_not_found
+from app.server import create_app
+
+
+class ScriptedEngine:
+    """Answers every turn with the last user text; no Claude involved."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo("sonnet", "Sonnet")]
+
+    def resolve_model(self, name: str) -> str | None:
+        if name != "sonnet":
+            raise model_not_found(name)
+        return name
+
+    async def auth_status(self) -> dict[str, Any]:
+        return {}
+
+    async def stream(self, turn: Turn) -> AsyncIterator[Event]:
+        self.turns.append(turn)
+        yield TextDelta(turn.prompt.content[0]["text"])
+        yield Finish("stop")
+
+
+def make_client(**settings) -> tuple[httpx.AsyncClient, ScriptedEngine]:
+    engine = ScriptedEngine()
+    app = create_app(Settings(_env_file=None, **settings), engine)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"), engine
+
+
+BODY = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def test_completion_through_the_app():
+    client, engine = make_client()
+    async with client:
+        response = await client.post("/v1/chat/completions", json=BODY)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "hi"
+    assert engine.turns[0].tenant == "anonymous"
+
+
+async def test_malformed_json_is_400_in_the_openai_envelope():
+    client, engine = make_client()
+    async with client:
+        response = await client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["code"] == "invalid_json" and error["type"] == "invalid_request_error"
+    assert engine.turns == []
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"text"', b"42"])
+async def test_a_body_that_is_not_an_object_is_400(payload):
+    client, _ = make_client()
+    async with client:
+        response = await client.post("/v1/chat/completions", content=payload)
+    assert response.status_code == 400
+
+
+async def test_validation_errors_are_400_not_422():
+    client, _ = make_client()
+    async with client:
+        response = await client.post("/v1/chat/completions", json={"model": "sonnet"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages"
+
+
+async def test_body_over_the_limit_is_413_even_with_a_lying_content_length():
+    client, engine = make_client(max_body_bytes=2048)
+    big = b'{"model":"sonnet","messages":[{"role":"user","content":"' + b"x" * 5000 + b'"}]}'
+
+    async def chunks():  # streamed, so no honest Content-Length is sent
+        for i in range(0, len(big), 1000):
+            yield big[i : i + 1000]
+
+    async with client:
+        declared = await client.post("/v1/chat/completions", content=big)
+        streamed = await client.post("/v1/chat/completions", content=chunks())
+        lying = await client.post("/v1/chat/completions", content=chunks(), headers={"content-length": "100"})
+    for response in (declared, streamed, lying):
+        assert response.status_code == 413, response.text
+        assert response.json()["error"]["code"] == "request_too_large"
+    assert engine.turns == []
+
+
+async def test_unknown_route_and_wrong_method_use_the_envelope():
+    client, _ = make_client()
+    async with client:
+        missing = await client.get("/v1/nothing")
+        wrong = await client.get("/v1/chat/completions")
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert wrong.status_code == 405 and "error" in wrong.json()
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": "Bearer k2"}, 200),
+        ({"authorization": "bearer k1"}, 200),
+        ({"x-api-key": "k1"}, 200),
+        ({"x-api-key": "k1x"}, 401),
+    ],
+)
+async def test_api_keys(headers, status):
+    client, _ = make_client(api_keys="k1, k2")
+    async with client:
+        response = await client.post("/v1/chat/completions", json=BODY, headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+async def test_each_key_is_its_own_tenant():
+    client, engine = make_client(api_keys="k1,k2")
+    async with client:
+        await client.post("/v1/chat/completions", json=BODY, headers={"x-api-key": "k1"})
+        await client.post("/v1/chat/completions", json=BODY, headers={"x-api-key": "k2"})
+    first, second = (turn.tenant for turn in engine.turns)
+    assert first != second and "k1" not in first

@@ -1,0 +1,220 @@
+"""The OpenAI translator, table-driven: wire request -> Turn, events -> response."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from app.engine.types import Finish, Message, Restart, TextDelta, ThinkingDelta, Usage
+from app.errors import GatewayError
+from app.protocol.openai_chat import ChatCompletionRequest
+from app.requests import parse
+from app.translate import openai_chat as t
+
+PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+
+
+def turn_of(messages, **extra):
+    request = parse(ChatCompletionRequest, {"model": "sonnet", "messages": messages, **extra})
+    return t.to_turn(request, "sonnet", "tenant", "id")
+
+
+def text(s):
+    return {"type": "text", "text": s}
+
+
+@pytest.mark.parametrize(
+    "messages, system, expected",
+    [
+        ([{"role": "user", "content": "hi"}], None, [Message("user", [text("hi")])]),
+        (
+            [{"role": "system", "content": "S1"}, {"role": "developer", "content": [{"type": "text", "text": "S2"}]},
+             {"role": "user", "content": "hi"}],
+            "S1\n\nS2",
+            [Message("user", [text("hi")])],
+        ),
+        (  # consecutive user messages merge: Claude needs alternating turns
+            [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+            None,
+            [Message("user", [text("a"), text("b")])],
+        ),
+        (
+            [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+            None,
+            [Message("user", [text("a")]), Message("assistant", [text("b")]), Message("user", [text("c")])],
+        ),
+        (  # an empty assistant message is dropped, so the users around it merge
+            [{"role": "user", "content": "a"}, {"role": "assistant", "content": ""}, {"role": "user", "content": "c"}],
+            None,
+            [Message("user", [text("a"), text("c")])],
+        ),
+        (  # tool calls and results become tool_use / tool_result blocks
+            [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get", "arguments": "{\"city\": \"Oslo\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            ],
+            None,
+            [
+                Message("user", [text("weather?")]),
+                Message("assistant", [{"type": "tool_use", "id": "call_1", "name": "get", "input": {"city": "Oslo"}}]),
+                Message("user", [{"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"}]),
+            ],
+        ),
+    ],
+)
+def test_messages_to_turn(messages, system, expected):
+    turn = turn_of(messages)
+    assert turn.system == system
+    assert turn.messages == expected
+    assert turn.prompt == expected[-1] and turn.history == expected[:-1]
+
+
+@pytest.mark.parametrize(
+    "url, source",
+    [
+        (f"data:image/png;base64,{PNG_B64}", {"type": "base64", "media_type": "image/png", "data": PNG_B64}),
+        (f"data:image/jpeg;base64,{PNG_B64}", {"type": "base64", "media_type": "image/jpeg", "data": PNG_B64}),
+        (f"data:image/gif;base64,{PNG_B64}", {"type": "base64", "media_type": "image/gif", "data": PNG_B64}),
+        (f"data:image/webp;base64,{PNG_B64}", {"type": "base64", "media_type": "image/webp", "data": PNG_B64}),
+        ("https://x.test/a.png", {"type": "url", "url": "https://x.test/a.png"}),
+        ("http://x.test/a.png", {"type": "url", "url": "http://x.test/a.png"}),
+    ],
+)
+def test_image_urls(url, source):
+    turn = turn_of([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}])
+    assert turn.prompt.content == [{"type": "image", "source": source}]
+
+
+@pytest.mark.parametrize(
+    "url, code",
+    [
+        (f"data:image/bmp;base64,{PNG_B64}", "invalid_image_format"),
+        ("data:image/png;base64,not base64!!", "invalid_image_url"),
+        ("data:image/png,rawdata", "invalid_image_url"),
+        ("ftp://x.test/a.png", "invalid_image_url"),
+        ("file:///etc/passwd", "invalid_image_url"),
+    ],
+)
+def test_bad_image_urls_are_400_naming_the_part(url, code):
+    with pytest.raises(GatewayError) as caught:
+        turn_of([{"role": "user", "content": [text("x"), {"type": "image_url", "image_url": {"url": url}}]}])
+    assert (caught.value.status, caught.value.code) == (400, code)
+    assert caught.value.param == "messages[0].content[1].image_url.url"
+
+
+@pytest.mark.parametrize(
+    "body, param, fragment",
+    [
+        ({"messages": [{"role": "user", "content": "x"}]}, "model", "Missing required parameter"),
+        ({"model": "sonnet"}, "messages", "Missing required parameter"),
+        ({"model": "sonnet", "messages": []}, "messages", "at least 1"),
+        ({"model": "sonnet", "messages": [{"role": "robot", "content": "x"}]}, "messages[0]", "'robot'"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+         "messages[0].content[0]", "'input_audio'"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "temperature": 3}, "temperature", "less than or equal"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens", "greater than or equal"),
+        ({"model": "sonnet", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id", "Missing"),
+    ],
+)
+def test_invalid_requests_name_the_parameter(body, param, fragment):
+    with pytest.raises(GatewayError) as caught:
+        parse(ChatCompletionRequest, body)
+    assert caught.value.status == 400
+    assert caught.value.param == param
+    assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "messages, extra, param",
+    [
+        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], {}, "messages"),
+        ([{"role": "system", "content": "only a system prompt"}], {}, "messages"),
+        ([{"role": "user", "content": "   "}], {}, "messages"),
+        ([{"role": "user", "content": "x"}], {"n": 2}, "n"),
+        ([{"role": "user", "content": "x"}], {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_object"}}, "response_format"),
+        ([{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
+          {"role": "tool", "tool_call_id": "c", "content": "r"}], {}, "messages[1].tool_calls[0].function.arguments"),
+    ],
+)
+def test_requests_the_gateway_cannot_serve_are_400(messages, extra, param):
+    with pytest.raises(GatewayError) as caught:
+        turn_of(messages, **extra)
+    assert caught.value.status == 400 and caught.value.param == param
+
+
+def test_sampling_parameters_are_accepted():
+    turn = turn_of([{"role": "user", "content": "x"}], temperature=0.2, top_p=0.9, seed=1, max_tokens=50)
+    assert turn.max_output_tokens == 50
+    assert turn_of([{"role": "user", "content": "x"}], max_tokens=50, max_completion_tokens=20).max_output_tokens == 20
+
+
+@pytest.mark.parametrize(
+    "reason, expected",
+    [("stop", "stop"), ("stop_sequence", "stop"), ("length", "length"), ("tool_use", "tool_calls"),
+     ("content_filter", "content_filter")],
+)
+def test_finish_reasons(reason, expected):
+    response = t.completion([TextDelta("x"), Finish(reason)], "id", 1, "m")
+    assert response["choices"][0]["finish_reason"] == expected
+
+
+def test_completion_collects_text_thinking_and_usage():
+    usage = Usage(input_tokens=10, output_tokens=4, cache_read_input_tokens=100, cache_creation_input_tokens=6)
+    response = t.completion(
+        [ThinkingDelta("hm"), ThinkingDelta("m"), TextDelta("Hel"), TextDelta("lo"), Finish("stop", usage)],
+        "chatcmpl-1", 7, "sonnet",
+    )
+    assert response["choices"][0]["message"] == {
+        "role": "assistant", "content": "Hello", "refusal": None, "reasoning_content": "hmm"}
+    assert response["usage"] == {"prompt_tokens": 116, "completion_tokens": 4, "total_tokens": 120,
+                                 "prompt_tokens_details": {"cached_tokens": 100}}
+    assert (response["id"], response["created"], response["model"], response["object"]) == (
+        "chatcmpl-1", 7, "sonnet", "chat.completion")
+
+
+def test_completion_without_thinking_has_no_reasoning_field():
+    message = t.completion([TextDelta("x"), Finish("stop")], "id", 1, "m")["choices"][0]["message"]
+    assert "reasoning_content" not in message
+
+
+def test_restart_voids_the_broken_attempt():
+    response = t.completion([TextDelta("broken "), Restart(), TextDelta("whole"), Finish("stop")], "id", 1, "m")
+    assert response["choices"][0]["message"]["content"] == "whole"
+
+
+def frames(chunks: list[str]) -> list[dict]:
+    return [json.loads(c.removeprefix("data: ")) for c in chunks]
+
+
+def test_chunk_stream_shape():
+    stream = t.ChunkStream("chatcmpl-9", 5, "sonnet", include_usage=True)
+    out = [stream.start()]
+    for event in [TextDelta("a"), ThinkingDelta("t"), TextDelta(""), Finish("length", Usage(1, 2))]:
+        out += stream.event(event)
+    chunks = frames(out)
+    assert [c["choices"][0]["delta"] if c["choices"] else None for c in chunks] == [
+        {"role": "assistant", "content": ""}, {"content": "a"}, {"reasoning_content": "t"}, {}, None]
+    assert [c["choices"][0]["finish_reason"] if c["choices"] else None for c in chunks] == [None, None, None, "length", None]
+    assert [c["usage"] for c in chunks[:-1]] == [None] * 4
+    assert chunks[-1]["usage"]["completion_tokens"] == 2
+    assert {(c["id"], c["created"], c["model"], c["object"]) for c in chunks} == {
+        ("chatcmpl-9", 5, "sonnet", "chat.completion.chunk")}
+    assert t.ChunkStream.done() == "data: [DONE]\n\n"
+
+
+def test_chunk_stream_without_usage_option_sends_no_usage_key():
+    stream = t.ChunkStream("c", 1, "m", include_usage=False)
+    chunks = frames([stream.start(), *stream.event(Finish("stop"))])
+    assert all("usage" not in c for c in chunks)
+
+
+def test_a_restart_mid_stream_fails_the_stream():
+    with pytest.raises(GatewayError) as caught:
+        t.ChunkStream("c", 1, "m", False).event(Restart())
+    assert caught.value.code == "upstream_stream_interrupted"
