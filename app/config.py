@@ -10,10 +10,13 @@ import tempfile
 from functools import cached_property
 from pathlib import Path
 
+from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Variables in .env that are meant for the Claude Code CLI (credentials, provider, endpoint).
+CLI_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR", "AWS_", "GOOGLE_", "CLOUD_ML_", "VERTEX_")
 
 
 class Settings(BaseSettings):
@@ -71,11 +74,24 @@ class Settings(BaseSettings):
         return aliases
 
     @cached_property
+    def cli_env(self) -> dict[str, str]:
+        """Claude variables from .env, handed to every CLI process (the real environment wins)."""
+        env_file = self.model_config.get("env_file")
+        if not env_file or not Path(str(env_file)).is_file():
+            return {}
+        values = dotenv_values(str(env_file))
+        return {
+            key: value for key, value in values.items()
+            if value and key.startswith(CLI_ENV_PREFIXES) and key not in os.environ
+        }
+
+    @cached_property
     def config_dir(self) -> Path:
         if self.claude_config_dir:
             return Path(self.claude_config_dir).expanduser()
-        if os.environ.get("CLAUDE_CONFIG_DIR"):
-            return Path(os.environ["CLAUDE_CONFIG_DIR"]).expanduser()
+        configured = os.environ.get("CLAUDE_CONFIG_DIR") or self.cli_env.get("CLAUDE_CONFIG_DIR")
+        if configured:
+            return Path(configured).expanduser()
         return Path.home() / ".claude"
 
     @cached_property

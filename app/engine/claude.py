@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -63,7 +64,7 @@ class ClaudeEngine:
         """The credential the environment offers, and what the CLI itself reports using."""
         info = await self.catalog.server_info()
         return {
-            "credential": credentials.detect(self.settings.config_dir),
+            "credential": credentials.detect(self.settings.config_dir, {**os.environ, **self.settings.cli_env}),
             "claude_code": {
                 "reachable": bool(info),
                 "version": info.get("claude_code_version"),
@@ -138,9 +139,7 @@ class ClaudeEngine:
         return process
 
     def _options(self, turn: Turn, cwd: Path, resume: str | None) -> ClaudeAgentOptions:
-        env: dict[str, str] = {}
-        if self.settings.claude_config_dir:
-            env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
+        env = self._cli_env()
         if turn.max_output_tokens:
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(turn.max_output_tokens)
         return ClaudeAgentOptions(
@@ -156,6 +155,13 @@ class ClaudeEngine:
             cli_path=self.settings.cli_path or None,
         )
 
+    def _cli_env(self) -> dict[str, str]:
+        """What every CLI process gets on top of the gateway's own environment."""
+        env = dict(self.settings.cli_env)
+        if self.settings.claude_config_dir:
+            env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
+        return env
+
     def _new_workdir(self) -> Path:
         path = self.settings.work_root / uuid.uuid4().hex[:16]
         path.mkdir(parents=True)
@@ -167,7 +173,7 @@ class ClaudeEngine:
         process = self._spawn(
             ClaudeAgentOptions(
                 tools=[], setting_sources=[], cwd=str(cwd), cli_path=self.settings.cli_path or None,
-                env={"CLAUDE_CONFIG_DIR": str(self.settings.config_dir)} if self.settings.claude_config_dir else {},
+                env=self._cli_env(),
             )
         )
         try:
