@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import uuid
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -106,11 +107,12 @@ class ClaudeEngine:
         try:
             try:
                 await process.start(self.settings.connect_timeout)
-                async for sdk_message in process.turn(_user_frame(prompt)):
-                    for event in reader.feed(sdk_message):
-                        yield event
-                    if reader.finished:
-                        break  # leaving mid-turn interrupts whatever the CLI does next
+                async with aclosing(process.turn(_user_frame(prompt))) as sdk_messages:
+                    async for sdk_message in sdk_messages:
+                        for event in reader.feed(sdk_message):
+                            yield event
+                        if reader.finished:
+                            break  # leaving mid-turn interrupts whatever the CLI does next
             except GatewayError as exc:
                 if resume and RESUME_REFUSED_MARKER in exc.message and not reader.produced_output:
                     raise _ResumeRefused() from exc
@@ -130,7 +132,7 @@ class ClaudeEngine:
                 )
         finally:
             timer.cancel()
-            process.close()
+            process.close(interrupt=process.in_turn)
 
     def _spawn(self, options: ClaudeAgentOptions) -> ClaudeProcess:
         process = ClaudeProcess(options)

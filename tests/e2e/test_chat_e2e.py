@@ -172,13 +172,22 @@ def test_thinking_is_returned_as_reasoning_content(client, fake):
     assert message.model_extra["reasoning_content"] == "Let me think."
 
 
-def test_max_tokens_reaches_claude_and_length_is_reported(client, fake):
-    fake.enqueue(Reply(text="cut sho", stop_reason="max_tokens"))
+def test_max_tokens_reaches_claude_and_length_is_reported(client, gateway, fake):
+    fake.enqueue(Reply(text="cut sho", stop_reason="max_tokens", output_tokens=123))
     response = client.chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "long story"}], max_completion_tokens=123
     )
     assert response.choices[0].finish_reason == "length"
-    assert fake.requests[-1]["max_tokens"] == 123
+    assert response.choices[0].message.content == "cut sho"
+    assert response.usage.completion_tokens == 123
+    assert fake.requests[0]["max_tokens"] == 123
+    # Claude Code goes on by itself ("Output token limit hit. Resume directly"); the gateway
+    # interrupts that at once. The CLI may already have sent the continuation call (a race the
+    # CLI usually wins), but no third call follows and the process ends.
+    assert wait_until(lambda: gateway.children() == [], timeout=6), gateway.children()
+    assert len(fake.requests) <= 2
+    if len(fake.requests) == 2:
+        assert "Output token limit hit" in json.dumps(fake.requests[1]["messages"][-3:])
 
 
 def test_configured_alias_serves_an_openai_model_name(client, fake):
