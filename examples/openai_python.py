@@ -58,16 +58,21 @@ def streaming() -> None:
         stream=True,
         stream_options={"include_usage": True},  # a last chunk with usage and no choices
     )
+    thinking = False  # inside Claude's thinking, which streams before the answer
     for chunk in stream:
         if chunk.usage:
             print(f"\nusage={chunk.usage}")
         if not chunk.choices:
             continue
         delta = chunk.choices[0].delta
-        thinking = getattr(delta, "reasoning_content", None)
-        if thinking:
-            print(thinking, end="", flush=True, file=sys.stderr)  # thinking to stderr
+        reasoning = getattr(delta, "reasoning_content", None)
+        if reasoning:
+            print(reasoning if thinking else f"[thinking] {reasoning}", end="", flush=True)
+            thinking = True
         if delta.content:
+            if thinking:
+                print()
+                thinking = False
             print(delta.content, end="", flush=True)
         if chunk.choices[0].finish_reason:
             print(f"\nfinish_reason={chunk.choices[0].finish_reason}", end="")

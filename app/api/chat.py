@@ -33,7 +33,10 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     try:
         if not body.stream:
             collected = await unless_disconnected(request, _collect(events))
-            return JSONResponse(translate.completion(collected, completion_id, created, body.model))
+            return JSONResponse(
+                translate.completion(collected, completion_id, created, body.model),
+                headers={"X-Request-Id": completion_id},
+            )
         # Wait for the first event before answering, so a failure that comes first (bad credential,
         # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
         first = await unless_disconnected(request, events.__anext__())
@@ -50,7 +53,7 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     )
     return StreamingResponse(
         _sse(chunks, first, events), media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Request-Id": completion_id},
     )
 
 

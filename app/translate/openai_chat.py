@@ -55,6 +55,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
             "The last message must come from the user (or be a tool result); Claude Code cannot continue "
             "an assistant message.",
             "messages",
+            "invalid_last_message",
         )
     system = "\n\n".join(part for part in system_parts if part) or None
     return Turn(

@@ -40,12 +40,21 @@ async function streaming() {
     stream: true,
     stream_options: { include_usage: true }, // a last chunk with usage and no choices
   });
+  let thinking = false; // inside Claude's thinking, which streams before the answer
   for await (const chunk of stream) {
     if (chunk.usage) console.log("\nusage=", chunk.usage);
     const choice = chunk.choices[0];
     if (!choice) continue;
-    if (choice.delta.reasoning_content) process.stderr.write(choice.delta.reasoning_content);
-    if (choice.delta.content) process.stdout.write(choice.delta.content);
+    const reasoning = choice.delta.reasoning_content;
+    if (reasoning) {
+      process.stdout.write(thinking ? reasoning : `[thinking] ${reasoning}`);
+      thinking = true;
+    }
+    if (choice.delta.content) {
+      if (thinking) process.stdout.write("\n");
+      thinking = false;
+      process.stdout.write(choice.delta.content);
+    }
     if (choice.finish_reason) process.stdout.write(`\nfinish_reason=${choice.finish_reason}`);
   }
   console.log();

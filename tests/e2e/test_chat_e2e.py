@@ -58,6 +58,7 @@ def test_non_streaming_completion(client, fake):
     assert response.usage.total_tokens == 59
     assert response.usage.prompt_tokens_details.cached_tokens == 30
     assert texts(conversation(fake.requests[-1])) == [("user", "Hi")]
+    assert response._request_id == response.id  # the X-Request-Id header
 
 
 def test_streaming_is_token_by_token(client, fake):
