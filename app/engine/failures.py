@@ -84,7 +84,9 @@ def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_afte
     if isinstance(exc, CLINotFoundError):
         return upstream_error(503, f"The Claude Code CLI was not found: {exc}", "claude_cli_missing")
     if isinstance(exc, ProcessError):
-        detail = (exc.stderr or stderr_tail).strip()[-800:]
+        # The SDK's own `stderr` is a placeholder ("Check stderr output for details") unless we
+        # collect it, which ClaudeProcess does.
+        detail = (stderr_tail or exc.stderr or "").strip()[-800:]
         return upstream_error(
             502,
             f"The Claude Code process failed (exit code {exc.exit_code})" + (f": {detail}" if detail else "."),

@@ -30,6 +30,11 @@ plus ` [image:<media_type or url>]` per image block):
   [[hang]]                system/init, then nothing until an interrupt (interrupted-turn
                           frames) or stdin EOF (exit 0)
 
+Start-up failures mirror the real CLI: `--resume` of an unknown session id emits one
+`error_during_execution` result ("No conversation found with session ID: ...") and exits 1;
+`--session-id` of a session that already has a transcript prints "Error: Session ID ... is
+already in use." on stderr and exits 1 with no output. Neither answers `initialize`.
+
 An `interrupt` control request during a turn ends it the way the real CLI does (partial
 `assistant` frame marked `aborted`, a "[Request interrupted by user]" user frame, and a
 `result` with subtype `error_during_execution`); the process stays usable.
@@ -337,6 +342,7 @@ class FakeClaude:
         self.model_usage = {}  # model -> cumulative counters
         self.turns_done = 0
         self.resume_missing = None
+        self.session_in_use = None
         self.current = None  # the model message being streamed, for interrupts
         self.session_id = None
         self.transcript = None
@@ -387,6 +393,8 @@ class FakeClaude:
         sid = self.opts.get("--session-id")
         self.session_id = sid if isinstance(sid, str) and sid else new_uuid()
         self.transcript = os.path.join(self.project_dir, f"{self.session_id}.jsonl")
+        if isinstance(sid, str) and sid and os.path.isfile(self.transcript):
+            self.session_in_use = sid
 
     def find_transcript(self, session_id):
         projects = os.path.join(self.config_dir, "projects")
@@ -599,7 +607,7 @@ class FakeClaude:
             "capabilities": ["ui_surface_v1", "get_usage_detached_v1"],
         }
 
-    def stream(self, event, msg_id, thinking=False, **extra):
+    def stream(self, event, msg_id, thinking=False, ttft_ms=None, abandoned_blocks=None):
         frame = {
             "type": "stream_event",
             "event": event,
@@ -607,10 +615,13 @@ class FakeClaude:
             "parent_tool_use_id": None,
             "uuid": new_uuid(),
         }
-        frame.update(extra)
+        if ttft_ms is not None:
+            frame["ttft_ms"] = ttft_ms
         if thinking:
             frame["thinking_display"] = "updates"
         frame["api_message_id"] = msg_id
+        if abandoned_blocks is not None:
+            frame["abandoned_blocks"] = abandoned_blocks
         self.emit(frame)
 
     def assistant_frame(self, msg_id, block, uuid, **extra):
@@ -712,7 +723,7 @@ class FakeClaude:
             entry["cacheCreationInputTokens"] += cache_creation
             entry["costUSD"] += cost
 
-    def result_head(self, t0, stop_reason, usage, terminal_reason, api_ms=0):
+    def result_head(self, stop_reason, usage, terminal_reason, api_ms=0):
         return {
             "duration_api_ms": api_ms,
             "stop_reason": stop_reason,
@@ -766,13 +777,11 @@ class FakeClaude:
             if isinstance(item, dict):
                 self.inq.put(item)
 
-    def next_item(self, timeout=None):
+    def next_item(self):
+        """The next stdin item: first those deferred during a turn, else wait for one."""
         if self.pending:
             return self.pending.pop(0)
-        try:
-            return self.inq.get(timeout=timeout) if timeout is None or timeout > 0 else self.inq.get_nowait()
-        except queue.Empty:
-            return None
+        return self.inq.get()
 
     def poll(self, timeout):
         """Wait up to `timeout` seconds during a turn, serving control requests.
@@ -954,7 +963,7 @@ class FakeClaude:
     def stream_message(self, blocks, stop_reason, delay, turn_usage):
         """Emit one model message; returns its output token count (= chunks streamed)."""
         msg_id = new_msg_id()
-        self.current = {"msg_id": msg_id, "started": False, "index": -1, "kind": None, "acc": "",
+        self.current = {"msg_id": msg_id, "started": False, "index": -1, "kind": None, "text": "", "pos": 0,
                         "chunks": 0, "turn_usage": turn_usage}
         cur = self.current
         if self.partial:
@@ -979,14 +988,15 @@ class FakeClaude:
         cur["started"] = True
         thinking_tokens = 0
         for index, (kind, text) in enumerate(blocks):
-            cur.update(index=index, kind=kind, acc="")
+            cur.update(index=index, kind=kind, text=text, pos=0)
             thinking = kind == "thinking"
             if self.partial:
                 start_block = {"type": "thinking", "thinking": "", "signature": ""} if thinking else {"type": "text", "text": ""}
                 self.stream({"type": "content_block_start", "index": index, "content_block": start_block},
                             msg_id, thinking=thinking)
             for piece in chunks(text):
-                self.poll(delay)
+                if delay or not self.inq.empty():
+                    self.poll(delay)
                 if thinking:
                     thinking_tokens += 1
                     self.emit(
@@ -1002,7 +1012,7 @@ class FakeClaude:
                 if self.partial:
                     delta = {"type": "thinking_delta", "thinking": piece} if thinking else {"type": "text_delta", "text": piece}
                     self.stream({"type": "content_block_delta", "index": index, "delta": delta}, msg_id, thinking=thinking)
-                cur["acc"] += piece
+                cur["pos"] += len(piece)
                 cur["chunks"] += 1
             if thinking and self.partial:
                 self.stream({"type": "content_block_delta", "index": index,
@@ -1025,14 +1035,14 @@ class FakeClaude:
         return cur["chunks"]
 
     def success_result(self, t0, stop_reason, answer, output_tokens, turn_usage, num_turns=1):
-        frame = self.result_head(t0, stop_reason, full_usage(10 * num_turns, output_tokens, 3 * num_turns, 2 * num_turns),
+        frame = self.result_head(stop_reason, full_usage(10 * num_turns, output_tokens, 3 * num_turns, 2 * num_turns),
                                  "completed", api_ms=max(ms_since(t0) - 1, 0))
         frame.update({"is_error": False, "num_turns": num_turns, "subtype": "success", "api_error_status": None,
                       "result": answer, "ttft_ms": max(ms_since(t0) - 1, 0)})
         self.finish_result(frame, t0, turn_usage, False, timings=True)
 
     def error_result(self, t0, text, status, error_type, extra=None, usage=None, num_turns=1, turn_usage=None):
-        frame = self.result_head(t0, "stop_sequence", usage or full_usage(error_shape=True), "api_error")
+        frame = self.result_head("stop_sequence", usage or full_usage(error_shape=True), "api_error")
         frame.update({"is_error": True, "num_turns": num_turns, "subtype": "success", "api_error_status": status})
         if error_type:
             frame["api_error_type"] = error_type
@@ -1107,14 +1117,15 @@ class FakeClaude:
         turn_usage = {}
         if cur and cur["started"]:
             turn_usage = cur["turn_usage"]
-            if cur["kind"] and cur["acc"]:
-                block = ({"type": "thinking", "thinking": cur["acc"], "signature": ""} if cur["kind"] == "thinking"
-                         else {"type": "text", "text": cur["acc"]})
+            partial = cur["text"][: cur["pos"]]
+            if cur["kind"] and partial:
+                block = ({"type": "thinking", "thinking": partial, "signature": ""} if cur["kind"] == "thinking"
+                         else {"type": "text", "text": partial})
                 uuid = new_uuid()
                 frame = self.assistant_frame(cur["msg_id"], block, uuid, aborted=True)
                 self.write_transcript("assistant", frame["message"], uuid)
                 if cur["kind"] == "text":
-                    self.history.append(["assistant", cur["acc"]])
+                    self.history.append(["assistant", partial])
         self.user_frame(INTERRUPTED_TEXT)
         if cur and cur["started"]:
             if self.partial:
@@ -1137,7 +1148,7 @@ class FakeClaude:
                 self.stream({"type": "message_stop"}, cur["msg_id"],
                             abandoned_blocks={"api_message_id": cur["msg_id"], "from_block_index": cur["index"] + 1})
             self.add_usage(turn_usage, 10, cur["chunks"], 3, 2)
-        frame = self.result_head(t0, None, full_usage(error_shape=True), "aborted_streaming")
+        frame = self.result_head(None, full_usage(error_shape=True), "aborted_streaming")
         frame.update(
             {
                 "is_error": True,
@@ -1160,12 +1171,16 @@ class FakeClaude:
             }
         )
         threading.Thread(target=self.reader, daemon=True).start()
-        if self.resume_missing is not None:
-            # The real CLI answers nothing, not even initialize: one error result, exit 1.
-            try:  # the SDK writes its initialize request first; answer after it
+        if self.resume_missing is not None or self.session_in_use is not None:
+            # The real CLI answers nothing, not even initialize, and exits 1.
+            try:  # the SDK writes its initialize request first; exit after it arrived
                 self.inq.get(timeout=10)
             except queue.Empty:
                 pass
+        if self.session_in_use is not None:
+            sys.stderr.write(f"Error: Session ID {self.session_in_use} is already in use.\n")
+            self.exit(1)
+        if self.resume_missing is not None:
             text = f"No conversation found with session ID: {self.resume_missing}"
             self.emit(
                 {
@@ -1194,8 +1209,6 @@ class FakeClaude:
             item = self.next_item()
             if item is EOF:
                 self.eof = True
-                continue
-            if item is None:
                 continue
             kind = item.get("type")
             if kind == "control_request":

@@ -1,0 +1,176 @@
+"""The whole app with the real ClaudeEngine, driving our fake `claude` executable (fast, and able to
+crash, hang and forget transcripts on demand), through the HTTP API in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.engine.claude import ClaudeEngine
+from app.server import create_app
+from tests.support import FAKE_CLAUDE
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    path = tmp_path / "claude-config"
+    path.mkdir()
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(path))
+    # The fake is a python3 script: find the test interpreter first (pyenv shims are slow).
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return path
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {"cli_path": str(FAKE_CLAUDE), "work_dir": str(tmp_path / "work"), **overrides}
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+async def gateway(tmp_path, config_dir):
+    """(client, engine, settings) for a gateway on the fake CLI; settings may be changed first."""
+    engines = []
+
+    async def start(**overrides):
+        settings = make_settings(tmp_path, **overrides)
+        engine = ClaudeEngine(settings)
+        await engine.start()
+        engines.append(engine)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://gw", timeout=30)
+        return client, engine, settings
+
+    yield start
+    for engine in engines:
+        await engine.close()
+
+
+def ask(text: str, history: list[dict] | None = None, **extra) -> dict:
+    return {"model": "sonnet", "messages": [*(history or []), {"role": "user", "content": text}], **extra}
+
+
+HISTORY = [
+    {"role": "user", "content": "My name is Ann."},
+    {"role": "assistant", "content": "Hello Ann!"},
+]
+
+
+async def test_answer_and_clean_up_after_itself(gateway, tmp_path, config_dir):
+    client, engine, settings = await gateway()
+    response = await client.post("/v1/chat/completions", json=ask("hello", HISTORY))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["choices"][0]["message"]["content"] == "echo: hello"
+    assert body["usage"] == {"prompt_tokens": 15, "completion_tokens": 3, "total_tokens": 18,
+                             "prompt_tokens_details": {"cached_tokens": 3}}
+    # The working folder and the history transcript are gone with the request, and so is the process.
+    assert list(settings.work_root.iterdir()) == []
+    assert list((config_dir / "projects").iterdir()) == []
+    for process in list(engine.processes):
+        await process.wait_closed()
+    assert engine.processes == set()
+
+
+async def test_history_reaches_the_cli_as_a_resumed_transcript(gateway):
+    client, _, _ = await gateway()
+    response = await client.post("/v1/chat/completions", json=ask("[[history]]", HISTORY))
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert json.loads(answer) == {"history": [["user", "My name is Ann."], ["assistant", "Hello Ann!"]]}
+
+
+async def test_a_refused_transcript_falls_back_to_inline_history(gateway, tmp_path):
+    # A CLI that looks for transcripts somewhere else: it will not find ours.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    wrapper = tmp_path / "claude-elsewhere"
+    wrapper.write_text(f'#!/bin/sh\nCLAUDE_CONFIG_DIR="{elsewhere}" exec "{FAKE_CLAUDE}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    client, _, _ = await gateway(cli_path=str(wrapper))
+    response = await client.post("/v1/chat/completions", json=ask("What is my name?", HISTORY))
+    assert response.status_code == 200, response.text
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert "<user>\nMy name is Ann.\n</user>" in answer and "<assistant>\nHello Ann!\n</assistant>" in answer
+    assert answer.endswith("What is my name?")
+
+
+async def test_inline_history_mode(gateway):
+    client, _, _ = await gateway(history_mode="inline")
+    response = await client.post("/v1/chat/completions", json=ask("again", HISTORY))
+    assert "<conversation_history>" in response.json()["choices"][0]["message"]["content"]
+
+
+async def test_system_prompt_reaches_the_cli(gateway):
+    client, _, _ = await gateway()
+    body = ask("[[system]]")
+    body["messages"].insert(0, {"role": "system", "content": "Be a pirate."})
+    response = await client.post("/v1/chat/completions", json=body)
+    assert response.json()["choices"][0]["message"]["content"] == "system: Be a pirate."
+
+
+async def test_thinking_streams_as_reasoning_content(gateway):
+    client, _, _ = await gateway()
+    async with client.stream("POST", "/v1/chat/completions", json=ask("[[think]] hi", stream=True)) as response:
+        frames = [json.loads(line[6:]) for line in [l async for l in response.aiter_lines()] if line.startswith("data: {")]
+    deltas = [f["choices"][0]["delta"] for f in frames if f["choices"]]
+    assert "".join(d.get("reasoning_content", "") for d in deltas) == "thinking about it"
+    assert "".join(d.get("content", "") for d in deltas) == "echo: [[think]] hi"
+
+
+@pytest.mark.parametrize(
+    "prompt, status, code",
+    [
+        ("[[error 429]]", 429, "rate_limit_exceeded"),
+        ("[[error 401]]", 502, "upstream_auth_failed"),
+        ("[[error 500]]", 502, "upstream_error"),
+        ("[[error 529]]", 503, "upstream_overloaded"),
+        ("[[error 400]]", 429, "insufficient_quota"),
+        ("[[crash]]", 502, "claude_process_failed"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_failures_keep_their_meaning(gateway, prompt, status, code, stream):
+    client, engine, _ = await gateway(retry_after_default=11)
+    response = await client.post("/v1/chat/completions", json=ask(prompt, stream=stream))
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    if status == 429:
+        assert response.headers["retry-after"] == "11"
+    if prompt == "[[crash]]":
+        assert "simulated crash" in response.json()["error"]["message"]  # the CLI's own stderr
+
+
+async def test_no_login_is_503_saying_how_to_log_in(gateway, monkeypatch):
+    monkeypatch.setenv("FAKE_CLAUDE_NO_AUTH", "1")
+    client, _, _ = await gateway()
+    response = await client.post("/v1/chat/completions", json=ask("hi"))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "claude_credentials_missing"
+
+
+async def test_a_hung_turn_times_out_with_504_and_its_process_ends(gateway):
+    client, engine, _ = await gateway(request_timeout=1)
+    response = await client.post("/v1/chat/completions", json=ask("[[hang]]"))
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "timeout"
+    for process in list(engine.processes):
+        await process.wait_closed()
+    assert engine.processes == set()
+
+
+async def test_a_missing_cli_is_503(gateway, tmp_path):
+    client, _, _ = await gateway(cli_path=str(tmp_path / "no-such-claude"))
+    response = await client.post("/v1/chat/completions", json=ask("hi"))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "claude_cli_missing"
+
+
+async def test_models_come_from_the_cli(gateway):
+    client, _, _ = await gateway(model_aliases="gpt-4o=sonnet")
+    ids = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
+    assert {"sonnet", "claude-sonnet-5-5", "haiku", "gpt-4o"} <= set(ids)
