@@ -19,6 +19,18 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CLI_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR", "AWS_", "GOOGLE_", "CLOUD_ML_", "VERTEX_")
 
 
+PROCESS_MEMORY = 256 * 1024 * 1024  # a Claude Code process takes 175-210 MiB RSS
+
+
+def default_max_processes() -> int:
+    """Half the machine's memory worth of Claude processes, between 2 and 64."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8
+    return max(2, min(64, int(total * 0.5 // PROCESS_MEMORY)))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -51,6 +63,16 @@ class Settings(BaseSettings):
     # How earlier turns reach Claude: "transcript" (real turns via a resumed transcript;
     # falls back to "inline" if the CLI refuses it) or "inline" (one text rendition).
     history_mode: str = "transcript"
+
+    # Conversations (sessions) and warm Claude processes.
+    session_ttl: float = Field(default=3600.0, gt=0)  # a session ends after this long unused
+    session_busy_wait: float = Field(default=10.0, ge=0)  # a second request on a busy session waits, then 409
+    warm_processes: bool = True  # keep conversations' processes connected, and start spares ahead
+    max_processes: int = Field(default_factory=lambda: default_max_processes(), ge=1)
+    spare_processes: int = Field(default=1, ge=0)  # spares kept per warm option set
+    warm_option_sets: int = Field(default=4, ge=1)  # how many option sets (model, system, ...) stay warm
+    process_idle_timeout: float = Field(default=600.0, gt=0)  # close a conversation's idle process after
+    busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
     @field_validator("history_mode")
     @classmethod

@@ -5,6 +5,7 @@ All mutable state lives on one object, `app.state.gateway`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import chat, health, models
+from .api import chat, health, models, sessions
 from .config import Settings
 from .engine.types import Engine
 from .errors import GatewayError, invalid_request
+from .sessions.registry import SessionRegistry
+from .sessions.service import SessionService
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,20 @@ log = logging.getLogger(__name__)
 class Gateway:
     settings: Settings
     engine: Engine
+    sessions: SessionService
+
+
+async def sweep(gateway: Gateway) -> None:
+    """End expired sessions and close idle processes, forever (cancelled at shutdown)."""
+    settings = gateway.settings
+    interval = min(30.0, max(0.2, min(settings.session_ttl, settings.process_idle_timeout) / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            gateway.sessions.registry.expire()
+            gateway.engine.close_idle_processes()
+        except Exception:
+            log.exception("sweep failed")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -36,17 +53,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         engine = ClaudeEngine(settings)
 
+    registry = SessionRegistry(settings.session_ttl, on_end=engine.end_conversation)
+    gateway = Gateway(settings, engine, SessionService(registry, engine, settings.session_busy_wait))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
+        sweeper = asyncio.create_task(sweep(gateway))
         try:
             yield
         finally:
+            sweeper.cancel()
+            registry.end_all()
             await engine.close()
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
-    app.state.gateway = Gateway(settings, engine)
-    for module in (chat, models, health):
+    app.state.gateway = gateway
+    for module in (chat, models, sessions, health):
         app.include_router(module.router)
 
     @app.exception_handler(GatewayError)

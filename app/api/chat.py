@@ -29,13 +29,14 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     created = int(time.time())
-    events = gateway.engine.stream(turn)
+    run = gateway.sessions.turn(turn, body.session_id or request.headers.get("x-session-id"))
+    events = run.events()
     try:
         if not body.stream:
             collected = await unless_disconnected(request, _collect(events))
             return JSONResponse(
                 translate.completion(collected, completion_id, created, body.model),
-                headers={"X-Request-Id": completion_id},
+                headers={"X-Request-Id": completion_id, "X-Session-Id": run.session_id or ""},
             )
         # Wait for the first event before answering, so a failure that comes first (bad credential,
         # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
@@ -53,7 +54,10 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     )
     return StreamingResponse(
         _sse(chunks, first, events), media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Request-Id": completion_id},
+        headers={
+            "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+            "X-Request-Id": completion_id, "X-Session-Id": run.session_id or "",
+        },
     )
 
 

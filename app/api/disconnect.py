@@ -24,6 +24,7 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         watcher.cancel()
         if not task.done():
             task.cancel()
+            await asyncio.wait({task})  # let the turn unwind before anyone touches its generator
     if task.cancelled():
         raise ClientDisconnected()
     return task.result()

@@ -1,7 +1,18 @@
 """The engine that runs turns on the Claude Code CLI through the Claude Agent SDK.
 
 Chat mode: no built-in tools, no host settings, the client's system prompt in place of Claude
-Code's, and an empty working folder per conversation that is removed with the conversation.
+Code's, and an empty working folder per conversation, removed with the conversation.
+
+A conversation keeps its Claude process connected between turns. For each turn the engine uses,
+in this order:
+1. the conversation's live process, if Claude already holds exactly the turn's history: only the
+   new user message is sent;
+2. a new process resuming the conversation's own transcript (the process was evicted or idled
+   out): nothing is replayed by the gateway;
+3. for a conversation with no history, a warm spare started ahead for the same options;
+4. a new process resuming a transcript the gateway writes from the history (real turns).
+A turn that fails or is cut short drops the process and what Claude holds, so the next turn
+rebuilds from the history the client (or the session) has: nothing half-done is reused.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import os
 import shutil
 import uuid
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -22,10 +34,11 @@ from ..errors import GatewayError, upstream_error
 from . import credentials
 from .failures import sdk_exception_error
 from .models import ModelCatalog
+from .pool import ProcessPool
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .transcript import inline_history, remove_transcripts, write_transcript
-from .types import Event, Message, ModelInfo, Turn
+from .types import Event, Finish, Message, ModelInfo, Turn
 
 log = logging.getLogger(__name__)
 
@@ -34,26 +47,58 @@ SHUTDOWN_GRACE = 10.0
 
 
 class _ResumeRefused(Exception):
-    """The CLI would not resume the transcript we wrote for the history."""
+    """The CLI would not resume the transcript it was pointed at."""
+
+
+@dataclass(frozen=True)
+class SpawnKey:
+    """What a process is started with and cannot change afterwards."""
+
+    model: str | None
+    system: str | None
+    max_output_tokens: int | None
+
+
+@dataclass
+class Conversation:
+    id: str
+    cwd: Path
+    key: SpawnKey | None = None
+    history: list[Message] = field(default_factory=list)  # what Claude holds, as served
+    claude_session: str | None = None  # the CLI's session id, for --resume
+    process: ClaudeProcess | None = None
+    busy: bool = False
+    ran: set[ClaudeProcess] = field(default_factory=set)  # every process in cwd not yet exited
 
 
 class ClaudeEngine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = ModelCatalog(settings, self._probe_server_info)
-        self.processes: set[ClaudeProcess] = set()
+        self.pool = ProcessPool(
+            max_live=settings.max_processes,
+            spares_per_key=settings.spare_processes if settings.warm_processes else 0,
+            warm_keys=settings.warm_option_sets,
+            busy_wait=settings.busy_wait,
+            connect_timeout=settings.connect_timeout,
+        )
+        self.pool.on_spare_dropped = lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True)
+        self.conversations: dict[str, Conversation] = {}
 
     async def start(self) -> None:
         self.settings.work_root.mkdir(parents=True, exist_ok=True)
 
     async def close(self) -> None:
-        processes = list(self.processes)
-        for process in processes:
-            process.close(interrupt=True)
-        if processes:
-            await asyncio.wait_for(
-                asyncio.gather(*(p.wait_closed() for p in processes)), SHUTDOWN_GRACE
-            )
+        for conversation_id in list(self.conversations):
+            self.end_conversation(conversation_id)
+        try:
+            await self.pool.close_all(SHUTDOWN_GRACE)
+        except asyncio.TimeoutError:
+            log.warning("some Claude processes did not exit within %s s of shutdown", SHUTDOWN_GRACE)
+
+    @property
+    def processes(self) -> set[ClaudeProcess]:
+        return self.pool.processes | self.pool.exiting
 
     async def list_models(self) -> list[ModelInfo]:
         return await self.catalog.models()
@@ -73,29 +118,124 @@ class ClaudeEngine:
             },
         }
 
+    def stats(self) -> dict[str, Any]:
+        return {"conversations": len(self.conversations), "processes": self.pool.stats()}
+
+    # --- conversations --------------------------------------------------------------------------
+    def end_conversation(self, conversation_id: str) -> None:
+        """Close the conversation's process and forget its folder and transcripts."""
+        conversation = self.conversations.pop(conversation_id, None)
+        if conversation is None:
+            return
+
+        def remove_files() -> None:
+            shutil.rmtree(conversation.cwd, ignore_errors=True)
+            remove_transcripts(self.settings.config_dir, conversation.cwd)
+
+        if conversation.process is not None:
+            self.pool.discard(conversation.process, interrupt=True)
+        remove_files()
+        for process in list(conversation.ran):  # an interrupted CLI still writes its transcript
+            process.on_exit(remove_files)
+
+    def close_idle_processes(self) -> int:
+        return self.pool.close_idle(self.settings.process_idle_timeout)
+
+    def _conversation(self, conversation_id: str | None) -> Conversation:
+        if conversation_id and conversation_id in self.conversations:
+            return self.conversations[conversation_id]
+        conversation = Conversation(conversation_id or f"once-{uuid.uuid4().hex}", self._new_workdir())
+        self.conversations[conversation.id] = conversation
+        return conversation
+
     # --- turns ------------------------------------------------------------------------------
     async def stream(self, turn: Turn) -> AsyncIterator[Event]:
-        cwd = self._new_workdir()
+        conversation = self._conversation(turn.conversation_id)
+        if conversation.busy:
+            raise GatewayError(409, "This conversation is already in a turn.", "invalid_request_error", "conversation_busy")
+        conversation.busy = True
+        key = SpawnKey(turn.model, turn.system, turn.max_output_tokens)
         try:
-            prompt, resume = turn.prompt, None
-            if turn.history and self.settings.history_mode == "transcript":
-                resume = write_transcript(self.settings.config_dir, cwd, turn.history)
-            elif turn.history:
-                prompt = inline_history(turn.history, turn.prompt)
+            async for event in self._turn(conversation, key, turn):
+                yield event
+        finally:
+            conversation.busy = False
+            if not self.settings.warm_processes or turn.conversation_id is None:
+                self.end_conversation(conversation.id)
+
+    async def _turn(self, conversation: Conversation, key: SpawnKey, turn: Turn) -> AsyncIterator[Event]:
+        holds_history = conversation.key == key and conversation.history == turn.history
+        if not holds_history and conversation.process is not None:
+            self._drop_process(conversation)
+        if not holds_history:
+            conversation.claude_session = None
+        process, prompt = await self._process_for(conversation, key, turn)
+        conversation.process, conversation.key, conversation.history = process, key, []
+        if process not in conversation.ran:
+            conversation.ran.add(process)
+            process.on_exit(lambda: conversation.ran.discard(process))
+        if self.settings.warm_processes and not turn.history:
+            self.pool.keep_warm(key, lambda: self._options(key, self._new_workdir(), None))
+
+        reader = TurnReader(self.settings.retry_after_default)
+        finish: Finish | None = None
+        try:
+            async for event in self._run(process, prompt, reader):
+                if isinstance(event, Finish):
+                    finish = event
+                yield event
+        finally:
+            if finish is not None and reader.completed_cleanly:
+                conversation.history = [*turn.messages, finish.message]
+                conversation.claude_session = reader.session_id
+                self.pool.park(process, lambda: self._forget_process(conversation))
+            else:  # failed, cut short or cancelled: start over from the history next time
+                self._drop_process(conversation)
+
+    async def _process_for(self, conversation: Conversation, key: SpawnKey, turn: Turn) -> tuple[ClaudeProcess, Message]:
+        """The process to run the turn on, and what to send it (see the module docstring)."""
+        if conversation.process is not None:
+            self.pool.unpark(conversation.process)
+            return conversation.process, turn.prompt
+        if conversation.claude_session is not None:
             try:
-                async for event in self._run(turn, cwd, prompt, resume):
-                    yield event
+                return await self._resume(conversation, key, conversation.claude_session), turn.prompt
+            except _ResumeRefused:
+                log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
+        if not turn.history:
+            spare = self.pool.take_spare(key) if self.settings.warm_processes else None
+            if spare is not None:
+                self._adopt_workdir(conversation, spare)
+                return spare, turn.prompt
+            return await self._spawn(self._options(key, conversation.cwd, None)), turn.prompt
+        if self.settings.history_mode == "transcript":
+            session = write_transcript(self.settings.config_dir, conversation.cwd, turn.history)
+            try:
+                return await self._resume(conversation, key, session), turn.prompt
             except _ResumeRefused:
                 log.warning("Claude Code refused the history transcript; sending the history inline")
-                async for event in self._run(turn, cwd, inline_history(turn.history, turn.prompt), None):
-                    yield event
-        finally:
-            shutil.rmtree(cwd, ignore_errors=True)
-            remove_transcripts(self.settings.config_dir, cwd)
+        process = await self._spawn(self._options(key, conversation.cwd, None))
+        return process, inline_history(turn.history, turn.prompt)
 
-    async def _run(self, turn: Turn, cwd: Path, prompt: Message, resume: str | None) -> AsyncIterator[Event]:
-        process = self._spawn(self._options(turn, cwd, resume))
-        reader = TurnReader(self.settings.retry_after_default)
+    async def _spawn(self, options: ClaudeAgentOptions) -> ClaudeProcess:
+        try:
+            return await self.pool.spawn(options)
+        except GatewayError:
+            raise
+        except asyncio.TimeoutError as exc:
+            raise upstream_error(
+                504, f"The Claude Code process did not start within {self.settings.connect_timeout:g} s.",
+                "claude_start_timeout",
+            ) from exc
+        except Exception as exc:
+            if options.resume and RESUME_REFUSED_MARKER in str(exc):
+                raise _ResumeRefused() from exc
+            raise sdk_exception_error(exc, "", self.settings.retry_after_default) from exc
+
+    async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
+        return await self._spawn(self._options(key, conversation.cwd, session))
+
+    async def _run(self, process: ClaudeProcess, prompt: Message, reader: TurnReader) -> AsyncIterator[Event]:
         timed_out = False
 
         def expire() -> None:
@@ -105,51 +245,50 @@ class ClaudeEngine:
 
         timer = asyncio.get_running_loop().call_later(self.settings.request_timeout, expire)
         try:
-            try:
-                await process.start(self.settings.connect_timeout)
-                async with aclosing(process.turn(_user_frame(prompt))) as sdk_messages:
-                    async for sdk_message in sdk_messages:
-                        for event in reader.feed(sdk_message):
-                            yield event
-                        if reader.finished:
-                            break  # leaving mid-turn interrupts whatever the CLI does next
-            except GatewayError as exc:
-                if resume and RESUME_REFUSED_MARKER in exc.message and not reader.produced_output:
-                    raise _ResumeRefused() from exc
-                raise
-            except (asyncio.TimeoutError, TimeoutError):
-                timed_out = True
-            except Exception as exc:
-                if resume and RESUME_REFUSED_MARKER in str(exc) and not reader.produced_output:
-                    raise _ResumeRefused() from exc
-                if not timed_out:
-                    raise sdk_exception_error(exc, process.stderr_tail, self.settings.retry_after_default) from exc
-            if timed_out:
-                raise upstream_error(504, "Claude did not finish the turn in time.", "timeout")
-            if not reader.finished:
-                raise upstream_error(
-                    502, "The Claude Code process ended the turn without a result.", "claude_process_failed"
-                )
+            async with aclosing(process.turn(_user_frame(prompt))) as sdk_messages:
+                async for sdk_message in sdk_messages:
+                    for event in reader.feed(sdk_message):
+                        yield event
+                    if reader.finished:
+                        break  # leaving mid-turn interrupts whatever the CLI does next
+        except Exception as exc:
+            # After a timeout the CLI reports the interrupt as a failed turn: the timeout is the news.
+            if not timed_out:
+                if isinstance(exc, GatewayError):
+                    raise
+                raise sdk_exception_error(exc, process.stderr_tail, self.settings.retry_after_default) from exc
         finally:
             timer.cancel()
-            process.close(interrupt=process.in_turn)
+        if timed_out:
+            raise upstream_error(504, "Claude did not finish the turn in time.", "timeout")
+        if not reader.finished:
+            raise upstream_error(502, "The Claude Code process ended the turn without a result.", "claude_process_failed")
 
-    def _spawn(self, options: ClaudeAgentOptions) -> ClaudeProcess:
-        process = ClaudeProcess(options)
-        self.processes.add(process)
-        process.on_exit(lambda: self.processes.discard(process))
-        return process
+    def _drop_process(self, conversation: Conversation) -> None:
+        if conversation.process is not None:
+            self.pool.discard(conversation.process, interrupt=conversation.process.in_turn)
+        self._forget_process(conversation)
+        conversation.history, conversation.claude_session = [], None
 
-    def _options(self, turn: Turn, cwd: Path, resume: str | None) -> ClaudeAgentOptions:
+    def _forget_process(self, conversation: Conversation) -> None:
+        """The process is gone (evicted, idled out); the transcript still lets the CLI resume."""
+        conversation.process = None
+
+    def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
+        """A spare was started in a folder of its own; the conversation moves in there."""
+        shutil.rmtree(conversation.cwd, ignore_errors=True)
+        conversation.cwd = Path(process.options.cwd or conversation.cwd)
+
+    def _options(self, key: SpawnKey, cwd: Path, resume: str | None) -> ClaudeAgentOptions:
         env = self._cli_env()
-        if turn.max_output_tokens:
-            env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(turn.max_output_tokens)
+        if key.max_output_tokens:
+            env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)
         return ClaudeAgentOptions(
             tools=[],
             allowed_tools=[],
             setting_sources=[],
-            system_prompt=turn.system or "",
-            model=turn.model,
+            system_prompt=key.system or "",
+            model=key.model,
             cwd=str(cwd),
             env=env,
             resume=resume,
@@ -172,18 +311,17 @@ class ClaudeEngine:
     async def _probe_server_info(self) -> dict[str, Any]:
         """What a freshly initialised CLI says about itself: models and account."""
         cwd = self._new_workdir()
-        process = self._spawn(
-            ClaudeAgentOptions(
-                tools=[], setting_sources=[], cwd=str(cwd), cli_path=self.settings.cli_path or None,
-                env=self._cli_env(),
-            )
-        )
         try:
-            await process.start(self.settings.connect_timeout)
-            return await process.server_info()
+            process = await self._spawn(
+                ClaudeAgentOptions(tools=[], setting_sources=[], cwd=str(cwd), cli_path=self.settings.cli_path or None,
+                                   env=self._cli_env())
+            )
+            try:
+                return await process.server_info()
+            finally:
+                self.pool.discard(process)
+                await process.wait_closed()
         finally:
-            process.close()
-            await process.wait_closed()
             shutil.rmtree(cwd, ignore_errors=True)
 
 

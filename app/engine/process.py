@@ -1,10 +1,10 @@
 """One connected Claude Code CLI process and the task that owns it.
 
-`ClaudeSDKClient` must be connected and disconnected in the same task (it keeps an anyio task
-group open in between), while the requests that use it come and go in their own tasks, which may
-be cancelled at any await. So each process gets an owner task that connects, waits until asked to
-close, then stops the turn in flight (interrupt: milliseconds) and disconnects. Closing is a
-non-blocking request; a request that is cancelled can always ask for it.
+Requests use a process from their own tasks and may be cancelled at any await, which is no place
+to wait for a CLI to exit. So each process gets an owner task that connects, waits until asked
+to close, then stops the turn in flight (interrupt: about 10 ms; closing stdin mid-turn instead
+leaves the CLI running for the SDK's 5 s grace) and disconnects. Closing is a non-blocking
+request that a cancelled request can always make; `on_exit` callbacks run once the CLI is gone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import deque
 from contextlib import suppress
 from typing import Any, AsyncIterator, Callable
 
-from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage
 from claude_agent_sdk.types import Message as SdkMessage
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,19 @@ class ClaudeProcess:
         self._exit_callbacks: list[Callable[[], None]] = []
 
     def on_exit(self, callback: Callable[[], None]) -> None:
-        self._exit_callbacks.append(callback)
+        """Run `callback` once the CLI has exited (at once if it already has)."""
+        if self._owner is not None and self._owner.done():
+            callback()
+        else:
+            self._exit_callbacks.append(callback)
+
+    @property
+    def alive(self) -> bool:
+        """Connected, not asked to close, owner still running."""
+        return (
+            self._client is not None and not self._close_requested.is_set()
+            and self._owner is not None and not self._owner.done()
+        )
 
     @property
     def stderr_tail(self) -> str:
@@ -46,6 +58,7 @@ class ClaudeProcess:
     async def start(self, timeout: float) -> None:
         """Spawn and initialise the CLI; raises what connect() raised, or TimeoutError."""
         self._ready = asyncio.get_running_loop().create_future()
+        self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved here
         self._owner = asyncio.create_task(self._own(), name="claude-process-owner")
         self._owner.add_done_callback(self._exited)
         try:
@@ -100,8 +113,9 @@ class ClaudeProcess:
         try:
             await client.query(one_message())
             async for sdk_message in client.receive_response():
+                if isinstance(sdk_message, ResultMessage):
+                    self.in_turn = False  # the CLI is idle again, whatever the reader does next
                 yield sdk_message
-            self.in_turn = False
         finally:
             if self.in_turn:  # left mid-turn (error, cancel, disconnect): the turn must stop
                 self.close(interrupt=True)
@@ -110,8 +124,10 @@ class ClaudeProcess:
         """Ask the owner to stop any turn in flight and end the process. Never blocks."""
         self._interrupt_on_close = self._interrupt_on_close or interrupt
         self._close_requested.set()
+        if self._client is None and self._owner is not None and not self._owner.done():
+            self._owner.cancel()  # still connecting: connect() disconnects (shielded) when cancelled
 
     async def wait_closed(self) -> None:
+        """Until the CLI is gone (without cancelling the owner if this wait is cancelled)."""
         if self._owner is not None:
-            with suppress(BaseException):
-                await self._owner
+            await asyncio.wait({self._owner})

@@ -9,7 +9,7 @@ from claude_agent_sdk.types import Message as SdkMessage
 from claude_agent_sdk.types import RateLimitEvent
 
 from .failures import FailedTurn, turn_error
-from .types import Event, Finish, FinishReason, Restart, TextDelta, ThinkingDelta, Usage
+from .types import Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, Usage
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -42,7 +42,10 @@ class TurnReader:
     def __init__(self, default_retry_after: int) -> None:
         self.default_retry_after = default_retry_after
         self.finished = False
+        self.completed_cleanly = False  # the CLI reported success and is idle again
+        self.session_id: str | None = None  # the CLI's session, for --resume
         self.produced_output = False
+        self._text: list[str] = []
         self.model: str | None = None
         self._streamed_ids: set[str] = set()
         self._failure: FailedTurn | None = None
@@ -52,9 +55,18 @@ class TurnReader:
 
     def feed(self, message: SdkMessage) -> list[Event]:
         events = self._read(message)
-        if events:
+        for event in events:
             self.produced_output = True
+            if isinstance(event, TextDelta):
+                self._text.append(event.text)
+            elif isinstance(event, Restart):
+                self._text.clear()
         return events
+
+    def answer(self) -> Message:
+        """The assistant turn as a client will send it back: its text."""
+        text = "".join(self._text)
+        return Message("assistant", [{"type": "text", "text": text}] if text.strip() else [])
 
     def _read(self, message: SdkMessage) -> list[Event]:
         if isinstance(message, StreamEvent):
@@ -77,6 +89,7 @@ class TurnReader:
             return []
         if isinstance(message, ResultMessage):
             self.finished = True
+            self.session_id = message.session_id
             if message.is_error or message.subtype != "success":
                 failure = self._failure or FailedTurn()
                 failure.status = message.api_error_status
@@ -84,8 +97,9 @@ class TurnReader:
                 failure.text = failure.text or message.result or "; ".join(message.errors or [])
                 failure.retry_after = self._retry_after
                 raise turn_error(failure, self.default_retry_after)
+            self.completed_cleanly = True
             reason = STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
-            return [Finish(reason=reason, usage=usage_from(message.usage), model=self.model)]
+            return [Finish(reason, usage_from(message.usage), self.model, self.answer())]
         return []
 
     def _stream_event(self, event: dict) -> list[Event]:
@@ -116,7 +130,9 @@ class TurnReader:
         asked for at most this many tokens, so the turn ends here."""
         self.finished = True
         self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
-        return [Finish(reason="length", usage=self._message_usage, model=self.model)]
+        return [Finish("length", self._message_usage, self.model, self.answer())]
+
+
 
 
 def _block_event(block: object) -> Event | None:

@@ -31,6 +31,8 @@ class Turn:
     max_output_tokens: int | None = None
     tenant: str = "default"
     request_id: str = ""
+    # Turns of one conversation share a Claude process between them; None: a one-off.
+    conversation_id: str | None = None
 
     @property
     def history(self) -> list[Message]:
@@ -76,6 +78,7 @@ class Finish:
     reason: FinishReason
     usage: Usage = field(default_factory=Usage)
     model: str | None = None  # the model Claude reports having used
+    message: Message = field(default_factory=lambda: Message("assistant", []))  # the answer, as remembered
 
 
 Event = Union[TextDelta, ThinkingDelta, Restart, Finish]
@@ -100,6 +103,14 @@ class Engine(Protocol):
         ...
 
     async def auth_status(self) -> dict[str, Any]: ...
+
+    def end_conversation(self, conversation_id: str) -> None:
+        """Forget a conversation: close its process, remove its folder and transcripts."""
+        ...
+
+    def close_idle_processes(self) -> int: ...
+
+    def stats(self) -> dict[str, Any]: ...
 
     async def start(self) -> None: ...
 

@@ -118,6 +118,8 @@ class ChatCompletionRequest(_Wire):
     metadata: Optional[dict[str, str]] = None
     store: Optional[bool] = None
     service_tier: Optional[str] = None
+    # Gateway extension: continue a kept conversation, sending only new messages.
+    session_id: Optional[str] = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
 
 
 # --- responses ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ crash, hang and forget transcripts on demand), through the HTTP API in-process."
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import stat
@@ -49,6 +51,7 @@ async def gateway(tmp_path, config_dir):
     yield start
     for engine in engines:
         await engine.close()
+    gc.collect()  # finalise the exited CLIs' pipes while the event loop still runs
 
 
 def ask(text: str, history: list[dict] | None = None, **extra) -> dict:
@@ -69,11 +72,13 @@ async def test_answer_and_clean_up_after_itself(gateway, tmp_path, config_dir):
     assert body["choices"][0]["message"]["content"] == "echo: hello"
     assert body["usage"] == {"prompt_tokens": 15, "completion_tokens": 3, "total_tokens": 18,
                              "prompt_tokens_details": {"cached_tokens": 3}}
-    # The working folder and the history transcript are gone with the request, and so is the process.
+    # The conversation is kept (its process stays warm) until its session ends; then its working
+    # folder, its transcripts and its process are gone.
+    session_id = response.headers["x-session-id"]
+    assert (await client.delete(f"/v1/sessions/{session_id}")).json()["deleted"] is True
+    await engine.pool.close_all(grace=10)  # spares too
     assert list(settings.work_root.iterdir()) == []
     assert list((config_dir / "projects").iterdir()) == []
-    for process in list(engine.processes):
-        await process.wait_closed()
     assert engine.processes == set()
 
 
@@ -154,12 +159,25 @@ async def test_no_login_is_503_saying_how_to_log_in(gateway, monkeypatch):
 
 
 async def test_a_hung_turn_times_out_with_504_and_its_process_ends(gateway):
-    client, engine, _ = await gateway(request_timeout=1)
+    client, engine, _ = await gateway(request_timeout=1, spare_processes=0)
     response = await client.post("/v1/chat/completions", json=ask("[[hang]]"))
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "timeout"
     for process in list(engine.processes):
-        await process.wait_closed()
+        await asyncio.wait_for(process.wait_closed(), 10)
+    assert engine.processes == set()
+
+
+async def test_a_cli_stuck_at_start_up_is_504_and_killed(gateway, tmp_path):
+    stuck = tmp_path / "stuck-claude"
+    stuck.write_text("#!/bin/sh\nexec sleep 300\n")
+    stuck.chmod(0o755)
+    client, engine, _ = await gateway(cli_path=str(stuck), connect_timeout=1, spare_processes=0)
+    response = await client.post("/v1/chat/completions", json=ask("hi"))
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "claude_start_timeout"
+    for process in list(engine.processes):
+        await asyncio.wait_for(process.wait_closed(), 10)  # not the SDK's own 60 s
     assert engine.processes == set()
 
 

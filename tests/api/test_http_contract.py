@@ -34,6 +34,14 @@ class ScriptedEngine:
     async def auth_status(self) -> dict[str, Any]:
         return {}
 
+    def end_conversation(self, conversation_id: str) -> None: ...
+
+    def close_idle_processes(self) -> int:
+        return 0
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
     async def stream(self, turn: Turn) -> AsyncIterator[Event]:
         self.turns.append(turn)
         yield TextDelta(turn.prompt.content[0]["text"])

@@ -10,6 +10,7 @@ from tests.fakes.upstream import FakeAnthropic
 from tests.support import GatewayServer
 
 API_KEY = "e2e-test-key"
+OTHER_KEY = "e2e-other-tenant-key"
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +30,39 @@ def gateway(upstream, cli_config_dir, tmp_path_factory):
     server = GatewayServer(
         {
             **upstream.cli_env(str(cli_config_dir)),
-            "GATEWAY_API_KEYS": API_KEY,
+            "GATEWAY_API_KEYS": f"{API_KEY},{OTHER_KEY}",
             "GATEWAY_MODEL_ALIASES": "gpt-4o=sonnet",
             "GATEWAY_RETRY_AFTER_DEFAULT": "7",
         },
         tmp_path_factory.mktemp("gateway"),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cold_gateway(upstream, cli_config_dir, tmp_path_factory):
+    """A gateway with warm processes off: one Claude process per request, closed with it."""
+    server = GatewayServer(
+        {**upstream.cli_env(str(cli_config_dir)), "GATEWAY_API_KEYS": API_KEY, "GATEWAY_WARM_PROCESSES": "false"},
+        tmp_path_factory.mktemp("cold-gateway"),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def brief_gateway(upstream, cli_config_dir, tmp_path_factory):
+    """A gateway whose sessions and processes expire after 2 s, and whose sessions wait 0.3 s when busy."""
+    server = GatewayServer(
+        {
+            **upstream.cli_env(str(cli_config_dir)),
+            "GATEWAY_API_KEYS": API_KEY,
+            "GATEWAY_SESSION_TTL": "2",
+            "GATEWAY_PROCESS_IDLE_TIMEOUT": "2",
+            "GATEWAY_SESSION_BUSY_WAIT": "0.3",
+        },
+        tmp_path_factory.mktemp("brief-gateway"),
     ).start()
     yield server
     server.stop()

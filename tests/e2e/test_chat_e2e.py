@@ -173,7 +173,9 @@ def test_thinking_is_returned_as_reasoning_content(client, fake):
     assert message.model_extra["reasoning_content"] == "Let me think."
 
 
-def test_max_tokens_reaches_claude_and_length_is_reported(client, gateway, fake):
+def test_max_tokens_reaches_claude_and_length_is_reported(cold_gateway, fake):
+    client = openai.OpenAI(base_url=f"{cold_gateway.url}/v1", api_key="e2e-test-key", max_retries=0)
+    gateway = cold_gateway
     fake.enqueue(Reply(text="cut sho", stop_reason="max_tokens", output_tokens=123))
     response = client.chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "long story"}], max_completion_tokens=123
@@ -268,7 +270,8 @@ def test_broken_off_answer_is_replaced_in_a_whole_response(client, fake):
     assert response.choices[0].message.content == "second answer"
 
 
-def test_client_disconnect_stops_the_turn_and_its_process(gateway, fake):
+def test_client_disconnect_stops_the_turn_and_its_process(cold_gateway, fake):
+    gateway = cold_gateway
     fake.enqueue(Reply(text="x" * 400, chunk_size=2, delay=0.05))  # about 10 s of streaming
     assert wait_until(lambda: gateway.children() == [], timeout=15)
     with httpx.stream(
@@ -284,7 +287,8 @@ def test_client_disconnect_stops_the_turn_and_its_process(gateway, fake):
     assert wait_until(lambda: gateway.children() == [], timeout=6), gateway.children()
 
 
-def test_non_streaming_disconnect_stops_the_turn(gateway, fake):
+def test_non_streaming_disconnect_stops_the_turn(cold_gateway, fake):
+    gateway = cold_gateway
     fake.enqueue(Reply(text="y" * 400, chunk_size=2, delay=0.05))
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
@@ -294,7 +298,9 @@ def test_non_streaming_disconnect_stops_the_turn(gateway, fake):
     assert wait_until(lambda: gateway.children() == [], timeout=6), gateway.children()
 
 
-def test_no_process_outlives_a_finished_request(client, gateway, fake):
+def test_no_process_outlives_a_finished_request(cold_gateway, fake):
+    gateway = cold_gateway
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="e2e-test-key", max_retries=0)
     client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
     assert wait_until(lambda: gateway.children() == [], timeout=6), gateway.children()
 
