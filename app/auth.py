@@ -6,9 +6,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from urllib.parse import urlsplit
+
 from fastapi import Request
 
-from .errors import invalid_api_key
+from .config import LOOPBACK_HOSTS
+from .errors import GatewayError, invalid_api_key
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,32 @@ def presented_key(request: Request) -> str | None:
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     return request.headers.get("x-api-key")
+
+
+def keyless_guard(client_host: str | None, host_header: str | None, origin: str | None) -> GatewayError | None:
+    """Without API keys the gateway serves this machine only, and no web page in its browser.
+
+    - clients must come from loopback (even if someone starts uvicorn on 0.0.0.0 by hand);
+    - the Host header must name loopback: a DNS-rebinding page reaches 127.0.0.1 under its own name;
+    - a cross-origin Origin header means a web page is calling; browsers send it on every such POST.
+    """
+    def loopback(name: str | None) -> bool:
+        return (name or "").strip("[]").lower() in LOOPBACK_HOSTS or (name or "").startswith("127.")
+
+    if not loopback(client_host) and client_host not in (None, "testclient"):
+        reason = "from other machines"
+    elif host_header and not loopback(urlsplit(f"//{host_header}").hostname):
+        reason = f"under the host name '{host_header}'"
+    elif origin and origin != "null" and not loopback(urlsplit(origin).hostname):
+        reason = f"from web pages ({origin})"
+    elif origin == "null":
+        reason = "from web pages"
+    else:
+        return None
+    return GatewayError(
+        403, f"This gateway has no API keys configured, so it does not accept requests {reason}. "
+        "Set GATEWAY_API_KEYS to serve them.", "permission_error", "keyless_gateway",
+    )
 
 
 def authenticate(request: Request) -> Tenant:

@@ -35,15 +35,15 @@ def parse(model: type[ModelT], data: dict[str, Any]) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, data) from None
 
 
-def validation_error(exc: ValidationError) -> GatewayError:
+def validation_error(exc: ValidationError, data: Any) -> GatewayError:
     errors = exc.errors()
     # A union reports one error per branch; the tag mismatch or the deepest location says most.
     tagged = [e for e in errors if e["type"] == "union_tag_invalid"]
     first = tagged[0] if tagged else max(errors, key=lambda e: len(e["loc"]))
-    param = _param(first["loc"])
+    param = _param(first["loc"], data)
     if first["type"] == "union_tag_invalid":
         ctx = first.get("ctx", {})
         field = str(ctx.get("discriminator", "type")).strip("'")
@@ -51,25 +51,26 @@ def validation_error(exc: ValidationError) -> GatewayError:
             f"Unsupported {field} {ctx.get('tag')!r} at {param or 'body'}; "
             f"this gateway accepts {ctx.get('expected_tags')}."
         )
-    elif first["type"] == "missing":
-        message = f"Missing required parameter: '{param}'."
-    else:
-        message = f"Invalid value for '{param or 'body'}': {first['msg']}."
-    return invalid_request(message, param or None, "invalid_value" if first["type"] != "missing" else "missing_required_parameter")
+        return invalid_request(message, param or None, "invalid_value")
+    if first["type"] == "missing":
+        return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+    return invalid_request(f"Invalid value for '{param or 'body'}': {first['msg']}.", param or None, "invalid_value")
 
 
-def _param(loc: tuple[Any, ...]) -> str:
-    """pydantic's error location as an OpenAI-style parameter path: messages[0].content[1].type"""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in {"str", "list[TextPart]", "list[tagged-union[TextPart,ImagePart]]"} or "[" in str(part):
-            continue  # union branch names say nothing to a client
-        elif part in {"system", "developer", "user", "assistant", "tool", "text", "image_url", "refusal"} and out.endswith("]"):
-            continue  # discriminator branch names
-        else:
-            out += ("." if out else "") + str(part)
+def _param(loc: tuple[Any, ...], data: Any) -> str:
+    """pydantic's error location as an OpenAI-style parameter path (messages[0].content[1].text).
+
+    pydantic puts union branch names ("str", "user", "list[...]") between the real keys; walking
+    the request data alongside tells them apart. The last part is kept even when it is missing
+    from the data (a missing parameter).
+    """
+    out, node = "", data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            out, node = out + f"[{part}]", node[part]
+        elif isinstance(node, dict) and (part in node or (last and not isinstance(part, int))):
+            out, node = out + ("." if out else "") + str(part), node.get(part)
     return out
 
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .api import chat, health, models, sessions
 from .config import Settings
 from .engine.types import Engine
-from .errors import GatewayError, invalid_request
+from .auth import keyless_guard
+from .errors import GatewayError
 from .sessions.registry import SessionRegistry
 from .sessions.service import SessionService
 
@@ -69,17 +69,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
+
+    if not settings.api_key_list:
+
+        @app.middleware("http")
+        async def only_this_machine(request: Request, call_next):  # type: ignore[no-untyped-def]
+            refused = keyless_guard(
+                request.client.host if request.client else None,
+                request.headers.get("host"), request.headers.get("origin"),
+            )
+            if refused is not None:
+                return JSONResponse(refused.openai_body(), status_code=refused.status)
+            return await call_next(request)
+
     for module in (chat, models, sessions, health):
         app.include_router(module.router)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
         return JSONResponse(exc.openai_body(), status_code=exc.status, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        error = invalid_request(f"Invalid request: {exc.errors()[0].get('msg', 'validation failed')}")
-        return JSONResponse(error.openai_body(), status_code=400)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

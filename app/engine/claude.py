@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RESUME_REFUSED_MARKER = "No conversation found with session ID"
 SHUTDOWN_GRACE = 10.0
+SYSTEM_PROMPT_FILE = ".system-prompt"
 
 
 class _ResumeRefused(Exception):
@@ -84,11 +85,16 @@ class ClaudeEngine:
         )
         self.pool.on_spare_dropped = lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True)
         self.conversations: dict[str, Conversation] = {}
+        self._warm_up: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:
         self.settings.work_root.mkdir(parents=True, exist_ok=True)
+        # Ask the CLI for its models now, so their names resolve from the first request on.
+        self._warm_up = asyncio.create_task(self.catalog.server_info())
 
     async def close(self) -> None:
+        if self._warm_up is not None and not self._warm_up.done():
+            self._warm_up.cancel()
         for conversation_id in list(self.conversations):
             self.end_conversation(conversation_id)
         try:
@@ -169,6 +175,7 @@ class ClaudeEngine:
             self._drop_process(conversation)
         if not holds_history:
             conversation.claude_session = None
+        self.pool.activity()
         process, prompt = await self._process_for(conversation, key, turn)
         conversation.process, conversation.key, conversation.history = process, key, []
         if process not in conversation.ran:
@@ -283,11 +290,16 @@ class ClaudeEngine:
         env = self._cli_env()
         if key.max_output_tokens:
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)
+        # From a file, not the command line: argv is size-limited (128 KiB an argument) and
+        # readable by every local user through ps.
+        prompt_file = cwd / SYSTEM_PROMPT_FILE
+        prompt_file.write_text(key.system or "", encoding="utf-8")
+        prompt_file.chmod(0o600)
         return ClaudeAgentOptions(
             tools=[],
             allowed_tools=[],
             setting_sources=[],
-            system_prompt=key.system or "",
+            system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
             cwd=str(cwd),
             env=env,

@@ -7,11 +7,14 @@ missing login is a 503 that says how to log in, a crashed CLI is a 502, an overl
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError, ResultError
 
 from ..errors import GatewayError, rate_limited, upstream_error
+
+log = logging.getLogger(__name__)
 
 HOW_TO_LOG_IN = (
     "Run `claude login` on the gateway's machine (subscription), or set ANTHROPIC_API_KEY "
@@ -19,6 +22,8 @@ HOW_TO_LOG_IN = (
     "(from `claude setup-token`) in the gateway's environment, then retry."
 )
 EXTRA_USAGE_MARKER = "Third-party apps now draw from your extra usage"
+# The official OpenAI and Anthropic clients honour this header: retrying these cannot help.
+NO_RETRY = {"x-should-retry": "false"}
 
 
 @dataclass
@@ -43,19 +48,19 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
             "API key (ANTHROPIC_API_KEY), which is the credential meant for serving others.",
             "insufficient_quota",
             "insufficient_quota",
-            headers={"Retry-After": str(default_retry_after)},
+            headers={"Retry-After": str(default_retry_after), **NO_RETRY},
         )
     if "Not logged in" in text or (kind == "authentication_failed" and status is None):
         return upstream_error(
             503, f"No Claude credential is available to the gateway ({text}). {HOW_TO_LOG_IN}",
-            "claude_credentials_missing",
+            "claude_credentials_missing", NO_RETRY,
         )
     if kind == "authentication_failed" or status in (401, 403):
         return upstream_error(
             502,
             f"Claude rejected the gateway's credential (upstream {status or 'auth'} error: {text}). "
             f"Check the key or token. {HOW_TO_LOG_IN}",
-            "upstream_auth_failed",
+            "upstream_auth_failed", NO_RETRY,
         )
     if status == 429 or kind == "rate_limit":
         wait = failure.retry_after or default_retry_after
@@ -82,11 +87,13 @@ def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_afte
         )
         return turn_error(failure, default_retry_after)
     if isinstance(exc, CLINotFoundError):
-        return upstream_error(503, f"The Claude Code CLI was not found: {exc}", "claude_cli_missing")
+        return upstream_error(503, f"The Claude Code CLI was not found: {exc}", "claude_cli_missing", NO_RETRY)
     if isinstance(exc, ProcessError):
         # The SDK's own `stderr` is a placeholder ("Check stderr output for details") unless we
-        # collect it, which ClaudeProcess does.
-        detail = (stderr_tail or exc.stderr or "").strip()[-800:]
+        # collect it, which ClaudeProcess does. The client gets its last line; the log gets it all.
+        detail = (stderr_tail or exc.stderr or "").strip()
+        log.warning("Claude Code exited with %s: %s", exc.exit_code, detail)
+        detail = detail.splitlines()[-1][:300] if detail else ""
         return upstream_error(
             502,
             f"The Claude Code process failed (exit code {exc.exit_code})" + (f": {detail}" if detail else "."),

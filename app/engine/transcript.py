@@ -18,10 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from claude_agent_sdk._cli_version import __cli_version__ as CLI_VERSION
+
 from .types import Block, Message
 
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]")
-CLI_VERSION_TAG = "2.1.329"  # the CLI bundled with the pinned claude-agent-sdk
 
 
 def project_dir(config_dir: Path, cwd: Path) -> Path:
@@ -48,7 +49,7 @@ def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str
                 "userType": "external",
                 "cwd": str(cwd),
                 "sessionId": session_id,
-                "version": CLI_VERSION_TAG,
+                "version": CLI_VERSION,
                 "type": message.role,
                 "message": _wire_message(message),
                 "uuid": line_id,

@@ -44,7 +44,10 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         if isinstance(message, (oa.SystemMessage, oa.DeveloperMessage)):
             system_parts.append(_plain_text(message.content))
         elif isinstance(message, oa.UserMessage):
-            _append(messages, "user", _user_blocks(message.content, where))
+            blocks = _user_blocks(message.content, where)
+            if not blocks:  # Claude refuses empty text; say so here rather than fail upstream
+                raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
+            _append(messages, "user", blocks)
         elif isinstance(message, oa.AssistantMessage):
             _append(messages, "assistant", _assistant_blocks(message, where))
         elif isinstance(message, oa.ToolMessage):

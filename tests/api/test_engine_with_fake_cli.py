@@ -45,7 +45,7 @@ async def gateway(tmp_path, config_dir):
         engine = ClaudeEngine(settings)
         await engine.start()
         engines.append(engine)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://gw", timeout=30)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://localhost", timeout=30)
         return client, engine, settings
 
     yield start

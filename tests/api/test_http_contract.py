@@ -51,7 +51,7 @@ class ScriptedEngine:
 def make_client(**settings) -> tuple[httpx.AsyncClient, ScriptedEngine]:
     engine = ScriptedEngine()
     app = create_app(Settings(_env_file=None, **settings), engine)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"), engine
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), engine
 
 
 BODY = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}

@@ -133,7 +133,8 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
     [
         ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], {}, "messages"),
         ([{"role": "system", "content": "only a system prompt"}], {}, "messages"),
-        ([{"role": "user", "content": "   "}], {}, "messages"),
+        ([{"role": "user", "content": "   "}], {}, "messages[0].content"),
+        ([{"role": "user", "content": [{"type": "text", "text": ""}]}], {}, "messages[0].content"),
         ([{"role": "user", "content": "x"}], {"n": 2}, "n"),
         ([{"role": "user", "content": "x"}], {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
         ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_object"}}, "response_format"),
