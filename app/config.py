@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     max_processes: int = Field(default_factory=lambda: default_max_processes(), ge=1)
     spare_processes: int = Field(default=1, ge=0)  # spares kept per warm option set
     warm_option_sets: int = Field(default=4, ge=1)  # how many option sets (model, system, ...) stay warm
-    process_idle_timeout: float = Field(default=600.0, gt=0)  # close a conversation's idle process after
+    # Close a conversation's idle process after this long (an idle CLI costs ~1% of a core).
+    process_idle_timeout: float = Field(default=300.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
     @field_validator("history_mode")

@@ -38,6 +38,7 @@ from tests.support import GatewayServer, descendants, free_port, wait_until  # n
 
 KEY = "bench-key"
 IDLE = 4  # seconds: session TTL and process idle timeout of the benchmarked gateways
+QUIET = 1.5  # seconds of quiet before each timed turn
 
 
 def rss_mib(pid: int) -> float:
@@ -61,6 +62,13 @@ def ttft(client: OpenAI, messages: list[dict], **extra) -> tuple[float, str]:
             first = first or time.perf_counter() - start
             text.append(chunk.choices[0].delta.content)
     return first or float("nan"), "".join(text)
+
+
+def end_sessions(client: OpenAI) -> None:
+    """End every conversation of the benchmark's key: idle Claude processes cost ~1% of a core each."""
+    url, headers = str(client.base_url).rstrip("/"), {"x-api-key": KEY}
+    for session in httpx.get(f"{url}/sessions", headers=headers).json()["data"]:
+        httpx.delete(f"{url}/sessions/{session['id']}", headers=headers)
 
 
 def median_ms(values: list[float]) -> str:
@@ -101,11 +109,12 @@ async def new_conversations(env: dict[str, str], warm: OpenAI, cold: OpenAI, rou
     for i in range(rounds):
         async with ClaudeSDKClient(direct_options(env)) as client:
             times["direct"].append(await direct_first_token(client, f"direct {i}"))
-        await asyncio.sleep(1.0)  # a replacement spare starts once the gateway is quiet, ~0.5 s
         for name, gateway in (("warm", warm), ("cold", cold)):
+            await asyncio.sleep(QUIET)  # a replacement spare starts once the gateway is quiet, ~0.5 s
             first, _ = await asyncio.to_thread(ttft, gateway, [{"role": "system", "content": "bench"},
                                                                {"role": "user", "content": f"new {name} {i}"}])
             times[name].append(first)
+        end_sessions(warm)
     return times
 
 
@@ -123,14 +132,20 @@ async def follow_ups(env: dict[str, str], warm: OpenAI, cold: OpenAI, rounds: in
             _, answer = await asyncio.to_thread(ttft, warm, history)
             await asyncio.to_thread(ttft, warm, history, **session)
             _, cold_answer = await asyncio.to_thread(ttft, cold, history)
-            await asyncio.sleep(1.0)  # let replacement spares start, as between a person's turns
-            times["direct"].append(await direct_first_token(client, f"and then {i}?"))
             follow = {"role": "user", "content": "and then?"}
+            # Each measurement starts on a quiet machine: replacement spares have started, and
+            # the previous turn's CLI has finished its own after-turn work.
+            await asyncio.sleep(QUIET)
+            times["direct"].append(await direct_first_token(client, f"and then {i}?"))
+            await asyncio.sleep(QUIET)
             times["stateless"].append((await asyncio.to_thread(
                 ttft, warm, [*history, {"role": "assistant", "content": answer}, follow]))[0])
+            await asyncio.sleep(QUIET)
             times["session"].append((await asyncio.to_thread(ttft, warm, [follow], **session))[0])
+            await asyncio.sleep(QUIET)
             times["cold"].append((await asyncio.to_thread(
                 ttft, cold, [*history, {"role": "assistant", "content": cold_answer}, follow]))[0])
+            end_sessions(warm)
     return times
 
 

@@ -56,6 +56,7 @@ class Session:
     user: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    stateless: bool = False  # served to a client that resends its history: a continuation target
     uid: str = field(default_factory=lambda: secrets.token_hex(16))  # unique across tenants
 
     @property
@@ -83,7 +84,9 @@ class SessionRegistry:
         self._on_end = on_end
         self._clock = clock
         self._sessions: dict[tuple[str, str], Session] = {}  # (tenant, id): ids are per tenant
-        self._continuations: dict[tuple[str, str, str, str], str] = {}  # (tenant, model, system, hash) -> id
+        # (tenant, model, system, hash of the served history) -> the stateless sessions at that point;
+        # several conversations can be word for word the same so far.
+        self._continuations: dict[tuple[str, str, str, str], list[Session]] = {}
         self.expired_total = 0
 
     # --- lookup -------------------------------------------------------------------------------
@@ -97,24 +100,26 @@ class SessionRegistry:
         return [s for s in self._sessions.values() if s.tenant == tenant and not self._expired(s)]
 
     def continuation(self, tenant: str, model: str, system: str | None, messages: list[Message]) -> Session | None:
-        """The session whose served history `messages` extends (and is exactly the start of).
+        """A free stateless session whose served history `messages` extends.
 
         Only a history that ends with an assistant turn the gateway produced can match; the
-        longest such prefix is tried first.
+        longest such prefix is tried first. Named sessions are never continued this way: their
+        clients send only new messages.
         """
         hashes = chain(messages)
         for end in range(len(messages) - 1, 0, -1):
             if messages[end - 1].role != "assistant":
                 continue
-            session_id = self._continuations.get((tenant, model, _key(system), hashes[end - 1]))
-            session = self._sessions.get((tenant, session_id or ""))
-            if session and not self._expired(session) and session.hashes[-1:] == [hashes[end - 1]]:
-                return session
+            for session in self._continuations.get((tenant, model, _key(system), hashes[end - 1]), []):
+                if not self._expired(session) and not session.lock.locked():
+                    return session
         return None
 
     # --- changes ------------------------------------------------------------------------------
     def create(self, tenant: str, model: str, system: str | None, session_id: str | None = None) -> Session:
-        """A new session, or the live one of that name (a named session starts on first use)."""
+        """A new session, or the live one of that name (a named session starts on first use).
+        Without a name, the session is a stateless one."""
+        stateless = session_id is None
         session_id = session_id or f"sess_{secrets.token_hex(12)}"
         existing = self._sessions.get((tenant, session_id))
         if existing is not None and not self._expired(existing):
@@ -122,7 +127,7 @@ class SessionRegistry:
         if existing is not None:
             self._end(existing)
         now = self._clock()
-        session = Session(session_id, tenant, model, system, created=now, last_used=now)
+        session = Session(session_id, tenant, model, system, created=now, last_used=now, stateless=stateless)
         self._sessions[session.key] = session
         return session
 
@@ -133,8 +138,8 @@ class SessionRegistry:
         session.messages.extend(new_messages)
         session.turns += 1
         session.last_used = self._clock()
-        if session.messages and session.messages[-1].role == "assistant":
-            self._continuations[(session.tenant, session.model, _key(session.system), session.hashes[-1])] = session.id
+        if session.stateless and session.messages and session.messages[-1].role == "assistant":
+            self._continuations.setdefault(self._continuation_key(session), []).append(session)
 
     def touch(self, session: Session) -> None:
         session.last_used = self._clock()
@@ -170,8 +175,18 @@ class SessionRegistry:
         self._on_end(session.uid)
 
     def _forget_continuation(self, session: Session) -> None:
-        if session.hashes:
-            self._continuations.pop((session.tenant, session.model, _key(session.system), session.hashes[-1]), None)
+        if not session.hashes:
+            return
+        key = self._continuation_key(session)
+        others = [s for s in self._continuations.get(key, []) if s is not session]
+        if others:
+            self._continuations[key] = others
+        else:
+            self._continuations.pop(key, None)
+
+    @staticmethod
+    def _continuation_key(session: Session) -> tuple[str, str, str, str]:
+        return (session.tenant, session.model, _key(session.system), session.hashes[-1])
 
     def _expired(self, session: Session) -> bool:
         return self._clock() - session.last_used > self.ttl

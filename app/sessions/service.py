@@ -64,8 +64,7 @@ class SessionService:
             session = self.registry.create(turn.tenant, model, turn.system, session_id)
             await self._lock(session)
             return session, False
-        match = self.registry.continuation(turn.tenant, model, turn.system, turn.messages)
-        session = match if match is not None and not match.lock.locked() else None
+        session = self.registry.continuation(turn.tenant, model, turn.system, turn.messages)
         session = session or self.registry.create(turn.tenant, model, turn.system)
         await self._lock(session)
         return session, True

@@ -192,3 +192,49 @@ async def test_models_come_from_the_cli(gateway):
     client, _, _ = await gateway(model_aliases="gpt-4o=sonnet")
     ids = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
     assert {"sonnet", "claude-sonnet-5-5", "haiku", "gpt-4o"} <= set(ids)
+
+
+# --- warm processes: limits, eviction, resume ---------------------------------------------------
+async def test_an_evicted_conversation_resumes_from_its_transcript(gateway):
+    client, engine, _ = await gateway(max_processes=1, spare_processes=0)
+    await engine._warm_up  # the model probe's process, not counted below
+    spawned = engine.pool.stats()["spawned_total"]
+    await client.post("/v1/chat/completions", json=ask("I am Ann.", session_id="a"))
+    await client.post("/v1/chat/completions", json=ask("I am Bo.", session_id="b"))  # evicts a's process
+    assert engine.pool.stats()["live"] == 1
+    response = await client.post("/v1/chat/completions", json=ask("[[history]]", session_id="a"))
+    history = json.loads(response.json()["choices"][0]["message"]["content"])["history"]
+    assert history == [["user", "I am Ann."], ["assistant", "echo: I am Ann."]]
+    assert engine.pool.stats()["spawned_total"] - spawned == 3  # a, b, a again (resumed, not rebuilt)
+
+
+async def test_when_every_process_is_busy_the_wait_ends_in_429(gateway):
+    client, engine, _ = await gateway(max_processes=1, spare_processes=0, busy_wait=0.5)
+    slow = asyncio.create_task(client.post("/v1/chat/completions", json=ask("[[slow]] " + "long " * 20)))  # ~3 s
+    await asyncio.sleep(0.5)
+    busy = await client.post("/v1/chat/completions", json=ask("me too"))
+    assert busy.status_code == 429
+    assert busy.json()["error"]["code"] == "gateway_busy"
+    assert busy.headers["retry-after"].isdigit()
+    assert (await slow).status_code == 200
+
+
+async def test_idle_processes_close_and_the_conversation_resumes(gateway):
+    client, engine, _ = await gateway(process_idle_timeout=0.2, spare_processes=0)
+    await client.post("/v1/chat/completions", json=ask("remember me", session_id="idle"))
+    await asyncio.sleep(0.3)
+    assert engine.close_idle_processes() == 1
+    response = await client.post("/v1/chat/completions", json=ask("[[turns]]", session_id="idle"))
+    assert response.json()["choices"][0]["message"]["content"] == "turns: 2"
+
+
+async def test_a_new_conversation_takes_a_warm_spare(gateway):
+    client, engine, _ = await gateway(spare_processes=1)
+    await client.post("/v1/chat/completions", json=ask("first"))
+    for _ in range(100):  # the replacement spare starts once the gateway is quiet
+        if engine.pool.stats()["spares"] == 1 and all(p.alive for p in engine.pool.processes):
+            break
+        await asyncio.sleep(0.05)
+    response = await client.post("/v1/chat/completions", json=ask("second"))
+    assert response.status_code == 200
+    assert engine.pool.stats()["spare_hits"] == 1

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ROOT, GatewayServer
+from tests.support import ROOT, GatewayServer, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -44,3 +45,17 @@ def test_without_a_claude_login_health_answers_and_completions_say_how_to_log_in
             assert way in error["message"]
     finally:
         server.stop()
+
+
+def test_shutdown_closes_every_claude_process(upstream, tmp_path):
+    server = GatewayServer(upstream.cli_env(str(tmp_path / "config")), tmp_path).start()
+    try:
+        response = httpx.post(f"{server.url}/v1/chat/completions", timeout=60,
+                              json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]})
+        assert response.status_code == 200
+        assert wait_until(lambda: len(server.children()) >= 2, timeout=10)  # the conversation's and a spare
+        children = server.children()
+    finally:
+        server.stop()
+    assert "Application shutdown complete" in server.log()  # uvicorn then re-raises SIGTERM
+    assert wait_until(lambda: not [pid for pid in children if Path(f"/proc/{pid}").exists()], timeout=5)
