@@ -25,47 +25,32 @@ def cli_config_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("claude-config")
 
 
-@pytest.fixture(scope="session")
-def gateway(upstream, cli_config_dir, tmp_path_factory):
-    server = GatewayServer(
-        {
-            **upstream.cli_env(str(cli_config_dir)),
-            "GATEWAY_API_KEYS": f"{API_KEY},{OTHER_KEY}",
-            "GATEWAY_MODEL_ALIASES": "gpt-4o=sonnet",
-            "GATEWAY_RETRY_AFTER_DEFAULT": "7",
-        },
-        tmp_path_factory.mktemp("gateway"),
-    ).start()
+def serve(upstream, cli_config_dir, tmp_path_factory, name: str, **settings: str):
+    """A gateway server on the real CLI and the fake upstream, with GATEWAY_* `settings`."""
+    env = {**upstream.cli_env(str(cli_config_dir)), "GATEWAY_API_KEYS": API_KEY}
+    env.update({f"GATEWAY_{key.upper()}": value for key, value in settings.items()})
+    server = GatewayServer(env, tmp_path_factory.mktemp(name)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(upstream, cli_config_dir, tmp_path_factory):
+    yield from serve(upstream, cli_config_dir, tmp_path_factory, "gateway", api_keys=f"{API_KEY},{OTHER_KEY}",
+                     model_aliases="gpt-4o=sonnet", retry_after_default="7")
 
 
 @pytest.fixture(scope="session")
 def cold_gateway(upstream, cli_config_dir, tmp_path_factory):
     """A gateway with warm processes off: one Claude process per request, closed with it."""
-    server = GatewayServer(
-        {**upstream.cli_env(str(cli_config_dir)), "GATEWAY_API_KEYS": API_KEY, "GATEWAY_WARM_PROCESSES": "false"},
-        tmp_path_factory.mktemp("cold-gateway"),
-    ).start()
-    yield server
-    server.stop()
+    yield from serve(upstream, cli_config_dir, tmp_path_factory, "cold-gateway", warm_processes="false")
 
 
 @pytest.fixture(scope="session")
 def brief_gateway(upstream, cli_config_dir, tmp_path_factory):
     """A gateway whose sessions and processes expire after 2 s, and whose sessions wait 0.3 s when busy."""
-    server = GatewayServer(
-        {
-            **upstream.cli_env(str(cli_config_dir)),
-            "GATEWAY_API_KEYS": API_KEY,
-            "GATEWAY_SESSION_TTL": "2",
-            "GATEWAY_PROCESS_IDLE_TIMEOUT": "2",
-            "GATEWAY_SESSION_BUSY_WAIT": "0.3",
-        },
-        tmp_path_factory.mktemp("brief-gateway"),
-    ).start()
-    yield server
-    server.stop()
+    yield from serve(upstream, cli_config_dir, tmp_path_factory, "brief-gateway",
+                     session_ttl="2", process_idle_timeout="2", session_busy_wait="0.3")
 
 
 @pytest.fixture
