@@ -37,7 +37,7 @@ from tests.fakes.upstream import FakeAnthropic  # noqa: E402
 from tests.support import GatewayServer, descendants, free_port, wait_until  # noqa: E402
 
 KEY = "bench-key"
-IDLE = 4  # seconds: session TTL and process idle timeout of the benchmarked gateways
+IDLE = 10  # seconds: session TTL and process idle timeout (longer than a round of quiet pauses)
 QUIET = 1.5  # seconds of quiet before each timed turn
 
 

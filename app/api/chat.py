@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import AsyncIterator
@@ -12,8 +13,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..auth import Tenant, authenticate
 from ..engine.types import Event, Turn
-from ..errors import GatewayError
-from ..protocol.openai_chat import ChatCompletionRequest
+from ..errors import GatewayError, invalid_request
+from ..protocol.openai_chat import SESSION_ID_PATTERN, ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
 from .disconnect import ClientDisconnected, unless_disconnected
@@ -29,7 +30,7 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     created = int(time.time())
-    run = gateway.sessions.turn(turn, body.session_id or request.headers.get("x-session-id"))
+    run = gateway.sessions.turn(turn, body.session_id or _session_header(request))
     events = run.events()
     try:
         if not body.stream:
@@ -59,6 +60,15 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
             "X-Request-Id": completion_id, "X-Session-Id": run.session_id or "",
         },
     )
+
+
+def _session_header(request: Request) -> str | None:
+    value = request.headers.get("x-session-id")
+    if value is not None and not re.match(SESSION_ID_PATTERN, value):
+        raise invalid_request(
+            "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
+        )
+    return value
 
 
 async def _collect(events: AsyncIterator[Event]) -> list[Event]:

@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -119,7 +122,7 @@ class ChatCompletionRequest(_Wire):
     store: Optional[bool] = None
     service_tier: Optional[str] = None
     # Gateway extension: continue a kept conversation, sending only new messages.
-    session_id: Optional[str] = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    session_id: Optional[str] = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
 
 
 # --- responses ------------------------------------------------------------------------------

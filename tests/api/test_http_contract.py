@@ -147,3 +147,24 @@ async def test_each_key_is_its_own_tenant():
         await client.post("/v1/chat/completions", json=BODY, headers={"x-api-key": "k2"})
     first, second = (turn.tenant for turn in engine.turns)
     assert first != second and "k1" not in first
+
+
+@pytest.mark.parametrize("where", ["body", "header"])
+async def test_session_ids_are_validated(where):
+    client, engine = make_client()
+    bad = "../../etc/passwd"
+    async with client:
+        if where == "body":
+            response = await client.post("/v1/chat/completions", json={**BODY, "session_id": bad})
+        else:
+            response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Session-Id": bad})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == ("session_id" if where == "body" else "X-Session-Id")
+    assert engine.turns == []
+
+
+async def test_the_response_names_its_session():
+    client, _ = make_client()
+    async with client:
+        response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Session-Id": "s-1"})
+    assert response.headers["x-session-id"] == "s-1"
