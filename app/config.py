@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # falls back to "inline" if the CLI refuses it) or "inline" (one text rendition).
     history_mode: str = "transcript"
 
+    # Refuse (400) requests with parameters Claude Code cannot apply, instead of ignoring them and
+    # naming them in X-Gateway-Ignored-Params. Per request: header X-Gateway-Strict: true.
+    strict_params: bool = False
+
     # Conversations (sessions) and warm Claude processes.
     session_ttl: float = Field(default=3600.0, gt=0)  # a session ends after this long unused
     session_busy_wait: float = Field(default=10.0, ge=0)  # a second request on a busy session waits, then 409

@@ -27,6 +27,10 @@ router = APIRouter()
 async def chat_completions(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
     body = parse(ChatCompletionRequest, await read_json(request, gateway.settings.max_body_bytes))
+    ignored = translate.ignored_parameters(body)
+    strict = request.headers.get("x-gateway-strict", "").lower()
+    if ignored and (strict in ("1", "true", "yes") or (gateway.settings.strict_params and strict not in ("0", "false", "no"))):
+        raise translate.unsupported_parameter(ignored[0])
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     created = int(time.time())
@@ -37,7 +41,7 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
             collected = await unless_disconnected(request, _collect(events))
             return JSONResponse(
                 translate.completion(collected, completion_id, created, body.model),
-                headers={"X-Request-Id": completion_id, "X-Session-Id": run.session_id or ""},
+                headers=_headers(completion_id, run.session_id, ignored),
             )
         # Wait for the first event before answering, so a failure that comes first (bad credential,
         # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
@@ -55,11 +59,15 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     )
     return StreamingResponse(
         _sse(chunks, first, events), media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-            "X-Request-Id": completion_id, "X-Session-Id": run.session_id or "",
-        },
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **_headers(completion_id, run.session_id, ignored)},
     )
+
+
+def _headers(completion_id: str, session_id: str | None, ignored: list[str]) -> dict[str, str]:
+    headers = {"X-Request-Id": completion_id, "X-Session-Id": session_id or ""}
+    if ignored:
+        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
+    return headers
 
 
 def _session_header(request: Request) -> str | None:

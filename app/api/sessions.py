@@ -27,7 +27,10 @@ async def get_session(session_id: str, request: Request, tenant: Tenant = Depend
     registry = request.app.state.gateway.sessions.registry
     session = registry.get(tenant.id, session_id)
     messages = [{"role": m.role, "content": m.content} for m in session.messages]
-    return {**session.summary(registry.ttl), "system": session.system, "messages": messages}
+    return {
+        **session.summary(registry.ttl), "system": session.system, "user": session.user,
+        "metadata": session.metadata, "messages": messages,
+    }
 
 
 @router.delete("/v1/sessions/{session_id}")

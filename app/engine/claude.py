@@ -18,6 +18,7 @@ rebuilds from the history the client (or the session) has: nothing half-done is 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -37,6 +38,7 @@ from .models import ModelCatalog
 from .pool import ProcessPool
 from .process import ClaudeProcess
 from .reader import TurnReader
+from .stops import StopScanner
 from .transcript import inline_history, remove_transcripts, write_transcript
 from .types import Event, Finish, Message, ModelInfo, Turn
 
@@ -58,6 +60,8 @@ class SpawnKey:
     model: str | None
     system: str | None
     max_output_tokens: int | None
+    effort: str | None = None
+    output_schema: str | None = None  # JSON text of the schema (hashable)
 
 
 @dataclass
@@ -160,7 +164,10 @@ class ClaudeEngine:
         if conversation.busy:
             raise GatewayError(409, "This conversation is already in a turn.", "invalid_request_error", "conversation_busy")
         conversation.busy = True
-        key = SpawnKey(turn.model, turn.system, turn.max_output_tokens)
+        key = SpawnKey(
+            turn.model, turn.system, turn.max_output_tokens, turn.effort,
+            json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
+        )
         try:
             async for event in self._turn(conversation, key, turn):
                 yield event
@@ -184,10 +191,10 @@ class ClaudeEngine:
         if self.settings.warm_processes and not turn.history:
             self.pool.keep_warm(key, lambda: self._options(key, self._new_workdir(), None))
 
-        reader = TurnReader(self.settings.retry_after_default)
+        reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
         finish: Finish | None = None
         try:
-            async for event in self._run(process, prompt, reader):
+            async for event in self._run(process, prompt, reader, StopScanner(turn.stop) if turn.stop else None):
                 if isinstance(event, Finish):
                     finish = event
                 yield event
@@ -242,7 +249,9 @@ class ClaudeEngine:
     async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
         return await self._spawn(self._options(key, conversation.cwd, session))
 
-    async def _run(self, process: ClaudeProcess, prompt: Message, reader: TurnReader) -> AsyncIterator[Event]:
+    async def _run(
+        self, process: ClaudeProcess, prompt: Message, reader: TurnReader, stops: StopScanner | None
+    ) -> AsyncIterator[Event]:
         timed_out = False
 
         def expire() -> None:
@@ -255,8 +264,9 @@ class ClaudeEngine:
             async with aclosing(process.turn(_user_frame(prompt))) as sdk_messages:
                 async for sdk_message in sdk_messages:
                     for event in reader.feed(sdk_message):
-                        yield event
-                    if reader.finished:
+                        for out in stops.filter(event, reader.usage_so_far(), reader.model) if stops else [event]:
+                            yield out
+                    if reader.finished or (stops and stops.hit):
                         break  # leaving mid-turn interrupts whatever the CLI does next
         except Exception as exc:
             # After a timeout the CLI reports the interrupt as a failed turn: the timeout is the news.
@@ -268,7 +278,7 @@ class ClaudeEngine:
             timer.cancel()
         if timed_out:
             raise upstream_error(504, "Claude did not finish the turn in time.", "timeout")
-        if not reader.finished:
+        if not reader.finished and not (stops and stops.hit):
             raise upstream_error(502, "The Claude Code process ended the turn without a result.", "claude_process_failed")
 
     def _drop_process(self, conversation: Conversation) -> None:
@@ -306,6 +316,8 @@ class ClaudeEngine:
             resume=resume,
             include_partial_messages=True,
             cli_path=self.settings.cli_path or None,
+            effort=key.effort,  # type: ignore[arg-type]
+            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)} if key.output_schema else None,
         )
 
     def _cli_env(self) -> dict[str, str]:

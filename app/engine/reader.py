@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 
-from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, TextBlock, ThinkingBlock
+from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, TextBlock, ThinkingBlock, ToolUseBlock
 from claude_agent_sdk.types import Message as SdkMessage
 from claude_agent_sdk.types import RateLimitEvent
 
 from .failures import FailedTurn, turn_error
 from .types import Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, Usage
 
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop_sequence",
@@ -39,8 +41,11 @@ class TurnReader:
     without any (a CLI that did not stream it) is emitted whole, so no text is lost.
     """
 
-    def __init__(self, default_retry_after: int) -> None:
+    def __init__(self, default_retry_after: int, structured: bool = False) -> None:
         self.default_retry_after = default_retry_after
+        # Structured output: the answer is the input of Claude Code's StructuredOutput tool.
+        self.structured = structured
+        self._in_structured_block = False
         self.finished = False
         self.completed_cleanly = False  # the CLI reported success and is idle again
         self.session_id: str | None = None  # the CLI's session, for --resume
@@ -81,7 +86,8 @@ class TurnReader:
             self.model = message.model
             if message.message_id in self._streamed_ids:
                 return []
-            return [_block_event(block) for block in message.content if _block_event(block) is not None]
+            events = [self._block_event(block) for block in message.content]
+            return [event for event in events if event is not None]
         if isinstance(message, RateLimitEvent):
             resets_at = message.rate_limit_info.resets_at
             if message.rate_limit_info.status == "rejected" and resets_at:
@@ -98,7 +104,7 @@ class TurnReader:
                 failure.retry_after = self._retry_after
                 raise turn_error(failure, self.default_retry_after)
             self.completed_cleanly = True
-            reason = STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
+            reason = "stop" if self.structured else STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
             return [Finish(reason, usage_from(message.usage), self.model, self.answer())]
         return []
 
@@ -117,13 +123,22 @@ class TurnReader:
             self._stop_reason_seen = True
             if event["delta"]["stop_reason"] == "max_tokens":
                 return self._cut_at_max_tokens(event)
+        elif kind == "content_block_start":
+            block = event.get("content_block", {})
+            self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
-            if delta.get("type") == "text_delta":
+            if delta.get("type") == "text_delta" and not self.structured:
                 return [TextDelta(delta.get("text", ""))]
             if delta.get("type") == "thinking_delta":
                 return [ThinkingDelta(delta.get("thinking", ""))]
+            if delta.get("type") == "input_json_delta" and self.structured and self._in_structured_block:
+                return [TextDelta(delta.get("partial_json", ""))]
         return []
+
+    def usage_so_far(self) -> Usage:
+        """The current model call's usage as streamed (for a turn the gateway ends itself)."""
+        return self._message_usage
 
     def _cut_at_max_tokens(self, event: dict) -> list[Event]:
         """Claude Code would go on by itself ("Output token limit hit. Resume directly"); the client
@@ -135,9 +150,11 @@ class TurnReader:
 
 
 
-def _block_event(block: object) -> Event | None:
-    if isinstance(block, TextBlock):
-        return TextDelta(block.text)
-    if isinstance(block, ThinkingBlock):
-        return ThinkingDelta(block.thinking)
-    return None
+    def _block_event(self, block: object) -> Event | None:
+        if isinstance(block, TextBlock) and not self.structured:
+            return TextDelta(block.text)
+        if isinstance(block, ThinkingBlock):
+            return ThinkingDelta(block.thinking)
+        if isinstance(block, ToolUseBlock) and self.structured and block.name == STRUCTURED_OUTPUT_TOOL:
+            return TextDelta(json.dumps(block.input, ensure_ascii=False))
+        return None

@@ -33,6 +33,11 @@ class Turn:
     request_id: str = ""
     # Turns of one conversation share a Claude process between them; None: a one-off.
     conversation_id: str | None = None
+    effort: str | None = None  # Claude's effort level: low, medium, high, xhigh, max
+    stop: list[str] = field(default_factory=list)  # end the answer at the first of these
+    output_schema: dict[str, Any] | None = None  # structured output: the answer is JSON of this schema
+    user: str | None = None  # the client's end-user id, kept with the session
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def history(self) -> list[Message]:
@@ -79,6 +84,7 @@ class Finish:
     usage: Usage = field(default_factory=Usage)
     model: str | None = None  # the model Claude reports having used
     message: Message = field(default_factory=lambda: Message("assistant", []))  # the answer, as remembered
+    stop_sequence: str | None = None  # the stop string that ended the answer, if one did
 
 
 Event = Union[TextDelta, ThinkingDelta, Restart, Finish]

@@ -121,6 +121,10 @@ class ChatCompletionRequest(_Wire):
     metadata: Optional[dict[str, str]] = None
     store: Optional[bool] = None
     service_tier: Optional[str] = None
+    prediction: Optional[dict[str, Any]] = None
+    audio: Optional[dict[str, Any]] = None
+    modalities: Optional[list[str]] = None
+    web_search_options: Optional[dict[str, Any]] = None
     # Gateway extension: continue a kept conversation, sending only new messages.
     session_id: Optional[str] = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
 

@@ -33,6 +33,8 @@ class SessionTurn:
                 conversation_id=session.uid,
             )
             session.model, session.system = turn.model or "default", turn.system
+            session.user = turn.user or session.user
+            session.metadata.update(turn.metadata)
             served = len(session.messages)
             async for event in self.service.engine.stream(turn):
                 if isinstance(event, Finish):

@@ -23,16 +23,37 @@ FINISH_REASONS: dict[FinishReason, str] = {
     "content_filter": "content_filter",
 }
 
+# Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
+# in strict mode.
+UNAPPLIED = (
+    "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+    "top_logprobs", "service_tier", "store", "prediction", "audio", "modalities", "web_search_options",
+)
+# OpenAI's reasoning_effort -> Claude's effort.
+EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+
+
+def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
+    """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
+    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
+    if request.parallel_tool_calls is not None and not request.tools:
+        named.append("parallel_tool_calls")
+    return named + sorted(request.model_extra or {})
+
+
+def unsupported_parameter(name: str) -> GatewayError:
+    return invalid_request(
+        f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
+        "Leave it out, or send the request without X-Gateway-Strict.", name, "unsupported_parameter",
+    )
+
+
 # Fields OpenAI accepts that this gateway does not support yet: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
     if request.n is not None and request.n > 1:
         raise invalid_request("n > 1 is not supported yet; send n=1 or leave it out.", "n", "unsupported_parameter")
     if request.tools:
         raise invalid_request("Function calling (tools) is not supported yet.", "tools", "unsupported_parameter")
-    if request.response_format and request.response_format.get("type") not in (None, "text"):
-        raise invalid_request(
-            "response_format other than 'text' is not supported yet.", "response_format", "unsupported_parameter"
-        )
 
 
 def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, request_id: str) -> Turn:
@@ -61,6 +82,13 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
             "invalid_last_message",
         )
     system = "\n\n".join(part for part in system_parts if part) or None
+    effort = None
+    if request.reasoning_effort is not None:
+        effort = EFFORTS.get(request.reasoning_effort)
+        if effort is None:
+            raise invalid_request(
+                f"reasoning_effort must be one of {', '.join(EFFORTS)}.", "reasoning_effort", "invalid_value"
+            )
     return Turn(
         model=model,
         messages=messages,
@@ -68,6 +96,39 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         max_output_tokens=request.max_completion_tokens or request.max_tokens,
         tenant=tenant,
         request_id=request_id,
+        effort=effort,
+        stop=_stops(request.stop),
+        output_schema=_output_schema(request.response_format),
+        user=request.user,
+        metadata=dict(request.metadata or {}),
+    )
+
+
+def _stops(stop: str | list[str] | None) -> list[str]:
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    if len(stops) > 4:
+        raise invalid_request("stop takes at most 4 sequences.", "stop", "invalid_value")
+    return [s for s in stops if s]
+
+
+def _output_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The JSON schema the answer must follow, from response_format; None for plain text."""
+    kind = (response_format or {}).get("type", "text")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if kind == "json_schema":
+        schema = (response_format or {}).get("json_schema", {}).get("schema")
+        if not isinstance(schema, dict):
+            raise invalid_request(
+                "response_format.json_schema.schema must be a JSON schema object.",
+                "response_format.json_schema.schema", "invalid_value",
+            )
+        return schema
+    raise invalid_request(
+        f"response_format type '{kind}' is not supported; use text, json_object or json_schema.",
+        "response_format.type", "invalid_value",
     )
 
 

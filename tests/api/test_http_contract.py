@@ -168,3 +168,19 @@ async def test_the_response_names_its_session():
     async with client:
         response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Session-Id": "s-1"})
     assert response.headers["x-session-id"] == "s-1"
+
+
+@pytest.mark.parametrize(
+    "strict_setting, header, status",
+    [(False, None, 200), (False, "true", 400), (True, None, 400), (True, "false", 200)],
+)
+async def test_strict_mode_server_wide_and_per_request(strict_setting, header, status):
+    client, engine = make_client(strict_params=strict_setting)
+    headers = {"X-Gateway-Strict": header} if header else {}
+    async with client:
+        response = await client.post("/v1/chat/completions", json={**BODY, "top_p": 0.5}, headers=headers)
+    assert response.status_code == status
+    if status == 200:
+        assert response.headers["x-gateway-ignored-params"] == "top_p"
+    else:
+        assert response.json()["error"]["param"] == "top_p" and engine.turns == []

@@ -137,7 +137,11 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
         ([{"role": "user", "content": [{"type": "text", "text": ""}]}], {}, "messages[0].content"),
         ([{"role": "user", "content": "x"}], {"n": 2}, "n"),
         ([{"role": "user", "content": "x"}], {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_object"}}, "response_format"),
+        ([{"role": "user", "content": "x"}], {"response_format": {"type": "xml"}}, "response_format.type"),
+        ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
+         "response_format.json_schema.schema"),
+        ([{"role": "user", "content": "x"}], {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ([{"role": "user", "content": "x"}], {"reasoning_effort": "extreme"}, "reasoning_effort"),
         ([{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
             {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
           {"role": "tool", "tool_call_id": "c", "content": "r"}], {}, "messages[1].tool_calls[0].function.arguments"),
@@ -219,3 +223,37 @@ def test_a_restart_mid_stream_fails_the_stream():
     with pytest.raises(GatewayError) as caught:
         t.ChunkStream("c", 1, "m", False).event(Restart())
     assert caught.value.code == "upstream_stream_interrupted"
+
+
+@pytest.mark.parametrize(
+    "extra, field, value",
+    [
+        ({"stop": "END"}, "stop", ["END"]),
+        ({"stop": ["a", "", "b"]}, "stop", ["a", "b"]),
+        ({"response_format": {"type": "json_object"}}, "output_schema", {"type": "object"}),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object", "properties": {}}}}},
+         "output_schema", {"type": "object", "properties": {}}),
+        ({"response_format": {"type": "text"}}, "output_schema", None),
+        ({"reasoning_effort": "minimal"}, "effort", "low"),
+        ({"reasoning_effort": "high"}, "effort", "high"),
+        ({"user": "u-1", "metadata": {"k": "v"}}, "metadata", {"k": "v"}),
+    ],
+)
+def test_parameters_that_reach_the_turn(extra, field, value):
+    assert getattr(turn_of([{"role": "user", "content": "x"}], **extra), field) == value
+
+
+@pytest.mark.parametrize(
+    "extra, ignored",
+    [
+        ({}, []),
+        ({"temperature": 0.2, "top_p": 0.5}, ["temperature", "top_p"]),
+        ({"seed": 1, "logit_bias": {"1": 1}, "logprobs": True}, ["seed", "logit_bias", "logprobs"]),
+        ({"parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"max_tokens": 5, "user": "u", "stop": "x"}, []),  # applied
+        ({"frobnicate": 1}, ["frobnicate"]),  # unknown fields are ignored too, and said so
+    ],
+)
+def test_ignored_parameters_are_named(extra, ignored):
+    request = parse(ChatCompletionRequest, {"model": "sonnet", "messages": [{"role": "user", "content": "x"}], **extra})
+    assert t.ignored_parameters(request) == ignored

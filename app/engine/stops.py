@@ -1,0 +1,46 @@
+"""Stop strings, which Claude Code cannot pass to Claude: the gateway cuts the answer itself.
+
+Text is held back just long enough to see a stop string that spans two deltas, so a stream
+never shows any part of it.
+"""
+
+from __future__ import annotations
+
+from .types import Event, Finish, Message, Restart, TextDelta, Usage
+
+
+class StopScanner:
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.hold = max((len(s) for s in self.stops), default=1) - 1
+        self.hit: str | None = None
+        self._pending = ""
+        self._sent: list[str] = []
+
+    def filter(self, event: Event, usage: Usage, model: str | None) -> list[Event]:
+        """What to pass on for `event`; ends with a Finish once a stop string shows up."""
+        if isinstance(event, TextDelta):
+            return self._text(event.text, usage, model)
+        if isinstance(event, Restart):
+            self._pending, self._sent = "", []
+            return [event]
+        if isinstance(event, Finish):
+            rest, self._pending = self._pending, ""
+            return [TextDelta(rest), event] if rest else [event]
+        return [event]
+
+    def _text(self, text: str, usage: Usage, model: str | None) -> list[Event]:
+        self._pending += text
+        found = [(self._pending.find(s), s) for s in self.stops if s in self._pending]
+        if found:
+            at, self.hit = min(found)
+            safe, self._pending = self._pending[:at], ""
+            self._sent.append(safe)
+            answer = "".join(self._sent)
+            message = Message("assistant", [{"type": "text", "text": answer}] if answer.strip() else [])
+            finish = Finish("stop_sequence", usage, model, message, stop_sequence=self.hit)
+            return [TextDelta(safe), finish] if safe else [finish]
+        cut = max(0, len(self._pending) - self.hold)
+        safe, self._pending = self._pending[:cut], self._pending[cut:]
+        self._sent.append(safe)
+        return [TextDelta(safe)] if safe else []

@@ -1,0 +1,55 @@
+"""Cutting the answer at stop strings, whatever the delta boundaries."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.stops import StopScanner
+from app.engine.types import Finish, Restart, TextDelta, Usage
+
+
+def run(stops, deltas, finish=True):
+    scanner = StopScanner(stops)
+    out = []
+    for text in deltas:
+        out += scanner.filter(TextDelta(text), Usage(), None)
+        if scanner.hit:
+            break
+    else:
+        if finish:
+            out += scanner.filter(Finish("stop"), Usage(), None)
+    text = "".join(e.text for e in out if isinstance(e, TextDelta))
+    return text, scanner.hit, out[-1]
+
+
+@pytest.mark.parametrize(
+    "stops, deltas, text, hit",
+    [
+        (["END"], ["hello END more"], "hello ", "END"),
+        (["END"], ["hel", "lo E", "N", "D more"], "hello ", "END"),  # across deltas
+        (["END"], ["no stop here"], "no stop here", None),
+        (["E", "END"], ["abcENDx"], "abc", "E"),  # the earliest match wins
+        (["\n\n", "Observation:"], ["Thought: x\nObs", "ervation: y"], "Thought: x\n", "Observation:"),
+        (["x"], ["x at once"], "", "x"),
+    ],
+)
+def test_stops(stops, deltas, text, hit):
+    got, got_hit, last = run(stops, deltas)
+    assert (got, got_hit) == (text, hit)
+    if hit:
+        assert isinstance(last, Finish) and last.reason == "stop_sequence" and last.stop_sequence == hit
+        assert last.message.content == ([{"type": "text", "text": text}] if text.strip() else [])
+
+
+def test_text_held_back_is_released_at_the_end():
+    scanner = StopScanner(["STOP"])
+    assert scanner.filter(TextDelta("abcdef"), Usage(), None) == [TextDelta("abc")]
+    assert scanner.filter(Finish("stop"), Usage(), None)[0] == TextDelta("def")
+
+
+def test_a_restart_forgets_what_was_held():
+    scanner = StopScanner(["STOP"])
+    scanner.filter(TextDelta("abcST"), Usage(), None)
+    assert scanner.filter(Restart(), Usage(), None) == [Restart()]
+    assert scanner.filter(TextDelta("OP"), Usage(), None) == []  # "ST" + "OP" no longer joins
+    assert scanner.hit is None
