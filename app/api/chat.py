@@ -6,18 +6,18 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import replace
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..auth import Tenant, authenticate
-from ..engine.types import Event, Turn
 from ..errors import GatewayError, invalid_request
 from ..protocol.openai_chat import SESSION_ID_PATTERN, ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
-from .disconnect import ClientDisconnected, unless_disconnected
+from .streaming import ClientDisconnected, Indexed, collect, indexed, merged, unless_disconnected
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -34,14 +34,19 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     created = int(time.time())
-    run = gateway.sessions.turn(turn, body.session_id or _session_header(request))
-    events = run.events()
+    n = body.n or 1
+    run = None
+    if n == 1:
+        run = gateway.sessions.turn(turn, body.session_id or _session_header(request))
+        events: AsyncIterator[Indexed] = indexed(run.events())
+    else:  # independent one-off turns, outside any session
+        events = merged([gateway.engine.stream(replace(turn)) for _ in range(n)])
     try:
         if not body.stream:
-            collected = await unless_disconnected(request, _collect(events))
+            choices = await unless_disconnected(request, collect(events, n))
             return JSONResponse(
-                translate.completion(collected, completion_id, created, body.model),
-                headers=_headers(completion_id, run.session_id, ignored),
+                translate.completion(choices, completion_id, created, body.model),
+                headers=_headers(completion_id, run and run.session_id, ignored),
             )
         # Wait for the first event before answering, so a failure that comes first (bad credential,
         # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
@@ -58,16 +63,10 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
         completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage)
     )
     return StreamingResponse(
-        _sse(chunks, first, events), media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **_headers(completion_id, run.session_id, ignored)},
+        _sse(chunks, n, first, events), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                 **_headers(completion_id, run and run.session_id, ignored)},
     )
-
-
-def _headers(completion_id: str, session_id: str | None, ignored: list[str]) -> dict[str, str]:
-    headers = {"X-Request-Id": completion_id, "X-Session-Id": session_id or ""}
-    if ignored:
-        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
-    return headers
 
 
 def _session_header(request: Request) -> str | None:
@@ -79,19 +78,29 @@ def _session_header(request: Request) -> str | None:
     return value
 
 
-async def _collect(events: AsyncIterator[Event]) -> list[Event]:
-    return [event async for event in events]
+def _headers(completion_id: str, session_id: str | None, ignored: list[str]) -> dict[str, str]:
+    headers = {"X-Request-Id": completion_id}
+    if session_id:
+        headers["X-Session-Id"] = session_id
+    if ignored:
+        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
+    return headers
 
 
-async def _sse(chunks: translate.ChunkStream, first: Event | None, events: AsyncIterator[Event]) -> AsyncIterator[str]:
+async def _sse(
+    chunks: translate.ChunkStream, n: int, first: Indexed | None, events: AsyncIterator[Indexed]
+) -> AsyncIterator[str]:
     try:
-        yield chunks.start()
+        for index in range(n):
+            yield chunks.start(index)
         if first is not None:
-            for frame in chunks.event(first):
+            for frame in chunks.event(first[1], first[0]):
                 yield frame
-        async for event in events:
-            for frame in chunks.event(event):
+        async for index, event in events:
+            for frame in chunks.event(event, index):
                 yield frame
+        for frame in chunks.end():
+            yield frame
     except GatewayError as error:
         yield chunks.error(error)
     except Exception:

@@ -49,9 +49,18 @@ def unsupported_parameter(name: str) -> GatewayError:
 
 
 # Fields OpenAI accepts that this gateway does not support yet: a clear 400 beats a silent no.
+MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
+
+
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
-    if request.n is not None and request.n > 1:
-        raise invalid_request("n > 1 is not supported yet; send n=1 or leave it out.", "n", "unsupported_parameter")
+    if (request.n or 1) > MAX_CHOICES:
+        raise invalid_request(
+            f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.", "n", "invalid_value"
+        )
+    if (request.n or 1) > 1 and request.session_id:
+        raise invalid_request(
+            "n > 1 cannot be used with session_id: a session continues one answer, not several.", "n", "invalid_value"
+        )
     if request.tools:
         raise invalid_request("Function calling (tools) is not supported yet.", "tools", "unsupported_parameter")
 
@@ -215,8 +224,22 @@ def completion_usage(usage: Usage) -> oa.CompletionUsage:
     )
 
 
-def completion(events: Iterable[Event], completion_id: str, created: int, model: str) -> dict[str, Any]:
-    """A whole (non-streamed) response from the turn's events."""
+def completion(choices: list[list[Event]], completion_id: str, created: int, model: str) -> dict[str, Any]:
+    """A whole (non-streamed) response: one choice per turn's events, usage summed over them."""
+    response = oa.ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=model,
+        choices=[_choice(index, events) for index, events in enumerate(choices)],
+        usage=completion_usage(_total_usage(choices)),
+    ).model_dump()
+    for choice in response["choices"]:
+        if choice["message"]["reasoning_content"] is None:  # only present when Claude thought
+            del choice["message"]["reasoning_content"]
+    return response
+
+
+def _choice(index: int, events: list[Event]) -> oa.Choice:
     text: list[str] = []
     thinking: list[str] = []
     finish = Finish("stop")
@@ -231,16 +254,17 @@ def completion(events: Iterable[Event], completion_id: str, created: int, model:
         elif isinstance(event, Finish):
             finish = event
     message = oa.ResponseMessage(content="".join(text), reasoning_content="".join(thinking) or None)
-    response = oa.ChatCompletion(
-        id=completion_id,
-        created=created,
-        model=model,
-        choices=[oa.Choice(message=message, finish_reason=FINISH_REASONS[finish.reason])],
-        usage=completion_usage(finish.usage),
-    ).model_dump()
-    if message.reasoning_content is None:  # only present when Claude thought
-        del response["choices"][0]["message"]["reasoning_content"]
-    return response
+    return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[finish.reason])
+
+
+def _total_usage(choices: list[list[Event]]) -> Usage:
+    total = Usage()
+    for event in (e for events in choices for e in events if isinstance(e, Finish)):
+        total.input_tokens += event.usage.input_tokens
+        total.output_tokens += event.usage.output_tokens
+        total.cache_read_input_tokens += event.usage.cache_read_input_tokens
+        total.cache_creation_input_tokens += event.usage.cache_creation_input_tokens
+    return total
 
 
 def stream_broke() -> GatewayError:
@@ -254,44 +278,52 @@ def stream_broke() -> GatewayError:
 
 
 class ChunkStream:
-    """Streamed response chunks, all with the same id, created and model, as SSE frames."""
+    """Streamed response chunks, all with the same id, created and model, as SSE frames.
+
+    With n choices, each chunk carries its choice's index; the usage chunk (with
+    stream_options.include_usage) comes once, after every choice has finished.
+    """
 
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
         self.completion_id, self.created, self.model = completion_id, created, model
         self.include_usage = include_usage
+        self._usage = Usage()
 
     def _chunk(
-        self, delta: oa.ChunkDelta | None, finish: str | None = None, usage: oa.CompletionUsage | None = None
+        self, delta: oa.ChunkDelta | None, index: int = 0, finish: str | None = None,
+        usage: oa.CompletionUsage | None = None,
     ) -> str:
         payload: dict[str, Any] = {
             "id": self.completion_id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": []
-            if delta is None
-            else [{"index": 0, "delta": delta.model_dump(exclude_none=True), "logprobs": None, "finish_reason": finish}],
+            "choices": [] if delta is None else [
+                {"index": index, "delta": delta.model_dump(exclude_none=True), "logprobs": None, "finish_reason": finish}
+            ],
         }
         if self.include_usage:  # as OpenAI: null on every chunk but the last
             payload["usage"] = usage.model_dump() if usage else None
         return sse(payload)
 
-    def start(self) -> str:
-        return self._chunk(oa.ChunkDelta(role="assistant", content=""))
+    def start(self, index: int = 0) -> str:
+        return self._chunk(oa.ChunkDelta(role="assistant", content=""), index)
 
-    def event(self, event: Event) -> list[str]:
+    def event(self, event: Event, index: int = 0) -> list[str]:
         if isinstance(event, TextDelta):
-            return [self._chunk(oa.ChunkDelta(content=event.text))] if event.text else []
+            return [self._chunk(oa.ChunkDelta(content=event.text), index)] if event.text else []
         if isinstance(event, ThinkingDelta):
-            return [self._chunk(oa.ChunkDelta(reasoning_content=event.text))] if event.text else []
+            return [self._chunk(oa.ChunkDelta(reasoning_content=event.text), index)] if event.text else []
         if isinstance(event, Restart):
             raise stream_broke()
         if isinstance(event, Finish):
-            frames = [self._chunk(oa.ChunkDelta(), FINISH_REASONS[event.reason])]
-            if self.include_usage:
-                frames.append(self._chunk(None, usage=completion_usage(event.usage)))
-            return frames
+            self._usage = _total_usage([[Finish("stop", self._usage), event]])
+            return [self._chunk(oa.ChunkDelta(), index, FINISH_REASONS[event.reason])]
         return []
+
+    def end(self) -> list[str]:
+        """After every choice: the usage chunk, if asked for."""
+        return [self._chunk(None, usage=completion_usage(self._usage))] if self.include_usage else []
 
     @staticmethod
     def error(error: GatewayError) -> str:

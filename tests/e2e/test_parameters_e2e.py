@@ -125,3 +125,31 @@ def test_user_and_metadata_are_kept_with_the_session(gateway, client, fake):
     )
     details = httpx.get(f"{gateway.url}/v1/sessions/with-metadata", headers={"x-api-key": API_KEY}).json()
     assert details["user"] == "end-user-7" and details["metadata"] == {"project": "apollo"}
+
+
+def test_n_returns_independent_choices(client, fake):
+    fake.enqueue(Reply(text="first idea", output_tokens=2), Reply(text="second idea", output_tokens=3),
+                 Reply(text="third idea", output_tokens=4))
+    response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "ideas"}], n=3)
+    assert [c.index for c in response.choices] == [0, 1, 2]
+    assert {c.message.content for c in response.choices} == {"first idea", "second idea", "third idea"}
+    assert response.usage.completion_tokens == 9
+    assert len(fake.requests) == 3  # three real, independent turns
+
+
+def test_n_streams_every_choice_with_its_index(client, fake):
+    fake.enqueue(Reply(text="alpha beta", chunk_size=2), Reply(text="gamma delta", chunk_size=2))
+    chunks = list(client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "two"}], n=2, stream=True,
+        stream_options={"include_usage": True},
+    ))
+    texts = {0: "", 1: ""}
+    finishes = {}
+    for chunk in chunks[:-1]:
+        choice = chunk.choices[0]
+        texts[choice.index] += choice.delta.content or ""
+        if choice.finish_reason:
+            finishes[choice.index] = choice.finish_reason
+    assert set(texts.values()) == {"alpha beta", "gamma delta"}
+    assert finishes == {0: "stop", 1: "stop"}
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 14

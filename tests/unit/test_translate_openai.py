@@ -135,7 +135,8 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
         ([{"role": "system", "content": "only a system prompt"}], {}, "messages"),
         ([{"role": "user", "content": "   "}], {}, "messages[0].content"),
         ([{"role": "user", "content": [{"type": "text", "text": ""}]}], {}, "messages[0].content"),
-        ([{"role": "user", "content": "x"}], {"n": 2}, "n"),
+        ([{"role": "user", "content": "x"}], {"n": 9}, "n"),
+        ([{"role": "user", "content": "x"}], {"n": 2, "session_id": "s"}, "n"),
         ([{"role": "user", "content": "x"}], {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
         ([{"role": "user", "content": "x"}], {"response_format": {"type": "xml"}}, "response_format.type"),
         ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
@@ -165,14 +166,14 @@ def test_sampling_parameters_are_accepted():
      ("content_filter", "content_filter")],
 )
 def test_finish_reasons(reason, expected):
-    response = t.completion([TextDelta("x"), Finish(reason)], "id", 1, "m")
+    response = t.completion([[TextDelta("x"), Finish(reason)]], "id", 1, "m")
     assert response["choices"][0]["finish_reason"] == expected
 
 
 def test_completion_collects_text_thinking_and_usage():
     usage = Usage(input_tokens=10, output_tokens=4, cache_read_input_tokens=100, cache_creation_input_tokens=6)
     response = t.completion(
-        [ThinkingDelta("hm"), ThinkingDelta("m"), TextDelta("Hel"), TextDelta("lo"), Finish("stop", usage)],
+        [[ThinkingDelta("hm"), ThinkingDelta("m"), TextDelta("Hel"), TextDelta("lo"), Finish("stop", usage)]],
         "chatcmpl-1", 7, "sonnet",
     )
     assert response["choices"][0]["message"] == {
@@ -184,12 +185,12 @@ def test_completion_collects_text_thinking_and_usage():
 
 
 def test_completion_without_thinking_has_no_reasoning_field():
-    message = t.completion([TextDelta("x"), Finish("stop")], "id", 1, "m")["choices"][0]["message"]
+    message = t.completion([[TextDelta("x"), Finish("stop")]], "id", 1, "m")["choices"][0]["message"]
     assert "reasoning_content" not in message
 
 
 def test_restart_voids_the_broken_attempt():
-    response = t.completion([TextDelta("broken "), Restart(), TextDelta("whole"), Finish("stop")], "id", 1, "m")
+    response = t.completion([[TextDelta("broken "), Restart(), TextDelta("whole"), Finish("stop")]], "id", 1, "m")
     assert response["choices"][0]["message"]["content"] == "whole"
 
 
@@ -202,6 +203,7 @@ def test_chunk_stream_shape():
     out = [stream.start()]
     for event in [TextDelta("a"), ThinkingDelta("t"), TextDelta(""), Finish("length", Usage(1, 2))]:
         out += stream.event(event)
+    out += stream.end()
     chunks = frames(out)
     assert [c["choices"][0]["delta"] if c["choices"] else None for c in chunks] == [
         {"role": "assistant", "content": ""}, {"content": "a"}, {"reasoning_content": "t"}, {}, None]
@@ -215,7 +217,7 @@ def test_chunk_stream_shape():
 
 def test_chunk_stream_without_usage_option_sends_no_usage_key():
     stream = t.ChunkStream("c", 1, "m", include_usage=False)
-    chunks = frames([stream.start(), *stream.event(Finish("stop"))])
+    chunks = frames([stream.start(), *stream.event(Finish("stop")), *stream.end()])
     assert all("usage" not in c for c in chunks)
 
 
@@ -257,3 +259,22 @@ def test_parameters_that_reach_the_turn(extra, field, value):
 def test_ignored_parameters_are_named(extra, ignored):
     request = parse(ChatCompletionRequest, {"model": "sonnet", "messages": [{"role": "user", "content": "x"}], **extra})
     assert t.ignored_parameters(request) == ignored
+
+
+def test_n_choices_in_a_whole_response():
+    response = t.completion(
+        [[TextDelta("a"), Finish("stop", Usage(3, 1))], [TextDelta("b"), Finish("length", Usage(3, 2))]], "id", 1, "m"
+    )
+    assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in response["choices"]] == [
+        (0, "a", "stop"), (1, "b", "length")]
+    assert (response["usage"]["prompt_tokens"], response["usage"]["completion_tokens"]) == (6, 3)
+
+
+def test_n_choices_in_a_stream_share_one_usage_chunk():
+    stream = t.ChunkStream("c", 1, "m", include_usage=True)
+    out = [stream.start(0), stream.start(1)]
+    out += stream.event(TextDelta("b"), 1) + stream.event(TextDelta("a"), 0)
+    out += stream.event(Finish("stop", Usage(3, 1)), 1) + stream.event(Finish("stop", Usage(3, 2)), 0) + stream.end()
+    chunks = frames(out)
+    assert [c["choices"][0]["index"] for c in chunks[:-1]] == [0, 1, 1, 0, 1, 0]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 3
