@@ -153,3 +153,27 @@ def test_n_streams_every_choice_with_its_index(client, fake):
     assert set(texts.values()) == {"alpha beta", "gamma delta"}
     assert finishes == {0: "stop", 1: "stop"}
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 14
+
+
+def test_langchain_with_structured_output(gateway, fake):
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    fake.enqueue(structured_reply({"name": "Di", "age": 52}))
+    llm = ChatOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, model="sonnet", max_retries=0)
+    person = llm.with_structured_output(Person, method="json_schema").invoke("Invent a person.")
+    assert person == Person(name="Di", age=52)
+    offered = {tool["name"] for tool in fake.requests[-1]["tools"]}
+    assert "StructuredOutput" in offered
+
+
+def test_langchain_plain_chat_and_stream(gateway, fake):
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, model="sonnet", max_retries=0)
+    assert llm.invoke("hello there").content == "echo: hello there"
+    assert "".join(chunk.content for chunk in llm.stream("stream it")) == "echo: stream it"
