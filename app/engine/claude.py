@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import uuid
-from contextlib import aclosing
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -39,8 +39,9 @@ from .pool import ProcessPool
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .stops import StopScanner
+from .tools import SERVER, ToolBridge, claude_name
 from .transcript import inline_history, remove_transcripts, write_transcript
-from .types import Event, Finish, Message, ModelInfo, Turn
+from .types import Event, Finish, Message, ModelInfo, ToolSpec, Turn
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,18 @@ class SpawnKey:
     max_output_tokens: int | None
     effort: str | None = None
     output_schema: str | None = None  # JSON text of the schema (hashable)
+    tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
+
+
+@dataclass
+class Held:
+    """A turn that stopped to call the client's functions; it goes on when the results come."""
+
+    process: ClaudeProcess
+    messages: AsyncIterator[Any]  # the turn's SDK messages, not yet read to the end
+    reader: TurnReader
+    bridge: ToolBridge
+    calls: list[list[str]]  # [id, name, JSON arguments] of each call, in order
 
 
 @dataclass
@@ -74,6 +87,7 @@ class Conversation:
     process: ClaudeProcess | None = None
     busy: bool = False
     ran: set[ClaudeProcess] = field(default_factory=set)  # every process in cwd not yet exited
+    held: Held | None = None
 
 
 class ClaudeEngine:
@@ -90,6 +104,9 @@ class ClaudeEngine:
         self.pool.on_spare_dropped = lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True)
         self.conversations: dict[str, Conversation] = {}
         self._warm_up: asyncio.Task[Any] | None = None
+        # The tool bridge of each process that offers client functions, by id(process.options);
+        # an entry lives as long as the options (and so the process) do.
+        self._bridges: weakref.WeakValueDictionary[int, ToolBridge] = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
         self.settings.work_root.mkdir(parents=True, exist_ok=True)
@@ -167,6 +184,7 @@ class ClaudeEngine:
         key = SpawnKey(
             turn.model, turn.system, turn.max_output_tokens, turn.effort,
             json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
+            turn.tools,
         )
         try:
             async for event in self._turn(conversation, key, turn):
@@ -178,12 +196,26 @@ class ClaudeEngine:
 
     async def _turn(self, conversation: Conversation, key: SpawnKey, turn: Turn) -> AsyncIterator[Event]:
         holds_history = conversation.key == key and conversation.history == turn.history
+        held = conversation.held
+        conversation.held = None
+        if held is not None and not (holds_history and _results_for(held.calls, turn.prompt) is not None):
+            held.bridge.cancel()  # the client went elsewhere: that turn will never get its results
+            self._drop_process(conversation)
+            held = None
         if not holds_history and conversation.process is not None:
             self._drop_process(conversation)
         if not holds_history:
             conversation.claude_session = None
         self.pool.activity()
-        process, prompt = await self._process_for(conversation, key, turn)
+        if held is not None:  # the held turn goes on with the client's results
+            process, reader, sdk_messages = held.process, held.reader, held.messages
+            for (call_id, name, arguments), result in zip(held.calls, _results_for(held.calls, turn.prompt) or []):
+                held.bridge.deliver(name, json.loads(arguments or "{}"), result)
+            reader.continue_after_tools()
+        else:
+            process, prompt = await self._process_for(conversation, key, turn)
+            reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
+            sdk_messages = process.turn(_user_frame(prompt))
         conversation.process, conversation.key, conversation.history = process, key, []
         if process not in conversation.ran:
             conversation.ran.add(process)
@@ -191,20 +223,26 @@ class ClaudeEngine:
         if self.settings.warm_processes and not turn.history:
             self.pool.keep_warm(key, lambda: self._options(key, self._new_workdir(), None))
 
-        reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
         finish: Finish | None = None
         try:
-            async for event in self._run(process, prompt, reader, StopScanner(turn.stop) if turn.stop else None):
+            async for event in self._run(process, sdk_messages, reader, StopScanner(turn.stop) if turn.stop else None):
                 if isinstance(event, Finish):
                     finish = event
                 yield event
         finally:
-            if finish is not None and reader.completed_cleanly:
+            bridge = self._bridges.get(id(process.options))
+            if finish is not None and reader.awaiting_tools and bridge is not None:
                 conversation.history = [*turn.messages, finish.message]
-                conversation.claude_session = reader.session_id
-                self.pool.park(process, lambda: self._forget_process(conversation))
-            else:  # failed, cut short or cancelled: start over from the history next time
-                self._drop_process(conversation)
+                conversation.held = Held(process, sdk_messages, reader, bridge,
+                                         [reader.tool_calls[i] for i in sorted(reader.tool_calls)])
+            else:
+                await sdk_messages.aclose()  # type: ignore[attr-defined]
+                if finish is not None and reader.completed_cleanly:
+                    conversation.history = [*turn.messages, finish.message]
+                    conversation.claude_session = reader.session_id
+                    self.pool.park(process, lambda: self._forget_process(conversation))
+                else:  # failed, cut short or cancelled: start over from the history next time
+                    self._drop_process(conversation)
 
     async def _process_for(self, conversation: Conversation, key: SpawnKey, turn: Turn) -> tuple[ClaudeProcess, Message]:
         """The process to run the turn on, and what to send it (see the module docstring)."""
@@ -223,7 +261,7 @@ class ClaudeEngine:
                 return spare, turn.prompt
             return await self._spawn(self._options(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
-            session = write_transcript(self.settings.config_dir, conversation.cwd, turn.history)
+            session = write_transcript(self.settings.config_dir, conversation.cwd, _with_claude_names(turn.history))
             try:
                 return await self._resume(conversation, key, session), turn.prompt
             except _ResumeRefused:
@@ -250,8 +288,9 @@ class ClaudeEngine:
         return await self._spawn(self._options(key, conversation.cwd, session))
 
     async def _run(
-        self, process: ClaudeProcess, prompt: Message, reader: TurnReader, stops: StopScanner | None
+        self, process: ClaudeProcess, sdk_messages: AsyncIterator[Any], reader: TurnReader, stops: StopScanner | None
     ) -> AsyncIterator[Event]:
+        """The events of the turn's SDK messages, until the turn ends or waits for the client."""
         timed_out = False
 
         def expire() -> None:
@@ -261,13 +300,12 @@ class ClaudeEngine:
 
         timer = asyncio.get_running_loop().call_later(self.settings.request_timeout, expire)
         try:
-            async with aclosing(process.turn(_user_frame(prompt))) as sdk_messages:
-                async for sdk_message in sdk_messages:
-                    for event in reader.feed(sdk_message):
-                        for out in stops.filter(event, reader.usage_so_far(), reader.model) if stops else [event]:
-                            yield out
-                    if reader.finished or (stops and stops.hit):
-                        break  # leaving mid-turn interrupts whatever the CLI does next
+            async for sdk_message in sdk_messages:
+                for event in reader.feed(sdk_message):
+                    for out in stops.filter(event, reader.usage_so_far(), reader.model) if stops else [event]:
+                        yield out
+                if reader.finished or (stops and stops.hit):
+                    break  # closing the messages then interrupts whatever the CLI does next
         except Exception as exc:
             # After a timeout the CLI reports the interrupt as a failed turn: the timeout is the news.
             if not timed_out:
@@ -305,9 +343,11 @@ class ClaudeEngine:
         prompt_file = cwd / SYSTEM_PROMPT_FILE
         prompt_file.write_text(key.system or "", encoding="utf-8")
         prompt_file.chmod(0o600)
-        return ClaudeAgentOptions(
+        bridge = ToolBridge(key.tools) if key.tools else None
+        options = ClaudeAgentOptions(
             tools=[],
-            allowed_tools=[],
+            allowed_tools=bridge.allowed if bridge else [],
+            mcp_servers={SERVER: bridge.server} if bridge else {},
             setting_sources=[],
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
@@ -319,6 +359,9 @@ class ClaudeEngine:
             effort=key.effort,  # type: ignore[arg-type]
             output_format={"type": "json_schema", "schema": json.loads(key.output_schema)} if key.output_schema else None,
         )
+        if bridge is not None:
+            self._bridges[id(options)] = bridge  # the MCP server in the options keeps the bridge alive
+        return options
 
     def _cli_env(self) -> dict[str, str]:
         """What every CLI process gets on top of the gateway's own environment."""
@@ -347,6 +390,27 @@ class ClaudeEngine:
                 await process.wait_closed()
         finally:
             shutil.rmtree(cwd, ignore_errors=True)
+
+
+def _results_for(calls: list[list[str]], prompt: Message) -> list[str] | None:
+    """The client's result for each held call, if the prompt is exactly those results."""
+    results: dict[str, str] = {}
+    for block in prompt.content:
+        if block.get("type") != "tool_result":
+            return None
+        content = block.get("content")
+        results[block.get("tool_use_id", "")] = content if isinstance(content, str) else json.dumps(content)
+    if set(results) != {call_id for call_id, _, _ in calls}:
+        return None
+    return [results[call_id] for call_id, _, _ in calls]
+
+
+def _with_claude_names(messages: list[Message]) -> list[Message]:
+    """History for Claude: the client's functions under the names Claude knows them by."""
+    return [
+        Message(m.role, [{**b, "name": claude_name(b["name"])} if b.get("type") == "tool_use" else b for b in m.content])
+        for m in messages
+    ]
 
 
 def _user_frame(message: Message) -> dict[str, Any]:

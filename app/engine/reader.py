@@ -10,7 +10,8 @@ from claude_agent_sdk.types import Message as SdkMessage
 from claude_agent_sdk.types import RateLimitEvent
 
 from .failures import FailedTurn, turn_error
-from .types import Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, Usage
+from .tools import client_name
+from .types import Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 STOP_REASONS: dict[str, FinishReason] = {
@@ -46,6 +47,10 @@ class TurnReader:
         # Structured output: the answer is the input of Claude Code's StructuredOutput tool.
         self.structured = structured
         self._in_structured_block = False
+        # Calls of the client's functions in this answer: index -> [id, name, JSON text so far].
+        self.tool_calls: dict[int, list[str]] = {}
+        self._tool_index: int | None = None  # the call whose arguments are streaming
+        self.awaiting_tools = False  # the answer stopped to call the client's functions
         self.finished = False
         self.completed_cleanly = False  # the CLI reported success and is idle again
         self.session_id: str | None = None  # the CLI's session, for --resume
@@ -69,9 +74,23 @@ class TurnReader:
         return events
 
     def answer(self) -> Message:
-        """The assistant turn as a client will send it back: its text."""
+        """The assistant turn as a client will send it back: its text, then its function calls."""
         text = "".join(self._text)
-        return Message("assistant", [{"type": "text", "text": text}] if text.strip() else [])
+        blocks: list[dict] = [{"type": "text", "text": text}] if text.strip() else []
+        for call_id, name, arguments in (self.tool_calls[i] for i in sorted(self.tool_calls)):
+            try:
+                parsed = json.loads(arguments or "{}")
+            except json.JSONDecodeError:
+                parsed = {}
+            blocks.append({"type": "tool_use", "id": call_id, "name": name, "input": parsed})
+        return Message("assistant", blocks)
+
+    def continue_after_tools(self) -> None:
+        """The client sent the results: the same Claude turn goes on as a new answer."""
+        self.awaiting_tools = False
+        self.finished = False
+        self.tool_calls.clear()
+        self._text.clear()
 
     def _read(self, message: SdkMessage) -> list[Event]:
         if isinstance(message, StreamEvent):
@@ -86,8 +105,13 @@ class TurnReader:
             self.model = message.model
             if message.message_id in self._streamed_ids:
                 return []
-            events = [self._block_event(block) for block in message.content]
-            return [event for event in events if event is not None]
+            events: list[Event] = []
+            for block in message.content:
+                if isinstance(block, ToolUseBlock) and not self.structured:
+                    events += self._unstreamed_tool_call(block)
+                elif (event := self._block_event(block)) is not None:
+                    events.append(event)
+            return events
         if isinstance(message, RateLimitEvent):
             resets_at = message.rate_limit_info.resets_at
             if message.rate_limit_info.status == "rejected" and resets_at:
@@ -123,9 +147,19 @@ class TurnReader:
             self._stop_reason_seen = True
             if event["delta"]["stop_reason"] == "max_tokens":
                 return self._cut_at_max_tokens(event)
+            if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls and not self.structured:
+                self.awaiting_tools = self.finished = True  # the CLI now waits for the client's results
+                self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
+                return [Finish("tool_use", self._message_usage, self.model, self.answer())]
         elif kind == "content_block_start":
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
+            self._tool_index = None
+            name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
+            if name is not None:
+                self._tool_index = len(self.tool_calls)
+                self.tool_calls[self._tool_index] = [block.get("id", ""), name, ""]
+                return [ToolCallStart(self._tool_index, block.get("id", ""), name)]
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
             if delta.get("type") == "text_delta" and not self.structured:
@@ -134,6 +168,9 @@ class TurnReader:
                 return [ThinkingDelta(delta.get("thinking", ""))]
             if delta.get("type") == "input_json_delta" and self.structured and self._in_structured_block:
                 return [TextDelta(delta.get("partial_json", ""))]
+            if delta.get("type") == "input_json_delta" and self._tool_index is not None:
+                self.tool_calls[self._tool_index][2] += delta.get("partial_json", "")
+                return [ToolCallDelta(self._tool_index, delta.get("partial_json", ""))]
         return []
 
     def usage_so_far(self) -> Usage:
@@ -158,3 +195,12 @@ class TurnReader:
         if isinstance(block, ToolUseBlock) and self.structured and block.name == STRUCTURED_OUTPUT_TOOL:
             return TextDelta(json.dumps(block.input, ensure_ascii=False))
         return None
+
+    def _unstreamed_tool_call(self, block: ToolUseBlock) -> list[Event]:
+        name = client_name(block.name)
+        if name is None:
+            return []
+        index = len(self.tool_calls)
+        arguments = json.dumps(block.input, ensure_ascii=False)
+        self.tool_calls[index] = [block.id, name, arguments]
+        return [ToolCallStart(index, block.id, name), ToolCallDelta(index, arguments)]

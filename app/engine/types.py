@@ -21,6 +21,15 @@ class Message:
     content: list[Block]
 
 
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the client offers; Claude sees it as an in-process MCP tool."""
+
+    name: str
+    description: str
+    schema: str  # JSON text of the parameters schema (hashable: part of a process's options)
+
+
 @dataclass
 class Turn:
     """One request to Claude: the whole conversation so far, ending with the new user message."""
@@ -38,6 +47,7 @@ class Turn:
     output_schema: dict[str, Any] | None = None  # structured output: the answer is JSON of this schema
     user: str | None = None  # the client's end-user id, kept with the session
     metadata: dict[str, str] = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()  # the client's functions
 
     @property
     def history(self) -> list[Message]:
@@ -72,6 +82,21 @@ class ThinkingDelta:
 
 
 @dataclass
+class ToolCallStart:
+    """Claude began calling one of the client's functions (index counts calls in this answer)."""
+
+    index: int
+    id: str
+    name: str
+
+
+@dataclass
+class ToolCallDelta:
+    index: int
+    arguments: str  # a piece of the JSON arguments, as Claude writes it
+
+
+@dataclass
 class Restart:
     """Claude Code dropped a model call that broke off mid-stream and made it again: the output
     since the turn began is void. A whole response starts over; a stream that already sent some
@@ -87,7 +112,7 @@ class Finish:
     stop_sequence: str | None = None  # the stop string that ended the answer, if one did
 
 
-Event = Union[TextDelta, ThinkingDelta, Restart, Finish]
+Event = Union[TextDelta, ThinkingDelta, ToolCallStart, ToolCallDelta, Restart, Finish]
 
 
 @dataclass

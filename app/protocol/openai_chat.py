@@ -91,6 +91,27 @@ ChatMessage = Annotated[
 ]
 
 
+class FunctionDefinition(_Wire):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: Optional[str] = None
+    parameters: Optional[dict[str, Any]] = None
+    strict: Optional[bool] = None
+
+
+class FunctionTool(_Wire):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(_Wire):
+    name: str
+
+
+class NamedToolChoice(_Wire):
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class StreamOptions(_Wire):
     include_usage: Optional[bool] = None
 
@@ -114,8 +135,10 @@ class ChatCompletionRequest(_Wire):
     top_logprobs: Optional[int] = Field(default=None, ge=0, le=20)
     seed: Optional[int] = None
     response_format: Optional[dict[str, Any]] = None
-    tools: Optional[list[dict[str, Any]]] = None
-    tool_choice: Union[str, dict[str, Any], None] = None
+    tools: Optional[list[FunctionTool]] = None
+    tool_choice: Union[Literal["none", "auto", "required"], NamedToolChoice, None] = None
+    functions: Optional[list[FunctionDefinition]] = None  # legacy form of tools
+    function_call: Union[Literal["none", "auto"], dict[str, str], None] = None  # legacy tool_choice
     parallel_tool_calls: Optional[bool] = None
     reasoning_effort: Optional[str] = None
     metadata: Optional[dict[str, str]] = None
@@ -145,6 +168,7 @@ class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: Optional[str] = None
     refusal: Optional[str] = None
+    tool_calls: Optional[list[ToolCall]] = None
     reasoning_content: Optional[str] = None
 
 
@@ -169,6 +193,7 @@ class ChunkDelta(BaseModel):
     role: Optional[Literal["assistant"]] = None
     content: Optional[str] = None
     reasoning_content: Optional[str] = None
+    tool_calls: Optional[list[dict[str, Any]]] = None
 
 
 class Model(BaseModel):

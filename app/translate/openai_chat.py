@@ -8,7 +8,10 @@ import json
 import re
 from typing import Any, Iterable
 
-from ..engine.types import Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, Turn, Usage
+from ..engine.types import (
+    Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart,
+    ToolSpec, Turn, Usage,
+)
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
 
@@ -36,9 +39,31 @@ EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "h
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
     named = [name for name in UNAPPLIED if getattr(request, name) is not None]
-    if request.parallel_tool_calls is not None and not request.tools:
-        named.append("parallel_tool_calls")
+    if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
+        named.append("parallel_tool_calls")  # Claude may call several functions at once
+    if _forced_function(request) is not None:
+        named.append("tool_choice")  # asked for in the system prompt, not enforced
     return named + sorted(request.model_extra or {})
+
+
+def _tools(request: oa.ChatCompletionRequest) -> list[oa.FunctionDefinition]:
+    """The client's functions (tools, or the legacy functions), unless tool_choice hides them."""
+    if request.tool_choice == "none" or request.function_call == "none":
+        return []
+    return [tool.function for tool in request.tools or []] + list(request.functions or [])
+
+
+def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
+    """'' for tool_choice required, a name for a named function; None when Claude may choose."""
+    if not _tools(request):
+        return None
+    if request.tool_choice == "required":
+        return ""
+    if isinstance(request.tool_choice, oa.NamedToolChoice):
+        return request.tool_choice.function.name
+    if isinstance(request.function_call, dict) and request.function_call.get("name"):
+        return request.function_call["name"]
+    return None
 
 
 def unsupported_parameter(name: str) -> GatewayError:
@@ -61,8 +86,6 @@ def _check_supported(request: oa.ChatCompletionRequest) -> None:
         raise invalid_request(
             "n > 1 cannot be used with session_id: a session continues one answer, not several.", "n", "invalid_value"
         )
-    if request.tools:
-        raise invalid_request("Function calling (tools) is not supported yet.", "tools", "unsupported_parameter")
 
 
 def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, request_id: str) -> Turn:
@@ -90,7 +113,16 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
             "messages",
             "invalid_last_message",
         )
+    forced = _forced_function(request)
+    if forced is not None:  # Claude Code cannot force a tool call: ask for it
+        system_parts.append(
+            f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
+        )
     system = "\n\n".join(part for part in system_parts if part) or None
+    tools = tuple(
+        ToolSpec(f.name, f.description or "", json.dumps(f.parameters or {"type": "object", "properties": {}}, sort_keys=True))
+        for f in _tools(request)
+    )
     effort = None
     if request.reasoning_effort is not None:
         effort = EFFORTS.get(request.reasoning_effort)
@@ -110,6 +142,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         output_schema=_output_schema(request.response_format),
         user=request.user,
         metadata=dict(request.metadata or {}),
+        tools=tools,
     )
 
 
@@ -234,26 +267,38 @@ def completion(choices: list[list[Event]], completion_id: str, created: int, mod
         usage=completion_usage(_total_usage(choices)),
     ).model_dump()
     for choice in response["choices"]:
-        if choice["message"]["reasoning_content"] is None:  # only present when Claude thought
-            del choice["message"]["reasoning_content"]
+        for field in ("reasoning_content", "tool_calls"):  # only present when Claude thought / called
+            if choice["message"][field] is None:
+                del choice["message"][field]
     return response
 
 
 def _choice(index: int, events: list[Event]) -> oa.Choice:
     text: list[str] = []
     thinking: list[str] = []
+    calls: dict[int, oa.ToolCall] = {}
     finish = Finish("stop")
     for event in events:
         if isinstance(event, TextDelta):
             text.append(event.text)
         elif isinstance(event, ThinkingDelta):
             thinking.append(event.text)
+        elif isinstance(event, ToolCallStart):
+            calls[event.index] = oa.ToolCall(id=event.id, function=oa.FunctionCall(name=event.name, arguments=""))
+        elif isinstance(event, ToolCallDelta) and event.index in calls:
+            calls[event.index].function.arguments += event.arguments
         elif isinstance(event, Restart):
             text.clear()
             thinking.clear()
+            calls.clear()
         elif isinstance(event, Finish):
             finish = event
-    message = oa.ResponseMessage(content="".join(text), reasoning_content="".join(thinking) or None)
+    content = "".join(text)
+    message = oa.ResponseMessage(
+        content=content if content or not calls else None,
+        tool_calls=[calls[i] for i in sorted(calls)] or None,
+        reasoning_content="".join(thinking) or None,
+    )
     return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[finish.reason])
 
 
@@ -314,6 +359,13 @@ class ChunkStream:
             return [self._chunk(oa.ChunkDelta(content=event.text), index)] if event.text else []
         if isinstance(event, ThinkingDelta):
             return [self._chunk(oa.ChunkDelta(reasoning_content=event.text), index)] if event.text else []
+        if isinstance(event, ToolCallStart):
+            call = {"index": event.index, "id": event.id, "type": "function",
+                    "function": {"name": event.name, "arguments": ""}}
+            return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)]
+        if isinstance(event, ToolCallDelta):
+            call = {"index": event.index, "function": {"arguments": event.arguments}}
+            return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)] if event.arguments else []
         if isinstance(event, Restart):
             raise stream_broke()
         if isinstance(event, Finish):

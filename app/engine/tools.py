@@ -1,0 +1,80 @@
+"""The client's functions, offered to Claude as in-process MCP tools.
+
+When Claude calls one, the answer goes back to the client as `tool_calls`, and the Claude turn
+waits ("held") until the client's next request brings the results. The CLI runs the calls of
+one answer one after another and gives a handler only the arguments (no call id), so results are
+matched to handler calls by function name and arguments, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from typing import Any
+
+from claude_agent_sdk import create_sdk_mcp_server, tool
+
+from .types import ToolSpec
+
+SERVER = "client"
+PREFIX = f"mcp__{SERVER}__"  # how Claude sees the client's function `name`: mcp__client__name
+
+
+def claude_name(name: str) -> str:
+    return PREFIX + name
+
+
+def client_name(name: str) -> str | None:
+    """The client's function name for a Claude tool name, or None if it is not a client tool."""
+    return name[len(PREFIX):] if name.startswith(PREFIX) else None
+
+
+def _key(name: str, arguments: Any) -> tuple[str, str]:
+    return name, json.dumps(arguments, sort_keys=True)
+
+
+class ToolBridge:
+    def __init__(self, specs: tuple[ToolSpec, ...]) -> None:
+        self.specs = specs
+        self._waiting: dict[tuple[str, str], deque[asyncio.Future[str]]] = {}
+        self._ready: dict[tuple[str, str], deque[str]] = {}
+        self.server = create_sdk_mcp_server(SERVER, "1.0", [self._handler(spec) for spec in specs])
+
+    @property
+    def allowed(self) -> list[str]:
+        return [claude_name(spec.name) for spec in self.specs]
+
+    def _handler(self, spec: ToolSpec):  # type: ignore[no-untyped-def]
+        @tool(spec.name, spec.description, json.loads(spec.schema))
+        async def call(arguments: dict[str, Any]) -> dict[str, Any]:
+            key = _key(spec.name, arguments)
+            ready = self._ready.get(key)
+            if ready:
+                result = ready.popleft()
+            else:
+                future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                self._waiting.setdefault(key, deque()).append(future)
+                result = await future
+            return {"content": [{"type": "text", "text": result}]}
+
+        return call
+
+    def deliver(self, name: str, arguments: Any, result: str) -> None:
+        """The client's result for one call: to the handler waiting for it, or the one to come."""
+        key = _key(name, arguments)
+        waiting = self._waiting.get(key)
+        while waiting:
+            future = waiting.popleft()
+            if not future.done():
+                future.set_result(result)
+                return
+        self._ready.setdefault(key, deque()).append(result)
+
+    def cancel(self) -> None:
+        for waiting in self._waiting.values():
+            for future in waiting:
+                if not future.done():
+                    future.cancel()
+        self._waiting.clear()
+        self._ready.clear()
