@@ -45,7 +45,7 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
         if not body.stream:
             choices = await unless_disconnected(request, collect(events, n))
             return JSONResponse(
-                translate.completion(choices, completion_id, created, body.model),
+                translate.completion(choices, completion_id, created, body.model, translate.uses_legacy_functions(body)),
                 headers=_headers(completion_id, run and run.session_id, ignored),
             )
         # Wait for the first event before answering, so a failure that comes first (bad credential,
@@ -60,7 +60,8 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
         await events.aclose()
         raise
     chunks = translate.ChunkStream(
-        completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage)
+        completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage),
+        translate.uses_legacy_functions(body),
     )
     return StreamingResponse(
         _sse(chunks, n, first, events), media_type="text/event-stream",

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 import weakref
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 RESUME_REFUSED_MARKER = "No conversation found with session ID"
 SHUTDOWN_GRACE = 10.0
 SYSTEM_PROMPT_FILE = ".system-prompt"
+CONTINUE_AFTER_TOOLS = "(The function results are above; continue.)"
 
 
 class _ResumeRefused(Exception):
@@ -75,6 +77,7 @@ class Held:
     reader: TurnReader
     bridge: ToolBridge
     calls: list[list[str]]  # [id, name, JSON arguments] of each call, in order
+    since: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -159,6 +162,8 @@ class ClaudeEngine:
             shutil.rmtree(conversation.cwd, ignore_errors=True)
             remove_transcripts(self.settings.config_dir, conversation.cwd)
 
+        if conversation.held is not None:
+            conversation.held.bridge.cancel()
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=True)
         remove_files()
@@ -166,7 +171,19 @@ class ClaudeEngine:
             process.on_exit(remove_files)
 
     def close_idle_processes(self) -> int:
-        return self.pool.close_idle(self.settings.process_idle_timeout)
+        """Close idle processes, and turns held for results that did not come back in time."""
+        timeout = self.settings.process_idle_timeout
+        stale = [c for c in self.conversations.values()
+                 if c.held is not None and not c.busy and time.monotonic() - c.held.since > timeout]
+        for conversation in stale:
+            self._release_held(conversation)
+        return len(stale) + self.pool.close_idle(timeout)
+
+    def _release_held(self, conversation: Conversation) -> None:
+        if conversation.held is not None:
+            conversation.held.bridge.cancel()
+            conversation.held = None
+            self._drop_process(conversation)
 
     def _conversation(self, conversation_id: str | None) -> Conversation:
         if conversation_id and conversation_id in self.conversations:
@@ -199,8 +216,8 @@ class ClaudeEngine:
         held = conversation.held
         conversation.held = None
         if held is not None and not (holds_history and _results_for(held.calls, turn.prompt) is not None):
-            held.bridge.cancel()  # the client went elsewhere: that turn will never get its results
-            self._drop_process(conversation)
+            conversation.held = held
+            self._release_held(conversation)  # the client went elsewhere: those results never come
             held = None
         if not holds_history and conversation.process is not None:
             self._drop_process(conversation)
@@ -261,9 +278,15 @@ class ClaudeEngine:
                 return spare, turn.prompt
             return await self._spawn(self._options(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
-            session = write_transcript(self.settings.config_dir, conversation.cwd, _with_claude_names(turn.history))
+            history, prompt = turn.history, turn.prompt
+            if all(block.get("type") == "tool_result" for block in prompt.content):
+                # A resumed transcript that ends with an unanswered tool_use is "repaired" by the CLI
+                # with an interrupted-call error, and the results sent after it are lost; so the
+                # results go into the transcript, and a short message asks Claude to go on.
+                history, prompt = [*history, prompt], Message("user", [{"type": "text", "text": CONTINUE_AFTER_TOOLS}])
+            session = write_transcript(self.settings.config_dir, conversation.cwd, _with_claude_names(history))
             try:
-                return await self._resume(conversation, key, session), turn.prompt
+                return await self._resume(conversation, key, session), prompt
             except _ResumeRefused:
                 log.warning("Claude Code refused the history transcript; sending the history inline")
         process = await self._spawn(self._options(key, conversation.cwd, None))

@@ -77,6 +77,7 @@ class AssistantMessage(_Wire):
     name: Optional[str] = None
     refusal: Optional[str] = None
     tool_calls: Optional[list[ToolCall]] = None
+    function_call: Optional[FunctionCall] = None  # legacy
 
 
 class ToolMessage(_Wire):
@@ -85,8 +86,14 @@ class ToolMessage(_Wire):
     tool_call_id: str
 
 
+class FunctionMessage(_Wire):  # legacy form of a tool message
+    role: Literal["function"]
+    name: str
+    content: Optional[str] = None
+
+
 ChatMessage = Annotated[
-    Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage],
+    Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage, FunctionMessage],
     Field(discriminator="role"),
 ]
 
@@ -169,6 +176,7 @@ class ResponseMessage(BaseModel):
     content: Optional[str] = None
     refusal: Optional[str] = None
     tool_calls: Optional[list[ToolCall]] = None
+    function_call: Optional[FunctionCall] = None  # legacy
     reasoning_content: Optional[str] = None
 
 
@@ -194,6 +202,7 @@ class ChunkDelta(BaseModel):
     content: Optional[str] = None
     reasoning_content: Optional[str] = None
     tool_calls: Optional[list[dict[str, Any]]] = None
+    function_call: Optional[dict[str, str]] = None  # legacy
 
 
 class Model(BaseModel):

@@ -92,6 +92,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
     _check_supported(request)
     system_parts: list[str] = []
     messages: list[Message] = []
+    legacy_call = ""  # id given to the last legacy function_call, for the function message after it
     for i, message in enumerate(request.messages):
         where = f"messages[{i}]"
         if isinstance(message, (oa.SystemMessage, oa.DeveloperMessage)):
@@ -102,7 +103,14 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
                 raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
             _append(messages, "user", blocks)
         elif isinstance(message, oa.AssistantMessage):
+            if message.function_call is not None:  # legacy: no id, so one is made up
+                legacy_call = f"call_legacy_{i}"
+                message = message.model_copy(update={"tool_calls": [
+                    oa.ToolCall(id=legacy_call, function=message.function_call)], "function_call": None})
             _append(messages, "assistant", _assistant_blocks(message, where))
+        elif isinstance(message, oa.FunctionMessage):
+            result = {"type": "tool_result", "tool_use_id": legacy_call, "content": message.content or ""}
+            _append(messages, "user", [result])
         elif isinstance(message, oa.ToolMessage):
             result = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": _plain_text(message.content)}
             _append(messages, "user", [result])
@@ -257,7 +265,13 @@ def completion_usage(usage: Usage) -> oa.CompletionUsage:
     )
 
 
-def completion(choices: list[list[Event]], completion_id: str, created: int, model: str) -> dict[str, Any]:
+def uses_legacy_functions(request: oa.ChatCompletionRequest) -> bool:
+    return bool(request.functions) and not request.tools
+
+
+def completion(
+    choices: list[list[Event]], completion_id: str, created: int, model: str, legacy_functions: bool = False
+) -> dict[str, Any]:
     """A whole (non-streamed) response: one choice per turn's events, usage summed over them."""
     response = oa.ChatCompletion(
         id=completion_id,
@@ -267,8 +281,12 @@ def completion(choices: list[list[Event]], completion_id: str, created: int, mod
         usage=completion_usage(_total_usage(choices)),
     ).model_dump()
     for choice in response["choices"]:
-        for field in ("reasoning_content", "tool_calls"):  # only present when Claude thought / called
-            if choice["message"][field] is None:
+        if legacy_functions and choice["message"]["tool_calls"]:  # the pre-tools form: one call
+            call = choice["message"].pop("tool_calls")[0]
+            choice["message"]["function_call"] = call["function"]
+            choice["finish_reason"] = "function_call"
+        for field in ("reasoning_content", "tool_calls", "function_call"):  # only when present
+            if choice["message"].get(field, "absent") is None:
                 del choice["message"][field]
     return response
 
@@ -329,9 +347,12 @@ class ChunkStream:
     stream_options.include_usage) comes once, after every choice has finished.
     """
 
-    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
+    def __init__(
+        self, completion_id: str, created: int, model: str, include_usage: bool, legacy_functions: bool = False
+    ) -> None:
         self.completion_id, self.created, self.model = completion_id, created, model
         self.include_usage = include_usage
+        self.legacy_functions = legacy_functions  # answer with function_call, the pre-tools form
         self._usage = Usage()
 
     def _chunk(
@@ -359,6 +380,8 @@ class ChunkStream:
             return [self._chunk(oa.ChunkDelta(content=event.text), index)] if event.text else []
         if isinstance(event, ThinkingDelta):
             return [self._chunk(oa.ChunkDelta(reasoning_content=event.text), index)] if event.text else []
+        if self.legacy_functions and isinstance(event, (ToolCallStart, ToolCallDelta)):
+            return self._legacy_call(event, index)
         if isinstance(event, ToolCallStart):
             call = {"index": event.index, "id": event.id, "type": "function",
                     "function": {"name": event.name, "arguments": ""}}
@@ -370,8 +393,19 @@ class ChunkStream:
             raise stream_broke()
         if isinstance(event, Finish):
             self._usage = _total_usage([[Finish("stop", self._usage), event]])
-            return [self._chunk(oa.ChunkDelta(), index, FINISH_REASONS[event.reason])]
+            reason = FINISH_REASONS[event.reason]
+            if self.legacy_functions and reason == "tool_calls":
+                reason = "function_call"
+            return [self._chunk(oa.ChunkDelta(), index, reason)]
         return []
+
+    def _legacy_call(self, event: ToolCallStart | ToolCallDelta, index: int) -> list[str]:
+        """The first call only, as delta.function_call (the legacy form has one call an answer)."""
+        if event.index != 0:
+            return []
+        if isinstance(event, ToolCallStart):
+            return [self._chunk(oa.ChunkDelta(function_call={"name": event.name, "arguments": ""}), index)]
+        return [self._chunk(oa.ChunkDelta(function_call={"arguments": event.arguments}), index)] if event.arguments else []
 
     def end(self) -> list[str]:
         """After every choice: the usage chunk, if asked for."""

@@ -238,3 +238,12 @@ async def test_a_new_conversation_takes_a_warm_spare(gateway):
     response = await client.post("/v1/chat/completions", json=ask("second"))
     assert response.status_code == 200
     assert engine.pool.stats()["spare_hits"] == 1
+
+
+async def test_forced_tool_choice_is_asked_for_and_reported(gateway):
+    client, _, _ = await gateway()
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    response = await client.post("/v1/chat/completions", json=ask(
+        "[[system]]", tools=[tool], tool_choice={"type": "function", "function": {"name": "lookup"}}))
+    assert "You must call the function `lookup` now." in response.json()["choices"][0]["message"]["content"]
+    assert response.headers["x-gateway-ignored-params"] == "tool_choice"
