@@ -137,3 +137,15 @@ def test_langchain_bind_tools_with_a_tool_message(gateway, fake):
     assert ai.tool_calls[0]["name"] == "get_weather" and ai.tool_calls[0]["args"] == {"city": "Paris"}
     history += [ai, ToolMessage(get_weather.invoke(ai.tool_calls[0]["args"]), tool_call_id=ai.tool_calls[0]["id"])]
     assert llm.invoke(history).content == "Windy in Paris."
+
+
+def test_a_function_call_round_trip_in_a_named_session(client, gateway, fake):
+    fake.enqueue(calls(("get_weather", {"city": "Kyiv"})), Reply(text="Snowing in Kyiv."))
+    session = {"extra_body": {"session_id": "tools-session"}}
+    first = client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "Weather in Kyiv?"}], tools=[WEATHER], **session)
+    call = first.choices[0].message.tool_calls[0]
+    second = client.chat.completions.create(  # only the new message: the session holds the rest
+        model="sonnet", messages=[{"role": "tool", "tool_call_id": call.id, "content": "snow"}], tools=[WEATHER], **session)
+    assert second.choices[0].message.content == "Snowing in Kyiv."
+    assert '"snow"' in json.dumps(fake.requests[-1]["messages"])
