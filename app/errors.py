@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+ANTHROPIC_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+    500: "api_error", 502: "api_error", 503: "overloaded_error", 504: "api_error",
+}
+
+
 @dataclass
 class GatewayError(Exception):
     status: int
@@ -21,6 +28,14 @@ class GatewayError(Exception):
 
     def __str__(self) -> str:
         return f"{self.status} {self.code or self.type}: {self.message}"
+
+    def anthropic_body(self) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": self.anthropic_type, "message": self.message}}
+
+    @property
+    def anthropic_type(self) -> str:
+        """Anthropic's error type for this status."""
+        return ANTHROPIC_TYPES.get(self.status, "api_error" if self.status >= 500 else "invalid_request_error")
 
     def openai_body(self) -> dict[str, Any]:
         return {

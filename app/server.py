@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import chat, health, models, sessions
+from .api import chat, health, messages, models, sessions
 from .config import Settings
 from .engine.types import Engine
 from .auth import keyless_guard
@@ -44,6 +44,13 @@ async def sweep(gateway: Gateway) -> None:
             gateway.engine.close_idle_processes()
         except Exception:
             log.exception("sweep failed")
+
+
+def error_response(request: Request, error: GatewayError) -> JSONResponse:
+    """The error in the envelope of the API that was called: Anthropic's on /v1/messages."""
+    anthropic = request.url.path.startswith("/v1/messages")
+    body = error.anthropic_body() if anthropic else error.openai_body()
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -79,26 +86,26 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 request.headers.get("host"), request.headers.get("origin"),
             )
             if refused is not None:
-                return JSONResponse(refused.openai_body(), status_code=refused.status)
+                return error_response(request, refused)
             return await call_next(request)
 
-    for module in (chat, models, sessions, health):
+    for module in (chat, messages, models, sessions, health):
         app.include_router(module.router)
 
     @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
-        return JSONResponse(exc.openai_body(), status_code=exc.status, headers=exc.headers)
+    async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        return error_response(request, exc)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        error = GatewayError(exc.status_code, str(exc.detail), "invalid_request_error", code)
-        return JSONResponse(error.openai_body(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        error = GatewayError(exc.status_code, str(exc.detail), "invalid_request_error", code,
+                             headers=getattr(exc, "headers", None) or {})
+        return error_response(request, error)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        error = GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
-        return JSONResponse(error.openai_body(), status_code=500)
+        return error_response(request, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error"))
 
     return app

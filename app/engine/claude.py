@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import httpx
 from claude_agent_sdk import ClaudeAgentOptions
 
 from ..config import Settings
@@ -66,6 +67,7 @@ class SpawnKey:
     effort: str | None = None
     output_schema: str | None = None  # JSON text of the schema (hashable)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
+    thinking: str | None = None  # JSON text of the thinking config
 
 
 @dataclass
@@ -148,6 +150,28 @@ class ClaudeEngine:
             },
         }
 
+    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
+        """Input tokens of a Messages request: Anthropic's own count when the gateway has an API key
+        to ask with ("upstream"), else a rough estimate of 4 characters a token ("estimate")."""
+        env = {**os.environ, **self.settings.cli_env}
+        key = env.get("ANTHROPIC_API_KEY")
+        if key:
+            fields = ("messages", "system", "tools", "tool_choice", "thinking")
+            body = {name: payload[name] for name in fields if payload.get(name) is not None}
+            body["model"] = await self.catalog.full_id(payload["model"])
+            base = env.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com").rstrip("/")
+            try:
+                async with httpx.AsyncClient(timeout=30) as client:
+                    response = await client.post(f"{base}/v1/messages/count_tokens", json=body,
+                                                 headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+                if response.status_code == 200:
+                    return int(response.json()["input_tokens"]), "upstream"
+                log.warning("count_tokens upstream answered %s; estimating", response.status_code)
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                log.warning("count_tokens upstream failed (%s); estimating", exc)
+        counted = {name: payload.get(name) for name in ("messages", "system", "tools")}
+        return max(1, len(json.dumps(counted, ensure_ascii=False)) // 4), "estimate"
+
     def stats(self) -> dict[str, Any]:
         return {"conversations": len(self.conversations), "processes": self.pool.stats()}
 
@@ -202,6 +226,7 @@ class ClaudeEngine:
             turn.model, turn.system, turn.max_output_tokens, turn.effort,
             json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
             turn.tools,
+            json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
         )
         try:
             async for event in self._turn(conversation, key, turn):
@@ -381,6 +406,7 @@ class ClaudeEngine:
             cli_path=self.settings.cli_path or None,
             effort=key.effort,  # type: ignore[arg-type]
             output_format={"type": "json_schema", "schema": json.loads(key.output_schema)} if key.output_schema else None,
+            thinking=json.loads(key.thinking) if key.thinking else None,  # type: ignore[arg-type]
         )
         if bridge is not None:
             self._bridges[id(options)] = bridge  # the MCP server in the options keeps the bridge alive

@@ -60,6 +60,14 @@ class ModelCatalog:
             found.setdefault(alias, ModelInfo(alias, f"{alias} (served by {target})"))
         return list(found.values())
 
+    async def full_id(self, name: str) -> str:
+        """The full claude- id behind a served name (aliases resolved as the CLI reports them)."""
+        target = self.resolve(name) or "default"
+        for entry in (await self.server_info()).get("models") or []:
+            if entry["value"] == target and entry.get("resolvedModel"):
+                return entry["resolvedModel"]
+        return target
+
     def resolve(self, name: str) -> str | None:
         """The --model value for a requested model name; None means the CLI's default.
 

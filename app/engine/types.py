@@ -48,6 +48,7 @@ class Turn:
     user: str | None = None  # the client's end-user id, kept with the session
     metadata: dict[str, str] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions
+    thinking: dict[str, Any] | None = None  # Claude's thinking: enabled (budget), adaptive or disabled
 
     @property
     def history(self) -> list[Message]:
@@ -134,6 +135,10 @@ class Engine(Protocol):
         ...
 
     async def auth_status(self) -> dict[str, Any]: ...
+
+    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
+        """Input tokens of an Anthropic Messages request, and "upstream" or "estimate"."""
+        ...
 
     def end_conversation(self, conversation_id: str) -> None:
         """Forget a conversation: close its process, remove its folder and transcripts."""

@@ -14,8 +14,8 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
+from .common import IMAGE_MEDIA_TYPES, append_message, forced_tool_instruction
 
-IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
 FINISH_REASONS: dict[FinishReason, str] = {
@@ -101,19 +101,19 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
             blocks = _user_blocks(message.content, where)
             if not blocks:  # Claude refuses empty text; say so here rather than fail upstream
                 raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
-            _append(messages, "user", blocks)
+            append_message(messages, "user", blocks)
         elif isinstance(message, oa.AssistantMessage):
             if message.function_call is not None:  # legacy: no id, so one is made up
                 legacy_call = f"call_legacy_{i}"
                 message = message.model_copy(update={"tool_calls": [
                     oa.ToolCall(id=legacy_call, function=message.function_call)], "function_call": None})
-            _append(messages, "assistant", _assistant_blocks(message, where))
+            append_message(messages, "assistant", _assistant_blocks(message, where))
         elif isinstance(message, oa.FunctionMessage):
             result = {"type": "tool_result", "tool_use_id": legacy_call, "content": message.content or ""}
-            _append(messages, "user", [result])
+            append_message(messages, "user", [result])
         elif isinstance(message, oa.ToolMessage):
             result = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": _plain_text(message.content)}
-            _append(messages, "user", [result])
+            append_message(messages, "user", [result])
     if not messages or messages[-1].role != "user":
         raise invalid_request(
             "The last message must come from the user (or be a tool result); Claude Code cannot continue "
@@ -123,9 +123,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         )
     forced = _forced_function(request)
     if forced is not None:  # Claude Code cannot force a tool call: ask for it
-        system_parts.append(
-            f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
-        )
+        system_parts.append(forced_tool_instruction(forced))
     system = "\n\n".join(part for part in system_parts if part) or None
     tools = tuple(
         ToolSpec(f.name, f.description or "", json.dumps(f.parameters or {"type": "object", "properties": {}}, sort_keys=True))
@@ -180,16 +178,6 @@ def _output_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | N
         f"response_format type '{kind}' is not supported; use text, json_object or json_schema.",
         "response_format.type", "invalid_value",
     )
-
-
-def _append(messages: list[Message], role: str, blocks: list[Block]) -> None:
-    """Add blocks, merging same-role neighbours: Claude wants strictly alternating turns."""
-    if not blocks:
-        return
-    if messages and messages[-1].role == role:
-        messages[-1].content.extend(blocks)
-    else:
-        messages.append(Message(role, list(blocks)))  # type: ignore[arg-type]
 
 
 def _plain_text(content: str | list[oa.TextPart]) -> str:

@@ -36,6 +36,9 @@ class ScriptedEngine:
 
     def end_conversation(self, conversation_id: str) -> None: ...
 
+    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
+        return 1, "estimate"
+
     def close_idle_processes(self) -> int:
         return 0
 

@@ -1,0 +1,226 @@
+"""Anthropic Messages <-> the gateway's Turn and Events. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Iterable
+
+from ..engine.types import (
+    Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart,
+    ToolSpec, Turn,
+)
+from ..errors import GatewayError, invalid_request
+from ..protocol import anthropic_messages as am
+from .common import IMAGE_MEDIA_TYPES, append_message, forced_tool_instruction
+
+STOP_REASONS: dict[FinishReason, str] = {
+    "stop": "end_turn",
+    "stop_sequence": "stop_sequence",
+    "length": "max_tokens",
+    "tool_use": "tool_use",
+    "content_filter": "refusal",
+}
+UNAPPLIED = ("temperature", "top_p", "top_k", "service_tier")
+
+
+def ignored_parameters(request: am.MessagesRequest) -> list[str]:
+    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
+    if request.tool_choice and request.tool_choice.type in ("any", "tool"):
+        named.append("tool_choice")  # asked for in the system prompt, not enforced
+    if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
+        named.append("tool_choice.disable_parallel_tool_use")
+    return named + sorted(request.model_extra or {})
+
+
+def system_text(system: str | list[am.TextBlock] | None) -> str | None:
+    if isinstance(system, list):
+        return "\n\n".join(block.text for block in system) or None
+    return system or None
+
+
+def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request_id: str) -> Turn:
+    messages: list[Message] = []
+    for i, message in enumerate(request.messages):
+        blocks = _blocks(message, f"messages[{i}]")
+        if message.role == "user" and not blocks:
+            raise invalid_request(f"messages[{i}].content is empty.", f"messages[{i}].content")
+        append_message(messages, message.role, blocks)
+    if not messages or messages[-1].role != "user":
+        raise invalid_request(
+            "The last message must have the user role: Claude Code cannot continue an assistant message.",
+            "messages",
+        )
+    system = system_text(request.system)
+    choice = request.tool_choice.type if request.tool_choice else "auto"
+    tools = () if choice == "none" else tuple(
+        ToolSpec(t.name, t.description or "", json.dumps(t.input_schema, sort_keys=True)) for t in request.tools or []
+    )
+    if tools and choice in ("any", "tool"):
+        instruction = forced_tool_instruction(request.tool_choice.name or "" if choice == "tool" else "")
+        system = f"{system}\n\n{instruction}" if system else instruction
+    return Turn(
+        model=model,
+        messages=messages,
+        system=system,
+        max_output_tokens=request.max_tokens,
+        tenant=tenant,
+        request_id=request_id,
+        stop=[s for s in request.stop_sequences or [] if s],
+        user=request.metadata.user_id if request.metadata else None,
+        tools=tools,
+        thinking=request.thinking.model_dump(exclude_none=True) if request.thinking else None,
+    )
+
+
+def _blocks(message: am.MessageParam, where: str) -> list[Block]:
+    if isinstance(message.content, str):
+        return [{"type": "text", "text": message.content}] if message.content.strip() else []
+    blocks: list[Block] = []
+    for j, block in enumerate(message.content):
+        if isinstance(block, am.TextBlock):
+            if block.text.strip():
+                blocks.append({"type": "text", "text": block.text})
+        elif isinstance(block, am.ImageBlock):
+            blocks.append(_image(block, f"{where}.content[{j}].source"))
+        elif isinstance(block, am.ToolUseBlock):
+            blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
+        elif isinstance(block, am.ToolResultBlock):
+            blocks.append({"type": "tool_result", "tool_use_id": block.tool_use_id, "content": _result_text(block)})
+        # thinking blocks of earlier answers are not sent back: their signatures are Anthropic's
+    return blocks
+
+
+def _image(block: am.ImageBlock, param: str) -> Block:
+    source = block.source
+    if isinstance(source, am.Base64Source) and source.media_type not in IMAGE_MEDIA_TYPES:
+        raise invalid_request(
+            f"Unsupported image media_type '{source.media_type}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
+            f"{param}.media_type",
+        )
+    return {"type": "image", "source": source.model_dump(exclude_none=True)}
+
+
+def _result_text(block: am.ToolResultBlock) -> str:
+    if isinstance(block.content, str) or block.content is None:
+        text = block.content or ""
+    else:
+        text = "\n".join(part.text for part in block.content if isinstance(part, am.TextBlock))
+    return f"Error: {text}" if block.is_error else text
+
+
+# --- out ------------------------------------------------------------------------------------
+def message_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:24]}"
+
+
+def _usage(finish: Finish) -> dict[str, int]:
+    return {
+        "input_tokens": finish.usage.input_tokens,
+        "output_tokens": finish.usage.output_tokens,
+        "cache_creation_input_tokens": finish.usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": finish.usage.cache_read_input_tokens,
+    }
+
+
+def message(events: Iterable[Event], msg_id: str, model: str) -> dict[str, Any]:
+    """A whole (non-streamed) message from the turn's events."""
+    blocks: list[dict[str, Any]] = []
+    finish = Finish("stop")
+    arguments: dict[int, str] = {}
+    for event in events:
+        if isinstance(event, Restart):
+            blocks, arguments = [], {}
+        elif isinstance(event, ThinkingDelta):
+            if not blocks or blocks[-1]["type"] != "thinking":
+                blocks.append({"type": "thinking", "thinking": "", "signature": ""})
+            blocks[-1]["thinking"] += event.text
+        elif isinstance(event, TextDelta):
+            if not blocks or blocks[-1]["type"] != "text":
+                blocks.append({"type": "text", "text": ""})
+            blocks[-1]["text"] += event.text
+        elif isinstance(event, ToolCallStart):
+            blocks.append({"type": "tool_use", "id": event.id, "name": event.name, "input": {}, "_index": event.index})
+            arguments[event.index] = ""
+        elif isinstance(event, ToolCallDelta):
+            arguments[event.index] = arguments.get(event.index, "") + event.arguments
+        elif isinstance(event, Finish):
+            finish = event
+    for block in blocks:
+        if block["type"] == "tool_use":
+            block["input"] = json.loads(arguments.pop(block.pop("_index")) or "{}")
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [b for b in blocks if b["type"] != "text" or b["text"]],
+        "stop_reason": STOP_REASONS[finish.reason],
+        "stop_sequence": finish.stop_sequence,
+        "usage": _usage(finish),
+    }
+
+
+class EventStream:
+    """Anthropic's streaming events for the turn's events, as SSE frames."""
+
+    def __init__(self, msg_id: str, model: str) -> None:
+        self.msg_id, self.model = msg_id, model
+        self._open: str | None = None  # type of the content block being streamed
+        self._index = -1
+
+    def start(self) -> list[str]:
+        start = {"type": "message_start", "message": {
+            "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}
+        return [sse("message_start", start), sse("ping", {"type": "ping"})]
+
+    def _block(self, kind: str, block: dict[str, Any]) -> list[str]:
+        frames = self._close()
+        self._index += 1
+        self._open = kind
+        return frames + [sse("content_block_start", {"type": "content_block_start", "index": self._index,
+                                                      "content_block": block})]
+
+    def _close(self) -> list[str]:
+        if self._open is None:
+            return []
+        self._open = None
+        return [sse("content_block_stop", {"type": "content_block_stop", "index": self._index})]
+
+    def _delta(self, delta: dict[str, Any]) -> str:
+        return sse("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
+
+    def event(self, event: Event) -> list[str]:
+        if isinstance(event, ThinkingDelta) and event.text:
+            opening = [] if self._open == "thinking" else self._block(
+                "thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            return opening + [self._delta({"type": "thinking_delta", "thinking": event.text})]
+        if isinstance(event, TextDelta) and event.text:
+            opening = self._block("text", {"type": "text", "text": ""}) if self._open != "text" else []
+            return opening + [self._delta({"type": "text_delta", "text": event.text})]
+        if isinstance(event, ToolCallStart):
+            return self._block("tool_use", {"type": "tool_use", "id": event.id, "name": event.name, "input": {}})
+        if isinstance(event, ToolCallDelta) and event.arguments:
+            return [self._delta({"type": "input_json_delta", "partial_json": event.arguments})]
+        if isinstance(event, Restart):
+            raise GatewayError(502, "Claude's answer broke off mid-stream and was started again; retry the request.",
+                               "api_error", "upstream_stream_interrupted")
+        if isinstance(event, Finish):
+            return self._close() + [
+                sse("message_delta", {"type": "message_delta",
+                                      "delta": {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence},
+                                      "usage": _usage(event)}),
+                sse("message_stop", {"type": "message_stop"}),
+            ]
+        return []
+
+    @staticmethod
+    def error(error: GatewayError) -> str:
+        return sse("error", error.anthropic_body())
+
+
+def sse(name: str, payload: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
