@@ -15,12 +15,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import chat, health, messages, models, sessions
+from .api import chat, health, messages, models, responses, sessions
 from .config import Settings
 from .engine.types import Engine
 from .auth import keyless_guard
 from .errors import GatewayError
 from .sessions.registry import SessionRegistry
+from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Gateway:
     settings: Settings
     engine: Engine
     sessions: SessionService
+    responses: ResponseStore
 
 
 async def sweep(gateway: Gateway) -> None:
@@ -41,6 +43,7 @@ async def sweep(gateway: Gateway) -> None:
         await asyncio.sleep(interval)
         try:
             gateway.sessions.registry.expire()
+            gateway.responses.expire()
             gateway.engine.close_idle_processes()
         except Exception:
             log.exception("sweep failed")
@@ -61,7 +64,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         engine = ClaudeEngine(settings)
 
     registry = SessionRegistry(settings.session_ttl, on_end=engine.end_conversation)
-    gateway = Gateway(settings, engine, SessionService(registry, engine, settings.session_busy_wait))
+    gateway = Gateway(
+        settings, engine, SessionService(registry, engine, settings.session_busy_wait), ResponseStore(settings.session_ttl)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 return error_response(request, refused)
             return await call_next(request)
 
-    for module in (chat, messages, models, sessions, health):
+    for module in (chat, messages, responses, models, sessions, health):
         app.include_router(module.router)
 
     @app.exception_handler(GatewayError)
