@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response
 
 from ..auth import Tenant, authenticate
 from ..engine.types import Event, Finish, Turn
-from ..errors import GatewayError
 from ..protocol.openai_responses import ResponsesRequest
 from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
-from ..translate.openai_chat import unsupported_parameter
-from .streaming import ClientDisconnected, unless_disconnected
+from .streaming import refuse_if_strict, respond
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -28,9 +24,7 @@ async def create_response(request: Request, tenant: Tenant = Depends(authenticat
     gateway = request.app.state.gateway
     body = parse(ResponsesRequest, await read_json(request, gateway.settings.max_body_bytes))
     ignored = translate.ignored_parameters(body)
-    strict = request.headers.get("x-gateway-strict", "").lower()
-    if ignored and (strict in ("1", "true", "yes") or (gateway.settings.strict_params and strict not in ("0", "false", "no"))):
-        raise unsupported_parameter(ignored[0])
+    refuse_if_strict(request, gateway.settings.strict_params, ignored)
     earlier, earlier_system = [], None
     if body.previous_response_id:
         previous = gateway.responses.get(tenant.id, body.previous_response_id, "previous_response_id")
@@ -42,26 +36,13 @@ async def create_response(request: Request, tenant: Tenant = Depends(authenticat
     run = gateway.sessions.turn(turn, None)
     events = _storing(run.events(), gateway, turn, tenant.id, body, resp_id)
     builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
-    headers = {"X-Request-Id": resp_id, **({"X-Gateway-Ignored-Params": ",".join(ignored)} if ignored else {})}
-    try:
-        if not body.stream:
-            collected = await unless_disconnected(request, _collect(events))
-            for event in collected:
-                builder.apply(event)
-            return JSONResponse(builder.response(), headers={**headers, "X-Session-Id": run.session_id or ""})
-        first = await unless_disconnected(request, events.__anext__())
-    except ClientDisconnected:
-        await events.aclose()
-        return Response(status_code=499)
-    except StopAsyncIteration:
-        first = None
-    except BaseException:
-        await events.aclose()
-        raise
-    return StreamingResponse(
-        _sse(builder, first, events), media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers, "X-Session-Id": run.session_id or ""},
-    )
+
+    def headers() -> dict[str, str]:
+        named = {"X-Gateway-Ignored-Params": ",".join(ignored)} if ignored else {}
+        return {"X-Request-Id": resp_id, "X-Session-Id": run.session_id or "", **named}
+
+    return await respond(request, events, bool(body.stream), whole=lambda items: translate.build(items, builder),
+                         frames=builder, headers=headers)
 
 
 @router.get("/v1/responses/{response_id}")
@@ -90,28 +71,3 @@ async def _storing(events: AsyncIterator[Event], gateway, turn: Turn, tenant: st
         builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
         gateway.responses.put(resp_id, StoredResponse(
             tenant, translate.build(collected, builder), [*turn.messages, finish.message], turn.system))
-
-
-async def _collect(events: AsyncIterator[Event]) -> list[Event]:
-    return [event async for event in events]
-
-
-async def _sse(builder: translate.ResponseBuilder, first: Event | None, events: AsyncIterator[Event]) -> AsyncIterator[str]:
-    try:
-        for frame in builder.start():
-            yield frame
-        if first is not None:
-            for frame in builder.stream(first):
-                yield frame
-        async for event in events:
-            for frame in builder.stream(event):
-                yield frame
-    except GatewayError as error:
-        for frame in builder.error(error):
-            yield frame
-    except Exception:
-        log.exception("turn failed while streaming")
-        for frame in builder.error(GatewayError(500, "The gateway failed while streaming.", "server_error", "internal_error")):
-            yield frame
-    finally:
-        await events.aclose()

@@ -1,17 +1,113 @@
-"""Serving a turn's events over HTTP: stop when the client leaves, merge several choices, and
-answer with the real status when the turn fails before its first event."""
+"""Serving a turn's events over HTTP, for every front door: JSON or SSE, the real status when the
+turn fails before its first event, an error frame after it, and the turn stopped when the client
+leaves. Also the request checks the front doors share."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Awaitable, TypeVar
+import logging
+import re
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
 
 from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..engine.types import Event
+from ..errors import GatewayError, invalid_request
+from ..protocol.openai_chat import SESSION_ID_PATTERN
+from ..translate.openai_chat import unsupported_parameter
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 Indexed = tuple[int, Event]
+
+
+class Frames(Protocol[Item]):  # type: ignore[misc]
+    """How one API writes a stream: frames to open, one item's frames, frames to close, an error."""
+
+    def opening(self) -> list[str]: ...
+
+    def frames(self, item: Item) -> list[str]: ...
+
+    def closing(self) -> list[str]: ...
+
+    def failure(self, error: GatewayError) -> list[str]: ...
+
+
+def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str]) -> None:
+    """Strict mode (server-wide, or X-Gateway-Strict per request) refuses what would be ignored."""
+    header = request.headers.get("x-gateway-strict", "").lower()
+    strict = header in ("1", "true", "yes") or (strict_setting and header not in ("0", "false", "no"))
+    if ignored and strict:
+        raise unsupported_parameter(ignored[0])
+
+
+def session_id(request: Request, from_body: str | None) -> str | None:
+    """The session a request names: its body field, else the X-Session-Id header."""
+    value = from_body or request.headers.get("x-session-id")
+    if from_body is None and value is not None and not re.match(SESSION_ID_PATTERN, value):
+        raise invalid_request(
+            "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
+        )
+    return value
+
+
+async def respond(
+    request: Request,
+    events: AsyncIterator[Item],
+    stream: bool,
+    whole: Callable[[list[Item]], dict[str, Any]],
+    frames: Frames[Item],
+    headers: Callable[[], dict[str, str]],
+) -> Response:
+    """The turn as one JSON body, or as a stream of `frames`."""
+    try:
+        if not stream:
+            collected = await unless_disconnected(request, _collect(events))
+            return JSONResponse(whole(collected), headers=headers())
+        # Wait for the first event before answering, so a failure that comes first (bad credential,
+        # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
+        first: list[Item] = [await unless_disconnected(request, events.__anext__())]
+    except ClientDisconnected:
+        await events.aclose()
+        return Response(status_code=499)
+    except StopAsyncIteration:
+        first = []
+    except BaseException:
+        await events.aclose()
+        raise
+    return StreamingResponse(
+        _sse(frames, first, events), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers()},
+    )
+
+
+async def _collect(events: AsyncIterator[Item]) -> list[Item]:
+    return [item async for item in events]
+
+
+async def _sse(frames: Frames[Item], first: list[Item], events: AsyncIterator[Item]) -> AsyncIterator[str]:
+    try:
+        for frame in frames.opening():
+            yield frame
+        for item in first:
+            for frame in frames.frames(item):
+                yield frame
+        async for item in events:
+            for frame in frames.frames(item):
+                yield frame
+        closing = frames.closing()
+    except GatewayError as error:
+        closing = frames.failure(error)
+    except Exception:
+        log.exception("turn failed while streaming")
+        closing = frames.failure(GatewayError(500, "The gateway failed while streaming.", "server_error", "internal_error"))
+    finally:
+        await events.aclose()
+    for frame in closing:
+        yield frame
 
 
 class ClientDisconnected(Exception):
@@ -54,12 +150,16 @@ async def merged(streams: list[AsyncIterator[Event]]) -> AsyncIterator[Indexed]:
     queue: asyncio.Queue[tuple[int, Event | BaseException | None]] = asyncio.Queue()
 
     async def pump(index: int, events: AsyncIterator[Event]) -> None:
+        ended: Event | BaseException | None = None
         try:
             async for event in events:
-                await queue.put((index, event))
-            await queue.put((index, None))
-        except Exception as exc:
-            await queue.put((index, exc))
+                queue.put_nowait((index, event))
+        except BaseException as exc:  # a cancelled start included: the merge must still hear of it
+            ended = exc
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            queue.put_nowait((index, ended))
 
     tasks = [asyncio.create_task(pump(i, s)) for i, s in enumerate(streams)]
     running = len(tasks)
@@ -78,8 +178,8 @@ async def merged(streams: list[AsyncIterator[Event]]) -> AsyncIterator[Indexed]:
         await asyncio.wait(tasks)
 
 
-async def collect(events: AsyncIterator[Indexed], n: int) -> list[list[Event]]:
+def by_choice(items: list[Indexed], n: int) -> list[list[Event]]:
     choices: list[list[Event]] = [[] for _ in range(n)]
-    async for index, event in events:
+    for index, event in items:
         choices[index].append(event)
     return choices

@@ -169,7 +169,7 @@ class EventStream:
         self._open: str | None = None  # type of the content block being streamed
         self._index = -1
 
-    def start(self) -> list[str]:
+    def opening(self) -> list[str]:
         start = {"type": "message_start", "message": {
             "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": None, "stop_sequence": None,
@@ -193,7 +193,13 @@ class EventStream:
     def _delta(self, delta: dict[str, Any]) -> str:
         return sse("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
 
-    def event(self, event: Event) -> list[str]:
+    def closing(self) -> list[str]:
+        return []  # message_stop came with the Finish
+
+    def failure(self, error: GatewayError) -> list[str]:
+        return [sse("error", error.anthropic_body())]
+
+    def frames(self, event: Event) -> list[str]:
         if isinstance(event, ThinkingDelta) and event.text:
             opening = [] if self._open == "thinking" else self._block(
                 "thinking", {"type": "thinking", "thinking": "", "signature": ""})
@@ -217,9 +223,6 @@ class EventStream:
             ]
         return []
 
-    @staticmethod
-    def error(error: GatewayError) -> str:
-        return sse("error", error.anthropic_body())
 
 
 def sse(name: str, payload: dict[str, Any]) -> str:

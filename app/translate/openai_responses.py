@@ -200,11 +200,14 @@ class ResponseBuilder:
         self._seq += 1
         return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
-    def start(self) -> list[str]:
+    def opening(self) -> list[str]:
         return [self._event("response.created", response=self.response()),
                 self._event("response.in_progress", response=self.response())]
 
-    def stream(self, event: Event) -> list[str]:
+    def closing(self) -> list[str]:
+        return []  # response.completed came with the Finish
+
+    def frames(self, event: Event) -> list[str]:
         """Streaming events for one engine event (thinking is kept for the final response only)."""
         if isinstance(event, Restart):
             raise GatewayError(502, "Claude's answer broke off mid-stream and was started again; retry.",
@@ -259,7 +262,7 @@ class ResponseBuilder:
             self._event("response.output_item.done", output_index=index, item=done),
         ]
 
-    def error(self, error: GatewayError) -> list[str]:
+    def failure(self, error: GatewayError) -> list[str]:
         return [self._event("response.failed", response=self.failed(error))]
 
 
