@@ -251,8 +251,9 @@ class ClaudeEngine:
         self.pool.activity()
         if held is not None:  # the held turn goes on with the client's results
             process, reader, sdk_messages = held.process, held.reader, held.messages
-            for (call_id, name, arguments), result in zip(held.calls, _results_for(held.calls, turn.prompt) or []):
-                held.bridge.deliver(name, json.loads(arguments or "{}"), result)
+            self.pool.unpark(process)
+            for (_, name, _), result in zip(held.calls, _results_for(held.calls, turn.prompt) or []):
+                held.bridge.deliver(name, result)
             reader.continue_after_tools()
         else:
             process, prompt = await self._process_for(conversation, key, turn)
@@ -277,6 +278,9 @@ class ClaudeEngine:
                 conversation.history = [*turn.messages, finish.message]
                 conversation.held = Held(process, sdk_messages, reader, bridge,
                                          [reader.tool_calls[i] for i in sorted(reader.tool_calls)])
+                # Evictable and idle-closed like any parked process, so held turns whose results
+                # never come cannot fill the gateway.
+                self.pool.park(process, lambda: self._release_held(conversation))
             else:
                 await sdk_messages.aclose()  # type: ignore[attr-defined]
                 if finish is not None and reader.completed_cleanly:
@@ -304,11 +308,14 @@ class ClaudeEngine:
             return await self._spawn(self._options(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
             history, prompt = turn.history, turn.prompt
-            if all(block.get("type") == "tool_result" for block in prompt.content):
+            results = [b for b in prompt.content if b.get("type") == "tool_result"]
+            if results:
                 # A resumed transcript that ends with an unanswered tool_use is "repaired" by the CLI
                 # with an interrupted-call error, and the results sent after it are lost; so the
-                # results go into the transcript, and a short message asks Claude to go on.
-                history, prompt = [*history, prompt], Message("user", [{"type": "text", "text": CONTINUE_AFTER_TOOLS}])
+                # results go into the transcript, and the rest (or a short message) goes on.
+                rest = [b for b in prompt.content if b.get("type") != "tool_result"]
+                history = [*history, Message("user", results)]
+                prompt = Message("user", rest or [{"type": "text", "text": CONTINUE_AFTER_TOOLS}])
             session = write_transcript(self.settings.config_dir, conversation.cwd, _with_claude_names(history))
             try:
                 return await self._resume(conversation, key, session), prompt

@@ -71,6 +71,8 @@ class TurnReader:
                 self._text.append(event.text)
             elif isinstance(event, Restart):
                 self._text.clear()
+                self.tool_calls.clear()
+                self._tool_index = None
         return events
 
     def answer(self) -> Message:
@@ -155,6 +157,8 @@ class TurnReader:
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
             self._tool_index = None
+            if self._in_structured_block and self.structured and self._text:
+                return [Restart()]  # Claude wrote the structured output again (the first try failed)
             name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:
                 self._tool_index = len(self.tool_calls)

@@ -2,8 +2,9 @@
 
 When Claude calls one, the answer goes back to the client as `tool_calls`, and the Claude turn
 waits ("held") until the client's next request brings the results. The CLI runs the calls of
-one answer one after another and gives a handler only the arguments (no call id), so results are
-matched to handler calls by function name and arguments, in order.
+one answer one after another, in order, and gives a handler only the arguments (no call id), so
+results are matched to handler calls by function name, first in first out. (Matching on the
+arguments too broke on numbers: Claude's 1.0 reaches the handler as 1.)
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ def client_name(name: str) -> str | None:
     return name[len(PREFIX):] if name.startswith(PREFIX) else None
 
 
-def _key(name: str, arguments: Any) -> tuple[str, str]:
-    return name, json.dumps(arguments, sort_keys=True)
+def sdk_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The client's schema in a form the SDK passes through unchanged: it reads a schema without
+    both `type` and `properties` as a map of parameter names to types, and rewrites it."""
+    return {"type": "object", "properties": {}, **schema}
 
 
 class ToolBridge:
     def __init__(self, specs: tuple[ToolSpec, ...]) -> None:
         self.specs = specs
-        self._waiting: dict[tuple[str, str], deque[asyncio.Future[str]]] = {}
-        self._ready: dict[tuple[str, str], deque[str]] = {}
+        self._waiting: dict[str, deque[asyncio.Future[str]]] = {}  # by function name
+        self._ready: dict[str, deque[str]] = {}
         self.server = create_sdk_mcp_server(SERVER, "1.0", [self._handler(spec) for spec in specs])
 
     @property
@@ -46,9 +49,9 @@ class ToolBridge:
         return [claude_name(spec.name) for spec in self.specs]
 
     def _handler(self, spec: ToolSpec):  # type: ignore[no-untyped-def]
-        @tool(spec.name, spec.description, json.loads(spec.schema))
+        @tool(spec.name, spec.description, sdk_schema(json.loads(spec.schema)))
         async def call(arguments: dict[str, Any]) -> dict[str, Any]:
-            key = _key(spec.name, arguments)
+            key = spec.name
             ready = self._ready.get(key)
             if ready:
                 result = ready.popleft()
@@ -60,9 +63,9 @@ class ToolBridge:
 
         return call
 
-    def deliver(self, name: str, arguments: Any, result: str) -> None:
-        """The client's result for one call: to the handler waiting for it, or the one to come."""
-        key = _key(name, arguments)
+    def deliver(self, name: str, result: str) -> None:
+        """The client's result for the next call of `name`: to its handler, waiting or to come."""
+        key = name
         waiting = self._waiting.get(key)
         while waiting:
             future = waiting.popleft()

@@ -78,6 +78,11 @@ MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
+    if _tools(request) and (request.response_format or {}).get("type") in ("json_schema", "json_object"):
+        raise invalid_request(
+            "tools and a JSON response_format cannot be combined here: Claude Code's structured output "
+            "ends the turn with its own tool. Use one or the other.", "response_format", "unsupported_parameter",
+        )
     if (request.n or 1) > MAX_CHOICES:
         raise invalid_request(
             f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.", "n", "invalid_value"
@@ -167,7 +172,8 @@ def _output_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | N
     if kind == "json_object":
         return {"type": "object"}
     if kind == "json_schema":
-        schema = (response_format or {}).get("json_schema", {}).get("schema")
+        spec = (response_format or {}).get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(schema, dict):
             raise invalid_request(
                 "response_format.json_schema.schema must be a JSON schema object.",

@@ -40,6 +40,9 @@ def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, reque
         ToolSpec(t.name, t.description or "", json.dumps(t.parameters or {"type": "object", "properties": {}}, sort_keys=True))
         for t in request.tools or []
     )
+    if tools and request.text and request.text.format and request.text.format.type != "text":
+        raise invalid_request("tools and a JSON text.format cannot be combined here: Claude Code's structured "
+                              "output ends the turn with its own tool.", "text.format")
     if tools and request.tool_choice == "required":
         system_parts.append(forced_tool_instruction(""))
     elif tools and isinstance(request.tool_choice, orq.NamedFunction):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import openai
 import pytest
 
 from tests.fakes.upstream import Reply
@@ -106,10 +107,11 @@ def test_without_the_held_turn_the_conversation_is_rebuilt(cold_gateway, fake):
                  {"role": "tool", "tool_call_id": call.id, "content": "35 C"}]
     second = cold.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
     assert second.choices[0].message.content == "Hot in Rome."
-    roles = [(m["role"], [b.get("type") for b in m["content"]] if isinstance(m["content"], list) else "text")
-             for m in fake.requests[-1]["messages"] if m["role"] in ("user", "assistant")]
-    assert ("assistant", ["tool_use"]) in roles  # rebuilt as real tool use and tool result turns
-    assert any(r == "user" and "tool_result" in types for r, types in roles)
+    sent = [m for m in fake.requests[-1]["messages"] if m["role"] in ("user", "assistant")]
+    assert [b["type"] for b in sent[1]["content"]] == ["tool_use"]  # rebuilt as real turns
+    result = sent[2]["content"][0]
+    assert result["type"] == "tool_result" and result["tool_use_id"] == call.id and not result.get("is_error")
+    assert "35 C" in json.dumps(result["content"])
 
 
 def test_tool_choice_none_hides_the_tools(client, fake):
@@ -149,3 +151,67 @@ def test_a_function_call_round_trip_in_a_named_session(client, gateway, fake):
         model="sonnet", messages=[{"role": "tool", "tool_call_id": call.id, "content": "snow"}], tools=[WEATHER], **session)
     assert second.choices[0].message.content == "Snowing in Kyiv."
     assert '"snow"' in json.dumps(fake.requests[-1]["messages"])
+
+
+# --- found in review ---------------------------------------------------------------------------
+def test_float_arguments_do_not_hang_the_turn(client, fake):
+    # Claude's 1.0 reaches the MCP handler as 1: results are matched by function name, in order.
+    fake.enqueue(calls(("scale", {"factor": 1.0})), Reply(text="Scaled."))
+    scale = {"type": "function", "function": {"name": "scale", "parameters": {
+        "type": "object", "properties": {"factor": {"type": "number"}}}}}
+    messages = [{"role": "user", "content": "scale it"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[scale])
+    call = first.choices[0].message.tool_calls[0]
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "done"}]
+    assert client.chat.completions.create(model="sonnet", messages=messages, tools=[scale], timeout=20
+                                          ).choices[0].message.content == "Scaled."
+
+
+def test_a_schema_without_properties_reaches_claude_intact(client, fake):
+    bare = {"type": "function", "function": {"name": "ping", "description": "Ping", "parameters": {"type": "object"}}}
+    client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}], tools=[bare])
+    (offered,) = [t for t in fake.requests[-1]["tools"] if t["name"] == "mcp__client__ping"]
+    assert offered["input_schema"].get("properties") == {}  # not a made-up "type" parameter
+
+
+def test_tools_with_a_json_response_format_is_a_clear_400(client, fake):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "x"}], tools=[WEATHER],
+                                       response_format={"type": "json_object"})
+    assert caught.value.body["param"] == "response_format"
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "x"}],
+                                       response_format={"type": "json_schema", "json_schema": None})
+
+
+def test_tool_results_with_user_text_survive_a_rebuild(cold_gateway, fake):
+    from tests.e2e.conftest import API_KEY
+
+    cold = openai.OpenAI(base_url=f"{cold_gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="Brief: sunny."))
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    first = cold.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "RESULT-4"},
+                 {"role": "user", "content": "and be brief"}]
+    cold.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
+    sent = json.dumps(fake.requests[-1]["messages"])
+    assert "RESULT-4" in sent and "and be brief" in sent and "interrupted" not in sent
+
+
+def test_legacy_functions_and_function_call(client, fake):
+    fake.enqueue(calls(("get_weather", {"city": "Lima"})), Reply(text="Mild in Lima."))
+    functions = [WEATHER["function"]]
+    messages = [{"role": "user", "content": "Weather in Lima?"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, functions=functions)
+    choice = first.choices[0]
+    assert choice.finish_reason == "function_call" and choice.message.tool_calls is None
+    assert choice.message.function_call.name == "get_weather"
+    assert json.loads(choice.message.function_call.arguments) == {"city": "Lima"}
+    messages += [{"role": "assistant", "content": None, "function_call": choice.message.function_call.model_dump()},
+                 {"role": "function", "name": "get_weather", "content": "18 C"}]
+    second = client.chat.completions.create(model="sonnet", messages=messages, functions=functions)
+    assert second.choices[0].message.content == "Mild in Lima."
+    assert "18 C" in json.dumps(fake.requests[-1]["messages"])
