@@ -14,12 +14,13 @@ import json
 from collections import deque
 from typing import Any
 
-from claude_agent_sdk import create_sdk_mcp_server, tool
+from claude_agent_sdk import ToolAnnotations, create_sdk_mcp_server, tool
 
 from .types import ToolSpec
 
 SERVER = "client"
 PREFIX = f"mcp__{SERVER}__"  # how Claude sees the client's function `name`: mcp__client__name
+MAX_RESULT_CHARS = 10_000_000  # keep the client's results inline (the body limit bounds them anyway)
 
 
 def claude_name(name: str) -> str:
@@ -49,7 +50,10 @@ class ToolBridge:
         return [claude_name(spec.name) for spec in self.specs]
 
     def _handler(self, spec: ToolSpec):  # type: ignore[no-untyped-def]
-        @tool(spec.name, spec.description, sdk_schema(json.loads(spec.schema)))
+        # Without the size hint Claude Code keeps results over ~50 KB in a file and shows Claude a
+        # 2 KB preview, which chat mode (no file tools) cannot read further.
+        @tool(spec.name, spec.description, sdk_schema(json.loads(spec.schema)),
+              annotations=ToolAnnotations(maxResultSizeChars=MAX_RESULT_CHARS))
         async def call(arguments: dict[str, Any]) -> dict[str, Any]:
             key = spec.name
             ready = self._ready.get(key)

@@ -215,3 +215,16 @@ def test_legacy_functions_and_function_call(client, fake):
     second = client.chat.completions.create(model="sonnet", messages=messages, functions=functions)
     assert second.choices[0].message.content == "Mild in Lima."
     assert "18 C" in json.dumps(fake.requests[-1]["messages"])
+
+
+def test_a_large_tool_result_reaches_claude_whole(client, fake):
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="Read it all."))
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    big = "weather report line\n" * 4000  # 80 KB
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": big}]
+    client.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
+    sent = json.dumps(fake.requests[-1]["messages"])
+    assert sent.count("weather report line") == 4000 and "persisted-output" not in sent
