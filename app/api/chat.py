@@ -13,7 +13,7 @@ from ..errors import GatewayError
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
-from .streaming import Indexed, by_choice, indexed, merged, refuse_if_strict, respond, session_id
+from .streaming import Indexed, by_choice, indexed, merged, refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
@@ -39,7 +39,7 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
         request, events, bool(body.stream),
         whole=lambda items: translate.completion(by_choice(items, n), completion_id, created, body.model, legacy),
         frames=_ChunkFrames(chunks, n),
-        headers=lambda: _headers(completion_id, run.session_id if run else None, ignored),
+        headers=lambda: turn_headers("X-Request-Id", completion_id, run.session_id if run else None, ignored),
     )
 
 
@@ -58,12 +58,3 @@ class _ChunkFrames:
 
     def failure(self, error: GatewayError) -> list[str]:
         return [self.chunks.error(error), self.chunks.done()]
-
-
-def _headers(completion_id: str, session: str | None, ignored: list[str]) -> dict[str, str]:
-    headers = {"X-Request-Id": completion_id}
-    if session:
-        headers["X-Session-Id"] = session
-    if ignored:
-        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
-    return headers

@@ -9,7 +9,7 @@ from ..auth import Tenant, authenticate
 from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
-from .streaming import refuse_if_strict, respond, session_id
+from .streaming import refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
@@ -27,7 +27,7 @@ async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> 
         request, run.events(), bool(body.stream),
         whole=lambda events: translate.message(events, msg_id, body.model),
         frames=translate.EventStream(msg_id, body.model),
-        headers=lambda: _headers(msg_id, run.session_id, ignored),
+        headers=lambda: turn_headers("request-id", msg_id, run.session_id, ignored),
     )
 
 
@@ -39,12 +39,3 @@ async def count_tokens(request: Request, tenant: Tenant = Depends(authenticate))
     gateway.engine.resolve_model(body.model)  # 404 unless served
     count, source = await gateway.engine.count_tokens(data)
     return JSONResponse({"input_tokens": count}, headers={"X-Gateway-Token-Count": source})
-
-
-def _headers(msg_id: str, session_id: str | None, ignored: list[str]) -> dict[str, str]:
-    headers = {"request-id": msg_id}
-    if session_id:
-        headers["X-Session-Id"] = session_id
-    if ignored:
-        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
-    return headers

@@ -14,7 +14,7 @@ from ..protocol.openai_responses import ResponsesRequest
 from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
-from .streaming import refuse_if_strict, respond
+from .streaming import refuse_if_strict, respond, turn_headers
 
 router = APIRouter()
 
@@ -37,12 +37,8 @@ async def create_response(request: Request, tenant: Tenant = Depends(authenticat
     events = _storing(run.events(), gateway, turn, tenant.id, body, resp_id)
     builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
 
-    def headers() -> dict[str, str]:
-        named = {"X-Gateway-Ignored-Params": ",".join(ignored)} if ignored else {}
-        return {"X-Request-Id": resp_id, "X-Session-Id": run.session_id or "", **named}
-
     return await respond(request, events, bool(body.stream), whole=lambda items: translate.build(items, builder),
-                         frames=builder, headers=headers)
+                         frames=builder, headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored))
 
 
 @router.get("/v1/responses/{response_id}")

@@ -54,6 +54,16 @@ def session_id(request: Request, from_body: str | None) -> str | None:
     return value
 
 
+def turn_headers(id_header: str, request_id: str, session: str | None, ignored: list[str]) -> dict[str, str]:
+    """The headers every front door answers with: its request id, the session, what was ignored."""
+    headers = {id_header: request_id}
+    if session:
+        headers["X-Session-Id"] = session
+    if ignored:
+        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
+    return headers
+
+
 async def respond(
     request: Request,
     events: AsyncIterator[Item],
