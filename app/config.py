@@ -46,7 +46,6 @@ class Settings(BaseSettings):
 
     # Extra model names for tools that hard-code OpenAI names: "gpt-4o=sonnet,gpt-4o-mini=haiku".
     model_aliases: str = ""
-    default_model: str = "sonnet"
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     request_timeout: float = Field(default=600.0, gt=0)  # a whole turn, seconds

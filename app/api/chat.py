@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from ..auth import Tenant, authenticate
-from ..errors import GatewayError
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
-from .streaming import Indexed, by_choice, indexed, merged, refuse_if_strict, respond, session_id, turn_headers
+from .streaming import by_choice, indexed, merged, refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
@@ -33,28 +32,11 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     # n > 1: independent one-off turns, outside any session
     events = indexed(run.events()) if run else merged([gateway.engine.stream(turn) for _ in range(n)])
     chunks = translate.ChunkStream(
-        completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage), legacy
+        completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage), legacy, n
     )
     return await respond(
         request, events, bool(body.stream),
         whole=lambda items: translate.completion(by_choice(items, n), completion_id, created, body.model, legacy),
-        frames=_ChunkFrames(chunks, n),
+        frames=chunks,
         headers=lambda: turn_headers("X-Request-Id", completion_id, run.session_id if run else None, ignored),
     )
-
-
-class _ChunkFrames:
-    def __init__(self, chunks: translate.ChunkStream, n: int) -> None:
-        self.chunks, self.n = chunks, n
-
-    def opening(self) -> list[str]:
-        return [self.chunks.start(index) for index in range(self.n)]
-
-    def frames(self, item: Indexed) -> list[str]:
-        return self.chunks.event(item[1], item[0])
-
-    def closing(self) -> list[str]:
-        return [*self.chunks.end(), self.chunks.done()]
-
-    def failure(self, error: GatewayError) -> list[str]:
-        return [self.chunks.error(error), self.chunks.done()]

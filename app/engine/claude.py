@@ -109,8 +109,10 @@ class ClaudeEngine:
         self.pool.on_spare_dropped = lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True)
         self.conversations: dict[str, Conversation] = {}
         self._warm_up: asyncio.Task[Any] | None = None
-        # The tool bridge of each process that offers client functions, by id(process.options);
-        # an entry lives as long as the options (and so the process) do.
+        # The tool bridge of each process that offers client functions, by id(process.options): the
+        # options cannot carry it (the SDK serialises MCP configs for the CLI). An entry lives as long
+        # as the options' MCP server; a stale entry under a reused id can only meet a process without
+        # tools, which never waits for results, and a new process with tools overwrites it.
         self._bridges: weakref.WeakValueDictionary[int, ToolBridge] = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
@@ -240,7 +242,8 @@ class ClaudeEngine:
         holds_history = conversation.key == key and conversation.history == turn.history
         held = conversation.held
         conversation.held = None
-        if held is not None and not (holds_history and _results_for(held.calls, turn.prompt) is not None):
+        results = _results_for(held.calls, turn.prompt) if held is not None and holds_history else None
+        if held is not None and results is None:
             conversation.held = held
             self._release_held(conversation)  # the client went elsewhere: those results never come
             held = None
@@ -252,7 +255,7 @@ class ClaudeEngine:
         if held is not None:  # the held turn goes on with the client's results
             process, reader, sdk_messages = held.process, held.reader, held.messages
             self.pool.unpark(process)
-            for (_, name, _), result in zip(held.calls, _results_for(held.calls, turn.prompt) or []):
+            for (_, name, _), result in zip(held.calls, results or []):
                 held.bridge.deliver(name, result)
             reader.continue_after_tools()
         else:

@@ -11,7 +11,7 @@ from claude_agent_sdk.types import RateLimitEvent
 
 from .failures import FailedTurn, turn_error
 from .tools import client_name
-from .types import Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from .types import Event, Finish, FinishReason, Message, Restart, answer_message, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 STOP_REASONS: dict[str, FinishReason] = {
@@ -77,15 +77,14 @@ class TurnReader:
 
     def answer(self) -> Message:
         """The assistant turn as a client will send it back: its text, then its function calls."""
-        text = "".join(self._text)
-        blocks: list[dict] = [{"type": "text", "text": text}] if text.strip() else []
+        uses = []
         for call_id, name, arguments in (self.tool_calls[i] for i in sorted(self.tool_calls)):
             try:
                 parsed = json.loads(arguments or "{}")
             except json.JSONDecodeError:
                 parsed = {}
-            blocks.append({"type": "tool_use", "id": call_id, "name": name, "input": parsed})
-        return Message("assistant", blocks)
+            uses.append({"type": "tool_use", "id": call_id, "name": name, "input": parsed})
+        return answer_message("".join(self._text), uses)
 
     def continue_after_tools(self) -> None:
         """The client sent the results: the same Claude turn goes on as a new answer."""
@@ -187,8 +186,6 @@ class TurnReader:
         self.finished = True
         self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
         return [Finish("length", self._message_usage, self.model, self.answer())]
-
-
 
 
     def _block_event(self, block: object) -> Event | None:

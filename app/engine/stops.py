@@ -6,7 +6,7 @@ never shows any part of it.
 
 from __future__ import annotations
 
-from .types import Event, Finish, Message, Restart, TextDelta, Usage
+from .types import Event, Finish, Restart, TextDelta, Usage, answer_message
 
 
 class StopScanner:
@@ -36,8 +36,7 @@ class StopScanner:
             at, self.hit = min(found)
             safe, self._pending = self._pending[:at], ""
             self._sent.append(safe)
-            answer = "".join(self._sent)
-            message = Message("assistant", [{"type": "text", "text": answer}] if answer.strip() else [])
+            message = answer_message("".join(self._sent))
             finish = Finish("stop_sequence", usage, model, message, stop_sequence=self.hit)
             return [TextDelta(safe), finish] if safe else [finish]
         cut = max(0, len(self._pending) - self.hold)

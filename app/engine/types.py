@@ -30,6 +30,12 @@ class ToolSpec:
     schema: str  # JSON text of the parameters schema (hashable: part of a process's options)
 
 
+def answer_message(text: str, tool_uses: list[Block] | None = None) -> Message:
+    """An assistant turn as a client sends it back: its text (if any), then its tool calls."""
+    blocks: list[Block] = [{"type": "text", "text": text}] if text.strip() else []
+    return Message("assistant", blocks + list(tool_uses or []))
+
+
 @dataclass
 class Turn:
     """One request to Claude: the whole conversation so far, ending with the new user message."""
@@ -65,6 +71,14 @@ class Usage:
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_input_tokens + other.cache_read_input_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+        )
 
     @property
     def prompt_tokens(self) -> int:

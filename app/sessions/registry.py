@@ -87,7 +87,6 @@ class SessionRegistry:
         # (tenant, model, system, hash of the served history) -> the stateless sessions at that point;
         # several conversations can be word for word the same so far.
         self._continuations: dict[tuple[str, str, str, str], list[Session]] = {}
-        self.expired_total = 0
 
     # --- lookup -------------------------------------------------------------------------------
     def get(self, tenant: str, session_id: str) -> Session:
@@ -152,7 +151,6 @@ class SessionRegistry:
         ended = [s for s in self._sessions.values() if self._expired(s) and not s.lock.locked()]
         for session in ended:
             self._end(session)
-        self.expired_total += len(ended)
         return len(ended)
 
     def end_all(self) -> None:

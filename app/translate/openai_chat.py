@@ -73,10 +73,10 @@ def unsupported_parameter(name: str) -> GatewayError:
     )
 
 
-# Fields OpenAI accepts that this gateway does not support yet: a clear 400 beats a silent no.
 MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 
+# What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
     if _tools(request) and (request.response_format or {}).get("type") in ("json_schema", "json_object"):
         raise invalid_request(
@@ -315,13 +315,7 @@ def _choice(index: int, events: list[Event]) -> oa.Choice:
 
 
 def _total_usage(choices: list[list[Event]]) -> Usage:
-    total = Usage()
-    for event in (e for events in choices for e in events if isinstance(e, Finish)):
-        total.input_tokens += event.usage.input_tokens
-        total.output_tokens += event.usage.output_tokens
-        total.cache_read_input_tokens += event.usage.cache_read_input_tokens
-        total.cache_creation_input_tokens += event.usage.cache_creation_input_tokens
-    return total
+    return sum((e.usage for events in choices for e in events if isinstance(e, Finish)), Usage())
 
 
 def stream_broke() -> GatewayError:
@@ -342,9 +336,10 @@ class ChunkStream:
     """
 
     def __init__(
-        self, completion_id: str, created: int, model: str, include_usage: bool, legacy_functions: bool = False
+        self, completion_id: str, created: int, model: str, include_usage: bool, legacy_functions: bool = False,
+        n: int = 1,
     ) -> None:
-        self.completion_id, self.created, self.model = completion_id, created, model
+        self.completion_id, self.created, self.model, self.n = completion_id, created, model, n
         self.include_usage = include_usage
         self.legacy_functions = legacy_functions  # answer with function_call, the pre-tools form
         self._usage = Usage()
@@ -386,7 +381,7 @@ class ChunkStream:
         if isinstance(event, Restart):
             raise stream_broke()
         if isinstance(event, Finish):
-            self._usage = _total_usage([[Finish("stop", self._usage), event]])
+            self._usage = self._usage + event.usage
             reason = FINISH_REASONS[event.reason]
             if self.legacy_functions and reason == "tool_calls":
                 reason = "function_call"
@@ -404,6 +399,20 @@ class ChunkStream:
     def end(self) -> list[str]:
         """After every choice: the usage chunk, if asked for."""
         return [self._chunk(None, usage=completion_usage(self._usage))] if self.include_usage else []
+
+    # The stream writer interface every front door's stream has (app/api/streaming.Frames):
+    def opening(self) -> list[str]:
+        return [self.start(index) for index in range(self.n)]
+
+    def frames(self, item: tuple[int, Event]) -> list[str]:
+        index, event = item
+        return self.event(event, index)
+
+    def closing(self) -> list[str]:
+        return [*self.end(), self.done()]
+
+    def failure(self, error: GatewayError) -> list[str]:
+        return [self.error(error), self.done()]
 
     @staticmethod
     def error(error: GatewayError) -> str:
