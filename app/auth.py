@@ -6,12 +6,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from urllib.parse import urlsplit
-
 from fastapi import Request
 
-from .config import LOOPBACK_HOSTS
 from .errors import GatewayError, invalid_api_key
+from .loopback import is_loopback_authority, is_loopback_origin, is_loopback_peer
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,14 @@ def keyless_guard(client_host: str | None, host_header: str | None, origin: str 
     - clients must come from loopback (even if someone starts uvicorn on 0.0.0.0 by hand);
     - the Host header must name loopback: a DNS-rebinding page reaches 127.0.0.1 under its own name;
     - a cross-origin Origin header means a web page is calling; browsers send it on every such POST.
+    What counts as loopback, and why `127.1` or `localhost.` do not, is in app/loopback.py.
     """
-    def loopback(name: str | None) -> bool:
-        return (name or "").strip("[]").lower() in LOOPBACK_HOSTS or (name or "").startswith("127.")
-
-    if not loopback(client_host) and client_host not in (None, "testclient"):
+    if not is_loopback_peer(client_host) and client_host not in (None, "testclient"):
         reason = "from other machines"
-    elif host_header and not loopback(urlsplit(f"//{host_header}").hostname):
-        reason = f"under the host name '{host_header}'"
-    elif origin and origin != "null" and not loopback(urlsplit(origin).hostname):
-        reason = f"from web pages ({origin})"
-    elif origin == "null":
-        reason = "from web pages"
+    elif host_header is not None and not is_loopback_authority(host_header):
+        reason = f"under the host name '{host_header[:100]}'"
+    elif origin is not None and not is_loopback_origin(origin):
+        reason = f"from web pages ({origin[:100]})"
     else:
         return None
     return GatewayError(

@@ -14,7 +14,8 @@ from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+from .loopback import is_loopback_name
+
 # Variables in .env that are meant for the Claude Code CLI (credentials, provider, endpoint).
 CLI_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR", "AWS_", "GOOGLE_", "CLOUD_ML_", "VERTEX_")
 
@@ -126,8 +127,8 @@ class Settings(BaseSettings):
         return root.expanduser().resolve()
 
     def check_bind(self) -> None:
-        """Refuse to listen beyond loopback without an API key."""
-        if self.host not in LOOPBACK_HOSTS and not self.api_key_list:
+        """Refuse to listen beyond loopback without an API key (loopback as app/loopback.py says)."""
+        if not is_loopback_name(self.host) and not self.api_key_list:
             raise SystemExit(
                 f"Refusing to bind {self.host}: set GATEWAY_API_KEYS first, or bind 127.0.0.1."
             )

@@ -187,3 +187,23 @@ async def test_strict_mode_server_wide_and_per_request(strict_setting, header, s
         assert response.headers["x-gateway-ignored-params"] == "top_p"
     else:
         assert response.json()["error"]["param"] == "top_p" and engine.turns == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "127.0.0.1.nip.io:8000"},  # a DNS-rebinding page's own name for 127.0.0.1
+        {"Host": "localhost.evil"},
+        {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1.attacker.example"},
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+async def test_keyless_gateway_refuses_rebinding_names(headers, path):
+    client, engine = make_client()
+    async with client:
+        response = await client.post(path, json={**BODY, "max_tokens": 5}, headers=headers)
+        listing = await client.get("/v1/sessions", headers=headers)
+    assert response.status_code == 403 and listing.status_code == 403
+    error = response.json()["error"]
+    assert (error.get("code") or error["type"]) in ("keyless_gateway", "permission_error")
+    assert engine.turns == []
