@@ -1,4 +1,4 @@
-"""API keys -> tenants. Keys are compared in constant time; a tenant is named by a key digest."""
+"""API keys -> tenants. Keys are compared by digest in constant time; a tenant is named by a key digest."""
 
 from __future__ import annotations
 
@@ -49,15 +49,26 @@ def keyless_guard(client_host: str | None, host_header: str | None, origin: str 
     )
 
 
+def key_matches(presented: str, keys: list[str]) -> bool:
+    """Whether `presented` is one of `keys`, in time that tells nothing about either.
+
+    SHA-256 digests are compared, never the raw strings: `hmac.compare_digest` on strings of
+    different lengths returns at once, which would tell a caller how long the keys are. Every key
+    is compared (no early exit), so the time does not say which key matched either.
+    """
+    digest = hashlib.sha256(presented.encode()).digest()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(digest, hashlib.sha256(key.encode()).digest())
+    return matched and bool(presented)
+
+
 def authenticate(request: Request) -> Tenant:
     """FastAPI dependency: the caller's tenant, or 401 in the API's envelope."""
     keys: list[str] = request.app.state.gateway.settings.api_key_list
     if not keys:
         return ANONYMOUS
-    presented = (presented_key(request) or "").encode()
-    matched = False
-    for key in keys:  # no early exit: every key is compared, whichever matches
-        matched |= hmac.compare_digest(presented, key.encode())
-    if not presented or not matched:
+    presented = presented_key(request) or ""
+    if not key_matches(presented, keys):
         raise invalid_api_key()
-    return Tenant("key-" + hashlib.sha256(presented).hexdigest()[:16])
+    return Tenant("key-" + hashlib.sha256(presented.encode()).hexdigest()[:16])

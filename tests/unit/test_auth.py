@@ -91,3 +91,27 @@ def test_binding_without_keys_only_on_loopback(host, allowed):
         with pytest.raises(SystemExit, match="GATEWAY_API_KEYS"):
             settings.check_bind()
     Settings(_env_file=None, host=host, api_keys="k").check_bind()  # with a key, anything goes
+
+
+def test_keys_are_compared_as_digests_of_equal_length(monkeypatch):
+    """compare_digest on raw keys of different lengths returns at once and so leaks the length:
+    every comparison must be between two SHA-256 digests, and every key must be compared."""
+    import hmac
+
+    from app import auth
+
+    compared: list[tuple[int, int]] = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((len(a), len(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    keys = ["short", "a-much-longer-gateway-key-0123456789"]
+    assert auth.key_matches("a-much-longer-gateway-key-0123456789", keys)
+    assert auth.key_matches("short", keys)
+    for refused in ("a-much-longer", "shor", "shortx", "", "x" * 1000):  # prefixes and extensions
+        assert not auth.key_matches(refused, keys)
+    assert compared and all(pair == (32, 32) for pair in compared)
+    assert len(compared) == 7 * len(keys)
