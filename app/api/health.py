@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 
-from ..auth import authenticate
+from ..auth import ANONYMOUS, Tenant, authenticate
 
 router = APIRouter()
 
@@ -14,6 +16,22 @@ async def health() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/v1/auth/status", dependencies=[Depends(authenticate)])
-async def auth_status(request: Request) -> dict:
-    return await request.app.state.gateway.engine.auth_status()
+@router.get("/v1/auth/status")
+async def auth_status(request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
+    status = await request.app.state.gateway.engine.auth_status()
+    return status if tenant is ANONYMOUS else for_tenant(status)
+
+
+def for_tenant(status: dict[str, Any]) -> dict[str, Any]:
+    """What a keyed client may know: whether a credential is configured and of which kind.
+
+    The account behind it (email, organisation, plan) and where its files are belong to the
+    operator: in keyless mode (this machine only) they are shown, to a keyed client never (an
+    admin key will see them once there is one).
+    """
+    credential = status.get("credential") or {}
+    claude_code = status.get("claude_code") or {}
+    return {
+        "credential": {"configured": bool(credential.get("configured")), "source": credential.get("source")},
+        "claude_code": {"reachable": bool(claude_code.get("reachable"))},
+    }

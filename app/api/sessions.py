@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from ..auth import Tenant, authenticate
+from ..auth import ANONYMOUS, Tenant, authenticate
 
 router = APIRouter()
 
@@ -18,8 +18,11 @@ async def list_sessions(request: Request, tenant: Tenant = Depends(authenticate)
 
 @router.get("/v1/sessions/stats")
 async def session_stats(request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
+    """The caller's own figures; the whole engine's (every tenant's processes) only in keyless mode."""
     gateway = request.app.state.gateway
-    return {**gateway.sessions.registry.stats(tenant.id), "gateway": gateway.engine.stats()}
+    registry = gateway.sessions.registry
+    mine = None if tenant is ANONYMOUS else [session.uid for session in registry.list(tenant.id)]
+    return {**registry.stats(tenant.id), "gateway": gateway.engine.stats(mine)}
 
 
 @router.get("/v1/sessions/{session_id}")

@@ -27,7 +27,7 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Collection
 
 import httpx
 from claude_agent_sdk import ClaudeAgentOptions
@@ -92,6 +92,7 @@ class Conversation:
     process: ClaudeProcess | None = None
     busy: bool = False
     ran: set[ClaudeProcess] = field(default_factory=set)  # every process in cwd not yet exited
+    processes_used: int = 0  # processes that ran its turns (spawned, resumed or a spare it took)
     held: Held | None = None
 
 
@@ -174,8 +175,20 @@ class ClaudeEngine:
         counted = {name: payload.get(name) for name in ("messages", "system", "tools")}
         return max(1, len(json.dumps(counted, ensure_ascii=False)) // 4), "estimate"
 
-    def stats(self) -> dict[str, Any]:
-        return {"conversations": len(self.conversations), "processes": self.pool.stats()}
+    def stats(self, conversations: Collection[str] | None = None) -> dict[str, Any]:
+        """The whole engine's figures, or only those of the given conversations (one tenant's)."""
+        if conversations is None:
+            return {"conversations": len(self.conversations), "processes": self.pool.stats()}
+        mine = [self.conversations[c] for c in conversations if c in self.conversations]
+        running = [process for conversation in mine for process in conversation.ran]
+        return {
+            "conversations": len(mine),
+            "processes": {
+                "live": sum(1 for process in running if process.alive),
+                "exiting": sum(1 for process in running if not process.alive),
+                "spawned_total": sum(conversation.processes_used for conversation in mine),
+            },
+        }
 
     # --- conversations --------------------------------------------------------------------------
     def end_conversation(self, conversation_id: str) -> None:
@@ -264,6 +277,7 @@ class ClaudeEngine:
             sdk_messages = process.turn(_user_frame(prompt))
         conversation.process, conversation.key, conversation.history = process, key, []
         if process not in conversation.ran:
+            conversation.processes_used += 1
             conversation.ran.add(process)
             process.on_exit(lambda: conversation.ran.discard(process))
         if self.settings.warm_processes and not turn.history:
@@ -402,18 +416,14 @@ class ClaudeEngine:
         prompt_file.write_text(key.system or "", encoding="utf-8")
         prompt_file.chmod(0o600)
         bridge = ToolBridge(key.tools) if key.tools else None
-        options = ClaudeAgentOptions(
-            tools=[],
+        options = self._isolated(
+            cwd, env,
             allowed_tools=bridge.allowed if bridge else [],
             mcp_servers={SERVER: bridge.server} if bridge else {},
-            setting_sources=[],
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
-            cwd=str(cwd),
-            env=env,
             resume=resume,
             include_partial_messages=True,
-            cli_path=self.settings.cli_path or None,
             effort=key.effort,  # type: ignore[arg-type]
             output_format={"type": "json_schema", "schema": json.loads(key.output_schema)} if key.output_schema else None,
             thinking=json.loads(key.thinking) if key.thinking else None,  # type: ignore[arg-type]
@@ -421,6 +431,17 @@ class ClaudeEngine:
         if bridge is not None:
             self._bridges[id(options)] = bridge  # the MCP server in the options keeps the bridge alive
         return options
+
+    def _isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
+        """Options for every process the engine starts (conversations, spares, the model probe):
+        no built-in tools, no host settings or CLAUDE.md, and no MCP server but the ones passed
+        here. Leaving out setting sources does not skip the host's MCP servers by the CLI's own
+        help (user and project config, claude.ai connectors of a subscription login, plugins);
+        --strict-mcp-config does."""
+        return ClaudeAgentOptions(
+            tools=[], setting_sources=[], strict_mcp_config=True, cwd=str(cwd),
+            cli_path=self.settings.cli_path or None, env=self._cli_env() if env is None else env, **options,
+        )
 
     def _cli_env(self) -> dict[str, str]:
         """What every CLI process gets on top of the gateway's own environment."""
@@ -438,10 +459,7 @@ class ClaudeEngine:
         """What a freshly initialised CLI says about itself: models and account."""
         cwd = self._new_workdir()
         try:
-            process = await self._spawn(
-                ClaudeAgentOptions(tools=[], setting_sources=[], cwd=str(cwd), cli_path=self.settings.cli_path or None,
-                                   env=self._cli_env())
-            )
+            process = await self._spawn(self._isolated(cwd))
             try:
                 return await process.server_info()
             finally:

@@ -8,7 +8,7 @@ so translators convert to it once and the engine passes it through.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Protocol, Union
+from typing import Any, AsyncIterator, Collection, Literal, Protocol, Union
 
 Block = dict[str, Any]
 Role = Literal["user", "assistant"]
@@ -160,7 +160,9 @@ class Engine(Protocol):
 
     def close_idle_processes(self) -> int: ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def stats(self, conversations: Collection[str] | None = None) -> dict[str, Any]:
+        """Figures of the whole engine, or (given conversation ids) of those conversations only."""
+        ...
 
     async def start(self) -> None: ...
 

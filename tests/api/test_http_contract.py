@@ -42,8 +42,8 @@ class ScriptedEngine:
     def close_idle_processes(self) -> int:
         return 0
 
-    def stats(self) -> dict[str, Any]:
-        return {}
+    def stats(self, conversations=None) -> dict[str, Any]:
+        return {"scope": "engine" if conversations is None else sorted(conversations)}
 
     async def stream(self, turn: Turn) -> AsyncIterator[Event]:
         self.turns.append(turn)

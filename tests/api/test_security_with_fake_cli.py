@@ -1,0 +1,68 @@
+"""Security properties of the real engine driving our fake `claude` executable: what every Claude
+process is kept away from (seen from the command lines the fake records in FAKE_CLAUDE_LOG), and
+what one tenant may see of the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.api.test_engine_with_fake_cli import HISTORY, ask, config_dir, gateway  # noqa: F401 (fixtures)
+
+
+def started(log) -> list[dict]:
+    return [r for r in map(json.loads, log.read_text().splitlines()) if r["event"] == "start"]
+
+
+async def test_every_process_skips_the_hosts_mcp_servers(gateway, tmp_path, monkeypatch):
+    log = tmp_path / "cli.log"
+    monkeypatch.setenv("FAKE_CLAUDE_LOG", str(log))
+    client, engine, _ = await gateway(spare_processes=1)
+    await engine._warm_up  # the model probe
+    assert (await client.post("/v1/chat/completions", json=ask("first"))).status_code == 200
+    for _ in range(100):  # the replacement spare starts once the gateway is quiet
+        if engine.pool.stats()["spares"] == 1 and all(p.alive for p in engine.pool.processes):
+            break
+        await asyncio.sleep(0.05)
+    assert (await client.post("/v1/chat/completions", json=ask("on the spare"))).status_code == 200
+    assert engine.pool.stats()["spare_hits"] == 1
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    assert (await client.post("/v1/chat/completions", json=ask("history", HISTORY, tools=[tool]))).status_code == 200
+    runs = started(log)
+    assert len(runs) >= 4  # probe, first conversation, spare(s), resumed history with tools
+    for run in runs:
+        assert "--strict-mcp-config" in run["argv"], run["argv"]
+        assert "--setting-sources=" in run["argv"] and run["argv"][run["argv"].index("--tools") + 1] == ""
+
+
+async def test_a_keyed_tenant_sees_whether_a_credential_exists_not_whose(gateway, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
+    keyless, _, _ = await gateway()
+    full = (await keyless.get("/v1/auth/status")).json()
+    assert full["claude_code"]["account"]  # the operator, on this machine, sees the account
+    keyed, _, _ = await gateway(api_keys="k1")
+    response = await keyed.get("/v1/auth/status", headers={"x-api-key": "k1"})
+    assert response.json() == {"credential": {"configured": True, "source": "ANTHROPIC_API_KEY"},
+                               "claude_code": {"reachable": True}}
+    assert "sk-ant-secret" not in response.text
+
+
+async def test_a_keyed_tenant_sees_its_own_figures_only(gateway):
+    client, engine, _ = await gateway(api_keys="k1,k2", spare_processes=0)
+    one, two = {"x-api-key": "k1"}, {"x-api-key": "k2"}
+    for text in ("a", "b"):
+        assert (await client.post("/v1/chat/completions", json=ask(text, session_id=text), headers=one)).status_code == 200
+    assert (await client.post("/v1/chat/completions", json=ask("c", session_id="c"), headers=two)).status_code == 200
+    mine = (await client.get("/v1/sessions/stats", headers=two)).json()
+    assert mine["sessions"] == 1
+    assert mine["gateway"] == {"conversations": 1, "processes": {"live": 1, "exiting": 0, "spawned_total": 1}}
+    theirs = (await client.get("/v1/sessions/stats", headers=one)).json()["gateway"]
+    assert theirs["conversations"] == 2 and theirs["processes"]["live"] == 2
+    assert "max_live" not in str(mine) and engine.stats()["conversations"] == 3
+
+
+async def test_keyless_stats_show_the_whole_engine(gateway):
+    client, _, _ = await gateway(spare_processes=0)
+    await client.post("/v1/chat/completions", json=ask("a", session_id="a"))
+    figures = (await client.get("/v1/sessions/stats")).json()["gateway"]
+    assert figures["conversations"] == 1 and figures["processes"]["max_live"] >= 1

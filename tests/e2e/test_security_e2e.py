@@ -1,0 +1,99 @@
+"""Security end to end: the real Claude Code CLI behind a real gateway, the fake Anthropic API.
+
+What a chat-mode Claude process must never reach (the host's MCP servers), and what a client
+must never be told (local paths, the upstream's address).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import claude_agent_sdk
+import httpx
+import pytest
+
+from tests.support import ROOT, GatewayServer, wait_until
+
+pytestmark = pytest.mark.e2e
+
+BUNDLED_CLI = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+PROBE = ROOT / "tests" / "fakes" / "probe_mcp.py"
+
+
+def user(text: str) -> dict:
+    return {"role": "user", "content": text}
+
+
+def probe_tools(requests: list[dict]) -> list[str]:
+    return [t.get("name", "") for body in requests for t in body.get("tools", []) if "probe" in t.get("name", "")]
+
+
+@pytest.fixture
+def host_with_mcp_servers(tmp_path):
+    """A CLI config folder with a user-scope MCP server, and a work folder under a planted
+    project `.mcp.json`: both name a server whose start leaves a marker file."""
+    config, work, marker = tmp_path / "claude-config", tmp_path / "work", tmp_path / "probe-started"
+    config.mkdir()
+    work.mkdir(mode=0o700)
+    server = {"type": "stdio", "command": sys.executable, "args": [str(PROBE)], "env": {"PROBE_MARKER": str(marker)}}
+    (config / ".claude.json").write_text(json.dumps({"mcpServers": {"probe": server}}))
+    (work / ".mcp.json").write_text(json.dumps({"mcpServers": {"probe-project": server}}))
+    return config, work, marker
+
+
+def test_the_hosts_mcp_servers_never_start(upstream, fake, host_with_mcp_servers, tmp_path):
+    """With CLI 2.1.329, leaving out setting sources already keeps these servers out; the gateway
+    also passes --strict-mcp-config, which the CLI's help names as the flag that skips MCP servers
+    (tests/api checks every process gets it). This guards the outcome whatever the CLI version."""
+    config, work, marker = host_with_mcp_servers
+    env = upstream.cli_env(str(config))
+    # The control: this configuration is live. A plain CLI run (host settings on) starts the
+    # server and shows its tool to the model.
+    folder = work / "plain-run"
+    folder.mkdir()
+    plain_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}, **env}
+    done = subprocess.run([str(BUNDLED_CLI), "-p", "hi", "--tools", ""], cwd=folder, env=plain_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert marker.exists() and probe_tools(fake.requests)
+    marker.unlink()
+    fake.reset()
+
+    # The gateway: keyless, so the engine's figures (spare hits) are visible.
+    server = GatewayServer({**env, "GATEWAY_WORK_DIR": str(work)}, tmp_path).start()
+    try:
+        def chat(messages, **extra):
+            response = httpx.post(f"{server.url}/v1/chat/completions", timeout=60,
+                                  json={"model": "sonnet", "messages": messages, **extra})
+            assert response.status_code == 200, response.text
+            return response.json()["choices"][0]["message"]["content"]
+
+        def figures() -> dict:
+            return httpx.get(f"{server.url}/v1/sessions/stats").json()["gateway"]["processes"]
+
+        first = chat([user("first")])
+        for attempt in range(5):  # a spare still connecting is not taken: give it time, and retry
+            assert wait_until(lambda: figures()["spares"] >= 1, timeout=30)
+            time.sleep(1 + 2 * attempt)
+            chat([user(f"a new conversation, on a spare ({attempt})")])
+            if figures()["spare_hits"] >= 1:
+                break
+        assert figures()["spare_hits"] >= 1
+        chat([user("first"), {"role": "assistant", "content": first}, user("a follow-up")])
+        chat([user("an edited"), {"role": "assistant", "content": "history"}, user("resumed from a transcript")])
+        tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+        chat([user("with the client's own functions")], tools=[tool])
+        response = httpx.post(f"{server.url}/v1/messages", timeout=60,
+                              json={"model": "sonnet", "max_tokens": 50, "messages": [user("anthropic door")]})
+        assert response.status_code == 200, response.text
+    finally:
+        server.stop()
+    assert len(fake.requests) >= 6
+    assert not marker.exists(), marker.read_text()
+    assert probe_tools(fake.requests) == []
+    assert any(t["name"] == "mcp__client__lookup" for body in fake.requests for t in body.get("tools", []))
