@@ -6,10 +6,12 @@ Settings also come from the environment (GATEWAY_*) and `.env`; see `.env.exampl
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import uvicorn
 
 from app.config import Settings
+from app.engine.workdir import UnsafeWorkDir, check_root
 from app.server import create_app
 
 
@@ -21,6 +23,11 @@ def main() -> None:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
     settings.check_bind()
+    if settings.work_dir:
+        try:
+            check_root(Path(settings.work_dir))
+        except (UnsafeWorkDir, OSError) as exc:
+            raise SystemExit(f"Refusing to start: {exc}") from None
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
         timeout_graceful_shutdown=15,

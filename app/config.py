@@ -6,7 +6,6 @@ Every setting is documented in `.env.example`; keep the two in step.
 from __future__ import annotations
 
 import os
-import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -58,7 +57,8 @@ class Settings(BaseSettings):
     # The CLI's config folder (login, transcripts). Empty: the CLI's own default
     # ($CLAUDE_CONFIG_DIR, else ~/.claude), so `claude login` works as usual.
     claude_config_dir: str | None = None
-    # Parent of the empty per-conversation working folders.
+    # Where each gateway process makes its own private folder (app/engine/workdir.py); it must be
+    # private to this user. Empty: the system temp folder.
     work_dir: str | None = None
     # How earlier turns reach Claude: "transcript" (real turns via a resumed transcript;
     # falls back to "inline" if the CLI refuses it) or "inline" (one text rendition).
@@ -120,11 +120,6 @@ class Settings(BaseSettings):
         if configured:
             return Path(configured).expanduser()
         return Path.home() / ".claude"
-
-    @cached_property
-    def work_root(self) -> Path:
-        root = Path(self.work_dir) if self.work_dir else Path(tempfile.gettempdir()) / "claude-gateway"
-        return root.expanduser().resolve()
 
     def check_bind(self) -> None:
         """Refuse to listen beyond loopback without an API key (loopback as app/loopback.py says)."""

@@ -42,8 +42,9 @@ from .process import ClaudeProcess
 from .reader import TurnReader
 from .stops import StopScanner
 from .tools import SERVER, ToolBridge, claude_name
-from .transcript import inline_history, remove_transcripts, write_transcript
+from .transcript import inline_history, remove_transcripts, remove_transcripts_under, write_transcript
 from .types import Event, Finish, Message, ModelInfo, ToolSpec, Turn
+from .workdir import GatewayFolder, write_private
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class ClaudeEngine:
             connect_timeout=settings.connect_timeout,
         )
         self.pool.on_spare_dropped = lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True)
+        self.work = GatewayFolder(Path(settings.work_dir) if settings.work_dir else None)
         self.conversations: dict[str, Conversation] = {}
         self._warm_up: asyncio.Task[Any] | None = None
         # The tool bridge of each process that offers client functions, by id(process.options): the
@@ -117,7 +119,8 @@ class ClaudeEngine:
         self._bridges: weakref.WeakValueDictionary[int, ToolBridge] = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
-        self.settings.work_root.mkdir(parents=True, exist_ok=True)
+        # A private folder of this process; what dead gateways left behind goes.
+        self.work.open(on_dead_sibling=lambda folder: remove_transcripts_under(self.settings.config_dir, folder))
         # Ask the CLI for its models now, so their names resolve from the first request on.
         self._warm_up = asyncio.create_task(self.catalog.server_info())
 
@@ -130,6 +133,7 @@ class ClaudeEngine:
             await self.pool.close_all(SHUTDOWN_GRACE)
         except asyncio.TimeoutError:
             log.warning("some Claude processes did not exit within %s s of shutdown", SHUTDOWN_GRACE)
+        self.work.close()
 
     @property
     def processes(self) -> set[ClaudeProcess]:
@@ -402,8 +406,18 @@ class ClaudeEngine:
         conversation.process = None
 
     def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
-        """A spare was started in a folder of its own; the conversation moves in there."""
-        shutil.rmtree(conversation.cwd, ignore_errors=True)
+        """A spare was started in a folder of its own; the conversation moves in there, and its
+        old folder goes with the transcripts written in it (a failed first turn's), also those
+        that a process still exiting writes."""
+        old = conversation.cwd
+
+        def remove_old() -> None:
+            shutil.rmtree(old, ignore_errors=True)
+            remove_transcripts(self.settings.config_dir, old)
+
+        remove_old()
+        for earlier in list(conversation.ran):  # every one of them ran in the old folder
+            earlier.on_exit(remove_old)
         conversation.cwd = Path(process.options.cwd or conversation.cwd)
 
     def _options(self, key: SpawnKey, cwd: Path, resume: str | None) -> ClaudeAgentOptions:
@@ -413,8 +427,8 @@ class ClaudeEngine:
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = cwd / SYSTEM_PROMPT_FILE
-        prompt_file.write_text(key.system or "", encoding="utf-8")
-        prompt_file.chmod(0o600)
+        prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
+        write_private(prompt_file, key.system or "")
         bridge = ToolBridge(key.tools) if key.tools else None
         options = self._isolated(
             cwd, env,
@@ -451,9 +465,7 @@ class ClaudeEngine:
         return env
 
     def _new_workdir(self) -> Path:
-        path = self.settings.work_root / uuid.uuid4().hex[:16]
-        path.mkdir(parents=True)
-        return path
+        return self.work.new_folder()
 
     async def _probe_server_info(self) -> dict[str, Any]:
         """What a freshly initialised CLI says about itself: models and account."""

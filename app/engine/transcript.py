@@ -21,6 +21,7 @@ from typing import Any
 from claude_agent_sdk._cli_version import __cli_version__ as CLI_VERSION
 
 from .types import Block, Message
+from .workdir import private_folder, write_private
 
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]")
 
@@ -37,7 +38,7 @@ def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str
     """Write `history` as a transcript the CLI can `--resume`; returns its session id."""
     session_id = str(uuid.uuid4())
     folder = project_dir(config_dir, cwd)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     parent: str | None = None
     lines = []
     for message in history:
@@ -57,14 +58,27 @@ def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str
             }
         )
         parent = line_id
-    path = folder / f"{session_id}.jsonl"
-    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    write_private(folder / f"{session_id}.jsonl", "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
     return session_id
 
 
 def remove_transcripts(config_dir: Path, cwd: Path) -> None:
     """Forget every transcript of conversations run in `cwd`."""
     shutil.rmtree(project_dir(config_dir, cwd), ignore_errors=True)
+
+
+def remove_transcripts_under(config_dir: Path, folder: Path) -> None:
+    """Forget the transcripts of every conversation run in a folder inside `folder`.
+
+    The gateway's own folder names all have the same length, so the name of one is never the
+    beginning of another's.
+    """
+    prefix = _NON_ALNUM.sub("-", str(folder)) + "-"
+    projects = config_dir / "projects"
+    if projects.is_dir():
+        for entry in projects.iterdir():
+            if entry.name.startswith(prefix):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _wire_message(message: Message) -> dict[str, Any]:

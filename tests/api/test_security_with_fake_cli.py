@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 
-from tests.api.test_engine_with_fake_cli import HISTORY, ask, config_dir, gateway  # noqa: F401 (fixtures)
+import pytest
+
+from app.engine.claude import SYSTEM_PROMPT_FILE, ClaudeEngine
+from app.engine.transcript import project_dir
+from app.engine.workdir import UnsafeWorkDir
+from tests.api.test_engine_with_fake_cli import HISTORY, ask, config_dir, gateway, make_settings  # noqa: F401
 
 
 def started(log) -> list[dict]:
@@ -66,3 +72,69 @@ async def test_keyless_stats_show_the_whole_engine(gateway):
     await client.post("/v1/chat/completions", json=ask("a", session_id="a"))
     figures = (await client.get("/v1/sessions/stats")).json()["gateway"]
     assert figures["conversations"] == 1 and figures["processes"]["max_live"] >= 1
+
+
+# --- the work folder ---------------------------------------------------------------------------
+async def test_a_work_folder_others_can_write_is_refused_at_start(tmp_path, config_dir):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    engine = ClaudeEngine(make_settings(tmp_path, work_dir=str(shared)))
+    with pytest.raises(UnsafeWorkDir):
+        await engine.start()
+    assert list(shared.iterdir()) == []
+
+
+async def test_without_a_work_dir_each_gateway_has_its_own_private_folder(tmp_path, config_dir, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    first, second = (ClaudeEngine(make_settings(tmp_path, work_dir=None)) for _ in range(2))
+    await first.start()
+    await second.start()
+    try:
+        assert first.work.path != second.work.path
+        for engine in (first, second):
+            assert stat.S_IMODE(engine.work.path.stat().st_mode) == 0o700
+            assert engine.work.path.parent == tmp_path.resolve()
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_files_the_gateway_writes_are_private(gateway, config_dir):
+    client, engine, _ = await gateway(spare_processes=0)
+    body = ask("[[history]]", HISTORY, session_id="private")
+    body["messages"].insert(0, {"role": "system", "content": "a secret system prompt"})
+    assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+    conversation = next(iter(engine.conversations.values()))
+    assert stat.S_IMODE(conversation.cwd.stat().st_mode) == 0o700
+    prompt = conversation.cwd / SYSTEM_PROMPT_FILE
+    assert stat.S_IMODE(prompt.stat().st_mode) == 0o600 and prompt.read_text() == "a secret system prompt"
+    written = list(project_dir(config_dir, conversation.cwd).glob("*.jsonl"))
+    assert written and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in written)
+
+
+async def test_a_failed_first_turn_leaves_no_transcript_when_a_spare_takes_over(gateway, config_dir):
+    client, engine, _ = await gateway(spare_processes=1)
+    await client.post("/v1/chat/completions", json=ask("warm up"))  # starts a spare for this option set
+    for _ in range(100):
+        if engine.pool.stats()["spares"] == 1 and all(p.alive for p in engine.pool.processes):
+            break
+        await asyncio.sleep(0.05)
+    failed = await client.post("/v1/chat/completions", json=ask("[[error 500]]", session_id="retry"))
+    assert failed.status_code == 502
+    session = client._transport.app.state.gateway.sessions.registry.get("anonymous", "retry")
+    conversation = engine.conversations[session.uid]
+    first_folder = conversation.cwd
+    assert project_dir(config_dir, first_folder).exists()  # the CLI wrote the failed turn down
+    for _ in range(100):  # a spare for the next attempt
+        if engine.pool.stats()["spares"] == 1 and all(p.alive for p in engine.pool.processes):
+            break
+        await asyncio.sleep(0.05)
+    retried = await client.post("/v1/chat/completions", json=ask("again", session_id="retry"))
+    assert retried.status_code == 200
+    assert conversation.cwd != first_folder  # it moved into the spare's folder
+    for _ in range(100):  # the failed turn's process may still be exiting
+        if not project_dir(config_dir, first_folder).exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not first_folder.exists() and not project_dir(config_dir, first_folder).exists()

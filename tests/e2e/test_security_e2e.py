@@ -6,8 +6,11 @@ must never be told (local paths, the upstream's address).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -97,3 +100,64 @@ def test_the_hosts_mcp_servers_never_start(upstream, fake, host_with_mcp_servers
     assert not marker.exists(), marker.read_text()
     assert probe_tools(fake.requests) == []
     assert any(t["name"] == "mcp__client__lookup" for body in fake.requests for t in body.get("tools", []))
+
+
+def test_refuses_to_start_in_a_work_folder_others_can_write(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    env = {"PATH": os.environ["PATH"], "GATEWAY_WORK_DIR": str(shared)}
+    done = subprocess.run([sys.executable, "main.py", "--port", "1"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Refusing to start" in done.stderr and "writable by other users" in done.stderr
+    assert list(shared.iterdir()) == []
+
+
+def own_folders(work: Path) -> set[Path]:
+    return {p for p in work.iterdir() if p.name.startswith("claude-gateway-")}
+
+
+def transcripts_of(config: Path, folder: Path) -> list[Path]:
+    prefix = re.sub(r"[^a-zA-Z0-9]", "-", str(folder)) + "-"
+    projects = config / "projects"
+    return [p for p in projects.iterdir() if p.name.startswith(prefix)] if projects.is_dir() else []
+
+
+def test_a_killed_gateways_leftovers_go_at_the_next_start_and_a_live_ones_stay(upstream, fake, tmp_path):
+    config, work = tmp_path / "claude-config", tmp_path / "work"
+    config.mkdir()
+    work.mkdir(mode=0o700)
+    env = {**upstream.cli_env(str(config)), "GATEWAY_WORK_DIR": str(work), "GATEWAY_SPARE_PROCESSES": "0"}
+    servers, folders = [], []
+    try:
+        for name in ("killed", "live"):
+            before = own_folders(work)
+            server = GatewayServer(env, tmp_path).start()
+            servers.append(server)
+            (folder,) = own_folders(work) - before
+            folders.append(folder)
+            response = httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
+                "model": "sonnet", "session_id": name, "messages": [user(f"remember {name}")]})
+            assert response.status_code == 200, response.text
+        killed, live = servers
+        killed_folder, live_folder = folders
+        assert transcripts_of(config, killed_folder) and transcripts_of(config, live_folder)
+        orphans = killed.children()
+        killed.process.send_signal(signal.SIGKILL)
+        killed.process.wait(timeout=10)
+        for pid in orphans:  # its Claude processes would outlive it for a while; not this test's subject
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        assert killed_folder.exists()  # what the crash left behind
+
+        servers.append(GatewayServer(env, tmp_path).start())
+        assert not killed_folder.exists() and transcripts_of(config, killed_folder) == []
+        assert live_folder.exists() and transcripts_of(config, live_folder)
+        again = httpx.post(f"{live.url}/v1/chat/completions", timeout=60, json={
+            "model": "sonnet", "session_id": "live", "messages": [user("still there?")]})
+        assert again.status_code == 200
+    finally:
+        for server in servers:
+            server.stop()
+    assert own_folders(work) == set()  # a gateway that stops removes its own folder
