@@ -2,12 +2,19 @@
 
 An upstream 429 stays a 429 with Retry-After, a rejected credential is a 502 that names it, a
 missing login is a 503 that says how to log in, a crashed CLI is a 502, an overloaded upstream a
-503. Anthropic's own wording is quoted so the user sees what Claude said.
+503, an unreachable upstream a 502 that says so.
+
+What the client is told is not what the log gets. Refusals the user must act on (extra usage,
+rate limits, a refused request, a rejected credential) quote Anthropic's wording, with local
+paths, URLs and host:port addresses taken out. Server errors and crashes get a short reason of
+our own: their text is the CLI's (stderr with local paths, "check your inference gateway
+(127.0.0.1:...)"), which is the operator's business. The whole text always goes to the log.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError, ResultError
@@ -37,8 +44,34 @@ class FailedTurn:
     retry_after: int | None = None  # seconds, when Claude said when to retry
 
 
+# How Claude Code words an upstream it could not reach (CLI 2.1.329): "API Error: " and one of these.
+UNREACHABLE_MARKERS = (
+    "Unable to connect to API", "Connection refused", "Can't reach the API server", "No internet route",
+    "Couldn't connect through your proxy", "Connection dropped", "Request timed out",
+)
+_OPERATOR_HINT = re.compile(r"\s*If it persists, check .*$", re.DOTALL)  # names the upstream's address
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+_ADDRESS = re.compile(
+    r"\[[0-9a-fA-F:.]+\](?::\d+)?"  # [::1]:8080
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # 10.0.0.1:443
+    r"|\b(?:localhost|[\w-]+(?:\.[\w-]+)+):\d{1,5}\b"  # name:port
+)
+_PATH = re.compile(r"(?<![\w/.~-])(?:~|\.{1,2})?/(?:[\w.@%+=,-]+/?)+|\b[A-Za-z]:\\\S+")
+
+
+def scrub(text: str) -> str:
+    """`text` without local paths, URLs and network addresses, for a client to read."""
+    text = _OPERATOR_HINT.sub("", text)
+    text = _URL.sub("<url>", text)
+    text = _ADDRESS.sub("<address>", text)
+    return _PATH.sub(lambda m: "<path>" + m.group(0)[len(m.group(0).rstrip(".,")):], text).strip()
+
+
 def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
-    text = failure.text.strip() or "Claude Code reported an error without a message."
+    raw = failure.text.strip()
+    log.warning("Claude Code failed a turn (upstream status %s, %s, %s): %s",
+                failure.status, failure.kind, failure.subtype, raw or "no message")
+    text = scrub(raw) or "Claude Code reported an error without a message."
     status, kind = failure.status, failure.kind
     if EXTRA_USAGE_MARKER in text or kind == "billing_error":
         return GatewayError(
@@ -67,7 +100,7 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
         return rate_limited(f"Claude is rate limiting requests: {text}", wait)
     if status == 529 or "overloaded" in text.lower():
         return upstream_error(
-            503, f"Claude is overloaded: {text}", "upstream_overloaded",
+            503, "Claude is overloaded; retry shortly.", "upstream_overloaded",
             {"Retry-After": str(failure.retry_after or default_retry_after)},
         )
     if status is not None and 400 <= status < 500:
@@ -75,30 +108,41 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
         return GatewayError(status if status in (400, 404, 413) else 400, f"Claude refused the request: {text}",
                             "invalid_request_error", code)
     if status is not None:
-        return upstream_error(502, f"Claude's API failed (upstream {status}): {text}", "upstream_error")
-    return upstream_error(502, f"Claude Code failed the turn ({failure.subtype or 'error'}): {text}", "claude_error")
+        return upstream_error(502, f"Claude's API failed (upstream {status}); retry shortly.", "upstream_error")
+    if any(marker in raw for marker in UNREACHABLE_MARKERS):
+        reason = re.search(r"\(([A-Z][A-Za-z_]+)\)", raw)
+        return upstream_error(
+            502,
+            "The Claude API could not be reached from the gateway"
+            + (f" ({reason.group(1)})" if reason else "") + ". Retry later; if it persists, the gateway's "
+            "operator should check its network connection and proxy.",
+            "upstream_unreachable",
+        )
+    return upstream_error(502, "Claude Code could not complete the turn; the gateway's log has the details.",
+                          "claude_error")
 
 
 def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_after: int) -> GatewayError:
-    """An exception raised by the SDK, as a gateway error."""
+    """An exception raised by the SDK, as a gateway error (the details go to the log only)."""
     if isinstance(exc, ResultError):
         failure = FailedTurn(
             text=exc.result or "; ".join(exc.errors), status=exc.api_error_status, subtype=exc.subtype
         )
         return turn_error(failure, default_retry_after)
     if isinstance(exc, CLINotFoundError):
-        return upstream_error(503, f"The Claude Code CLI was not found: {exc}", "claude_cli_missing", NO_RETRY)
+        log.warning("Claude Code CLI not found: %s", exc)
+        return upstream_error(503, "The Claude Code CLI was not found on the gateway's machine.",
+                              "claude_cli_missing", NO_RETRY)
     if isinstance(exc, ProcessError):
         # The SDK's own `stderr` is a placeholder ("Check stderr output for details") unless we
-        # collect it, which ClaudeProcess does. The client gets its last line; the log gets it all.
-        detail = (stderr_tail or exc.stderr or "").strip()
-        log.warning("Claude Code exited with %s: %s", exc.exit_code, detail)
-        detail = detail.splitlines()[-1][:300] if detail else ""
+        # collect it, which ClaudeProcess does.
+        log.warning("Claude Code exited with %s: %s", exc.exit_code, (stderr_tail or exc.stderr or "").strip())
         return upstream_error(
-            502,
-            f"The Claude Code process failed (exit code {exc.exit_code})" + (f": {detail}" if detail else "."),
+            502, f"The Claude Code process failed (exit code {exc.exit_code}); the gateway's log has the details.",
             "claude_process_failed",
         )
     if isinstance(exc, CLIConnectionError):
-        return upstream_error(502, f"Lost the connection to the Claude Code process: {exc}", "claude_process_failed")
-    return upstream_error(502, f"Claude Code failed: {type(exc).__name__}: {exc}", "claude_error")
+        log.warning("lost the connection to Claude Code: %s", exc)
+        return upstream_error(502, "Lost the connection to the Claude Code process.", "claude_process_failed")
+    log.warning("Claude Code failed: %r", exc)
+    return upstream_error(502, f"Claude Code failed ({type(exc).__name__}).", "claude_error")

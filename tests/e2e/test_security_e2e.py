@@ -20,7 +20,9 @@ import claude_agent_sdk
 import httpx
 import pytest
 
-from tests.support import ROOT, GatewayServer, wait_until
+from tests.e2e.conftest import API_KEY
+from tests.fakes.upstream import Reply
+from tests.support import ROOT, GatewayServer, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -161,3 +163,34 @@ def test_a_killed_gateways_leftovers_go_at_the_next_start_and_a_live_ones_stay(u
         for server in servers:
             server.stop()
     assert own_folders(work) == set()  # a gateway that stops removes its own folder
+
+
+def test_an_upstream_error_names_no_address_or_path(gateway, fake):
+    fake.enqueue(Reply(status=500, error_message="Internal error in /srv/upstream/handler.py"))
+    response = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"x-api-key": API_KEY}, timeout=60,
+                          json={"model": "sonnet", "messages": [user("fail please")]})
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "upstream_error"
+    for secret in ("127.0.0.1", str(fake.port), "/srv/upstream", "inference gateway"):
+        assert secret not in error["message"]
+    assert f"127.0.0.1:{fake.port}" in gateway.log()  # the operator has it
+
+
+def test_an_unreachable_upstream_is_a_clear_502(upstream, tmp_path):
+    closed = free_port()  # nothing listens there
+    env = {**upstream.cli_env(str(tmp_path / "config")), "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed}"}
+    server = GatewayServer(env, tmp_path).start()
+    try:
+        for path, body in (("/v1/chat/completions", {}), ("/v1/messages", {"max_tokens": 20})):
+            for stream in (False, True):
+                response = httpx.post(f"{server.url}{path}", timeout=60, json={
+                    "model": "sonnet", "stream": stream, "messages": [user("anyone there?")], **body})
+                assert response.status_code == 502, response.text
+                message = response.json()["error"]["message"]
+                if path == "/v1/chat/completions":
+                    assert response.json()["error"]["code"] == "upstream_unreachable"
+                assert "could not be reached" in message and "ECONNREFUSED" in message
+                assert str(closed) not in message and "127.0.0.1" not in message and "success" not in message
+    finally:
+        server.stop()
