@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .openai_chat import SESSION_ID_PATTERN
+from .openai_chat import MAX_TOOLS, SESSION_ID_PATTERN, ModelName
 
 
 class _Wire(BaseModel):
@@ -86,6 +86,7 @@ class ToolChoice(_Wire):
 class ThinkingEnabled(_Wire):
     type: Literal["enabled"]
     budget_tokens: int = Field(ge=1024)
+    display: Optional[Literal["summarized", "omitted"]] = None
 
 
 class ThinkingDisabled(_Wire):
@@ -94,6 +95,7 @@ class ThinkingDisabled(_Wire):
 
 class ThinkingAdaptive(_Wire):
     type: Literal["adaptive"]
+    display: Optional[Literal["summarized", "omitted"]] = None
 
 
 class Metadata(_Wire):
@@ -101,11 +103,11 @@ class Metadata(_Wire):
 
 
 class MessagesRequest(_Wire):
-    model: str = Field(min_length=1)
+    model: ModelName
     max_tokens: int = Field(ge=1)  # required, as Anthropic requires it
     messages: list[MessageParam] = Field(min_length=1)
     system: Union[str, list[TextBlock], None] = None
-    tools: Optional[list[Tool]] = None
+    tools: Optional[list[Tool]] = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Optional[ToolChoice] = None
     stop_sequences: Optional[list[str]] = None
     stream: Optional[bool] = False
@@ -120,9 +122,9 @@ class MessagesRequest(_Wire):
 
 
 class CountTokensRequest(_Wire):
-    model: str = Field(min_length=1)
+    model: ModelName
     messages: list[MessageParam] = Field(min_length=1)
     system: Union[str, list[TextBlock], None] = None
-    tools: Optional[list[Tool]] = None
+    tools: Optional[list[Tool]] = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Optional[ToolChoice] = None
     thinking: Optional[Annotated[Union[ThinkingEnabled, ThinkingDisabled, ThinkingAdaptive], Field(discriminator="type")]] = None

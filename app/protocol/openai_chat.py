@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# The model name and the client's function names reach Claude Code's command line, where one
+# argument may hold 128 KiB and all of them about 2 MiB (E2BIG beyond), readable in `ps`: a model
+# name longer than any real one, or more functions than OpenAI accepts, is refused up front.
+MAX_MODEL_NAME = 256
+MAX_TOOLS = 128
+ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_NAME)]
 
 
 class _Wire(BaseModel):
@@ -124,7 +130,7 @@ class StreamOptions(_Wire):
 
 
 class ChatCompletionRequest(_Wire):
-    model: str = Field(min_length=1)
+    model: ModelName
     messages: list[ChatMessage] = Field(min_length=1)
     stream: Optional[bool] = False
     stream_options: Optional[StreamOptions] = None
@@ -142,9 +148,9 @@ class ChatCompletionRequest(_Wire):
     top_logprobs: Optional[int] = Field(default=None, ge=0, le=20)
     seed: Optional[int] = None
     response_format: Optional[dict[str, Any]] = None
-    tools: Optional[list[FunctionTool]] = None
+    tools: Optional[list[FunctionTool]] = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Union[Literal["none", "auto", "required"], NamedToolChoice, None] = None
-    functions: Optional[list[FunctionDefinition]] = None  # legacy form of tools
+    functions: Optional[list[FunctionDefinition]] = Field(default=None, max_length=MAX_TOOLS)  # legacy tools
     function_call: Union[Literal["none", "auto"], dict[str, str], None] = None  # legacy tool_choice
     parallel_tool_calls: Optional[bool] = None
     reasoning_effort: Optional[str] = None

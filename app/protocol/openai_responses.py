@@ -6,6 +6,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .openai_chat import MAX_TOOLS, ModelName
+
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -40,11 +42,11 @@ class Reasoning(_Wire):
 
 
 class ResponsesRequest(_Wire):
-    model: str = Field(min_length=1)
+    model: ModelName
     # A string, or items: messages ({role, content}), function_call, function_call_output.
     input: Union[str, list[dict[str, Any]]]
     instructions: Optional[str] = None
-    tools: Optional[list[FunctionTool]] = None
+    tools: Optional[list[FunctionTool]] = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Union[Literal["none", "auto", "required"], NamedFunction, None] = None
     max_output_tokens: Optional[int] = Field(default=None, ge=1)
     text: Optional[TextConfig] = None

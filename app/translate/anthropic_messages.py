@@ -12,7 +12,7 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import anthropic_messages as am
-from .common import IMAGE_MEDIA_TYPES, append_message, forced_tool_instruction
+from .common import append_message, base64_image, forced_tool_instruction, url_image
 
 STOP_REASONS: dict[FinishReason, str] = {
     "stop": "end_turn",
@@ -30,6 +30,8 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
         named.append("tool_choice")  # asked for in the system prompt, not enforced
     if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
         named.append("tool_choice.disable_parallel_tool_use")
+    if request.thinking is not None:
+        named += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
     return named + sorted(request.model_extra or {})
 
 
@@ -69,8 +71,16 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         stop=[s for s in request.stop_sequences or [] if s],
         user=request.metadata.user_id if request.metadata else None,
         tools=tools,
-        thinking=request.thinking.model_dump(exclude_none=True) if request.thinking else None,
+        thinking=_thinking(request.thinking),
     )
+
+
+def _thinking(thinking: am.ThinkingEnabled | am.ThinkingDisabled | am.ThinkingAdaptive | None) -> dict[str, Any] | None:
+    """Claude Code's thinking setting: the known fields only (each becomes a command-line flag);
+    unknown ones are named in the ignored-parameters header instead."""
+    if thinking is None:
+        return None
+    return thinking.model_dump(exclude_none=True, exclude=set(thinking.model_extra or {}))
 
 
 def _blocks(message: am.MessageParam, where: str) -> list[Block]:
@@ -92,13 +102,12 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
 
 
 def _image(block: am.ImageBlock, param: str) -> Block:
+    """The image with only the fields Claude reads (a source's unknown fields are not passed on),
+    under the same rules as on the OpenAI doors."""
     source = block.source
-    if isinstance(source, am.Base64Source) and source.media_type not in IMAGE_MEDIA_TYPES:
-        raise invalid_request(
-            f"Unsupported image media_type '{source.media_type}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
-            f"{param}.media_type",
-        )
-    return {"type": "image", "source": source.model_dump(exclude_none=True)}
+    if isinstance(source, am.URLSource):
+        return url_image(source.url, f"{param}.url")
+    return base64_image(source.media_type, source.data, f"{param}.data", f"{param}.media_type")
 
 
 def _result_text(block: am.ToolResultBlock) -> str:

@@ -1,10 +1,60 @@
-"""What the front doors' translators share."""
+"""What the front doors' translators share: the rules for images and schemas, message merging."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
 from ..engine.types import Block, Message
+from ..errors import invalid_request
 
 IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# Claude Code takes an output schema only on its command line (--json-schema, no file form), where
+# one argument may hold 128 KiB and every local user can read it in `ps`.
+MAX_SCHEMA_BYTES = 64 * 1024
+
+
+def url_image(url: str, param: str) -> Block:
+    """An image Claude fetches by URL: http(s) with a host, nothing else (no file:, ftp:, data:)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise invalid_request(
+            "Image URLs must be http(s) URLs; send other images as base64 data.", param, "invalid_image_url"
+        )
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def base64_image(media_type: str, data: str, param: str, media_param: str | None = None) -> Block:
+    """An image given inline: a media type Claude reads, and data that is base64."""
+    media_type = media_type.lower()
+    if media_type not in IMAGE_MEDIA_TYPES:
+        raise invalid_request(
+            f"Unsupported image type '{media_type or 'none'}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
+            media_param or param,
+            "invalid_image_format",
+        )
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
+    """The output schema, if it fits on Claude Code's command line (measured as the SDK writes it)."""
+    size = len(json.dumps(schema))
+    if size > MAX_SCHEMA_BYTES:
+        raise invalid_request(
+            f"The JSON schema is {size} bytes; this gateway accepts up to {MAX_SCHEMA_BYTES} "
+            "(Claude Code takes it on its command line).", param, "schema_too_large",
+        )
+    return schema
 
 
 def append_message(messages: list[Message], role: str, blocks: list[Block]) -> None:

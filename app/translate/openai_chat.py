@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Any, Iterable
@@ -14,7 +12,7 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
-from .common import IMAGE_MEDIA_TYPES, append_message, forced_tool_instruction
+from .common import append_message, base64_image, checked_schema, forced_tool_instruction, url_image
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
@@ -179,7 +177,7 @@ def _output_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | N
                 "response_format.json_schema.schema must be a JSON schema object.",
                 "response_format.json_schema.schema", "invalid_value",
             )
-        return schema
+        return checked_schema(schema, "response_format.json_schema.schema")
     raise invalid_request(
         f"response_format type '{kind}' is not supported; use text, json_object or json_schema.",
         "response_format.type", "invalid_value",
@@ -227,26 +225,12 @@ def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
 
 def image_block(url: str, param: str) -> Block:
     """An OpenAI image URL (data: or http(s):) as an Anthropic image block."""
-    if url.startswith(("http://", "https://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    match = _DATA_URL.match(url)
     if not url.startswith("data:"):
-        raise invalid_request("Image URLs must be data: URLs (base64) or http(s) URLs.", param, "invalid_image_url")
+        return url_image(url, param)
+    match = _DATA_URL.match(url)
     if not match:
         raise invalid_request("Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url")
-    media_type = (match.group("media") or "").lower()
-    if media_type not in IMAGE_MEDIA_TYPES:
-        raise invalid_request(
-            f"Unsupported image type '{media_type or 'none'}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
-            param,
-            "invalid_image_format",
-        )
-    data = match.group("data").strip()
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    return base64_image(match.group("media") or "", match.group("data").strip(), param)
 
 
 # --- out ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
-from .common import append_message, forced_tool_instruction
+from .common import append_message, checked_schema, forced_tool_instruction
 from .openai_chat import EFFORTS, image_block
 
 UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
@@ -113,7 +113,7 @@ def _schema(text: orq.TextConfig | None) -> dict[str, Any] | None:
         return {"type": "object"}
     if not isinstance(fmt.schema_, dict):
         raise invalid_request("text.format.schema must be a JSON schema object.", "text.format.schema")
-    return fmt.schema_
+    return checked_schema(fmt.schema_, "text.format.schema")
 
 
 # --- out ------------------------------------------------------------------------------------

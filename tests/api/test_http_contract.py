@@ -207,3 +207,42 @@ async def test_keyless_gateway_refuses_rebinding_names(headers, path):
     error = response.json()["error"]
     assert (error.get("code") or error["type"]) in ("keyless_gateway", "permission_error")
     assert engine.turns == []
+
+
+HUGE_MODEL = "claude-" + "x" * 300_000  # a served-looking name: it would reach the CLI's command line
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/responses", {"input": "hi"}),
+        ("/v1/messages", {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/messages/count_tokens", {"messages": [{"role": "user", "content": "hi"}]}),
+    ],
+)
+async def test_a_huge_model_name_is_a_400_on_every_door(path, body):
+    client, engine = make_client(max_body_bytes=1_000_000)
+    async with client:
+        response = await client.post(path, json={**body, "model": HUGE_MODEL})
+    assert response.status_code == 400, response.text[:300]
+    assert "x" * 300 not in response.text  # not echoed either
+    assert engine.turns == []
+
+
+@pytest.mark.parametrize(
+    "path, body, tool",
+    [
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]},
+         {"type": "function", "function": {"name": "f", "parameters": {}}}),
+        ("/v1/responses", {"input": "hi"}, {"type": "function", "name": "f", "parameters": {}}),
+        ("/v1/messages", {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+         {"name": "f", "input_schema": {"type": "object"}}),
+    ],
+)
+async def test_more_functions_than_openai_takes_is_a_400(path, body, tool):
+    client, engine = make_client(max_body_bytes=1_000_000)
+    async with client:
+        response = await client.post(path, json={**body, "model": "sonnet", "tools": [tool] * 129})
+    assert response.status_code == 400, response.text[:300]
+    assert engine.turns == []

@@ -194,3 +194,20 @@ def test_an_unreachable_upstream_is_a_clear_502(upstream, tmp_path):
                 assert str(closed) not in message and "127.0.0.1" not in message and "success" not in message
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"model": "claude-" + "x" * 300_000}, "model"),
+        ({"response_format": {"type": "json_schema", "json_schema": {
+            "name": "big", "schema": {"type": "object", "description": "x" * 500_000}}}},
+         "response_format.json_schema.schema"),
+    ],
+)
+def test_client_data_too_big_for_the_command_line_is_a_400(gateway, fake, body, param):
+    response = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"x-api-key": API_KEY}, timeout=60,
+                          json={"model": "sonnet", "messages": [user("hi")], **body})
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"]["param"] == param
+    assert fake.requests == []
