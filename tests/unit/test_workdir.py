@@ -12,6 +12,7 @@ import pytest
 from app.engine.transcript import project_dir, remove_transcripts_under, write_transcript
 from app.engine.types import Message
 from app.engine.workdir import GatewayFolder, UnsafeWorkDir, check_root, write_private
+from tests.support import ROOT
 
 
 def mode(path) -> int:
@@ -86,7 +87,7 @@ def test_a_dead_gateways_folder_goes_and_a_live_ones_stays(tmp_path):
         "g = GatewayFolder(Path(sys.argv[1])); p = g.open(); (p / 'conv').mkdir(); print(p)"
     )
     dead_path = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
-                               check=True, cwd=os.getcwd()).stdout.strip()
+                               check=True, cwd=ROOT).stdout.strip()
     for folder in (live_path, dead_path):
         write_transcript(config, os.path.join(folder, "conv"), [Message("user", [{"type": "text", "text": "hi"}])])
     removed = []
