@@ -96,7 +96,8 @@ def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_afte
         detail = detail.splitlines()[-1][:300] if detail else ""
         return upstream_error(
             502,
-            f"The Claude Code process failed (exit code {exc.exit_code})" + (f": {detail}" if detail else "."),
+            ("The Claude Code process exited" if exc.exit_code is None else
+             f"The Claude Code process failed (exit code {exc.exit_code})") + (f": {detail}" if detail else "."),
             "claude_process_failed",
         )
     if isinstance(exc, CLIConnectionError):
