@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE_CLAUDE = ROOT / "tests" / "fakes" / "fake_claude.py"
 
 
+def ask(text: str, history: list[dict] | None = None, **extra) -> dict:
+    """A chat completions body: the history, then a user message with `text`."""
+    return {"model": "sonnet", "messages": [*(history or []), {"role": "user", "content": text}], **extra}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
