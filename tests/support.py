@@ -48,6 +48,30 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def direct_children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (for the gateway: its Claude Code CLIs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,6 +118,11 @@ class GatewayServer:
     def children(self) -> list[int]:
         assert self.process is not None
         return descendants(self.process.pid)
+
+    def clis(self) -> list[int]:
+        """The gateway's own child processes: its Claude Code CLIs."""
+        assert self.process is not None
+        return direct_children(self.process.pid)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
