@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # Conversations (sessions) and warm Claude processes.
     session_ttl: float = Field(default=3600.0, gt=0)  # a session ends after this long unused
     session_busy_wait: float = Field(default=10.0, ge=0)  # a second request on a busy session waits, then 409
+    # Sessions one API key may have; past it the key's oldest idle stateless session makes room, else 429.
+    max_sessions_per_key: int = Field(default=1000, ge=1)
+    # Stored Responses API responses (for GET and previous_response_id), oldest dropped first.
+    max_stored_responses: int = Field(default=10_000, ge=1)
+    max_stored_response_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     warm_processes: bool = True  # keep conversations' processes connected, and start spares ahead
     max_processes: int = Field(default_factory=lambda: default_max_processes(), ge=1)
     spare_processes: int = Field(default=1, ge=0)  # spares kept per warm option set

@@ -63,10 +63,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         engine = ClaudeEngine(settings)
 
-    registry = SessionRegistry(settings.session_ttl, on_end=engine.end_conversation)
-    gateway = Gateway(
-        settings, engine, SessionService(registry, engine, settings.session_busy_wait), ResponseStore(settings.session_ttl)
-    )
+    registry = SessionRegistry(settings.session_ttl, on_end=engine.end_conversation,
+                               max_per_tenant=settings.max_sessions_per_key)
+    stored = ResponseStore(settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes)
+    gateway = Gateway(settings, engine, SessionService(registry, engine, settings.session_busy_wait), stored)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE_CLAUDE = ROOT / "tests" / "fakes" / "fake_claude.py"
 
 
+def ask(text: str, history: list[dict] | None = None, **extra) -> dict:
+    """A chat completions body: the history, then a user message with `text`."""
+    return {"model": "sonnet", "messages": [*(history or []), {"role": "user", "content": text}], **extra}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,6 +46,30 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def direct_children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (for the gateway: its Claude Code CLIs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool:
@@ -89,6 +118,11 @@ class GatewayServer:
     def children(self) -> list[int]:
         assert self.process is not None
         return descendants(self.process.pid)
+
+    def clis(self) -> list[int]:
+        """The gateway's own child processes: its Claude Code CLIs."""
+        assert self.process is not None
+        return direct_children(self.process.pid)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from contextlib import aclosing
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
 
 from fastapi import Request
@@ -162,8 +163,9 @@ async def merged(streams: list[AsyncIterator[Event]]) -> AsyncIterator[Indexed]:
     async def pump(index: int, events: AsyncIterator[Event]) -> None:
         ended: Event | BaseException | None = None
         try:
-            async for event in events:
-                queue.put_nowait((index, event))
+            async with aclosing(events):
+                async for event in events:
+                    queue.put_nowait((index, event))
         except BaseException as exc:  # a cancelled start included: the merge must still hear of it
             ended = exc
             if isinstance(exc, asyncio.CancelledError):

@@ -25,12 +25,13 @@ import shutil
 import time
 import uuid
 import weakref
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Collection
 
 import httpx
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, ProcessError
 
 from ..config import Settings
 from ..errors import GatewayError, upstream_error
@@ -43,7 +44,7 @@ from .reader import TurnReader
 from .stops import StopScanner
 from .tools import SERVER, ToolBridge, claude_name
 from .transcript import inline_history, remove_transcripts, remove_transcripts_under, write_transcript
-from .types import Event, Finish, Message, ModelInfo, ToolSpec, Turn
+from .types import Event, Finish, Message, ModelInfo, ToolSpec, Turn, extend_hash
 from .workdir import GatewayFolder, write_private
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,16 @@ class Held:
 
 
 @dataclass
+class _Attempt:
+    reused: bool = False  # the turn runs on a process that served before (parked, spare, held)
+
+
+@dataclass
 class Conversation:
     id: str
     cwd: Path
     key: SpawnKey | None = None
-    history: list[Message] = field(default_factory=list)  # what Claude holds, as served
+    holds: str | None = None  # extend_hash of what Claude holds, as served (None: nothing known)
     claude_session: str | None = None  # the CLI's session id, for --resume
     process: ClaudeProcess | None = None
     busy: bool = False
@@ -107,8 +113,8 @@ class ClaudeEngine:
             warm_keys=settings.warm_option_sets,
             busy_wait=settings.busy_wait,
             connect_timeout=settings.connect_timeout,
+            on_spare_dropped=lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True),
         )
-        self.pool.on_spare_dropped = lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True)
         self.work = GatewayFolder(Path(settings.work_dir) if settings.work_dir else None)
         self.conversations: dict[str, Conversation] = {}
         self._warm_up: asyncio.Task[Any] | None = None
@@ -247,23 +253,40 @@ class ClaudeEngine:
             turn.tools,
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
         )
+        history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
         try:
-            async for event in self._turn(conversation, key, turn):
-                yield event
+            yielded = False
+            attempt = _Attempt()
+            try:
+                async with aclosing(self._attempt(conversation, key, turn, history_hash, attempt)) as events:
+                    async for event in events:
+                        yielded = True
+                        yield event
+            except GatewayError as error:
+                # A reused process (parked, spare, held) that died before it said anything: once more
+                # on a fresh one, rebuilt from the history. Claude had produced nothing to lose.
+                if yielded or not attempt.reused or error.code != "claude_process_failed":
+                    raise
+                log.warning("a reused Claude process failed before any output (%s); retrying on a fresh one", error)
+                async with aclosing(self._attempt(conversation, key, turn, history_hash, _Attempt())) as events:
+                    async for event in events:
+                        yield event
         finally:
             conversation.busy = False
             if not self.settings.warm_processes or turn.conversation_id is None:
                 self.end_conversation(conversation.id)
 
-    async def _turn(self, conversation: Conversation, key: SpawnKey, turn: Turn) -> AsyncIterator[Event]:
-        holds_history = conversation.key == key and conversation.history == turn.history
+    async def _attempt(
+        self, conversation: Conversation, key: SpawnKey, turn: Turn, history_hash: str, attempt: _Attempt
+    ) -> AsyncIterator[Event]:
+        holds_history = conversation.key == key and conversation.holds == history_hash
         held = conversation.held
         conversation.held = None
         results = _results_for(held.calls, turn.prompt) if held is not None and holds_history else None
-        if held is not None and results is None:
+        if held is not None and (results is None or not held.process.alive):
             conversation.held = held
-            self._release_held(conversation)  # the client went elsewhere: those results never come
-            held = None
+            self._release_held(conversation)  # the client went elsewhere, or the CLI died: rebuild
+            held, holds_history = None, False
         if not holds_history and conversation.process is not None:
             self._drop_process(conversation)
         if not holds_history:
@@ -271,15 +294,16 @@ class ClaudeEngine:
         self.pool.activity()
         if held is not None:  # the held turn goes on with the client's results
             process, reader, sdk_messages = held.process, held.reader, held.messages
+            attempt.reused = True
             self.pool.unpark(process)
             for (_, name, _), result in zip(held.calls, results or []):
                 held.bridge.deliver(name, result)
             reader.continue_after_tools()
         else:
-            process, prompt = await self._process_for(conversation, key, turn)
+            process, prompt = await self._process_for(conversation, key, turn, attempt)
             reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
             sdk_messages = process.turn(_user_frame(prompt))
-        conversation.process, conversation.key, conversation.history = process, key, []
+        conversation.process, conversation.key, conversation.holds = process, key, None
         if process not in conversation.ran:
             conversation.processes_used += 1
             conversation.ran.add(process)
@@ -289,14 +313,16 @@ class ClaudeEngine:
 
         finish: Finish | None = None
         try:
-            async for event in self._run(process, sdk_messages, reader, StopScanner(turn.stop) if turn.stop else None):
-                if isinstance(event, Finish):
-                    finish = event
-                yield event
+            stops = StopScanner(turn.stop) if turn.stop else None
+            async with aclosing(self._run(process, sdk_messages, reader, stops)) as events:
+                async for event in events:
+                    if isinstance(event, Finish):
+                        finish = event
+                    yield event
         finally:
             bridge = self._bridges.get(id(process.options))
-            if finish is not None and reader.awaiting_tools and bridge is not None:
-                conversation.history = [*turn.messages, finish.message]
+            if finish is not None and reader.awaiting_tools and bridge is not None and process.alive:
+                conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
                 conversation.held = Held(process, sdk_messages, reader, bridge,
                                          [reader.tool_calls[i] for i in sorted(reader.tool_calls)])
                 # Evictable and idle-closed like any parked process, so held turns whose results
@@ -304,27 +330,33 @@ class ClaudeEngine:
                 self.pool.park(process, lambda: self._release_held(conversation))
             else:
                 await sdk_messages.aclose()  # type: ignore[attr-defined]
-                if finish is not None and reader.completed_cleanly:
-                    conversation.history = [*turn.messages, finish.message]
+                if finish is not None and reader.completed_cleanly and process.alive:
+                    conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
                     conversation.claude_session = reader.session_id
                     self.pool.park(process, lambda: self._forget_process(conversation))
                 else:  # failed, cut short or cancelled: start over from the history next time
                     self._drop_process(conversation)
 
-    async def _process_for(self, conversation: Conversation, key: SpawnKey, turn: Turn) -> tuple[ClaudeProcess, Message]:
+    async def _process_for(
+        self, conversation: Conversation, key: SpawnKey, turn: Turn, attempt: _Attempt
+    ) -> tuple[ClaudeProcess, Message]:
         """The process to run the turn on, and what to send it (see the module docstring)."""
-        if conversation.process is not None:
+        if conversation.process is not None and conversation.process.alive:
             self.pool.unpark(conversation.process)
+            attempt.reused = True
             return conversation.process, turn.prompt
+        if conversation.process is not None:  # it died since the last turn: resume its transcript
+            self._forget_process(conversation)
         if conversation.claude_session is not None:
             try:
                 return await self._resume(conversation, key, conversation.claude_session), turn.prompt
             except _ResumeRefused:
                 log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
         if not turn.history:
-            spare = self.pool.take_spare(key) if self.settings.warm_processes else None
+            spare = await self._spare(key)
             if spare is not None:
                 self._adopt_workdir(conversation, spare)
+                attempt.reused = True
                 return spare, turn.prompt
             return await self._spawn(self._options(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
@@ -344,6 +376,18 @@ class ClaudeEngine:
                 log.warning("Claude Code refused the history transcript; sending the history inline")
         process = await self._spawn(self._options(key, conversation.cwd, None))
         return process, inline_history(turn.history, turn.prompt)
+
+    async def _spare(self, key: SpawnKey) -> ClaudeProcess | None:
+        """A warm spare for `key`, waiting for it if it is still starting; None if there is none."""
+        spare = self.pool.take_spare(key) if self.settings.warm_processes else None
+        if spare is None:
+            return None
+        try:
+            await spare.ready(self.settings.connect_timeout)
+        except Exception as exc:
+            log.warning("a spare Claude process failed to start (%s); starting another", exc)
+            return None
+        return spare
 
     async def _spawn(self, options: ClaudeAgentOptions) -> ClaudeProcess:
         try:
@@ -393,13 +437,16 @@ class ClaudeEngine:
         if timed_out:
             raise upstream_error(504, "Claude did not finish the turn in time.", "timeout")
         if not reader.finished and not (stops and stops.hit):
+            if process.died:  # the owner saw it exit and closed the pipes before the SDK could say so
+                exited = ProcessError("The Claude Code process exited", exit_code=None)
+                raise sdk_exception_error(exited, process.stderr_tail, self.settings.retry_after_default)
             raise upstream_error(502, "The Claude Code process ended the turn without a result.", "claude_process_failed")
 
     def _drop_process(self, conversation: Conversation) -> None:
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=conversation.process.in_turn)
         self._forget_process(conversation)
-        conversation.history, conversation.claude_session = [], None
+        conversation.holds, conversation.claude_session = None, None
 
     def _forget_process(self, conversation: Conversation) -> None:
         """The process is gone (evicted, idled out); the transcript still lets the CLI resume."""

@@ -138,7 +138,9 @@ def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_afte
         # collect it, which ClaudeProcess does.
         log.warning("Claude Code exited with %s: %s", exc.exit_code, (stderr_tail or exc.stderr or "").strip())
         return upstream_error(
-            502, f"The Claude Code process failed (exit code {exc.exit_code}); the gateway's log has the details.",
+            502,
+            ("The Claude Code process exited" if exc.exit_code is None else
+             f"The Claude Code process failed (exit code {exc.exit_code})") + "; the gateway's log has the details.",
             "claude_process_failed",
         )
     if isinstance(exc, CLIConnectionError):

@@ -1,6 +1,7 @@
 """The Claude Code processes of one gateway: a live limit, warm spares, idle eviction.
 
-- Every process counts against `max_live` from spawn until it is asked to close.
+- Every process counts against `max_live` from spawn until it has exited (a closing CLI still
+  holds its memory for a few milliseconds to seconds): eviction frees room as processes exit.
 - A conversation's process stays connected between turns ("parked"); parked processes are
   evicted least recently used first when a new one needs the room, and closed after
   `idle_timeout`. The conversation itself stays resumable from its transcript.
@@ -35,7 +36,8 @@ SPARE_MAX_DELAY = 3.0
 
 class ProcessPool:
     def __init__(
-        self, *, max_live: int, spares_per_key: int, warm_keys: int, busy_wait: float, connect_timeout: float
+        self, *, max_live: int, spares_per_key: int, warm_keys: int, busy_wait: float, connect_timeout: float,
+        on_spare_dropped: Callable[[ClaudeProcess], None] = lambda process: None,
     ) -> None:
         self.max_live = max_live
         self.spares_per_key = spares_per_key
@@ -52,7 +54,8 @@ class ProcessPool:
         self._background: set[asyncio.Task[None]] = set()
         self.spawned_total = 0
         self.spare_hits = 0
-        self.on_spare_dropped: Callable[[ClaudeProcess], None] = lambda process: None
+        self.spares_started = 0
+        self.on_spare_dropped = on_spare_dropped  # a spare's folder is the pool's to remove
         self._last_activity = time.monotonic()
 
     # --- getting a process ----------------------------------------------------------------------
@@ -65,10 +68,13 @@ class ProcessPool:
         return process
 
     def take_spare(self, key: Key) -> ClaudeProcess | None:
+        """A spare for `key`: connected, or still connecting (the caller awaits `ready()`, which is
+        sooner than a new spawn would be). Dead spares are dropped on the way."""
         spares = self._spares.get(key) or []
+        spares.sort(key=lambda process: not process.alive)  # connected ones first
         while spares:
             process = spares.pop(0)
-            if process.alive:
+            if process.alive or process.connecting:
                 self.spare_hits += 1
                 return process
             self._drop_spare(process)
@@ -98,10 +104,11 @@ class ProcessPool:
 
     async def _add_spare(self, key: Key, options: Callable[[], ClaudeAgentOptions]) -> None:
         await self._quiet()
-        if len(self.processes) >= self.max_live or len(self._spares.get(key, [])) >= self.spares_per_key:
-            return  # spares never evict anything
+        if key not in self._warm or self._occupied() >= self.max_live or len(self._spares.get(key, [])) >= self.spares_per_key:
+            return  # spares never evict anything, and only warm option sets get them
         process = ClaudeProcess(options())
         self._track(process)
+        self.spares_started += 1
         self._spares.setdefault(key, []).append(process)
         try:
             await process.start(self.connect_timeout)
@@ -156,9 +163,10 @@ class ProcessPool:
             if now - used > idle_timeout:
                 self._warm.pop(key, None)
                 self._warm_used.pop(key, None)
-                for process in self._spares.pop(key, []):
-                    self._drop_spare(process)
-                    closed += 1
+        for key in [k for k in self._spares if k not in self._warm]:  # also those started for a key gone cold
+            for process in self._spares.pop(key):
+                self._drop_spare(process)
+                closed += 1
         return closed
 
     async def close_all(self, grace: float) -> None:
@@ -181,6 +189,7 @@ class ProcessPool:
             "spares": sum(len(s) for s in self._spares.values()),
             "exiting": len(self.exiting),
             "spawned_total": self.spawned_total,
+            "spares_started": self.spares_started,
             "spare_hits": self.spare_hits,
         }
 
@@ -192,16 +201,26 @@ class ProcessPool:
         def gone() -> None:
             self.processes.discard(process)
             self.exiting.discard(process)
-            self._parked.pop(process, None)
+            parked = self._parked.pop(process, None)
+            if parked is not None:  # died while parked: its conversation must not count on it
+                parked[1]()
+            for spares in self._spares.values():
+                if process in spares:
+                    spares.remove(process)
+                    self.on_spare_dropped(process)
             self._freed.set()
 
         process.on_exit(gone)
 
+    def _occupied(self) -> int:
+        """Slots in use: live processes and those still exiting (their memory is not free yet)."""
+        return len(self.processes) + len(self.exiting)
+
     async def _reserve(self) -> None:
         deadline = time.monotonic() + self.busy_wait
-        while len(self.processes) >= self.max_live:
-            victim = self._victim()
-            if victim is not None:
+        while self._occupied() >= self.max_live:
+            # Evict only when the processes already on their way out will not free enough room.
+            if len(self.exiting) < self._occupied() - self.max_live + 1 and self._victim() is not None:
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -7,6 +7,8 @@ so translators convert to it once and the engine passes it through.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Collection, Literal, Protocol, Union
 
@@ -19,6 +21,22 @@ FinishReason = Literal["stop", "length", "tool_use", "stop_sequence", "content_f
 class Message:
     role: Role
     content: list[Block]
+
+
+def chain(messages: list[Message], start: str = "") -> list[str]:
+    """h[i] = sha256(h[i-1] + message i): h[-1] names the whole conversation up to there, so a
+    conversation's name grows by hashing only its new messages."""
+    hashes, previous = [], start
+    for message in messages:
+        canonical = json.dumps({"role": message.role, "content": message.content}, sort_keys=True, ensure_ascii=False)
+        previous = hashlib.sha256((previous + canonical).encode()).hexdigest()
+        hashes.append(previous)
+    return hashes
+
+
+def extend_hash(start: str, messages: list[Message]) -> str:
+    """The chain hash of a conversation named `start` ("" if empty) once `messages` join it."""
+    return chain(messages, start)[-1] if messages else start
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,8 @@ class Turn:
     metadata: dict[str, str] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions
     thinking: dict[str, Any] | None = None  # Claude's thinking: enabled (budget), adaptive or disabled
+    # extend_hash("", history), when the caller knows it already (sessions keep the chain).
+    history_hash: str | None = None
 
     @property
     def history(self) -> list[Message]:

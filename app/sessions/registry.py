@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..engine.types import Message
+from ..engine.types import Block, Message, chain
 from ..errors import GatewayError
 
 
@@ -25,21 +24,19 @@ def session_not_found(session_id: str) -> GatewayError:
     return GatewayError(404, f"No session '{session_id}'.", "invalid_request_error", "session_not_found", "session_id")
 
 
+def too_many_sessions(limit: int) -> GatewayError:
+    return GatewayError(
+        429, f"This API key already has {limit} sessions, the most this gateway keeps for one key. "
+        "Delete some (DELETE /v1/sessions/{id}) or wait for them to expire.",
+        "rate_limit_error", "too_many_sessions", "session_id", headers={"Retry-After": "60"},
+    )
+
+
 def session_busy(session_id: str) -> GatewayError:
     return GatewayError(
         409, f"Session '{session_id}' is busy with another request; retry when it has finished.",
         "invalid_request_error", "session_busy", "session_id",
     )
-
-
-def chain(messages: list[Message], start: str = "") -> list[str]:
-    """h[i] = sha256(h[i-1] + message i): h[-1] names the whole conversation up to there."""
-    hashes, previous = [], start
-    for message in messages:
-        canonical = json.dumps({"role": message.role, "content": message.content}, sort_keys=True, ensure_ascii=False)
-        previous = hashlib.sha256((previous + canonical).encode()).hexdigest()
-        hashes.append(previous)
-    return hashes
 
 
 @dataclass
@@ -51,13 +48,15 @@ class Session:
     created: float
     last_used: float
     messages: list[Message] = field(default_factory=list)  # the conversation as served so far
-    hashes: list[str] = field(default_factory=list)  # chain(messages)
+    hashes: list[str] = field(default_factory=list)  # chain(messages), of the messages as they were served
     turns: int = 0
     user: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     stateless: bool = False  # served to a client that resends its history: a continuation target
     uid: str = field(default_factory=lambda: secrets.token_hex(16))  # unique across tenants
+    gone: bool = False  # ended (deleted, expired); a turn still running on it records nothing
+    continuation_key: tuple[str, str, str, str] | None = None  # where it is listed as a continuation
 
     @property
     def key(self) -> tuple[str, str]:
@@ -77,10 +76,15 @@ class Session:
 
 
 class SessionRegistry:
-    """In-memory sessions. `on_end(uid)` lets the engine end the conversation's process."""
+    """In-memory sessions. `on_end(uid)` lets the engine end the conversation's process; for a
+    session ended during a turn, that happens when the turn lets go of it (`release`)."""
 
-    def __init__(self, ttl: float, on_end: Callable[[str], None], clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, ttl: float, on_end: Callable[[str], None], clock: Callable[[], float] = time.time,
+        max_per_tenant: int = 1000,
+    ) -> None:
         self.ttl = ttl
+        self.max_per_tenant = max_per_tenant
         self._on_end = on_end
         self._clock = clock
         self._sessions: dict[tuple[str, str], Session] = {}  # (tenant, id): ids are per tenant
@@ -114,10 +118,16 @@ class SessionRegistry:
                     return session
         return None
 
+    def extends(self, session: Session, messages: list[Message]) -> bool:
+        """Whether `messages` begin with the session's whole served history."""
+        served = len(session.hashes)
+        return served == 0 or (len(messages) > served and chain(messages[:served])[-1] == session.hashes[-1])
+
     # --- changes ------------------------------------------------------------------------------
     def create(self, tenant: str, model: str, system: str | None, session_id: str | None = None) -> Session:
         """A new session, or the live one of that name (a named session starts on first use).
-        Without a name, the session is a stateless one."""
+        Without a name, the session is a stateless one. Past the per-key limit, the key's least
+        recently used idle stateless session makes room; if it has none, 429."""
         stateless = session_id is None
         session_id = session_id or f"sess_{secrets.token_hex(12)}"
         existing = self._sessions.get((tenant, session_id))
@@ -125,23 +135,35 @@ class SessionRegistry:
             return existing
         if existing is not None:
             self._end(existing)
+        self._make_room(tenant)
         now = self._clock()
         session = Session(session_id, tenant, model, system, created=now, last_used=now, stateless=stateless)
         self._sessions[session.key] = session
         return session
 
     def record_turn(self, session: Session, new_messages: list[Message]) -> None:
-        """A turn succeeded: its messages (the user's and the answer) join the session."""
+        """A turn succeeded: its messages (the user's and the answer) join the session. A stateless
+        session keeps no image bytes: its client resends them, and Claude's transcript has them."""
+        if session.gone:
+            return
         self._forget_continuation(session)
         session.hashes.extend(chain(new_messages, session.hashes[-1] if session.hashes else ""))
-        session.messages.extend(new_messages)
+        session.messages.extend(_without_image_data(new_messages) if session.stateless else new_messages)
         session.turns += 1
         session.last_used = self._clock()
         if session.stateless and session.messages and session.messages[-1].role == "assistant":
-            self._continuations.setdefault(self._continuation_key(session), []).append(session)
+            session.continuation_key = (session.tenant, session.model, _key(session.system), session.hashes[-1])
+            self._continuations.setdefault(session.continuation_key, []).append(session)
 
-    def touch(self, session: Session) -> None:
+    def release(self, session: Session) -> None:
+        """The turn on `session` is over (its engine stream closed): unlock it, and end it now if
+        it was ended meanwhile, or if it is a stateless session whose first turn failed."""
         session.last_used = self._clock()
+        session.lock.release()
+        if session.stateless and session.turns == 0 and not session.gone:
+            self._end(session)
+        elif session.gone:
+            self._on_end(session.uid)
 
     def delete(self, tenant: str, session_id: str) -> None:
         self._end(self.get(tenant, session_id))
@@ -167,24 +189,34 @@ class SessionRegistry:
             "ttl_seconds": int(self.ttl),
         }
 
+    def _make_room(self, tenant: str) -> None:
+        mine = [s for s in self._sessions.values() if s.tenant == tenant]
+        if len(mine) < self.max_per_tenant:
+            return
+        idle = sorted((s for s in mine if s.stateless and not s.lock.locked()), key=lambda s: s.last_used)
+        if len(mine) - len(idle) >= self.max_per_tenant:
+            raise too_many_sessions(self.max_per_tenant)
+        for session in idle[: len(mine) - self.max_per_tenant + 1]:
+            self._end(session)
+
     def _end(self, session: Session) -> None:
+        """Gone for every lookup at once; the engine's side ends now, or when its turn lets go."""
         self._forget_continuation(session)
-        self._sessions.pop(session.key, None)
-        self._on_end(session.uid)
+        if self._sessions.get(session.key) is session:
+            del self._sessions[session.key]
+        was_gone, session.gone = session.gone, True
+        if not was_gone and not session.lock.locked():
+            self._on_end(session.uid)
 
     def _forget_continuation(self, session: Session) -> None:
-        if not session.hashes:
+        key, session.continuation_key = session.continuation_key, None
+        if key is None:
             return
-        key = self._continuation_key(session)
         others = [s for s in self._continuations.get(key, []) if s is not session]
         if others:
             self._continuations[key] = others
         else:
             self._continuations.pop(key, None)
-
-    @staticmethod
-    def _continuation_key(session: Session) -> tuple[str, str, str, str]:
-        return (session.tenant, session.model, _key(session.system), session.hashes[-1])
 
     def _expired(self, session: Session) -> bool:
         return self._clock() - session.last_used > self.ttl
@@ -192,3 +224,18 @@ class SessionRegistry:
 
 def _key(system: str | None) -> str:
     return hashlib.sha256((system or "").encode()).hexdigest()[:16]
+
+
+def _without_image_data(messages: list[Message]) -> list[Message]:
+    return [Message(m.role, [_image_placeholder(b) for b in m.content]) for m in messages]
+
+
+def _image_placeholder(block: Block) -> Block:
+    """An image's bytes as a short note (a valid block, should it ever be sent); URLs are kept."""
+    if block.get("type") == "image" and block.get("source", {}).get("type") == "base64":
+        source = block["source"]
+        size = len(source.get("data", "")) * 3 // 4
+        return {"type": "text", "text": f"[{source.get('media_type', 'image')} image of {size} bytes, not kept]"}
+    if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+        return {**block, "content": [_image_placeholder(part) for part in block["content"]]}
+    return block

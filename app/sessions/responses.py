@@ -1,8 +1,12 @@
 """Stored Responses (OpenAI Responses API): what GET /v1/responses/{id} returns, and the
-conversation up to each response, which `previous_response_id` continues."""
+conversation up to each response, which `previous_response_id` continues.
+
+Bounded by count and by bytes (a response's conversation may carry images): the oldest go first.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -10,8 +14,6 @@ from typing import Any, Callable
 
 from ..engine.types import Message
 from ..errors import GatewayError
-
-MAX_STORED = 10_000
 
 
 @dataclass
@@ -21,6 +23,11 @@ class StoredResponse:
     conversation: list[Message]  # every message up to and including this response's answer
     system: str | None
     stored_at: float = field(default_factory=time.time)
+    size: int = 0  # bytes, as counted when stored
+
+    def measure(self) -> int:
+        content = [m.content for m in self.conversation]
+        return len(json.dumps([self.response, content, self.system], ensure_ascii=False, default=str))
 
 
 def response_not_found(response_id: str, param: str | None = None) -> GatewayError:
@@ -29,15 +36,25 @@ def response_not_found(response_id: str, param: str | None = None) -> GatewayErr
 
 
 class ResponseStore:
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, ttl: float, max_items: int = 10_000, max_bytes: int = 256 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.ttl = ttl
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._clock = clock
         self._items: OrderedDict[str, StoredResponse] = OrderedDict()
 
     def put(self, response_id: str, item: StoredResponse) -> None:
+        item.size = item.measure()
+        if item.size > self.max_bytes:
+            return  # larger than the whole store: kept by nobody rather than emptying it
         self._items[response_id] = item
-        while len(self._items) > MAX_STORED:
-            self._items.popitem(last=False)
+        self.bytes += item.size
+        while len(self._items) > self.max_items or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._items)))
 
     def get(self, tenant: str, response_id: str, param: str | None = None) -> StoredResponse:
         item = self._items.get(response_id)
@@ -47,9 +64,13 @@ class ResponseStore:
 
     def delete(self, tenant: str, response_id: str) -> None:
         self.get(tenant, response_id)
-        del self._items[response_id]
+        self._drop(response_id)
 
     def expire(self) -> None:
         now = self._clock()
         for response_id in [k for k, v in self._items.items() if now - v.stored_at > self.ttl]:
-            del self._items[response_id]
+            self._drop(response_id)
+
+    def _drop(self, response_id: str) -> None:
+        item = self._items.pop(response_id)
+        self.bytes -= item.size

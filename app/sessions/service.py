@@ -4,10 +4,11 @@ turn only when it succeeded (a failed turn leaves the session as it was)."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import AsyncIterator
 
-from ..engine.types import Engine, Event, Finish, Turn
+from ..engine.types import Engine, Event, Finish, Turn, extend_hash
 from .registry import Session, SessionRegistry, session_busy
 
 
@@ -21,28 +22,31 @@ class SessionTurn:
     session_id: str | None = None
 
     async def events(self) -> AsyncIterator[Event]:
+        registry = self.service.registry
         session, resent = await self.service.enter(self.turn, self.requested_id)
         self.session_id = session.id
         try:
             # A named session holds the history; a stateless client resent it itself.
             history = [] if resent else session.messages
+            messages = [*history, *self.turn.messages]
+            served = len(session.messages)
             turn = replace(
                 self.turn,
-                messages=[*history, *self.turn.messages],
+                messages=messages,
                 system=self.turn.system if self.turn.system is not None else session.system,
                 conversation_id=session.uid,
+                history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
             )
             session.model, session.system = turn.model or "default", turn.system
             session.user = turn.user or session.user
             session.metadata.update(turn.metadata)
-            served = len(session.messages)
-            async for event in self.service.engine.stream(turn):
-                if isinstance(event, Finish):
-                    self.service.registry.record_turn(session, [*turn.messages[served:], event.message])
-                yield event
+            async with aclosing(self.service.engine.stream(turn)) as events:
+                async for event in events:
+                    if isinstance(event, Finish):
+                        registry.record_turn(session, [*turn.messages[served:], event.message])
+                    yield event
         finally:
-            self.service.registry.touch(session)
-            session.lock.release()
+            registry.release(session)
 
 
 class SessionService:
@@ -62,17 +66,43 @@ class SessionService:
         anything else starts a new session from the whole history.
         """
         model = turn.model or "default"
-        if session_id:
-            session = self.registry.create(turn.tenant, model, turn.system, session_id)
-            await self._lock(session)
-            return session, False
-        session = self.registry.continuation(turn.tenant, model, turn.system, turn.messages)
-        session = session or self.registry.create(turn.tenant, model, turn.system)
-        await self._lock(session)
-        return session, True
+        while True:
+            if session_id:
+                session = self.registry.create(turn.tenant, model, turn.system, session_id)
+                await self._lock(session)
+                resent = False
+            else:
+                found = self.registry.continuation(turn.tenant, model, turn.system, turn.messages)
+                session = found or self.registry.create(turn.tenant, model, turn.system)
+                await self._lock(session)  # free (continuations are free ones, new ones too): no wait
+                resent = True
+                if found is not None and not self.registry.extends(found, turn.messages):
+                    self.registry.release(found)  # moved on meanwhile: not this history's any more
+                    continue
+            if not session.gone:
+                return session, resent
+            self.registry.release(session)  # deleted while this request waited for it
 
     async def _lock(self, session: Session) -> None:
-        try:
-            await asyncio.wait_for(session.lock.acquire(), self.busy_wait)
-        except asyncio.TimeoutError:
-            raise session_busy(session.id) from None
+        if not await acquire_within(session.lock, self.busy_wait):
+            raise session_busy(session.id)
+
+
+async def acquire_within(lock: asyncio.Lock, timeout: float) -> bool:
+    """Take `lock`, waiting up to `timeout` seconds. A free lock is taken at once, without giving
+    other tasks a turn first (Python 3.10/3.11's `wait_for(lock.acquire(), 0)` never takes it,
+    and with a timeout it yields before taking it). The lock is never left taken by a wait that
+    timed out or was cancelled."""
+    if not lock.locked():
+        await lock.acquire()  # returns at once: no other task runs in between
+        return True
+    if timeout <= 0:
+        return False
+    acquire = asyncio.ensure_future(lock.acquire())
+    try:
+        await asyncio.wait({acquire}, timeout=timeout)
+    finally:
+        if not acquire.done():
+            acquire.cancel()
+            acquire.add_done_callback(lambda task: task.cancelled() or task.exception() or lock.release())
+    return acquire.done() and not acquire.cancelled() and acquire.exception() is None

@@ -4,58 +4,12 @@ crash, hang and forget transcripts on demand), through the HTTP API in-process."
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
-import os
 import stat
-import sys
-from pathlib import Path
 
-import httpx
 import pytest
 
-from app.config import Settings
-from app.engine.claude import ClaudeEngine
-from app.server import create_app
-from tests.support import FAKE_CLAUDE
-
-
-@pytest.fixture
-def config_dir(tmp_path, monkeypatch):
-    path = tmp_path / "claude-config"
-    path.mkdir()
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(path))
-    # The fake is a python3 script: find the test interpreter first (pyenv shims are slow).
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return path
-
-
-def make_settings(tmp_path: Path, **overrides) -> Settings:
-    values = {"cli_path": str(FAKE_CLAUDE), "work_dir": str(tmp_path / "work"), **overrides}
-    return Settings(_env_file=None, **values)
-
-
-@pytest.fixture
-async def gateway(tmp_path, config_dir):
-    """(client, engine, settings) for a gateway on the fake CLI; settings may be changed first."""
-    engines = []
-
-    async def start(**overrides):
-        settings = make_settings(tmp_path, **overrides)
-        engine = ClaudeEngine(settings)
-        await engine.start()
-        engines.append(engine)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://localhost", timeout=30)
-        return client, engine, settings
-
-    yield start
-    for engine in engines:
-        await engine.close()
-    gc.collect()  # finalise the exited CLIs' pipes while the event loop still runs
-
-
-def ask(text: str, history: list[dict] | None = None, **extra) -> dict:
-    return {"model": "sonnet", "messages": [*(history or []), {"role": "user", "content": text}], **extra}
+from tests.support import FAKE_CLAUDE, ask
 
 
 HISTORY = [

@@ -13,7 +13,9 @@ import pytest
 from app.engine.claude import SYSTEM_PROMPT_FILE, ClaudeEngine
 from app.engine.transcript import project_dir
 from app.engine.workdir import UnsafeWorkDir
-from tests.api.test_engine_with_fake_cli import HISTORY, ask, config_dir, gateway, make_settings  # noqa: F401
+from tests.api.conftest import make_settings
+from tests.api.test_engine_with_fake_cli import HISTORY
+from tests.support import ask
 
 
 def started(log) -> list[dict]:

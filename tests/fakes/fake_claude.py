@@ -41,6 +41,9 @@ An `interrupt` control request during a turn ends it the way the real CLI does (
 
 Environment:
   FAKE_CLAUDE_NO_AUTH=1        behave like the real CLI with no credentials at all
+  FAKE_CLAUDE_EXIT_DELAY=S     wait S seconds after stdin EOF before exiting
+  FAKE_CLAUDE_DIE_AT_USER_MESSAGE=N  exit 137 at once, silently, when the N-th user message
+                               arrives (a CLI killed just as a turn starts)
   FAKE_CLAUDE_LOG=<file>       append {"event":"start",...} per process and
                                {"event":"user",...} per user message received
   FAKE_CLAUDE_ERROR_MESSAGE    the upstream error message used by [[error N]]
@@ -317,6 +320,9 @@ class FakeClaude:
         self.partial = bool(self.opts.get("--include-partial-messages"))
         self.report_state = env.get("CLAUDE_CODE_SDK_READS_SESSION_STATE") == "1"
         self.no_auth = env.get("FAKE_CLAUDE_NO_AUTH") == "1"
+        self.exit_delay = float(env.get("FAKE_CLAUDE_EXIT_DELAY") or 0)
+        self.die_at = int(env.get("FAKE_CLAUDE_DIE_AT_USER_MESSAGE") or 0)
+        self.user_messages = 0
         self.cwd = os.getcwd()
         self.config_dir = env.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
         self.project_dir = os.path.join(self.config_dir, "projects", project_dir_name(self.cwd))
@@ -878,6 +884,9 @@ class FakeClaude:
 
     # ---- turns ------------------------------------------------------------------------------
     def handle_user(self, item):
+        self.user_messages += 1
+        if self.user_messages == self.die_at:  # as if killed the moment the message came
+            os._exit(137)
         message = item.get("message") or {}
         text = prompt_text(message.get("content"))
         self.log({"event": "user", "pid": os.getpid(), "message": message, "frame": item})
@@ -1209,6 +1218,7 @@ class FakeClaude:
             item = self.next_item()
             if item is EOF:
                 self.eof = True
+                time.sleep(self.exit_delay)  # a CLI slow to exit, still holding its memory
                 continue
             kind = item.get("type")
             if kind == "control_request":
