@@ -22,9 +22,8 @@ import time
 from collections import OrderedDict
 from typing import Callable, Hashable
 
-from claude_agent_sdk import ClaudeAgentOptions
-
 from ..errors import rate_limited
+from .options import Spawn
 from .process import ClaudeProcess
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class ProcessPool:
         self.processes: set[ClaudeProcess] = set()  # counted against max_live
         self.exiting: set[ClaudeProcess] = set()  # asked to close, not yet gone
         self._spares: dict[Key, list[ClaudeProcess]] = {}
-        self._warm: OrderedDict[Key, Callable[[], ClaudeAgentOptions]] = OrderedDict()
+        self._warm: OrderedDict[Key, Callable[[], Spawn]] = OrderedDict()
         self._warm_used: dict[Key, float] = {}
         self._parked: OrderedDict[ClaudeProcess, tuple[float, Callable[[], None]]] = OrderedDict()
         self._freed = asyncio.Event()
@@ -59,10 +58,10 @@ class ProcessPool:
         self._last_activity = time.monotonic()
 
     # --- getting a process ----------------------------------------------------------------------
-    async def spawn(self, options: ClaudeAgentOptions) -> ClaudeProcess:
+    async def spawn(self, spawn: Spawn) -> ClaudeProcess:
         """A new connected process (waits for room, evicting idle processes first)."""
         await self._reserve()
-        process = ClaudeProcess(options)
+        process = ClaudeProcess(spawn.options, spawn.bridge)
         self._track(process)
         await process.start(self.connect_timeout)
         return process
@@ -84,7 +83,7 @@ class ProcessPool:
         self.discard(process)
         self.on_spare_dropped(process)
 
-    def keep_warm(self, key: Key, options: Callable[[], ClaudeAgentOptions]) -> None:
+    def keep_warm(self, key: Key, options: Callable[[], Spawn]) -> None:
         """Remember `key` as in use and top up its spares in the background."""
         if self.spares_per_key <= 0:
             return
@@ -102,11 +101,12 @@ class ProcessPool:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def _add_spare(self, key: Key, options: Callable[[], ClaudeAgentOptions]) -> None:
+    async def _add_spare(self, key: Key, options: Callable[[], Spawn]) -> None:
         await self._quiet()
         if key not in self._warm or self._occupied() >= self.max_live or len(self._spares.get(key, [])) >= self.spares_per_key:
             return  # spares never evict anything, and only warm option sets get them
-        process = ClaudeProcess(options())
+        spawn = options()
+        process = ClaudeProcess(spawn.options, spawn.bridge)
         self._track(process)
         self.spares_started += 1
         self._spares.setdefault(key, []).append(process)

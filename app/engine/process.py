@@ -30,6 +30,8 @@ from typing import Any, AsyncIterator, Callable, Literal
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, CLIConnectionError, ResultMessage
 from claude_agent_sdk.types import Message as SdkMessage
 
+from .tools import ToolBridge
+
 log = logging.getLogger(__name__)
 
 INTERRUPT_TIMEOUT = 2.0  # an interrupt answers in ~10 ms; a wedged CLI is terminated instead
@@ -39,10 +41,11 @@ State = Literal["new", "connecting", "connected", "closing", "exited"]
 
 
 class ClaudeProcess:
-    def __init__(self, options: ClaudeAgentOptions) -> None:
+    def __init__(self, options: ClaudeAgentOptions, bridge: ToolBridge | None = None) -> None:
         self._stderr: deque[str] = deque(maxlen=40)
         options.stderr = self._stderr.append
         self.options = options
+        self.bridge = bridge  # the client's functions it offers, served in this gateway process
         self.state: State = "new"
         self.pid: int | None = None
         self.died = False  # exited by itself, not because it was asked to

@@ -16,7 +16,7 @@ from typing import Any
 
 from claude_agent_sdk import ToolAnnotations, create_sdk_mcp_server, tool
 
-from .types import ToolSpec
+from .types import Message, ToolSpec
 
 SERVER = "client"
 PREFIX = f"mcp__{SERVER}__"  # how Claude sees the client's function `name`: mcp__client__name
@@ -85,3 +85,17 @@ class ToolBridge:
                     future.cancel()
         self._waiting.clear()
         self._ready.clear()
+
+
+def results_for(calls: list[list[str]], prompt: Message) -> list[str] | None:
+    """The client's result for each held call ([id, name, arguments]), if the prompt is exactly
+    those results; None if it is anything else."""
+    results: dict[str, str] = {}
+    for block in prompt.content:
+        if block.get("type") != "tool_result":
+            return None
+        content = block.get("content")
+        results[block.get("tool_use_id", "")] = content if isinstance(content, str) else json.dumps(content)
+    if set(results) != {call_id for call_id, _, _ in calls}:
+        return None
+    return [results[call_id] for call_id, _, _ in calls]

@@ -20,9 +20,11 @@ from typing import Any
 
 from claude_agent_sdk._cli_version import __cli_version__ as CLI_VERSION
 
+from .tools import claude_name
 from .types import Block, Message
 from .workdir import private_folder, write_private
 
+CONTINUE_AFTER_TOOLS = "(The function results are above; continue.)"
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]")
 
 
@@ -95,6 +97,24 @@ def _wire_message(message: Message) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": {"input_tokens": 0, "output_tokens": 0},
     }
+
+
+def resumable(history: list[Message], prompt: Message) -> tuple[list[Message], Message]:
+    """The history to write as a transcript and the message to send after it, for a conversation
+    rebuilt from its history. The client's functions take the names Claude knows them by. A resumed
+    transcript that ends with an unanswered tool_use is "repaired" by the CLI with an
+    interrupted-call error, and results sent after it are lost; so results go into the transcript,
+    and the rest of the prompt (or a short message) goes on."""
+    results = [b for b in prompt.content if b.get("type") == "tool_result"]
+    if results:
+        rest = [b for b in prompt.content if b.get("type") != "tool_result"]
+        history = [*history, Message("user", results)]
+        prompt = Message("user", rest or [{"type": "text", "text": CONTINUE_AFTER_TOOLS}])
+    named = [
+        Message(m.role, [{**b, "name": claude_name(b["name"])} if b.get("type") == "tool_use" else b for b in m.content])
+        for m in history
+    ]
+    return named, prompt
 
 
 def inline_history(history: list[Message], prompt: Message) -> Message:

@@ -13,6 +13,7 @@ import time
 import pytest
 from claude_agent_sdk import ClaudeAgentOptions
 
+from app.engine.options import Spawn
 from app.engine.pool import ProcessPool
 from tests.support import FAKE_CLAUDE, ask, descendants
 
@@ -156,10 +157,10 @@ async def test_a_stateless_session_keeps_no_image_bytes_and_still_continues(gate
 
 
 # --- pool bookkeeping -------------------------------------------------------------------------------
-def options(tmp_path, name: str) -> ClaudeAgentOptions:
+def options(tmp_path, name: str) -> Spawn:
     cwd = tmp_path / name
     cwd.mkdir(exist_ok=True)
-    return ClaudeAgentOptions(tools=[], setting_sources=[], cwd=str(cwd), cli_path=str(FAKE_CLAUDE))
+    return Spawn(ClaudeAgentOptions(tools=[], setting_sources=[], cwd=str(cwd), cli_path=str(FAKE_CLAUDE)))
 
 
 async def test_a_spare_for_an_option_set_gone_cold_is_not_kept(tmp_path, config_dir):

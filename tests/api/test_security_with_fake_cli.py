@@ -10,7 +10,8 @@ import stat
 
 import pytest
 
-from app.engine.claude import SYSTEM_PROMPT_FILE, ClaudeEngine
+from app.engine.claude import ClaudeEngine
+from app.engine.options import SYSTEM_PROMPT_FILE
 from app.engine.transcript import project_dir
 from app.engine.workdir import UnsafeWorkDir
 from tests.api.conftest import make_settings

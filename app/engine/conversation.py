@@ -1,0 +1,328 @@
+"""Conversations and the routing of their turns onto Claude Code processes.
+
+A conversation keeps its Claude process connected between turns. For each turn, in this order:
+1. the conversation's live process, if Claude already holds exactly the turn's history: only the
+   new user message is sent (for a turn held for the client's function results, the results);
+2. a new process resuming the conversation's own transcript (the process was evicted, idled out
+   or died): nothing is replayed by the gateway;
+3. for a conversation with no history, a warm spare started ahead for the same options;
+4. a new process resuming a transcript the gateway writes from the history (real turns).
+A turn that fails or is cut short drops the process and what Claude holds, so the next turn
+rebuilds from the history the client (or the session) has: nothing half-done is reused. A turn
+whose reused process fails before producing anything runs once more on a fresh process.
+
+The caller runs one turn at a time per conversation (the session lock); one-off turns
+(`conversation_id` None) get a conversation of their own, ended with the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Collection
+
+from ..config import Settings
+from ..errors import GatewayError, upstream_error
+from .failures import sdk_exception_error
+from .options import Spawn, SpawnKey, SpawnOptions
+from .pool import ProcessPool
+from .process import ClaudeProcess
+from .reader import TurnReader
+from .running import turn_events
+from .stops import StopScanner
+from .tools import results_for
+from .transcript import inline_history, remove_transcripts, resumable, write_transcript
+from .types import Event, Finish, Message, Turn, extend_hash
+from .workdir import GatewayFolder
+
+log = logging.getLogger(__name__)
+
+RESUME_REFUSED_MARKER = "No conversation found with session ID"
+
+
+class _ResumeRefused(Exception):
+    """The CLI would not resume the transcript it was pointed at."""
+
+
+@dataclass
+class Held:
+    """A turn that stopped to call the client's functions; it goes on when the results come."""
+
+    process: ClaudeProcess
+    messages: AsyncIterator[Any]  # the turn's SDK messages, not yet read to the end
+    reader: TurnReader
+    calls: list[list[str]]  # [id, name, JSON arguments] of each call, in order
+    since: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Attempt:
+    reused: bool = False  # the turn runs on a process that served before (parked, spare, held)
+
+
+@dataclass
+class Conversation:
+    id: str
+    cwd: Path
+    key: SpawnKey | None = None
+    holds: str | None = None  # extend_hash of what Claude holds, as served (None: nothing known)
+    claude_session: str | None = None  # the CLI's session id, for --resume
+    process: ClaudeProcess | None = None
+    ran: set[ClaudeProcess] = field(default_factory=set)  # every process in cwd not yet exited
+    processes_used: int = 0  # processes that ran its turns (spawned, resumed or a spare it took)
+    held: Held | None = None
+
+
+class TurnRouter:
+    """The engine's conversations, and which process runs each of their turns (module docstring)."""
+
+    def __init__(self, settings: Settings, pool: ProcessPool, options: SpawnOptions, work: GatewayFolder) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.options = options
+        self.work = work
+        self.all: dict[str, Conversation] = {}
+
+    # --- life ---------------------------------------------------------------------------------
+    def end(self, conversation_id: str) -> None:
+        """Close the conversation's process and forget its folder and transcripts."""
+        conversation = self.all.pop(conversation_id, None)
+        if conversation is None:
+            return
+
+        def remove_files() -> None:
+            shutil.rmtree(conversation.cwd, ignore_errors=True)
+            remove_transcripts(self.settings.config_dir, conversation.cwd)
+
+        if conversation.held is not None and conversation.held.process.bridge is not None:
+            conversation.held.process.bridge.cancel()
+        if conversation.process is not None:
+            self.pool.discard(conversation.process, interrupt=True)
+        remove_files()
+        for process in list(conversation.ran):  # an interrupted CLI still writes its transcript
+            process.on_exit(remove_files)
+
+    def release_stale_held(self, timeout: float) -> int:
+        """Turns held for results that did not come back within `timeout`: their processes go."""
+        stale = [c for c in self.all.values() if c.held is not None and time.monotonic() - c.held.since > timeout]
+        for conversation in stale:
+            self._release_held(conversation)
+        return len(stale)
+
+    def stats(self, conversations: Collection[str]) -> dict[str, Any]:
+        """The figures of the given conversations (one tenant's)."""
+        mine = [self.all[c] for c in conversations if c in self.all]
+        running = [process for conversation in mine for process in conversation.ran]
+        return {
+            "conversations": len(mine),
+            "processes": {
+                "live": sum(1 for process in running if process.alive),
+                "exiting": sum(1 for process in running if not process.alive),
+                "spawned_total": sum(conversation.processes_used for conversation in mine),
+            },
+        }
+
+    # --- turns --------------------------------------------------------------------------------
+    async def stream(self, turn: Turn) -> AsyncIterator[Event]:
+        conversation = self._conversation(turn.conversation_id)
+        key = SpawnKey.of(turn)
+        history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
+        try:
+            yielded = False
+            attempt = _Attempt()
+            try:
+                async with aclosing(self._attempt(conversation, key, turn, history_hash, attempt)) as events:
+                    async for event in events:
+                        yielded = True
+                        yield event
+            except GatewayError as error:
+                # A reused process (parked, spare, held) that died before it said anything: once more
+                # on a fresh one, rebuilt from the history. Claude had produced nothing to lose.
+                if yielded or not attempt.reused or error.code != "claude_process_failed":
+                    raise
+                log.warning("a reused Claude process failed before any output (%s); retrying on a fresh one", error)
+                async with aclosing(self._attempt(conversation, key, turn, history_hash, _Attempt())) as events:
+                    async for event in events:
+                        yield event
+        finally:
+            if not self.settings.warm_processes or turn.conversation_id is None:
+                self.end(conversation.id)
+
+    def _conversation(self, conversation_id: str | None) -> Conversation:
+        if conversation_id and conversation_id in self.all:
+            return self.all[conversation_id]
+        conversation = Conversation(conversation_id or f"once-{uuid.uuid4().hex}", self.work.new_folder())
+        self.all[conversation.id] = conversation
+        return conversation
+
+    async def _attempt(
+        self, conversation: Conversation, key: SpawnKey, turn: Turn, history_hash: str, attempt: _Attempt
+    ) -> AsyncIterator[Event]:
+        holds_history = conversation.key == key and conversation.holds == history_hash
+        held = conversation.held
+        conversation.held = None
+        results = results_for(held.calls, turn.prompt) if held is not None and holds_history else None
+        if held is not None and (results is None or not held.process.alive):
+            conversation.held = held
+            self._release_held(conversation)  # the client went elsewhere, or the CLI died: rebuild
+            held, holds_history = None, False
+        if not holds_history and conversation.process is not None:
+            self._drop_process(conversation)
+        if not holds_history:
+            conversation.claude_session = None
+        self.pool.activity()
+        if held is not None:  # the held turn goes on with the client's results
+            process, reader, sdk_messages = held.process, held.reader, held.messages
+            attempt.reused = True
+            self.pool.unpark(process)
+            for (_, name, _), result in zip(held.calls, results or []):
+                if process.bridge is not None:
+                    process.bridge.deliver(name, result)
+            reader.continue_after_tools()
+        else:
+            process, prompt = await self._process_for(conversation, key, turn, attempt)
+            reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
+            sdk_messages = process.turn(_user_frame(prompt))
+        conversation.process, conversation.key, conversation.holds = process, key, None
+        if process not in conversation.ran:
+            conversation.processes_used += 1
+            conversation.ran.add(process)
+            process.on_exit(lambda: conversation.ran.discard(process))
+        if self.settings.warm_processes and not turn.history:
+            self.pool.keep_warm(key, lambda: self.options.for_key(key, self.work.new_folder(), None))
+
+        finish: Finish | None = None
+        try:
+            stops = StopScanner(turn.stop) if turn.stop else None
+            events = turn_events(process, sdk_messages, reader, stops, self.settings.request_timeout,
+                                 self.settings.retry_after_default)
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, Finish):
+                        finish = event
+                    yield event
+        finally:
+            if finish is not None and reader.awaiting_tools and process.bridge is not None and process.alive:
+                conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
+                conversation.held = Held(process, sdk_messages, reader,
+                                         [reader.tool_calls[i] for i in sorted(reader.tool_calls)])
+                # Evictable and idle-closed like any parked process, so held turns whose results
+                # never come cannot fill the gateway.
+                self.pool.park(process, lambda: self._release_held(conversation))
+            else:
+                await sdk_messages.aclose()  # type: ignore[attr-defined]
+                if finish is not None and reader.completed_cleanly and process.alive:
+                    conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
+                    conversation.claude_session = reader.session_id
+                    self.pool.park(process, lambda: self._forget_process(conversation))
+                else:  # failed, cut short or cancelled: start over from the history next time
+                    self._drop_process(conversation)
+
+    async def _process_for(
+        self, conversation: Conversation, key: SpawnKey, turn: Turn, attempt: _Attempt
+    ) -> tuple[ClaudeProcess, Message]:
+        """The process to run the turn on, and what to send it (see the module docstring)."""
+        if conversation.process is not None and conversation.process.alive:
+            self.pool.unpark(conversation.process)
+            attempt.reused = True
+            return conversation.process, turn.prompt
+        if conversation.process is not None:  # it died since the last turn: resume its transcript
+            self._forget_process(conversation)
+        if conversation.claude_session is not None:
+            try:
+                return await self._resume(conversation, key, conversation.claude_session), turn.prompt
+            except _ResumeRefused:
+                log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
+        if not turn.history:
+            spare = await self._spare(key)
+            if spare is not None:
+                self._adopt_workdir(conversation, spare)
+                attempt.reused = True
+                return spare, turn.prompt
+            return await self.spawn(self.options.for_key(key, conversation.cwd, None)), turn.prompt
+        if self.settings.history_mode == "transcript":
+            history, prompt = resumable(turn.history, turn.prompt)
+            session = write_transcript(self.settings.config_dir, conversation.cwd, history)
+            try:
+                return await self._resume(conversation, key, session), prompt
+            except _ResumeRefused:
+                log.warning("Claude Code refused the history transcript; sending the history inline")
+        process = await self.spawn(self.options.for_key(key, conversation.cwd, None))
+        return process, inline_history(turn.history, turn.prompt)
+
+    async def _spare(self, key: SpawnKey) -> ClaudeProcess | None:
+        """A warm spare for `key`, waiting for it if it is still starting; None if there is none."""
+        spare = self.pool.take_spare(key) if self.settings.warm_processes else None
+        if spare is None:
+            return None
+        try:
+            await spare.ready(self.settings.connect_timeout)
+        except Exception as exc:
+            log.warning("a spare Claude process failed to start (%s); starting another", exc)
+            return None
+        return spare
+
+    async def spawn(self, spawn: Spawn) -> ClaudeProcess:
+        """A new connected process; start-up failures as gateway errors."""
+        try:
+            return await self.pool.spawn(spawn)
+        except GatewayError:
+            raise
+        except asyncio.TimeoutError as exc:
+            raise upstream_error(
+                504, f"The Claude Code process did not start within {self.settings.connect_timeout:g} s.",
+                "claude_start_timeout",
+            ) from exc
+        except Exception as exc:
+            if spawn.options.resume and RESUME_REFUSED_MARKER in str(exc):
+                raise _ResumeRefused() from exc
+            raise sdk_exception_error(exc, "", self.settings.retry_after_default) from exc
+
+    async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
+        return await self.spawn(self.options.for_key(key, conversation.cwd, session))
+
+    def _release_held(self, conversation: Conversation) -> None:
+        if conversation.held is not None:
+            if conversation.held.process.bridge is not None:
+                conversation.held.process.bridge.cancel()
+            conversation.held = None
+            self._drop_process(conversation)
+
+    def _drop_process(self, conversation: Conversation) -> None:
+        if conversation.process is not None:
+            self.pool.discard(conversation.process, interrupt=conversation.process.in_turn)
+        self._forget_process(conversation)
+        conversation.holds, conversation.claude_session = None, None
+
+    def _forget_process(self, conversation: Conversation) -> None:
+        """The process is gone (evicted, idled out); the transcript still lets the CLI resume."""
+        conversation.process = None
+
+    def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
+        """A spare was started in a folder of its own; the conversation moves in there, and its
+        old folder goes with the transcripts written in it (a failed first turn's), also those
+        that a process still exiting writes."""
+        old = conversation.cwd
+
+        def remove_old() -> None:
+            shutil.rmtree(old, ignore_errors=True)
+            remove_transcripts(self.settings.config_dir, old)
+
+        remove_old()
+        for earlier in list(conversation.ran):  # every one of them ran in the old folder
+            earlier.on_exit(remove_old)
+        conversation.cwd = Path(process.options.cwd or conversation.cwd)
+
+
+def _user_frame(message: Message) -> dict[str, Any]:
+    return {
+        "type": "user",
+        "message": {"role": "user", "content": message.content},
+        "parent_tool_use_id": None,
+    }

@@ -1,0 +1,97 @@
+"""What a Claude Code process is started with: the spawn key of a turn, and the SDK options built
+from it, with the process's working folder and system prompt file.
+
+Chat mode for every process the engine starts (conversations, spares, the model probe): no
+built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions.
+Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
+project config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions
+
+from ..config import Settings
+from .tools import SERVER, ToolBridge
+from .types import ToolSpec, Turn
+from .workdir import write_private
+
+SYSTEM_PROMPT_FILE = ".system-prompt"
+
+
+@dataclass(frozen=True)
+class SpawnKey:
+    """What a process is started with and cannot change afterwards."""
+
+    model: str | None
+    system: str | None
+    max_output_tokens: int | None
+    effort: str | None = None
+    output_schema: str | None = None  # JSON text of the schema (hashable)
+    tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
+    thinking: str | None = None  # JSON text of the thinking config
+
+    @classmethod
+    def of(cls, turn: Turn) -> "SpawnKey":
+        return cls(
+            turn.model, turn.system, turn.max_output_tokens, turn.effort,
+            json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
+            turn.tools,
+            json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
+        )
+
+
+@dataclass
+class Spawn:
+    """Everything a new process needs: its SDK options and the bridge to the client's functions."""
+
+    options: ClaudeAgentOptions
+    bridge: ToolBridge | None = None
+
+
+class SpawnOptions:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def for_key(self, key: SpawnKey, cwd: Path, resume: str | None) -> Spawn:
+        env = self.cli_env()
+        if key.max_output_tokens:
+            env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)
+        # From a file, not the command line: argv is size-limited (128 KiB an argument) and
+        # readable by every local user through ps.
+        prompt_file = cwd / SYSTEM_PROMPT_FILE
+        prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
+        write_private(prompt_file, key.system or "")
+        bridge = ToolBridge(key.tools) if key.tools else None
+        options = self.isolated(
+            cwd, env,
+            allowed_tools=bridge.allowed if bridge else [],
+            mcp_servers={SERVER: bridge.server} if bridge else {},
+            system_prompt={"type": "file", "path": str(prompt_file)},
+            model=key.model,
+            resume=resume,
+            include_partial_messages=True,
+            effort=key.effort,
+            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)} if key.output_schema else None,
+            thinking=json.loads(key.thinking) if key.thinking else None,
+        )
+        return Spawn(options, bridge)
+
+    def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
+        """Chat-mode options (see the module docstring), plus `options`."""
+        return ClaudeAgentOptions(
+            tools=[], setting_sources=[], strict_mcp_config=True, cwd=str(cwd),
+            cli_path=self.settings.cli_path or None, env=self.cli_env() if env is None else env, **options,
+        )
+
+    def cli_env(self) -> dict[str, str]:
+        """What every CLI process gets on top of the gateway's own environment."""
+        env = dict(self.settings.cli_env)
+        if self.settings.claude_config_dir:
+            env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
+        return env
