@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     model_aliases: str = ""
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    body_read_timeout: float = Field(default=30.0, gt=0)  # the whole request body must arrive within it
     request_timeout: float = Field(default=600.0, gt=0)  # a whole turn, seconds
     connect_timeout: float = Field(default=60.0, gt=0)  # spawning and initialising the CLI
     retry_after_default: int = Field(default=30, ge=1)  # when Claude's 429 names no time

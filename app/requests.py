@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from .config import Settings
 from .errors import GatewayError, invalid_request
+from .jsontext import InvalidJSON, loads
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
+async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
+    """The body as a JSON object, read within the size and time limits."""
+    limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
+    try:
+        # A client that promises a body and sends it slowly (or never) would hold the connection
+        # and its buffer for ever: the whole body must arrive within the timeout.
+        body = await asyncio.wait_for(_read(request, limit), settings.body_read_timeout)
+    except asyncio.TimeoutError:
+        raise _too_slow(settings.body_read_timeout) from None
+    try:
+        data = loads(body)
+    except InvalidJSON as exc:
+        raise invalid_request(f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise invalid_request("The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+async def _read(request: Request, limit: int) -> bytes:
     body = bytearray()
     async for chunk in request.stream():  # counted as it arrives, whatever Content-Length says
         body.extend(chunk)
         if len(body) > limit:
             raise _too_large(limit)
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise invalid_request(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise invalid_request("The request body must be a JSON object.", code="invalid_json")
-    return data
+    return bytes(body)
 
 
 def parse(model: type[ModelT], data: dict[str, Any]) -> ModelT:
@@ -43,33 +57,37 @@ def validation_error(exc: ValidationError, data: Any) -> GatewayError:
     # A union reports one error per branch; the tag mismatch or the deepest location says most.
     tagged = [e for e in errors if e["type"] == "union_tag_invalid"]
     first = tagged[0] if tagged else max(errors, key=lambda e: len(e["loc"]))
-    param = _param(first["loc"], data)
+    param = _param(first["loc"], data, first["type"] == "missing")
     if first["type"] == "union_tag_invalid":
         ctx = first.get("ctx", {})
         field = str(ctx.get("discriminator", "type")).strip("'")
+        field = "type" if field.endswith("()") else field  # a function finds the tag: it reads `type`
         message = (
             f"Unsupported {field} {ctx.get('tag')!r} at {param or 'body'}; "
             f"this gateway accepts {ctx.get('expected_tags')}."
         )
         return invalid_request(message, param or None, "invalid_value")
+    if first["type"] == "union_tag_not_found":
+        return invalid_request(f"Invalid value for '{param or 'body'}': expected an object with a 'type'.",
+                               param or None, "invalid_value")
     if first["type"] == "missing":
         return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
     return invalid_request(f"Invalid value for '{param or 'body'}': {first['msg']}.", param or None, "invalid_value")
 
 
-def _param(loc: tuple[Any, ...], data: Any) -> str:
+def _param(loc: tuple[Any, ...], data: Any, missing: bool) -> str:
     """pydantic's error location as an OpenAI-style parameter path (messages[0].content[1].text).
 
     pydantic puts union branch names ("str", "user", "list[...]") between the real keys; walking
-    the request data alongside tells them apart. The last part is kept even when it is missing
-    from the data (a missing parameter).
+    the request data alongside tells them apart. The last part of a `missing` error is kept, though
+    it is not in the data.
     """
     out, node = "", data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             out, node = out + f"[{part}]", node[part]
-        elif isinstance(node, dict) and (part in node or (last and not isinstance(part, int))):
+        elif isinstance(node, dict) and (part in node or (last and missing)):
             out, node = out + ("." if out else "") + str(part), node.get(part)
     return out
 
@@ -78,4 +96,11 @@ def _too_large(limit: int) -> GatewayError:
     return GatewayError(
         413, f"The request body is larger than this gateway accepts ({limit} bytes).",
         "invalid_request_error", "request_too_large",
+    )
+
+
+def _too_slow(timeout: float) -> GatewayError:
+    return GatewayError(
+        408, f"The request body did not arrive within {timeout:g} s.", "invalid_request_error", "request_timeout",
+        headers={"Connection": "close"},  # the rest of the body may still be on its way
     )

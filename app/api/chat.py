@@ -20,7 +20,7 @@ router = APIRouter()
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
-    body = parse(ChatCompletionRequest, await read_json(request, gateway.settings.max_body_bytes))
+    body = parse(ChatCompletionRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"

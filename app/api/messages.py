@@ -17,7 +17,7 @@ router = APIRouter()
 @router.post("/v1/messages")
 async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
-    body = parse(MessagesRequest, await read_json(request, gateway.settings.max_body_bytes))
+    body = parse(MessagesRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
     msg_id = translate.message_id()
@@ -34,7 +34,7 @@ async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> 
 @router.post("/v1/messages/count_tokens")
 async def count_tokens(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
-    data = await read_json(request, gateway.settings.max_body_bytes)
+    data = await read_json(request, gateway.settings)
     body = parse(CountTokensRequest, data)
     gateway.engine.resolve_model(body.model)  # 404 unless served
     count, source = await gateway.engine.count_tokens(data)

@@ -22,7 +22,7 @@ router = APIRouter()
 @router.post("/v1/responses")
 async def create_response(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
-    body = parse(ResponsesRequest, await read_json(request, gateway.settings.max_body_bytes))
+    body = parse(ResponsesRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
     earlier, earlier_system = [], None

@@ -2,15 +2,90 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .openai_chat import MAX_TOOLS, ModelName
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+# --- input items ------------------------------------------------------------------------------
+class InputText(_Wire):
+    type: Literal["input_text"]
+    text: str
+
+
+class OutputText(_Wire):  # an earlier answer's text, sent back
+    type: Literal["output_text"]
+    text: str
+
+
+class PlainText(_Wire):
+    type: Literal["text"]
+    text: str
+
+
+class Refusal(_Wire):
+    type: Literal["refusal"]
+    refusal: str
+
+
+class InputImage(_Wire):
+    type: Literal["input_image"]
+    image_url: Optional[str] = None  # a data: or http(s) URL; file ids are not served here
+    file_id: Optional[str] = None
+    detail: Optional[Literal["auto", "low", "high"]] = None
+
+
+ContentPart = Annotated[Union[InputText, OutputText, PlainText, Refusal, InputImage], Field(discriminator="type")]
+
+
+class MessageItem(_Wire):
+    type: Literal["message"] = "message"
+    role: Literal["user", "assistant", "system", "developer"]
+    content: Union[str, list[ContentPart]]
+
+
+class FunctionCallItem(_Wire):
+    type: Literal["function_call"]
+    call_id: str = Field(min_length=1)
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+class FunctionCallOutputItem(_Wire):
+    type: Literal["function_call_output"]
+    call_id: str = Field(min_length=1)
+    output: Union[str, list[ContentPart]]
+
+
+class ReasoningItem(_Wire):  # an earlier answer's reasoning, sent back (and not passed on)
+    type: Literal["reasoning"]
+
+
+def _item_type(item: Any) -> str | None:
+    """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
+    if isinstance(item, dict):
+        return item.get("type", "message" if "role" in item else None)
+    return getattr(item, "type", None)
+
+
+InputItem = Annotated[
+    Union[
+        Annotated[MessageItem, Tag("message")],
+        Annotated[FunctionCallItem, Tag("function_call")],
+        Annotated[FunctionCallOutputItem, Tag("function_call_output")],
+        Annotated[ReasoningItem, Tag("reasoning")],
+    ],
+    Discriminator(_item_type),
+]
+
+
+# --- tools and options ------------------------------------------------------------------------
 
 
 class FunctionTool(_Wire):
@@ -43,8 +118,8 @@ class Reasoning(_Wire):
 
 class ResponsesRequest(_Wire):
     model: ModelName
-    # A string, or items: messages ({role, content}), function_call, function_call_output.
-    input: Union[str, list[dict[str, Any]]]
+    # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning.
+    input: Union[str, list[InputItem]]
     instructions: Optional[str] = None
     tools: Optional[list[FunctionTool]] = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Union[Literal["none", "auto", "required"], NamedFunction, None] = None

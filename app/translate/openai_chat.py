@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any, Iterable
 
+from .. import jsontext
 from ..engine.types import (
     Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart,
     ToolSpec, Turn, Usage,
@@ -212,13 +213,13 @@ def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
         for part in message.content:
             blocks.extend(_text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
     for j, call in enumerate(message.tool_calls or []):
+        param = f"{where}.tool_calls[{j}].function.arguments"
         try:
-            arguments = json.loads(call.function.arguments or "{}")
-        except json.JSONDecodeError:
-            raise invalid_request(
-                f"{where}.tool_calls[{j}].function.arguments is not valid JSON.",
-                f"{where}.tool_calls[{j}].function.arguments",
-            ) from None
+            arguments = jsontext.loads(call.function.arguments or "{}")
+        except jsontext.InvalidJSON as exc:
+            raise invalid_request(f"{param} is not valid JSON: {exc}.", param) from None
+        if not isinstance(arguments, dict):
+            raise invalid_request(f"{param} must be a JSON object.", param)
         blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
     return blocks
 

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any, Iterable
 
+from .. import jsontext
 from ..engine.types import (
     Block, Event, Finish, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, ToolSpec, Turn,
 )
@@ -31,7 +32,7 @@ def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, reque
     """The turn: the conversation up to previous_response_id (`earlier`), then the new input."""
     system_parts = [request.instructions] if request.instructions else ([earlier_system] if earlier_system else [])
     messages = [Message(m.role, list(m.content)) for m in earlier]
-    items = [{"role": "user", "content": request.input}] if isinstance(request.input, str) else request.input
+    items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts)
     if not messages or messages[-1].role != "user":
@@ -59,50 +60,56 @@ def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, reque
     )
 
 
-def _add_item(item: dict[str, Any], where: str, messages: list[Message], system_parts: list[str]) -> None:
-    kind = item.get("type") or ("message" if "role" in item else None)
-    if kind == "message":
-        role = item.get("role")
-        blocks = _content(item.get("content"), where)
-        if role in ("system", "developer"):
+def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str]) -> None:
+    if isinstance(item, orq.MessageItem):
+        blocks = _content(item.content, where)
+        if item.role in ("system", "developer"):
             system_parts.append(" ".join(b["text"] for b in blocks if b["type"] == "text"))
-        elif role in ("user", "assistant"):
-            append_message(messages, role, blocks)
         else:
-            raise invalid_request(f"Unsupported role {role!r} at {where}.", f"{where}.role")
-    elif kind == "function_call":
+            append_message(messages, item.role, blocks)
+    elif isinstance(item, orq.FunctionCallItem):
         try:
-            arguments = json.loads(item.get("arguments") or "{}")
-        except json.JSONDecodeError:
-            raise invalid_request(f"{where}.arguments is not valid JSON.", f"{where}.arguments") from None
-        call = {"type": "tool_use", "id": item.get("call_id", ""), "name": item.get("name", ""), "input": arguments}
-        append_message(messages, "assistant", [call])
-    elif kind == "function_call_output":
-        output = item.get("output", "")
-        text = output if isinstance(output, str) else json.dumps(output)
-        append_message(messages, "user", [{"type": "tool_result", "tool_use_id": item.get("call_id", ""), "content": text}])
-    elif kind == "reasoning":
-        return  # earlier reasoning is not sent back to Claude
-    else:
-        raise invalid_request(f"Unsupported input item type {kind!r} at {where}.", f"{where}.type")
+            arguments = jsontext.loads(item.arguments or "{}")
+        except jsontext.InvalidJSON as exc:
+            raise invalid_request(f"{where}.arguments is not valid JSON: {exc}.", f"{where}.arguments") from None
+        if not isinstance(arguments, dict):
+            raise invalid_request(f"{where}.arguments must be a JSON object.", f"{where}.arguments")
+        append_message(messages, "assistant", [{"type": "tool_use", "id": item.call_id, "name": item.name, "input": arguments}])
+    elif isinstance(item, orq.FunctionCallOutputItem):
+        result = {"type": "tool_result", "tool_use_id": item.call_id, "content": _output_text(item.output, where)}
+        append_message(messages, "user", [result])
+    # reasoning items: earlier reasoning is not sent back to Claude
 
 
-def _content(content: Any, where: str) -> list[Block]:
+def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content.strip() else []
     blocks: list[Block] = []
-    for j, part in enumerate(content or []):
-        kind = part.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            if part.get("text", "").strip():
-                blocks.append({"type": "text", "text": part["text"]})
-        elif kind == "refusal":
-            blocks.append({"type": "text", "text": part.get("refusal", "")})
-        elif kind == "input_image" and isinstance(part.get("image_url"), str):
-            blocks.append(image_block(part["image_url"], f"{where}.content[{j}].image_url"))
+    for j, part in enumerate(content):
+        if isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
+            if part.text.strip():
+                blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, orq.Refusal):
+            blocks.append({"type": "text", "text": part.refusal})
+        elif part.image_url is not None:
+            blocks.append(image_block(part.image_url, f"{where}.content[{j}].image_url"))
         else:
-            raise invalid_request(f"Unsupported content part {kind!r} at {where}.content[{j}].", f"{where}.content[{j}]")
+            raise invalid_request(f"{where}.content[{j}] needs an image_url: file ids are not served here.",
+                                  f"{where}.content[{j}].image_url")
     return blocks
+
+
+def _output_text(output: str | list[orq.ContentPart], where: str) -> str:
+    """A function's output as the text Claude gets: a string, or the text of its parts."""
+    if isinstance(output, str):
+        return output
+    texts = []
+    for j, part in enumerate(output):
+        if not isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
+            raise invalid_request(f"{where}.output[{j}]: only text parts can be a function's output here.",
+                                  f"{where}.output[{j}]")
+        texts.append(part.text)
+    return "\n".join(texts)
 
 
 def _schema(text: orq.TextConfig | None) -> dict[str, Any] | None:

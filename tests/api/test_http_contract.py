@@ -47,7 +47,7 @@ class ScriptedEngine:
 
     async def stream(self, turn: Turn) -> AsyncIterator[Event]:
         self.turns.append(turn)
-        yield TextDelta(turn.prompt.content[0]["text"])
+        yield TextDelta(next((b["text"] for b in turn.prompt.content if b.get("type") == "text"), ""))
         yield Finish("stop")
 
 

@@ -1,0 +1,156 @@
+"""Hostile and malformed requests get a clear 4xx in the door's own envelope: never a 500, never a
+hang. In-process, with the scripted engine (no Claude involved): every case here fails before a
+turn would start."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.test_http_contract import make_client
+
+CHAT = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
+MESSAGES = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+RESPONSES = {"model": "sonnet", "input": "hi"}
+
+
+async def post(path: str, body: dict | bytes, **settings):
+    client, engine = make_client(**settings)
+    async with client:
+        if isinstance(body, bytes):
+            response = await client.post(path, content=body, headers={"content-type": "application/json"})
+        else:
+            response = await client.post(path, json=body)
+    return response, engine
+
+
+def openai_error(response, status: int = 400) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return error
+
+
+# --- Responses input items of the wrong type ------------------------------------------------------
+@pytest.mark.parametrize("item, param", [
+    ({"type": "function_call", "call_id": "c1", "name": "f", "arguments": {"a": 1}}, "input[0].arguments"),
+    ({"role": "user", "content": {"text": "hi"}}, "input[0].content"),
+    ({"role": "user", "content": 5}, "input[0].content"),
+    ({"role": "user", "content": ["hi"]}, "input[0].content[0]"),
+    ({"role": "user", "content": [{"type": "input_text", "text": 5}]}, "input[0].content[0].text"),
+    ({"type": "function_call", "call_id": "c1", "name": 5, "arguments": "{}"}, "input[0].name"),
+    ({"type": "function_call", "call_id": ["c1"], "name": "f", "arguments": "{}"}, "input[0].call_id"),
+    ({"type": "function_call_output", "call_id": 7, "output": "x"}, "input[0].call_id"),
+    ({"type": "function_call_output", "call_id": "c1", "output": {"a": 1}}, "input[0].output"),
+    ({"role": "tool", "content": "x"}, "input[0].role"),
+    ({"type": "web_search_call"}, "input[0]"),
+    ({"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}, "input[0].content[0]"),
+    (5, "input[0]"),
+    ({"content": "no role, no type"}, "input[0]"),
+    ({"type": "function_call", "call_id": "c1", "name": "f", "arguments": "[1, 2]"}, "input[0].arguments"),
+])
+async def test_responses_items_of_the_wrong_type_are_400_naming_the_path(item, param):
+    response, engine = await post("/v1/responses", {**RESPONSES, "input": [item, {"role": "user", "content": "go"}]})
+    error = openai_error(response)
+    assert error["param"] == param, error
+    assert engine.turns == []
+
+
+async def test_a_responses_item_error_names_what_is_accepted():
+    response, _ = await post("/v1/responses", {**RESPONSES, "input": [{"type": "item_reference", "id": "x"}]})
+    message = openai_error(response)["message"]
+    assert "'item_reference'" in message and "'function_call_output'" in message and "()" not in message
+
+
+async def test_well_formed_responses_items_still_reach_the_turn():
+    items = [
+        {"role": "developer", "content": "Be brief."},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hmm"}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "get_weather", "arguments": '{"city": "Oslo"}',
+         "status": "completed"},
+        {"type": "function_call_output", "call_id": "c1", "output": [{"type": "input_text", "text": "sunny"}]},
+    ]
+    response, engine = await post("/v1/responses", {**RESPONSES, "input": items})
+    assert response.status_code == 200, response.text
+    (turn,) = engine.turns
+    assert turn.system == "Be brief."
+    assert [m.role for m in turn.messages] == ["user", "assistant", "user"]
+    assert turn.messages[1].content == [{"type": "tool_use", "id": "c1", "name": "get_weather", "input": {"city": "Oslo"}}]
+    assert turn.messages[2].content == [{"type": "tool_result", "tool_use_id": "c1", "content": "sunny"}]
+
+
+# --- JSON nested too deeply, numbers too big, text that is not Unicode ----------------------------
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses", "/v1/messages/count_tokens"])
+async def test_json_nested_100000_deep_is_400_invalid_json(path):
+    response, _ = await post(path, b'{"model": "sonnet", "x": ' + DEEP + b"}")
+    error = openai_error(response) if not path.startswith("/v1/messages") else None
+    if error is not None:
+        assert error["code"] == "invalid_json" and "nested" in error["message"]
+    else:
+        assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+def nested(depth: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+async def test_a_schema_nested_past_the_limit_is_refused_before_anything_walks_it():
+    # 900 levels: Python's json parses it, then json.dumps of the tool schema would fail later.
+    tool = {"type": "function", "function": {"name": "deep", "parameters": nested(450)}}
+    response, engine = await post("/v1/chat/completions", {**CHAT, "tools": [tool]})
+    assert openai_error(response)["code"] == "invalid_json" and engine.turns == []
+
+
+async def test_function_arguments_nested_100000_deep_are_400_naming_them():
+    arguments = "[" * 100_000 + "]" * 100_000
+    messages = [{"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                      "function": {"name": "f", "arguments": arguments}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    response, _ = await post("/v1/chat/completions", {**CHAT, "messages": messages})
+    assert openai_error(response)["param"] == "messages[1].tool_calls[0].function.arguments"
+    items = [{"type": "function_call", "call_id": "c1", "name": "f", "arguments": arguments},
+             {"type": "function_call_output", "call_id": "c1", "output": "ok"}]
+    response, _ = await post("/v1/responses", {**RESPONSES, "input": items})
+    assert openai_error(response)["param"] == "input[0].arguments"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"model": "sonnet", "messages": [{"role": "user", "content": "\\ud800"}]}',
+    b'{"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], "seed": ' + b"9" * 5000 + b"}",
+    b'{"model": "sonnet", "messages": [{"role": "user", "content": "\xff"}]}',
+], ids=["lone surrogate", "5000-digit integer", "not UTF-8"])
+async def test_json_python_would_take_but_no_answer_could_carry_is_400(raw):
+    response, engine = await post("/v1/chat/completions", raw)
+    assert openai_error(response)["code"] == "invalid_json" and engine.turns == []
+
+
+async def test_an_infinite_number_in_a_tool_schema_cannot_break_the_answer_after_the_turn():
+    # The Responses API echoes the tools back: an infinity in them made the answer fail (500)
+    # after the turn had run.
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object", "maximum": 1}}
+    raw = json.dumps({**RESPONSES, "tools": [tool]}).replace('"maximum": 1', '"maximum": 1e999').encode()
+    response, engine = await post("/v1/responses", raw)
+    assert openai_error(response)["code"] == "invalid_json" and engine.turns == []
+
+
+async def test_an_infinite_number_in_a_tool_input_cannot_break_the_session_listing():
+    # Kept in the session's history, it made GET /v1/sessions/{id} fail with a 500.
+    messages = [{"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"x": 1}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]
+    raw = json.dumps({**MESSAGES, "messages": messages, "session_id": "s1"}).replace('{"x": 1}', '{"x": 1e400}')
+    client, engine = make_client()
+    async with client:
+        response = await client.post("/v1/messages", content=raw.encode())
+        listing = await client.get("/v1/sessions/s1")
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    assert listing.status_code == 404 and engine.turns == []

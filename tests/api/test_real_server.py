@@ -1,0 +1,60 @@
+"""What only a real HTTP server shows: the gateway as `python main.py` (uvicorn) on the fake
+`claude` executable, driven over raw sockets and httpx. Slow request bodies, and response headers
+rendered from what the client sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import FAKE_CLAUDE, GatewayServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("real-server")
+    env = {
+        "GATEWAY_CLI_PATH": str(FAKE_CLAUDE),
+        "CLAUDE_CONFIG_DIR": str(tmp / "claude-config"),
+        "GATEWAY_BODY_READ_TIMEOUT": "1",
+        "GATEWAY_SPARE_PROCESSES": "0",
+        # The fake is a python3 script: find the test interpreter first.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    gateway = GatewayServer(env, tmp).start()
+    yield gateway
+    gateway.stop()
+
+
+def answer_of(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("path, envelope", [("/v1/chat/completions", "openai"), ("/v1/messages", "anthropic")])
+def test_a_body_that_never_fully_arrives_is_answered_408_and_the_connection_closed(server, path, envelope):
+    sockets = []
+    for _ in range(20):  # each promises 100 bytes and sends 9
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)  # a hang fails, not waits
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: 100\r\n\r\n{{\"model\":".encode())
+        sockets.append(sock)
+    for sock in sockets:
+        with sock:
+            head, _, body = answer_of(sock).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), head
+        error = json.loads(body)
+        if envelope == "openai":
+            assert error["error"]["code"] == "request_timeout"
+        else:
+            assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert httpx.get(f"{server.url}/health").status_code == 200
