@@ -125,6 +125,29 @@ class NamedToolChoice(_Wire):
     function: NamedFunction
 
 
+class JSONSchemaSpec(_Wire):
+    name: Optional[str] = None
+    description: Optional[str] = None
+    schema_: Optional[dict[str, Any]] = Field(default=None, alias="schema")
+    strict: Optional[bool] = None
+
+
+class TextFormat(_Wire):
+    type: Literal["text"]
+
+
+class JSONObjectFormat(_Wire):
+    type: Literal["json_object"]
+
+
+class JSONSchemaFormat(_Wire):
+    type: Literal["json_schema"]
+    json_schema: JSONSchemaSpec
+
+
+ResponseFormat = Annotated[Union[TextFormat, JSONObjectFormat, JSONSchemaFormat], Field(discriminator="type")]
+
+
 class StreamOptions(_Wire):
     include_usage: Optional[bool] = None
 
@@ -147,11 +170,11 @@ class ChatCompletionRequest(_Wire):
     logprobs: Optional[bool] = None
     top_logprobs: Optional[int] = Field(default=None, ge=0, le=20)
     seed: Optional[int] = None
-    response_format: Optional[dict[str, Any]] = None
+    response_format: Optional[ResponseFormat] = None
     tools: Optional[list[FunctionTool]] = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Union[Literal["none", "auto", "required"], NamedToolChoice, None] = None
     functions: Optional[list[FunctionDefinition]] = Field(default=None, max_length=MAX_TOOLS)  # legacy tools
-    function_call: Union[Literal["none", "auto"], dict[str, str], None] = None  # legacy tool_choice
+    function_call: Union[Literal["none", "auto"], NamedFunction, None] = None  # legacy tool_choice
     parallel_tool_calls: Optional[bool] = None
     reasoning_effort: Optional[str] = None
     metadata: Optional[dict[str, str]] = None

@@ -60,8 +60,8 @@ def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
         return ""
     if isinstance(request.tool_choice, oa.NamedToolChoice):
         return request.tool_choice.function.name
-    if isinstance(request.function_call, dict) and request.function_call.get("name"):
-        return request.function_call["name"]
+    if isinstance(request.function_call, oa.NamedFunction):
+        return request.function_call.name
     return None
 
 
@@ -77,7 +77,7 @@ MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 # What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
-    if _tools(request) and (request.response_format or {}).get("type") in ("json_schema", "json_object"):
+    if _tools(request) and isinstance(request.response_format, (oa.JSONObjectFormat, oa.JSONSchemaFormat)):
         raise invalid_request(
             "tools and a JSON response_format cannot be combined here: Claude Code's structured output "
             "ends the turn with its own tool. Use one or the other.", "response_format", "unsupported_parameter",
@@ -163,26 +163,18 @@ def _stops(stop: str | list[str] | None) -> list[str]:
     return [s for s in stops if s]
 
 
-def _output_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+def _output_schema(response_format: oa.ResponseFormat | None) -> dict[str, Any] | None:
     """The JSON schema the answer must follow, from response_format; None for plain text."""
-    kind = (response_format or {}).get("type", "text")
-    if kind == "text":
+    if response_format is None or isinstance(response_format, oa.TextFormat):
         return None
-    if kind == "json_object":
+    if isinstance(response_format, oa.JSONObjectFormat):
         return {"type": "object"}
-    if kind == "json_schema":
-        spec = (response_format or {}).get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        if not isinstance(schema, dict):
-            raise invalid_request(
-                "response_format.json_schema.schema must be a JSON schema object.",
-                "response_format.json_schema.schema", "invalid_value",
-            )
-        return checked_schema(schema, "response_format.json_schema.schema")
-    raise invalid_request(
-        f"response_format type '{kind}' is not supported; use text, json_object or json_schema.",
-        "response_format.type", "invalid_value",
-    )
+    if response_format.json_schema.schema_ is None:
+        raise invalid_request(
+            "response_format.json_schema.schema must be a JSON schema object.",
+            "response_format.json_schema.schema", "invalid_value",
+        )
+    return checked_schema(response_format.json_schema.schema_, "response_format.json_schema.schema")
 
 
 def _plain_text(content: str | list[oa.TextPart]) -> str:

@@ -137,7 +137,7 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
         ([{"role": "user", "content": [{"type": "text", "text": ""}]}], {}, "messages[0].content"),
         ([{"role": "user", "content": "x"}], {"n": 9}, "n"),
         ([{"role": "user", "content": "x"}], {"n": 2, "session_id": "s"}, "n"),
-        ([{"role": "user", "content": "x"}], {"response_format": {"type": "xml"}}, "response_format.type"),
+        ([{"role": "user", "content": "x"}], {"response_format": {"type": "xml"}}, "response_format"),
         ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
          "response_format.json_schema.schema"),
         ([{"role": "user", "content": "x"}], {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
