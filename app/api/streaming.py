@@ -9,6 +9,7 @@ import logging
 import re
 from contextlib import aclosing
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Item = TypeVar("Item")
 Indexed = tuple[int, Event]
+MAX_IGNORED_HEADER = 1024  # characters of parameter names in X-Gateway-Ignored-Params
 
 
 class Frames(Protocol[Item]):  # type: ignore[misc]
@@ -48,7 +50,7 @@ def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str])
 def session_id(request: Request, from_body: str | None) -> str | None:
     """The session a request names: its body field, else the X-Session-Id header."""
     value = from_body or request.headers.get("x-session-id")
-    if from_body is None and value is not None and not re.match(SESSION_ID_PATTERN, value):
+    if from_body is None and value is not None and not re.fullmatch(SESSION_ID_PATTERN, value):
         raise invalid_request(
             "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
         )
@@ -59,10 +61,30 @@ def turn_headers(id_header: str, request_id: str, session: str | None, ignored: 
     """The headers every front door answers with: its request id, the session, what was ignored."""
     headers = {id_header: request_id}
     if session:
-        headers["X-Session-Id"] = session
+        headers["X-Session-Id"] = session  # validated against SESSION_ID_PATTERN
     if ignored:
-        headers["X-Gateway-Ignored-Params"] = ",".join(ignored)
+        headers["X-Gateway-Ignored-Params"] = ignored_header(ignored)
     return headers
+
+
+def ignored_header(names: list[str]) -> str:
+    """The ignored parameters' names, safe as a header value.
+
+    The names of unknown fields are the client's: they may hold CR/LF or NUL (which would end the
+    response, or let the client write headers of its own) or text outside latin-1 (which cannot be
+    sent at all), and there may be thousands. So each name is percent-encoded, and the list stops
+    at about 1 KB with a count of the rest.
+    """
+    shown: list[str] = []
+    size = 0
+    for name in names:
+        encoded = quote(name, safe="[]", errors="replace")
+        if size + len(encoded) > MAX_IGNORED_HEADER:
+            break
+        shown.append(encoded)
+        size += len(encoded) + 1
+    rest = len(names) - len(shown)
+    return ",".join(shown + ([f"...({rest} more)"] if rest else []))
 
 
 async def respond(

@@ -66,6 +66,7 @@ def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
 
 
 def unsupported_parameter(name: str) -> GatewayError:
+    name = name if len(name) <= 200 else name[:200] + "..."  # the client's own field name: keep it short
     return invalid_request(
         f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
         "Leave it out, or send the request without X-Gateway-Strict.", name, "unsupported_parameter",

@@ -154,3 +154,23 @@ async def test_an_infinite_number_in_a_tool_input_cannot_break_the_session_listi
         listing = await client.get("/v1/sessions/s1")
     assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
     assert listing.status_code == 404 and engine.turns == []
+
+
+# --- unknown field names in the X-Gateway-Ignored-Params header ---------------------------------
+async def test_thousands_of_unknown_fields_give_a_short_ignored_params_header():
+    fields = {f"field_{i:05d}_\u00e9\u6e29": i for i in range(5000)}
+    response, _ = await post("/v1/chat/completions", {**CHAT, **fields})
+    assert response.status_code == 200, response.text
+    header = response.headers["x-gateway-ignored-params"]
+    assert len(header) < 1100 and header.startswith("field_00000_%C3%A9%E6%B8%A9,")
+    shown = header.count(",")
+    assert header.endswith(f",...({5000 - shown} more)")
+
+
+async def test_strict_mode_names_a_hostile_field_in_the_body_only():
+    client, engine = make_client(strict_params=True)
+    async with client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "a\r\nSet-Cookie: x=1\u6e29" + "x" * 5000: 1})
+    error = openai_error(response)
+    assert error["code"] == "unsupported_parameter" and error["param"].startswith("a\r\nSet-Cookie: x=1\u6e29")
+    assert len(error["message"]) < 500 and "set-cookie" not in response.headers and engine.turns == []

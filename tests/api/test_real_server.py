@@ -58,3 +58,21 @@ def test_a_body_that_never_fully_arrives_is_answered_408_and_the_connection_clos
         else:
             assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
     assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+HOSTILE_NAMES = {"a\r\nSet-Cookie: x=1": 1, "\u6e29\u5ea6": 2, "nul\u0000": 3}  # CR/LF, not latin-1, NUL
+DOORS = [
+    ("/v1/chat/completions", {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}),
+    ("/v1/messages", {"model": "sonnet", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
+    ("/v1/responses", {"model": "sonnet", "input": "hi"}),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path, body", DOORS, ids=["chat", "messages", "responses"])
+def test_unknown_field_names_cannot_break_the_response_headers(server, path, body, stream):
+    response = httpx.post(f"{server.url}{path}", json={**body, **HOSTILE_NAMES, "stream": stream}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-gateway-ignored-params"] == "a%0D%0ASet-Cookie%3A%20x%3D1,nul%00,%E6%B8%A9%E5%BA%A6"
+    assert "set-cookie" not in response.headers
+    assert "hi" in response.text  # the turn ran and its answer came through
