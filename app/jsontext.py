@@ -41,13 +41,14 @@ def loads(text: str | bytes | bytearray) -> Any:
     return value
 
 
-def loads_partial(text: str) -> Any:
-    """Best effort for JSON that was cut off (an answer that hit max_tokens): the complete values
-    in it, or None if even that fails."""
+def partial_object(text: str) -> dict[str, Any]:
+    """The JSON object in `text` as far as it is complete: Claude's function arguments when
+    max_tokens cut them off ('{"city": "Oslo", "unit": "cel' gives {"city": "Oslo"}); {} if none."""
     try:
-        return from_json(text, allow_partial=True)
+        value = from_json(text or "{}", allow_partial=True)
     except ValueError:
-        return None
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _has_infinity(value: Any) -> bool:

@@ -9,6 +9,7 @@ from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, TextB
 from claude_agent_sdk.types import Message as SdkMessage
 from claude_agent_sdk.types import RateLimitEvent
 
+from ..jsontext import partial_object
 from .failures import FailedTurn, turn_error
 from .tools import client_name
 from .types import Event, Finish, FinishReason, Message, Restart, answer_message, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
@@ -79,11 +80,8 @@ class TurnReader:
         """The assistant turn as a client will send it back: its text, then its function calls."""
         uses = []
         for call_id, name, arguments in (self.tool_calls[i] for i in sorted(self.tool_calls)):
-            try:
-                parsed = json.loads(arguments or "{}")
-            except json.JSONDecodeError:
-                parsed = {}
-            uses.append({"type": "tool_use", "id": call_id, "name": name, "input": parsed})
+            # max_tokens may have cut the arguments off: what is complete of them is kept
+            uses.append({"type": "tool_use", "id": call_id, "name": name, "input": partial_object(arguments)})
         return answer_message("".join(self._text), uses)
 
     def continue_after_tools(self) -> None:

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any, Iterable
 
+from .. import jsontext
 from ..engine.types import (
     Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart,
     ToolSpec, Turn,
@@ -156,8 +157,8 @@ def message(events: Iterable[Event], msg_id: str, model: str) -> dict[str, Any]:
         elif isinstance(event, Finish):
             finish = event
     for block in blocks:
-        if block["type"] == "tool_use":
-            block["input"] = json.loads(arguments.pop(block.pop("_index")) or "{}")
+        if block["type"] == "tool_use":  # what max_tokens cut off is left out
+            block["input"] = jsontext.partial_object(arguments.pop(block.pop("_index")))
     return {
         "id": msg_id,
         "type": "message",

@@ -115,3 +115,13 @@ def test_errors_use_anthropics_envelope(gateway, claude, fake):
     assert response.status_code == 400  # max_tokens is required, as Anthropic requires it
     assert response.json()["error"] == {"type": "invalid_request_error", "message": response.json()["error"]["message"]}
     assert "max_tokens" in response.json()["error"]["message"]
+
+
+def test_max_tokens_inside_a_tool_use_returns_what_was_complete(claude, fake):
+    cut = {"name": "mcp__client__get_weather", "partial_json": '{"city": "Oslo", "unit": "cel'}
+    fake.enqueue(Reply(tool_uses=[cut], stop_reason="max_tokens"))
+    message = claude.messages.create(model="sonnet", max_tokens=20, tools=[WEATHER],
+                                     messages=[{"role": "user", "content": "Weather in Oslo?"}])
+    assert message.stop_reason == "max_tokens"
+    (use,) = message.content
+    assert use.type == "tool_use" and use.name == "get_weather" and use.input == {"city": "Oslo"}

@@ -97,3 +97,12 @@ def test_max_output_tokens_makes_it_incomplete(client, fake):
     fake.enqueue(Reply(text="cut", stop_reason="max_tokens"))
     response = client.responses.create(model="sonnet", input="long", max_output_tokens=16)
     assert response.status == "incomplete" and response.incomplete_details.reason == "max_output_tokens"
+
+
+def test_max_output_tokens_inside_a_function_call_is_incomplete(client, fake):
+    cut = {"name": "mcp__client__get_weather", "partial_json": '{"city": "Os'}
+    fake.enqueue(Reply(tool_uses=[cut], stop_reason="max_tokens"))
+    response = client.responses.create(model="sonnet", input="Weather?", tools=[WEATHER], max_output_tokens=20)
+    assert response.status == "incomplete" and response.incomplete_details.reason == "max_output_tokens"
+    (call,) = [item for item in response.output if item.type == "function_call"]
+    assert call.name == "get_weather" and call.arguments == '{"city": "Os'

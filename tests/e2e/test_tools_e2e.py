@@ -228,3 +228,13 @@ def test_a_large_tool_result_reaches_claude_whole(client, fake):
     client.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
     sent = json.dumps(fake.requests[-1]["messages"])
     assert sent.count("weather report line") == 4000 and "persisted-output" not in sent
+
+
+def test_max_tokens_inside_a_function_call_is_length_with_the_arguments_so_far(client, fake):
+    cut = {"name": "mcp__client__get_weather", "partial_json": '{"city": "Oslo", "unit": "cel'}
+    fake.enqueue(Reply(tool_uses=[cut], stop_reason="max_tokens"))
+    response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "Weather?"}],
+                                              tools=[WEATHER], max_tokens=20)
+    choice = response.choices[0]
+    assert choice.finish_reason == "length"
+    assert choice.message.tool_calls[0].function.arguments == '{"city": "Oslo", "unit": "cel'

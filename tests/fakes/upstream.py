@@ -32,7 +32,9 @@ class Reply:
 
     text: str = ""
     thinking: str = ""
-    tool_uses: list[dict[str, Any]] = field(default_factory=list)  # {"name", "input"[, "id"]}
+    # {"name", "input"[, "id"]}; "partial_json" instead of "input" streams that text as the arguments
+    # (JSON that max_tokens cut off, with stop_reason "max_tokens")
+    tool_uses: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None  # default: "tool_use" if tool_uses else "end_turn"
     chunk_size: int = 4  # characters per text delta
     delay: float = 0.0  # seconds between deltas
@@ -178,7 +180,7 @@ def _message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         content.append({"type": "text", "text": reply.text})
     for tool in reply.tool_uses:
         content.append(
-            {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": tool["input"]}
+            {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": tool.get("input", {})}
         )
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -283,7 +285,7 @@ async def _sse(body: dict[str, Any], reply: Reply):
                 "content_block": {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": {}},
             },
         )
-        for piece in _chunks(json.dumps(tool["input"]), 8):
+        for piece in _chunks(tool["partial_json"] if "partial_json" in tool else json.dumps(tool["input"]), 8):
             await pause()
             yield _event(
                 "content_block_delta",

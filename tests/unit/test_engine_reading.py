@@ -129,3 +129,18 @@ def test_error_result_raises_with_the_synthetic_assistant_text():
 def test_sdk_exceptions(exc, status, code):
     error = sdk_exception_error(exc, "stderr tail", 9)
     assert (error.status, error.code) == (status, code)
+
+
+def test_arguments_cut_by_max_tokens_are_remembered_as_far_as_they_are_complete():
+    events = read_all([
+        START,
+        stream({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "tool_use", "id": "t1", "name": "mcp__client__get_weather", "input": {}}}),
+        stream({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": '{"city": "Oslo", "days": [1, 2'}}),
+        stream({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 20}}),
+    ])
+    finish = events[-1]
+    assert isinstance(finish, Finish) and finish.reason == "length"
+    assert finish.message.content == [
+        {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo", "days": [1, 2]}}]
