@@ -29,6 +29,9 @@ HOW_TO_LOG_IN = (
     "(from `claude setup-token`) in the gateway's environment, then retry."
 )
 EXTRA_USAGE_MARKER = "Third-party apps now draw from your extra usage"
+# Claude Code's own check before any call ("Prompt is too long"), and its rewording of Anthropic's
+# 400 ("prompt is too long: N tokens > M maximum"): both the client's to fix.
+PROMPT_TOO_LONG_MARKER = "prompt is too long"
 # The official OpenAI and Anthropic clients honour this header: retrying these cannot help.
 NO_RETRY = {"x-should-retry": "false"}
 
@@ -82,6 +85,11 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
             "insufficient_quota",
             "insufficient_quota",
             headers={"Retry-After": str(default_retry_after), **NO_RETRY},
+        )
+    if PROMPT_TOO_LONG_MARKER in text.lower():
+        return GatewayError(
+            400, f"The conversation is too long for the model's context window: {text}",
+            "invalid_request_error", "context_length_exceeded", headers=dict(NO_RETRY),
         )
     if "Not logged in" in text or (kind == "authentication_failed" and status is None):
         return upstream_error(

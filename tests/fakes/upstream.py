@@ -82,6 +82,9 @@ class FakeAnthropic:
         self.script: list[Reply] = []  # consumed first, one per model call
         self.default: Callable[[dict[str, Any]], Reply] = echo
         self.count_tokens_requests: list[dict[str, Any]] = []
+        # Refuse, as Anthropic does, a request whose messages exceed this many tokens (4 characters
+        # a token); None: no limit.
+        self.context_tokens: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -110,6 +113,7 @@ class FakeAnthropic:
             self.script.clear()
             self.count_tokens_requests.clear()
             self.default = echo
+            self.context_tokens = None
 
     def enqueue(self, *replies: Reply) -> None:
         with self._lock:
@@ -153,10 +157,15 @@ class FakeAnthropic:
 
     async def _messages(self, request: Request) -> Response:
         body = await request.json()
+        tokens = len(json.dumps(body.get("messages", []))) // 4
         with self._lock:
             self.requests.append(body)
             self.headers.append(dict(request.headers))
-            reply = self.script.pop(0) if self.script else None
+            too_long = self.context_tokens is not None and tokens > self.context_tokens
+            reply = None if too_long or not self.script else self.script.pop(0)
+        if too_long:
+            reply = Reply(status=400, error_type="invalid_request_error",
+                          error_message=f"prompt is too long: {tokens} tokens > {self.context_tokens} maximum")
         if reply is None:
             reply = self.default(body)
         if reply.status != 200:
