@@ -30,7 +30,7 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
     legacy = translate.uses_legacy_functions(body)
     run = gateway.sessions.turn(turn, session_id(request, body.session_id)) if n == 1 else None
     # n > 1: independent one-off turns, outside any session
-    events = indexed(run.events()) if run else merged([gateway.engine.stream(turn) for _ in range(n)])
+    events = indexed(run.events()) if run else merged([gateway.sessions.one_off(turn) for _ in range(n)])
     chunks = translate.ChunkStream(
         completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage), legacy, n
     )

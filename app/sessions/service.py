@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import AsyncIterator
 
 from ..engine.types import Engine, Event, Finish, Turn, extend_hash
+from ..translate.common import check_tool_results
 from .registry import Session, SessionRegistry, session_busy
 
 
@@ -37,6 +38,7 @@ class SessionTurn:
                 conversation_id=session.uid,
                 history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
             )
+            check_tool_results(turn.messages)  # the whole conversation: a call may be in the history
             session.model, session.system = turn.model or "default", turn.system
             session.user = turn.user or session.user
             session.metadata.update(turn.metadata)
@@ -57,6 +59,13 @@ class SessionService:
 
     def turn(self, turn: Turn, session_id: str | None) -> SessionTurn:
         return SessionTurn(self, turn, session_id)
+
+    async def one_off(self, turn: Turn) -> AsyncIterator[Event]:
+        """A turn outside any session (chat's n > 1), with the same checks."""
+        check_tool_results(turn.messages)
+        async with aclosing(self.engine.stream(turn)) as events:
+            async for event in events:
+                yield event
 
     async def enter(self, turn: Turn, session_id: str | None) -> tuple[Session, bool]:
         """The session for this turn, locked, and whether the request resent its history.

@@ -70,3 +70,25 @@ def append_message(messages: list[Message], role: str, blocks: list[Block]) -> N
 def forced_tool_instruction(forced: str) -> str:
     """Claude Code cannot force a tool call, so the system prompt asks for it ('' = any tool)."""
     return f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
+
+
+def check_tool_results(messages: list[Message]) -> None:
+    """Refuse a tool result that answers no call of the assistant message right before it, as
+    OpenAI ("messages with role 'tool' must be a response to a preceding message with
+    'tool_calls'") and Anthropic ("unexpected `tool_use_id` found in `tool_result` blocks") do.
+
+    `messages` must be the whole conversation the turn will have: with previous_response_id or a
+    named session, the call may be in the history the gateway keeps, not in the request.
+    """
+    previous: Message | None = None
+    for message in messages:
+        calls = {b.get("id") for b in previous.content if b.get("type") == "tool_use"} if previous else set()
+        for block in message.content:
+            if block.get("type") == "tool_result" and block.get("tool_use_id") not in calls:
+                raise invalid_request(
+                    f"No tool call '{block.get('tool_use_id')}' precedes this tool result: a tool result "
+                    "(a `tool` message, a `function_call_output` item or a `tool_result` block) must answer "
+                    "a call made in the assistant message right before it.",
+                    code="orphan_tool_result",
+                )
+        previous = message if message.role == "assistant" else None

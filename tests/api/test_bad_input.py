@@ -174,3 +174,60 @@ async def test_strict_mode_names_a_hostile_field_in_the_body_only():
     error = openai_error(response)
     assert error["code"] == "unsupported_parameter" and error["param"].startswith("a\r\nSet-Cookie: x=1\u6e29")
     assert len(error["message"]) < 500 and "set-cookie" not in response.headers and engine.turns == []
+
+
+# --- a tool result with no call before it -------------------------------------------------------
+ORPHANS = [
+    ("/v1/chat/completions", {**CHAT, "messages": [
+        {"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "call_orphan", "content": "r"}]}),
+    ("/v1/chat/completions", {**CHAT, "n": 2, "messages": [
+        {"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "call_orphan", "content": "r"}]}),
+    ("/v1/chat/completions", {**CHAT, "messages": [  # answers a call, but not of the message before it
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [{"id": "call_orphan", "type": "function",
+                                              "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_orphan", "content": "r"},
+        {"role": "assistant", "content": "done"},
+        {"role": "tool", "tool_call_id": "call_orphan", "content": "again"}]}),
+    ("/v1/messages", {**MESSAGES, "messages": [
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_orphan", "content": "r"}]}]}),
+    ("/v1/messages", {**MESSAGES, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_orphan", "content": "r"}]}]}),
+    ("/v1/responses", {**RESPONSES, "input": [
+        {"role": "user", "content": "hi"}, {"type": "function_call_output", "call_id": "call_orphan", "output": "r"}]}),
+]
+
+
+@pytest.mark.parametrize("path, body", ORPHANS)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_tool_result_without_its_call_is_400_naming_the_id(path, body, stream):
+    response, engine = await post(path, {**body, "stream": stream})
+    assert response.status_code == 400, response.text
+    if path == "/v1/messages":
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error"
+    else:
+        error = openai_error(response)
+        assert error["code"] == "orphan_tool_result"
+    assert "'call_orphan'" in error["message"]
+    assert engine.turns == []
+
+
+async def test_a_tool_result_in_a_named_session_may_answer_a_call_in_its_history():
+    # The scripted engine does not call functions: the session's history gets the call from a
+    # client that sent it itself; the next request sends only the result.
+    client, engine = make_client()
+    call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                 "function": {"name": "f", "arguments": "{}"}}]}
+    async with client:
+        first = await client.post("/v1/chat/completions", json={**CHAT, "session_id": "s1", "messages": [
+            {"role": "user", "content": "hi"}, call, {"role": "tool", "tool_call_id": "c1", "content": "r1"}]})
+        orphan = await client.post("/v1/chat/completions", json={**CHAT, "session_id": "s1", "messages": [
+            {"role": "tool", "tool_call_id": "c1", "content": "r2"}]})  # c1 is not the last answer's call
+        other = await client.post("/v1/chat/completions", json={**CHAT, "session_id": "s2", "messages": [
+            {"role": "tool", "tool_call_id": "c1", "content": "r2"}]})
+    assert first.status_code == 200, first.text
+    assert orphan.status_code == 400 and other.status_code == 400
+    assert len(engine.turns) == 1
