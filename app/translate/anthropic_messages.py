@@ -13,7 +13,7 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import anthropic_messages as am
-from .common import append_message, base64_image, forced_tool_instruction, url_image
+from .common import append_message, base64_image, clamped_limits, forced_tool_instruction, output_limit, url_image
 
 STOP_REASONS: dict[FinishReason, str] = {
     "stop": "end_turn",
@@ -27,6 +27,7 @@ UNAPPLIED = ("temperature", "top_p", "top_k", "service_tier")
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
     named = [name for name in UNAPPLIED if getattr(request, name) is not None]
+    named += clamped_limits(max_tokens=request.max_tokens)
     if request.tool_choice and request.tool_choice.type in ("any", "tool"):
         named.append("tool_choice")  # asked for in the system prompt, not enforced
     if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
@@ -66,7 +67,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         model=model,
         messages=messages,
         system=system,
-        max_output_tokens=request.max_tokens,
+        max_output_tokens=output_limit(request.max_tokens),
         tenant=tenant,
         request_id=request_id,
         stop=[s for s in request.stop_sequences or [] if s],

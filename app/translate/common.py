@@ -15,6 +15,19 @@ IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # Claude Code takes an output schema only on its command line (--json-schema, no file form), where
 # one argument may hold 128 KiB and every local user can read it in `ps`.
 MAX_SCHEMA_BYTES = 64 * 1024
+# The most output tokens Claude Code asks Claude for: it caps CLAUDE_CODE_MAX_OUTPUT_TOKENS there
+# (measured with CLI 2.1.329: 200000 and 2**70 both reached the API as 128000, for every model).
+MAX_OUTPUT_TOKENS = 128_000
+
+
+def output_limit(requested: int | None) -> int | None:
+    """The output token limit the turn gets: the client's, clamped to MAX_OUTPUT_TOKENS."""
+    return None if requested is None else min(requested, MAX_OUTPUT_TOKENS)
+
+
+def clamped_limits(**limits: int | None) -> list[str]:
+    """The names of the limits that output_limit will clamp: reported as not applied as asked."""
+    return [name for name, value in limits.items() if value is not None and value > MAX_OUTPUT_TOKENS]
 
 
 def url_image(url: str, param: str) -> Block:

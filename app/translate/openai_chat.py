@@ -13,7 +13,9 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
-from .common import append_message, base64_image, checked_schema, forced_tool_instruction, url_image
+from .common import (
+    append_message, base64_image, checked_schema, clamped_limits, forced_tool_instruction, output_limit, url_image,
+)
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
@@ -38,6 +40,7 @@ EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "h
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
     named = [name for name in UNAPPLIED if getattr(request, name) is not None]
+    named += clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
     if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
         named.append("parallel_tool_calls")  # Claude may call several functions at once
     if _forced_function(request) is not None:
@@ -145,7 +148,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         model=model,
         messages=messages,
         system=system,
-        max_output_tokens=request.max_completion_tokens or request.max_tokens,
+        max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
         tenant=tenant,
         request_id=request_id,
         effort=effort,

@@ -12,7 +12,7 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
-from .common import append_message, checked_schema, forced_tool_instruction
+from .common import append_message, checked_schema, clamped_limits, forced_tool_instruction, output_limit
 from .openai_chat import EFFORTS, image_block
 
 UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
@@ -20,6 +20,7 @@ UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
 
 def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     named = [name for name in UNAPPLIED if getattr(request, name) is not None]
+    named += clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False or (request.parallel_tool_calls is not None and not request.tools):
         named.append("parallel_tool_calls")
     if request.tools and (request.tool_choice == "required" or isinstance(request.tool_choice, orq.NamedFunction)):
@@ -55,7 +56,7 @@ def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, reque
             raise invalid_request(f"reasoning.effort must be one of {', '.join(EFFORTS)}.", "reasoning.effort")
     return Turn(
         model=model, messages=messages, system="\n\n".join(p for p in system_parts if p) or None,
-        max_output_tokens=request.max_output_tokens, tenant=tenant, request_id=request_id, effort=effort,
+        max_output_tokens=output_limit(request.max_output_tokens), tenant=tenant, request_id=request_id, effort=effort,
         output_schema=_schema(request.text), user=request.user, metadata=dict(request.metadata or {}), tools=tools,
     )
 

@@ -231,3 +231,39 @@ async def test_a_tool_result_in_a_named_session_may_answer_a_call_in_its_history
     assert first.status_code == 200, first.text
     assert orphan.status_code == 400 and other.status_code == 400
     assert len(engine.turns) == 1
+
+
+# --- output limits above what Claude Code asks for ----------------------------------------------
+@pytest.mark.parametrize("path, body, name", [
+    ("/v1/chat/completions", {**CHAT, "max_tokens": 2**70}, "max_tokens"),
+    ("/v1/chat/completions", {**CHAT, "max_completion_tokens": 200_000}, "max_completion_tokens"),
+    ("/v1/messages", {**MESSAGES, "max_tokens": 2**70}, "max_tokens"),
+    ("/v1/responses", {**RESPONSES, "max_output_tokens": 2**70}, "max_output_tokens"),
+])
+async def test_an_output_limit_over_the_maximum_is_clamped_and_named(path, body, name):
+    response, engine = await post(path, body)
+    assert response.status_code == 200, response.text
+    assert engine.turns[0].max_output_tokens == 128_000
+    assert response.headers["x-gateway-ignored-params"] == name
+    refused, engine = await post(path, body, strict_params=True)
+    assert refused.status_code == 400 and engine.turns == []
+    if path != "/v1/messages":
+        assert openai_error(refused)["param"] == name
+
+
+async def test_an_output_limit_within_the_maximum_is_applied_as_asked():
+    response, engine = await post("/v1/messages", {**MESSAGES, "max_tokens": 128_000})
+    assert engine.turns[0].max_output_tokens == 128_000 and "x-gateway-ignored-params" not in response.headers
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {**CHAT, "n": 2**70}),
+    ("/v1/chat/completions", {**CHAT, "top_logprobs": 2**70}),
+    ("/v1/chat/completions", {**CHAT, "max_tokens": -2**70}),
+    ("/v1/messages", {**MESSAGES, "thinking": {"type": "enabled", "budget_tokens": -2**70}}),
+    ("/v1/messages", {**MESSAGES, "top_k": -1}),
+])
+async def test_huge_or_negative_integers_are_400(path, body):
+    response, engine = await post(path, body)
+    assert response.status_code == 400, response.text
+    assert engine.turns == []

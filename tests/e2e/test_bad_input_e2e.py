@@ -94,3 +94,12 @@ def test_with_previous_response_id_a_result_must_answer_the_call_in_that_respons
     second = client.responses.create(model="sonnet", previous_response_id=first.id, tools=[tool],
                                      input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
     assert second.output_text == "Sunny in Oslo."
+
+
+# --- huge output limits ---------------------------------------------------------------------------
+def test_a_huge_max_tokens_is_clamped_to_what_claude_code_asks_for_and_named(gateway, fake):
+    body = {**door("/v1/messages", "hi"), "max_tokens": 2**70, "thinking": {"type": "enabled", "budget_tokens": 2**70}}
+    response = post(gateway, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-gateway-ignored-params"] == "max_tokens"
+    assert fake.requests[-1]["max_tokens"] == 128_000
