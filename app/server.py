@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import chat, health, messages, models, responses, sessions
+from .api import chat, health, messages, models, openapi, responses, sessions
 from .config import Settings
 from .engine.types import Engine
 from .auth import keyless_guard
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for module in (chat, messages, responses, models, sessions, health):
         app.include_router(module.router)
+    openapi.install(app)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:

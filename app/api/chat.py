@@ -12,12 +12,13 @@ from ..auth import Tenant, authenticate
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
+from . import openapi
 from .streaming import by_choice, indexed, merged, refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions", **openapi.operation(ChatCompletionRequest))
 async def chat_completions(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
     body = parse(ChatCompletionRequest, await read_json(request, gateway.settings))

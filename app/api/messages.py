@@ -9,12 +9,13 @@ from ..auth import Tenant, authenticate
 from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
+from . import openapi
 from .streaming import refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
 
-@router.post("/v1/messages")
+@router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
 async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
     body = parse(MessagesRequest, await read_json(request, gateway.settings))
@@ -31,7 +32,8 @@ async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> 
     )
 
 
-@router.post("/v1/messages/count_tokens")
+@router.post("/v1/messages/count_tokens",
+             **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True))
 async def count_tokens(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
     data = await read_json(request, gateway.settings)

@@ -14,12 +14,13 @@ from ..protocol.openai_responses import ResponsesRequest
 from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
+from . import openapi
 from .streaming import refuse_if_strict, respond, turn_headers
 
 router = APIRouter()
 
 
-@router.post("/v1/responses")
+@router.post("/v1/responses", **openapi.operation(ResponsesRequest))
 async def create_response(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
     body = parse(ResponsesRequest, await read_json(request, gateway.settings))
@@ -41,12 +42,12 @@ async def create_response(request: Request, tenant: Tenant = Depends(authenticat
                          frames=builder, headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored))
 
 
-@router.get("/v1/responses/{response_id}")
+@router.get("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def get_response(response_id: str, request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
     return request.app.state.gateway.responses.get(tenant.id, response_id).response
 
 
-@router.delete("/v1/responses/{response_id}")
+@router.delete("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def delete_response(response_id: str, request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
     request.app.state.gateway.responses.delete(tenant.id, response_id)
     return {"id": response_id, "object": "response.deleted", "deleted": True}

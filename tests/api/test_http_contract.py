@@ -246,3 +246,23 @@ async def test_more_functions_than_openai_takes_is_a_400(path, body, tool):
         response = await client.post(path, json={**body, "model": "sonnet", "tools": [tool] * 129})
     assert response.status_code == 400, response.text[:300]
     assert engine.turns == []
+
+
+@pytest.mark.parametrize("path, model, required, envelope", [
+    ("/v1/chat/completions", "ChatCompletionRequest", {"model", "messages"}, "OpenAIErrorResponse"),
+    ("/v1/messages", "MessagesRequest", {"model", "max_tokens", "messages"}, "AnthropicErrorResponse"),
+    ("/v1/responses", "ResponsesRequest", {"model", "input"}, "OpenAIErrorResponse"),
+])
+async def test_openapi_publishes_the_request_bodies_and_error_statuses(path, model, required, envelope):
+    client, _ = make_client()
+    async with client:
+        document = (await client.get("/openapi.json")).json()
+    operation = document["paths"][path]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": f"#/components/schemas/{model}"}
+    assert set(document["components"]["schemas"][model]["required"]) == required
+    for status in ("400", "401", "404", "408", "413", "429", "502", "504"):
+        error = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert error == {"$ref": f"#/components/schemas/{envelope}"}
+    sessions = document["paths"]["/v1/sessions/{session_id}"]
+    assert "404" in sessions["get"]["responses"] and "404" in sessions["delete"]["responses"]
