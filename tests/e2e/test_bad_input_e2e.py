@@ -103,3 +103,14 @@ def test_a_huge_max_tokens_is_clamped_to_what_claude_code_asks_for_and_named(gat
     assert response.status_code == 200, response.text
     assert response.headers["x-gateway-ignored-params"] == "max_tokens"
     assert fake.requests[-1]["max_tokens"] == 128_000
+
+
+def test_a_schema_as_deep_as_the_gateway_accepts_reaches_claude(gateway, fake):
+    # 95 levels of properties: about 195 levels of JSON in the body, just under the 200 accepted.
+    schema: dict = {"type": "string"}
+    for _ in range(95):
+        schema = {"type": "object", "properties": {"a": schema}}
+    tool = {"type": "function", "function": {"name": "deep", "parameters": schema}}
+    response = post(gateway, "/v1/chat/completions", {**door("/v1/chat/completions", "hi"), "tools": [tool]})
+    assert response.status_code == 200, response.text
+    assert "mcp__client__deep" in [t["name"] for t in fake.requests[-1]["tools"]]
