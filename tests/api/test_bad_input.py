@@ -267,3 +267,14 @@ async def test_huge_or_negative_integers_are_400(path, body):
     response, engine = await post(path, body)
     assert response.status_code == 400, response.text
     assert engine.turns == []
+
+
+@pytest.mark.parametrize("arguments", ["[1, 2]", '"text"', "3"])
+async def test_chat_function_arguments_must_be_a_json_object(arguments):
+    messages = [{"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                      "function": {"name": "f", "arguments": arguments}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    response, engine = await post("/v1/chat/completions", {**CHAT, "messages": messages})
+    assert openai_error(response)["param"] == "messages[1].tool_calls[0].function.arguments"
+    assert engine.turns == []
