@@ -22,6 +22,7 @@ from .types import ToolSpec, Turn
 from .workdir import write_private
 
 SYSTEM_PROMPT_FILE = ".system-prompt"
+MIN_LINE_BUFFER = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,10 @@ class SpawnOptions:
         """Chat-mode options (see the module docstring), plus `options`."""
         return ClaudeAgentOptions(
             tools=[], setting_sources=[], strict_mcp_config=True, cwd=str(cwd),
-            cli_path=self.settings.cli_path or None, env=self.cli_env() if env is None else env, **options,
+            cli_path=self.settings.cli_path or None, env=self.cli_env() if env is None else env,
+            # The CLI writes a whole message on one line, a client's function result or image
+            # included (the SDK reads at most 1 MB a line by default): room for a whole request.
+            max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes), **options,
         )
 
     def cli_env(self) -> dict[str, str]:

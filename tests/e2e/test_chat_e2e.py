@@ -165,6 +165,14 @@ def test_unsupported_part_type_is_a_400_naming_it(client, fake):
     assert fake.requests == []
 
 
+def test_an_answer_over_a_megabyte_arrives_whole(client, fake):
+    # The CLI writes each message on one stream-json line; the SDK reads 1 MB a line by default.
+    text = "x" * 1_500_000
+    fake.enqueue(Reply(text=text, chunk_size=100_000))
+    response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "long"}])
+    assert response.choices[0].message.content == text
+
+
 def test_thinking_is_returned_as_reasoning_content(client, fake):
     fake.enqueue(Reply(thinking="Let me think.", text="Forty-two."))
     response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "?"}])
