@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from .config import Settings
 from .errors import GatewayError, invalid_request
@@ -27,6 +28,8 @@ async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
         body = await asyncio.wait_for(_read(request, limit), settings.body_read_timeout)
     except asyncio.TimeoutError:
         raise _too_slow(settings.body_read_timeout) from None
+    except ClientDisconnect:  # nobody reads the answer; it must not be logged as our failure
+        raise invalid_request("The client left before sending the whole body.", code="client_disconnected") from None
     try:
         data = loads(body)
     except InvalidJSON as exc:

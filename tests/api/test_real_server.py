@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -76,3 +77,12 @@ def test_unknown_field_names_cannot_break_the_response_headers(server, path, bod
     assert response.headers["x-gateway-ignored-params"] == "a%0D%0ASet-Cookie%3A%20x%3D1,nul%00,%E6%B8%A9%E5%BA%A6"
     assert "set-cookie" not in response.headers
     assert "hi" in response.text  # the turn ran and its answer came through
+
+
+def test_a_client_that_leaves_mid_body_is_not_logged_as_a_failure(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":")
+    time.sleep(0.5)  # for the server to read the hang-up
+    assert httpx.get(f"{server.url}/health").status_code == 200
+    assert "unhandled error" not in server.log() and "Traceback" not in server.log()
