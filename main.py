@@ -29,7 +29,10 @@ def main() -> None:
         except (UnsafeWorkDir, OSError) as exc:
             raise SystemExit(f"Refusing to start: {exc}") from None
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
         timeout_graceful_shutdown=15,
     )
 

@@ -44,8 +44,11 @@ def keyless_guard(client_host: str | None, host_header: str | None, origin: str 
     else:
         return None
     return GatewayError(
-        403, f"This gateway has no API keys configured, so it does not accept requests {reason}. "
-        "Set GATEWAY_API_KEYS to serve them.", "permission_error", "keyless_gateway",
+        403,
+        f"This gateway has no API keys configured, so it does not accept requests {reason}. "
+        "Set GATEWAY_API_KEYS to serve them.",
+        "permission_error",
+        "keyless_gateway",
     )
 
 

@@ -32,9 +32,7 @@ def default_max_processes() -> int:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -114,7 +112,8 @@ class Settings(BaseSettings):
             return {}
         values = dotenv_values(str(env_file))
         return {
-            key: value for key, value in values.items()
+            key: value
+            for key, value in values.items()
             if value and key.startswith(CLI_ENV_PREFIXES) and key not in os.environ
         }
 
@@ -130,6 +129,4 @@ class Settings(BaseSettings):
     def check_bind(self) -> None:
         """Refuse to listen beyond loopback without an API key (loopback as app/loopback.py says)."""
         if not is_loopback_name(self.host) and not self.api_key_list:
-            raise SystemExit(
-                f"Refusing to bind {self.host}: set GATEWAY_API_KEYS first, or bind 127.0.0.1."
-            )
+            raise SystemExit(f"Refusing to bind {self.host}: set GATEWAY_API_KEYS first, or bind 127.0.0.1.")

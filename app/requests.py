@@ -71,8 +71,9 @@ def validation_error(exc: ValidationError, data: Any) -> GatewayError:
         )
         return invalid_request(message, param or None, "invalid_value")
     if first["type"] == "union_tag_not_found":
-        return invalid_request(f"Invalid value for '{param or 'body'}': expected an object with a 'type'.",
-                               param or None, "invalid_value")
+        return invalid_request(
+            f"Invalid value for '{param or 'body'}': expected an object with a 'type'.", param or None, "invalid_value"
+        )
     if first["type"] == "missing":
         return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
     return invalid_request(f"Invalid value for '{param or 'body'}': {first['msg']}.", param or None, "invalid_value")
@@ -97,13 +98,18 @@ def _param(loc: tuple[Any, ...], data: Any, missing: bool) -> str:
 
 def _too_large(limit: int) -> GatewayError:
     return GatewayError(
-        413, f"The request body is larger than this gateway accepts ({limit} bytes).",
-        "invalid_request_error", "request_too_large",
+        413,
+        f"The request body is larger than this gateway accepts ({limit} bytes).",
+        "invalid_request_error",
+        "request_too_large",
     )
 
 
 def _too_slow(timeout: float) -> GatewayError:
     return GatewayError(
-        408, f"The request body did not arrive within {timeout:g} s.", "invalid_request_error", "request_timeout",
+        408,
+        f"The request body did not arrive within {timeout:g} s.",
+        "invalid_request_error",
+        "request_timeout",
         headers={"Connection": "close"},  # the rest of the body may still be on its way
     )

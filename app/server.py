@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .api import chat, health, messages, models, openapi, responses, sessions
+from .auth import keyless_guard
 from .config import Settings
 from .engine.types import Engine
-from .auth import keyless_guard
 from .errors import GatewayError
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
@@ -63,8 +63,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         engine = ClaudeEngine(settings)
 
-    registry = SessionRegistry(settings.session_ttl, on_end=engine.end_conversation,
-                               max_per_tenant=settings.max_sessions_per_key)
+    registry = SessionRegistry(
+        settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
+    )
     stored = ResponseStore(settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes)
     gateway = Gateway(settings, engine, SessionService(registry, engine, settings.session_busy_wait), stored)
 
@@ -88,7 +89,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         async def only_this_machine(request: Request, call_next):  # type: ignore[no-untyped-def]
             refused = keyless_guard(
                 request.client.host if request.client else None,
-                request.headers.get("host"), request.headers.get("origin"),
+                request.headers.get("host"),
+                request.headers.get("origin"),
             )
             if refused is not None:
                 return error_response(request, refused)
@@ -105,13 +107,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        error = GatewayError(exc.status_code, str(exc.detail), "invalid_request_error", code,
-                             headers=getattr(exc, "headers", None) or {})
+        error = GatewayError(
+            exc.status_code, str(exc.detail), "invalid_request_error", code, headers=getattr(exc, "headers", None) or {}
+        )
         return error_response(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(request, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error"))
+        return error_response(
+            request, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+        )
 
     return app

@@ -84,8 +84,15 @@ def pct(values: list[float], q: float) -> float:
 def direct_options(env: dict[str, str]):
     from claude_agent_sdk import ClaudeAgentOptions
 
-    return ClaudeAgentOptions(tools=[], setting_sources=[], system_prompt="bench", model="sonnet",
-                              include_partial_messages=True, cwd=tempfile.mkdtemp(), env=env)
+    return ClaudeAgentOptions(
+        tools=[],
+        setting_sources=[],
+        system_prompt="bench",
+        model="sonnet",
+        include_partial_messages=True,
+        cwd=tempfile.mkdtemp(),
+        env=env,
+    )
 
 
 async def direct_first_token(client, text: str) -> float:
@@ -111,8 +118,9 @@ async def new_conversations(env: dict[str, str], warm: OpenAI, cold: OpenAI, rou
             times["direct"].append(await direct_first_token(client, f"direct {i}"))
         for name, gateway in (("warm", warm), ("cold", cold)):
             await asyncio.sleep(QUIET)  # a replacement spare starts once the gateway is quiet, ~0.5 s
-            first, _ = await asyncio.to_thread(ttft, gateway, [{"role": "system", "content": "bench"},
-                                                               {"role": "user", "content": f"new {name} {i}"}])
+            first, _ = await asyncio.to_thread(
+                ttft, gateway, [{"role": "system", "content": "bench"}, {"role": "user", "content": f"new {name} {i}"}]
+            )
             times[name].append(first)
         end_sessions(warm)
     return times
@@ -138,13 +146,19 @@ async def follow_ups(env: dict[str, str], warm: OpenAI, cold: OpenAI, rounds: in
             await asyncio.sleep(QUIET)
             times["direct"].append(await direct_first_token(client, f"and then {i}?"))
             await asyncio.sleep(QUIET)
-            times["stateless"].append((await asyncio.to_thread(
-                ttft, warm, [*history, {"role": "assistant", "content": answer}, follow]))[0])
+            times["stateless"].append(
+                (await asyncio.to_thread(ttft, warm, [*history, {"role": "assistant", "content": answer}, follow]))[0]
+            )
             await asyncio.sleep(QUIET)
             times["session"].append((await asyncio.to_thread(ttft, warm, [follow], **session))[0])
             await asyncio.sleep(QUIET)
-            times["cold"].append((await asyncio.to_thread(
-                ttft, cold, [*history, {"role": "assistant", "content": cold_answer}, follow]))[0])
+            times["cold"].append(
+                (
+                    await asyncio.to_thread(
+                        ttft, cold, [*history, {"role": "assistant", "content": cold_answer}, follow]
+                    )
+                )[0]
+            )
             end_sessions(warm)
     return times
 
@@ -193,7 +207,12 @@ def main() -> None:
     fake = FakeAnthropic(port=upstream_port)  # only for its cli_env()
     env = fake.cli_env(str(tmp / "claude-config"))
     wait_until(lambda: _up(f"{fake.url}/health"), 10)
-    common = {**env, "GATEWAY_API_KEYS": KEY, "GATEWAY_SESSION_TTL": str(IDLE), "GATEWAY_PROCESS_IDLE_TIMEOUT": str(IDLE)}
+    common = {
+        **env,
+        "GATEWAY_API_KEYS": KEY,
+        "GATEWAY_SESSION_TTL": str(IDLE),
+        "GATEWAY_PROCESS_IDLE_TIMEOUT": str(IDLE),
+    }
     warm = GatewayServer(common, tmp).start()
     cold = GatewayServer({**common, "GATEWAY_WARM_PROCESSES": "false"}, tmp).start()
     rows: list[tuple[str, str]] = []
@@ -206,7 +225,11 @@ def main() -> None:
         follow = asyncio.run(follow_ups(env, warm_client, cold_client, args.rounds))
         new_warm, new_cold, floor_first = new["warm"], new["cold"], new["direct"]
         follow_stateless, follow_session, follow_cold, floor_later = (
-            follow["stateless"], follow["session"], follow["cold"], follow["direct"])
+            follow["stateless"],
+            follow["session"],
+            follow["cold"],
+            follow["direct"],
+        )
         idle_rss = rss_mib(warm.process.pid)
         load_warm = concurrent_load(f"{warm.url}/v1", warm)
         load_cold = concurrent_load(f"{cold.url}/v1", cold)
@@ -217,22 +240,39 @@ def main() -> None:
             ("new conversation, time to first token: gateway, warm spares", median_ms(new_warm)),
             ("new conversation: gateway, one cold process per request", median_ms(new_cold)),
             ("new conversation: direct pre-connected ClaudeSDKClient (floor)", median_ms(floor_first)),
-            ("  ratio warm gateway / floor (target <= 1.5)", f"{statistics.median(new_warm) / statistics.median(floor_first):.2f}"),
+            (
+                "  ratio warm gateway / floor (target <= 1.5)",
+                f"{statistics.median(new_warm) / statistics.median(floor_first):.2f}",
+            ),
             ("follow-up, time to first token: stateless (history resent)", median_ms(follow_stateless)),
             ("follow-up: with session_id", median_ms(follow_session)),
             ("follow-up: one cold process per request", median_ms(follow_cold)),
             ("follow-up: later turn on a connected direct client (floor)", median_ms(floor_later)),
-            ("  ratio stateless / floor (target <= 1.5)", f"{statistics.median(follow_stateless) / statistics.median(floor_later):.2f}"),
-            ("  ratio session / floor (target <= 1.5)", f"{statistics.median(follow_session) / statistics.median(floor_later):.2f}"),
-            ("8 clients x 3 turns, warm: wall / p50 / p95",
-             f"{load_warm['wall']:.2f} s / {load_warm['p50'] * 1000:.0f} ms / {load_warm['p95'] * 1000:.0f} ms"),
-            ("8 clients x 3 turns, cold: wall / p50 / p95",
-             f"{load_cold['wall']:.2f} s / {load_cold['p50'] * 1000:.0f} ms / {load_cold['p95'] * 1000:.0f} ms"),
+            (
+                "  ratio stateless / floor (target <= 1.5)",
+                f"{statistics.median(follow_stateless) / statistics.median(floor_later):.2f}",
+            ),
+            (
+                "  ratio session / floor (target <= 1.5)",
+                f"{statistics.median(follow_session) / statistics.median(floor_later):.2f}",
+            ),
+            (
+                "8 clients x 3 turns, warm: wall / p50 / p95",
+                f"{load_warm['wall']:.2f} s / {load_warm['p50'] * 1000:.0f} ms / {load_warm['p95'] * 1000:.0f} ms",
+            ),
+            (
+                "8 clients x 3 turns, cold: wall / p50 / p95",
+                f"{load_cold['wall']:.2f} s / {load_cold['p50'] * 1000:.0f} ms / {load_cold['p95'] * 1000:.0f} ms",
+            ),
             ("  p50 speed-up warm vs cold (target >= 3)", f"{load_cold['p50'] / load_warm['p50']:.1f}x"),
-            ("RSS gateway + children: idle before load / peak under load (warm)",
-             f"{idle_rss:.0f} MiB / {load_warm['peak_rss']:.0f} MiB"),
-            ("RSS after idle expiry (warm); CLI processes left",
-             f"{after_rss:.0f} MiB; {len(warm.children())}{'' if expired else ' (did not expire!)'}"),
+            (
+                "RSS gateway + children: idle before load / peak under load (warm)",
+                f"{idle_rss:.0f} MiB / {load_warm['peak_rss']:.0f} MiB",
+            ),
+            (
+                "RSS after idle expiry (warm); CLI processes left",
+                f"{after_rss:.0f} MiB; {len(warm.children())}{'' if expired else ' (did not expire!)'}",
+            ),
         ]
     finally:
         warm.stop()

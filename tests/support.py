@@ -95,11 +95,14 @@ class GatewayServer:
         }
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "GatewayServer":
+    def start(self) -> GatewayServer:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "main.py", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         if not wait_until(self._healthy, timeout=30):
             self.stop()

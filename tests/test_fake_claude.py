@@ -39,9 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 FAKE = ROOT / "tests" / "fakes" / "fake_claude.py"
-EXTRA_USAGE = (
-    "Third-party apps now draw from your extra usage, not your plan limits. Enable extra usage to continue."
-)
+EXTRA_USAGE = "Third-party apps now draw from your extra usage, not your plan limits. Enable extra usage to continue."
 SERVER_SIDE = "This is a server-side issue, usually temporary \u2014 try again in a moment."
 
 # What the real CLI (2.1.329) emits for each upstream status, given the upstream message
@@ -176,7 +174,9 @@ def test_starts_fast(config_dir: Path):
         start = time.monotonic()
         proc = subprocess.Popen(
             [str(FAKE), "--output-format", "stream-json", "--verbose", "--input-format", "stream-json"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
         )
         proc.stdin.write((json.dumps(request) + "\n").encode())
         proc.stdin.flush()
@@ -423,7 +423,10 @@ async def test_api_error_on_a_client(options, status):
         after = await turn(client, "again")  # the process survives an API error
 
     assert signature(messages) == [
-        ("system", "init"), ("system", "status"), ("assistant", "TextBlock"), ("result", "success"),
+        ("system", "init"),
+        ("system", "status"),
+        ("assistant", "TextBlock"),
+        ("result", "success"),
     ]
     (assistant,) = of(messages, AssistantMessage)
     assert assistant.error == error
@@ -464,7 +467,8 @@ async def test_server_errors_name_the_gateway(options):
     async with ClaudeSDKClient(options(env=env)) as client:
         messages = await turn(client, "[[error 529]]")
     assert result_of(messages).result == (
-        f"API Error: 529 fake upstream error. {SERVER_SIDE} If it persists, check your inference gateway (127.0.0.1:9999)."
+        f"API Error: 529 fake upstream error. {SERVER_SIDE} If it persists, check your inference gateway"
+        " (127.0.0.1:9999)."
     )
 
 
@@ -473,7 +477,8 @@ async def test_retry_frames_when_retries_are_enabled(options):
         messages = await turn(client, "[[error 429]]")
     retries = [m.data for m in of(messages, SystemMessage) if m.subtype == "api_retry"]
     assert [(r["attempt"], r["max_retries"], r["error_status"], r["error"]) for r in retries] == [
-        (1, 2, 429, "rate_limit"), (2, 2, 429, "rate_limit"),
+        (1, 2, 429, "rate_limit"),
+        (2, 2, 429, "rate_limit"),
     ]
     assert result_of(messages).api_error_status == 429
 
@@ -558,7 +563,10 @@ async def test_interrupt_a_hung_turn(options):
                 await client.interrupt()
         after = await turn(client, "[[turns]]")
     assert signature(messages) == [
-        ("system", "init"), ("system", "status"), ("user", None), ("result", "error_during_execution"),
+        ("system", "init"),
+        ("system", "status"),
+        ("user", None),
+        ("result", "error_during_execution"),
     ]
     assert result_of(after).result == "turns: 2"
 
@@ -586,7 +594,11 @@ def test_exit_code_follows_the_last_result(config_dir, workdir):
         proc = subprocess.run(
             [str(FAKE), "--output-format", "stream-json", "--input-format", "stream-json", "--verbose"],
             input="".join(json.dumps(line) + "\n" for line in lines),
-            capture_output=True, text=True, cwd=workdir, env={**os.environ, **fake_env(config_dir)}, timeout=10,
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            env={**os.environ, **fake_env(config_dir)},
+            timeout=10,
         )
         frames = [json.loads(line) for line in proc.stdout.splitlines()]
         assert [f["type"] for f in frames].count("result") == len(prompts)
@@ -723,8 +735,12 @@ def real_options(upstream, tmp_path: Path, **kwargs) -> ClaudeAgentOptions:
     work = tmp_path / "real-work"
     work.mkdir(exist_ok=True)
     return ClaudeAgentOptions(
-        env=upstream.cli_env(str(config)), cwd=str(work), tools=[], setting_sources=[],
-        include_partial_messages=True, **kwargs,
+        env=upstream.cli_env(str(config)),
+        cwd=str(work),
+        tools=[],
+        setting_sources=[],
+        include_partial_messages=True,
+        **kwargs,
     )  # no cli_path: the bundled CLI
 
 
@@ -750,8 +766,13 @@ async def test_same_as_the_real_cli_for_a_text_turn(upstream, options, tmp_path)
 async def test_same_as_the_real_cli_for_api_errors(upstream, options, tmp_path, status):
     from tests.fakes.upstream import Reply
 
-    kind = {429: "rate_limit_error", 401: "authentication_error", 500: "api_error", 529: "overloaded_error",
-            400: "invalid_request_error"}[status]
+    kind = {
+        429: "rate_limit_error",
+        401: "authentication_error",
+        500: "api_error",
+        529: "overloaded_error",
+        400: "invalid_request_error",
+    }[status]
     message = EXTRA_USAGE if status == 400 else "fake upstream error"
     # the real CLI retries a 400 twice (dropping beta headers) before giving up
     upstream.enqueue(*[Reply(status=status, error_type=kind, error_message=message)] * (3 if status == 400 else 1))
@@ -793,7 +814,7 @@ async def test_same_as_the_real_cli_for_an_interrupt(upstream, options, tmp_path
 
     def tail(messages):  # from the interrupt on
         shape = signature(messages)
-        return shape[shape.index(("assistant", "TextBlock")):]
+        return shape[shape.index(("assistant", "TextBlock")) :]
 
     assert tail(fake) == tail(real)
     full = "echo: [[slow]] a fairly long answer to interrupt"

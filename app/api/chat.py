@@ -36,7 +36,9 @@ async def chat_completions(request: Request, tenant: Tenant = Depends(authentica
         completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage), legacy, n
     )
     return await respond(
-        request, events, bool(body.stream),
+        request,
+        events,
+        bool(body.stream),
         whole=lambda items: translate.completion(by_choice(items, n), completion_id, created, body.model, legacy),
         frames=chunks,
         headers=lambda: turn_headers("X-Request-Id", completion_id, run.session_id if run else None, ignored),

@@ -25,15 +25,18 @@ async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> 
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     run = gateway.sessions.turn(turn, session_id(request, body.session_id))
     return await respond(
-        request, run.events(), bool(body.stream),
+        request,
+        run.events(),
+        bool(body.stream),
         whole=lambda events: translate.message(events, msg_id, body.model),
         frames=translate.EventStream(msg_id, body.model),
         headers=lambda: turn_headers("request-id", msg_id, run.session_id, ignored),
     )
 
 
-@router.post("/v1/messages/count_tokens",
-             **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True))
+@router.post(
+    "/v1/messages/count_tokens", **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True)
+)
 async def count_tokens(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
     gateway = request.app.state.gateway
     data = await read_json(request, gateway.settings)

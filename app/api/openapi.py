@@ -9,7 +9,7 @@ operation's request body at its model.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -23,8 +23,8 @@ _REQUEST_MODELS: dict[str, type[BaseModel]] = {}
 class OpenAIErrorDetail(BaseModel):
     message: str
     type: str
-    param: Optional[str] = None
-    code: Optional[str] = None
+    param: str | None = None
+    code: str | None = None
 
 
 class OpenAIErrorResponse(BaseModel):
@@ -61,8 +61,9 @@ STATUSES = {
 TURN_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 502, 503, 504)
 
 
-def operation(model: type[BaseModel] | None = None, statuses: tuple[int, ...] = TURN_STATUSES,
-              anthropic: bool = False) -> dict[str, Any]:
+def operation(
+    model: type[BaseModel] | None = None, statuses: tuple[int, ...] = TURN_STATUSES, anthropic: bool = False
+) -> dict[str, Any]:
     """Route options: `model` as the JSON request body, and the error statuses with the envelope."""
     envelope = AnthropicErrorResponse if anthropic else OpenAIErrorResponse
     options: dict[str, Any] = {
@@ -81,7 +82,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = _with_request_bodies(
-                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes))
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -91,8 +93,9 @@ def _with_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
     models = list(_REQUEST_MODELS.values())
     # One schema set for all the models, so that same-named models of two APIs (FunctionTool...)
     # get distinct names.
-    refs, definitions = models_json_schema([(m, "validation") for m in models],
-                                           ref_template="#/components/schemas/{model}")
+    refs, definitions = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+    )
     components = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in definitions.get("$defs", {}).items():
         if name in components and components[name] != schema:

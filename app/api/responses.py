@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -31,15 +31,23 @@ async def create_response(request: Request, tenant: Tenant = Depends(authenticat
         previous = gateway.responses.get(tenant.id, body.previous_response_id, "previous_response_id")
         earlier, earlier_system = previous.conversation, previous.system
     resp_id = translate.response_id()
-    turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, earlier_system)
+    turn = translate.to_turn(
+        body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, earlier_system
+    )
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
     run = gateway.sessions.turn(turn, None)
     events = _storing(run.events(), gateway, turn, tenant.id, body, resp_id)
     builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
 
-    return await respond(request, events, bool(body.stream), whole=lambda items: translate.build(items, builder),
-                         frames=builder, headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored))
+    return await respond(
+        request,
+        events,
+        bool(body.stream),
+        whole=lambda items: translate.build(items, builder),
+        frames=builder,
+        headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored),
+    )
 
 
 @router.get("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
@@ -53,8 +61,9 @@ async def delete_response(response_id: str, request: Request, tenant: Tenant = D
     return {"id": response_id, "object": "response.deleted", "deleted": True}
 
 
-async def _storing(events: AsyncIterator[Event], gateway, turn: Turn, tenant: str, body: ResponsesRequest,
-                   resp_id: str) -> AsyncIterator[Event]:
+async def _storing(
+    events: AsyncIterator[Event], gateway, turn: Turn, tenant: str, body: ResponsesRequest, resp_id: str
+) -> AsyncIterator[Event]:
     """The turn's events; once it finished, the response and its conversation are stored."""
     collected: list[Event] = []
     try:
@@ -66,5 +75,7 @@ async def _storing(events: AsyncIterator[Event], gateway, turn: Turn, tenant: st
     finish = next((e for e in reversed(collected) if isinstance(e, Finish)), None)
     if finish is not None and body.store is not False:
         builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
-        gateway.responses.put(resp_id, StoredResponse(
-            tenant, translate.build(collected, builder), [*turn.messages, finish.message], turn.system))
+        gateway.responses.put(
+            resp_id,
+            StoredResponse(tenant, translate.build(collected, builder), [*turn.messages, finish.message], turn.system),
+        )

@@ -32,8 +32,11 @@ async def get_session(session_id: str, request: Request, tenant: Tenant = Depend
     session = registry.get(tenant.id, session_id)
     messages = [{"role": m.role, "content": m.content} for m in session.messages]
     return {
-        **session.summary(registry.ttl), "system": session.system, "user": session.user,
-        "metadata": session.metadata, "messages": messages,
+        **session.summary(registry.ttl),
+        "system": session.system,
+        "user": session.user,
+        "metadata": session.metadata,
+        "messages": messages,
     }
 
 

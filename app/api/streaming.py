@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
@@ -112,7 +113,8 @@ async def respond(
         await events.aclose()
         raise
     return StreamingResponse(
-        _sse(frames, first, events), media_type="text/event-stream",
+        _sse(frames, first, events),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers()},
     )
 
@@ -136,7 +138,9 @@ async def _sse(frames: Frames[Item], first: list[Item], events: AsyncIterator[It
         closing = frames.failure(error)
     except Exception:
         log.exception("turn failed while streaming")
-        closing = frames.failure(GatewayError(500, "The gateway failed while streaming.", "server_error", "internal_error"))
+        closing = frames.failure(
+            GatewayError(500, "The gateway failed while streaming.", "server_error", "internal_error")
+        )
     finally:
         await events.aclose()
     for frame in closing:

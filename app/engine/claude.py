@@ -13,8 +13,9 @@ import asyncio
 import logging
 import os
 import shutil
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
-from typing import Any, AsyncIterator, Collection
+from typing import Any
 
 from ..config import Settings
 from . import credentials

@@ -22,10 +22,11 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import AsyncIterator, Collection
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Collection
+from typing import Any
 
 from ..config import Settings
 from ..errors import GatewayError, upstream_error
@@ -181,7 +182,7 @@ class TurnRouter:
             process, reader, sdk_messages = held.process, held.reader, held.messages
             attempt.reused = True
             self.pool.unpark(process)
-            for (_, name, _), result in zip(held.calls, results or []):
+            for (_, name, _), result in zip(held.calls, results or [], strict=False):
                 if process.bridge is not None:
                     process.bridge.deliver(name, result)
             reader.continue_after_tools()
@@ -200,8 +201,9 @@ class TurnRouter:
         finish: Finish | None = None
         try:
             stops = StopScanner(turn.stop) if turn.stop else None
-            events = turn_events(process, sdk_messages, reader, stops, self.settings.request_timeout,
-                                 self.settings.retry_after_default)
+            events = turn_events(
+                process, sdk_messages, reader, stops, self.settings.request_timeout, self.settings.retry_after_default
+            )
             async with aclosing(events):
                 async for event in events:
                     if isinstance(event, Finish):
@@ -210,8 +212,9 @@ class TurnRouter:
         finally:
             if finish is not None and reader.awaiting_tools and process.bridge is not None and process.alive:
                 conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
-                conversation.held = Held(process, sdk_messages, reader,
-                                         [reader.tool_calls[i] for i in sorted(reader.tool_calls)])
+                conversation.held = Held(
+                    process, sdk_messages, reader, [reader.tool_calls[i] for i in sorted(reader.tool_calls)]
+                )
                 # Evictable and idle-closed like any parked process, so held turns whose results
                 # never come cannot fill the gateway.
                 self.pool.park(process, lambda: self._release_held(conversation))
@@ -276,7 +279,8 @@ class TurnRouter:
             raise
         except asyncio.TimeoutError as exc:
             raise upstream_error(
-                504, f"The Claude Code process did not start within {self.settings.connect_timeout:g} s.",
+                504,
+                f"The Claude Code process did not start within {self.settings.connect_timeout:g} s.",
                 "claude_start_timeout",
             ) from exc
         except Exception as exc:

@@ -49,8 +49,13 @@ class FailedTurn:
 
 # How Claude Code words an upstream it could not reach (CLI 2.1.329): "API Error: " and one of these.
 UNREACHABLE_MARKERS = (
-    "Unable to connect to API", "Connection refused", "Can't reach the API server", "No internet route",
-    "Couldn't connect through your proxy", "Connection dropped", "Request timed out",
+    "Unable to connect to API",
+    "Connection refused",
+    "Can't reach the API server",
+    "No internet route",
+    "Couldn't connect through your proxy",
+    "Connection dropped",
+    "Request timed out",
 )
 _OPERATOR_HINT = re.compile(r"\s*If it persists, check .*$", re.DOTALL)  # names the upstream's address
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
@@ -67,13 +72,18 @@ def scrub(text: str) -> str:
     text = _OPERATOR_HINT.sub("", text)
     text = _URL.sub("<url>", text)
     text = _ADDRESS.sub("<address>", text)
-    return _PATH.sub(lambda m: "<path>" + m.group(0)[len(m.group(0).rstrip(".,")):], text).strip()
+    return _PATH.sub(lambda m: "<path>" + m.group(0)[len(m.group(0).rstrip(".,")) :], text).strip()
 
 
 def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
     raw = failure.text.strip()
-    log.warning("Claude Code failed a turn (upstream status %s, %s, %s): %s",
-                failure.status, failure.kind, failure.subtype, raw or "no message")
+    log.warning(
+        "Claude Code failed a turn (upstream status %s, %s, %s): %s",
+        failure.status,
+        failure.kind,
+        failure.subtype,
+        raw or "no message",
+    )
     text = scrub(raw) or "Claude Code reported an error without a message."
     status, kind = failure.status, failure.kind
     if EXTRA_USAGE_MARKER in text or kind == "billing_error":
@@ -88,33 +98,45 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
         )
     if PROMPT_TOO_LONG_MARKER in text.lower():
         return GatewayError(
-            400, f"The conversation is too long for the model's context window: {text}",
-            "invalid_request_error", "context_length_exceeded", headers=dict(NO_RETRY),
+            400,
+            f"The conversation is too long for the model's context window: {text}",
+            "invalid_request_error",
+            "context_length_exceeded",
+            headers=dict(NO_RETRY),
         )
     if "Not logged in" in text or (kind == "authentication_failed" and status is None):
         return upstream_error(
-            503, f"No Claude credential is available to the gateway ({text}). {HOW_TO_LOG_IN}",
-            "claude_credentials_missing", NO_RETRY,
+            503,
+            f"No Claude credential is available to the gateway ({text}). {HOW_TO_LOG_IN}",
+            "claude_credentials_missing",
+            NO_RETRY,
         )
     if kind == "authentication_failed" or status in (401, 403):
         return upstream_error(
             502,
             f"Claude rejected the gateway's credential (upstream {status or 'auth'} error: {text}). "
             f"Check the key or token. {HOW_TO_LOG_IN}",
-            "upstream_auth_failed", NO_RETRY,
+            "upstream_auth_failed",
+            NO_RETRY,
         )
     if status == 429 or kind == "rate_limit":
         wait = failure.retry_after or default_retry_after
         return rate_limited(f"Claude is rate limiting requests: {text}", wait)
     if status == 529 or "overloaded" in text.lower():
         return upstream_error(
-            503, "Claude is overloaded; retry shortly.", "upstream_overloaded",
+            503,
+            "Claude is overloaded; retry shortly.",
+            "upstream_overloaded",
             {"Retry-After": str(failure.retry_after or default_retry_after)},
         )
     if status is not None and 400 <= status < 500:
         code = "model_not_found" if status == 404 else "upstream_invalid_request"
-        return GatewayError(status if status in (400, 404, 413) else 400, f"Claude refused the request: {text}",
-                            "invalid_request_error", code)
+        return GatewayError(
+            status if status in (400, 404, 413) else 400,
+            f"Claude refused the request: {text}",
+            "invalid_request_error",
+            code,
+        )
     if status is not None:
         return upstream_error(502, f"Claude's API failed (upstream {status}); retry shortly.", "upstream_error")
     if any(marker in raw for marker in UNREACHABLE_MARKERS):
@@ -122,33 +144,38 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
         return upstream_error(
             502,
             "The Claude API could not be reached from the gateway"
-            + (f" ({reason.group(1)})" if reason else "") + ". Retry later; if it persists, the gateway's "
+            + (f" ({reason.group(1)})" if reason else "")
+            + ". Retry later; if it persists, the gateway's "
             "operator should check its network connection and proxy.",
             "upstream_unreachable",
         )
-    return upstream_error(502, "Claude Code could not complete the turn; the gateway's log has the details.",
-                          "claude_error")
+    return upstream_error(
+        502, "Claude Code could not complete the turn; the gateway's log has the details.", "claude_error"
+    )
 
 
 def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_after: int) -> GatewayError:
     """An exception raised by the SDK, as a gateway error (the details go to the log only)."""
     if isinstance(exc, ResultError):
-        failure = FailedTurn(
-            text=exc.result or "; ".join(exc.errors), status=exc.api_error_status, subtype=exc.subtype
-        )
+        failure = FailedTurn(text=exc.result or "; ".join(exc.errors), status=exc.api_error_status, subtype=exc.subtype)
         return turn_error(failure, default_retry_after)
     if isinstance(exc, CLINotFoundError):
         log.warning("Claude Code CLI not found: %s", exc)
-        return upstream_error(503, "The Claude Code CLI was not found on the gateway's machine.",
-                              "claude_cli_missing", NO_RETRY)
+        return upstream_error(
+            503, "The Claude Code CLI was not found on the gateway's machine.", "claude_cli_missing", NO_RETRY
+        )
     if isinstance(exc, ProcessError):
         # The SDK's own `stderr` is a placeholder ("Check stderr output for details") unless we
         # collect it, which ClaudeProcess does.
         log.warning("Claude Code exited with %s: %s", exc.exit_code, (stderr_tail or exc.stderr or "").strip())
         return upstream_error(
             502,
-            ("The Claude Code process exited" if exc.exit_code is None else
-             f"The Claude Code process failed (exit code {exc.exit_code})") + "; the gateway's log has the details.",
+            (
+                "The Claude Code process exited"
+                if exc.exit_code is None
+                else f"The Claude Code process failed (exit code {exc.exit_code})"
+            )
+            + "; the gateway's log has the details.",
             "claude_process_failed",
         )
     if isinstance(exc, CLIConnectionError):

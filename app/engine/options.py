@@ -38,9 +38,12 @@ class SpawnKey:
     thinking: str | None = None  # JSON text of the thinking config
 
     @classmethod
-    def of(cls, turn: Turn) -> "SpawnKey":
+    def of(cls, turn: Turn) -> SpawnKey:
         return cls(
-            turn.model, turn.system, turn.max_output_tokens, turn.effort,
+            turn.model,
+            turn.system,
+            turn.max_output_tokens,
+            turn.effort,
             json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
             turn.tools,
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
@@ -70,7 +73,8 @@ class SpawnOptions:
         write_private(prompt_file, key.system or "")
         bridge = ToolBridge(key.tools) if key.tools else None
         options = self.isolated(
-            cwd, env,
+            cwd,
+            env,
             allowed_tools=bridge.allowed if bridge else [],
             mcp_servers={SERVER: bridge.server} if bridge else {},
             system_prompt={"type": "file", "path": str(prompt_file)},
@@ -78,7 +82,9 @@ class SpawnOptions:
             resume=resume,
             include_partial_messages=True,
             effort=key.effort,
-            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)} if key.output_schema else None,
+            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)}
+            if key.output_schema
+            else None,
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
         return Spawn(options, bridge)
@@ -86,11 +92,16 @@ class SpawnOptions:
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""
         return ClaudeAgentOptions(
-            tools=[], setting_sources=[], strict_mcp_config=True, cwd=str(cwd),
-            cli_path=self.settings.cli_path or None, env=self.cli_env() if env is None else env,
+            tools=[],
+            setting_sources=[],
+            strict_mcp_config=True,
+            cwd=str(cwd),
+            cli_path=self.settings.cli_path or None,
+            env=self.cli_env() if env is None else env,
             # The CLI writes a whole message on one line, a client's function result or image
             # included (the SDK reads at most 1 MB a line by default): room for a whole request.
-            max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes), **options,
+            max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes),
+            **options,
         )
 
     def cli_env(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 from ..errors import rate_limited
 from .options import Spawn
@@ -35,7 +35,13 @@ SPARE_MAX_DELAY = 3.0
 
 class ProcessPool:
     def __init__(
-        self, *, max_live: int, spares_per_key: int, warm_keys: int, busy_wait: float, connect_timeout: float,
+        self,
+        *,
+        max_live: int,
+        spares_per_key: int,
+        warm_keys: int,
+        busy_wait: float,
+        connect_timeout: float,
         on_spare_dropped: Callable[[ClaudeProcess], None] = lambda process: None,
     ) -> None:
         self.max_live = max_live
@@ -103,7 +109,11 @@ class ProcessPool:
 
     async def _add_spare(self, key: Key, options: Callable[[], Spawn]) -> None:
         await self._quiet()
-        if key not in self._warm or self._occupied() >= self.max_live or len(self._spares.get(key, [])) >= self.spares_per_key:
+        if (
+            key not in self._warm
+            or self._occupied() >= self.max_live
+            or len(self._spares.get(key, [])) >= self.spares_per_key
+        ):
             return  # spares never evict anything, and only warm option sets get them
         spawn = options()
         process = ClaudeProcess(spawn.options, spawn.bridge)

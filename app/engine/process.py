@@ -24,8 +24,9 @@ import asyncio
 import logging
 import os
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, Literal
 
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, CLIConnectionError, ResultMessage
 from claude_agent_sdk.types import Message as SdkMessage
@@ -186,7 +187,12 @@ class ClaudeProcess:
         self._interrupt_on_close = self._interrupt_on_close or interrupt
         self._close_requested.set()
         owner = self._owner
-        if self.state in ("new", "connecting") and owner is not None and not owner.done() and not self._cancelled_connect:
+        if (
+            self.state in ("new", "connecting")
+            and owner is not None
+            and not owner.done()
+            and not self._cancelled_connect
+        ):
             # Stuck at start-up: cancel connect() once; it disconnects (shielded) as it unwinds.
             self._cancelled_connect = True
             owner.cancel()

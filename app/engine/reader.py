@@ -12,7 +12,19 @@ from claude_agent_sdk.types import RateLimitEvent
 from ..jsontext import partial_object
 from .failures import FailedTurn, turn_error
 from .tools import client_name
-from .types import Event, Finish, FinishReason, Message, Restart, answer_message, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from .types import (
+    Event,
+    Finish,
+    FinishReason,
+    Message,
+    Restart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+    answer_message,
+)
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 STOP_REASONS: dict[str, FinishReason] = {
@@ -184,7 +196,6 @@ class TurnReader:
         self.finished = True
         self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
         return [Finish("length", self._message_usage, self.model, self.answer())]
-
 
     def _block_event(self, block: object) -> Event | None:
         if isinstance(block, TextBlock) and not self.structured:

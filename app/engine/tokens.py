@@ -37,8 +37,11 @@ class TokenCounter:
             base = env.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com").rstrip("/")
             try:
                 async with httpx.AsyncClient(timeout=30) as client:
-                    response = await client.post(f"{base}/v1/messages/count_tokens", json=body,
-                                                 headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+                    response = await client.post(
+                        f"{base}/v1/messages/count_tokens",
+                        json=body,
+                        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+                    )
                 if response.status_code == 200:
                     return int(response.json()["input_tokens"]), "upstream"
                 log.warning("count_tokens upstream answered %s; estimating", response.status_code)

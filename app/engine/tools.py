@@ -29,7 +29,7 @@ def claude_name(name: str) -> str:
 
 def client_name(name: str) -> str | None:
     """The client's function name for a Claude tool name, or None if it is not a client tool."""
-    return name[len(PREFIX):] if name.startswith(PREFIX) else None
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else None
 
 
 def sdk_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +52,12 @@ class ToolBridge:
     def _handler(self, spec: ToolSpec):  # type: ignore[no-untyped-def]
         # Without the size hint Claude Code keeps results over ~50 KB in a file and shows Claude a
         # 2 KB preview, which chat mode (no file tools) cannot read further.
-        @tool(spec.name, spec.description, sdk_schema(json.loads(spec.schema)),
-              annotations=ToolAnnotations(maxResultSizeChars=MAX_RESULT_CHARS))
+        @tool(
+            spec.name,
+            spec.description,
+            sdk_schema(json.loads(spec.schema)),
+            annotations=ToolAnnotations(maxResultSizeChars=MAX_RESULT_CHARS),
+        )
         async def call(arguments: dict[str, Any]) -> dict[str, Any]:
             key = spec.name
             ready = self._ready.get(key)

@@ -60,7 +60,9 @@ def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str
             }
         )
         parent = line_id
-    write_private(folder / f"{session_id}.jsonl", "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    write_private(
+        folder / f"{session_id}.jsonl", "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    )
     return session_id
 
 
@@ -111,7 +113,9 @@ def resumable(history: list[Message], prompt: Message) -> tuple[list[Message], M
         history = [*history, Message("user", results)]
         prompt = Message("user", rest or [{"type": "text", "text": CONTINUE_AFTER_TOOLS}])
     named = [
-        Message(m.role, [{**b, "name": claude_name(b["name"])} if b.get("type") == "tool_use" else b for b in m.content])
+        Message(
+            m.role, [{**b, "name": claude_name(b["name"])} if b.get("type") == "tool_use" else b for b in m.content]
+        )
         for m in history
     ]
     return named, prompt

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Collection, Literal, Protocol, Union
+from typing import Any, Literal, Protocol
 
 Block = dict[str, Any]
 Role = Literal["user", "assistant"]
@@ -92,7 +93,7 @@ class Usage:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
@@ -147,7 +148,7 @@ class Finish:
     stop_sequence: str | None = None  # the stop string that ended the answer, if one did
 
 
-Event = Union[TextDelta, ThinkingDelta, ToolCallStart, ToolCallDelta, Restart, Finish]
+Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Restart | Finish
 
 
 @dataclass

@@ -27,8 +27,8 @@ import secrets
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 PREFIX = "claude-gateway-"
 _OWN_NAME = re.compile(rf"^{PREFIX}[0-9a-f]{{16}}$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,7 @@ class TextBlock(_Wire):
 
 class ImageBlock(_Wire):
     type: Literal["image"]
-    source: Annotated[Union[Base64Source, URLSource], Field(discriminator="type")]
+    source: Annotated[Base64Source | URLSource, Field(discriminator="type")]
 
 
 class ToolUseBlock(_Wire):
@@ -44,14 +44,14 @@ class ToolUseBlock(_Wire):
 class ToolResultBlock(_Wire):
     type: Literal["tool_result"]
     tool_use_id: str
-    content: Union[str, list[Annotated[Union[TextBlock, ImageBlock], Field(discriminator="type")]], None] = None
-    is_error: Optional[bool] = None
+    content: str | list[Annotated[TextBlock | ImageBlock, Field(discriminator="type")]] | None = None
+    is_error: bool | None = None
 
 
 class ThinkingBlock(_Wire):
     type: Literal["thinking"]
     thinking: str
-    signature: Optional[str] = None
+    signature: str | None = None
 
 
 class RedactedThinkingBlock(_Wire):
@@ -60,33 +60,33 @@ class RedactedThinkingBlock(_Wire):
 
 
 ContentBlock = Annotated[
-    Union[TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock],
+    TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock,
     Field(discriminator="type"),
 ]
 
 
 class MessageParam(_Wire):
     role: Literal["user", "assistant"]
-    content: Union[str, list[ContentBlock]]
+    content: str | list[ContentBlock]
 
 
 class Tool(_Wire):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: Optional[str] = None
+    description: str | None = None
     input_schema: dict[str, Any]
-    type: Optional[Literal["custom"]] = None
+    type: Literal["custom"] | None = None
 
 
 class ToolChoice(_Wire):
     type: Literal["auto", "any", "tool", "none"]
-    name: Optional[str] = None
-    disable_parallel_tool_use: Optional[bool] = None
+    name: str | None = None
+    disable_parallel_tool_use: bool | None = None
 
 
 class ThinkingEnabled(_Wire):
     type: Literal["enabled"]
     budget_tokens: int = Field(ge=1024)
-    display: Optional[Literal["summarized", "omitted"]] = None
+    display: Literal["summarized", "omitted"] | None = None
 
 
 class ThinkingDisabled(_Wire):
@@ -95,36 +95,40 @@ class ThinkingDisabled(_Wire):
 
 class ThinkingAdaptive(_Wire):
     type: Literal["adaptive"]
-    display: Optional[Literal["summarized", "omitted"]] = None
+    display: Literal["summarized", "omitted"] | None = None
 
 
 class Metadata(_Wire):
-    user_id: Optional[str] = None
+    user_id: str | None = None
 
 
 class MessagesRequest(_Wire):
     model: ModelName
     max_tokens: int = Field(ge=1)  # required, as Anthropic requires it
     messages: list[MessageParam] = Field(min_length=1)
-    system: Union[str, list[TextBlock], None] = None
-    tools: Optional[list[Tool]] = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Optional[ToolChoice] = None
-    stop_sequences: Optional[list[str]] = None
-    stream: Optional[bool] = False
-    thinking: Optional[Annotated[Union[ThinkingEnabled, ThinkingDisabled, ThinkingAdaptive], Field(discriminator="type")]] = None
-    metadata: Optional[Metadata] = None
-    temperature: Optional[float] = Field(default=None, ge=0, le=1)
-    top_p: Optional[float] = Field(default=None, ge=0, le=1)
-    top_k: Optional[int] = Field(default=None, ge=0)
-    service_tier: Optional[str] = None
+    system: str | list[TextBlock] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    stop_sequences: list[str] | None = None
+    stream: bool | None = False
+    thinking: Annotated[ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive, Field(discriminator="type")] | None = (
+        None
+    )
+    metadata: Metadata | None = None
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    service_tier: str | None = None
     # Gateway extension, as on /v1/chat/completions.
-    session_id: Optional[str] = Field(default=None, pattern=SESSION_ID_PATTERN)
+    session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
 
 
 class CountTokensRequest(_Wire):
     model: ModelName
     messages: list[MessageParam] = Field(min_length=1)
-    system: Union[str, list[TextBlock], None] = None
-    tools: Optional[list[Tool]] = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Optional[ToolChoice] = None
-    thinking: Optional[Annotated[Union[ThinkingEnabled, ThinkingDisabled, ThinkingAdaptive], Field(discriminator="type")]] = None
+    system: str | list[TextBlock] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    thinking: Annotated[ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive, Field(discriminator="type")] | None = (
+        None
+    )

@@ -6,10 +6,9 @@ kept, not rejected, so clients that send vendor extensions keep working.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # The model name and the client's function names reach Claude Code's command line, where one
@@ -31,7 +30,7 @@ class TextPart(_Wire):
 
 class ImageURL(_Wire):
     url: str
-    detail: Optional[Literal["auto", "low", "high"]] = None
+    detail: Literal["auto", "low", "high"] | None = None
 
 
 class ImagePart(_Wire):
@@ -44,8 +43,8 @@ class RefusalPart(_Wire):
     refusal: str
 
 
-UserPart = Annotated[Union[TextPart, ImagePart], Field(discriminator="type")]
-AssistantPart = Annotated[Union[TextPart, RefusalPart], Field(discriminator="type")]
+UserPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 
 
 class FunctionCall(_Wire):
@@ -61,54 +60,54 @@ class ToolCall(_Wire):
 
 class SystemMessage(_Wire):
     role: Literal["system"]
-    content: Union[str, list[TextPart]]
-    name: Optional[str] = None
+    content: str | list[TextPart]
+    name: str | None = None
 
 
 class DeveloperMessage(_Wire):
     role: Literal["developer"]
-    content: Union[str, list[TextPart]]
-    name: Optional[str] = None
+    content: str | list[TextPart]
+    name: str | None = None
 
 
 class UserMessage(_Wire):
     role: Literal["user"]
-    content: Union[str, list[UserPart]]
-    name: Optional[str] = None
+    content: str | list[UserPart]
+    name: str | None = None
 
 
 class AssistantMessage(_Wire):
     role: Literal["assistant"]
-    content: Union[str, list[AssistantPart], None] = None
-    name: Optional[str] = None
-    refusal: Optional[str] = None
-    tool_calls: Optional[list[ToolCall]] = None
-    function_call: Optional[FunctionCall] = None  # legacy
+    content: str | list[AssistantPart] | None = None
+    name: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None  # legacy
 
 
 class ToolMessage(_Wire):
     role: Literal["tool"]
-    content: Union[str, list[TextPart]]
+    content: str | list[TextPart]
     tool_call_id: str
 
 
 class FunctionMessage(_Wire):  # legacy form of a tool message
     role: Literal["function"]
     name: str
-    content: Optional[str] = None
+    content: str | None = None
 
 
 ChatMessage = Annotated[
-    Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage, FunctionMessage],
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
     Field(discriminator="role"),
 ]
 
 
 class FunctionDefinition(_Wire):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: Optional[str] = None
-    parameters: Optional[dict[str, Any]] = None
-    strict: Optional[bool] = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
 
 
 class FunctionTool(_Wire):
@@ -126,10 +125,10 @@ class NamedToolChoice(_Wire):
 
 
 class JSONSchemaSpec(_Wire):
-    name: Optional[str] = None
-    description: Optional[str] = None
-    schema_: Optional[dict[str, Any]] = Field(default=None, alias="schema")
-    strict: Optional[bool] = None
+    name: str | None = None
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
 
 
 class TextFormat(_Wire):
@@ -145,47 +144,47 @@ class JSONSchemaFormat(_Wire):
     json_schema: JSONSchemaSpec
 
 
-ResponseFormat = Annotated[Union[TextFormat, JSONObjectFormat, JSONSchemaFormat], Field(discriminator="type")]
+ResponseFormat = Annotated[TextFormat | JSONObjectFormat | JSONSchemaFormat, Field(discriminator="type")]
 
 
 class StreamOptions(_Wire):
-    include_usage: Optional[bool] = None
+    include_usage: bool | None = None
 
 
 class ChatCompletionRequest(_Wire):
     model: ModelName
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: Optional[bool] = False
-    stream_options: Optional[StreamOptions] = None
-    max_tokens: Optional[int] = Field(default=None, ge=1)
-    max_completion_tokens: Optional[int] = Field(default=None, ge=1)
-    user: Optional[str] = None
-    n: Optional[int] = Field(default=None, ge=1, le=128)
-    stop: Union[str, list[str], None] = None
-    temperature: Optional[float] = Field(default=None, ge=0, le=2)
-    top_p: Optional[float] = Field(default=None, ge=0, le=1)
-    presence_penalty: Optional[float] = Field(default=None, ge=-2, le=2)
-    frequency_penalty: Optional[float] = Field(default=None, ge=-2, le=2)
-    logit_bias: Optional[dict[str, float]] = None
-    logprobs: Optional[bool] = None
-    top_logprobs: Optional[int] = Field(default=None, ge=0, le=20)
-    seed: Optional[int] = None
-    response_format: Optional[ResponseFormat] = None
-    tools: Optional[list[FunctionTool]] = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Union[Literal["none", "auto", "required"], NamedToolChoice, None] = None
-    functions: Optional[list[FunctionDefinition]] = Field(default=None, max_length=MAX_TOOLS)  # legacy tools
-    function_call: Union[Literal["none", "auto"], NamedFunction, None] = None  # legacy tool_choice
-    parallel_tool_calls: Optional[bool] = None
-    reasoning_effort: Optional[str] = None
-    metadata: Optional[dict[str, str]] = None
-    store: Optional[bool] = None
-    service_tier: Optional[str] = None
-    prediction: Optional[dict[str, Any]] = None
-    audio: Optional[dict[str, Any]] = None
-    modalities: Optional[list[str]] = None
-    web_search_options: Optional[dict[str, Any]] = None
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    user: str | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    stop: str | list[str] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    seed: int | None = None
+    response_format: ResponseFormat | None = None
+    tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    functions: list[FunctionDefinition] | None = Field(default=None, max_length=MAX_TOOLS)  # legacy tools
+    function_call: Literal["none", "auto"] | NamedFunction | None = None  # legacy tool_choice
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    prediction: dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+    web_search_options: dict[str, Any] | None = None
     # Gateway extension: continue a kept conversation, sending only new messages.
-    session_id: Optional[str] = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
+    session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -202,17 +201,17 @@ class CompletionUsage(BaseModel):
 
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: Optional[str] = None
-    refusal: Optional[str] = None
-    tool_calls: Optional[list[ToolCall]] = None
-    function_call: Optional[FunctionCall] = None  # legacy
-    reasoning_content: Optional[str] = None
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None  # legacy
+    reasoning_content: str | None = None
 
 
 class Choice(BaseModel):
     index: int = 0
     message: ResponseMessage
-    finish_reason: Optional[str] = None
+    finish_reason: str | None = None
     logprobs: None = None
 
 
@@ -223,15 +222,15 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: CompletionUsage
-    system_fingerprint: Optional[str] = None
+    system_fingerprint: str | None = None
 
 
 class ChunkDelta(BaseModel):
-    role: Optional[Literal["assistant"]] = None
-    content: Optional[str] = None
-    reasoning_content: Optional[str] = None
-    tool_calls: Optional[list[dict[str, Any]]] = None
-    function_call: Optional[dict[str, str]] = None  # legacy
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    function_call: dict[str, str] | None = None  # legacy
 
 
 class Model(BaseModel):
@@ -239,7 +238,7 @@ class Model(BaseModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "anthropic"
-    display_name: Optional[str] = None
+    display_name: str | None = None
 
 
 class ModelList(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -36,18 +36,18 @@ class Refusal(_Wire):
 
 class InputImage(_Wire):
     type: Literal["input_image"]
-    image_url: Optional[str] = None  # a data: or http(s) URL; file ids are not served here
-    file_id: Optional[str] = None
-    detail: Optional[Literal["auto", "low", "high"]] = None
+    image_url: str | None = None  # a data: or http(s) URL; file ids are not served here
+    file_id: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
 
 
-ContentPart = Annotated[Union[InputText, OutputText, PlainText, Refusal, InputImage], Field(discriminator="type")]
+ContentPart = Annotated[InputText | OutputText | PlainText | Refusal | InputImage, Field(discriminator="type")]
 
 
 class MessageItem(_Wire):
     type: Literal["message"] = "message"
     role: Literal["user", "assistant", "system", "developer"]
-    content: Union[str, list[ContentPart]]
+    content: str | list[ContentPart]
 
 
 class FunctionCallItem(_Wire):
@@ -60,7 +60,7 @@ class FunctionCallItem(_Wire):
 class FunctionCallOutputItem(_Wire):
     type: Literal["function_call_output"]
     call_id: str = Field(min_length=1)
-    output: Union[str, list[ContentPart]]
+    output: str | list[ContentPart]
 
 
 class ReasoningItem(_Wire):  # an earlier answer's reasoning, sent back (and not passed on)
@@ -75,12 +75,10 @@ def _item_type(item: Any) -> str | None:
 
 
 InputItem = Annotated[
-    Union[
-        Annotated[MessageItem, Tag("message")],
-        Annotated[FunctionCallItem, Tag("function_call")],
-        Annotated[FunctionCallOutputItem, Tag("function_call_output")],
-        Annotated[ReasoningItem, Tag("reasoning")],
-    ],
+    Annotated[MessageItem, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[ReasoningItem, Tag("reasoning")],
     Discriminator(_item_type),
 ]
 
@@ -91,9 +89,9 @@ InputItem = Annotated[
 class FunctionTool(_Wire):
     type: Literal["function"]
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: Optional[str] = None
-    parameters: Optional[dict[str, Any]] = None
-    strict: Optional[bool] = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
 
 
 class NamedFunction(_Wire):
@@ -103,37 +101,37 @@ class NamedFunction(_Wire):
 
 class TextFormat(_Wire):
     type: Literal["text", "json_schema", "json_object"]
-    name: Optional[str] = None
-    schema_: Optional[dict[str, Any]] = Field(default=None, alias="schema")
-    strict: Optional[bool] = None
+    name: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
 
 
 class TextConfig(_Wire):
-    format: Optional[TextFormat] = None
+    format: TextFormat | None = None
 
 
 class Reasoning(_Wire):
-    effort: Optional[str] = None
+    effort: str | None = None
 
 
 class ResponsesRequest(_Wire):
     model: ModelName
     # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning.
-    input: Union[str, list[InputItem]]
-    instructions: Optional[str] = None
-    tools: Optional[list[FunctionTool]] = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Union[Literal["none", "auto", "required"], NamedFunction, None] = None
-    max_output_tokens: Optional[int] = Field(default=None, ge=1)
-    text: Optional[TextConfig] = None
-    previous_response_id: Optional[str] = None
-    store: Optional[bool] = True
-    stream: Optional[bool] = False
-    reasoning: Optional[Reasoning] = None
-    metadata: Optional[dict[str, str]] = None
-    user: Optional[str] = None
-    parallel_tool_calls: Optional[bool] = None
-    temperature: Optional[float] = Field(default=None, ge=0, le=2)
-    top_p: Optional[float] = Field(default=None, ge=0, le=1)
-    truncation: Optional[str] = None
-    service_tier: Optional[str] = None
-    include: Optional[list[str]] = None
+    input: str | list[InputItem]
+    instructions: str | None = None
+    tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: Literal["none", "auto", "required"] | NamedFunction | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    text: TextConfig | None = None
+    previous_response_id: str | None = None
+    store: bool | None = True
+    stream: bool | None = False
+    reasoning: Reasoning | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    parallel_tool_calls: bool | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    truncation: str | None = None
+    service_tier: str | None = None
+    include: list[str] | None = None

@@ -13,8 +13,9 @@ import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..engine.types import Block, Message, chain
 from ..errors import GatewayError
@@ -26,16 +27,23 @@ def session_not_found(session_id: str) -> GatewayError:
 
 def too_many_sessions(limit: int) -> GatewayError:
     return GatewayError(
-        429, f"This API key already has {limit} sessions, the most this gateway keeps for one key. "
+        429,
+        f"This API key already has {limit} sessions, the most this gateway keeps for one key. "
         "Delete some (DELETE /v1/sessions/{id}) or wait for them to expire.",
-        "rate_limit_error", "too_many_sessions", "session_id", headers={"Retry-After": "60"},
+        "rate_limit_error",
+        "too_many_sessions",
+        "session_id",
+        headers={"Retry-After": "60"},
     )
 
 
 def session_busy(session_id: str) -> GatewayError:
     return GatewayError(
-        409, f"Session '{session_id}' is busy with another request; retry when it has finished.",
-        "invalid_request_error", "session_busy", "session_id",
+        409,
+        f"Session '{session_id}' is busy with another request; retry when it has finished.",
+        "invalid_request_error",
+        "session_busy",
+        "session_id",
     )
 
 
@@ -80,7 +88,10 @@ class SessionRegistry:
     session ended during a turn, that happens when the turn lets go of it (`release`)."""
 
     def __init__(
-        self, ttl: float, on_end: Callable[[str], None], clock: Callable[[], float] = time.time,
+        self,
+        ttl: float,
+        on_end: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
         max_per_tenant: int = 1000,
     ) -> None:
         self.ttl = ttl

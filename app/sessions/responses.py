@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..engine.types import Message
 from ..errors import GatewayError
@@ -31,13 +32,21 @@ class StoredResponse:
 
 
 def response_not_found(response_id: str, param: str | None = None) -> GatewayError:
-    return GatewayError(404, f"No response '{response_id}' (never stored, deleted or expired).",
-                        "invalid_request_error", "response_not_found", param)
+    return GatewayError(
+        404,
+        f"No response '{response_id}' (never stored, deleted or expired).",
+        "invalid_request_error",
+        "response_not_found",
+        param,
+    )
 
 
 class ResponseStore:
     def __init__(
-        self, ttl: float, max_items: int = 10_000, max_bytes: int = 256 * 1024 * 1024,
+        self,
+        ttl: float,
+        max_items: int = 10_000,
+        max_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ttl = ttl

@@ -4,9 +4,9 @@ turn only when it succeeded (a failed turn leaves the session as it was)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import AsyncIterator
 
 from ..engine.types import Engine, Event, Finish, Turn, extend_hash
 from ..translate.common import check_tool_results
@@ -17,7 +17,7 @@ from .registry import Session, SessionRegistry, session_busy
 class SessionTurn:
     """One request's turn. `session_id` is known once the first event (or error) has come."""
 
-    service: "SessionService"
+    service: SessionService
     turn: Turn
     requested_id: str | None
     session_id: str | None = None

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import jsontext
 from ..engine.types import (
-    Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart,
-    ToolSpec, Turn,
+    Block,
+    Event,
+    Finish,
+    FinishReason,
+    Message,
+    Restart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSpec,
+    Turn,
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import anthropic_messages as am
@@ -57,8 +68,13 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         )
     system = system_text(request.system)
     choice = request.tool_choice.type if request.tool_choice else "auto"
-    tools = () if choice == "none" else tuple(
-        ToolSpec(t.name, t.description or "", json.dumps(t.input_schema, sort_keys=True)) for t in request.tools or []
+    tools = (
+        ()
+        if choice == "none"
+        else tuple(
+            ToolSpec(t.name, t.description or "", json.dumps(t.input_schema, sort_keys=True))
+            for t in request.tools or []
+        )
     )
     if tools and choice in ("any", "tool"):
         instruction = forced_tool_instruction(request.tool_choice.name or "" if choice == "tool" else "")
@@ -181,19 +197,33 @@ class EventStream:
         self._index = -1
 
     def opening(self) -> list[str]:
-        start = {"type": "message_start", "message": {
-            "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": self.msg_id,
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                },
+            },
+        }
         return [sse("message_start", start), sse("ping", {"type": "ping"})]
 
     def _block(self, kind: str, block: dict[str, Any]) -> list[str]:
         frames = self._close()
         self._index += 1
         self._open = kind
-        return frames + [sse("content_block_start", {"type": "content_block_start", "index": self._index,
-                                                      "content_block": block})]
+        return frames + [
+            sse("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
+        ]
 
     def _close(self) -> list[str]:
         if self._open is None:
@@ -212,8 +242,11 @@ class EventStream:
 
     def frames(self, event: Event) -> list[str]:
         if isinstance(event, ThinkingDelta) and event.text:
-            opening = [] if self._open == "thinking" else self._block(
-                "thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            opening = (
+                []
+                if self._open == "thinking"
+                else self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            )
             return opening + [self._delta({"type": "thinking_delta", "thinking": event.text})]
         if isinstance(event, TextDelta) and event.text:
             opening = self._block("text", {"type": "text", "text": ""}) if self._open != "text" else []
@@ -223,17 +256,25 @@ class EventStream:
         if isinstance(event, ToolCallDelta) and event.arguments:
             return [self._delta({"type": "input_json_delta", "partial_json": event.arguments})]
         if isinstance(event, Restart):
-            raise GatewayError(502, "Claude's answer broke off mid-stream and was started again; retry the request.",
-                               "api_error", "upstream_stream_interrupted")
+            raise GatewayError(
+                502,
+                "Claude's answer broke off mid-stream and was started again; retry the request.",
+                "api_error",
+                "upstream_stream_interrupted",
+            )
         if isinstance(event, Finish):
             return self._close() + [
-                sse("message_delta", {"type": "message_delta",
-                                      "delta": {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence},
-                                      "usage": _usage(event)}),
+                sse(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence},
+                        "usage": _usage(event),
+                    },
+                ),
                 sse("message_stop", {"type": "message_stop"}),
             ]
         return []
-
 
 
 def sse(name: str, payload: dict[str, Any]) -> str:

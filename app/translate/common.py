@@ -65,7 +65,9 @@ def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
     if size > MAX_SCHEMA_BYTES:
         raise invalid_request(
             f"The JSON schema is {size} bytes; this gateway accepts up to {MAX_SCHEMA_BYTES} "
-            "(Claude Code takes it on its command line).", param, "schema_too_large",
+            "(Claude Code takes it on its command line).",
+            param,
+            "schema_too_large",
         )
     return schema
 

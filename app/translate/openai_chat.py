@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from typing import Any
 
 from .. import jsontext
 from ..engine.types import (
-    Block, Event, Finish, FinishReason, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart,
-    ToolSpec, Turn, Usage,
+    Block,
+    Event,
+    Finish,
+    FinishReason,
+    Message,
+    Restart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSpec,
+    Turn,
+    Usage,
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
 from .common import (
-    append_message, base64_image, checked_schema, clamped_limits, forced_tool_instruction, output_limit, url_image,
+    append_message,
+    base64_image,
+    checked_schema,
+    clamped_limits,
+    forced_tool_instruction,
+    output_limit,
+    url_image,
 )
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
@@ -30,8 +47,20 @@ FINISH_REASONS: dict[FinishReason, str] = {
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
 # in strict mode.
 UNAPPLIED = (
-    "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-    "top_logprobs", "service_tier", "store", "prediction", "audio", "modalities", "web_search_options",
+    "temperature",
+    "top_p",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "service_tier",
+    "store",
+    "prediction",
+    "audio",
+    "modalities",
+    "web_search_options",
 )
 # OpenAI's reasoning_effort -> Claude's effort.
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
@@ -72,7 +101,9 @@ def unsupported_parameter(name: str) -> GatewayError:
     name = name if len(name) <= 200 else name[:200] + "..."  # the client's own field name: keep it short
     return invalid_request(
         f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
-        "Leave it out, or send the request without X-Gateway-Strict.", name, "unsupported_parameter",
+        "Leave it out, or send the request without X-Gateway-Strict.",
+        name,
+        "unsupported_parameter",
     )
 
 
@@ -84,11 +115,15 @@ def _check_supported(request: oa.ChatCompletionRequest) -> None:
     if _tools(request) and isinstance(request.response_format, (oa.JSONObjectFormat, oa.JSONSchemaFormat)):
         raise invalid_request(
             "tools and a JSON response_format cannot be combined here: Claude Code's structured output "
-            "ends the turn with its own tool. Use one or the other.", "response_format", "unsupported_parameter",
+            "ends the turn with its own tool. Use one or the other.",
+            "response_format",
+            "unsupported_parameter",
         )
     if (request.n or 1) > MAX_CHOICES:
         raise invalid_request(
-            f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.", "n", "invalid_value"
+            f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.",
+            "n",
+            "invalid_value",
         )
     if (request.n or 1) > 1 and request.session_id:
         raise invalid_request(
@@ -113,14 +148,22 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         elif isinstance(message, oa.AssistantMessage):
             if message.function_call is not None:  # legacy: no id, so one is made up
                 legacy_call = f"call_legacy_{i}"
-                message = message.model_copy(update={"tool_calls": [
-                    oa.ToolCall(id=legacy_call, function=message.function_call)], "function_call": None})
+                message = message.model_copy(
+                    update={
+                        "tool_calls": [oa.ToolCall(id=legacy_call, function=message.function_call)],
+                        "function_call": None,
+                    }
+                )
             append_message(messages, "assistant", _assistant_blocks(message, where))
         elif isinstance(message, oa.FunctionMessage):
             result = {"type": "tool_result", "tool_use_id": legacy_call, "content": message.content or ""}
             append_message(messages, "user", [result])
         elif isinstance(message, oa.ToolMessage):
-            result = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": _plain_text(message.content)}
+            result = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": _plain_text(message.content),
+            }
             append_message(messages, "user", [result])
     if not messages or messages[-1].role != "user":
         raise invalid_request(
@@ -134,7 +177,11 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         system_parts.append(forced_tool_instruction(forced))
     system = "\n\n".join(part for part in system_parts if part) or None
     tools = tuple(
-        ToolSpec(f.name, f.description or "", json.dumps(f.parameters or {"type": "object", "properties": {}}, sort_keys=True))
+        ToolSpec(
+            f.name,
+            f.description or "",
+            json.dumps(f.parameters or {"type": "object", "properties": {}}, sort_keys=True),
+        )
         for f in _tools(request)
     )
     effort = None
@@ -176,7 +223,8 @@ def _output_schema(response_format: oa.ResponseFormat | None) -> dict[str, Any] 
     if response_format.json_schema.schema_ is None:
         raise invalid_request(
             "response_format.json_schema.schema must be a JSON schema object.",
-            "response_format.json_schema.schema", "invalid_value",
+            "response_format.json_schema.schema",
+            "invalid_value",
         )
     return checked_schema(response_format.json_schema.schema_, "response_format.json_schema.schema")
 
@@ -226,7 +274,9 @@ def image_block(url: str, param: str) -> Block:
         return url_image(url, param)
     match = _DATA_URL.match(url)
     if not match:
-        raise invalid_request("Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url")
+        raise invalid_request(
+            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
+        )
     return base64_image(match.group("media") or "", match.group("data").strip(), param)
 
 
@@ -317,7 +367,12 @@ class ChunkStream:
     """
 
     def __init__(
-        self, completion_id: str, created: int, model: str, include_usage: bool, legacy_functions: bool = False,
+        self,
+        completion_id: str,
+        created: int,
+        model: str,
+        include_usage: bool,
+        legacy_functions: bool = False,
         n: int = 1,
     ) -> None:
         self.completion_id, self.created, self.model, self.n = completion_id, created, model, n
@@ -326,7 +381,10 @@ class ChunkStream:
         self._usage = Usage()
 
     def _chunk(
-        self, delta: oa.ChunkDelta | None, index: int = 0, finish: str | None = None,
+        self,
+        delta: oa.ChunkDelta | None,
+        index: int = 0,
+        finish: str | None = None,
         usage: oa.CompletionUsage | None = None,
     ) -> str:
         payload: dict[str, Any] = {
@@ -334,8 +392,15 @@ class ChunkStream:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [] if delta is None else [
-                {"index": index, "delta": delta.model_dump(exclude_none=True), "logprobs": None, "finish_reason": finish}
+            "choices": []
+            if delta is None
+            else [
+                {
+                    "index": index,
+                    "delta": delta.model_dump(exclude_none=True),
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
             ],
         }
         if self.include_usage:  # as OpenAI: null on every chunk but the last
@@ -353,8 +418,12 @@ class ChunkStream:
         if self.legacy_functions and isinstance(event, (ToolCallStart, ToolCallDelta)):
             return self._legacy_call(event, index)
         if isinstance(event, ToolCallStart):
-            call = {"index": event.index, "id": event.id, "type": "function",
-                    "function": {"name": event.name, "arguments": ""}}
+            call = {
+                "index": event.index,
+                "id": event.id,
+                "type": "function",
+                "function": {"name": event.name, "arguments": ""},
+            }
             return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)]
         if isinstance(event, ToolCallDelta):
             call = {"index": event.index, "function": {"arguments": event.arguments}}
@@ -375,7 +444,9 @@ class ChunkStream:
             return []
         if isinstance(event, ToolCallStart):
             return [self._chunk(oa.ChunkDelta(function_call={"name": event.name, "arguments": ""}), index)]
-        return [self._chunk(oa.ChunkDelta(function_call={"arguments": event.arguments}), index)] if event.arguments else []
+        return (
+            [self._chunk(oa.ChunkDelta(function_call={"arguments": event.arguments}), index)] if event.arguments else []
+        )
 
     def end(self) -> list[str]:
         """After every choice: the usage chunk, if asked for."""

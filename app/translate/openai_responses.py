@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import jsontext
 from ..engine.types import (
-    Block, Event, Finish, Message, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, ToolSpec, Turn,
+    Block,
+    Event,
+    Finish,
+    Message,
+    Restart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSpec,
+    Turn,
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
@@ -28,8 +39,14 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     return named + sorted(request.model_extra or {})
 
 
-def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, request_id: str,
-            earlier: list[Message], earlier_system: str | None) -> Turn:
+def to_turn(
+    request: orq.ResponsesRequest,
+    model: str | None,
+    tenant: str,
+    request_id: str,
+    earlier: list[Message],
+    earlier_system: str | None,
+) -> Turn:
     """The turn: the conversation up to previous_response_id (`earlier`), then the new input."""
     system_parts = [request.instructions] if request.instructions else ([earlier_system] if earlier_system else [])
     messages = [Message(m.role, list(m.content)) for m in earlier]
@@ -38,13 +55,24 @@ def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, reque
         _add_item(item, f"input[{i}]", messages, system_parts)
     if not messages or messages[-1].role != "user":
         raise invalid_request("The input must end with a user message or function call outputs.", "input")
-    tools = () if request.tool_choice == "none" else tuple(
-        ToolSpec(t.name, t.description or "", json.dumps(t.parameters or {"type": "object", "properties": {}}, sort_keys=True))
-        for t in request.tools or []
+    tools = (
+        ()
+        if request.tool_choice == "none"
+        else tuple(
+            ToolSpec(
+                t.name,
+                t.description or "",
+                json.dumps(t.parameters or {"type": "object", "properties": {}}, sort_keys=True),
+            )
+            for t in request.tools or []
+        )
     )
     if tools and request.text and request.text.format and request.text.format.type != "text":
-        raise invalid_request("tools and a JSON text.format cannot be combined here: Claude Code's structured "
-                              "output ends the turn with its own tool.", "text.format")
+        raise invalid_request(
+            "tools and a JSON text.format cannot be combined here: Claude Code's structured "
+            "output ends the turn with its own tool.",
+            "text.format",
+        )
     if tools and request.tool_choice == "required":
         system_parts.append(forced_tool_instruction(""))
     elif tools and isinstance(request.tool_choice, orq.NamedFunction):
@@ -55,9 +83,17 @@ def to_turn(request: orq.ResponsesRequest, model: str | None, tenant: str, reque
         if effort is None:
             raise invalid_request(f"reasoning.effort must be one of {', '.join(EFFORTS)}.", "reasoning.effort")
     return Turn(
-        model=model, messages=messages, system="\n\n".join(p for p in system_parts if p) or None,
-        max_output_tokens=output_limit(request.max_output_tokens), tenant=tenant, request_id=request_id, effort=effort,
-        output_schema=_schema(request.text), user=request.user, metadata=dict(request.metadata or {}), tools=tools,
+        model=model,
+        messages=messages,
+        system="\n\n".join(p for p in system_parts if p) or None,
+        max_output_tokens=output_limit(request.max_output_tokens),
+        tenant=tenant,
+        request_id=request_id,
+        effort=effort,
+        output_schema=_schema(request.text),
+        user=request.user,
+        metadata=dict(request.metadata or {}),
+        tools=tools,
     )
 
 
@@ -75,7 +111,9 @@ def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_p
             raise invalid_request(f"{where}.arguments is not valid JSON: {exc}.", f"{where}.arguments") from None
         if not isinstance(arguments, dict):
             raise invalid_request(f"{where}.arguments must be a JSON object.", f"{where}.arguments")
-        append_message(messages, "assistant", [{"type": "tool_use", "id": item.call_id, "name": item.name, "input": arguments}])
+        append_message(
+            messages, "assistant", [{"type": "tool_use", "id": item.call_id, "name": item.name, "input": arguments}]
+        )
     elif isinstance(item, orq.FunctionCallOutputItem):
         result = {"type": "tool_result", "tool_use_id": item.call_id, "content": _output_text(item.output, where)}
         append_message(messages, "user", [result])
@@ -95,8 +133,10 @@ def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
         elif part.image_url is not None:
             blocks.append(image_block(part.image_url, f"{where}.content[{j}].image_url"))
         else:
-            raise invalid_request(f"{where}.content[{j}] needs an image_url: file ids are not served here.",
-                                  f"{where}.content[{j}].image_url")
+            raise invalid_request(
+                f"{where}.content[{j}] needs an image_url: file ids are not served here.",
+                f"{where}.content[{j}].image_url",
+            )
     return blocks
 
 
@@ -107,8 +147,9 @@ def _output_text(output: str | list[orq.ContentPart], where: str) -> str:
     texts = []
     for j, part in enumerate(output):
         if not isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
-            raise invalid_request(f"{where}.output[{j}]: only text parts can be a function's output here.",
-                                  f"{where}.output[{j}]")
+            raise invalid_request(
+                f"{where}.output[{j}]: only text parts can be a function's output here.", f"{where}.output[{j}]"
+            )
         texts.append(part.text)
     return "\n".join(texts)
 
@@ -135,16 +176,32 @@ class ResponseBuilder:
     def __init__(self, resp_id: str, created: int, request: orq.ResponsesRequest) -> None:
         self.request = request
         self.base: dict[str, Any] = {
-            "id": resp_id, "object": "response", "created_at": created, "model": request.model,
-            "instructions": request.instructions, "max_output_tokens": request.max_output_tokens,
-            "previous_response_id": request.previous_response_id, "store": request.store is not False,
+            "id": resp_id,
+            "object": "response",
+            "created_at": created,
+            "model": request.model,
+            "instructions": request.instructions,
+            "max_output_tokens": request.max_output_tokens,
+            "previous_response_id": request.previous_response_id,
+            "store": request.store is not False,
             "tools": [t.model_dump(exclude_none=True) for t in request.tools or []],
-            "tool_choice": request.tool_choice if isinstance(request.tool_choice, str) or request.tool_choice is None
-            else request.tool_choice.model_dump(), "parallel_tool_calls": request.parallel_tool_calls is not False,
-            "text": {"format": (request.text.format.model_dump(by_alias=True, exclude_none=True)
-                                if request.text and request.text.format else {"type": "text"})},
-            "metadata": request.metadata or {}, "temperature": request.temperature, "top_p": request.top_p,
-            "user": request.user, "error": None, "incomplete_details": None,
+            "tool_choice": request.tool_choice
+            if isinstance(request.tool_choice, str) or request.tool_choice is None
+            else request.tool_choice.model_dump(),
+            "parallel_tool_calls": request.parallel_tool_calls is not False,
+            "text": {
+                "format": (
+                    request.text.format.model_dump(by_alias=True, exclude_none=True)
+                    if request.text and request.text.format
+                    else {"type": "text"}
+                )
+            },
+            "metadata": request.metadata or {},
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "user": request.user,
+            "error": None,
+            "incomplete_details": None,
         }
         self.output: list[dict[str, Any]] = []
         self.usage: dict[str, Any] | None = None
@@ -159,18 +216,37 @@ class ResponseBuilder:
             self.output.clear()
             self._arguments.clear()
         elif isinstance(event, ThinkingDelta):
-            item = self._last("reasoning") or self._add({"type": "reasoning", "id": f"rs_{uuid.uuid4().hex[:24]}",
-                                                          "summary": [{"type": "summary_text", "text": ""}]})
+            item = self._last("reasoning") or self._add(
+                {
+                    "type": "reasoning",
+                    "id": f"rs_{uuid.uuid4().hex[:24]}",
+                    "summary": [{"type": "summary_text", "text": ""}],
+                }
+            )
             item["summary"][0]["text"] += event.text
         elif isinstance(event, TextDelta):
-            item = self._last("message") or self._add({
-                "type": "message", "id": f"msg_{uuid.uuid4().hex[:24]}", "status": "in_progress", "role": "assistant",
-                "content": [{"type": "output_text", "text": "", "annotations": []}]})
+            item = self._last("message") or self._add(
+                {
+                    "type": "message",
+                    "id": f"msg_{uuid.uuid4().hex[:24]}",
+                    "status": "in_progress",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "", "annotations": []}],
+                }
+            )
             item["content"][0]["text"] += event.text
         elif isinstance(event, ToolCallStart):
             self._arguments[event.index] = len(self.output)
-            self._add({"type": "function_call", "id": f"fc_{uuid.uuid4().hex[:24]}", "call_id": event.id,
-                       "name": event.name, "arguments": "", "status": "in_progress"})
+            self._add(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{uuid.uuid4().hex[:24]}",
+                    "call_id": event.id,
+                    "name": event.name,
+                    "arguments": "",
+                    "status": "in_progress",
+                }
+            )
         elif isinstance(event, ToolCallDelta) and event.index in self._arguments:
             self.output[self._arguments[event.index]]["arguments"] += event.arguments
         elif isinstance(event, Finish):
@@ -212,8 +288,10 @@ class ResponseBuilder:
         return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
     def opening(self) -> list[str]:
-        return [self._event("response.created", response=self.response()),
-                self._event("response.in_progress", response=self.response())]
+        return [
+            self._event("response.created", response=self.response()),
+            self._event("response.in_progress", response=self.response()),
+        ]
 
     def closing(self) -> list[str]:
         return []  # response.completed came with the Finish
@@ -221,8 +299,12 @@ class ResponseBuilder:
     def frames(self, event: Event) -> list[str]:
         """Streaming events for one engine event (thinking is kept for the final response only)."""
         if isinstance(event, Restart):
-            raise GatewayError(502, "Claude's answer broke off mid-stream and was started again; retry.",
-                               "api_error", "upstream_stream_interrupted")
+            raise GatewayError(
+                502,
+                "Claude's answer broke off mid-stream and was started again; retry.",
+                "api_error",
+                "upstream_stream_interrupted",
+            )
         before = len(self.output)
         last = self.output[-1] if self.output else None
         self.apply(event)
@@ -232,21 +314,45 @@ class ResponseBuilder:
             index = len(self.output) - 1
             if len(self.output) > before:
                 frames += self._close(last, before - 1)
-                frames.append(self._event("response.output_item.added", output_index=index,
-                                          item={**item, "content": []}))
-                frames.append(self._event("response.content_part.added", item_id=item["id"], output_index=index,
-                                          content_index=0, part={"type": "output_text", "text": "", "annotations": []}))
-            frames.append(self._event("response.output_text.delta", item_id=item["id"], output_index=index,
-                                      content_index=0, delta=event.text))
+                frames.append(
+                    self._event("response.output_item.added", output_index=index, item={**item, "content": []})
+                )
+                frames.append(
+                    self._event(
+                        "response.content_part.added",
+                        item_id=item["id"],
+                        output_index=index,
+                        content_index=0,
+                        part={"type": "output_text", "text": "", "annotations": []},
+                    )
+                )
+            frames.append(
+                self._event(
+                    "response.output_text.delta",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    delta=event.text,
+                )
+            )
         elif isinstance(event, ToolCallStart):
             frames += self._close(last, before - 1)
             item = self.output[-1]
-            frames.append(self._event("response.output_item.added", output_index=len(self.output) - 1,
-                                      item={**item, "arguments": ""}))
+            frames.append(
+                self._event(
+                    "response.output_item.added", output_index=len(self.output) - 1, item={**item, "arguments": ""}
+                )
+            )
         elif isinstance(event, ToolCallDelta) and event.index in self._arguments:
             index = self._arguments[event.index]
-            frames.append(self._event("response.function_call_arguments.delta", item_id=self.output[index]["id"],
-                                      output_index=index, delta=event.arguments))
+            frames.append(
+                self._event(
+                    "response.function_call_arguments.delta",
+                    item_id=self.output[index]["id"],
+                    output_index=index,
+                    delta=event.arguments,
+                )
+            )
         elif isinstance(event, Finish):
             frames += self._close(self.output[-1] if self.output else None, len(self.output) - 1)
             kind = "response.incomplete" if self.status == "incomplete" else "response.completed"
@@ -261,15 +367,25 @@ class ResponseBuilder:
         if item["type"] == "message":
             part = item["content"][0]
             return [
-                self._event("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
-                            text=part["text"]),
-                self._event("response.content_part.done", item_id=item["id"], output_index=index, content_index=0,
-                            part=part),
+                self._event(
+                    "response.output_text.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    text=part["text"],
+                ),
+                self._event(
+                    "response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part
+                ),
                 self._event("response.output_item.done", output_index=index, item=done),
             ]
         return [
-            self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
-                        arguments=item["arguments"]),
+            self._event(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                arguments=item["arguments"],
+            ),
             self._event("response.output_item.done", output_index=index, item=done),
         ]
 

@@ -41,12 +41,12 @@ async def gateway(tmp_path, config_dir):
         engine = ClaudeEngine(settings)
         await engine.start()
         engines.append(engine)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://localhost", timeout=30)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://localhost", timeout=30
+        )
         return client, engine, settings
 
     yield start
     for engine in engines:
         await engine.close()
     gc.collect()  # finalise the exited CLIs' pipes while the event loop still runs
-
-

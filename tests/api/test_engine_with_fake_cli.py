@@ -11,7 +11,6 @@ import pytest
 
 from tests.support import FAKE_CLAUDE, ask
 
-
 HISTORY = [
     {"role": "user", "content": "My name is Ann."},
     {"role": "assistant", "content": "Hello Ann!"},
@@ -24,8 +23,12 @@ async def test_answer_and_clean_up_after_itself(gateway, tmp_path, config_dir):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["choices"][0]["message"]["content"] == "echo: hello"
-    assert body["usage"] == {"prompt_tokens": 15, "completion_tokens": 3, "total_tokens": 18,
-                             "prompt_tokens_details": {"cached_tokens": 3}}
+    assert body["usage"] == {
+        "prompt_tokens": 15,
+        "completion_tokens": 3,
+        "total_tokens": 18,
+        "prompt_tokens_details": {"cached_tokens": 3},
+    }
     # The conversation is kept (its process stays warm) until its session ends; then its working
     # folder, its transcripts and its process are gone.
     session_id = response.headers["x-session-id"]
@@ -75,7 +78,9 @@ async def test_system_prompt_reaches_the_cli(gateway):
 async def test_thinking_streams_as_reasoning_content(gateway):
     client, _, _ = await gateway()
     async with client.stream("POST", "/v1/chat/completions", json=ask("[[think]] hi", stream=True)) as response:
-        frames = [json.loads(line[6:]) for line in [l async for l in response.aiter_lines()] if line.startswith("data: {")]
+        frames = [
+            json.loads(line[6:]) for line in [x async for x in response.aiter_lines()] if line.startswith("data: {")
+        ]
     deltas = [f["choices"][0]["delta"] for f in frames if f["choices"]]
     assert "".join(d.get("reasoning_content", "") for d in deltas) == "thinking about it"
     assert "".join(d.get("content", "") for d in deltas) == "echo: [[think]] hi"
@@ -197,7 +202,9 @@ async def test_a_new_conversation_takes_a_warm_spare(gateway):
 async def test_forced_tool_choice_is_asked_for_and_reported(gateway):
     client, _, _ = await gateway()
     tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
-    response = await client.post("/v1/chat/completions", json=ask(
-        "[[system]]", tools=[tool], tool_choice={"type": "function", "function": {"name": "lookup"}}))
+    response = await client.post(
+        "/v1/chat/completions",
+        json=ask("[[system]]", tools=[tool], tool_choice={"type": "function", "function": {"name": "lookup"}}),
+    )
     assert "You must call the function `lookup` now." in response.json()["choices"][0]["message"]["content"]
     assert response.headers["x-gateway-ignored-params"] == "tool_choice"

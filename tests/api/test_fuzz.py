@@ -35,8 +35,11 @@ CALL_TIMEOUT = 30  # seconds for one request: more is a hang
 SESSION = "fuzz-session"
 VALID, INVALID = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CASES = [  # (path, method, generation mode, examples)
-    *[(path, "POST", mode, 40) for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses")
-      for mode in (VALID, INVALID)],
+    *[
+        (path, "POST", mode, 40)
+        for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses")
+        for mode in (VALID, INVALID)
+    ],
     ("/v1/sessions", "GET", VALID, 5),  # no parameters: nothing to get wrong
     # Any string is a valid session id: only valid cases exist.
     ("/v1/sessions/{session_id}", "GET", VALID, 15),
@@ -95,8 +98,14 @@ def test_no_request_gets_a_5xx_or_hangs(server, schema, path, method, mode, exam
     if mode == VALID:
         strategy = st.builds(shaped, strategy, SHAPES, st.text(min_size=1))
 
-    @settings(max_examples=SCALE or examples, deadline=None, database=None, derandomize=not SCALE,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    @settings(
+        max_examples=SCALE or examples,
+        deadline=None,
+        database=None,
+        derandomize=not SCALE,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     @given(case=strategy)
     def run(case) -> None:
         response = case.call(base_url=server.url, timeout=CALL_TIMEOUT)

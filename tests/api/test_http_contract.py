@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -72,7 +73,9 @@ async def test_completion_through_the_app():
 async def test_malformed_json_is_400_in_the_openai_envelope():
     client, engine = make_client()
     async with client:
-        response = await client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+        response = await client.post(
+            "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+        )
     assert response.status_code == 400
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -233,11 +236,17 @@ async def test_a_huge_model_name_is_a_400_on_every_door(path, body):
 @pytest.mark.parametrize(
     "path, body, tool",
     [
-        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]},
-         {"type": "function", "function": {"name": "f", "parameters": {}}}),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}]},
+            {"type": "function", "function": {"name": "f", "parameters": {}}},
+        ),
         ("/v1/responses", {"input": "hi"}, {"type": "function", "name": "f", "parameters": {}}),
-        ("/v1/messages", {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
-         {"name": "f", "input_schema": {"type": "object"}}),
+        (
+            "/v1/messages",
+            {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+            {"name": "f", "input_schema": {"type": "object"}},
+        ),
     ],
 )
 async def test_more_functions_than_openai_takes_is_a_400(path, body, tool):
@@ -248,11 +257,14 @@ async def test_more_functions_than_openai_takes_is_a_400(path, body, tool):
     assert engine.turns == []
 
 
-@pytest.mark.parametrize("path, model, required, envelope", [
-    ("/v1/chat/completions", "ChatCompletionRequest", {"model", "messages"}, "OpenAIErrorResponse"),
-    ("/v1/messages", "MessagesRequest", {"model", "max_tokens", "messages"}, "AnthropicErrorResponse"),
-    ("/v1/responses", "ResponsesRequest", {"model", "input"}, "OpenAIErrorResponse"),
-])
+@pytest.mark.parametrize(
+    "path, model, required, envelope",
+    [
+        ("/v1/chat/completions", "ChatCompletionRequest", {"model", "messages"}, "OpenAIErrorResponse"),
+        ("/v1/messages", "MessagesRequest", {"model", "max_tokens", "messages"}, "AnthropicErrorResponse"),
+        ("/v1/responses", "ResponsesRequest", {"model", "input"}, "OpenAIErrorResponse"),
+    ],
+)
 async def test_openapi_publishes_the_request_bodies_and_error_statuses(path, model, required, envelope):
     client, _ = make_client()
     async with client:

@@ -46,8 +46,10 @@ def test_a_body_that_never_fully_arrives_is_answered_408_and_the_connection_clos
     sockets = []
     for _ in range(20):  # each promises 100 bytes and sends 9
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)  # a hang fails, not waits
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: 100\r\n\r\n{{\"model\":".encode())
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f'Content-Length: 100\r\n\r\n{{"model":'.encode()
+        )
         sockets.append(sock)
     for sock in sockets:
         with sock:
@@ -81,8 +83,10 @@ def test_unknown_field_names_cannot_break_the_response_headers(server, path, bod
 
 def test_a_client_that_leaves_mid_body_is_not_logged_as_a_failure(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":")
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":'
+        )
     time.sleep(0.5)  # for the server to read the hang-up
     assert httpx.get(f"{server.url}/health").status_code == 200
     assert "unhandled error" not in server.log() and "Traceback" not in server.log()

@@ -50,13 +50,16 @@ async def settled(engine, earlier: set[int], timeout: float = 10.0) -> None:
 # --- every way a turn ends leaves no process behind ------------------------------------------------
 # (Clients that leave mid-stream: tests/e2e/test_lifecycle_e2e.py, over a real socket; the in-process
 # transport reads every response to its end.)
-@pytest.mark.parametrize("prompt, extra, status", [
-    ("[[hang]]", {}, 504),  # the request timeout
-    ("[[error 500]]", {}, 502),
-    ("[[crash]]", {}, 502),
-    ("[[max_tokens]] hi", {}, 200),
-    ("[[long 50]]", {"stop": ["w7"]}, 200),
-])
+@pytest.mark.parametrize(
+    "prompt, extra, status",
+    [
+        ("[[hang]]", {}, 504),  # the request timeout
+        ("[[error 500]]", {}, 502),
+        ("[[crash]]", {}, 502),
+        ("[[max_tokens]] hi", {}, 200),
+        ("[[long 50]]", {"stop": ["w7"]}, 200),
+    ],
+)
 async def test_no_cli_outlives_the_pools_count_however_a_turn_ends(gateway, earlier_children, prompt, extra, status):
     client, engine, _ = await gateway(request_timeout=1, spare_processes=0)
     for _ in range(3):  # the leak was one process per timed-out turn
@@ -143,8 +146,15 @@ async def test_failed_stateless_requests_leave_no_session_or_conversation(gatewa
 async def test_a_stateless_session_keeps_no_image_bytes_and_still_continues(gateway):
     client, engine, _ = await gateway(spare_processes=0)
     image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(300_000)).decode()
-    history = [{"role": "user", "content": [{"type": "text", "text": "look"},
-                                            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}]}]
+    history = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "look"},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}},
+            ],
+        }
+    ]
     first = await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": history})
     session_id = first.headers["x-session-id"]
     kept = (await client.get(f"/v1/sessions/{session_id}")).json()["messages"]

@@ -51,8 +51,10 @@ async def test_a_keyed_tenant_sees_whether_a_credential_exists_not_whose(gateway
     assert full["claude_code"]["account"]  # the operator, on this machine, sees the account
     keyed, _, _ = await gateway(api_keys="k1")
     response = await keyed.get("/v1/auth/status", headers={"x-api-key": "k1"})
-    assert response.json() == {"credential": {"configured": True, "source": "ANTHROPIC_API_KEY"},
-                               "claude_code": {"reachable": True}}
+    assert response.json() == {
+        "credential": {"configured": True, "source": "ANTHROPIC_API_KEY"},
+        "claude_code": {"reachable": True},
+    }
     assert "sk-ant-secret" not in response.text
 
 
@@ -60,7 +62,9 @@ async def test_a_keyed_tenant_sees_its_own_figures_only(gateway):
     client, engine, _ = await gateway(api_keys="k1,k2", spare_processes=0)
     one, two = {"x-api-key": "k1"}, {"x-api-key": "k2"}
     for text in ("a", "b"):
-        assert (await client.post("/v1/chat/completions", json=ask(text, session_id=text), headers=one)).status_code == 200
+        assert (
+            await client.post("/v1/chat/completions", json=ask(text, session_id=text), headers=one)
+        ).status_code == 200
     assert (await client.post("/v1/chat/completions", json=ask("c", session_id="c"), headers=two)).status_code == 200
     mine = (await client.get("/v1/sessions/stats", headers=two)).json()
     assert mine["sessions"] == 1

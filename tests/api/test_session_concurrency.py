@@ -5,13 +5,15 @@ decide when a turn ends."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from app.config import Settings
 from app.engine.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
+from app.errors import GatewayError
 from app.server import create_app
 from app.sessions.registry import SessionRegistry
 from app.sessions.responses import ResponseStore, StoredResponse
@@ -35,7 +37,10 @@ class GatedEngine:
             await self.gate.wait()
             yield TextDelta("echo: " + turn.prompt.content[0]["text"])
             await asyncio.sleep(0)
-            yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "echo: " + turn.prompt.content[0]["text"]}]))
+            yield Finish(
+                "stop",
+                message=Message("assistant", [{"type": "text", "text": "echo: " + turn.prompt.content[0]["text"]}]),
+            )
         finally:
             self.running -= 1
             self.log.append("engine closed")
@@ -78,8 +83,9 @@ def user(text: str) -> dict[str, str]:
 async def test_a_free_session_is_taken_even_when_busy_wait_is_zero():
     client, _ = client_for(GatedEngine(), session_busy_wait=0)
     for text in ("one", "two"):
-        response = await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [user(text)],
-                                                                  "session_id": "s"})
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "sonnet", "messages": [user(text)], "session_id": "s"}
+        )
         assert response.status_code == 200, response.text
 
 
@@ -104,10 +110,12 @@ async def test_twenty_concurrent_continuations_of_one_history_take_it_once():
     first = await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [user("hi")]})
     original = first.headers["x-session-id"]
     history = [user("hi"), {"role": "assistant", "content": "echo: hi"}]
-    responses = await asyncio.gather(*(
-        client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [*history, user(f"q{i}")]})
-        for i in range(20)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [*history, user(f"q{i}")]})
+            for i in range(20)
+        )
+    )
     assert all(r.status_code == 200 for r in responses)
     ids = [r.headers["x-session-id"] for r in responses]
     assert ids.count(original) == 1  # one request continued it; the others started their own
@@ -122,8 +130,9 @@ async def test_delete_during_a_turn_does_not_bring_the_session_back():
     engine = GatedEngine()
     client, app = client_for(engine)
     engine.gate.clear()
-    turn = asyncio.create_task(client.post("/v1/chat/completions", json={
-        "model": "sonnet", "messages": [user("one")], "session_id": "doomed"}))
+    turn = asyncio.create_task(
+        client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [user("one")], "session_id": "doomed"})
+    )
     await asyncio.sleep(0.05)
     uid = app.state.gateway.sessions.registry.get("anonymous", "doomed").uid
     assert (await client.delete("/v1/sessions/doomed")).status_code == 200
@@ -133,8 +142,9 @@ async def test_delete_during_a_turn_does_not_bring_the_session_back():
     assert (await turn).status_code == 200
     assert (await client.get("/v1/sessions/doomed")).status_code == 404
     assert uid in engine.ended
-    again = await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [user("two")],
-                                                            "session_id": "doomed"})
+    again = await client.post(
+        "/v1/chat/completions", json={"model": "sonnet", "messages": [user("two")], "session_id": "doomed"}
+    )
     assert again.status_code == 200  # the name starts a new session
     assert app.state.gateway.sessions.registry.get("anonymous", "doomed").turns == 1
 
@@ -158,8 +168,10 @@ def test_a_reused_stateless_id_with_another_model_leaves_no_stale_continuation()
     first = [Message("user", [{"type": "text", "text": "hi"}]), Message("assistant", [{"type": "text", "text": "yo"}])]
     registry.record_turn(session, first)
     session.model = "opus"  # the same session, continued by name with another model
-    registry.record_turn(session, [Message("user", [{"type": "text", "text": "more"}]),
-                                   Message("assistant", [{"type": "text", "text": "ok"}])])
+    registry.record_turn(
+        session,
+        [Message("user", [{"type": "text", "text": "more"}]), Message("assistant", [{"type": "text", "text": "ok"}])],
+    )
     branch = [*first, Message("user", [{"type": "text", "text": "a branch"}])]
     assert registry.continuation("t", "sonnet", None, branch) is None
 
@@ -192,6 +204,6 @@ def test_stored_responses_are_bounded_by_bytes():
     for i in range(5):
         store.put(f"r{i}", StoredResponse("t", {"id": f"r{i}"}, big, None))
     assert store.bytes <= 50_000
-    with pytest.raises(Exception):
+    with pytest.raises(GatewayError):
         store.get("t", "r0")  # the oldest went first
     assert store.get("t", "r4").response == {"id": "r4"}

@@ -36,8 +36,15 @@ def serve(upstream, cli_config_dir, tmp_path_factory, name: str, **settings: str
 
 @pytest.fixture(scope="session")
 def gateway(upstream, cli_config_dir, tmp_path_factory):
-    yield from serve(upstream, cli_config_dir, tmp_path_factory, "gateway", api_keys=f"{API_KEY},{OTHER_KEY}",
-                     model_aliases="gpt-4o=sonnet", retry_after_default="7")
+    yield from serve(
+        upstream,
+        cli_config_dir,
+        tmp_path_factory,
+        "gateway",
+        api_keys=f"{API_KEY},{OTHER_KEY}",
+        model_aliases="gpt-4o=sonnet",
+        retry_after_default="7",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +56,15 @@ def cold_gateway(upstream, cli_config_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def brief_gateway(upstream, cli_config_dir, tmp_path_factory):
     """A gateway whose sessions and processes expire after 2 s, and whose sessions wait 0.3 s when busy."""
-    yield from serve(upstream, cli_config_dir, tmp_path_factory, "brief-gateway",
-                     session_ttl="2", process_idle_timeout="2", session_busy_wait="0.3")
+    yield from serve(
+        upstream,
+        cli_config_dir,
+        tmp_path_factory,
+        "brief-gateway",
+        session_ttl="2",
+        process_idle_timeout="2",
+        session_busy_wait="0.3",
+    )
 
 
 @pytest.fixture

@@ -61,38 +61,60 @@ def test_a_prompt_anthropic_finds_too_long_is_400_context_length_exceeded(gatewa
 
 
 # --- a tool result with no call before it -------------------------------------------------------
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}}
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
 
 
 def test_in_a_named_session_a_result_must_answer_the_call_in_its_history(client, fake):
-    fake.enqueue(Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Kyiv"}}]),
-                 Reply(text="Snowing in Kyiv."))
+    fake.enqueue(
+        Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Kyiv"}}]),
+        Reply(text="Snowing in Kyiv."),
+    )
     session = {"extra_body": {"session_id": "orphan-check"}}
     first = client.chat.completions.create(
-        model="sonnet", messages=[{"role": "user", "content": "Weather in Kyiv?"}], tools=[WEATHER], **session)
+        model="sonnet", messages=[{"role": "user", "content": "Weather in Kyiv?"}], tools=[WEATHER], **session
+    )
     call = first.choices[0].message.tool_calls[0]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="sonnet", tools=[WEATHER], **session,
-                                       messages=[{"role": "tool", "tool_call_id": "call_nobody_made", "content": "x"}])
+        client.chat.completions.create(
+            model="sonnet",
+            tools=[WEATHER],
+            **session,
+            messages=[{"role": "tool", "tool_call_id": "call_nobody_made", "content": "x"}],
+        )
     assert caught.value.body["code"] == "orphan_tool_result" and "call_nobody_made" in caught.value.body["message"]
     second = client.chat.completions.create(  # the call is in the session's history: accepted
-        model="sonnet", tools=[WEATHER], **session, messages=[{"role": "tool", "tool_call_id": call.id, "content": "snow"}])
+        model="sonnet",
+        tools=[WEATHER],
+        **session,
+        messages=[{"role": "tool", "tool_call_id": call.id, "content": "snow"}],
+    )
     assert second.choices[0].message.content == "Snowing in Kyiv."
 
 
 def test_with_previous_response_id_a_result_must_answer_the_call_in_that_response(client, fake):
-    fake.enqueue(Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Oslo"}}]),
-                 Reply(text="Sunny in Oslo."))
+    fake.enqueue(
+        Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Oslo"}}]), Reply(text="Sunny in Oslo.")
+    )
     tool = {"type": "function", **WEATHER["function"]}
     first = client.responses.create(model="sonnet", input="Weather in Oslo?", tools=[tool])
     (call,) = [item for item in first.output if item.type == "function_call"]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="sonnet", previous_response_id=first.id, tools=[tool],
-                                input=[{"type": "function_call_output", "call_id": "call_nobody_made", "output": "x"}])
+        client.responses.create(
+            model="sonnet",
+            previous_response_id=first.id,
+            tools=[tool],
+            input=[{"type": "function_call_output", "call_id": "call_nobody_made", "output": "x"}],
+        )
     assert caught.value.body["code"] == "orphan_tool_result"
-    second = client.responses.create(model="sonnet", previous_response_id=first.id, tools=[tool],
-                                     input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    second = client.responses.create(
+        model="sonnet",
+        previous_response_id=first.id,
+        tools=[tool],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+    )
     assert second.output_text == "Sunny in Oslo."
 
 

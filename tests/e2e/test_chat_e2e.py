@@ -42,8 +42,15 @@ def texts(turns):
 
 
 def test_non_streaming_completion(client, fake):
-    fake.enqueue(Reply(text="Hello from Claude", input_tokens=20, output_tokens=5,
-                       cache_read_input_tokens=30, cache_creation_input_tokens=4))
+    fake.enqueue(
+        Reply(
+            text="Hello from Claude",
+            input_tokens=20,
+            output_tokens=5,
+            cache_read_input_tokens=30,
+            cache_creation_input_tokens=4,
+        )
+    )
     response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "Hi"}])
     assert response.object == "chat.completion"
     assert response.model == "sonnet"
@@ -82,7 +89,9 @@ def test_stream_include_usage_adds_a_final_usage_chunk(client, fake):
     fake.enqueue(Reply(text="counted", input_tokens=9, output_tokens=3))
     chunks = list(
         client.chat.completions.create(
-            model="sonnet", messages=[{"role": "user", "content": "x"}], stream=True,
+            model="sonnet",
+            messages=[{"role": "user", "content": "x"}],
+            stream=True,
             stream_options={"include_usage": True},
         )
     )
@@ -93,8 +102,11 @@ def test_stream_include_usage_adds_a_final_usage_chunk(client, fake):
 
 def test_raw_stream_ends_with_done(gateway, fake):
     with httpx.stream(
-        "POST", f"{gateway.url}/v1/chat/completions", headers={"Authorization": "Bearer e2e-test-key"},
-        json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "hi"}]}, timeout=60,
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        headers={"Authorization": "Bearer e2e-test-key"},
+        json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=60,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in response.iter_lines() if line]
@@ -142,13 +154,18 @@ def test_prior_turns_arrive_as_real_alternating_messages(client, fake):
 def test_image_data_url_and_http_url_become_image_blocks(client, fake):
     client.chat.completions.create(
         model="sonnet",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What is in these?"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in these?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+                ],
+            }
+        ],
     )
-    (role, blocks), = conversation(fake.requests[-1])
+    ((role, blocks),) = conversation(fake.requests[-1])
     images = [b for b in blocks if b["type"] == "image"]
     assert images[0]["source"] == {"type": "base64", "media_type": "image/png", "data": PNG}
     assert images[1]["source"] == {"type": "url", "url": "https://example.com/cat.jpg"}
@@ -158,7 +175,9 @@ def test_unsupported_part_type_is_a_400_naming_it(client, fake):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="sonnet",
-            messages=[{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}],
+            messages=[
+                {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}
+            ],
         )
     assert "input_audio" in caught.value.body["message"]
     assert caught.value.body["param"] == "messages[0].content[0]"
@@ -214,7 +233,9 @@ def test_unknown_model_is_404_model_not_found(client, fake):
 
 
 def test_upstream_429_stays_429_with_retry_after(client, fake):
-    fake.enqueue(Reply(status=429, error_type="rate_limit_error", error_message="Slow down", headers={"retry-after": "7"}))
+    fake.enqueue(
+        Reply(status=429, error_type="rate_limit_error", error_message="Slow down", headers={"retry-after": "7"})
+    )
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.response.headers["retry-after"].isdigit()
@@ -260,8 +281,11 @@ def test_error_after_the_stream_began_is_an_error_frame_then_done(gateway, fake)
     fake.enqueue(Reply(text="first answer", chunk_size=2, fail_after=2, error_type="overloaded_error"))
     fake.enqueue(Reply(text="second answer"))
     with httpx.stream(
-        "POST", f"{gateway.url}/v1/chat/completions", headers={"Authorization": "Bearer e2e-test-key"},
-        json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "hi"}]}, timeout=60,
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        headers={"Authorization": "Bearer e2e-test-key"},
+        json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=60,
     ) as response:
         assert response.status_code == 200
         lines = [line for line in response.iter_lines() if line]
@@ -283,8 +307,11 @@ def test_client_disconnect_stops_the_turn_and_its_process(cold_gateway, fake):
     fake.enqueue(Reply(text="x" * 400, chunk_size=2, delay=0.05))  # about 10 s of streaming
     assert wait_until(lambda: gateway.children() == [], timeout=15)
     with httpx.stream(
-        "POST", f"{gateway.url}/v1/chat/completions", headers={"Authorization": "Bearer e2e-test-key"},
-        json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "talk"}]}, timeout=60,
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        headers={"Authorization": "Bearer e2e-test-key"},
+        json={"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "talk"}]},
+        timeout=60,
     ) as response:
         for line in response.iter_lines():
             if '"content":"xx"' in line:
@@ -300,8 +327,10 @@ def test_non_streaming_disconnect_stops_the_turn(cold_gateway, fake):
     fake.enqueue(Reply(text="y" * 400, chunk_size=2, delay=0.05))
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
-            f"{gateway.url}/v1/chat/completions", headers={"Authorization": "Bearer e2e-test-key"},
-            json={"model": "sonnet", "messages": [{"role": "user", "content": "talk"}]}, timeout=1.5,
+            f"{gateway.url}/v1/chat/completions",
+            headers={"Authorization": "Bearer e2e-test-key"},
+            json={"model": "sonnet", "messages": [{"role": "user", "content": "talk"}]},
+            timeout=1.5,
         )
     assert wait_until(lambda: gateway.children() == [], timeout=6), gateway.children()
 
@@ -335,6 +364,8 @@ def test_api_key_is_required(gateway, fake):
 def test_auth_status_names_the_credential_without_the_secret(gateway, fake):
     response = httpx.get(f"{gateway.url}/v1/auth/status", headers={"x-api-key": "e2e-test-key"})
     # A keyed client learns that a credential is there and its kind, not the account behind it.
-    assert response.json() == {"credential": {"configured": True, "source": "ANTHROPIC_API_KEY"},
-                               "claude_code": {"reachable": True}}
+    assert response.json() == {
+        "credential": {"configured": True, "source": "ANTHROPIC_API_KEY"},
+        "claude_code": {"reachable": True},
+    }
     assert "sk-ant-fake-key" not in response.text

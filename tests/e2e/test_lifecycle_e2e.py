@@ -18,15 +18,18 @@ from tests.support import alive, wait_until
 
 pytestmark = pytest.mark.e2e
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
 
 
 @pytest.fixture(scope="module")
 def keyless(upstream, cli_config_dir, tmp_path_factory):
     """A keyless gateway (its stats show the pool) without spares, whose turns time out after 3 s."""
-    yield from serve(upstream, cli_config_dir, tmp_path_factory, "lifecycle", api_keys="",
-                     request_timeout="3", spare_processes="0")
+    yield from serve(
+        upstream, cli_config_dir, tmp_path_factory, "lifecycle", api_keys="", request_timeout="3", spare_processes="0"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +48,9 @@ def settled(gateway) -> bool:
 
 
 def chat(gateway, messages, **extra) -> httpx.Response:
-    return httpx.post(f"{gateway.url}/v1/chat/completions", timeout=60,
-                      json={"model": "sonnet", "messages": messages, **extra})
+    return httpx.post(
+        f"{gateway.url}/v1/chat/completions", timeout=60, json={"model": "sonnet", "messages": messages, **extra}
+    )
 
 
 def user(text):
@@ -63,19 +67,26 @@ def test_a_timed_out_turn_leaves_no_cli_behind(keyless, fake):
 
 def test_a_client_that_leaves_mid_stream_leaves_no_cli_behind(keyless, fake):
     fake.enqueue(Reply(text="word " * 40, delay=0.1))
-    with httpx.stream("POST", f"{keyless.url}/v1/chat/completions", timeout=60,
-                      json={"model": "sonnet", "messages": [user("stream")], "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        f"{keyless.url}/v1/chat/completions",
+        timeout=60,
+        json={"model": "sonnet", "messages": [user("stream")], "stream": True},
+    ) as response:
         for line in response.iter_lines():
             if '"content":"word' in line:
                 break
     assert wait_until(lambda: settled(keyless) and pool(keyless)["live"] == 0, timeout=15)
 
 
-@pytest.mark.parametrize("reply, extra", [
-    (Reply(status=500), {}),
-    (Reply(text="cut off here", stop_reason="max_tokens"), {"max_tokens": 5}),
-    (Reply(text="one two STOP three"), {"stop": ["STOP"]}),
-])
+@pytest.mark.parametrize(
+    "reply, extra",
+    [
+        (Reply(status=500), {}),
+        (Reply(text="cut off here", stop_reason="max_tokens"), {"max_tokens": 5}),
+        (Reply(text="one two STOP three"), {"stop": ["STOP"]}),
+    ],
+)
 def test_turns_that_end_early_leave_no_cli_behind(keyless, fake, reply, extra):
     fake.enqueue(reply)
     chat(keyless, [user("end early")], **extra)
@@ -116,7 +127,10 @@ def test_a_held_turn_whose_cli_was_killed_is_rebuilt_with_the_results(keyless, f
     os.kill(pid, signal.SIGKILL)
     assert wait_until(lambda: not alive(pid) and settled(keyless))
     fake.enqueue(Reply(text="Sunny in Oslo."))
-    messages += [first.json()["choices"][0]["message"], {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}]
+    messages += [
+        first.json()["choices"][0]["message"],
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny"},
+    ]
     second = chat(keyless, messages, tools=[WEATHER])
     assert second.status_code == 200, second.text
     assert second.json()["choices"][0]["message"]["content"] == "Sunny in Oslo."
@@ -127,8 +141,12 @@ def test_a_held_turn_whose_cli_was_killed_is_rebuilt_with_the_results(keyless, f
 def test_shutdown_during_a_stream_leaves_no_cli(upstream, cli_config_dir, tmp_path_factory, fake):
     server = next(serve(upstream, cli_config_dir, tmp_path_factory, "lifecycle-shutdown", api_keys=""))
     fake.enqueue(Reply(text="word " * 100, delay=0.1))
-    with httpx.stream("POST", f"{server.url}/v1/chat/completions", timeout=60,
-                      json={"model": "sonnet", "messages": [user("long")], "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        f"{server.url}/v1/chat/completions",
+        timeout=60,
+        json={"model": "sonnet", "messages": [user("long")], "stream": True},
+    ) as response:
         for line in response.iter_lines():
             if '"content":"word' in line:
                 break

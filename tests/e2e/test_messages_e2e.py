@@ -25,11 +25,22 @@ def claude(gateway, fake) -> anthropic.Anthropic:
 
 
 def test_create(claude, fake):
-    fake.enqueue(Reply(text="Hello from Claude", thinking="Thinking first.", input_tokens=20, output_tokens=5,
-                       cache_read_input_tokens=30, cache_creation_input_tokens=4))
+    fake.enqueue(
+        Reply(
+            text="Hello from Claude",
+            thinking="Thinking first.",
+            input_tokens=20,
+            output_tokens=5,
+            cache_read_input_tokens=30,
+            cache_creation_input_tokens=4,
+        )
+    )
     message = claude.messages.create(
-        model="sonnet", max_tokens=1024, system=[{"type": "text", "text": "Be brief."}],
-        messages=[{"role": "user", "content": "Hi"}], metadata={"user_id": "u-1"},
+        model="sonnet",
+        max_tokens=1024,
+        system=[{"type": "text", "text": "Be brief."}],
+        messages=[{"role": "user", "content": "Hi"}],
+        metadata={"user_id": "u-1"},
     )
     assert message.type == "message" and message.role == "assistant" and message.model == "sonnet"
     assert [block.type for block in message.content] == ["thinking", "text"]
@@ -43,7 +54,9 @@ def test_create(claude, fake):
 
 def test_messages_stream(claude, fake):
     fake.enqueue(Reply(text="one two three", chunk_size=3))
-    with claude.messages.stream(model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "count"}]) as stream:
+    with claude.messages.stream(
+        model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "count"}]
+    ) as stream:
         pieces = list(stream.text_stream)
         final = stream.get_final_message()
     assert "".join(pieces) == "one two three" and len(pieces) == 5
@@ -52,9 +65,13 @@ def test_messages_stream(claude, fake):
 
 def test_raw_stream_events_are_anthropics(gateway, fake):
     fake.enqueue(Reply(text="hey"))
-    with httpx.stream("POST", f"{gateway.url}/v1/messages", headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
-                      json={"model": "sonnet", "max_tokens": 50, "stream": True,
-                            "messages": [{"role": "user", "content": "hi"}]}, timeout=60) as response:
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/messages",
+        headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
+        json={"model": "sonnet", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=60,
+    ) as response:
         names = [line[7:] for line in response.iter_lines() if line.startswith("event: ")]
     assert names[:3] == ["message_start", "ping", "content_block_start"]
     assert names[-4:] == ["content_block_delta", "content_block_stop", "message_delta", "message_stop"]
@@ -62,22 +79,26 @@ def test_raw_stream_events_are_anthropics(gateway, fake):
 
 def test_stop_sequences(claude, fake):
     fake.enqueue(Reply(text="alpha beta gamma"))
-    message = claude.messages.create(model="sonnet", max_tokens=100, stop_sequences=["gamma"],
-                                     messages=[{"role": "user", "content": "go"}])
+    message = claude.messages.create(
+        model="sonnet", max_tokens=100, stop_sequences=["gamma"], messages=[{"role": "user", "content": "go"}]
+    )
     assert message.content[0].text == "alpha beta "
     assert message.stop_reason == "stop_sequence" and message.stop_sequence == "gamma"
 
 
 def test_tool_use_round_trip(claude, fake):
-    fake.enqueue(Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Oslo"}}]),
-                 Reply(text="Sunny in Oslo."))
+    fake.enqueue(
+        Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Oslo"}}]), Reply(text="Sunny in Oslo.")
+    )
     messages = [{"role": "user", "content": "Weather in Oslo?"}]
     first = claude.messages.create(model="sonnet", max_tokens=500, tools=[WEATHER], messages=messages)
     assert first.stop_reason == "tool_use"
     (use,) = [b for b in first.content if b.type == "tool_use"]
     assert use.name == "get_weather" and use.input == {"city": "Oslo"}
-    messages += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]}]
+    messages += [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]},
+    ]
     second = claude.messages.create(model="sonnet", max_tokens=500, tools=[WEATHER], messages=messages)
     assert second.content[0].text == "Sunny in Oslo." and second.stop_reason == "end_turn"
     assert '"sunny"' in str(fake.requests[-1]["messages"]).replace("'", '"')
@@ -91,11 +112,16 @@ def test_history_and_stateless_continuation(claude, gateway, fake):
     second = claude.messages.with_raw_response.create(model="sonnet", max_tokens=100, messages=messages)
     assert second.headers["x-session-id"] == first.headers["x-session-id"]  # the same conversation
     assert texts(conversation(fake.requests[-1])) == [
-        ("user", "I am Ann."), ("assistant", "echo: I am Ann."), ("user", "Who am I?")]
+        ("user", "I am Ann."),
+        ("assistant", "echo: I am Ann."),
+        ("user", "Who am I?"),
+    ]
 
 
 def test_count_tokens_is_forwarded_upstream(claude, fake):
-    result = claude.messages.with_raw_response.count_tokens(model="sonnet", messages=[{"role": "user", "content": "hi"}])
+    result = claude.messages.with_raw_response.count_tokens(
+        model="sonnet", messages=[{"role": "user", "content": "hi"}]
+    )
     assert result.parse().input_tokens == 42  # the fake upstream's count
     assert result.headers["x-gateway-token-count"] == "upstream"
     assert fake.count_tokens_requests[-1]["model"].startswith("claude-")  # the alias resolved
@@ -105,13 +131,19 @@ def test_errors_use_anthropics_envelope(gateway, claude, fake):
     bad = anthropic.Anthropic(base_url=gateway.url, api_key="wrong", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as caught:
         bad.messages.create(model="sonnet", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
-    assert caught.value.body == {"type": "error", "error": {"type": "authentication_error", "message": caught.value.body["error"]["message"]}}
+    assert caught.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": caught.value.body["error"]["message"]},
+    }
     fake.enqueue(Reply(status=429, error_type="rate_limit_error", error_message="Slow down"))
     with pytest.raises(anthropic.RateLimitError) as caught:
         claude.messages.create(model="sonnet", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.body["error"]["type"] == "rate_limit_error"
-    response = httpx.post(f"{gateway.url}/v1/messages", headers={"x-api-key": API_KEY},
-                          json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]})
+    response = httpx.post(
+        f"{gateway.url}/v1/messages",
+        headers={"x-api-key": API_KEY},
+        json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert response.status_code == 400  # max_tokens is required, as Anthropic requires it
     assert response.json()["error"] == {"type": "invalid_request_error", "message": response.json()["error"]["message"]}
     assert "max_tokens" in response.json()["error"]["message"]
@@ -120,8 +152,9 @@ def test_errors_use_anthropics_envelope(gateway, claude, fake):
 def test_max_tokens_inside_a_tool_use_returns_what_was_complete(claude, fake):
     cut = {"name": "mcp__client__get_weather", "partial_json": '{"city": "Oslo", "unit": "cel'}
     fake.enqueue(Reply(tool_uses=[cut], stop_reason="max_tokens"))
-    message = claude.messages.create(model="sonnet", max_tokens=20, tools=[WEATHER],
-                                     messages=[{"role": "user", "content": "Weather in Oslo?"}])
+    message = claude.messages.create(
+        model="sonnet", max_tokens=20, tools=[WEATHER], messages=[{"role": "user", "content": "Weather in Oslo?"}]
+    )
     assert message.stop_reason == "max_tokens"
     (use,) = message.content
     assert use.type == "tool_use" and use.name == "get_weather" and use.input == {"city": "Oslo"}

@@ -40,10 +40,14 @@ def test_structured_output_with_a_schema(client, fake):
 
 def test_structured_output_streams_the_json(client, fake):
     fake.enqueue(structured_reply({"name": "Bo", "age": 7}))
-    chunks = list(client.chat.completions.create(
-        model="sonnet", messages=[{"role": "user", "content": "Invent a person."}], response_format=SCHEMA_FORMAT,
-        stream=True,
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="sonnet",
+            messages=[{"role": "user", "content": "Invent a person."}],
+            response_format=SCHEMA_FORMAT,
+            stream=True,
+        )
+    )
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(pieces) > 1  # streamed as Claude writes it
     assert json.loads("".join(pieces)) == {"name": "Bo", "age": 7}
@@ -53,7 +57,9 @@ def test_structured_output_streams_the_json(client, fake):
 def test_json_object_mode(client, fake):
     fake.enqueue(structured_reply({"anything": [1, 2]}))
     response = client.chat.completions.create(
-        model="sonnet", messages=[{"role": "user", "content": "Some JSON please."}], response_format={"type": "json_object"}
+        model="sonnet",
+        messages=[{"role": "user", "content": "Some JSON please."}],
+        response_format={"type": "json_object"},
     )
     assert json.loads(response.choices[0].message.content) == {"anything": [1, 2]}
 
@@ -75,9 +81,11 @@ def test_openai_parse_helper_gets_a_typed_object(client, fake):
 def test_stop_cuts_a_stream_and_ends_the_turn(client, cold_gateway, fake):
     fake.enqueue(Reply(text="Thought: look it up\nObservation: it rains\nmore text", chunk_size=3))
     cold = openai.OpenAI(base_url=f"{cold_gateway.url}/v1", api_key=API_KEY, max_retries=0)
-    chunks = list(cold.chat.completions.create(
-        model="sonnet", messages=[{"role": "user", "content": "weather?"}], stop=["Observation:"], stream=True
-    ))
+    chunks = list(
+        cold.chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": "weather?"}], stop=["Observation:"], stream=True
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Thought: look it up\n"
     assert chunks[-1].choices[0].finish_reason == "stop"
@@ -94,7 +102,9 @@ def test_stop_in_a_whole_response(client, fake):
 
 
 def test_reasoning_effort_reaches_claude(client, fake):
-    client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "think"}], reasoning_effort="high")
+    client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "think"}], reasoning_effort="high"
+    )
     assert fake.requests[-1]["output_config"]["effort"] == "high"
 
 
@@ -103,14 +113,18 @@ def test_ignored_parameters_are_named_in_a_header(client, fake):
         model="sonnet", messages=[{"role": "user", "content": "hi"}], temperature=0.3, top_p=0.9, seed=4
     )
     assert raw.headers["x-gateway-ignored-params"] == "temperature,top_p,seed"
-    plain = client.chat.completions.with_raw_response.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
+    plain = client.chat.completions.with_raw_response.create(
+        model="sonnet", messages=[{"role": "user", "content": "hi"}]
+    )
     assert "x-gateway-ignored-params" not in plain.headers
 
 
 def test_strict_mode_refuses_what_it_would_ignore(client, fake):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="sonnet", messages=[{"role": "user", "content": "hi"}], temperature=0.3,
+            model="sonnet",
+            messages=[{"role": "user", "content": "hi"}],
+            temperature=0.3,
             extra_headers={"X-Gateway-Strict": "true"},
         )
     assert caught.value.body["param"] == "temperature"
@@ -120,16 +134,22 @@ def test_strict_mode_refuses_what_it_would_ignore(client, fake):
 
 def test_user_and_metadata_are_kept_with_the_session(gateway, client, fake):
     client.chat.completions.create(
-        model="sonnet", messages=[{"role": "user", "content": "hi"}], user="end-user-7",
-        metadata={"project": "apollo"}, extra_body={"session_id": "with-metadata"},
+        model="sonnet",
+        messages=[{"role": "user", "content": "hi"}],
+        user="end-user-7",
+        metadata={"project": "apollo"},
+        extra_body={"session_id": "with-metadata"},
     )
     details = httpx.get(f"{gateway.url}/v1/sessions/with-metadata", headers={"x-api-key": API_KEY}).json()
     assert details["user"] == "end-user-7" and details["metadata"] == {"project": "apollo"}
 
 
 def test_n_returns_independent_choices(client, fake):
-    fake.enqueue(Reply(text="first idea", output_tokens=2), Reply(text="second idea", output_tokens=3),
-                 Reply(text="third idea", output_tokens=4))
+    fake.enqueue(
+        Reply(text="first idea", output_tokens=2),
+        Reply(text="second idea", output_tokens=3),
+        Reply(text="third idea", output_tokens=4),
+    )
     response = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "ideas"}], n=3)
     assert [c.index for c in response.choices] == [0, 1, 2]
     assert {c.message.content for c in response.choices} == {"first idea", "second idea", "third idea"}
@@ -139,10 +159,15 @@ def test_n_returns_independent_choices(client, fake):
 
 def test_n_streams_every_choice_with_its_index(client, fake):
     fake.enqueue(Reply(text="alpha beta", chunk_size=2), Reply(text="gamma delta", chunk_size=2))
-    chunks = list(client.chat.completions.create(
-        model="sonnet", messages=[{"role": "user", "content": "two"}], n=2, stream=True,
-        stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="sonnet",
+            messages=[{"role": "user", "content": "two"}],
+            n=2,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     texts = {0: "", 1: ""}
     finishes = {}
     for chunk in chunks[:-1]:

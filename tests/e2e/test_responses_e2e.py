@@ -13,7 +13,9 @@ from tests.fakes.upstream import Reply
 pytestmark = pytest.mark.e2e
 
 WEATHER = {
-    "type": "function", "name": "get_weather", "description": "Current weather in a city",
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather in a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
 
@@ -32,10 +34,18 @@ def test_stream_events(client, fake):
     fake.enqueue(Reply(text="streamed words", chunk_size=4))
     events = list(client.responses.create(model="sonnet", input="go", stream=True))
     kinds = [e.type for e in events]
-    assert kinds[:4] == ["response.created", "response.in_progress", "response.output_item.added",
-                         "response.content_part.added"]
-    assert kinds[-4:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
-                          "response.completed"]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "streamed words"
     assert events[-1].response.output_text == "streamed words"
@@ -46,17 +56,23 @@ def test_previous_response_id_continues_the_conversation(client, fake):
     second = client.responses.create(model="sonnet", input="What is my name?", previous_response_id=first.id)
     assert second.previous_response_id == first.id
     assert texts(conversation(fake.requests[-1])) == [
-        ("user", "My name is Ann."), ("assistant", "echo: My name is Ann."), ("user", "What is my name?")]
+        ("user", "My name is Ann."),
+        ("assistant", "echo: My name is Ann."),
+        ("user", "What is my name?"),
+    ]
 
 
 def test_function_call_round_trip_with_previous_response_id(client, fake):
-    fake.enqueue(Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Oslo"}}]),
-                 Reply(text="Sunny in Oslo."))
+    fake.enqueue(
+        Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Oslo"}}]), Reply(text="Sunny in Oslo.")
+    )
     first = client.responses.create(model="sonnet", input="Weather in Oslo?", tools=[WEATHER])
     (call,) = [item for item in first.output if item.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
     second = client.responses.create(
-        model="sonnet", previous_response_id=first.id, tools=[WEATHER],
+        model="sonnet",
+        previous_response_id=first.id,
+        tools=[WEATHER],
         input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
     )
     assert second.output_text == "Sunny in Oslo."
@@ -85,10 +101,20 @@ def test_stored_responses_can_be_read_and_deleted(client, fake):
 def test_structured_output_through_text_format(client, fake):
     fake.enqueue(Reply(tool_uses=[{"name": "StructuredOutput", "input": {"name": "Ann"}}]))
     response = client.responses.create(
-        model="sonnet", input="A person",
-        text={"format": {"type": "json_schema", "name": "person", "schema": {
-            "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
-            "additionalProperties": False}}},
+        model="sonnet",
+        input="A person",
+        text={
+            "format": {
+                "type": "json_schema",
+                "name": "person",
+                "schema": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}},
+                    "required": ["name"],
+                    "additionalProperties": False,
+                },
+            }
+        },
     )
     assert json.loads(response.output_text) == {"name": "Ann"}
 

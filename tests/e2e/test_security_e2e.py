@@ -62,8 +62,14 @@ def test_the_hosts_mcp_servers_never_start(upstream, fake, host_with_mcp_servers
     folder = work / "plain-run"
     folder.mkdir()
     plain_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}, **env}
-    done = subprocess.run([str(BUNDLED_CLI), "-p", "hi", "--tools", ""], cwd=folder, env=plain_env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BUNDLED_CLI), "-p", "hi", "--tools", ""],
+        cwd=folder,
+        env=plain_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert marker.exists() and probe_tools(fake.requests)
     marker.unlink()
@@ -72,9 +78,11 @@ def test_the_hosts_mcp_servers_never_start(upstream, fake, host_with_mcp_servers
     # The gateway: keyless, so the engine's figures (spare hits) are visible.
     server = GatewayServer({**env, "GATEWAY_WORK_DIR": str(work)}, tmp_path).start()
     try:
+
         def chat(messages, **extra):
-            response = httpx.post(f"{server.url}/v1/chat/completions", timeout=60,
-                                  json={"model": "sonnet", "messages": messages, **extra})
+            response = httpx.post(
+                f"{server.url}/v1/chat/completions", timeout=60, json={"model": "sonnet", "messages": messages, **extra}
+            )
             assert response.status_code == 200, response.text
             return response.json()["choices"][0]["message"]["content"]
 
@@ -93,8 +101,11 @@ def test_the_hosts_mcp_servers_never_start(upstream, fake, host_with_mcp_servers
         chat([user("an edited"), {"role": "assistant", "content": "history"}, user("resumed from a transcript")])
         tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
         chat([user("with the client's own functions")], tools=[tool])
-        response = httpx.post(f"{server.url}/v1/messages", timeout=60,
-                              json={"model": "sonnet", "max_tokens": 50, "messages": [user("anthropic door")]})
+        response = httpx.post(
+            f"{server.url}/v1/messages",
+            timeout=60,
+            json={"model": "sonnet", "max_tokens": 50, "messages": [user("anthropic door")]},
+        )
         assert response.status_code == 200, response.text
     finally:
         server.stop()
@@ -109,8 +120,9 @@ def test_refuses_to_start_in_a_work_folder_others_can_write(tmp_path):
     shared.mkdir()
     shared.chmod(0o777)
     env = {"PATH": os.environ["PATH"], "GATEWAY_WORK_DIR": str(shared)}
-    done = subprocess.run([sys.executable, "main.py", "--port", "1"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "main.py", "--port", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "Refusing to start" in done.stderr and "writable by other users" in done.stderr
     assert list(shared.iterdir()) == []
@@ -139,8 +151,11 @@ def test_a_killed_gateways_leftovers_go_at_the_next_start_and_a_live_ones_stay(u
             servers.append(server)
             (folder,) = own_folders(work) - before
             folders.append(folder)
-            response = httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
-                "model": "sonnet", "session_id": name, "messages": [user(f"remember {name}")]})
+            response = httpx.post(
+                f"{server.url}/v1/chat/completions",
+                timeout=60,
+                json={"model": "sonnet", "session_id": name, "messages": [user(f"remember {name}")]},
+            )
             assert response.status_code == 200, response.text
         killed, live = servers
         killed_folder, live_folder = folders
@@ -156,8 +171,11 @@ def test_a_killed_gateways_leftovers_go_at_the_next_start_and_a_live_ones_stay(u
         servers.append(GatewayServer(env, tmp_path).start())
         assert not killed_folder.exists() and transcripts_of(config, killed_folder) == []
         assert live_folder.exists() and transcripts_of(config, live_folder)
-        again = httpx.post(f"{live.url}/v1/chat/completions", timeout=60, json={
-            "model": "sonnet", "session_id": "live", "messages": [user("still there?")]})
+        again = httpx.post(
+            f"{live.url}/v1/chat/completions",
+            timeout=60,
+            json={"model": "sonnet", "session_id": "live", "messages": [user("still there?")]},
+        )
         assert again.status_code == 200
     finally:
         for server in servers:
@@ -167,8 +185,12 @@ def test_a_killed_gateways_leftovers_go_at_the_next_start_and_a_live_ones_stay(u
 
 def test_an_upstream_error_names_no_address_or_path(gateway, fake):
     fake.enqueue(Reply(status=500, error_message="Internal error in /srv/upstream/handler.py"))
-    response = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"x-api-key": API_KEY}, timeout=60,
-                          json={"model": "sonnet", "messages": [user("fail please")]})
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers={"x-api-key": API_KEY},
+        timeout=60,
+        json={"model": "sonnet", "messages": [user("fail please")]},
+    )
     assert response.status_code == 502
     error = response.json()["error"]
     assert error["code"] == "upstream_error"
@@ -184,8 +206,11 @@ def test_an_unreachable_upstream_is_a_clear_502(upstream, tmp_path):
     try:
         for path, body in (("/v1/chat/completions", {}), ("/v1/messages", {"max_tokens": 20})):
             for stream in (False, True):
-                response = httpx.post(f"{server.url}{path}", timeout=60, json={
-                    "model": "sonnet", "stream": stream, "messages": [user("anyone there?")], **body})
+                response = httpx.post(
+                    f"{server.url}{path}",
+                    timeout=60,
+                    json={"model": "sonnet", "stream": stream, "messages": [user("anyone there?")], **body},
+                )
                 assert response.status_code == 502, response.text
                 message = response.json()["error"]["message"]
                 if path == "/v1/chat/completions":
@@ -200,14 +225,24 @@ def test_an_unreachable_upstream_is_a_clear_502(upstream, tmp_path):
     "body, param",
     [
         ({"model": "claude-" + "x" * 300_000}, "model"),
-        ({"response_format": {"type": "json_schema", "json_schema": {
-            "name": "big", "schema": {"type": "object", "description": "x" * 500_000}}}},
-         "response_format.json_schema.schema"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "big", "schema": {"type": "object", "description": "x" * 500_000}},
+                }
+            },
+            "response_format.json_schema.schema",
+        ),
     ],
 )
 def test_client_data_too_big_for_the_command_line_is_a_400(gateway, fake, body, param):
-    response = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"x-api-key": API_KEY}, timeout=60,
-                          json={"model": "sonnet", "messages": [user("hi")], **body})
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers={"x-api-key": API_KEY},
+        timeout=60,
+        json={"model": "sonnet", "messages": [user("hi")], **body},
+    )
     assert response.status_code == 400, response.text[:300]
     assert response.json()["error"]["param"] == param
     assert fake.requests == []

@@ -17,8 +17,12 @@ pytestmark = pytest.mark.e2e
 def test_refuses_to_bind_beyond_loopback_without_an_api_key():
     env = {"PATH": "/usr/bin:/bin", "GATEWAY_API_KEYS": ""}
     done = subprocess.run(
-        [sys.executable, "main.py", "--host", "0.0.0.0", "--port", "1"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "main.py", "--host", "0.0.0.0", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
     assert "GATEWAY_API_KEYS" in done.stderr
@@ -35,7 +39,8 @@ def test_without_a_claude_login_health_answers_and_completions_say_how_to_log_in
         status = httpx.get(f"{server.url}/v1/auth/status", timeout=60).json()
         assert status["credential"]["configured"] is False
         response = httpx.post(
-            f"{server.url}/v1/chat/completions", timeout=60,
+            f"{server.url}/v1/chat/completions",
+            timeout=60,
             json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]},
         )
         assert response.status_code == 503
@@ -50,8 +55,11 @@ def test_without_a_claude_login_health_answers_and_completions_say_how_to_log_in
 def test_shutdown_closes_every_claude_process(upstream, tmp_path):
     server = GatewayServer(upstream.cli_env(str(tmp_path / "config")), tmp_path).start()
     try:
-        response = httpx.post(f"{server.url}/v1/chat/completions", timeout=60,
-                              json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]})
+        response = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            timeout=60,
+            json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]},
+        )
         assert response.status_code == 200
         assert wait_until(lambda: len(server.children()) >= 2, timeout=10)  # the conversation's and a spare
         children = server.children()

@@ -71,8 +71,7 @@ TOKEN_LIMIT_TEXT = (
 )
 INTERRUPTED_TEXT = "[Request interrupted by user]"
 EXTRA_USAGE_TEXT = (
-    "Third-party apps now draw from your extra usage, not your plan limits. "
-    "Enable extra usage to continue."
+    "Third-party apps now draw from your extra usage, not your plan limits. Enable extra usage to continue."
 )
 
 _EFFORT = ["low", "medium", "high", "xhigh", "max"]
@@ -97,17 +96,35 @@ def _model_entry(value, resolved, display, description, fast=True):
 
 # The `models` list of the real CLI's initialize response, verbatim.
 MODELS = [
-    _model_entry("default", "claude-opus-5-5", "Default (recommended)",
-                 "Use the default model (currently Opus 5.5) \u00b7 $4/$20 per Mtok"),
-    _model_entry("opus", "claude-opus-5-5", "Opus",
-                 "Opus 5.5 \u00b7 Best for everyday, complex tasks \u00b7 $4/$20 per Mtok"),
-    _model_entry("fable", "claude-fable-5-2", "Fable",
-                 "Fable 5.2 \u00b7 Most capable for your hardest and longest-running tasks \u00b7 $8/$40 per Mtok"),
-    _model_entry("sonnet", "claude-sonnet-5-5", "Sonnet",
-                 "Sonnet 5.5 \u00b7 Efficient for routine tasks \u00b7 $2/$10 per Mtok", fast=False),
-    _model_entry("haiku", "claude-haiku-5-5", "Haiku",
-                 "Haiku 5.5 \u00b7 Fastest for quick answers \u00b7 $0.10/$0.50 per Mtok "
-                 "($0.50/$2.50 for prompts over 100k)", fast=False),
+    _model_entry(
+        "default",
+        "claude-opus-5-5",
+        "Default (recommended)",
+        "Use the default model (currently Opus 5.5) \u00b7 $4/$20 per Mtok",
+    ),
+    _model_entry(
+        "opus", "claude-opus-5-5", "Opus", "Opus 5.5 \u00b7 Best for everyday, complex tasks \u00b7 $4/$20 per Mtok"
+    ),
+    _model_entry(
+        "fable",
+        "claude-fable-5-2",
+        "Fable",
+        "Fable 5.2 \u00b7 Most capable for your hardest and longest-running tasks \u00b7 $8/$40 per Mtok",
+    ),
+    _model_entry(
+        "sonnet",
+        "claude-sonnet-5-5",
+        "Sonnet",
+        "Sonnet 5.5 \u00b7 Efficient for routine tasks \u00b7 $2/$10 per Mtok",
+        fast=False,
+    ),
+    _model_entry(
+        "haiku",
+        "claude-haiku-5-5",
+        "Haiku",
+        "Haiku 5.5 \u00b7 Fastest for quick answers \u00b7 $0.10/$0.50 per Mtok ($0.50/$2.50 for prompts over 100k)",
+        fast=False,
+    ),
 ]
 ALIASES = {m["value"]: m["resolvedModel"] for m in MODELS}
 
@@ -151,13 +168,36 @@ SUBAGENT_STATS = {
 
 # Options the CLI takes with a value (as the SDK passes them); anything else is a switch.
 VALUE_OPTIONS = {
-    "--output-format", "--input-format", "--system-prompt", "--system-prompt-file",
-    "--append-system-prompt", "--tools", "--allowedTools", "--disallowedTools", "--max-turns",
-    "--max-budget-usd", "--task-budget", "--model", "--fallback-model", "--betas",
-    "--permission-prompt-tool", "--permission-mode", "--resume", "--session-id", "--settings",
-    "--add-dir", "--mcp-config", "--resume-session-at", "--resume-drops-turn",
-    "--setting-sources", "--plugin-dir", "--thinking", "--max-thinking-tokens",
-    "--thinking-display", "--effort", "--json-schema",
+    "--output-format",
+    "--input-format",
+    "--system-prompt",
+    "--system-prompt-file",
+    "--append-system-prompt",
+    "--tools",
+    "--allowedTools",
+    "--disallowedTools",
+    "--max-turns",
+    "--max-budget-usd",
+    "--task-budget",
+    "--model",
+    "--fallback-model",
+    "--betas",
+    "--permission-prompt-tool",
+    "--permission-mode",
+    "--resume",
+    "--session-id",
+    "--settings",
+    "--add-dir",
+    "--mcp-config",
+    "--resume-session-at",
+    "--resume-drops-turn",
+    "--setting-sources",
+    "--plugin-dir",
+    "--thinking",
+    "--max-thinking-tokens",
+    "--thinking-display",
+    "--effort",
+    "--json-schema",
 }
 
 EOF = object()
@@ -177,7 +217,7 @@ def new_msg_id():
 
 def now_iso():
     t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d}Z"
 
 
 def ms_since(t0):
@@ -208,7 +248,7 @@ def project_dir_name(path):
 
 
 def chunks(text, size=4):
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def parse_args(argv):
@@ -252,9 +292,7 @@ def block_text(content):
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(
-            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
-        )
+        return " ".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
     return ""
 
 
@@ -276,7 +314,10 @@ def full_usage(inp=0, out=0, cache_read=0, cache_creation=0, error_shape=False):
         "output_tokens_details": {"thinking_tokens": 0},
     }
     if error_shape:  # results of turns that used nothing list output_tokens_details first
-        usage = {"output_tokens_details": {"thinking_tokens": 0}, **{k: v for k, v in usage.items() if k != "output_tokens_details"}}
+        usage = {
+            "output_tokens_details": {"thinking_tokens": 0},
+            **{k: v for k, v in usage.items() if k != "output_tokens_details"},
+        }
     usage.update(
         {
             "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
@@ -419,9 +460,7 @@ class FakeClaude:
 
     def latest_transcript(self):
         try:
-            files = [
-                os.path.join(self.project_dir, n) for n in os.listdir(self.project_dir) if n.endswith(".jsonl")
-            ]
+            files = [os.path.join(self.project_dir, n) for n in os.listdir(self.project_dir) if n.endswith(".jsonl")]
         except OSError:
             return None
         return max(files, key=os.path.getmtime) if files else None
@@ -585,9 +624,7 @@ class FakeClaude:
             account["apiKeySource"] = self.api_key_source()
         account["apiProvider"] = "firstParty"
         return {
-            "commands": [
-                {"name": n, "description": f"/{n}", "argumentHint": "", "builtin": True} for n in COMMANDS
-            ],
+            "commands": [{"name": n, "description": f"/{n}", "argumentHint": "", "builtin": True} for n in COMMANDS],
             "agents": [{"name": n, "description": f"The {n} agent."} for n in AGENTS],
             "output_style": "default",
             "available_output_styles": ["default", "Proactive", "Concise", "Explanatory", "Learning"],
@@ -972,8 +1009,16 @@ class FakeClaude:
     def stream_message(self, blocks, stop_reason, delay, turn_usage):
         """Emit one model message; returns its output token count (= chunks streamed)."""
         msg_id = new_msg_id()
-        self.current = {"msg_id": msg_id, "started": False, "index": -1, "kind": None, "text": "", "pos": 0,
-                        "chunks": 0, "turn_usage": turn_usage}
+        self.current = {
+            "msg_id": msg_id,
+            "started": False,
+            "index": -1,
+            "kind": None,
+            "text": "",
+            "pos": 0,
+            "chunks": 0,
+            "turn_usage": turn_usage,
+        }
         cur = self.current
         if self.partial:
             self.stream(
@@ -1000,9 +1045,14 @@ class FakeClaude:
             cur.update(index=index, kind=kind, text=text, pos=0)
             thinking = kind == "thinking"
             if self.partial:
-                start_block = {"type": "thinking", "thinking": "", "signature": ""} if thinking else {"type": "text", "text": ""}
-                self.stream({"type": "content_block_start", "index": index, "content_block": start_block},
-                            msg_id, thinking=thinking)
+                start_block = (
+                    {"type": "thinking", "thinking": "", "signature": ""} if thinking else {"type": "text", "text": ""}
+                )
+                self.stream(
+                    {"type": "content_block_start", "index": index, "content_block": start_block},
+                    msg_id,
+                    thinking=thinking,
+                )
             for piece in chunks(text):
                 if delay or not self.inq.empty():
                     self.poll(delay)
@@ -1019,14 +1069,30 @@ class FakeClaude:
                         }
                     )
                 if self.partial:
-                    delta = {"type": "thinking_delta", "thinking": piece} if thinking else {"type": "text_delta", "text": piece}
-                    self.stream({"type": "content_block_delta", "index": index, "delta": delta}, msg_id, thinking=thinking)
+                    delta = (
+                        {"type": "thinking_delta", "thinking": piece}
+                        if thinking
+                        else {"type": "text_delta", "text": piece}
+                    )
+                    self.stream(
+                        {"type": "content_block_delta", "index": index, "delta": delta}, msg_id, thinking=thinking
+                    )
                 cur["pos"] += len(piece)
                 cur["chunks"] += 1
             if thinking and self.partial:
-                self.stream({"type": "content_block_delta", "index": index,
-                             "delta": {"type": "signature_delta", "signature": "c2ln"}}, msg_id)
-            block = {"type": "thinking", "thinking": text, "signature": "c2ln"} if thinking else {"type": "text", "text": text}
+                self.stream(
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "signature_delta", "signature": "c2ln"},
+                    },
+                    msg_id,
+                )
+            block = (
+                {"type": "thinking", "thinking": text, "signature": "c2ln"}
+                if thinking
+                else {"type": "text", "text": text}
+            )
             uuid = new_uuid()
             extra = {"thinking_duration_ms": 1, "thinking_display": "updates"} if thinking else {}
             frame = self.assistant_frame(msg_id, block, uuid, **extra)
@@ -1037,17 +1103,35 @@ class FakeClaude:
                 self.stream({"type": "content_block_stop", "index": index}, msg_id)
         self.current = None
         if self.partial:
-            self.stream({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                         "usage": {"output_tokens": cur["chunks"]}}, msg_id)
+            self.stream(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": cur["chunks"]},
+                },
+                msg_id,
+            )
             self.stream({"type": "message_stop"}, msg_id)
         self.add_usage(turn_usage, 10, cur["chunks"], 3, 2)
         return cur["chunks"]
 
     def success_result(self, t0, stop_reason, answer, output_tokens, turn_usage, num_turns=1):
-        frame = self.result_head(stop_reason, full_usage(10 * num_turns, output_tokens, 3 * num_turns, 2 * num_turns),
-                                 "completed", api_ms=max(ms_since(t0) - 1, 0))
-        frame.update({"is_error": False, "num_turns": num_turns, "subtype": "success", "api_error_status": None,
-                      "result": answer, "ttft_ms": max(ms_since(t0) - 1, 0)})
+        frame = self.result_head(
+            stop_reason,
+            full_usage(10 * num_turns, output_tokens, 3 * num_turns, 2 * num_turns),
+            "completed",
+            api_ms=max(ms_since(t0) - 1, 0),
+        )
+        frame.update(
+            {
+                "is_error": False,
+                "num_turns": num_turns,
+                "subtype": "success",
+                "api_error_status": None,
+                "result": answer,
+                "ttft_ms": max(ms_since(t0) - 1, 0),
+            }
+        )
         self.finish_result(frame, t0, turn_usage, False, timings=True)
 
     def error_result(self, t0, text, status, error_type, extra=None, usage=None, num_turns=1, turn_usage=None):
@@ -1079,11 +1163,18 @@ class FakeClaude:
             error = "server_error"
             error_type = "overloaded_error" if status == 529 else "api_error"
             trimmed = re.sub(r"[.!?\u2026]+$", "", message)
-            text = f"API Error: {status} {trimmed}. This is a server-side issue, usually temporary \u2014 try again in a moment.{gateway}"
+            text = (
+                f"API Error: {status} {trimmed}. This is a server-side issue, usually temporary"
+                f" \u2014 try again in a moment.{gateway}"
+            )
         else:
             error = "unknown"
-            error_type = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
-                          413: "request_too_large"}.get(status, "api_error")
+            error_type = {
+                400: "invalid_request_error",
+                403: "permission_error",
+                404: "not_found_error",
+                413: "request_too_large",
+            }.get(status, "api_error")
             text = f"API Error: {status} {message}"
         retries = self.env.get("CLAUDE_CODE_MAX_RETRIES", "")
         if retries.isdigit() and int(retries) > 0 and (status == 429 or status >= 500):
@@ -1113,13 +1204,24 @@ class FakeClaude:
                 self.user_frame(TOKEN_LIMIT_TEXT, isSynthetic=True)
                 self.status_frame()
             total_out += self.stream_message(blocks, "max_tokens", delay, turn_usage)
-        text = ("API Error: Claude's response exceeded the 128000 output token maximum. To configure this "
-                "behavior, set the CLAUDE_CODE_MAX_OUTPUT_TOKENS environment variable.")
-        self.synthetic_error(text, "max_output_tokens", api_error="max_output_tokens",
-                             api_error_params={"cut": "output_limit"})
+        text = (
+            "API Error: Claude's response exceeded the 128000 output token maximum. To configure this "
+            "behavior, set the CLAUDE_CODE_MAX_OUTPUT_TOKENS environment variable."
+        )
+        self.synthetic_error(
+            text, "max_output_tokens", api_error="max_output_tokens", api_error_params={"cut": "output_limit"}
+        )
         usage = full_usage(10 * attempts, total_out, 3 * attempts, 2 * attempts)
-        self.error_result(t0, text, None, None, extra={"api_error": "max_output_tokens"}, usage=usage,
-                          num_turns=attempts, turn_usage=turn_usage)
+        self.error_result(
+            t0,
+            text,
+            None,
+            None,
+            extra={"api_error": "max_output_tokens"},
+            usage=usage,
+            num_turns=attempts,
+            turn_usage=turn_usage,
+        )
 
     def interrupted(self, t0):
         cur, self.current = self.current, None
@@ -1128,8 +1230,11 @@ class FakeClaude:
             turn_usage = cur["turn_usage"]
             partial = cur["text"][: cur["pos"]]
             if cur["kind"] and partial:
-                block = ({"type": "thinking", "thinking": partial, "signature": ""} if cur["kind"] == "thinking"
-                         else {"type": "text", "text": partial})
+                block = (
+                    {"type": "thinking", "thinking": partial, "signature": ""}
+                    if cur["kind"] == "thinking"
+                    else {"type": "text", "text": partial}
+                )
                 uuid = new_uuid()
                 frame = self.assistant_frame(cur["msg_id"], block, uuid, aborted=True)
                 self.write_transcript("assistant", frame["message"], uuid)
@@ -1150,12 +1255,20 @@ class FakeClaude:
                     "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
                     "fallback_credit": None,
                 }
-                self.stream({"type": "message_delta", "context_management": None,
-                             "delta": {"container": None, "stop_details": None, "stop_reason": None,
-                                       "stop_sequence": None},
-                             "usage": usage}, cur["msg_id"])
-                self.stream({"type": "message_stop"}, cur["msg_id"],
-                            abandoned_blocks={"api_message_id": cur["msg_id"], "from_block_index": cur["index"] + 1})
+                self.stream(
+                    {
+                        "type": "message_delta",
+                        "context_management": None,
+                        "delta": {"container": None, "stop_details": None, "stop_reason": None, "stop_sequence": None},
+                        "usage": usage,
+                    },
+                    cur["msg_id"],
+                )
+                self.stream(
+                    {"type": "message_stop"},
+                    cur["msg_id"],
+                    abandoned_blocks={"api_message_id": cur["msg_id"], "from_block_index": cur["index"] + 1},
+                )
             self.add_usage(turn_usage, 10, cur["chunks"], 3, 2)
         frame = self.result_head(None, full_usage(error_shape=True), "aborted_streaming")
         frame.update(

@@ -24,8 +24,15 @@ def main() -> None:
                 "serverInfo": {"name": "probe", "version": "1.0"},
             }
         elif message.get("method") == "tools/list":
-            result = {"tools": [{"name": "host_probe_tool", "description": "A probe.",
-                                 "inputSchema": {"type": "object", "properties": {}}}]}
+            result = {
+                "tools": [
+                    {
+                        "name": "host_probe_tool",
+                        "description": "A probe.",
+                        "inputSchema": {"type": "object", "properties": {}},
+                    }
+                ]
+            }
         else:
             result = {}
         sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}) + "\n")

@@ -16,8 +16,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -129,10 +130,8 @@ class FakeAnthropic:
             ]
         )
 
-    def start(self) -> "FakeAnthropic":
-        config = uvicorn.Config(
-            self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off"
-        )
+    def start(self) -> FakeAnthropic:
+        config = uvicorn.Config(self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -164,8 +163,11 @@ class FakeAnthropic:
             too_long = self.context_tokens is not None and tokens > self.context_tokens
             reply = None if too_long or not self.script else self.script.pop(0)
         if too_long:
-            reply = Reply(status=400, error_type="invalid_request_error",
-                          error_message=f"prompt is too long: {tokens} tokens > {self.context_tokens} maximum")
+            reply = Reply(
+                status=400,
+                error_type="invalid_request_error",
+                error_message=f"prompt is too long: {tokens} tokens > {self.context_tokens} maximum",
+            )
         if reply is None:
             reply = self.default(body)
         if reply.status != 200:
@@ -176,9 +178,7 @@ class FakeAnthropic:
             )
         if not body.get("stream"):
             return JSONResponse(_message_json(body, reply))
-        return StreamingResponse(
-            _sse(body, reply), media_type="text/event-stream", headers=reply.headers
-        )
+        return StreamingResponse(_sse(body, reply), media_type="text/event-stream", headers=reply.headers)
 
 
 def _message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -189,7 +189,12 @@ def _message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         content.append({"type": "text", "text": reply.text})
     for tool in reply.tool_uses:
         content.append(
-            {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": tool.get("input", {})}
+            {
+                "type": "tool_use",
+                "id": tool.get("id") or _tool_id(),
+                "name": tool["name"],
+                "input": tool.get("input", {}),
+            }
         )
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -255,7 +260,11 @@ async def _sse(body: dict[str, Any], reply: Reply):
     if reply.thinking:
         yield _event(
             "content_block_start",
-            {"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+            },
         )
         for piece in _chunks(reply.thinking, reply.chunk_size):
             await pause()
@@ -276,7 +285,9 @@ async def _sse(body: dict[str, Any], reply: Reply):
         )
         for n, piece in enumerate(_chunks(reply.text, reply.chunk_size)):
             if reply.fail_after is not None and n == reply.fail_after:
-                yield _event("error", {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}})
+                yield _event(
+                    "error", {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}}
+                )
                 return
             await pause()
             yield _event(
@@ -291,14 +302,23 @@ async def _sse(body: dict[str, Any], reply: Reply):
             {
                 "type": "content_block_start",
                 "index": index,
-                "content_block": {"type": "tool_use", "id": tool.get("id") or _tool_id(), "name": tool["name"], "input": {}},
+                "content_block": {
+                    "type": "tool_use",
+                    "id": tool.get("id") or _tool_id(),
+                    "name": tool["name"],
+                    "input": {},
+                },
             },
         )
         for piece in _chunks(tool["partial_json"] if "partial_json" in tool else json.dumps(tool["input"]), 8):
             await pause()
             yield _event(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                },
             )
         yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
         index += 1

@@ -37,20 +37,48 @@ def test_keyless_guard(client, host, origin, allowed):
 @pytest.mark.parametrize(
     "host, allowed",
     [
-        ("127.0.0.1", True), ("127.0.0.1:8000", True), ("127.3.4.5:1", True),
-        ("localhost", True), ("LOCALHOST:8000", True), ("LocalHost", True),
-        ("[::1]", True), ("[::1]:8000", True), ("[0:0:0:0:0:0:0:1]:8000", True),
-        ("127.0.0.1.nip.io", False), ("127.0.0.1.nip.io:8000", False),  # DNS rebinding names
-        ("127.0.0.1.attacker.example", False), ("127.evil.example", False),
-        ("localhost.evil", False), ("localhost.evil:8000", False), ("evil-localhost", False),
-        ("localhost.", False), ("localhost.:8000", False), ("127.0.0.1.", False),  # trailing dot
-        ("127.1", False), ("127.1:8000", False), ("0x7f.1", False), ("0x7f000001", False),  # not canonical
-        ("2130706433", False), ("0177.0.0.1", False), ("127.000.000.001", False),
-        ("::1", False), ("[::1%lo]:8000", False), ("[::ffff:127.0.0.1]", False),  # brackets required; no zone
-        ("[127.0.0.1]", False), ("[localhost]", False),
-        ("evil.example@127.0.0.1", False), ("127.0.0.1:8000@evil.example", False),
-        ("127.0.0.1:80:80", False), ("127.0.0.1:", False), ("127.0.0.1:abc", False), ("127.0.0.1/x", False),
-        ("", False), ("[::1]x", False), ("10.0.0.1", False), ("0.0.0.0", False), ("[::]", False),
+        ("127.0.0.1", True),
+        ("127.0.0.1:8000", True),
+        ("127.3.4.5:1", True),
+        ("localhost", True),
+        ("LOCALHOST:8000", True),
+        ("LocalHost", True),
+        ("[::1]", True),
+        ("[::1]:8000", True),
+        ("[0:0:0:0:0:0:0:1]:8000", True),
+        ("127.0.0.1.nip.io", False),
+        ("127.0.0.1.nip.io:8000", False),  # DNS rebinding names
+        ("127.0.0.1.attacker.example", False),
+        ("127.evil.example", False),
+        ("localhost.evil", False),
+        ("localhost.evil:8000", False),
+        ("evil-localhost", False),
+        ("localhost.", False),
+        ("localhost.:8000", False),
+        ("127.0.0.1.", False),  # trailing dot
+        ("127.1", False),
+        ("127.1:8000", False),
+        ("0x7f.1", False),
+        ("0x7f000001", False),  # not canonical
+        ("2130706433", False),
+        ("0177.0.0.1", False),
+        ("127.000.000.001", False),
+        ("::1", False),
+        ("[::1%lo]:8000", False),
+        ("[::ffff:127.0.0.1]", False),  # brackets required; no zone
+        ("[127.0.0.1]", False),
+        ("[localhost]", False),
+        ("evil.example@127.0.0.1", False),
+        ("127.0.0.1:8000@evil.example", False),
+        ("127.0.0.1:80:80", False),
+        ("127.0.0.1:", False),
+        ("127.0.0.1:abc", False),
+        ("127.0.0.1/x", False),
+        ("", False),
+        ("[::1]x", False),
+        ("10.0.0.1", False),
+        ("0.0.0.0", False),
+        ("[::]", False),
     ],
 )
 def test_keyless_host_header(host, allowed):
@@ -60,15 +88,26 @@ def test_keyless_host_header(host, allowed):
 @pytest.mark.parametrize(
     "origin, allowed",
     [
-        ("http://localhost:3000", True), ("https://localhost", True), ("http://127.0.0.1:5173", True),
-        ("http://[::1]:8080", True), ("http://LOCALHOST:3000", True),
-        ("null", False), ("", False),
-        ("http://127.0.0.1.nip.io", False), ("http://127.0.0.1.nip.io:8000", False),
-        ("https://localhost.evil", False), ("http://localhost.", False), ("http://127.0.0.1.:8000", False),
-        ("http://127.1", False), ("http://0x7f.1", False),
-        ("file://localhost", False), ("chrome-extension://abcdef", False),  # not a page served over http(s)
-        ("http://evil.example@localhost", False), ("http://localhost:3000/path", False),
-        ("localhost:3000", False), ("http://[::1", False),
+        ("http://localhost:3000", True),
+        ("https://localhost", True),
+        ("http://127.0.0.1:5173", True),
+        ("http://[::1]:8080", True),
+        ("http://LOCALHOST:3000", True),
+        ("null", False),
+        ("", False),
+        ("http://127.0.0.1.nip.io", False),
+        ("http://127.0.0.1.nip.io:8000", False),
+        ("https://localhost.evil", False),
+        ("http://localhost.", False),
+        ("http://127.0.0.1.:8000", False),
+        ("http://127.1", False),
+        ("http://0x7f.1", False),
+        ("file://localhost", False),
+        ("chrome-extension://abcdef", False),  # not a page served over http(s)
+        ("http://evil.example@localhost", False),
+        ("http://localhost:3000/path", False),
+        ("localhost:3000", False),
+        ("http://[::1", False),
     ],
 )
 def test_keyless_origin(origin, allowed):
@@ -78,9 +117,18 @@ def test_keyless_origin(origin, allowed):
 @pytest.mark.parametrize(
     "host, allowed",
     [
-        ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("LOCALHOST", True), ("::1", True),
-        ("localhost.", False), ("127.1", False), ("127.0.0.1.nip.io", False), ("0.0.0.0", False),
-        ("::", False), ("10.0.0.1", False), ("localhost.evil", False),
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("::1", True),
+        ("localhost.", False),
+        ("127.1", False),
+        ("127.0.0.1.nip.io", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("localhost.evil", False),
     ],
 )
 def test_binding_without_keys_only_on_loopback(host, allowed):

@@ -17,9 +17,16 @@ def stream(event: dict) -> StreamEvent:
 
 
 def result(**fields) -> ResultMessage:
-    base = dict(subtype="success", duration_ms=1, duration_api_ms=1, is_error=False, num_turns=1, session_id="s",
-                stop_reason="end_turn", usage={"input_tokens": 3, "output_tokens": 2, "cache_read_input_tokens": 5,
-                                               "cache_creation_input_tokens": 1})
+    base = dict(
+        subtype="success",
+        duration_ms=1,
+        duration_api_ms=1,
+        is_error=False,
+        num_turns=1,
+        session_id="s",
+        stop_reason="end_turn",
+        usage={"input_tokens": 3, "output_tokens": 2, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 1},
+    )
     return ResultMessage(**{**base, **fields})
 
 
@@ -37,13 +44,18 @@ START = stream({"type": "message_start", "message": {"id": "m1", "usage": {"inpu
 
 
 def test_streamed_turn_gives_deltas_then_finish_with_the_results_usage():
-    events = read_all([
-        START, delta("thinking_delta", "hm"), delta("text_delta", "Hi"), delta("text_delta", "!"),
-        AssistantMessage(content=[TextBlock("Hi!")], model="claude-x", message_id="m1"),  # already streamed
-        stream({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
-        stream({"type": "message_stop"}),
-        result(),
-    ])
+    events = read_all(
+        [
+            START,
+            delta("thinking_delta", "hm"),
+            delta("text_delta", "Hi"),
+            delta("text_delta", "!"),
+            AssistantMessage(content=[TextBlock("Hi!")], model="claude-x", message_id="m1"),  # already streamed
+            stream({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+            stream({"type": "message_stop"}),
+            result(),
+        ]
+    )
     assert events[:3] == [ThinkingDelta("hm"), TextDelta("Hi"), TextDelta("!")]
     finish = events[3]
     assert isinstance(finish, Finish) and finish.reason == "stop" and finish.model == "claude-x"
@@ -51,17 +63,21 @@ def test_streamed_turn_gives_deltas_then_finish_with_the_results_usage():
 
 
 def test_an_assistant_message_that_was_not_streamed_is_emitted_whole():
-    events = read_all([
-        AssistantMessage(content=[ThinkingBlock("t", "sig"), TextBlock("whole")], model="m", message_id="m9"),
-        result(),
-    ])
+    events = read_all(
+        [
+            AssistantMessage(content=[ThinkingBlock("t", "sig"), TextBlock("whole")], model="m", message_id="m9"),
+            result(),
+        ]
+    )
     assert events[:2] == [ThinkingDelta("t"), TextDelta("whole")]
 
 
 def test_max_tokens_ends_the_turn_at_once():
     reader = TurnReader(9)
     reader.feed(START)
-    events = reader.feed(stream({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 8}}))
+    events = reader.feed(
+        stream({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 8}})
+    )
     assert reader.finished
     assert events[0].reason == "length" and events[0].usage.output_tokens == 8
 
@@ -73,8 +89,12 @@ def test_a_stream_that_broke_off_after_output_restarts():
 
 
 def test_subagent_output_is_not_the_answer():
-    sub = StreamEvent(uuid="u", session_id="s", event={"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x"}},
-                      parent_tool_use_id="toolu_1")
+    sub = StreamEvent(
+        uuid="u",
+        session_id="s",
+        event={"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x"}},
+        parent_tool_use_id="toolu_1",
+    )
     assert read_all([sub]) == []
 
 
@@ -83,17 +103,32 @@ def test_subagent_output_is_not_the_answer():
     [
         (FailedTurn("API Error: 429 Slow down", "rate_limit", 429), 429, "rate_limit_exceeded", "9"),
         (FailedTurn("API Error: 429", "rate_limit", 429, retry_after=42), 429, "rate_limit_exceeded", "42"),
-        (FailedTurn("Not logged in · Please run /login", "authentication_failed"), 503, "claude_credentials_missing", None),
+        (
+            FailedTurn("Not logged in · Please run /login", "authentication_failed"),
+            503,
+            "claude_credentials_missing",
+            None,
+        ),
         (FailedTurn("Invalid API key", "authentication_failed", 401), 502, "upstream_auth_failed", None),
         (FailedTurn("API Error: 500", "server_error", 500), 502, "upstream_error", None),
         (FailedTurn("API Error: 529 Overloaded", "server_error", 529), 503, "upstream_overloaded", "9"),
         (FailedTurn("API Error: 400 image too big", "invalid_request", 400), 400, "upstream_invalid_request", None),
         (FailedTurn("model: claude-nope", "invalid_request", 404), 404, "model_not_found", None),
         (FailedTurn("Prompt is too long", "invalid_request"), 400, "context_length_exceeded", None),
-        (FailedTurn("Prompt is too long · the request is ~250000 tokens (limit 200000)", "invalid_request", 400),
-         400, "context_length_exceeded", None),
-        (FailedTurn("Third-party apps now draw from your extra usage, not your plan limits.", "invalid_request", 400),
-         429, "insufficient_quota", "9"),
+        (
+            FailedTurn("Prompt is too long · the request is ~250000 tokens (limit 200000)", "invalid_request", 400),
+            400,
+            "context_length_exceeded",
+            None,
+        ),
+        (
+            FailedTurn(
+                "Third-party apps now draw from your extra usage, not your plan limits.", "invalid_request", 400
+            ),
+            429,
+            "insufficient_quota",
+            "9",
+        ),
         (FailedTurn("", None, None, "error_during_execution"), 502, "claude_error", None),
     ],
 )
@@ -126,7 +161,11 @@ def test_error_result_raises_with_the_synthetic_assistant_text():
     [
         (ProcessError("Command failed", exit_code=3, stderr="boom"), 502, "claude_process_failed"),
         (CLINotFoundError("Claude Code not found", "/nope"), 503, "claude_cli_missing"),
-        (ResultError("x", {"subtype": "success", "result": "API Error: 429", "api_error_status": 429}), 429, "rate_limit_exceeded"),
+        (
+            ResultError("x", {"subtype": "success", "result": "API Error: 429", "api_error_status": 429}),
+            429,
+            "rate_limit_exceeded",
+        ),
     ],
 )
 def test_sdk_exceptions(exc, status, code):
@@ -135,15 +174,28 @@ def test_sdk_exceptions(exc, status, code):
 
 
 def test_arguments_cut_by_max_tokens_are_remembered_as_far_as_they_are_complete():
-    events = read_all([
-        START,
-        stream({"type": "content_block_start", "index": 0,
-                "content_block": {"type": "tool_use", "id": "t1", "name": "mcp__client__get_weather", "input": {}}}),
-        stream({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": '{"city": "Oslo", "days": [1, 2'}}),
-        stream({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 20}}),
-    ])
+    events = read_all(
+        [
+            START,
+            stream(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "tool_use", "id": "t1", "name": "mcp__client__get_weather", "input": {}},
+                }
+            ),
+            stream(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": '{"city": "Oslo", "days": [1, 2'},
+                }
+            ),
+            stream({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 20}}),
+        ]
+    )
     finish = events[-1]
     assert isinstance(finish, Finish) and finish.reason == "length"
     assert finish.message.content == [
-        {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo", "days": [1, 2]}}]
+        {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo", "days": [1, 2]}}
+    ]

@@ -17,19 +17,41 @@ SECRETS = ("127.0.0.1", "46009", "/home/op", "/srv/gw", "gw.internal", "http://"
 @pytest.mark.parametrize(
     "failure, code, quoted",
     [
-        (FailedTurn(f"API Error: 500 Internal error at /srv/gw/app.py.{HINT}{GATEWAY}", "server_error", 500),
-         "upstream_error", None),
+        (
+            FailedTurn(f"API Error: 500 Internal error at /srv/gw/app.py.{HINT}{GATEWAY}", "server_error", 500),
+            "upstream_error",
+            None,
+        ),
         (FailedTurn(f"API Error: 529 Overloaded.{HINT}{GATEWAY}", "server_error", 529), "upstream_overloaded", None),
-        (FailedTurn("API Error: Request rejected (429) \u00b7 Number of requests exceeded your rate limit",
-                    "rate_limit", 429), "rate_limit_exceeded", "Number of requests exceeded your rate limit"),
-        (FailedTurn("Third-party apps now draw from your extra usage, not your plan limits.", None, 400),
-         "insufficient_quota", "Third-party apps now draw from your extra usage"),
-        (FailedTurn("API Error: 400 prompt too long; see https://gw.internal:8443/docs", None, 400),
-         "upstream_invalid_request", "prompt too long"),
-        (FailedTurn("Failed to authenticate. API Error: 401 invalid x-api-key", "authentication_failed", 401),
-         "upstream_auth_failed", "invalid x-api-key"),
-        (FailedTurn("Error: ENOENT reading /home/op/.claude/settings.json", None, None, "error_during_execution"),
-         "claude_error", None),
+        (
+            FailedTurn(
+                "API Error: Request rejected (429) \u00b7 Number of requests exceeded your rate limit",
+                "rate_limit",
+                429,
+            ),
+            "rate_limit_exceeded",
+            "Number of requests exceeded your rate limit",
+        ),
+        (
+            FailedTurn("Third-party apps now draw from your extra usage, not your plan limits.", None, 400),
+            "insufficient_quota",
+            "Third-party apps now draw from your extra usage",
+        ),
+        (
+            FailedTurn("API Error: 400 prompt too long; see https://gw.internal:8443/docs", None, 400),
+            "upstream_invalid_request",
+            "prompt too long",
+        ),
+        (
+            FailedTurn("Failed to authenticate. API Error: 401 invalid x-api-key", "authentication_failed", 401),
+            "upstream_auth_failed",
+            "invalid x-api-key",
+        ),
+        (
+            FailedTurn("Error: ENOENT reading /home/op/.claude/settings.json", None, None, "error_during_execution"),
+            "claude_error",
+            None,
+        ),
     ],
 )
 def test_the_client_gets_no_paths_or_addresses(failure, code, quoted, caplog):

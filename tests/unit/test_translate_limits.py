@@ -21,7 +21,8 @@ def schema_of(size: int) -> dict:
 
 def chat_turn(**extra):
     request = oc.ChatCompletionRequest.model_validate(
-        {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], **extra})
+        {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], **extra}
+    )
     return openai_chat.to_turn(request, "sonnet", "t", "id")
 
 
@@ -31,8 +32,9 @@ def responses_turn(**extra):
 
 
 def messages_turn(content=None, **extra):
-    request = am.MessagesRequest.model_validate({
-        "model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": content or "hi"}], **extra})
+    request = am.MessagesRequest.model_validate(
+        {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": content or "hi"}], **extra}
+    )
     return request, anthropic_messages.to_turn(request, "sonnet", "t", "id")
 
 
@@ -53,8 +55,16 @@ def test_an_output_schema_over_the_cap_is_a_400(door):
 
 @pytest.mark.parametrize(
     "url",
-    ["file:///etc/passwd", "ftp://example.com/a.png", "data:image/png;base64," + PNG, "javascript:alert(1)",
-     "http://", "https:///no-host.png", "//example.com/a.png", "example.com/a.png"],
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/a.png",
+        "data:image/png;base64," + PNG,
+        "javascript:alert(1)",
+        "http://",
+        "https:///no-host.png",
+        "//example.com/a.png",
+        "example.com/a.png",
+    ],
 )
 def test_anthropic_image_urls_follow_the_openai_rule(url):
     with pytest.raises(GatewayError) as refused:
@@ -67,10 +77,12 @@ def test_anthropic_image_urls_follow_the_openai_rule(url):
 
 
 def test_anthropic_images_pass_only_known_fields():
-    _, turn = messages_turn([
-        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png", "x_extra": "1"}},
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG, "path": "/etc/x"}},
-    ])
+    _, turn = messages_turn(
+        [
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png", "x_extra": "1"}},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG, "path": "/etc/x"}},
+        ]
+    )
     assert turn.messages[0].content == [
         {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
@@ -80,10 +92,16 @@ def test_anthropic_images_pass_only_known_fields():
 @pytest.mark.parametrize(
     "thinking, passed, ignored",
     [
-        ({"type": "enabled", "budget_tokens": 2048, "bogus": "--flag"}, {"type": "enabled", "budget_tokens": 2048},
-         ["thinking.bogus"]),
-        ({"type": "adaptive", "display": "summarized", "x": 1}, {"type": "adaptive", "display": "summarized"},
-         ["thinking.x"]),
+        (
+            {"type": "enabled", "budget_tokens": 2048, "bogus": "--flag"},
+            {"type": "enabled", "budget_tokens": 2048},
+            ["thinking.bogus"],
+        ),
+        (
+            {"type": "adaptive", "display": "summarized", "x": 1},
+            {"type": "adaptive", "display": "summarized"},
+            ["thinking.x"],
+        ),
         ({"type": "disabled", "budget_tokens": 5}, {"type": "disabled"}, ["thinking.budget_tokens"]),
     ],
 )

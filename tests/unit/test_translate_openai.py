@@ -30,8 +30,11 @@ def text(s):
     [
         ([{"role": "user", "content": "hi"}], None, [Message("user", [text("hi")])]),
         (
-            [{"role": "system", "content": "S1"}, {"role": "developer", "content": [{"type": "text", "text": "S2"}]},
-             {"role": "user", "content": "hi"}],
+            [
+                {"role": "system", "content": "S1"},
+                {"role": "developer", "content": [{"type": "text", "text": "S2"}]},
+                {"role": "user", "content": "hi"},
+            ],
             "S1\n\nS2",
             [Message("user", [text("hi")])],
         ),
@@ -53,8 +56,17 @@ def text(s):
         (  # tool calls and results become tool_use / tool_result blocks
             [
                 {"role": "user", "content": "weather?"},
-                {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "get", "arguments": "{\"city\": \"Oslo\"}"}}]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get", "arguments": '{"city": "Oslo"}'},
+                        }
+                    ],
+                },
                 {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
             ],
             None,
@@ -113,10 +125,21 @@ def test_bad_image_urls_are_400_naming_the_part(url, code):
         ({"model": "sonnet"}, "messages", "Missing required parameter"),
         ({"model": "sonnet", "messages": []}, "messages", "at least 1"),
         ({"model": "sonnet", "messages": [{"role": "robot", "content": "x"}]}, "messages[0]", "'robot'"),
-        ({"model": "sonnet", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
-         "messages[0].content[0]", "'input_audio'"),
-        ({"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "temperature": 3}, "temperature", "less than or equal"),
-        ({"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens", "greater than or equal"),
+        (
+            {"model": "sonnet", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            "messages[0].content[0]",
+            "'input_audio'",
+        ),
+        (
+            {"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "temperature": 3},
+            "temperature",
+            "less than or equal",
+        ),
+        (
+            {"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
+            "max_tokens",
+            "greater than or equal",
+        ),
         ({"model": "sonnet", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id", "Missing"),
     ],
 )
@@ -138,13 +161,27 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
         ([{"role": "user", "content": "x"}], {"n": 9}, "n"),
         ([{"role": "user", "content": "x"}], {"n": 2, "session_id": "s"}, "n"),
         ([{"role": "user", "content": "x"}], {"response_format": {"type": "xml"}}, "response_format"),
-        ([{"role": "user", "content": "x"}], {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
-         "response_format.json_schema.schema"),
+        (
+            [{"role": "user", "content": "x"}],
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
+            "response_format.json_schema.schema",
+        ),
         ([{"role": "user", "content": "x"}], {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ([{"role": "user", "content": "x"}], {"reasoning_effort": "extreme"}, "reasoning_effort"),
-        ([{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
-            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
-          {"role": "tool", "tool_call_id": "c", "content": "r"}], {}, "messages[1].tool_calls[0].function.arguments"),
+        (
+            [
+                {"role": "user", "content": "x"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c", "content": "r"},
+            ],
+            {},
+            "messages[1].tool_calls[0].function.arguments",
+        ),
     ],
 )
 def test_requests_the_gateway_cannot_serve_are_400(messages, extra, param):
@@ -161,8 +198,13 @@ def test_sampling_parameters_are_accepted():
 
 @pytest.mark.parametrize(
     "reason, expected",
-    [("stop", "stop"), ("stop_sequence", "stop"), ("length", "length"), ("tool_use", "tool_calls"),
-     ("content_filter", "content_filter")],
+    [
+        ("stop", "stop"),
+        ("stop_sequence", "stop"),
+        ("length", "length"),
+        ("tool_use", "tool_calls"),
+        ("content_filter", "content_filter"),
+    ],
 )
 def test_finish_reasons(reason, expected):
     response = t.completion([[TextDelta("x"), Finish(reason)]], "id", 1, "m")
@@ -173,14 +215,28 @@ def test_completion_collects_text_thinking_and_usage():
     usage = Usage(input_tokens=10, output_tokens=4, cache_read_input_tokens=100, cache_creation_input_tokens=6)
     response = t.completion(
         [[ThinkingDelta("hm"), ThinkingDelta("m"), TextDelta("Hel"), TextDelta("lo"), Finish("stop", usage)]],
-        "chatcmpl-1", 7, "sonnet",
+        "chatcmpl-1",
+        7,
+        "sonnet",
     )
     assert response["choices"][0]["message"] == {
-        "role": "assistant", "content": "Hello", "refusal": None, "reasoning_content": "hmm"}
-    assert response["usage"] == {"prompt_tokens": 116, "completion_tokens": 4, "total_tokens": 120,
-                                 "prompt_tokens_details": {"cached_tokens": 100}}
+        "role": "assistant",
+        "content": "Hello",
+        "refusal": None,
+        "reasoning_content": "hmm",
+    }
+    assert response["usage"] == {
+        "prompt_tokens": 116,
+        "completion_tokens": 4,
+        "total_tokens": 120,
+        "prompt_tokens_details": {"cached_tokens": 100},
+    }
     assert (response["id"], response["created"], response["model"], response["object"]) == (
-        "chatcmpl-1", 7, "sonnet", "chat.completion")
+        "chatcmpl-1",
+        7,
+        "sonnet",
+        "chat.completion",
+    )
 
 
 def test_completion_without_thinking_has_no_reasoning_field():
@@ -205,12 +261,24 @@ def test_chunk_stream_shape():
     out += stream.end()
     chunks = frames(out)
     assert [c["choices"][0]["delta"] if c["choices"] else None for c in chunks] == [
-        {"role": "assistant", "content": ""}, {"content": "a"}, {"reasoning_content": "t"}, {}, None]
-    assert [c["choices"][0]["finish_reason"] if c["choices"] else None for c in chunks] == [None, None, None, "length", None]
+        {"role": "assistant", "content": ""},
+        {"content": "a"},
+        {"reasoning_content": "t"},
+        {},
+        None,
+    ]
+    assert [c["choices"][0]["finish_reason"] if c["choices"] else None for c in chunks] == [
+        None,
+        None,
+        None,
+        "length",
+        None,
+    ]
     assert [c["usage"] for c in chunks[:-1]] == [None] * 4
     assert chunks[-1]["usage"]["completion_tokens"] == 2
     assert {(c["id"], c["created"], c["model"], c["object"]) for c in chunks} == {
-        ("chatcmpl-9", 5, "sonnet", "chat.completion.chunk")}
+        ("chatcmpl-9", 5, "sonnet", "chat.completion.chunk")
+    }
     assert t.ChunkStream.done() == "data: [DONE]\n\n"
 
 
@@ -232,8 +300,16 @@ def test_a_restart_mid_stream_fails_the_stream():
         ({"stop": "END"}, "stop", ["END"]),
         ({"stop": ["a", "", "b"]}, "stop", ["a", "b"]),
         ({"response_format": {"type": "json_object"}}, "output_schema", {"type": "object"}),
-        ({"response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object", "properties": {}}}}},
-         "output_schema", {"type": "object", "properties": {}}),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "p", "schema": {"type": "object", "properties": {}}},
+                }
+            },
+            "output_schema",
+            {"type": "object", "properties": {}},
+        ),
         ({"response_format": {"type": "text"}}, "output_schema", None),
         ({"reasoning_effort": "minimal"}, "effort", "low"),
         ({"reasoning_effort": "high"}, "effort", "high"),
@@ -265,7 +341,9 @@ def test_n_choices_in_a_whole_response():
         [[TextDelta("a"), Finish("stop", Usage(3, 1))], [TextDelta("b"), Finish("length", Usage(3, 2))]], "id", 1, "m"
     )
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in response["choices"]] == [
-        (0, "a", "stop"), (1, "b", "length")]
+        (0, "a", "stop"),
+        (1, "b", "length"),
+    ]
     assert (response["usage"]["prompt_tokens"], response["usage"]["completion_tokens"]) == (6, 3)
 
 

@@ -86,8 +86,9 @@ def test_a_dead_gateways_folder_goes_and_a_live_ones_stays(tmp_path):
         "import sys; from pathlib import Path; from app.engine.workdir import GatewayFolder; "
         "g = GatewayFolder(Path(sys.argv[1])); p = g.open(); (p / 'conv').mkdir(); print(p)"
     )
-    dead_path = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
-                               check=True, cwd=ROOT).stdout.strip()
+    dead_path = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
     for folder in (live_path, dead_path):
         write_transcript(config, os.path.join(folder, "conv"), [Message("user", [{"type": "text", "text": "hi"}])])
     removed = []
