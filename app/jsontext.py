@@ -35,8 +35,8 @@ def loads(text: str | bytes | bytearray) -> Any:
         if reason.startswith("recursion limit exceeded"):
             reason = f"it is nested more than {MAX_DEPTH} levels deep"
         raise InvalidJSON(reason) from None
-    pattern = _MAYBE_HUGE if isinstance(text, str) else _MAYBE_HUGE_BYTES
-    if pattern.search(text) and _has_infinity(value):
+    maybe_huge = _MAYBE_HUGE.search(text) if isinstance(text, str) else _MAYBE_HUGE_BYTES.search(text)
+    if maybe_huge and _has_infinity(value):
         raise InvalidJSON("a number is too large")
     return value
 

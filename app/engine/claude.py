@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ class ClaudeEngine:
     def processes(self) -> set[ClaudeProcess]:
         return self.pool.processes | self.pool.exiting
 
-    def stream(self, turn: Turn) -> AsyncIterator[Event]:
+    def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
         return self.router.stream(turn)
 
     def end_conversation(self, conversation_id: str) -> None:

@@ -22,7 +22,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +56,7 @@ class Held:
     """A turn that stopped to call the client's functions; it goes on when the results come."""
 
     process: ClaudeProcess
-    messages: AsyncIterator[Any]  # the turn's SDK messages, not yet read to the end
+    messages: AsyncGenerator[Any, None]  # the turn's SDK messages, not yet read to the end
     reader: TurnReader
     calls: list[list[str]]  # [id, name, JSON arguments] of each call, in order
     since: float = field(default_factory=time.monotonic)
@@ -130,7 +130,7 @@ class TurnRouter:
         }
 
     # --- turns --------------------------------------------------------------------------------
-    async def stream(self, turn: Turn) -> AsyncIterator[Event]:
+    async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
         conversation = self._conversation(turn.conversation_id)
         key = SpawnKey.of(turn)
         history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
@@ -164,7 +164,7 @@ class TurnRouter:
 
     async def _attempt(
         self, conversation: Conversation, key: SpawnKey, turn: Turn, history_hash: str, attempt: _Attempt
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         holds_history = conversation.key == key and conversation.holds == history_hash
         held = conversation.held
         conversation.held = None
@@ -219,7 +219,7 @@ class TurnRouter:
                 # never come cannot fill the gateway.
                 self.pool.park(process, lambda: self._release_held(conversation))
             else:
-                await sdk_messages.aclose()  # type: ignore[attr-defined]
+                await sdk_messages.aclose()
                 if finish is not None and reader.completed_cleanly and process.alive:
                     conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
                     conversation.claude_session = reader.session_id

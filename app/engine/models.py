@@ -66,7 +66,7 @@ class ModelCatalog:
         target = self.resolve(name) or "default"
         for entry in (await self.server_info()).get("models") or []:
             if entry["value"] == target and entry.get("resolvedModel"):
-                return entry["resolvedModel"]
+                return str(entry["resolvedModel"])
         return target
 
     def resolve(self, name: str) -> str | None:

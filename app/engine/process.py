@@ -24,12 +24,12 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
 from typing import Any, Literal
 
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, CLIConnectionError, ResultMessage
-from claude_agent_sdk.types import Message as SdkMessage
+from claude_agent_sdk import Message as SdkMessage
 
 from .tools import ToolBridge
 
@@ -160,13 +160,13 @@ class ClaudeProcess:
             raise CLIConnectionError("Claude process is not connected")
         return await self._client.get_server_info() or {}
 
-    async def turn(self, message: dict[str, Any]) -> AsyncIterator[SdkMessage]:
+    async def turn(self, message: dict[str, Any]) -> AsyncGenerator[SdkMessage, None]:
         """Send one user message; yield what the CLI answers, up to and including the result."""
         client = self._client
         if client is None or not self.alive:
             raise CLIConnectionError("The Claude Code process has exited")
 
-        async def one_message() -> AsyncIterator[dict[str, Any]]:
+        async def one_message() -> AsyncGenerator[dict[str, Any], None]:
             yield message
 
         self.in_turn = True
@@ -207,7 +207,7 @@ async def _exit_of(pid: int) -> None:
     """Until process `pid` has exited."""
     loop = asyncio.get_running_loop()
     try:
-        fd = os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux 5.3+
+        fd = os.pidfd_open(pid)  # Linux 5.3+
     except ProcessLookupError:
         return
     except (AttributeError, OSError):
@@ -215,7 +215,7 @@ async def _exit_of(pid: int) -> None:
             await asyncio.sleep(EXIT_POLL_INTERVAL)
         return
     gone: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+    loop.add_reader(fd, lambda: None if gone.done() else gone.set_result(None))
     try:
         await gone
     finally:

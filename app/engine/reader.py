@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
-from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, TextBlock, ThinkingBlock, ToolUseBlock
-from claude_agent_sdk.types import Message as SdkMessage
-from claude_agent_sdk.types import RateLimitEvent
+from claude_agent_sdk import (
+    AssistantMessage,
+    RateLimitEvent,
+    ResultMessage,
+    StreamEvent,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+)
+from claude_agent_sdk import Message as SdkMessage
 
 from ..jsontext import partial_object
 from .failures import FailedTurn, turn_error
@@ -37,7 +45,7 @@ STOP_REASONS: dict[str, FinishReason] = {
 }
 
 
-def usage_from(raw: dict | None) -> Usage:
+def usage_from(raw: dict[str, Any] | None) -> Usage:
     raw = raw or {}
     return Usage(
         input_tokens=int(raw.get("input_tokens") or 0),
@@ -143,7 +151,7 @@ class TurnReader:
             return [Finish(reason, usage_from(message.usage), self.model, self.answer())]
         return []
 
-    def _stream_event(self, event: dict) -> list[Event]:
+    def _stream_event(self, event: dict[str, Any]) -> list[Event]:
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message", {})
@@ -190,7 +198,7 @@ class TurnReader:
         """The current model call's usage as streamed (for a turn the gateway ends itself)."""
         return self._message_usage
 
-    def _cut_at_max_tokens(self, event: dict) -> list[Event]:
+    def _cut_at_max_tokens(self, event: dict[str, Any]) -> list[Event]:
         """Claude Code would go on by itself ("Output token limit hit. Resume directly"); the client
         asked for at most this many tokens, so the turn ends here."""
         self.finished = True

@@ -9,7 +9,7 @@ does next. A turn past the deadline is interrupted and answered 504; a CLI that 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from claude_agent_sdk import ProcessError
@@ -24,12 +24,12 @@ from .types import Event
 
 async def turn_events(
     process: ClaudeProcess,
-    sdk_messages: AsyncIterator[Any],
+    sdk_messages: AsyncGenerator[Any, None],
     reader: TurnReader,
     stops: StopScanner | None,
     deadline: float,
     default_retry_after: int,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """The events of the turn's SDK messages, until the turn ends or waits for the client."""
     timed_out = False
 

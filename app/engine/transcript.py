@@ -18,8 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from claude_agent_sdk._cli_version import __cli_version__ as CLI_VERSION
-
+from .sdk_private import BUNDLED_CLI_VERSION
 from .tools import claude_name
 from .types import Block, Message
 from .workdir import private_folder, write_private
@@ -52,7 +51,7 @@ def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str
                 "userType": "external",
                 "cwd": str(cwd),
                 "sessionId": session_id,
-                "version": CLI_VERSION,
+                "version": BUNDLED_CLI_VERSION,
                 "type": message.role,
                 "message": _wire_message(message),
                 "uuid": line_id,

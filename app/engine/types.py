@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -161,7 +161,7 @@ class ModelInfo:
 class Engine(Protocol):
     """All that touches Claude. Errors are raised as `GatewayError` from `stream`."""
 
-    def stream(self, turn: Turn) -> AsyncIterator[Event]: ...
+    def stream(self, turn: Turn) -> AsyncGenerator[Event, None]: ...
 
     async def list_models(self) -> list[ModelInfo]: ...
 
