@@ -1,4 +1,6 @@
-"""Helpers shared by the test suites: running the gateway as a real server, counting processes."""
+"""Helpers shared by the test suites: request bodies, what Claude received, the app with a scripted
+engine, running the gateway as a real server, counting processes. Test modules import helpers from
+here only, never from each other."""
 
 from __future__ import annotations
 
@@ -7,17 +9,92 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from app.config import Settings
+from app.engine.types import Event, Finish, ModelInfo, TextDelta, Turn
+from app.errors import model_not_found
+from app.server import create_app
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_CLAUDE = ROOT / "tests" / "fakes" / "fake_claude.py"
+
+HISTORY = [
+    {"role": "user", "content": "My name is Ann."},
+    {"role": "assistant", "content": "Hello Ann!"},
+]
 
 
 def ask(text: str, history: list[dict] | None = None, **extra) -> dict:
     """A chat completions body: the history, then a user message with `text`."""
     return {"model": "sonnet", "messages": [*(history or []), {"role": "user", "content": text}], **extra}
+
+
+def conversation(body: dict) -> list[tuple[str, list[dict]]]:
+    """The user/assistant turns Claude received, without the CLI's own reminders."""
+    turns = []
+    for message in body["messages"]:
+        if message["role"] not in ("user", "assistant"):
+            continue
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        blocks = [b for b in blocks if not (b.get("type") == "text" and b["text"].startswith("<system-reminder>"))]
+        if blocks:
+            turns.append((message["role"], blocks))
+    return turns
+
+
+def texts(turns):
+    return [(role, " ".join(b.get("text", f"<{b['type']}>") for b in blocks)) for role, blocks in turns]
+
+
+class ScriptedEngine:
+    """Answers every turn with the last user text; no Claude involved."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo("sonnet", "Sonnet")]
+
+    def resolve_model(self, name: str) -> str | None:
+        if name != "sonnet":
+            raise model_not_found(name)
+        return name
+
+    async def auth_status(self) -> dict[str, Any]:
+        return {}
+
+    def end_conversation(self, conversation_id: str) -> None: ...
+
+    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
+        return 1, "estimate"
+
+    def close_idle_processes(self) -> int:
+        return 0
+
+    def stats(self, conversations=None) -> dict[str, Any]:
+        return {"scope": "engine" if conversations is None else sorted(conversations)}
+
+    async def stream(self, turn: Turn) -> AsyncIterator[Event]:
+        self.turns.append(turn)
+        yield TextDelta(next((b["text"] for b in turn.prompt.content if b.get("type") == "text"), ""))
+        yield Finish("stop")
+
+
+def make_client(**settings) -> tuple[httpx.AsyncClient, ScriptedEngine]:
+    """The app, in-process, on a ScriptedEngine, with these settings."""
+    engine = ScriptedEngine()
+    app = create_app(Settings(_env_file=None, **settings), engine)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), engine
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.api.test_http_contract import make_client
+from tests.support import make_client
 
 CHAT = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 MESSAGES = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}

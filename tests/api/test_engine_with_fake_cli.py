@@ -9,12 +9,7 @@ import stat
 
 import pytest
 
-from tests.support import FAKE_CLAUDE, ask
-
-HISTORY = [
-    {"role": "user", "content": "My name is Ann."},
-    {"role": "assistant", "content": "Hello Ann!"},
-]
+from tests.support import FAKE_CLAUDE, HISTORY, ask
 
 
 async def test_answer_and_clean_up_after_itself(gateway, tmp_path, config_dir):

@@ -2,61 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
 import pytest
 
-from app.config import Settings
-from app.engine.types import Event, Finish, ModelInfo, TextDelta, Turn
-from app.errors import model_not_found
-from app.server import create_app
-
-
-class ScriptedEngine:
-    """Answers every turn with the last user text; no Claude involved."""
-
-    def __init__(self) -> None:
-        self.turns: list[Turn] = []
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo("sonnet", "Sonnet")]
-
-    def resolve_model(self, name: str) -> str | None:
-        if name != "sonnet":
-            raise model_not_found(name)
-        return name
-
-    async def auth_status(self) -> dict[str, Any]:
-        return {}
-
-    def end_conversation(self, conversation_id: str) -> None: ...
-
-    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
-        return 1, "estimate"
-
-    def close_idle_processes(self) -> int:
-        return 0
-
-    def stats(self, conversations=None) -> dict[str, Any]:
-        return {"scope": "engine" if conversations is None else sorted(conversations)}
-
-    async def stream(self, turn: Turn) -> AsyncIterator[Event]:
-        self.turns.append(turn)
-        yield TextDelta(next((b["text"] for b in turn.prompt.content if b.get("type") == "text"), ""))
-        yield Finish("stop")
-
-
-def make_client(**settings) -> tuple[httpx.AsyncClient, ScriptedEngine]:
-    engine = ScriptedEngine()
-    app = create_app(Settings(_env_file=None, **settings), engine)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), engine
-
+from tests.support import make_client
 
 BODY = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 

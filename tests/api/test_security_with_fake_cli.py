@@ -15,8 +15,7 @@ from app.engine.options import SYSTEM_PROMPT_FILE
 from app.engine.transcript import project_dir
 from app.engine.workdir import UnsafeWorkDir
 from tests.api.conftest import make_settings
-from tests.api.test_engine_with_fake_cli import HISTORY
-from tests.support import ask
+from tests.support import HISTORY, ask
 
 
 def started(log) -> list[dict]:

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.fakes.upstream import Reply
-from tests.support import wait_until
+from tests.support import conversation, texts, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -21,24 +21,6 @@ PNG = base64.b64encode(
         "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
     )
 ).decode()
-
-
-def conversation(body: dict) -> list[tuple[str, list[dict]]]:
-    """The user/assistant turns Claude received, without the CLI's own reminders."""
-    turns = []
-    for message in body["messages"]:
-        if message["role"] not in ("user", "assistant"):
-            continue
-        content = message["content"]
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        blocks = [b for b in blocks if not (b.get("type") == "text" and b["text"].startswith("<system-reminder>"))]
-        if blocks:
-            turns.append((message["role"], blocks))
-    return turns
-
-
-def texts(turns):
-    return [(role, " ".join(b.get("text", f"<{b['type']}>") for b in blocks)) for role, blocks in turns]
 
 
 def test_non_streaming_completion(client, fake):

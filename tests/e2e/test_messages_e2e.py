@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import API_KEY
-from tests.e2e.test_chat_e2e import conversation, texts
 from tests.fakes.upstream import Reply
+from tests.support import conversation, texts
 
 pytestmark = pytest.mark.e2e
 

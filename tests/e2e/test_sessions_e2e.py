@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import API_KEY, OTHER_KEY
-from tests.e2e.test_chat_e2e import conversation, texts
 from tests.fakes.upstream import Reply
-from tests.support import wait_until
+from tests.support import conversation, texts, wait_until
 
 pytestmark = pytest.mark.e2e
 
