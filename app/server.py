@@ -9,7 +9,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -20,19 +19,12 @@ from .auth import keyless_guard
 from .config import Settings
 from .engine.types import Engine
 from .errors import GatewayError
+from .gateway import Gateway
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Gateway:
-    settings: Settings
-    engine: Engine
-    sessions: SessionService
-    responses: ResponseStore
 
 
 async def sweep(gateway: Gateway) -> None:

@@ -1,0 +1,20 @@
+"""The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions and
+stored responses. Its own module so that both the app factory and the routes' dependencies can
+name its type without importing each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Settings
+from .engine.types import Engine
+from .sessions.responses import ResponseStore
+from .sessions.service import SessionService
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+    sessions: SessionService
+    responses: ResponseStore
