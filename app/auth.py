@@ -66,12 +66,10 @@ def key_matches(presented: str, keys: list[str]) -> bool:
     return matched and bool(presented)
 
 
-def authenticate(request: Request) -> Tenant:
-    """FastAPI dependency: the caller's tenant, or 401 in the API's envelope."""
-    keys: list[str] = request.app.state.gateway.settings.api_key_list
+def tenant_for(presented: str | None, keys: list[str]) -> Tenant:
+    """The tenant a presented key names: anonymous without keys configured, else 401 unless it is one."""
     if not keys:
         return ANONYMOUS
-    presented = presented_key(request) or ""
-    if not key_matches(presented, keys):
+    if not key_matches(presented or "", keys):
         raise invalid_api_key()
-    return Tenant("key-" + hashlib.sha256(presented.encode()).hexdigest()[:16])
+    return Tenant("key-" + hashlib.sha256((presented or "").encode()).hexdigest()[:16])

@@ -5,22 +5,21 @@ from __future__ import annotations
 import time
 import uuid
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..auth import Tenant, authenticate
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
 from . import openapi
+from .deps import GatewayDep, TenantDep
 from .streaming import by_choice, indexed, merged, refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
 
 @router.post("/v1/chat/completions", **openapi.operation(ChatCompletionRequest))
-async def chat_completions(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
-    gateway = request.app.state.gateway
+async def chat_completions(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
     body = parse(ChatCompletionRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from ..auth import ANONYMOUS, Tenant, authenticate
+from ..auth import ANONYMOUS
+from .deps import GatewayDep, TenantDep
 
 router = APIRouter()
 
 
 @router.get("/health")
-async def health() -> dict:
+async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/v1/auth/status")
-async def auth_status(request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
-    status = await request.app.state.gateway.engine.auth_status()
+async def auth_status(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    status = await gateway.engine.auth_status()
     return status if tenant is ANONYMOUS else for_tenant(status)
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..auth import Tenant, authenticate
 from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
 from . import openapi
+from .deps import GatewayDep, TenantDep
 from .streaming import refuse_if_strict, respond, session_id, turn_headers
 
 router = APIRouter()
 
 
 @router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
-async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
-    gateway = request.app.state.gateway
+async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
     body = parse(MessagesRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
@@ -37,8 +36,7 @@ async def messages(request: Request, tenant: Tenant = Depends(authenticate)) -> 
 @router.post(
     "/v1/messages/count_tokens", **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True)
 )
-async def count_tokens(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
-    gateway = request.app.state.gateway
+async def count_tokens(request: Request, gateway: GatewayDep, _: TenantDep) -> Response:
     data = await read_json(request, gateway.settings)
     body = parse(CountTokensRequest, data)
     gateway.engine.resolve_model(body.model)  # 404 unless served

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..auth import Tenant, authenticate
 from ..engine.types import Event, Finish, Turn
+from ..gateway import Gateway
 from ..protocol.openai_responses import ResponsesRequest
 from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
 from . import openapi
+from .deps import GatewayDep, TenantDep
 from .streaming import refuse_if_strict, respond, turn_headers
 
 router = APIRouter()
 
 
 @router.post("/v1/responses", **openapi.operation(ResponsesRequest))
-async def create_response(request: Request, tenant: Tenant = Depends(authenticate)) -> Response:
-    gateway = request.app.state.gateway
+async def create_response(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
     body = parse(ResponsesRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
@@ -51,18 +52,18 @@ async def create_response(request: Request, tenant: Tenant = Depends(authenticat
 
 
 @router.get("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
-async def get_response(response_id: str, request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
-    return request.app.state.gateway.responses.get(tenant.id, response_id).response
+async def get_response(response_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    return gateway.responses.get(tenant.id, response_id).response
 
 
 @router.delete("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
-async def delete_response(response_id: str, request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
-    request.app.state.gateway.responses.delete(tenant.id, response_id)
+async def delete_response(response_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    gateway.responses.delete(tenant.id, response_id)
     return {"id": response_id, "object": "response.deleted", "deleted": True}
 
 
 async def _storing(
-    events: AsyncIterator[Event], gateway, turn: Turn, tenant: str, body: ResponsesRequest, resp_id: str
+    events: AsyncIterator[Event], gateway: Gateway, turn: Turn, tenant: str, body: ResponsesRequest, resp_id: str
 ) -> AsyncIterator[Event]:
     """The turn's events; once it finished, the response and its conversation are stored."""
     collected: list[Event] = []

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Any
 
-from ..auth import ANONYMOUS, Tenant, authenticate
+from fastapi import APIRouter
+
+from ..auth import ANONYMOUS
 from . import openapi
+from .deps import GatewayDep, TenantDep
 
 router = APIRouter()
 
 
 @router.get("/v1/sessions", **openapi.operation(statuses=(401, 403)))
-async def list_sessions(request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
-    registry = request.app.state.gateway.sessions.registry
+async def list_sessions(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    registry = gateway.sessions.registry
     sessions = sorted(registry.list(tenant.id), key=lambda s: s.last_used, reverse=True)
     return {"object": "list", "data": [s.summary(registry.ttl) for s in sessions]}
 
 
 @router.get("/v1/sessions/stats", **openapi.operation(statuses=(401, 403)))
-async def session_stats(request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
+async def session_stats(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
     """The caller's own figures; the whole engine's (every tenant's processes) only in keyless mode."""
-    gateway = request.app.state.gateway
     registry = gateway.sessions.registry
     mine = None if tenant is ANONYMOUS else [session.uid for session in registry.list(tenant.id)]
     return {**registry.stats(tenant.id), "gateway": gateway.engine.stats(mine)}
 
 
 @router.get("/v1/sessions/{session_id}", **openapi.operation(statuses=(401, 403, 404)))
-async def get_session(session_id: str, request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
-    registry = request.app.state.gateway.sessions.registry
+async def get_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    registry = gateway.sessions.registry
     session = registry.get(tenant.id, session_id)
     messages = [{"role": m.role, "content": m.content} for m in session.messages]
     return {
@@ -41,6 +43,6 @@ async def get_session(session_id: str, request: Request, tenant: Tenant = Depend
 
 
 @router.delete("/v1/sessions/{session_id}", **openapi.operation(statuses=(401, 403, 404)))
-async def delete_session(session_id: str, request: Request, tenant: Tenant = Depends(authenticate)) -> dict:
-    request.app.state.gateway.sessions.registry.delete(tenant.id, session_id)
+async def delete_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    gateway.sessions.registry.delete(tenant.id, session_id)
     return {"id": session_id, "object": "session.deleted", "deleted": True}
