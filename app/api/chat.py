@@ -12,8 +12,9 @@ from ..protocol.openai_chat import ChatCompletionRequest
 from ..requests import parse, read_json
 from ..translate import openai_chat as translate
 from . import openapi
+from .checks import refuse_if_strict, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
-from .streaming import by_choice, indexed, merged, refuse_if_strict, respond, session_id, turn_headers
+from .streaming import by_choice, indexed, merged, respond
 
 router = APIRouter()
 

@@ -9,8 +9,9 @@ from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
 from . import openapi
+from .checks import refuse_if_strict, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
-from .streaming import refuse_if_strict, respond, session_id, turn_headers
+from .streaming import respond
 
 router = APIRouter()
 

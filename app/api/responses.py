@@ -16,8 +16,9 @@ from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
 from . import openapi
+from .checks import refuse_if_strict, turn_headers
 from .deps import GatewayDep, TenantDep
-from .streaming import refuse_if_strict, respond, turn_headers
+from .streaming import respond
 
 router = APIRouter()
 

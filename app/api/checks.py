@@ -1,0 +1,64 @@
+"""What every front door checks in a request beyond its body, and the headers it answers with:
+strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), and the report of
+what was ignored (X-Gateway-Ignored-Params)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi import Request
+
+from ..errors import invalid_request
+from ..protocol.openai_chat import SESSION_ID_PATTERN
+from ..translate.openai_chat import unsupported_parameter
+
+MAX_IGNORED_HEADER = 1024  # characters of parameter names in X-Gateway-Ignored-Params
+
+
+def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str]) -> None:
+    """Strict mode (server-wide, or X-Gateway-Strict per request) refuses what would be ignored."""
+    header = request.headers.get("x-gateway-strict", "").lower()
+    strict = header in ("1", "true", "yes") or (strict_setting and header not in ("0", "false", "no"))
+    if ignored and strict:
+        raise unsupported_parameter(ignored[0])
+
+
+def session_id(request: Request, from_body: str | None) -> str | None:
+    """The session a request names: its body field, else the X-Session-Id header."""
+    value = from_body or request.headers.get("x-session-id")
+    if from_body is None and value is not None and not re.fullmatch(SESSION_ID_PATTERN, value):
+        raise invalid_request(
+            "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
+        )
+    return value
+
+
+def turn_headers(id_header: str, request_id: str, session: str | None, ignored: list[str]) -> dict[str, str]:
+    """The headers every front door answers with: its request id, the session, what was ignored."""
+    headers = {id_header: request_id}
+    if session:
+        headers["X-Session-Id"] = session  # validated against SESSION_ID_PATTERN
+    if ignored:
+        headers["X-Gateway-Ignored-Params"] = ignored_header(ignored)
+    return headers
+
+
+def ignored_header(names: list[str]) -> str:
+    """The ignored parameters' names, safe as a header value.
+
+    The names of unknown fields are the client's: they may hold CR/LF or NUL (which would end the
+    response, or let the client write headers of its own) or text outside latin-1 (which cannot be
+    sent at all), and there may be thousands. So each name is percent-encoded, and the list stops
+    at about 1 KB with a count of the rest.
+    """
+    shown: list[str] = []
+    size = 0
+    for name in names:
+        encoded = quote(name, safe="[]", errors="replace")
+        if size + len(encoded) > MAX_IGNORED_HEADER:
+            break
+        shown.append(encoded)
+        size += len(encoded) + 1
+    rest = len(names) - len(shown)
+    return ",".join(shown + ([f"...({rest} more)"] if rest else []))
