@@ -1,4 +1,4 @@
-"""POST /v1/chat/completions: parse, authorise, run the turn, render (JSON or SSE)."""
+"""POST /v1/chat/completions: parse, authorise, run the turn (or `n` of them), render (JSON or SSE)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from fastapi.responses import Response
 
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..requests import parse, read_json
+from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
 from . import openapi
 from .checks import refuse_if_strict, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
-from .streaming import by_choice, indexed, merged, respond
+from .streaming import respond
 
 router = APIRouter()
 
@@ -26,20 +27,14 @@ async def chat_completions(request: Request, gateway: GatewayDep, tenant: Tenant
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
-    created = int(time.time())
-    n = body.n or 1
-    legacy = translate.uses_legacy_functions(body)
-    run = gateway.sessions.turn(turn, session_id(request, body.session_id)) if n == 1 else None
-    # n > 1: independent one-off turns, outside any session
-    events = indexed(run.events()) if run else merged([gateway.sessions.one_off(turn) for _ in range(n)])
-    chunks = translate.ChunkStream(
-        completion_id, created, body.model, bool(body.stream_options and body.stream_options.include_usage), legacy, n
-    )
+    n, created, legacy = body.n or 1, int(time.time()), translate.uses_legacy_functions(body)
+    choices = Choices(gateway.sessions, turn, session_id(request, body.session_id) if n == 1 else None, n)
+    usage = bool(body.stream_options and body.stream_options.include_usage)
     return await respond(
         request,
-        events,
+        choices.events(),
         bool(body.stream),
         whole=lambda items: translate.completion(by_choice(items, n), completion_id, created, body.model, legacy),
-        frames=chunks,
-        headers=lambda: turn_headers("X-Request-Id", completion_id, run.session_id if run else None, ignored),
+        frames=translate.ChunkStream(completion_id, created, body.model, usage, legacy, n),
+        headers=lambda: turn_headers("X-Request-Id", completion_id, choices.session_id, ignored),
     )

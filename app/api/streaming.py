@@ -7,20 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from ..engine.types import Event
 from ..errors import GatewayError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Item = TypeVar("Item")
-Indexed = tuple[int, Event]
 
 
 class Frames(Protocol[Item]):  # type: ignore[misc]
@@ -117,54 +114,3 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
 async def _disconnect(request: Request) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
-
-
-async def indexed(events: AsyncIterator[Event]) -> AsyncIterator[Indexed]:
-    """One choice's events, tagged with choice index 0."""
-    try:
-        async for event in events:
-            yield 0, event
-    finally:
-        await events.aclose()
-
-
-async def merged(streams: list[AsyncIterator[Event]]) -> AsyncIterator[Indexed]:
-    """Several choices' events as they come, tagged with their choice index. The first failure
-    ends them all."""
-    queue: asyncio.Queue[tuple[int, Event | BaseException | None]] = asyncio.Queue()
-
-    async def pump(index: int, events: AsyncIterator[Event]) -> None:
-        ended: Event | BaseException | None = None
-        try:
-            async with aclosing(events):
-                async for event in events:
-                    queue.put_nowait((index, event))
-        except BaseException as exc:  # a cancelled start included: the merge must still hear of it
-            ended = exc
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-        finally:
-            queue.put_nowait((index, ended))
-
-    tasks = [asyncio.create_task(pump(i, s)) for i, s in enumerate(streams)]
-    running = len(tasks)
-    try:
-        while running:
-            index, item = await queue.get()
-            if item is None:
-                running -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield index, item
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-
-
-def by_choice(items: list[Indexed], n: int) -> list[list[Event]]:
-    choices: list[list[Event]] = [[] for _ in range(n)]
-    for index, event in items:
-        choices[index].append(event)
-    return choices

@@ -4,7 +4,7 @@ turn only when it succeeded (a failed turn leaves the session as it was)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -22,7 +22,7 @@ class SessionTurn:
     requested_id: str | None
     session_id: str | None = None
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         registry = self.service.registry
         session, resent = await self.service.enter(self.turn, self.requested_id)
         self.session_id = session.id
@@ -60,7 +60,7 @@ class SessionService:
     def turn(self, turn: Turn, session_id: str | None) -> SessionTurn:
         return SessionTurn(self, turn, session_id)
 
-    async def one_off(self, turn: Turn) -> AsyncIterator[Event]:
+    async def one_off(self, turn: Turn) -> AsyncGenerator[Event, None]:
         """A turn outside any session (chat's n > 1), with the same checks."""
         check_tool_results(turn.messages)
         async with aclosing(self.engine.stream(turn)) as events:
