@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .api import chat, health, messages, models, openapi, responses, sessions
+from .api.respond import error_response
 from .auth import keyless_guard
 from .config import Settings
 from .engine.types import Engine
@@ -39,13 +40,6 @@ async def sweep(gateway: Gateway) -> None:
             gateway.engine.close_idle_processes()
         except Exception:
             log.exception("sweep failed")
-
-
-def error_response(request: Request, error: GatewayError) -> JSONResponse:
-    """The error in the envelope of the API that was called: Anthropic's on /v1/messages."""
-    anthropic = request.url.path.startswith("/v1/messages")
-    body = error.anthropic_body() if anthropic else error.openai_body()
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -85,7 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 request.headers.get("origin"),
             )
             if refused is not None:
-                return error_response(request, refused)
+                return error_response(request.url.path, refused)
             return await call_next(request)
 
     for module in (chat, messages, responses, models, sessions, health):
@@ -94,7 +88,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
-        return error_response(request, exc)
+        return error_response(request.url.path, exc)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -102,13 +96,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         error = GatewayError(
             exc.status_code, str(exc.detail), "invalid_request_error", code, headers=getattr(exc, "headers", None) or {}
         )
-        return error_response(request, error)
+        return error_response(request.url.path, error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(
-            request, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+            request.url.path, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
         )
 
     return app

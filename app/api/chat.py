@@ -15,7 +15,7 @@ from ..translate import openai_chat as translate
 from . import openapi
 from .checks import refuse_if_strict, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
-from .streaming import respond
+from .respond import respond
 
 router = APIRouter()
 

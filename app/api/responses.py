@@ -18,7 +18,7 @@ from ..translate import openai_responses as translate
 from . import openapi
 from .checks import refuse_if_strict, turn_headers
 from .deps import GatewayDep, TenantDep
-from .streaming import respond
+from .respond import respond
 
 router = APIRouter()
 

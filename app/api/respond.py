@@ -1,12 +1,18 @@
-"""Serving a turn's events over HTTP, for every front door: JSON or SSE, the real status when the
-turn fails before its first event, an error frame after it, and the turn stopped when the client
-leaves."""
+"""Answering over HTTP, for every front door: a turn's events as one JSON body or as an SSE stream,
+and errors in the door's own envelope.
+
+A stream waits for the turn's first event before it answers, so that a failure that comes first
+(a bad credential, a rate limit) gets its real HTTP status instead of a 200 stream that carries an
+error; a failure after that can only be the stream's last frame. A client that leaves stops the
+turn: until the answer (or its first event) is there, a watcher listens for the disconnect; once
+streaming, Starlette ends the stream when the client goes, and the events are closed with it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
@@ -18,23 +24,30 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Item = TypeVar("Item")
+Item_contra = TypeVar("Item_contra", contravariant=True)
 
 
-class Frames(Protocol[Item]):  # type: ignore[misc]
+class Frames(Protocol[Item_contra]):
     """How one API writes a stream: frames to open, one item's frames, frames to close, an error."""
 
     def opening(self) -> list[str]: ...
 
-    def frames(self, item: Item) -> list[str]: ...
+    def frames(self, item: Item_contra) -> list[str]: ...
 
     def closing(self) -> list[str]: ...
 
     def failure(self, error: GatewayError) -> list[str]: ...
 
 
+def error_response(path: str, error: GatewayError) -> JSONResponse:
+    """The error in the envelope of the API that was called: Anthropic's on /v1/messages."""
+    body = error.anthropic_body() if path.startswith("/v1/messages") else error.openai_body()
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
 async def respond(
     request: Request,
-    events: AsyncIterator[Item],
+    events: AsyncGenerator[Item, None],
     stream: bool,
     whole: Callable[[list[Item]], dict[str, Any]],
     frames: Frames[Item],
@@ -45,8 +58,6 @@ async def respond(
         if not stream:
             collected = await unless_disconnected(request, _collect(events))
             return JSONResponse(whole(collected), headers=headers())
-        # Wait for the first event before answering, so a failure that comes first (bad credential,
-        # rate limit) gets its real HTTP status instead of a 200 stream that carries an error.
         first: list[Item] = [await unless_disconnected(request, events.__anext__())]
     except ClientDisconnected:
         await events.aclose()
@@ -67,7 +78,7 @@ async def _collect(events: AsyncIterator[Item]) -> list[Item]:
     return [item async for item in events]
 
 
-async def _sse(frames: Frames[Item], first: list[Item], events: AsyncIterator[Item]) -> AsyncIterator[str]:
+async def _sse(frames: Frames[Item], first: list[Item], events: AsyncGenerator[Item, None]) -> AsyncIterator[str]:
     try:
         for frame in frames.opening():
             yield frame
