@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from .errors import GatewayError, invalid_api_key
-from .loopback import is_loopback_authority, is_loopback_origin, is_loopback_peer
+from .errors import invalid_api_key
 
 
 @dataclass(frozen=True)
@@ -25,31 +24,6 @@ def presented_key(request: Request) -> str | None:
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     return request.headers.get("x-api-key")
-
-
-def keyless_guard(client_host: str | None, host_header: str | None, origin: str | None) -> GatewayError | None:
-    """Without API keys the gateway serves this machine only, and no web page in its browser.
-
-    - clients must come from loopback (even if someone starts uvicorn on 0.0.0.0 by hand);
-    - the Host header must name loopback: a DNS-rebinding page reaches 127.0.0.1 under its own name;
-    - a cross-origin Origin header means a web page is calling; browsers send it on every such POST.
-    What counts as loopback, and why `127.1` or `localhost.` do not, is in app/loopback.py.
-    """
-    if not is_loopback_peer(client_host) and client_host not in (None, "testclient"):
-        reason = "from other machines"
-    elif host_header is not None and not is_loopback_authority(host_header):
-        reason = f"under the host name '{host_header[:100]}'"
-    elif origin is not None and not is_loopback_origin(origin):
-        reason = f"from web pages ({origin[:100]})"
-    else:
-        return None
-    return GatewayError(
-        403,
-        f"This gateway has no API keys configured, so it does not accept requests {reason}. "
-        "Set GATEWAY_API_KEYS to serve them.",
-        "permission_error",
-        "keyless_gateway",
-    )
 
 
 def key_matches(presented: str, keys: list[str]) -> bool:

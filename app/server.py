@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .api import chat, health, messages, models, openapi, responses, sessions
+from .api.keyless import KeylessGuard
 from .api.respond import error_response
-from .auth import keyless_guard
 from .config import Settings
 from .engine.types import Engine
 from .errors import GatewayError
@@ -70,18 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.gateway = gateway
 
     if not settings.api_key_list:
-
-        @app.middleware("http")
-        async def only_this_machine(request: Request, call_next):  # type: ignore[no-untyped-def]
-            refused = keyless_guard(
-                request.client.host if request.client else None,
-                request.headers.get("host"),
-                request.headers.get("origin"),
-            )
-            if refused is not None:
-                return error_response(request.url.path, refused)
-            return await call_next(request)
-
+        app.add_middleware(KeylessGuard)
     for module in (chat, messages, responses, models, sessions, health):
         app.include_router(module.router)
     openapi.install(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.auth import keyless_guard
+from app.api.keyless import keyless_guard
 from app.config import Settings
 
 
