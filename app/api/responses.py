@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..engine.types import Event, Finish, Turn
-from ..gateway import Gateway
+from ..engine.types import Event, Finish
+from ..errors import GatewayError
 from ..protocol.openai_responses import ResponsesRequest
 from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
@@ -39,14 +39,18 @@ async def create_response(request: Request, gateway: GatewayDep, tenant: TenantD
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
     run = gateway.sessions.turn(turn, None)
-    events = _storing(run.events(), gateway, turn, tenant.id, body, resp_id)
-    builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
 
+    def store(response: dict[str, Any], finish: Finish) -> None:
+        if body.store is not False:
+            conversation = [*turn.messages, finish.message]
+            gateway.responses.put(resp_id, StoredResponse(tenant.id, response, conversation, turn.system))
+
+    builder = _Storing(translate.ResponseBuilder(resp_id, int(time.time()), body), store)
     return await respond(
         request,
-        events,
+        run.events(),
         bool(body.stream),
-        whole=lambda items: translate.build(items, builder),
+        whole=builder.whole,
         frames=builder,
         headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored),
     )
@@ -63,21 +67,32 @@ async def delete_response(response_id: str, gateway: GatewayDep, tenant: TenantD
     return {"id": response_id, "object": "response.deleted", "deleted": True}
 
 
-async def _storing(
-    events: AsyncIterator[Event], gateway: Gateway, turn: Turn, tenant: str, body: ResponsesRequest, resp_id: str
-) -> AsyncIterator[Event]:
-    """The turn's events; once it finished, the response and its conversation are stored."""
-    collected: list[Event] = []
-    try:
-        async for event in events:
-            collected.append(event)
-            yield event
-    finally:
-        await events.aclose()
-    finish = next((e for e in reversed(collected) if isinstance(e, Finish)), None)
-    if finish is not None and body.store is not False:
-        builder = translate.ResponseBuilder(resp_id, int(time.time()), body)
-        gateway.responses.put(
-            resp_id,
-            StoredResponse(tenant, translate.build(collected, builder), [*turn.messages, finish.message], turn.system),
-        )
+class _Storing:
+    """The response builder, whole or as frames, handing the response to `store` once the turn
+    finished: the very response the client gets (same item ids), built once, stored before the
+    client can name it."""
+
+    def __init__(self, builder: translate.ResponseBuilder, store: Callable[[dict[str, Any], Finish], None]) -> None:
+        self.builder, self.store = builder, store
+
+    def whole(self, events: list[Event]) -> dict[str, Any]:
+        response = translate.build(events, self.builder)
+        finish = next((event for event in events if isinstance(event, Finish)), None)
+        if finish is not None:
+            self.store(response, finish)
+        return response
+
+    def opening(self) -> list[str]:
+        return self.builder.opening()
+
+    def frames(self, event: Event) -> list[str]:
+        frames = self.builder.frames(event)
+        if isinstance(event, Finish):
+            self.store(self.builder.response(), event)
+        return frames
+
+    def closing(self) -> list[str]:
+        return self.builder.closing()
+
+    def failure(self, error: GatewayError) -> list[str]:
+        return self.builder.failure(error)

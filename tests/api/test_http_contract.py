@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support import make_client
@@ -226,3 +228,18 @@ async def test_openapi_publishes_the_request_bodies_and_error_statuses(path, mod
         assert error == {"$ref": f"#/components/schemas/{envelope}"}
     sessions = document["paths"]["/v1/sessions/{session_id}"]
     assert "404" in sessions["get"]["responses"] and "404" in sessions["delete"]["responses"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_stored_response_is_the_one_the_client_was_given(stream):
+    client, _ = make_client()
+    async with client:
+        response = await client.post("/v1/responses", json={"model": "sonnet", "input": "hi", "stream": stream})
+        if stream:
+            events = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+            given = next(e["response"] for e in events if e["type"] == "response.completed")
+        else:
+            given = response.json()
+        stored = await client.get(f"/v1/responses/{given['id']}")
+    assert stored.status_code == 200
+    assert stored.json() == given  # the same item ids and creation time: built once
