@@ -28,22 +28,16 @@ async def create_response(request: Request, gateway: GatewayDep, tenant: TenantD
     body = parse(ResponsesRequest, await read_json(request, gateway.settings))
     ignored = translate.ignored_parameters(body)
     refuse_if_strict(request, gateway.settings.strict_params, ignored)
-    earlier, earlier_system = [], None
-    if body.previous_response_id:
-        previous = gateway.responses.get(tenant.id, body.previous_response_id, "previous_response_id")
-        earlier, earlier_system = previous.conversation, previous.system
-    resp_id = translate.response_id()
-    turn = translate.to_turn(
-        body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, earlier_system
-    )
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
+    earlier, system = gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)
+    resp_id = translate.response_id()
+    turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     run = gateway.sessions.turn(turn, None)
 
-    def store(response: dict[str, Any], finish: Finish) -> None:
+    def store(response: dict[str, Any]) -> None:
         if body.store is not False:
-            conversation = [*turn.messages, finish.message]
-            gateway.responses.put(resp_id, StoredResponse(tenant.id, response, conversation, turn.system))
+            gateway.responses.put(resp_id, StoredResponse(tenant.id, response, run.served, turn.system))
 
     builder = _Storing(translate.ResponseBuilder(resp_id, int(time.time()), body), store)
     return await respond(
@@ -72,14 +66,13 @@ class _Storing:
     finished: the very response the client gets (same item ids), built once, stored before the
     client can name it."""
 
-    def __init__(self, builder: translate.ResponseBuilder, store: Callable[[dict[str, Any], Finish], None]) -> None:
+    def __init__(self, builder: translate.ResponseBuilder, store: Callable[[dict[str, Any]], None]) -> None:
         self.builder, self.store = builder, store
 
     def whole(self, events: list[Event]) -> dict[str, Any]:
         response = translate.build(events, self.builder)
-        finish = next((event for event in events if isinstance(event, Finish)), None)
-        if finish is not None:
-            self.store(response, finish)
+        if any(isinstance(event, Finish) for event in events):
+            self.store(response)
         return response
 
     def opening(self) -> list[str]:
@@ -88,7 +81,7 @@ class _Storing:
     def frames(self, event: Event) -> list[str]:
         frames = self.builder.frames(event)
         if isinstance(event, Finish):
-            self.store(self.builder.response(), event)
+            self.store(self.builder.response())
         return frames
 
     def closing(self) -> list[str]:

@@ -47,6 +47,24 @@ def session_busy(session_id: str) -> GatewayError:
     )
 
 
+@dataclass(frozen=True)
+class Pointer:
+    """Where a conversation as served up to some turn lives: the first `length` messages of the
+    session `key` (`uid`: that very session, not a later one of the same name), whose chain hash was
+    then `digest`. A session only ever grows, so those messages stay as they were while it lives.
+
+    A stateless session keeps no image bytes (see `record_turn`), but a conversation continued from
+    here must hash, and reach Claude, with its real content: those messages are kept whole in
+    `images`, by position.
+    """
+
+    key: tuple[str, str]
+    uid: str
+    length: int
+    digest: str
+    images: dict[int, Message] = field(default_factory=dict)
+
+
 @dataclass
 class Session:
     id: str  # as the client knows it; unique per tenant
@@ -128,6 +146,23 @@ class SessionRegistry:
                 if not self._expired(session) and not session.lock.locked():
                     return session
         return None
+
+    def pointer(self, session: Session, conversation: list[Message]) -> Pointer | None:
+        """Where `conversation`, the session's whole history as just recorded (image bytes
+        included), lives; None if the session has ended."""
+        if session.gone or len(conversation) != len(session.messages):
+            return None
+        images = {i: m for i, m in enumerate(conversation) if _has_image_data(m)} if session.stateless else {}
+        return Pointer(session.key, session.uid, len(session.messages), session.hashes[-1], images)
+
+    def conversation(self, pointer: Pointer) -> list[Message] | None:
+        """The messages `pointer` names, if their session still holds them (None once it ended)."""
+        session = self._sessions.get(pointer.key)
+        if session is None or session.uid != pointer.uid or self._expired(session):
+            return None
+        if len(session.hashes) < pointer.length or session.hashes[pointer.length - 1] != pointer.digest:
+            return None
+        return [pointer.images.get(i, m) for i, m in enumerate(session.messages[: pointer.length])]
 
     def extends(self, session: Session, messages: list[Message]) -> bool:
         """Whether `messages` begin with the session's whole served history."""
@@ -235,6 +270,10 @@ class SessionRegistry:
 
 def _key(system: str | None) -> str:
     return hashlib.sha256((system or "").encode()).hexdigest()[:16]
+
+
+def _has_image_data(message: Message) -> bool:
+    return any(_image_placeholder(block) != block for block in message.content)
 
 
 def _without_image_data(messages: list[Message]) -> list[Message]:

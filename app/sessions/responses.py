@@ -1,7 +1,12 @@
-"""Stored Responses (OpenAI Responses API): what GET /v1/responses/{id} returns, and the
-conversation up to each response, which `previous_response_id` continues.
+"""Stored Responses (OpenAI Responses API): what GET /v1/responses/{id} returns, and where the
+conversation up to each response lives, which `previous_response_id` continues.
 
-Bounded by count and by bytes (a response's conversation may carry images): the oldest go first.
+A stored response keeps a pointer into the session registry, not a copy of its conversation: the
+session holds the messages once. Only what a stateless session drops, image bytes, is kept here
+(see `Pointer`). So a conversation ends with its session: once that was deleted or expired, the
+response can still be read, but no longer continued.
+
+Bounded by count and by bytes (the kept images count): the oldest go first.
 """
 
 from __future__ import annotations
@@ -15,20 +20,21 @@ from typing import Any
 
 from ..engine.types import Message
 from ..errors import GatewayError
+from .registry import Pointer, SessionRegistry
 
 
 @dataclass
 class StoredResponse:
     tenant: str
     response: dict[str, Any]
-    conversation: list[Message]  # every message up to and including this response's answer
+    pointer: Pointer | None  # its conversation, up to and including its answer (None: session ended)
     system: str | None
     stored_at: float = field(default_factory=time.time)
     size: int = 0  # bytes, as counted when stored
 
     def measure(self) -> int:
-        content = [m.content for m in self.conversation]
-        return len(json.dumps([self.response, content, self.system], ensure_ascii=False, default=str))
+        kept = [m.content for m in self.pointer.images.values()] if self.pointer else []
+        return len(json.dumps([self.response, kept, self.system], ensure_ascii=False, default=str))
 
 
 def response_not_found(response_id: str, param: str | None = None) -> GatewayError:
@@ -38,6 +44,17 @@ def response_not_found(response_id: str, param: str | None = None) -> GatewayErr
         "invalid_request_error",
         "response_not_found",
         param,
+    )
+
+
+def conversation_ended(response_id: str) -> GatewayError:
+    return GatewayError(
+        404,
+        f"The conversation of response '{response_id}' has ended (its session was deleted or expired), "
+        "so it cannot be continued.",
+        "invalid_request_error",
+        "conversation_not_found",
+        "previous_response_id",
     )
 
 
@@ -70,6 +87,19 @@ class ResponseStore:
         if item is None or item.tenant != tenant or self._clock() - item.stored_at > self.ttl:
             raise response_not_found(response_id, param)
         return item
+
+    def earlier(
+        self, tenant: str, response_id: str | None, sessions: SessionRegistry
+    ) -> tuple[list[Message], str | None]:
+        """The conversation up to and including a response (`previous_response_id`), and its system
+        prompt; nothing for no response."""
+        if response_id is None:
+            return [], None
+        item = self.get(tenant, response_id, "previous_response_id")
+        conversation = sessions.conversation(item.pointer) if item.pointer else None
+        if conversation is None:
+            raise conversation_ended(response_id)
+        return conversation, item.system
 
     def delete(self, tenant: str, response_id: str) -> None:
         self.get(tenant, response_id)

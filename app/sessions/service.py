@@ -10,17 +10,19 @@ from dataclasses import dataclass, replace
 
 from ..engine.types import Engine, Event, Finish, Turn, extend_hash
 from ..translate.common import check_tool_results
-from .registry import Session, SessionRegistry, session_busy
+from .registry import Pointer, Session, SessionRegistry, session_busy
 
 
 @dataclass
 class SessionTurn:
-    """One request's turn. `session_id` is known once the first event (or error) has come."""
+    """One request's turn. `session_id` is known once the first event (or error) has come, `served`
+    once the turn finished."""
 
     service: SessionService
     turn: Turn
     requested_id: str | None
     session_id: str | None = None
+    served: Pointer | None = None  # where the conversation lives once the turn finished
 
     async def events(self) -> AsyncGenerator[Event, None]:
         registry = self.service.registry
@@ -45,7 +47,9 @@ class SessionTurn:
             async with aclosing(self.service.engine.stream(turn)) as events:
                 async for event in events:
                     if isinstance(event, Finish):
-                        registry.record_turn(session, [*turn.messages[served:], event.message])
+                        conversation = [*turn.messages, event.message]
+                        registry.record_turn(session, conversation[served:])
+                        self.served = registry.pointer(session, conversation)
                     yield event
         finally:
             registry.release(session)

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.engine.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
 from app.errors import GatewayError
 from app.server import create_app
-from app.sessions.registry import SessionRegistry
+from app.sessions.registry import Pointer, SessionRegistry
 from app.sessions.responses import ResponseStore, StoredResponse
 from app.sessions.service import SessionService
 
@@ -200,7 +200,8 @@ async def test_too_many_sessions_is_429_in_the_doors_envelope():
 
 def test_stored_responses_are_bounded_by_bytes():
     store = ResponseStore(3600, max_items=1000, max_bytes=50_000)
-    big = [Message("user", [{"type": "text", "text": "x" * 20_000}])]
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "x" * 20_000}}
+    big = Pointer(("t", "s"), "uid", 1, "digest", {0: Message("user", [image])})  # the image bytes it keeps
     for i in range(5):
         store.put(f"r{i}", StoredResponse("t", {"id": f"r{i}"}, big, None))
     assert store.bytes <= 50_000
