@@ -106,3 +106,55 @@ async def test_a_session_in_a_turn_does_not_expire_under_it(registry):
     await session.lock.acquire()
     registry.clock.now += 61
     assert registry.expire() == 0
+
+
+# --- pointers into a session (what a stored response keeps) -----------------------------------
+IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+
+
+def pointed(registry, name, *messages):
+    """A session that served `messages`, and a pointer to that conversation."""
+    session = served(registry, "t", *messages, name=name)
+    return session, registry.pointer(session, list(messages))
+
+
+def grown(registry, session):
+    registry.record_turn(session, [u("later"), a("still here")])
+
+
+def deleted(registry, session):
+    registry.delete("t", session.id)
+
+
+def renamed(registry, session):
+    deleted(registry, session)
+    registry.create("t", "sonnet", None, session.id)  # a new session of the same name
+
+
+def expired(registry, session):
+    registry.clock.now += 61
+
+
+@pytest.mark.parametrize("name", ["named", None])
+@pytest.mark.parametrize(
+    "then, holds",
+    [
+        pytest.param(lambda registry, session: None, True, id="as served"),
+        pytest.param(grown, True, id="the session grew: the conversation up to there"),
+        pytest.param(deleted, False, id="the session was deleted"),
+        pytest.param(renamed, False, id="another session of the same name"),
+        pytest.param(expired, False, id="the session expired"),
+    ],
+)
+def test_a_pointer_names_the_conversation_while_its_session_lives(registry, name, then, holds):
+    conversation = [Message("user", [IMAGE, {"type": "text", "text": "what is it?"}]), a("a picture")]
+    session, pointer = pointed(registry, name, *conversation)
+    then(registry, session)
+    assert registry.conversation(pointer) == (conversation if holds else None)  # image bytes included
+
+
+def test_a_stateless_session_keeps_no_image_bytes_its_pointer_keeps_them(registry):
+    conversation = [Message("user", [IMAGE, {"type": "text", "text": "what is it?"}]), a("a picture")]
+    session, pointer = pointed(registry, None, *conversation)
+    assert "iVBORw0KGgo=" not in str(session.messages)
+    assert pointer.images == {0: conversation[0]}  # the one message the session keeps without them
