@@ -128,9 +128,6 @@ class SessionRegistry:
             raise session_not_found(session_id)
         return session
 
-    def list(self, tenant: str) -> list[Session]:
-        return [s for s in self._sessions.values() if s.tenant == tenant and not self._expired(s)]
-
     def continuation(self, tenant: str, model: str, system: str | None, messages: list[Message]) -> Session | None:
         """A free stateless session whose served history `messages` extends.
 
@@ -266,6 +263,11 @@ class SessionRegistry:
 
     def _expired(self, session: Session) -> bool:
         return self._clock() - session.last_used > self.ttl
+
+    # Last in the class: below it, `list` in an annotation would name this method.
+    def list(self, tenant: str) -> list[Session]:
+        """The tenant's live sessions."""
+        return [s for s in self._sessions.values() if s.tenant == tenant and not self._expired(s)]
 
 
 def _key(system: str | None) -> str:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..engine.types import Engine, Event, Finish, Turn, extend_hash
 from ..translate.common import check_tool_results
@@ -117,5 +118,11 @@ async def acquire_within(lock: asyncio.Lock, timeout: float) -> bool:
     finally:
         if not acquire.done():
             acquire.cancel()
-            acquire.add_done_callback(lambda task: task.cancelled() or task.exception() or lock.release())
+            acquire.add_done_callback(lambda task: _release_if_taken(lock, task))
     return acquire.done() and not acquire.cancelled() and acquire.exception() is None
+
+
+def _release_if_taken(lock: asyncio.Lock, acquire: asyncio.Future[Any]) -> None:
+    """An acquire cancelled too late still took the lock: give it back."""
+    if not acquire.cancelled() and acquire.exception() is None:
+        lock.release()
