@@ -9,11 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..protocol.openai_chat import ChatCompletionRequest
-from ..requests import parse, read_json
 from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
 from . import openapi
-from .checks import refuse_if_strict, session_id, turn_headers
+from .checks import checked_body, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
 from .respond import respond
 
@@ -22,9 +21,7 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions", **openapi.operation(ChatCompletionRequest))
 async def chat_completions(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
-    body = parse(ChatCompletionRequest, await read_json(request, gateway.settings))
-    ignored = translate.ignored_parameters(body)
-    refuse_if_strict(request, gateway.settings.strict_params, ignored)
+    body, ignored = await checked_body(request, gateway.settings, ChatCompletionRequest, translate.ignored_parameters)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     n, created, legacy = body.n or 1, int(time.time()), translate.uses_legacy_functions(body)

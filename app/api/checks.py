@@ -1,19 +1,37 @@
-"""What every front door checks in a request beyond its body, and the headers it answers with:
-strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), and the report of
-what was ignored (X-Gateway-Ignored-Params)."""
+"""What every front door checks in a request, and the headers it answers with: the body read and
+validated, strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), and the
+report of what was ignored (X-Gateway-Ignored-Params)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
+from pydantic import BaseModel
 
+from ..config import Settings
 from ..errors import invalid_request
 from ..protocol.openai_chat import SESSION_ID_PATTERN
+from ..requests import parse, read_json
 from ..translate.openai_chat import unsupported_parameter
 
 MAX_IGNORED_HEADER = 1024  # characters of parameter names in X-Gateway-Ignored-Params
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def checked_body(
+    request: Request, settings: Settings, model: type[Body], ignored_parameters: Callable[[Body], list[str]]
+) -> tuple[Body, list[str]]:
+    """The request's body as `model`, and the parameters in it the gateway will not apply (which
+    strict mode refuses)."""
+    body = parse(model, await read_json(request, settings))
+    ignored = ignored_parameters(body)
+    refuse_if_strict(request, settings.strict_params, ignored)
+    return body, ignored
 
 
 def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str]) -> None:

@@ -9,7 +9,7 @@ from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
 from . import openapi
-from .checks import refuse_if_strict, session_id, turn_headers
+from .checks import checked_body, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
 from .respond import respond
 
@@ -18,9 +18,7 @@ router = APIRouter()
 
 @router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
 async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
-    body = parse(MessagesRequest, await read_json(request, gateway.settings))
-    ignored = translate.ignored_parameters(body)
-    refuse_if_strict(request, gateway.settings.strict_params, ignored)
+    body, ignored = await checked_body(request, gateway.settings, MessagesRequest, translate.ignored_parameters)
     msg_id = translate.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     run = gateway.sessions.turn(turn, session_id(request, body.session_id))

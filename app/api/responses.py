@@ -12,11 +12,10 @@ from fastapi.responses import Response
 from ..engine.types import Event, Finish
 from ..errors import GatewayError
 from ..protocol.openai_responses import ResponsesRequest
-from ..requests import parse, read_json
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
 from . import openapi
-from .checks import refuse_if_strict, turn_headers
+from .checks import checked_body, turn_headers
 from .deps import GatewayDep, TenantDep
 from .respond import respond
 
@@ -25,9 +24,7 @@ router = APIRouter()
 
 @router.post("/v1/responses", **openapi.operation(ResponsesRequest))
 async def create_response(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
-    body = parse(ResponsesRequest, await read_json(request, gateway.settings))
-    ignored = translate.ignored_parameters(body)
-    refuse_if_strict(request, gateway.settings.strict_params, ignored)
+    body, ignored = await checked_body(request, gateway.settings, ResponsesRequest, translate.ignored_parameters)
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
     earlier, system = gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)
