@@ -1,4 +1,4 @@
-"""create_app(settings, engine): routers, error handlers, lifespan.
+"""create_app(settings, engine): routers, middleware, error handlers, lifespan.
 
 All mutable state lives on one object, `app.state.gateway`.
 """

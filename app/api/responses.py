@@ -34,7 +34,7 @@ async def create_response(request: Request, gateway: GatewayDep, tenant: TenantD
 
     def store(response: dict[str, Any]) -> None:
         if body.store is not False:
-            gateway.responses.put(resp_id, StoredResponse(tenant.id, response, run.served, turn.system))
+            gateway.responses.put(resp_id, StoredResponse(tenant.id, response, run.pointer, turn.system))
 
     builder = _Storing(translate.ResponseBuilder(resp_id, int(time.time()), body), store)
     return await respond(

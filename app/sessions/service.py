@@ -16,14 +16,14 @@ from .registry import Pointer, Session, SessionRegistry, session_busy
 
 @dataclass
 class SessionTurn:
-    """One request's turn. `session_id` is known once the first event (or error) has come, `served`
-    once the turn finished."""
+    """One request's turn. `session_id` is known once the first event (or error) has come, and
+    `pointer` (where its conversation lives) once the turn finished."""
 
     service: SessionService
     turn: Turn
     requested_id: str | None
     session_id: str | None = None
-    served: Pointer | None = None  # where the conversation lives once the turn finished
+    pointer: Pointer | None = None
 
     async def events(self) -> AsyncGenerator[Event, None]:
         registry = self.service.registry
@@ -50,7 +50,7 @@ class SessionTurn:
                     if isinstance(event, Finish):
                         conversation = [*turn.messages, event.message]
                         registry.record_turn(session, conversation[served:])
-                        self.served = registry.pointer(session, conversation)
+                        self.pointer = registry.pointer(session, conversation)
                     yield event
         finally:
             registry.release(session)
