@@ -25,6 +25,7 @@ from ..engine.types import (
 from ..errors import GatewayError, invalid_request
 from ..protocol import anthropic_messages as am
 from .common import append_message, base64_image, clamped_limits, forced_tool_instruction, output_limit, url_image
+from .sse import sse_event, stream_interrupted
 
 STOP_REASONS: dict[FinishReason, str] = {
     "stop": "end_turn",
@@ -215,30 +216,28 @@ class EventStream:
                 },
             },
         }
-        return [sse("message_start", start), sse("ping", {"type": "ping"})]
+        return [sse_event(start), sse_event({"type": "ping"})]
 
     def _block(self, kind: str, block: dict[str, Any]) -> list[str]:
         frames = self._close()
         self._index += 1
         self._open = kind
-        return frames + [
-            sse("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
-        ]
+        return frames + [sse_event({"type": "content_block_start", "index": self._index, "content_block": block})]
 
     def _close(self) -> list[str]:
         if self._open is None:
             return []
         self._open = None
-        return [sse("content_block_stop", {"type": "content_block_stop", "index": self._index})]
+        return [sse_event({"type": "content_block_stop", "index": self._index})]
 
     def _delta(self, delta: dict[str, Any]) -> str:
-        return sse("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
+        return sse_event({"type": "content_block_delta", "index": self._index, "delta": delta})
 
     def closing(self) -> list[str]:
         return []  # message_stop came with the Finish
 
     def failure(self, error: GatewayError) -> list[str]:
-        return [sse("error", error.anthropic_body())]
+        return [sse_event(error.anthropic_body())]
 
     def frames(self, event: Event) -> list[str]:
         if isinstance(event, ThinkingDelta) and event.text:
@@ -256,26 +255,16 @@ class EventStream:
         if isinstance(event, ToolCallDelta) and event.arguments:
             return [self._delta({"type": "input_json_delta", "partial_json": event.arguments})]
         if isinstance(event, Restart):
-            raise GatewayError(
-                502,
-                "Claude's answer broke off mid-stream and was started again; retry the request.",
-                "api_error",
-                "upstream_stream_interrupted",
-            )
+            raise stream_interrupted()
         if isinstance(event, Finish):
             return self._close() + [
-                sse(
-                    "message_delta",
+                sse_event(
                     {
                         "type": "message_delta",
                         "delta": {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence},
                         "usage": _usage(event),
                     },
                 ),
-                sse("message_stop", {"type": "message_stop"}),
+                sse_event({"type": "message_stop"}),
             ]
         return []
-
-
-def sse(name: str, payload: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"

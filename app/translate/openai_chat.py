@@ -33,6 +33,7 @@ from .common import (
     output_limit,
     url_image,
 )
+from .sse import sse, stream_interrupted
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
@@ -349,16 +350,6 @@ def _total_usage(choices: list[list[Event]]) -> Usage:
     return sum((e.usage for events in choices for e in events if isinstance(e, Finish)), Usage())
 
 
-def stream_broke() -> GatewayError:
-    return GatewayError(
-        502,
-        "Claude's answer broke off mid-stream and Claude Code started it again; the text already "
-        "streamed is void. Retry the request.",
-        "api_error",
-        "upstream_stream_interrupted",
-    )
-
-
 class ChunkStream:
     """Streamed response chunks, all with the same id, created and model, as SSE frames.
 
@@ -429,7 +420,7 @@ class ChunkStream:
             call = {"index": event.index, "function": {"arguments": event.arguments}}
             return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)] if event.arguments else []
         if isinstance(event, Restart):
-            raise stream_broke()
+            raise stream_interrupted()
         if isinstance(event, Finish):
             self._usage = self._usage + event.usage
             reason = FINISH_REASONS[event.reason]
@@ -473,7 +464,3 @@ class ChunkStream:
     @staticmethod
     def done() -> str:
         return "data: [DONE]\n\n"
-
-
-def sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"

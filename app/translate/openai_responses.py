@@ -25,6 +25,7 @@ from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
 from .common import append_message, checked_schema, clamped_limits, forced_tool_instruction, output_limit
 from .openai_chat import EFFORTS, image_block
+from .sse import sse_event, stream_interrupted
 
 UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
 
@@ -285,7 +286,7 @@ class ResponseBuilder:
     def _event(self, kind: str, **fields: Any) -> str:
         payload = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
-        return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+        return sse_event(payload)
 
     def opening(self) -> list[str]:
         return [
@@ -299,12 +300,7 @@ class ResponseBuilder:
     def frames(self, event: Event) -> list[str]:
         """Streaming events for one engine event (thinking is kept for the final response only)."""
         if isinstance(event, Restart):
-            raise GatewayError(
-                502,
-                "Claude's answer broke off mid-stream and was started again; retry.",
-                "api_error",
-                "upstream_stream_interrupted",
-            )
+            raise stream_interrupted()
         before = len(self.output)
         last = self.output[-1] if self.output else None
         self.apply(event)
