@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..engine.types import Block, Message
-from ..errors import invalid_request
+from ..errors import GatewayError, invalid_request
 
 IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # Claude Code takes an output schema only on its command line (--json-schema, no file form), where
@@ -18,6 +19,20 @@ MAX_SCHEMA_BYTES = 64 * 1024
 # The most output tokens Claude Code asks Claude for: it caps CLAUDE_CODE_MAX_OUTPUT_TOKENS there
 # (measured with CLI 2.1.329: 200000 and 2**70 both reached the API as 128000, for every model).
 MAX_OUTPUT_TOKENS = 128_000
+# OpenAI's reasoning effort -> Claude's effort.
+EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+_DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
+
+
+def unsupported_parameter(name: str) -> GatewayError:
+    """What strict mode answers to a parameter the gateway would ignore."""
+    name = name if len(name) <= 200 else name[:200] + "..."  # the client's own field name: keep it short
+    return invalid_request(
+        f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
+        "Leave it out, or send the request without X-Gateway-Strict.",
+        name,
+        "unsupported_parameter",
+    )
 
 
 def output_limit(requested: int | None) -> int | None:
@@ -41,6 +56,18 @@ def url_image(url: str, param: str) -> Block:
             "Image URLs must be http(s) URLs; send other images as base64 data.", param, "invalid_image_url"
         )
     return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def image_from_url(url: str, param: str) -> Block:
+    """An image as the OpenAI APIs give it, a data: or http(s) URL."""
+    if not url.startswith("data:"):
+        return url_image(url, param)
+    match = _DATA_URL.match(url)
+    if not match:
+        raise invalid_request(
+            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
+        )
+    return base64_image(match.group("media") or "", match.group("data").strip(), param)
 
 
 def base64_image(media_type: str, data: str, param: str, media_param: str | None = None) -> Block:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from .. import jsontext
@@ -25,17 +24,15 @@ from ..engine.types import (
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
 from .common import (
+    EFFORTS,
     append_message,
-    base64_image,
     checked_schema,
     clamped_limits,
     forced_tool_instruction,
+    image_from_url,
     output_limit,
-    url_image,
 )
 from .sse import sse, stream_interrupted
-
-_DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
 FINISH_REASONS: dict[FinishReason, str] = {
     "stop": "stop",
@@ -63,8 +60,6 @@ UNAPPLIED = (
     "modalities",
     "web_search_options",
 )
-# OpenAI's reasoning_effort -> Claude's effort.
-EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
 
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
@@ -96,16 +91,6 @@ def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
     if isinstance(request.function_call, oa.NamedFunction):
         return request.function_call.name
     return None
-
-
-def unsupported_parameter(name: str) -> GatewayError:
-    name = name if len(name) <= 200 else name[:200] + "..."  # the client's own field name: keep it short
-    return invalid_request(
-        f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
-        "Leave it out, or send the request without X-Gateway-Strict.",
-        name,
-        "unsupported_parameter",
-    )
 
 
 MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
@@ -246,7 +231,7 @@ def _user_blocks(content: str | list[Any], where: str) -> list[Block]:
         if isinstance(part, oa.TextPart):
             blocks.extend(_text_blocks(part.text))
         else:
-            blocks.append(image_block(part.image_url.url, f"{where}.content[{j}].image_url.url"))
+            blocks.append(image_from_url(part.image_url.url, f"{where}.content[{j}].image_url.url"))
     return blocks
 
 
@@ -267,18 +252,6 @@ def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
             raise invalid_request(f"{param} must be a JSON object.", param)
         blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
     return blocks
-
-
-def image_block(url: str, param: str) -> Block:
-    """An OpenAI image URL (data: or http(s):) as an Anthropic image block."""
-    if not url.startswith("data:"):
-        return url_image(url, param)
-    match = _DATA_URL.match(url)
-    if not match:
-        raise invalid_request(
-            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
-        )
-    return base64_image(match.group("media") or "", match.group("data").strip(), param)
 
 
 # --- out ------------------------------------------------------------------------------------

@@ -23,8 +23,15 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
-from .common import append_message, checked_schema, clamped_limits, forced_tool_instruction, output_limit
-from .openai_chat import EFFORTS, image_block
+from .common import (
+    EFFORTS,
+    append_message,
+    checked_schema,
+    clamped_limits,
+    forced_tool_instruction,
+    image_from_url,
+    output_limit,
+)
 from .sse import sse_event, stream_interrupted
 
 UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
@@ -132,7 +139,7 @@ def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
         elif isinstance(part, orq.Refusal):
             blocks.append({"type": "text", "text": part.refusal})
         elif part.image_url is not None:
-            blocks.append(image_block(part.image_url, f"{where}.content[{j}].image_url"))
+            blocks.append(image_from_url(part.image_url, f"{where}.content[{j}].image_url"))
         else:
             raise invalid_request(
                 f"{where}.content[{j}] needs an image_url: file ids are not served here.",
