@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -19,12 +18,25 @@ from ..engine.types import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
-    ToolSpec,
     Turn,
 )
-from ..errors import GatewayError, invalid_request
+from ..errors import GatewayError
 from ..protocol import anthropic_messages as am
-from .common import append_message, base64_image, clamped_limits, forced_tool_instruction, output_limit, url_image
+from .common import (
+    append_message,
+    base64_image,
+    clamped_limits,
+    forced_tool_instruction,
+    ignored,
+    output_limit,
+    require_content,
+    require_user_last,
+    system_prompt,
+    text_blocks,
+    tool_result,
+    tool_spec,
+    url_image,
+)
 from .sse import sse_event, stream_interrupted
 
 STOP_REASONS: dict[FinishReason, str] = {
@@ -38,52 +50,41 @@ UNAPPLIED = ("temperature", "top_p", "top_k", "service_tier")
 
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
-    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
-    named += clamped_limits(max_tokens=request.max_tokens)
-    if request.tool_choice and request.tool_choice.type in ("any", "tool"):
-        named.append("tool_choice")  # asked for in the system prompt, not enforced
+    found = clamped_limits(max_tokens=request.max_tokens)
+    if _forced_tool(request) is not None:
+        found.append("tool_choice")  # asked for in the system prompt, not enforced
     if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
-        named.append("tool_choice.disable_parallel_tool_use")
+        found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
-        named += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
-    return named + sorted(request.model_extra or {})
+        found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
+    return ignored(request, UNAPPLIED, found)
 
 
-def system_text(system: str | list[am.TextBlock] | None) -> str | None:
-    if isinstance(system, list):
-        return "\n\n".join(block.text for block in system) or None
-    return system or None
+def _forced_tool(request: am.MessagesRequest) -> str | None:
+    """'' for tool_choice any, a name for a named tool; None when Claude may choose."""
+    choice = request.tool_choice
+    if choice is None or choice.type not in ("any", "tool"):
+        return None
+    return choice.name or "" if choice.type == "tool" else ""
 
 
 def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request_id: str) -> Turn:
     messages: list[Message] = []
     for i, message in enumerate(request.messages):
-        blocks = _blocks(message, f"messages[{i}]")
-        if message.role == "user" and not blocks:
-            raise invalid_request(f"messages[{i}].content is empty.", f"messages[{i}].content")
-        append_message(messages, message.role, blocks)
-    if not messages or messages[-1].role != "user":
-        raise invalid_request(
-            "The last message must have the user role: Claude Code cannot continue an assistant message.",
-            "messages",
-        )
-    system = system_text(request.system)
-    choice = request.tool_choice.type if request.tool_choice else "auto"
-    tools = (
-        ()
-        if choice == "none"
-        else tuple(
-            ToolSpec(t.name, t.description or "", json.dumps(t.input_schema, sort_keys=True))
-            for t in request.tools or []
-        )
-    )
-    if tools and choice in ("any", "tool"):
-        instruction = forced_tool_instruction(request.tool_choice.name or "" if choice == "tool" else "")
-        system = f"{system}\n\n{instruction}" if system else instruction
+        where = f"messages[{i}]"
+        blocks = _blocks(message, where)
+        append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
+    require_user_last(messages, "messages")
+    hidden = request.tool_choice is not None and request.tool_choice.type == "none"
+    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
+    system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
+    forced = _forced_tool(request) if tools else None
+    if forced is not None:  # Claude Code cannot force a tool call: ask for it
+        system.append(forced_tool_instruction(forced))
     return Turn(
         model=model,
         messages=messages,
-        system=system,
+        system=system_prompt(system),
         max_output_tokens=output_limit(request.max_tokens),
         tenant=tenant,
         request_id=request_id,
@@ -94,7 +95,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     )
 
 
-def _thinking(thinking: am.ThinkingEnabled | am.ThinkingDisabled | am.ThinkingAdaptive | None) -> dict[str, Any] | None:
+def _thinking(thinking: am.Thinking | None) -> dict[str, Any] | None:
     """Claude Code's thinking setting: the known fields only (each becomes a command-line flag);
     unknown ones are named in the ignored-parameters header instead."""
     if thinking is None:
@@ -104,18 +105,17 @@ def _thinking(thinking: am.ThinkingEnabled | am.ThinkingDisabled | am.ThinkingAd
 
 def _blocks(message: am.MessageParam, where: str) -> list[Block]:
     if isinstance(message.content, str):
-        return [{"type": "text", "text": message.content}] if message.content.strip() else []
+        return text_blocks(message.content)
     blocks: list[Block] = []
     for j, block in enumerate(message.content):
         if isinstance(block, am.TextBlock):
-            if block.text.strip():
-                blocks.append({"type": "text", "text": block.text})
+            blocks.extend(text_blocks(block.text))
         elif isinstance(block, am.ImageBlock):
             blocks.append(_image(block, f"{where}.content[{j}].source"))
         elif isinstance(block, am.ToolUseBlock):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
         elif isinstance(block, am.ToolResultBlock):
-            blocks.append({"type": "tool_result", "tool_use_id": block.tool_use_id, "content": _result_text(block)})
+            blocks.append(tool_result(block.tool_use_id, _result_text(block)))
         # thinking blocks of earlier answers are not sent back: their signatures are Anthropic's
     return blocks
 

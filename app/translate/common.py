@@ -1,4 +1,6 @@
-"""What the front doors' translators share: the rules for images and schemas, message merging."""
+"""The request-side rules every front door's translator follows: what a conversation, its images,
+tools, output schema, effort and limits must be to reach Claude Code, each written once. A door's
+translator reads its own wire shape and hands the pieces to these."""
 
 from __future__ import annotations
 
@@ -6,10 +8,14 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..engine.types import Block, Message
+from pydantic import BaseModel
+
+from .. import jsontext
+from ..engine.types import Block, Message, Role, ToolSpec
 from ..errors import GatewayError, invalid_request
 
 IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -21,7 +27,17 @@ MAX_SCHEMA_BYTES = 64 * 1024
 MAX_OUTPUT_TOKENS = 128_000
 # OpenAI's reasoning effort -> Claude's effort.
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+# A function without a schema takes no arguments.
+NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
+
+
+# --- parameters -------------------------------------------------------------------------------------
+def ignored(request: BaseModel, unapplied: Iterable[str], found: list[str]) -> list[str]:
+    """The request's parameters that will not be applied: the `unapplied` ones it sets, those the
+    door `found` it cannot apply as asked, then its unknown fields."""
+    named = [name for name in unapplied if getattr(request, name) is not None]
+    return named + found + sorted(request.model_extra or {})
 
 
 def unsupported_parameter(name: str) -> GatewayError:
@@ -45,45 +61,25 @@ def clamped_limits(**limits: int | None) -> list[str]:
     return [name for name, value in limits.items() if value is not None and value > MAX_OUTPUT_TOKENS]
 
 
-def url_image(url: str, param: str) -> Block:
-    """An image Claude fetches by URL: http(s) with a host, nothing else (no file:, ftp:, data:)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise invalid_request(
-            "Image URLs must be http(s) URLs; send other images as base64 data.", param, "invalid_image_url"
-        )
-    return {"type": "image", "source": {"type": "url", "url": url}}
+def effort(requested: str | None, param: str) -> str | None:
+    """Claude's effort for OpenAI's reasoning effort; None leaves Claude Code's default."""
+    if requested is None:
+        return None
+    if requested not in EFFORTS:
+        raise invalid_request(f"{param} must be one of {', '.join(EFFORTS)}.", param, "invalid_value")
+    return EFFORTS[requested]
 
 
-def image_from_url(url: str, param: str) -> Block:
-    """An image as the OpenAI APIs give it, a data: or http(s) URL."""
-    if not url.startswith("data:"):
-        return url_image(url, param)
-    match = _DATA_URL.match(url)
-    if not match:
-        raise invalid_request(
-            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
-        )
-    return base64_image(match.group("media") or "", match.group("data").strip(), param)
-
-
-def base64_image(media_type: str, data: str, param: str, media_param: str | None = None) -> Block:
-    """An image given inline: a media type Claude reads, and data that is base64."""
-    media_type = media_type.lower()
-    if media_type not in IMAGE_MEDIA_TYPES:
-        raise invalid_request(
-            f"Unsupported image type '{media_type or 'none'}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
-            media_param or param,
-            "invalid_image_format",
-        )
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+def output_schema(kind: str | None, schema: dict[str, Any] | None, param: str) -> dict[str, Any] | None:
+    """The JSON schema the answer must follow, from a response format's type ("text",
+    "json_object" or "json_schema") and its schema; None for plain text."""
+    if kind is None or kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if schema is None:
+        raise invalid_request(f"{param} must be a JSON schema object.", param, "invalid_value")
+    return checked_schema(schema, param)
 
 
 def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
@@ -99,19 +95,82 @@ def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
     return schema
 
 
-def append_message(messages: list[Message], role: str, blocks: list[Block]) -> None:
+def refuse_tools_with_schema(tools: bool, kind: str | None, param: str) -> None:
+    """Claude Code's structured output ends the turn with a tool of its own, so the client's tools
+    and a JSON response format (`kind` other than "text") cannot be served together."""
+    if tools and kind is not None and kind != "text":
+        raise invalid_request(
+            f"tools and a JSON {param} cannot be combined here: Claude Code's structured output "
+            "ends the turn with its own tool. Use one or the other.",
+            param,
+            "unsupported_parameter",
+        )
+
+
+# --- tools ------------------------------------------------------------------------------------------
+def tool_spec(name: str, description: str | None, parameters: dict[str, Any] | None) -> ToolSpec:
+    """A client's function as Claude is offered it. The schema is JSON text with sorted keys: the
+    spec is part of a process's options, so equal schemas must be equal text."""
+    return ToolSpec(name, description or "", json.dumps(parameters or NO_PARAMETERS, sort_keys=True))
+
+
+def forced_tool_instruction(forced: str) -> str:
+    """Claude Code cannot force a tool call, so the system prompt asks for it ('' = any tool)."""
+    return f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
+
+
+def tool_call(call_id: str, name: str, arguments: str | None, param: str) -> Block:
+    """An earlier function call as an OpenAI client sends it back (its arguments as JSON text)."""
+    try:
+        parsed = jsontext.loads(arguments or "{}")
+    except jsontext.InvalidJSON as exc:
+        raise invalid_request(f"{param} is not valid JSON: {exc}.", param) from None
+    if not isinstance(parsed, dict):
+        raise invalid_request(f"{param} must be a JSON object.", param)
+    return {"type": "tool_use", "id": call_id, "name": name, "input": parsed}
+
+
+def tool_result(call_id: str, text: str) -> Block:
+    return {"type": "tool_result", "tool_use_id": call_id, "content": text}
+
+
+# --- content ----------------------------------------------------------------------------------------
+def system_prompt(parts: Iterable[str | None]) -> str | None:
+    """The system prompt from its parts (the client's, then the gateway's), blank ones left out."""
+    return "\n\n".join(part for part in parts if part) or None
+
+
+def text_blocks(text: str) -> list[Block]:
+    """A text block, or none for blank text: Claude refuses empty text blocks."""
+    return [{"type": "text", "text": text}] if text.strip() else []
+
+
+def require_content(blocks: list[Block], where: str) -> list[Block]:
+    """A user message's blocks; Claude refuses an empty message, so it is refused here, naming it."""
+    if not blocks:
+        raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
+    return blocks
+
+
+def append_message(messages: list[Message], role: Role, blocks: list[Block]) -> None:
     """Add blocks, merging same-role neighbours: Claude wants strictly alternating turns."""
     if not blocks:
         return
     if messages and messages[-1].role == role:
         messages[-1].content.extend(blocks)
     else:
-        messages.append(Message(role, list(blocks)))  # type: ignore[arg-type]
+        messages.append(Message(role, list(blocks)))
 
 
-def forced_tool_instruction(forced: str) -> str:
-    """Claude Code cannot force a tool call, so the system prompt asks for it ('' = any tool)."""
-    return f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
+def require_user_last(messages: list[Message], param: str) -> None:
+    """Claude Code answers a user message (or tool results); it cannot continue its own."""
+    if not messages or messages[-1].role != "user":
+        raise invalid_request(
+            "The last message must come from the user (or be a tool result); Claude Code cannot continue "
+            "an assistant message.",
+            param,
+            "invalid_last_message",
+        )
 
 
 def check_tool_results(messages: list[Message]) -> None:
@@ -134,3 +193,45 @@ def check_tool_results(messages: list[Message]) -> None:
                     code="orphan_tool_result",
                 )
         previous = message if message.role == "assistant" else None
+
+
+# --- images -----------------------------------------------------------------------------------------
+def image_from_url(url: str, param: str) -> Block:
+    """An image as the OpenAI APIs give it: a data: or an http(s) URL."""
+    if not url.startswith("data:"):
+        return url_image(url, param)
+    match = _DATA_URL.match(url)
+    if not match:
+        raise invalid_request(
+            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
+        )
+    return base64_image(match.group("media") or "", match.group("data").strip(), param)
+
+
+def url_image(url: str, param: str) -> Block:
+    """An image Claude fetches by URL: http(s) with a host, nothing else (no file:, ftp:, data:)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise invalid_request(
+            "Image URLs must be http(s) URLs; send other images as base64 data.", param, "invalid_image_url"
+        )
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def base64_image(media_type: str, data: str, param: str, media_param: str | None = None) -> Block:
+    """An image given inline: a media type Claude reads, and data that is base64."""
+    media_type = media_type.lower()
+    if media_type not in IMAGE_MEDIA_TYPES:
+        raise invalid_request(
+            f"Unsupported image type '{media_type or 'none'}'; use one of {', '.join(sorted(IMAGE_MEDIA_TYPES))}.",
+            media_param or param,
+            "invalid_image_format",
+        )
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from .. import jsontext
 from ..engine.types import (
     Block,
     Event,
@@ -17,20 +15,28 @@ from ..engine.types import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
-    ToolSpec,
     Turn,
     Usage,
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
 from .common import (
-    EFFORTS,
     append_message,
-    checked_schema,
     clamped_limits,
+    effort,
     forced_tool_instruction,
+    ignored,
     image_from_url,
     output_limit,
+    output_schema,
+    refuse_tools_with_schema,
+    require_content,
+    require_user_last,
+    system_prompt,
+    text_blocks,
+    tool_call,
+    tool_result,
+    tool_spec,
 )
 from .sse import sse, stream_interrupted
 
@@ -64,13 +70,12 @@ UNAPPLIED = (
 
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
-    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
-    named += clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
+    found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
     if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
-        named.append("parallel_tool_calls")  # Claude may call several functions at once
+        found.append("parallel_tool_calls")  # Claude may call several functions at once
     if _forced_function(request) is not None:
-        named.append("tool_choice")  # asked for in the system prompt, not enforced
-    return named + sorted(request.model_extra or {})
+        found.append("tool_choice")  # asked for in the system prompt, not enforced
+    return ignored(request, UNAPPLIED, found)
 
 
 def _tools(request: oa.ChatCompletionRequest) -> list[oa.FunctionDefinition]:
@@ -98,13 +103,8 @@ MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 # What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
-    if _tools(request) and isinstance(request.response_format, (oa.JSONObjectFormat, oa.JSONSchemaFormat)):
-        raise invalid_request(
-            "tools and a JSON response_format cannot be combined here: Claude Code's structured output "
-            "ends the turn with its own tool. Use one or the other.",
-            "response_format",
-            "unsupported_parameter",
-        )
+    kind = request.response_format.type if request.response_format else None
+    refuse_tools_with_schema(bool(_tools(request)), kind, "response_format")
     if (request.n or 1) > MAX_CHOICES:
         raise invalid_request(
             f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.",
@@ -127,10 +127,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         if isinstance(message, (oa.SystemMessage, oa.DeveloperMessage)):
             system_parts.append(_plain_text(message.content))
         elif isinstance(message, oa.UserMessage):
-            blocks = _user_blocks(message.content, where)
-            if not blocks:  # Claude refuses empty text; say so here rather than fail upstream
-                raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
-            append_message(messages, "user", blocks)
+            append_message(messages, "user", require_content(_user_blocks(message.content, where), where))
         elif isinstance(message, oa.AssistantMessage):
             if message.function_call is not None:  # legacy: no id, so one is made up
                 legacy_call = f"call_legacy_{i}"
@@ -142,54 +139,26 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
                 )
             append_message(messages, "assistant", _assistant_blocks(message, where))
         elif isinstance(message, oa.FunctionMessage):
-            result = {"type": "tool_result", "tool_use_id": legacy_call, "content": message.content or ""}
-            append_message(messages, "user", [result])
+            append_message(messages, "user", [tool_result(legacy_call, message.content or "")])
         elif isinstance(message, oa.ToolMessage):
-            result = {
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": _plain_text(message.content),
-            }
-            append_message(messages, "user", [result])
-    if not messages or messages[-1].role != "user":
-        raise invalid_request(
-            "The last message must come from the user (or be a tool result); Claude Code cannot continue "
-            "an assistant message.",
-            "messages",
-            "invalid_last_message",
-        )
+            append_message(messages, "user", [tool_result(message.tool_call_id, _plain_text(message.content))])
+    require_user_last(messages, "messages")
     forced = _forced_function(request)
     if forced is not None:  # Claude Code cannot force a tool call: ask for it
         system_parts.append(forced_tool_instruction(forced))
-    system = "\n\n".join(part for part in system_parts if part) or None
-    tools = tuple(
-        ToolSpec(
-            f.name,
-            f.description or "",
-            json.dumps(f.parameters or {"type": "object", "properties": {}}, sort_keys=True),
-        )
-        for f in _tools(request)
-    )
-    effort = None
-    if request.reasoning_effort is not None:
-        effort = EFFORTS.get(request.reasoning_effort)
-        if effort is None:
-            raise invalid_request(
-                f"reasoning_effort must be one of {', '.join(EFFORTS)}.", "reasoning_effort", "invalid_value"
-            )
     return Turn(
         model=model,
         messages=messages,
-        system=system,
+        system=system_prompt(system_parts),
         max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
         tenant=tenant,
         request_id=request_id,
-        effort=effort,
+        effort=effort(request.reasoning_effort, "reasoning_effort"),
         stop=_stops(request.stop),
         output_schema=_output_schema(request.response_format),
         user=request.user,
         metadata=dict(request.metadata or {}),
-        tools=tools,
+        tools=tuple(tool_spec(f.name, f.description, f.parameters) for f in _tools(request)),
     )
 
 
@@ -201,35 +170,22 @@ def _stops(stop: str | list[str] | None) -> list[str]:
 
 
 def _output_schema(response_format: oa.ResponseFormat | None) -> dict[str, Any] | None:
-    """The JSON schema the answer must follow, from response_format; None for plain text."""
-    if response_format is None or isinstance(response_format, oa.TextFormat):
-        return None
-    if isinstance(response_format, oa.JSONObjectFormat):
-        return {"type": "object"}
-    if response_format.json_schema.schema_ is None:
-        raise invalid_request(
-            "response_format.json_schema.schema must be a JSON schema object.",
-            "response_format.json_schema.schema",
-            "invalid_value",
-        )
-    return checked_schema(response_format.json_schema.schema_, "response_format.json_schema.schema")
+    schema = response_format.json_schema.schema_ if isinstance(response_format, oa.JSONSchemaFormat) else None
+    kind = response_format.type if response_format else None
+    return output_schema(kind, schema, "response_format.json_schema.schema")
 
 
 def _plain_text(content: str | list[oa.TextPart]) -> str:
     return content if isinstance(content, str) else "\n".join(part.text for part in content)
 
 
-def _text_blocks(text: str) -> list[Block]:
-    return [{"type": "text", "text": text}] if text.strip() else []
-
-
-def _user_blocks(content: str | list[Any], where: str) -> list[Block]:
+def _user_blocks(content: str | list[oa.UserPart], where: str) -> list[Block]:
     if isinstance(content, str):
-        return _text_blocks(content)
+        return text_blocks(content)
     blocks: list[Block] = []
     for j, part in enumerate(content):
         if isinstance(part, oa.TextPart):
-            blocks.extend(_text_blocks(part.text))
+            blocks.extend(text_blocks(part.text))
         else:
             blocks.append(image_from_url(part.image_url.url, f"{where}.content[{j}].image_url.url"))
     return blocks
@@ -238,19 +194,13 @@ def _user_blocks(content: str | list[Any], where: str) -> list[Block]:
 def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
     blocks: list[Block] = []
     if isinstance(message.content, str):
-        blocks.extend(_text_blocks(message.content))
+        blocks.extend(text_blocks(message.content))
     elif message.content:
         for part in message.content:
-            blocks.extend(_text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
+            blocks.extend(text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
     for j, call in enumerate(message.tool_calls or []):
         param = f"{where}.tool_calls[{j}].function.arguments"
-        try:
-            arguments = jsontext.loads(call.function.arguments or "{}")
-        except jsontext.InvalidJSON as exc:
-            raise invalid_request(f"{param} is not valid JSON: {exc}.", param) from None
-        if not isinstance(arguments, dict):
-            raise invalid_request(f"{param} must be a JSON object.", param)
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
+        blocks.append(tool_call(call.id, call.function.name, call.function.arguments, param))
     return blocks
 
 

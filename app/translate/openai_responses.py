@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from .. import jsontext
 from ..engine.types import (
     Block,
     Event,
@@ -18,19 +16,26 @@ from ..engine.types import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
-    ToolSpec,
     Turn,
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
 from .common import (
-    EFFORTS,
     append_message,
-    checked_schema,
     clamped_limits,
+    effort,
     forced_tool_instruction,
+    ignored,
     image_from_url,
     output_limit,
+    output_schema,
+    refuse_tools_with_schema,
+    require_user_last,
+    system_prompt,
+    text_blocks,
+    tool_call,
+    tool_result,
+    tool_spec,
 )
 from .sse import sse_event, stream_interrupted
 
@@ -38,13 +43,12 @@ UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
 
 
 def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
-    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
-    named += clamped_limits(max_output_tokens=request.max_output_tokens)
+    found = clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False or (request.parallel_tool_calls is not None and not request.tools):
-        named.append("parallel_tool_calls")
+        found.append("parallel_tool_calls")
     if request.tools and (request.tool_choice == "required" or isinstance(request.tool_choice, orq.NamedFunction)):
-        named.append("tool_choice")
-    return named + sorted(request.model_extra or {})
+        found.append("tool_choice")
+    return ignored(request, UNAPPLIED, found)
 
 
 def to_turn(
@@ -56,86 +60,58 @@ def to_turn(
     earlier_system: str | None,
 ) -> Turn:
     """The turn: the conversation up to previous_response_id (`earlier`), then the new input."""
-    system_parts = [request.instructions] if request.instructions else ([earlier_system] if earlier_system else [])
+    system_parts = [request.instructions or earlier_system]
     messages = [Message(m.role, list(m.content)) for m in earlier]
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts)
-    if not messages or messages[-1].role != "user":
-        raise invalid_request("The input must end with a user message or function call outputs.", "input")
-    tools = (
-        ()
-        if request.tool_choice == "none"
-        else tuple(
-            ToolSpec(
-                t.name,
-                t.description or "",
-                json.dumps(t.parameters or {"type": "object", "properties": {}}, sort_keys=True),
-            )
-            for t in request.tools or []
-        )
-    )
-    if tools and request.text and request.text.format and request.text.format.type != "text":
-        raise invalid_request(
-            "tools and a JSON text.format cannot be combined here: Claude Code's structured "
-            "output ends the turn with its own tool.",
-            "text.format",
-        )
+    require_user_last(messages, "input")
+    hidden = request.tool_choice == "none"
+    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
+    fmt = request.text.format if request.text else None
+    refuse_tools_with_schema(bool(tools), fmt.type if fmt else None, "text.format")
     if tools and request.tool_choice == "required":
         system_parts.append(forced_tool_instruction(""))
     elif tools and isinstance(request.tool_choice, orq.NamedFunction):
         system_parts.append(forced_tool_instruction(request.tool_choice.name))
-    effort = None
-    if request.reasoning and request.reasoning.effort:
-        effort = EFFORTS.get(request.reasoning.effort)
-        if effort is None:
-            raise invalid_request(f"reasoning.effort must be one of {', '.join(EFFORTS)}.", "reasoning.effort")
     return Turn(
         model=model,
         messages=messages,
-        system="\n\n".join(p for p in system_parts if p) or None,
+        system=system_prompt(system_parts),
         max_output_tokens=output_limit(request.max_output_tokens),
         tenant=tenant,
         request_id=request_id,
-        effort=effort,
-        output_schema=_schema(request.text),
+        effort=effort(request.reasoning.effort if request.reasoning else None, "reasoning.effort"),
+        output_schema=output_schema(fmt.type if fmt else None, fmt.schema_ if fmt else None, "text.format.schema"),
         user=request.user,
         metadata=dict(request.metadata or {}),
         tools=tools,
     )
 
 
-def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str]) -> None:
+def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str | None]) -> None:
     if isinstance(item, orq.MessageItem):
         blocks = _content(item.content, where)
-        if item.role in ("system", "developer"):
+        if item.role == "system" or item.role == "developer":
             system_parts.append(" ".join(b["text"] for b in blocks if b["type"] == "text"))
         else:
             append_message(messages, item.role, blocks)
     elif isinstance(item, orq.FunctionCallItem):
-        try:
-            arguments = jsontext.loads(item.arguments or "{}")
-        except jsontext.InvalidJSON as exc:
-            raise invalid_request(f"{where}.arguments is not valid JSON: {exc}.", f"{where}.arguments") from None
-        if not isinstance(arguments, dict):
-            raise invalid_request(f"{where}.arguments must be a JSON object.", f"{where}.arguments")
         append_message(
-            messages, "assistant", [{"type": "tool_use", "id": item.call_id, "name": item.name, "input": arguments}]
+            messages, "assistant", [tool_call(item.call_id, item.name, item.arguments, f"{where}.arguments")]
         )
     elif isinstance(item, orq.FunctionCallOutputItem):
-        result = {"type": "tool_result", "tool_use_id": item.call_id, "content": _output_text(item.output, where)}
-        append_message(messages, "user", [result])
+        append_message(messages, "user", [tool_result(item.call_id, _output_text(item.output, where))])
     # reasoning items: earlier reasoning is not sent back to Claude
 
 
 def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content.strip() else []
+        return text_blocks(content)
     blocks: list[Block] = []
     for j, part in enumerate(content):
         if isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
-            if part.text.strip():
-                blocks.append({"type": "text", "text": part.text})
+            blocks.extend(text_blocks(part.text))
         elif isinstance(part, orq.Refusal):
             blocks.append({"type": "text", "text": part.refusal})
         elif part.image_url is not None:
@@ -160,17 +136,6 @@ def _output_text(output: str | list[orq.ContentPart], where: str) -> str:
             )
         texts.append(part.text)
     return "\n".join(texts)
-
-
-def _schema(text: orq.TextConfig | None) -> dict[str, Any] | None:
-    fmt = text.format if text else None
-    if fmt is None or fmt.type == "text":
-        return None
-    if fmt.type == "json_object":
-        return {"type": "object"}
-    if not isinstance(fmt.schema_, dict):
-        raise invalid_request("text.format.schema must be a JSON schema object.", "text.format.schema")
-    return checked_schema(fmt.schema_, "text.format.schema")
 
 
 # --- out ------------------------------------------------------------------------------------

@@ -171,6 +171,11 @@ WEATHER_SPEC = ToolSpec("get", "Weather", json.dumps(WEATHER["input_schema"], so
             (ToolSpec("bare", "", '{"type": "object"}'),),
             None,
         ),
+        (  # an empty schema takes no arguments, as on the OpenAI doors
+            {"tools": [{"name": "bare", "input_schema": {}}]},
+            (ToolSpec("bare", "", '{"properties": {}, "type": "object"}'),),
+            None,
+        ),
     ],
 )
 def test_tools_and_tool_choice(extra, tools, system):
@@ -209,12 +214,12 @@ def test_the_turn_names_its_model_tenant_and_request():
 
 
 @pytest.mark.parametrize(
-    "messages, param",
+    "messages, param, code",
     [
-        ([{"role": "user", "content": "  "}], "messages[0].content"),
-        ([{"role": "user", "content": []}], "messages[0].content"),
-        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "messages"),
-        ([{"role": "assistant", "content": "b"}], "messages"),
+        ([{"role": "user", "content": "  "}], "messages[0].content", "empty_content"),
+        ([{"role": "user", "content": []}], "messages[0].content", "empty_content"),
+        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "messages", "invalid_last_message"),
+        ([{"role": "assistant", "content": "b"}], "messages", "invalid_last_message"),
         (
             [
                 {
@@ -223,6 +228,7 @@ def test_the_turn_names_its_model_tenant_and_request():
                 }
             ],
             "messages[0].content[1].source.url",
+            "invalid_image_url",
         ),
         (
             [
@@ -234,6 +240,7 @@ def test_the_turn_names_its_model_tenant_and_request():
                 }
             ],
             "messages[0].content[0].source.media_type",
+            "invalid_image_format",
         ),
         (
             [
@@ -245,13 +252,14 @@ def test_the_turn_names_its_model_tenant_and_request():
                 }
             ],
             "messages[0].content[0].source.data",
+            "invalid_image_url",
         ),
     ],
 )
-def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(messages, param):
+def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(messages, param, code):
     with pytest.raises(GatewayError) as caught:
         turn_of(messages)
-    assert (caught.value.status, caught.value.param) == (400, param)
+    assert (caught.value.status, caught.value.param, caught.value.code) == (400, param, code)
 
 
 @pytest.mark.parametrize(

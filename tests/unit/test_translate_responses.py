@@ -220,26 +220,29 @@ def test_the_turn_names_its_model_tenant_and_request():
 
 
 @pytest.mark.parametrize(
-    "input, extra, param",
+    "input, extra, param, code",
     [
-        ("   ", {}, "input"),
-        ([user("a"), {"role": "assistant", "content": "b"}], {}, "input"),
-        ([{"role": "system", "content": "only a system prompt"}], {}, "input"),
+        ("   ", {}, "input", "invalid_last_message"),
+        ([user("a"), {"role": "assistant", "content": "b"}], {}, "input", "invalid_last_message"),
+        ([{"role": "system", "content": "only a system prompt"}], {}, "input", "invalid_last_message"),
         (
             [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{no"}, user("x")],
             {},
             "input[0].arguments",
+            None,
         ),
         (
             [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "[1]"}, user("x")],
             {},
             "input[0].arguments",
+            None,
         ),
-        ([user([{"type": "input_image", "file_id": "file_1"}])], {}, "input[0].content[0].image_url"),
+        ([user([{"type": "input_image", "file_id": "file_1"}])], {}, "input[0].content[0].image_url", None),
         (
             [user([text("x"), {"type": "input_image", "image_url": "ftp://x.test/a.png"}])],
             {},
             "input[0].content[1].image_url",
+            "invalid_image_url",
         ),
         (
             [
@@ -249,16 +252,22 @@ def test_the_turn_names_its_model_tenant_and_request():
             ],
             {},
             "input[2].output[0]",
+            None,
         ),
-        ("x", {"tools": [WEATHER], "text": {"format": {"type": "json_object"}}}, "text.format"),
-        ("x", {"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
-        ("x", {"reasoning": {"effort": "extreme"}}, "reasoning.effort"),
+        (
+            "x",
+            {"tools": [WEATHER], "text": {"format": {"type": "json_object"}}},
+            "text.format",
+            "unsupported_parameter",
+        ),
+        ("x", {"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "invalid_value"),
+        ("x", {"reasoning": {"effort": "extreme"}}, "reasoning.effort", "invalid_value"),
     ],
 )
-def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(input, extra, param):
+def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(input, extra, param, code):
     with pytest.raises(GatewayError) as caught:
         turn_of(input, **extra)
-    assert (caught.value.status, caught.value.param) == (400, param)
+    assert (caught.value.status, caught.value.param, caught.value.code) == (400, param, code)
 
 
 @pytest.mark.parametrize(
