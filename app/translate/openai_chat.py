@@ -20,6 +20,7 @@ from ..engine.types import (
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_chat as oa
+from .answer import Answer
 from .common import (
     append_message,
     clamped_limits,
@@ -222,12 +223,13 @@ def completion(
     choices: list[list[Event]], completion_id: str, created: int, model: str, legacy_functions: bool = False
 ) -> dict[str, Any]:
     """A whole (non-streamed) response: one choice per turn's events, usage summed over them."""
+    answers = [Answer.of(events) for events in choices]
     response = oa.ChatCompletion(
         id=completion_id,
         created=created,
         model=model,
-        choices=[_choice(index, events) for index, events in enumerate(choices)],
-        usage=completion_usage(_total_usage(choices)),
+        choices=[_choice(index, answer) for index, answer in enumerate(answers)],
+        usage=completion_usage(sum((answer.ending.usage for answer in answers), Usage())),
     ).model_dump()
     for choice in response["choices"]:
         if legacy_functions and choice["message"]["tool_calls"]:  # the pre-tools form: one call
@@ -240,37 +242,16 @@ def completion(
     return response
 
 
-def _choice(index: int, events: list[Event]) -> oa.Choice:
-    text: list[str] = []
-    thinking: list[str] = []
-    calls: dict[int, oa.ToolCall] = {}
-    finish = Finish("stop")
-    for event in events:
-        if isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, ThinkingDelta):
-            thinking.append(event.text)
-        elif isinstance(event, ToolCallStart):
-            calls[event.index] = oa.ToolCall(id=event.id, function=oa.FunctionCall(name=event.name, arguments=""))
-        elif isinstance(event, ToolCallDelta) and event.index in calls:
-            calls[event.index].function.arguments += event.arguments
-        elif isinstance(event, Restart):
-            text.clear()
-            thinking.clear()
-            calls.clear()
-        elif isinstance(event, Finish):
-            finish = event
-    content = "".join(text)
+def _choice(index: int, answer: Answer) -> oa.Choice:
+    calls = [
+        oa.ToolCall(id=c.call_id, function=oa.FunctionCall(name=c.name, arguments=c.text)) for c in answer.tool_calls
+    ]
     message = oa.ResponseMessage(
-        content=content if content or not calls else None,
-        tool_calls=[calls[i] for i in sorted(calls)] or None,
-        reasoning_content="".join(thinking) or None,
+        content=answer.text if answer.text or not calls else None,
+        tool_calls=calls or None,
+        reasoning_content=answer.thinking or None,
     )
-    return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[finish.reason])
-
-
-def _total_usage(choices: list[list[Event]]) -> Usage:
-    return sum((e.usage for events in choices for e in events if isinstance(e, Finish)), Usage())
+    return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[answer.ending.reason])
 
 
 class ChunkStream:
