@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,11 +16,12 @@ from ..engine.types import (
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
-    ToolCallStart,
     Turn,
+    Usage,
 )
 from ..errors import GatewayError
 from ..protocol import anthropic_messages as am
+from .answer import Answer, Part, random_id
 from .common import (
     append_message,
     base64_image,
@@ -139,90 +139,95 @@ def _result_text(block: am.ToolResultBlock) -> str:
 
 # --- out ------------------------------------------------------------------------------------
 def message_id() -> str:
-    return f"msg_{uuid.uuid4().hex[:24]}"
-
-
-def _usage(finish: Finish) -> dict[str, int]:
-    return {
-        "input_tokens": finish.usage.input_tokens,
-        "output_tokens": finish.usage.output_tokens,
-        "cache_creation_input_tokens": finish.usage.cache_creation_input_tokens,
-        "cache_read_input_tokens": finish.usage.cache_read_input_tokens,
-    }
+    return random_id("msg_")
 
 
 def message(events: Iterable[Event], msg_id: str, model: str) -> dict[str, Any]:
     """A whole (non-streamed) message from the turn's events."""
-    blocks: list[dict[str, Any]] = []
-    finish = Finish("stop")
-    arguments: dict[int, str] = {}
-    for event in events:
-        if isinstance(event, Restart):
-            blocks, arguments = [], {}
-        elif isinstance(event, ThinkingDelta):
-            if not blocks or blocks[-1]["type"] != "thinking":
-                blocks.append({"type": "thinking", "thinking": "", "signature": ""})
-            blocks[-1]["thinking"] += event.text
-        elif isinstance(event, TextDelta):
-            if not blocks or blocks[-1]["type"] != "text":
-                blocks.append({"type": "text", "text": ""})
-            blocks[-1]["text"] += event.text
-        elif isinstance(event, ToolCallStart):
-            blocks.append({"type": "tool_use", "id": event.id, "name": event.name, "input": {}, "_index": event.index})
-            arguments[event.index] = ""
-        elif isinstance(event, ToolCallDelta):
-            arguments[event.index] = arguments.get(event.index, "") + event.arguments
-        elif isinstance(event, Finish):
-            finish = event
-    for block in blocks:
-        if block["type"] == "tool_use":  # what max_tokens cut off is left out
-            block["input"] = jsontext.partial_object(arguments.pop(block.pop("_index")))
+    answer = Answer.of(events)
+    return _message(msg_id, model, [_block(part) for part in answer.parts], answer.ending)
+
+
+def _message(msg_id: str, model: str, content: list[dict[str, Any]], finish: Finish | None) -> dict[str, Any]:
+    """The message: whole, or as message_start opens a stream (no content, no Finish yet)."""
     return {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [b for b in blocks if b["type"] != "text" or b["text"]],
-        "stop_reason": STOP_REASONS[finish.reason],
-        "stop_sequence": finish.stop_sequence,
-        "usage": _usage(finish),
+        "content": content,
+        "stop_reason": STOP_REASONS[finish.reason] if finish else None,
+        "stop_sequence": finish.stop_sequence if finish else None,
+        "usage": _usage(finish.usage if finish else Usage()),
     }
 
 
+def _block(part: Part, whole: bool = True) -> dict[str, Any]:
+    """A part as a content block: whole, or empty as content_block_start opens it."""
+    text = part.text if whole else ""
+    if part.kind == "thinking":
+        return {"type": "thinking", "thinking": text, "signature": ""}
+    if part.kind == "text":
+        return {"type": "text", "text": text}
+    # Arguments that max_tokens cut off keep only what was complete.
+    return {"type": "tool_use", "id": part.call_id, "name": part.name, "input": jsontext.partial_object(text)}
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+    }
+
+
+def _delta(event: Event) -> dict[str, Any] | None:
+    if isinstance(event, TextDelta):
+        return {"type": "text_delta", "text": event.text}
+    if isinstance(event, ThinkingDelta):
+        return {"type": "thinking_delta", "thinking": event.text}
+    if isinstance(event, ToolCallDelta):
+        return {"type": "input_json_delta", "partial_json": event.arguments}
+    return None
+
+
 class EventStream:
-    """Anthropic's streaming events for the turn's events, as SSE frames."""
+    """Anthropic's streaming events for the turn's events, as SSE frames: each part of the answer
+    is a content block, opened, added to and closed."""
 
     def __init__(self, msg_id: str, model: str) -> None:
         self.msg_id, self.model = msg_id, model
-        self._open: str | None = None  # type of the content block being streamed
-        self._index = -1
+        self.answer = Answer()
+        self._open: Part | None = None  # the part whose content block is being streamed
+        self._index = -1  # its index
 
     def opening(self) -> list[str]:
-        start = {
-            "type": "message_start",
-            "message": {
-                "id": self.msg_id,
-                "type": "message",
-                "role": "assistant",
-                "model": self.model,
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0,
-                },
-            },
-        }
-        return [sse_event(start), sse_event({"type": "ping"})]
+        start = _message(self.msg_id, self.model, [], None)
+        return [sse_event({"type": "message_start", "message": start}), sse_event({"type": "ping"})]
 
-    def _block(self, kind: str, block: dict[str, Any]) -> list[str]:
-        frames = self._close()
-        self._index += 1
-        self._open = kind
-        return frames + [sse_event({"type": "content_block_start", "index": self._index, "content_block": block})]
+    def frames(self, event: Event) -> list[str]:
+        if isinstance(event, Restart):
+            raise stream_interrupted()
+        part = self.answer.add(event)
+        if isinstance(event, Finish):
+            ending = {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence}
+            return self._close() + [
+                sse_event({"type": "message_delta", "delta": ending, "usage": _usage(event.usage)}),
+                sse_event({"type": "message_stop"}),
+            ]
+        if part is None:
+            return []
+        frames = []
+        if part is not self._open:
+            frames += self._close()
+            self._open, self._index = part, len(self.answer.parts) - 1
+            block = _block(part, whole=False)
+            frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
+        delta = _delta(event)
+        if delta is not None:
+            frames.append(sse_event({"type": "content_block_delta", "index": self._index, "delta": delta}))
+        return frames
 
     def _close(self) -> list[str]:
         if self._open is None:
@@ -230,41 +235,8 @@ class EventStream:
         self._open = None
         return [sse_event({"type": "content_block_stop", "index": self._index})]
 
-    def _delta(self, delta: dict[str, Any]) -> str:
-        return sse_event({"type": "content_block_delta", "index": self._index, "delta": delta})
-
     def closing(self) -> list[str]:
         return []  # message_stop came with the Finish
 
     def failure(self, error: GatewayError) -> list[str]:
         return [sse_event(error.anthropic_body())]
-
-    def frames(self, event: Event) -> list[str]:
-        if isinstance(event, ThinkingDelta) and event.text:
-            opening = (
-                []
-                if self._open == "thinking"
-                else self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            )
-            return opening + [self._delta({"type": "thinking_delta", "thinking": event.text})]
-        if isinstance(event, TextDelta) and event.text:
-            opening = self._block("text", {"type": "text", "text": ""}) if self._open != "text" else []
-            return opening + [self._delta({"type": "text_delta", "text": event.text})]
-        if isinstance(event, ToolCallStart):
-            return self._block("tool_use", {"type": "tool_use", "id": event.id, "name": event.name, "input": {}})
-        if isinstance(event, ToolCallDelta) and event.arguments:
-            return [self._delta({"type": "input_json_delta", "partial_json": event.arguments})]
-        if isinstance(event, Restart):
-            raise stream_interrupted()
-        if isinstance(event, Finish):
-            return self._close() + [
-                sse_event(
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence},
-                        "usage": _usage(event),
-                    },
-                ),
-                sse_event({"type": "message_stop"}),
-            ]
-        return []

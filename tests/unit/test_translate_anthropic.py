@@ -384,6 +384,11 @@ def test_a_restart_voids_the_broken_attempt():
     assert whole["content"] == [text("whole")]
 
 
+def test_blank_deltas_make_no_block():
+    whole = message(ThinkingDelta(""), TextDelta(""), TextDelta("x"), Finish("stop"))
+    assert whole["content"] == [text("x")]
+
+
 def test_a_message_without_events_is_empty():
     whole = message()
     assert (whole["content"], whole["stop_reason"]) == ([], "end_turn")
