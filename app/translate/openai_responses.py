@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,13 +12,13 @@ from ..engine.types import (
     Message,
     Restart,
     TextDelta,
-    ThinkingDelta,
     ToolCallDelta,
-    ToolCallStart,
     Turn,
+    Usage,
 )
 from ..errors import GatewayError, invalid_request
 from ..protocol import openai_responses as orq
+from .answer import Answer, Part, random_id
 from .common import (
     append_message,
     clamped_limits,
@@ -39,6 +38,7 @@ from .common import (
 )
 from .sse import sse_event, stream_interrupted
 
+ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
 UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
 
 
@@ -140,14 +140,14 @@ def _output_text(output: str | list[orq.ContentPart], where: str) -> str:
 
 # --- out ------------------------------------------------------------------------------------
 def response_id() -> str:
-    return f"resp_{uuid.uuid4().hex[:24]}"
+    return random_id("resp_")
 
 
 class ResponseBuilder:
-    """The Response object, and its streaming events, from the turn's events."""
+    """The Response object, and its streaming events, from the turn's events: each part of the
+    answer is an output item (reasoning, a message, a function call)."""
 
     def __init__(self, resp_id: str, created: int, request: orq.ResponsesRequest) -> None:
-        self.request = request
         self.base: dict[str, Any] = {
             "id": resp_id,
             "object": "response",
@@ -173,86 +173,50 @@ class ResponseBuilder:
             "temperature": request.temperature,
             "top_p": request.top_p,
             "user": request.user,
-            "error": None,
-            "incomplete_details": None,
         }
-        self.output: list[dict[str, Any]] = []
-        self.usage: dict[str, Any] | None = None
-        self.status = "in_progress"
+        self.answer = Answer()
         self._seq = 0
-        self._arguments: dict[int, int] = {}  # tool call index -> position in output
+        self._open: Part | None = None  # the part whose output item is being streamed
+        self._index = -1  # its index in output
 
     # whole
-    def apply(self, event: Event) -> None:
-        """Fold one event into the response (used for whole responses and by the stream)."""
-        if isinstance(event, Restart):
-            self.output.clear()
-            self._arguments.clear()
-        elif isinstance(event, ThinkingDelta):
-            item = self._last("reasoning") or self._add(
-                {
-                    "type": "reasoning",
-                    "id": f"rs_{uuid.uuid4().hex[:24]}",
-                    "summary": [{"type": "summary_text", "text": ""}],
-                }
-            )
-            item["summary"][0]["text"] += event.text
-        elif isinstance(event, TextDelta):
-            item = self._last("message") or self._add(
-                {
-                    "type": "message",
-                    "id": f"msg_{uuid.uuid4().hex[:24]}",
-                    "status": "in_progress",
-                    "role": "assistant",
-                    "content": [{"type": "output_text", "text": "", "annotations": []}],
-                }
-            )
-            item["content"][0]["text"] += event.text
-        elif isinstance(event, ToolCallStart):
-            self._arguments[event.index] = len(self.output)
-            self._add(
-                {
-                    "type": "function_call",
-                    "id": f"fc_{uuid.uuid4().hex[:24]}",
-                    "call_id": event.id,
-                    "name": event.name,
-                    "arguments": "",
-                    "status": "in_progress",
-                }
-            )
-        elif isinstance(event, ToolCallDelta) and event.index in self._arguments:
-            self.output[self._arguments[event.index]]["arguments"] += event.arguments
-        elif isinstance(event, Finish):
-            for item in self.output:
-                if "status" in item:
-                    item["status"] = "completed"
-            usage = event.usage
-            self.usage = {
-                "input_tokens": usage.prompt_tokens,
-                "input_tokens_details": {"cached_tokens": usage.cache_read_input_tokens},
-                "output_tokens": usage.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": usage.prompt_tokens + usage.output_tokens,
-            }
-            if event.reason == "length":
-                self.status = "incomplete"
-                self.base["incomplete_details"] = {"reason": "max_output_tokens"}
-            else:
-                self.status = "completed"
-
-    def _last(self, kind: str) -> dict[str, Any] | None:
-        return self.output[-1] if self.output and self.output[-1]["type"] == kind else None
-
-    def _add(self, item: dict[str, Any]) -> dict[str, Any]:
-        self.output.append(item)
-        return item
-
-    def response(self) -> dict[str, Any]:
-        return {**self.base, "status": self.status, "output": self.output, "usage": self.usage}
+    def response(self, status: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The Response as far as the turn has come (or with the `status` and `error` it failed with)."""
+        finish = self.answer.finish
+        cut = finish is not None and finish.reason == "length"
+        return {
+            **self.base,
+            "error": error,
+            "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+            "status": status or ("in_progress" if finish is None else "incomplete" if cut else "completed"),
+            "output": [self._item(part) for part in self.answer.parts],
+            "usage": None if finish is None else _usage(finish.usage),
+        }
 
     def failed(self, error: GatewayError) -> dict[str, Any]:
-        self.status = "failed"
-        return {**self.response(), "error": {"code": error.code or error.type, "message": error.message}}
+        return self.response("failed", {"code": error.code or error.type, "message": error.message})
+
+    def _item(self, part: Part, status: str | None = None) -> dict[str, Any]:
+        """A part as an output item; its status is the turn's, unless given."""
+        status = status or ("in_progress" if self.answer.finish is None else "completed")
+        if part.kind == "thinking":
+            return {"type": "reasoning", "id": _item_id(part), "summary": [{"type": "summary_text", "text": part.text}]}
+        if part.kind == "text":
+            return {
+                "type": "message",
+                "id": _item_id(part),
+                "status": status,
+                "role": "assistant",
+                "content": [_text_part(part.text)],
+            }
+        return {
+            "type": "function_call",
+            "id": _item_id(part),
+            "call_id": part.call_id,
+            "name": part.name,
+            "arguments": part.text,
+            "status": status,
+        }
 
     # streamed
     def _event(self, kind: str, **fields: Any) -> str:
@@ -269,99 +233,86 @@ class ResponseBuilder:
     def closing(self) -> list[str]:
         return []  # response.completed came with the Finish
 
+    def failure(self, error: GatewayError) -> list[str]:
+        return [self._event("response.failed", response=self.failed(error))]
+
     def frames(self, event: Event) -> list[str]:
         """Streaming events for one engine event (thinking is kept for the final response only)."""
         if isinstance(event, Restart):
             raise stream_interrupted()
-        before = len(self.output)
-        last = self.output[-1] if self.output else None
-        self.apply(event)
+        part = self.answer.add(event)
+        if isinstance(event, Finish):
+            done = self.response()
+            kind = "response.incomplete" if done["status"] == "incomplete" else "response.completed"
+            return self._close() + [self._event(kind, response=done)]
+        if part is None:
+            return []
         frames: list[str] = []
-        if isinstance(event, TextDelta) and event.text:
-            item = self.output[-1]
-            index = len(self.output) - 1
-            if len(self.output) > before:
-                frames += self._close(last, before - 1)
-                frames.append(
-                    self._event("response.output_item.added", output_index=index, item={**item, "content": []})
-                )
-                frames.append(
-                    self._event(
-                        "response.content_part.added",
-                        item_id=item["id"],
-                        output_index=index,
-                        content_index=0,
-                        part={"type": "output_text", "text": "", "annotations": []},
-                    )
-                )
+        if part is not self._open:
+            frames += self._close()
+            self._open, self._index = part, len(self.answer.parts) - 1
+            frames += self._added(part)
+        if isinstance(event, TextDelta):
+            frames.append(self._event("response.output_text.delta", **self._where(part), delta=event.text))
+        elif isinstance(event, ToolCallDelta):
             frames.append(
-                self._event(
-                    "response.output_text.delta",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    delta=event.text,
-                )
+                self._event("response.function_call_arguments.delta", **self._where(part), delta=event.arguments)
             )
-        elif isinstance(event, ToolCallStart):
-            frames += self._close(last, before - 1)
-            item = self.output[-1]
-            frames.append(
-                self._event(
-                    "response.output_item.added", output_index=len(self.output) - 1, item={**item, "arguments": ""}
-                )
-            )
-        elif isinstance(event, ToolCallDelta) and event.index in self._arguments:
-            index = self._arguments[event.index]
-            frames.append(
-                self._event(
-                    "response.function_call_arguments.delta",
-                    item_id=self.output[index]["id"],
-                    output_index=index,
-                    delta=event.arguments,
-                )
-            )
-        elif isinstance(event, Finish):
-            frames += self._close(self.output[-1] if self.output else None, len(self.output) - 1)
-            kind = "response.incomplete" if self.status == "incomplete" else "response.completed"
-            frames.append(self._event(kind, response=self.response()))
         return frames
 
-    def _close(self, item: dict[str, Any] | None, index: int) -> list[str]:
-        """The .done events of the item that just ended."""
-        if item is None or item["type"] == "reasoning":
+    def _where(self, part: Part) -> dict[str, Any]:
+        where = {"item_id": _item_id(part), "output_index": self._index}
+        return {**where, "content_index": 0} if part.kind == "text" else where
+
+    def _added(self, part: Part) -> list[str]:
+        """The events of an item that begins: a message's opens with its empty text part."""
+        if part.kind == "thinking":
             return []
-        done = {**item, "status": "completed"}
-        if item["type"] == "message":
-            part = item["content"][0]
-            return [
-                self._event(
-                    "response.output_text.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    text=part["text"],
-                ),
-                self._event(
-                    "response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part
-                ),
-                self._event("response.output_item.done", output_index=index, item=done),
-            ]
+        if part.kind == "tool_call":
+            item = {**self._item(part), "arguments": ""}
+            return [self._event("response.output_item.added", output_index=self._index, item=item)]
         return [
             self._event(
-                "response.function_call_arguments.done",
-                item_id=item["id"],
-                output_index=index,
-                arguments=item["arguments"],
+                "response.output_item.added", output_index=self._index, item={**self._item(part), "content": []}
             ),
-            self._event("response.output_item.done", output_index=index, item=done),
+            self._event("response.content_part.added", **self._where(part), part=_text_part("")),
         ]
 
-    def failure(self, error: GatewayError) -> list[str]:
-        return [self._event("response.failed", response=self.failed(error))]
+    def _close(self) -> list[str]:
+        """The .done events of the item that ends."""
+        part, self._open = self._open, None
+        if part is None or part.kind == "thinking":
+            return []
+        if part.kind == "tool_call":
+            frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
+        else:
+            frames = [
+                self._event("response.output_text.done", **self._where(part), text=part.text),
+                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text)),
+            ]
+        done = self._item(part, "completed")
+        return [*frames, self._event("response.output_item.done", output_index=self._index, item=done)]
+
+
+def _item_id(part: Part) -> str:
+    return f"{ITEM_ID_PREFIXES[part.kind]}{part.key}"
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": []}
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cache_read_input_tokens},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.prompt_tokens + usage.output_tokens,
+    }
 
 
 def build(events: Iterable[Event], builder: ResponseBuilder) -> dict[str, Any]:
     for event in events:
-        builder.apply(event)
+        builder.answer.add(event)
     return builder.response()

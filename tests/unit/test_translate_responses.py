@@ -544,3 +544,33 @@ def test_a_failure_is_a_response_failed_event():
         "failed",
         {"code": "upstream_error", "message": "Gone."},
     )
+
+
+def test_a_blank_first_delta_still_opens_the_message_item():
+    frames = stream(TextDelta(""), TextDelta("hi"), Finish("stop"))[2:]
+    assert [f["type"] for f in frames] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert frames[-1]["response"]["output"][0]["content"][0]["text"] == "hi"
+
+
+def test_every_item_added_is_done_before_the_next_begins():
+    frames = stream(TextDelta("a"), ThinkingDelta("t"), TextDelta("b"), Finish("stop"))[2:]
+    items = [(f["type"], f["output_index"]) for f in frames if f["type"].startswith("response.output_item.")]
+    assert items == [
+        ("response.output_item.added", 0),
+        ("response.output_item.done", 0),
+        ("response.output_item.added", 2),
+        ("response.output_item.done", 2),
+    ]
+    assert [item["type"] for item in frames[-1]["response"]["output"]] == ["message", "reasoning", "message"]
+
+
+def test_blank_deltas_make_no_item():
+    assert whole(TextDelta(""), ThinkingDelta(""), Finish("stop"))["output"] == []
