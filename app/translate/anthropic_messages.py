@@ -26,7 +26,6 @@ from .common import (
     append_message,
     base64_image,
     clamped_limits,
-    forced_tool_instruction,
     ignored,
     output_limit,
     require_content,
@@ -78,13 +77,10 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
-    forced = _forced_tool(request) if tools else None
-    if forced is not None:  # Claude Code cannot force a tool call: ask for it
-        system.append(forced_tool_instruction(forced))
     return Turn(
         model=model,
         messages=messages,
-        system=system_prompt(system),
+        system=system_prompt(system, _forced_tool(request) if tools else None),
         max_output_tokens=output_limit(request.max_tokens),
         tenant=tenant,
         request_id=request_id,

@@ -114,11 +114,6 @@ def tool_spec(name: str, description: str | None, parameters: dict[str, Any] | N
     return ToolSpec(name, description or "", json.dumps(parameters or NO_PARAMETERS, sort_keys=True))
 
 
-def forced_tool_instruction(forced: str) -> str:
-    """Claude Code cannot force a tool call, so the system prompt asks for it ('' = any tool)."""
-    return f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
-
-
 def tool_call(call_id: str, name: str, arguments: str | None, param: str) -> Block:
     """An earlier function call as an OpenAI client sends it back (its arguments as JSON text)."""
     try:
@@ -135,8 +130,17 @@ def tool_result(call_id: str, text: str) -> Block:
 
 
 # --- content ----------------------------------------------------------------------------------------
-def system_prompt(parts: Iterable[str | None]) -> str | None:
-    """The system prompt from its parts (the client's, then the gateway's), blank ones left out."""
+def system_prompt(parts: Iterable[str | None], forced_tool: str | None = None) -> str | None:
+    """The system prompt from the client's parts, blank ones left out. Claude Code cannot force a
+    tool call, so when the client forces one (`forced_tool`: its name, '' for any), the prompt
+    asks for it."""
+    if forced_tool is not None:
+        ask = (
+            f"You must call the function `{forced_tool}` now."
+            if forced_tool
+            else "You must call one of the functions now."
+        )
+        parts = [*parts, ask]
     return "\n\n".join(part for part in parts if part) or None
 
 

@@ -15,7 +15,6 @@ from .common import (
     append_message,
     clamped_limits,
     effort,
-    forced_tool_instruction,
     ignored,
     image_from_url,
     output_limit,
@@ -127,13 +126,10 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         elif isinstance(message, oa.ToolMessage):
             append_message(messages, "user", [tool_result(message.tool_call_id, _plain_text(message.content))])
     require_user_last(messages, "messages")
-    forced = _forced_function(request)
-    if forced is not None:  # Claude Code cannot force a tool call: ask for it
-        system_parts.append(forced_tool_instruction(forced))
     return Turn(
         model=model,
         messages=messages,
-        system=system_prompt(system_parts),
+        system=system_prompt(system_parts, _forced_function(request)),
         max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
         tenant=tenant,
         request_id=request_id,

@@ -23,7 +23,6 @@ from .common import (
     append_message,
     clamped_limits,
     effort,
-    forced_tool_instruction,
     ignored,
     image_from_url,
     output_limit,
@@ -46,9 +45,20 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False or (request.parallel_tool_calls is not None and not request.tools):
         found.append("parallel_tool_calls")
-    if request.tools and (request.tool_choice == "required" or isinstance(request.tool_choice, orq.NamedFunction)):
-        found.append("tool_choice")
+    if _forced_function(request) is not None:
+        found.append("tool_choice")  # asked for in the system prompt, not enforced
     return ignored(request, UNAPPLIED, found)
+
+
+def _forced_function(request: orq.ResponsesRequest) -> str | None:
+    """'' for tool_choice required, a name for a named function; None when Claude may choose."""
+    if not request.tools:
+        return None
+    if request.tool_choice == "required":
+        return ""
+    if isinstance(request.tool_choice, orq.NamedFunction):
+        return request.tool_choice.name
+    return None
 
 
 def to_turn(
@@ -70,14 +80,10 @@ def to_turn(
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
     fmt = request.text.format if request.text else None
     refuse_tools_with_schema(bool(tools), fmt.type if fmt else None, "text.format")
-    if tools and request.tool_choice == "required":
-        system_parts.append(forced_tool_instruction(""))
-    elif tools and isinstance(request.tool_choice, orq.NamedFunction):
-        system_parts.append(forced_tool_instruction(request.tool_choice.name))
     return Turn(
         model=model,
         messages=messages,
-        system=system_prompt(system_parts),
+        system=system_prompt(system_parts, _forced_function(request)),
         max_output_tokens=output_limit(request.max_output_tokens),
         tenant=tenant,
         request_id=request_id,
