@@ -1,6 +1,6 @@
 """OpenAI Chat Completions request -> the gateway's Turn. Pure functions, no I/O.
 
-The answer's side, events -> a completion or its chunks, is in openai_chat_response.py; its two
+The answer's side, events -> a completion or its chunks, is in openai_chat_out.py; its two
 entry points are named here too, so that the chat door has one translator module to call.
 """
 
@@ -28,8 +28,8 @@ from .common import (
     tool_result,
     tool_spec,
 )
-from .openai_chat_response import ChunkStream as ChunkStream
-from .openai_chat_response import completion as completion
+from .openai_chat_out import ChunkStream as ChunkStream
+from .openai_chat_out import completion as completion
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
 # in strict mode.
