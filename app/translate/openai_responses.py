@@ -111,7 +111,7 @@ def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
         if isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
             blocks.extend(text_blocks(part.text))
         elif isinstance(part, orq.Refusal):
-            blocks.append({"type": "text", "text": part.refusal})
+            blocks.extend(text_blocks(part.refusal))
         elif part.image_url is not None:
             blocks.append(image_from_url(part.image_url, f"{where}.content[{j}].image_url"))
         else:

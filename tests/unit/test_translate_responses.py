@@ -74,6 +74,10 @@ def user(content):
             ],
             [Message("user", [text("a")]), Message("assistant", [text("b"), text("no")]), Message("user", [text("c")])],
         ),
+        (  # a blank refusal is no text block: Claude refuses empty ones
+            [user("a"), {"role": "assistant", "content": [{"type": "refusal", "refusal": ""}]}, user("b")],
+            [Message("user", [text("a"), text("b")])],
+        ),
         (  # earlier reasoning is not sent back
             [user("a"), {"type": "reasoning", "id": "rs_1", "summary": []}, user("b")],
             [Message("user", [text("a"), text("b")])],
