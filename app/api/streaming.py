@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..engine.types import Event
 from ..errors import GatewayError, invalid_request
-from ..protocol.openai_chat import SESSION_ID_PATTERN
-from ..translate.openai_chat import unsupported_parameter
+from ..protocol.base import SESSION_ID_PATTERN
+from ..translate.common import unsupported_parameter
 
 log = logging.getLogger(__name__)
 
