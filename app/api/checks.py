@@ -14,9 +14,9 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..errors import invalid_request
-from ..protocol.openai_chat import SESSION_ID_PATTERN
+from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
-from ..translate.openai_chat import unsupported_parameter
+from ..translate.common import unsupported_parameter
 
 MAX_IGNORED_HEADER = 1024  # characters of parameter names in X-Gateway-Ignored-Params
 

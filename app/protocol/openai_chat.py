@@ -8,37 +8,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-# The model name and the client's function names reach Claude Code's command line, where one
-# argument may hold 128 KiB and all of them about 2 MiB (E2BIG beyond), readable in `ps`: a model
-# name longer than any real one, or more functions than OpenAI accepts, is refused up front.
-MAX_MODEL_NAME = 256
-MAX_TOOLS = 128
-ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_NAME)]
+from .base import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class TextPart(_Wire):
+class TextPart(Wire):
     type: Literal["text"]
     text: str
 
 
-class ImageURL(_Wire):
+class ImageURL(Wire):
     url: str
     detail: Literal["auto", "low", "high"] | None = None
 
 
-class ImagePart(_Wire):
+class ImagePart(Wire):
     type: Literal["image_url"]
     image_url: ImageURL
 
 
-class RefusalPart(_Wire):
+class RefusalPart(Wire):
     type: Literal["refusal"]
     refusal: str
 
@@ -47,36 +37,36 @@ UserPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 
 
-class FunctionCall(_Wire):
+class FunctionCall(Wire):
     name: str
     arguments: str
 
 
-class ToolCall(_Wire):
+class ToolCall(Wire):
     id: str
     type: Literal["function"] = "function"
     function: FunctionCall
 
 
-class SystemMessage(_Wire):
+class SystemMessage(Wire):
     role: Literal["system"]
     content: str | list[TextPart]
     name: str | None = None
 
 
-class DeveloperMessage(_Wire):
+class DeveloperMessage(Wire):
     role: Literal["developer"]
     content: str | list[TextPart]
     name: str | None = None
 
 
-class UserMessage(_Wire):
+class UserMessage(Wire):
     role: Literal["user"]
     content: str | list[UserPart]
     name: str | None = None
 
 
-class AssistantMessage(_Wire):
+class AssistantMessage(Wire):
     role: Literal["assistant"]
     content: str | list[AssistantPart] | None = None
     name: str | None = None
@@ -85,13 +75,13 @@ class AssistantMessage(_Wire):
     function_call: FunctionCall | None = None  # legacy
 
 
-class ToolMessage(_Wire):
+class ToolMessage(Wire):
     role: Literal["tool"]
     content: str | list[TextPart]
     tool_call_id: str
 
 
-class FunctionMessage(_Wire):  # legacy form of a tool message
+class FunctionMessage(Wire):  # legacy form of a tool message
     role: Literal["function"]
     name: str
     content: str | None = None
@@ -103,43 +93,43 @@ ChatMessage = Annotated[
 ]
 
 
-class FunctionDefinition(_Wire):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+class FunctionDefinition(Wire):
+    name: ToolName
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
-class FunctionTool(_Wire):
+class FunctionTool(Wire):
     type: Literal["function"]
     function: FunctionDefinition
 
 
-class NamedFunction(_Wire):
+class NamedFunction(Wire):
     name: str
 
 
-class NamedToolChoice(_Wire):
+class NamedToolChoice(Wire):
     type: Literal["function"]
     function: NamedFunction
 
 
-class JSONSchemaSpec(_Wire):
+class JSONSchemaSpec(Wire):
     name: str | None = None
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
 
 
-class TextFormat(_Wire):
+class TextFormat(Wire):
     type: Literal["text"]
 
 
-class JSONObjectFormat(_Wire):
+class JSONObjectFormat(Wire):
     type: Literal["json_object"]
 
 
-class JSONSchemaFormat(_Wire):
+class JSONSchemaFormat(Wire):
     type: Literal["json_schema"]
     json_schema: JSONSchemaSpec
 
@@ -147,11 +137,11 @@ class JSONSchemaFormat(_Wire):
 ResponseFormat = Annotated[TextFormat | JSONObjectFormat | JSONSchemaFormat, Field(discriminator="type")]
 
 
-class StreamOptions(_Wire):
+class StreamOptions(Wire):
     include_usage: bool | None = None
 
 
-class ChatCompletionRequest(_Wire):
+class ChatCompletionRequest(Wire):
     model: ModelName
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False

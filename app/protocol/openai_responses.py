@@ -4,37 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
-from .openai_chat import MAX_TOOLS, ModelName
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
+from .base import MAX_TOOLS, ModelName, ToolName, Wire
 
 
 # --- input items ------------------------------------------------------------------------------
-class InputText(_Wire):
+class InputText(Wire):
     type: Literal["input_text"]
     text: str
 
 
-class OutputText(_Wire):  # an earlier answer's text, sent back
+class OutputText(Wire):  # an earlier answer's text, sent back
     type: Literal["output_text"]
     text: str
 
 
-class PlainText(_Wire):
+class PlainText(Wire):
     type: Literal["text"]
     text: str
 
 
-class Refusal(_Wire):
+class Refusal(Wire):
     type: Literal["refusal"]
     refusal: str
 
 
-class InputImage(_Wire):
+class InputImage(Wire):
     type: Literal["input_image"]
     image_url: str | None = None  # a data: or http(s) URL; file ids are not served here
     file_id: str | None = None
@@ -44,26 +40,26 @@ class InputImage(_Wire):
 ContentPart = Annotated[InputText | OutputText | PlainText | Refusal | InputImage, Field(discriminator="type")]
 
 
-class MessageItem(_Wire):
+class MessageItem(Wire):
     type: Literal["message"] = "message"
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[ContentPart]
 
 
-class FunctionCallItem(_Wire):
+class FunctionCallItem(Wire):
     type: Literal["function_call"]
     call_id: str = Field(min_length=1)
     name: str
     arguments: str  # JSON text, as the model wrote it
 
 
-class FunctionCallOutputItem(_Wire):
+class FunctionCallOutputItem(Wire):
     type: Literal["function_call_output"]
     call_id: str = Field(min_length=1)
     output: str | list[ContentPart]
 
 
-class ReasoningItem(_Wire):  # an earlier answer's reasoning, sent back (and not passed on)
+class ReasoningItem(Wire):  # an earlier answer's reasoning, sent back (and not passed on)
     type: Literal["reasoning"]
 
 
@@ -86,35 +82,35 @@ InputItem = Annotated[
 # --- tools and options ------------------------------------------------------------------------
 
 
-class FunctionTool(_Wire):
+class FunctionTool(Wire):
     type: Literal["function"]
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: ToolName
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
-class NamedFunction(_Wire):
+class NamedFunction(Wire):
     type: Literal["function"]
     name: str
 
 
-class TextFormat(_Wire):
+class TextFormat(Wire):
     type: Literal["text", "json_schema", "json_object"]
     name: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
 
 
-class TextConfig(_Wire):
+class TextConfig(Wire):
     format: TextFormat | None = None
 
 
-class Reasoning(_Wire):
+class Reasoning(Wire):
     effort: str | None = None
 
 
-class ResponsesRequest(_Wire):
+class ResponsesRequest(Wire):
     model: ModelName
     # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning.
     input: str | list[InputItem]

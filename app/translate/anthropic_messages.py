@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,13 +16,27 @@ from ..engine.types import (
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
-    ToolCallStart,
-    ToolSpec,
     Turn,
+    Usage,
 )
-from ..errors import GatewayError, invalid_request
+from ..errors import GatewayError
 from ..protocol import anthropic_messages as am
-from .common import append_message, base64_image, clamped_limits, forced_tool_instruction, output_limit, url_image
+from .answer import Answer, Part, random_id
+from .common import (
+    append_message,
+    base64_image,
+    clamped_limits,
+    ignored,
+    output_limit,
+    require_content,
+    require_user_last,
+    system_prompt,
+    text_blocks,
+    tool_result,
+    tool_spec,
+    url_image,
+)
+from .sse import sse_event, stream_interrupted
 
 STOP_REASONS: dict[FinishReason, str] = {
     "stop": "end_turn",
@@ -37,52 +49,38 @@ UNAPPLIED = ("temperature", "top_p", "top_k", "service_tier")
 
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
-    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
-    named += clamped_limits(max_tokens=request.max_tokens)
-    if request.tool_choice and request.tool_choice.type in ("any", "tool"):
-        named.append("tool_choice")  # asked for in the system prompt, not enforced
+    found = clamped_limits(max_tokens=request.max_tokens)
+    if _forced_tool(request) is not None:
+        found.append("tool_choice")  # asked for in the system prompt, not enforced
     if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
-        named.append("tool_choice.disable_parallel_tool_use")
+        found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
-        named += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
-    return named + sorted(request.model_extra or {})
+        found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
+    return ignored(request, UNAPPLIED, found)
 
 
-def system_text(system: str | list[am.TextBlock] | None) -> str | None:
-    if isinstance(system, list):
-        return "\n\n".join(block.text for block in system) or None
-    return system or None
+def _forced_tool(request: am.MessagesRequest) -> str | None:
+    """'' for tool_choice any, a name for a named tool; None when Claude may choose."""
+    choice = request.tool_choice
+    if choice is None or choice.type not in ("any", "tool"):
+        return None
+    return choice.name or "" if choice.type == "tool" else ""
 
 
 def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request_id: str) -> Turn:
     messages: list[Message] = []
     for i, message in enumerate(request.messages):
-        blocks = _blocks(message, f"messages[{i}]")
-        if message.role == "user" and not blocks:
-            raise invalid_request(f"messages[{i}].content is empty.", f"messages[{i}].content")
-        append_message(messages, message.role, blocks)
-    if not messages or messages[-1].role != "user":
-        raise invalid_request(
-            "The last message must have the user role: Claude Code cannot continue an assistant message.",
-            "messages",
-        )
-    system = system_text(request.system)
-    choice = request.tool_choice.type if request.tool_choice else "auto"
-    tools = (
-        ()
-        if choice == "none"
-        else tuple(
-            ToolSpec(t.name, t.description or "", json.dumps(t.input_schema, sort_keys=True))
-            for t in request.tools or []
-        )
-    )
-    if tools and choice in ("any", "tool"):
-        instruction = forced_tool_instruction(request.tool_choice.name or "" if choice == "tool" else "")
-        system = f"{system}\n\n{instruction}" if system else instruction
+        where = f"messages[{i}]"
+        blocks = _blocks(message, where)
+        append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
+    require_user_last(messages, "messages")
+    hidden = request.tool_choice is not None and request.tool_choice.type == "none"
+    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
+    system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     return Turn(
         model=model,
         messages=messages,
-        system=system,
+        system=system_prompt(system, _forced_tool(request) if tools else None),
         max_output_tokens=output_limit(request.max_tokens),
         tenant=tenant,
         request_id=request_id,
@@ -93,7 +91,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     )
 
 
-def _thinking(thinking: am.ThinkingEnabled | am.ThinkingDisabled | am.ThinkingAdaptive | None) -> dict[str, Any] | None:
+def _thinking(thinking: am.Thinking | None) -> dict[str, Any] | None:
     """Claude Code's thinking setting: the known fields only (each becomes a command-line flag);
     unknown ones are named in the ignored-parameters header instead."""
     if thinking is None:
@@ -103,18 +101,17 @@ def _thinking(thinking: am.ThinkingEnabled | am.ThinkingDisabled | am.ThinkingAd
 
 def _blocks(message: am.MessageParam, where: str) -> list[Block]:
     if isinstance(message.content, str):
-        return [{"type": "text", "text": message.content}] if message.content.strip() else []
+        return text_blocks(message.content)
     blocks: list[Block] = []
     for j, block in enumerate(message.content):
         if isinstance(block, am.TextBlock):
-            if block.text.strip():
-                blocks.append({"type": "text", "text": block.text})
+            blocks.extend(text_blocks(block.text))
         elif isinstance(block, am.ImageBlock):
             blocks.append(_image(block, f"{where}.content[{j}].source"))
         elif isinstance(block, am.ToolUseBlock):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
         elif isinstance(block, am.ToolResultBlock):
-            blocks.append({"type": "tool_result", "tool_use_id": block.tool_use_id, "content": _result_text(block)})
+            blocks.append(tool_result(block.tool_use_id, _result_text(block)))
         # thinking blocks of earlier answers are not sent back: their signatures are Anthropic's
     return blocks
 
@@ -138,144 +135,104 @@ def _result_text(block: am.ToolResultBlock) -> str:
 
 # --- out ------------------------------------------------------------------------------------
 def message_id() -> str:
-    return f"msg_{uuid.uuid4().hex[:24]}"
-
-
-def _usage(finish: Finish) -> dict[str, int]:
-    return {
-        "input_tokens": finish.usage.input_tokens,
-        "output_tokens": finish.usage.output_tokens,
-        "cache_creation_input_tokens": finish.usage.cache_creation_input_tokens,
-        "cache_read_input_tokens": finish.usage.cache_read_input_tokens,
-    }
+    return random_id("msg_")
 
 
 def message(events: Iterable[Event], msg_id: str, model: str) -> dict[str, Any]:
     """A whole (non-streamed) message from the turn's events."""
-    blocks: list[dict[str, Any]] = []
-    finish = Finish("stop")
-    arguments: dict[int, str] = {}
-    for event in events:
-        if isinstance(event, Restart):
-            blocks, arguments = [], {}
-        elif isinstance(event, ThinkingDelta):
-            if not blocks or blocks[-1]["type"] != "thinking":
-                blocks.append({"type": "thinking", "thinking": "", "signature": ""})
-            blocks[-1]["thinking"] += event.text
-        elif isinstance(event, TextDelta):
-            if not blocks or blocks[-1]["type"] != "text":
-                blocks.append({"type": "text", "text": ""})
-            blocks[-1]["text"] += event.text
-        elif isinstance(event, ToolCallStart):
-            blocks.append({"type": "tool_use", "id": event.id, "name": event.name, "input": {}, "_index": event.index})
-            arguments[event.index] = ""
-        elif isinstance(event, ToolCallDelta):
-            arguments[event.index] = arguments.get(event.index, "") + event.arguments
-        elif isinstance(event, Finish):
-            finish = event
-    for block in blocks:
-        if block["type"] == "tool_use":  # what max_tokens cut off is left out
-            block["input"] = jsontext.partial_object(arguments.pop(block.pop("_index")))
+    answer = Answer.of(events)
+    return _message(msg_id, model, [_block(part) for part in answer.parts], answer.ending)
+
+
+def _message(msg_id: str, model: str, content: list[dict[str, Any]], finish: Finish | None) -> dict[str, Any]:
+    """The message: whole, or as message_start opens a stream (no content, no Finish yet)."""
     return {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [b for b in blocks if b["type"] != "text" or b["text"]],
-        "stop_reason": STOP_REASONS[finish.reason],
-        "stop_sequence": finish.stop_sequence,
-        "usage": _usage(finish),
+        "content": content,
+        "stop_reason": STOP_REASONS[finish.reason] if finish else None,
+        "stop_sequence": finish.stop_sequence if finish else None,
+        "usage": _usage(finish.usage if finish else Usage()),
     }
 
 
+def _block(part: Part, whole: bool = True) -> dict[str, Any]:
+    """A part as a content block: whole, or empty as content_block_start opens it."""
+    text = part.text if whole else ""
+    if part.kind == "thinking":
+        return {"type": "thinking", "thinking": text, "signature": ""}
+    if part.kind == "text":
+        return {"type": "text", "text": text}
+    # Arguments that max_tokens cut off keep only what was complete.
+    return {"type": "tool_use", "id": part.call_id, "name": part.name, "input": jsontext.partial_object(text)}
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+    }
+
+
+def _delta(event: Event) -> dict[str, Any] | None:
+    if isinstance(event, TextDelta):
+        return {"type": "text_delta", "text": event.text}
+    if isinstance(event, ThinkingDelta):
+        return {"type": "thinking_delta", "thinking": event.text}
+    if isinstance(event, ToolCallDelta):
+        return {"type": "input_json_delta", "partial_json": event.arguments}
+    return None
+
+
 class EventStream:
-    """Anthropic's streaming events for the turn's events, as SSE frames."""
+    """Anthropic's streaming events for the turn's events, as SSE frames: each part of the answer
+    is a content block, opened, added to and closed."""
 
     def __init__(self, msg_id: str, model: str) -> None:
         self.msg_id, self.model = msg_id, model
-        self._open: str | None = None  # type of the content block being streamed
-        self._index = -1
+        self.answer = Answer()
+        self._open: Part | None = None  # the part whose content block is being streamed
+        self._index = -1  # its index
 
     def opening(self) -> list[str]:
-        start = {
-            "type": "message_start",
-            "message": {
-                "id": self.msg_id,
-                "type": "message",
-                "role": "assistant",
-                "model": self.model,
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0,
-                },
-            },
-        }
-        return [sse("message_start", start), sse("ping", {"type": "ping"})]
+        start = _message(self.msg_id, self.model, [], None)
+        return [sse_event({"type": "message_start", "message": start}), sse_event({"type": "ping"})]
 
-    def _block(self, kind: str, block: dict[str, Any]) -> list[str]:
-        frames = self._close()
-        self._index += 1
-        self._open = kind
-        return frames + [
-            sse("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
-        ]
+    def frames(self, event: Event) -> list[str]:
+        if isinstance(event, Restart):
+            raise stream_interrupted()
+        part = self.answer.add(event)
+        if isinstance(event, Finish):
+            ending = {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence}
+            return self._close() + [
+                sse_event({"type": "message_delta", "delta": ending, "usage": _usage(event.usage)}),
+                sse_event({"type": "message_stop"}),
+            ]
+        if part is None:
+            return []
+        frames = []
+        if part is not self._open:
+            frames += self._close()
+            self._open, self._index = part, len(self.answer.parts) - 1
+            block = _block(part, whole=False)
+            frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
+        delta = _delta(event)
+        if delta is not None:
+            frames.append(sse_event({"type": "content_block_delta", "index": self._index, "delta": delta}))
+        return frames
 
     def _close(self) -> list[str]:
         if self._open is None:
             return []
         self._open = None
-        return [sse("content_block_stop", {"type": "content_block_stop", "index": self._index})]
-
-    def _delta(self, delta: dict[str, Any]) -> str:
-        return sse("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
+        return [sse_event({"type": "content_block_stop", "index": self._index})]
 
     def closing(self) -> list[str]:
         return []  # message_stop came with the Finish
 
     def failure(self, error: GatewayError) -> list[str]:
-        return [sse("error", error.anthropic_body())]
-
-    def frames(self, event: Event) -> list[str]:
-        if isinstance(event, ThinkingDelta) and event.text:
-            opening = (
-                []
-                if self._open == "thinking"
-                else self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            )
-            return opening + [self._delta({"type": "thinking_delta", "thinking": event.text})]
-        if isinstance(event, TextDelta) and event.text:
-            opening = self._block("text", {"type": "text", "text": ""}) if self._open != "text" else []
-            return opening + [self._delta({"type": "text_delta", "text": event.text})]
-        if isinstance(event, ToolCallStart):
-            return self._block("tool_use", {"type": "tool_use", "id": event.id, "name": event.name, "input": {}})
-        if isinstance(event, ToolCallDelta) and event.arguments:
-            return [self._delta({"type": "input_json_delta", "partial_json": event.arguments})]
-        if isinstance(event, Restart):
-            raise GatewayError(
-                502,
-                "Claude's answer broke off mid-stream and was started again; retry the request.",
-                "api_error",
-                "upstream_stream_interrupted",
-            )
-        if isinstance(event, Finish):
-            return self._close() + [
-                sse(
-                    "message_delta",
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence},
-                        "usage": _usage(event),
-                    },
-                ),
-                sse("message_stop", {"type": "message_stop"}),
-            ]
-        return []
-
-
-def sse(name: str, payload: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+        return [sse_event(error.anthropic_body())]

@@ -1,15 +1,22 @@
-"""What the front doors' translators share: the rules for images and schemas, message merging."""
+"""The request-side rules every front door's translator follows: what a conversation, its images,
+tools, output schema, effort and limits must be to reach Claude Code, each written once. A door's
+translator reads its own wire shape and hands the pieces to these."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..engine.types import Block, Message
-from ..errors import invalid_request
+from pydantic import BaseModel
+
+from .. import jsontext
+from ..engine.types import Block, Message, Role, ToolSpec
+from ..errors import GatewayError, invalid_request
 
 IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # Claude Code takes an output schema only on its command line (--json-schema, no file form), where
@@ -18,6 +25,30 @@ MAX_SCHEMA_BYTES = 64 * 1024
 # The most output tokens Claude Code asks Claude for: it caps CLAUDE_CODE_MAX_OUTPUT_TOKENS there
 # (measured with CLI 2.1.329: 200000 and 2**70 both reached the API as 128000, for every model).
 MAX_OUTPUT_TOKENS = 128_000
+# OpenAI's reasoning effort -> Claude's effort.
+EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+# A function without a schema takes no arguments.
+NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+_DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
+
+
+# --- parameters -------------------------------------------------------------------------------------
+def ignored(request: BaseModel, unapplied: Iterable[str], found: list[str]) -> list[str]:
+    """The request's parameters that will not be applied: the `unapplied` ones it sets, those the
+    door `found` it cannot apply as asked, then its unknown fields."""
+    named = [name for name in unapplied if getattr(request, name) is not None]
+    return named + found + sorted(request.model_extra or {})
+
+
+def unsupported_parameter(name: str) -> GatewayError:
+    """What strict mode answers to a parameter the gateway would ignore."""
+    name = name if len(name) <= 200 else name[:200] + "..."  # the client's own field name: keep it short
+    return invalid_request(
+        f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
+        "Leave it out, or send the request without X-Gateway-Strict.",
+        name,
+        "unsupported_parameter",
+    )
 
 
 def output_limit(requested: int | None) -> int | None:
@@ -28,6 +59,157 @@ def output_limit(requested: int | None) -> int | None:
 def clamped_limits(**limits: int | None) -> list[str]:
     """The names of the limits that output_limit will clamp: reported as not applied as asked."""
     return [name for name, value in limits.items() if value is not None and value > MAX_OUTPUT_TOKENS]
+
+
+def effort(requested: str | None, param: str) -> str | None:
+    """Claude's effort for OpenAI's reasoning effort; None leaves Claude Code's default."""
+    if requested is None:
+        return None
+    if requested not in EFFORTS:
+        raise invalid_request(f"{param} must be one of {', '.join(EFFORTS)}.", param, "invalid_value")
+    return EFFORTS[requested]
+
+
+def output_schema(kind: str | None, schema: dict[str, Any] | None, param: str) -> dict[str, Any] | None:
+    """The JSON schema the answer must follow, from a response format's type ("text",
+    "json_object" or "json_schema") and its schema; None for plain text."""
+    if kind is None or kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if schema is None:
+        raise invalid_request(f"{param} must be a JSON schema object.", param, "invalid_value")
+    return checked_schema(schema, param)
+
+
+def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
+    """The output schema, if it fits on Claude Code's command line (measured as the SDK writes it)."""
+    size = len(json.dumps(schema))
+    if size > MAX_SCHEMA_BYTES:
+        raise invalid_request(
+            f"The JSON schema is {size} bytes; this gateway accepts up to {MAX_SCHEMA_BYTES} "
+            "(Claude Code takes it on its command line).",
+            param,
+            "schema_too_large",
+        )
+    return schema
+
+
+def refuse_tools_with_schema(tools: bool, kind: str | None, param: str) -> None:
+    """Claude Code's structured output ends the turn with a tool of its own, so the client's tools
+    and a JSON response format (`kind` other than "text") cannot be served together."""
+    if tools and kind is not None and kind != "text":
+        raise invalid_request(
+            f"tools and a JSON {param} cannot be combined here: Claude Code's structured output "
+            "ends the turn with its own tool. Use one or the other.",
+            param,
+            "unsupported_parameter",
+        )
+
+
+# --- tools ------------------------------------------------------------------------------------------
+def tool_spec(name: str, description: str | None, parameters: dict[str, Any] | None) -> ToolSpec:
+    """A client's function as Claude is offered it. The schema is JSON text with sorted keys: the
+    spec is part of a process's options, so equal schemas must be equal text."""
+    return ToolSpec(name, description or "", json.dumps(parameters or NO_PARAMETERS, sort_keys=True))
+
+
+def tool_call(call_id: str, name: str, arguments: str | None, param: str) -> Block:
+    """An earlier function call as an OpenAI client sends it back (its arguments as JSON text)."""
+    try:
+        parsed = jsontext.loads(arguments or "{}")
+    except jsontext.InvalidJSON as exc:
+        raise invalid_request(f"{param} is not valid JSON: {exc}.", param) from None
+    if not isinstance(parsed, dict):
+        raise invalid_request(f"{param} must be a JSON object.", param)
+    return {"type": "tool_use", "id": call_id, "name": name, "input": parsed}
+
+
+def tool_result(call_id: str, text: str) -> Block:
+    return {"type": "tool_result", "tool_use_id": call_id, "content": text}
+
+
+# --- content ----------------------------------------------------------------------------------------
+def system_prompt(parts: Iterable[str | None], forced_tool: str | None = None) -> str | None:
+    """The system prompt from the client's parts, blank ones left out. Claude Code cannot force a
+    tool call, so when the client forces one (`forced_tool`: its name, '' for any), the prompt
+    asks for it."""
+    if forced_tool is not None:
+        ask = (
+            f"You must call the function `{forced_tool}` now."
+            if forced_tool
+            else "You must call one of the functions now."
+        )
+        parts = [*parts, ask]
+    return "\n\n".join(part for part in parts if part) or None
+
+
+def text_blocks(text: str) -> list[Block]:
+    """A text block, or none for blank text: Claude refuses empty text blocks."""
+    return [{"type": "text", "text": text}] if text.strip() else []
+
+
+def require_content(blocks: list[Block], where: str) -> list[Block]:
+    """A user message's blocks; Claude refuses an empty message, so it is refused here, naming it."""
+    if not blocks:
+        raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
+    return blocks
+
+
+def append_message(messages: list[Message], role: Role, blocks: list[Block]) -> None:
+    """Add blocks, merging same-role neighbours: Claude wants strictly alternating turns."""
+    if not blocks:
+        return
+    if messages and messages[-1].role == role:
+        messages[-1].content.extend(blocks)
+    else:
+        messages.append(Message(role, list(blocks)))
+
+
+def require_user_last(messages: list[Message], param: str) -> None:
+    """Claude Code answers a user message (or tool results); it cannot continue its own."""
+    if not messages or messages[-1].role != "user":
+        raise invalid_request(
+            "The last message must come from the user (or be a tool result); Claude Code cannot continue "
+            "an assistant message.",
+            param,
+            "invalid_last_message",
+        )
+
+
+def check_tool_results(messages: list[Message]) -> None:
+    """Refuse a tool result that answers no call of the assistant message right before it, as
+    OpenAI ("messages with role 'tool' must be a response to a preceding message with
+    'tool_calls'") and Anthropic ("unexpected `tool_use_id` found in `tool_result` blocks") do.
+
+    `messages` must be the whole conversation the turn will have: with previous_response_id or a
+    named session, the call may be in the history the gateway keeps, not in the request.
+    """
+    previous: Message | None = None
+    for message in messages:
+        calls = {b.get("id") for b in previous.content if b.get("type") == "tool_use"} if previous else set()
+        for block in message.content:
+            if block.get("type") == "tool_result" and block.get("tool_use_id") not in calls:
+                raise invalid_request(
+                    f"No tool call '{block.get('tool_use_id')}' precedes this tool result: a tool result "
+                    "(a `tool` message, a `function_call_output` item or a `tool_result` block) must answer "
+                    "a call made in the assistant message right before it.",
+                    code="orphan_tool_result",
+                )
+        previous = message if message.role == "assistant" else None
+
+
+# --- images -----------------------------------------------------------------------------------------
+def image_from_url(url: str, param: str) -> Block:
+    """An image as the OpenAI APIs give it: a data: or an http(s) URL."""
+    if not url.startswith("data:"):
+        return url_image(url, param)
+    match = _DATA_URL.match(url)
+    if not match:
+        raise invalid_request(
+            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
+        )
+    return base64_image(match.group("media") or "", match.group("data").strip(), param)
 
 
 def url_image(url: str, param: str) -> Block:
@@ -57,53 +239,3 @@ def base64_image(media_type: str, data: str, param: str, media_param: str | None
     except (binascii.Error, ValueError):
         raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
-
-
-def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
-    """The output schema, if it fits on Claude Code's command line (measured as the SDK writes it)."""
-    size = len(json.dumps(schema))
-    if size > MAX_SCHEMA_BYTES:
-        raise invalid_request(
-            f"The JSON schema is {size} bytes; this gateway accepts up to {MAX_SCHEMA_BYTES} "
-            "(Claude Code takes it on its command line).",
-            param,
-            "schema_too_large",
-        )
-    return schema
-
-
-def append_message(messages: list[Message], role: str, blocks: list[Block]) -> None:
-    """Add blocks, merging same-role neighbours: Claude wants strictly alternating turns."""
-    if not blocks:
-        return
-    if messages and messages[-1].role == role:
-        messages[-1].content.extend(blocks)
-    else:
-        messages.append(Message(role, list(blocks)))  # type: ignore[arg-type]
-
-
-def forced_tool_instruction(forced: str) -> str:
-    """Claude Code cannot force a tool call, so the system prompt asks for it ('' = any tool)."""
-    return f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
-
-
-def check_tool_results(messages: list[Message]) -> None:
-    """Refuse a tool result that answers no call of the assistant message right before it, as
-    OpenAI ("messages with role 'tool' must be a response to a preceding message with
-    'tool_calls'") and Anthropic ("unexpected `tool_use_id` found in `tool_result` blocks") do.
-
-    `messages` must be the whole conversation the turn will have: with previous_response_id or a
-    named session, the call may be in the history the gateway keeps, not in the request.
-    """
-    previous: Message | None = None
-    for message in messages:
-        calls = {b.get("id") for b in previous.content if b.get("type") == "tool_use"} if previous else set()
-        for block in message.content:
-            if block.get("type") == "tool_result" and block.get("tool_use_id") not in calls:
-                raise invalid_request(
-                    f"No tool call '{block.get('tool_use_id')}' precedes this tool result: a tool result "
-                    "(a `tool` message, a `function_call_output` item or a `tool_result` block) must answer "
-                    "a call made in the assistant message right before it.",
-                    code="orphan_tool_result",
-                )
-        previous = message if message.role == "assistant" else None

@@ -1,48 +1,35 @@
-"""OpenAI Chat Completions <-> the gateway's Turn and Events. Pure functions, no I/O."""
+"""OpenAI Chat Completions request -> the gateway's Turn. Pure functions, no I/O.
+
+The answer's side, events -> a completion or its chunks, is in openai_chat_out.py; its two
+entry points are named here too, so that the chat door has one translator module to call.
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
-from .. import jsontext
-from ..engine.types import (
-    Block,
-    Event,
-    Finish,
-    FinishReason,
-    Message,
-    Restart,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    ToolCallStart,
-    ToolSpec,
-    Turn,
-    Usage,
-)
-from ..errors import GatewayError, invalid_request
+from ..engine.types import Block, Message, Turn
+from ..errors import invalid_request
 from ..protocol import openai_chat as oa
 from .common import (
     append_message,
-    base64_image,
-    checked_schema,
     clamped_limits,
-    forced_tool_instruction,
+    effort,
+    ignored,
+    image_from_url,
     output_limit,
-    url_image,
+    output_schema,
+    refuse_tools_with_schema,
+    require_content,
+    require_user_last,
+    system_prompt,
+    text_blocks,
+    tool_call,
+    tool_result,
+    tool_spec,
 )
-
-_DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
-
-FINISH_REASONS: dict[FinishReason, str] = {
-    "stop": "stop",
-    "stop_sequence": "stop",
-    "length": "length",
-    "tool_use": "tool_calls",
-    "content_filter": "content_filter",
-}
+from .openai_chat_out import ChunkStream as ChunkStream
+from .openai_chat_out import completion as completion
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
 # in strict mode.
@@ -62,19 +49,16 @@ UNAPPLIED = (
     "modalities",
     "web_search_options",
 )
-# OpenAI's reasoning_effort -> Claude's effort.
-EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
 
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
-    named = [name for name in UNAPPLIED if getattr(request, name) is not None]
-    named += clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
+    found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
     if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
-        named.append("parallel_tool_calls")  # Claude may call several functions at once
+        found.append("parallel_tool_calls")  # Claude may call several functions at once
     if _forced_function(request) is not None:
-        named.append("tool_choice")  # asked for in the system prompt, not enforced
-    return named + sorted(request.model_extra or {})
+        found.append("tool_choice")  # asked for in the system prompt, not enforced
+    return ignored(request, UNAPPLIED, found)
 
 
 def _tools(request: oa.ChatCompletionRequest) -> list[oa.FunctionDefinition]:
@@ -97,28 +81,13 @@ def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
     return None
 
 
-def unsupported_parameter(name: str) -> GatewayError:
-    name = name if len(name) <= 200 else name[:200] + "..."  # the client's own field name: keep it short
-    return invalid_request(
-        f"'{name}' cannot be applied by Claude Code, and strict mode refuses what it would ignore. "
-        "Leave it out, or send the request without X-Gateway-Strict.",
-        name,
-        "unsupported_parameter",
-    )
-
-
 MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 
 # What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
-    if _tools(request) and isinstance(request.response_format, (oa.JSONObjectFormat, oa.JSONSchemaFormat)):
-        raise invalid_request(
-            "tools and a JSON response_format cannot be combined here: Claude Code's structured output "
-            "ends the turn with its own tool. Use one or the other.",
-            "response_format",
-            "unsupported_parameter",
-        )
+    kind = request.response_format.type if request.response_format else None
+    refuse_tools_with_schema(bool(_tools(request)), kind, "response_format")
     if (request.n or 1) > MAX_CHOICES:
         raise invalid_request(
             f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.",
@@ -141,10 +110,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         if isinstance(message, (oa.SystemMessage, oa.DeveloperMessage)):
             system_parts.append(_plain_text(message.content))
         elif isinstance(message, oa.UserMessage):
-            blocks = _user_blocks(message.content, where)
-            if not blocks:  # Claude refuses empty text; say so here rather than fail upstream
-                raise invalid_request(f"{where}.content is empty.", f"{where}.content", "empty_content")
-            append_message(messages, "user", blocks)
+            append_message(messages, "user", require_content(_user_blocks(message.content, where), where))
         elif isinstance(message, oa.AssistantMessage):
             if message.function_call is not None:  # legacy: no id, so one is made up
                 legacy_call = f"call_legacy_{i}"
@@ -156,54 +122,23 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
                 )
             append_message(messages, "assistant", _assistant_blocks(message, where))
         elif isinstance(message, oa.FunctionMessage):
-            result = {"type": "tool_result", "tool_use_id": legacy_call, "content": message.content or ""}
-            append_message(messages, "user", [result])
+            append_message(messages, "user", [tool_result(legacy_call, message.content or "")])
         elif isinstance(message, oa.ToolMessage):
-            result = {
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": _plain_text(message.content),
-            }
-            append_message(messages, "user", [result])
-    if not messages or messages[-1].role != "user":
-        raise invalid_request(
-            "The last message must come from the user (or be a tool result); Claude Code cannot continue "
-            "an assistant message.",
-            "messages",
-            "invalid_last_message",
-        )
-    forced = _forced_function(request)
-    if forced is not None:  # Claude Code cannot force a tool call: ask for it
-        system_parts.append(forced_tool_instruction(forced))
-    system = "\n\n".join(part for part in system_parts if part) or None
-    tools = tuple(
-        ToolSpec(
-            f.name,
-            f.description or "",
-            json.dumps(f.parameters or {"type": "object", "properties": {}}, sort_keys=True),
-        )
-        for f in _tools(request)
-    )
-    effort = None
-    if request.reasoning_effort is not None:
-        effort = EFFORTS.get(request.reasoning_effort)
-        if effort is None:
-            raise invalid_request(
-                f"reasoning_effort must be one of {', '.join(EFFORTS)}.", "reasoning_effort", "invalid_value"
-            )
+            append_message(messages, "user", [tool_result(message.tool_call_id, _plain_text(message.content))])
+    require_user_last(messages, "messages")
     return Turn(
         model=model,
         messages=messages,
-        system=system,
+        system=system_prompt(system_parts, _forced_function(request)),
         max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
         tenant=tenant,
         request_id=request_id,
-        effort=effort,
+        effort=effort(request.reasoning_effort, "reasoning_effort"),
         stop=_stops(request.stop),
         output_schema=_output_schema(request.response_format),
         user=request.user,
         metadata=dict(request.metadata or {}),
-        tools=tools,
+        tools=tuple(tool_spec(f.name, f.description, f.parameters) for f in _tools(request)),
     )
 
 
@@ -215,265 +150,39 @@ def _stops(stop: str | list[str] | None) -> list[str]:
 
 
 def _output_schema(response_format: oa.ResponseFormat | None) -> dict[str, Any] | None:
-    """The JSON schema the answer must follow, from response_format; None for plain text."""
-    if response_format is None or isinstance(response_format, oa.TextFormat):
-        return None
-    if isinstance(response_format, oa.JSONObjectFormat):
-        return {"type": "object"}
-    if response_format.json_schema.schema_ is None:
-        raise invalid_request(
-            "response_format.json_schema.schema must be a JSON schema object.",
-            "response_format.json_schema.schema",
-            "invalid_value",
-        )
-    return checked_schema(response_format.json_schema.schema_, "response_format.json_schema.schema")
+    schema = response_format.json_schema.schema_ if isinstance(response_format, oa.JSONSchemaFormat) else None
+    kind = response_format.type if response_format else None
+    return output_schema(kind, schema, "response_format.json_schema.schema")
 
 
 def _plain_text(content: str | list[oa.TextPart]) -> str:
     return content if isinstance(content, str) else "\n".join(part.text for part in content)
 
 
-def _text_blocks(text: str) -> list[Block]:
-    return [{"type": "text", "text": text}] if text.strip() else []
-
-
-def _user_blocks(content: str | list[Any], where: str) -> list[Block]:
+def _user_blocks(content: str | list[oa.UserPart], where: str) -> list[Block]:
     if isinstance(content, str):
-        return _text_blocks(content)
+        return text_blocks(content)
     blocks: list[Block] = []
     for j, part in enumerate(content):
         if isinstance(part, oa.TextPart):
-            blocks.extend(_text_blocks(part.text))
+            blocks.extend(text_blocks(part.text))
         else:
-            blocks.append(image_block(part.image_url.url, f"{where}.content[{j}].image_url.url"))
+            blocks.append(image_from_url(part.image_url.url, f"{where}.content[{j}].image_url.url"))
     return blocks
 
 
 def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
     blocks: list[Block] = []
     if isinstance(message.content, str):
-        blocks.extend(_text_blocks(message.content))
+        blocks.extend(text_blocks(message.content))
     elif message.content:
         for part in message.content:
-            blocks.extend(_text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
+            blocks.extend(text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
     for j, call in enumerate(message.tool_calls or []):
         param = f"{where}.tool_calls[{j}].function.arguments"
-        try:
-            arguments = jsontext.loads(call.function.arguments or "{}")
-        except jsontext.InvalidJSON as exc:
-            raise invalid_request(f"{param} is not valid JSON: {exc}.", param) from None
-        if not isinstance(arguments, dict):
-            raise invalid_request(f"{param} must be a JSON object.", param)
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
+        blocks.append(tool_call(call.id, call.function.name, call.function.arguments, param))
     return blocks
-
-
-def image_block(url: str, param: str) -> Block:
-    """An OpenAI image URL (data: or http(s):) as an Anthropic image block."""
-    if not url.startswith("data:"):
-        return url_image(url, param)
-    match = _DATA_URL.match(url)
-    if not match:
-        raise invalid_request(
-            "Malformed data URL: expected data:<media type>;base64,<data>.", param, "invalid_image_url"
-        )
-    return base64_image(match.group("media") or "", match.group("data").strip(), param)
-
-
-# --- out ------------------------------------------------------------------------------------
-def completion_usage(usage: Usage) -> oa.CompletionUsage:
-    return oa.CompletionUsage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.output_tokens,
-        total_tokens=usage.prompt_tokens + usage.output_tokens,
-        prompt_tokens_details=oa.PromptTokensDetails(cached_tokens=usage.cache_read_input_tokens),
-    )
 
 
 def uses_legacy_functions(request: oa.ChatCompletionRequest) -> bool:
     return bool(request.functions) and not request.tools
-
-
-def completion(
-    choices: list[list[Event]], completion_id: str, created: int, model: str, legacy_functions: bool = False
-) -> dict[str, Any]:
-    """A whole (non-streamed) response: one choice per turn's events, usage summed over them."""
-    response = oa.ChatCompletion(
-        id=completion_id,
-        created=created,
-        model=model,
-        choices=[_choice(index, events) for index, events in enumerate(choices)],
-        usage=completion_usage(_total_usage(choices)),
-    ).model_dump()
-    for choice in response["choices"]:
-        if legacy_functions and choice["message"]["tool_calls"]:  # the pre-tools form: one call
-            call = choice["message"].pop("tool_calls")[0]
-            choice["message"]["function_call"] = call["function"]
-            choice["finish_reason"] = "function_call"
-        for field in ("reasoning_content", "tool_calls", "function_call"):  # only when present
-            if choice["message"].get(field, "absent") is None:
-                del choice["message"][field]
-    return response
-
-
-def _choice(index: int, events: list[Event]) -> oa.Choice:
-    text: list[str] = []
-    thinking: list[str] = []
-    calls: dict[int, oa.ToolCall] = {}
-    finish = Finish("stop")
-    for event in events:
-        if isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, ThinkingDelta):
-            thinking.append(event.text)
-        elif isinstance(event, ToolCallStart):
-            calls[event.index] = oa.ToolCall(id=event.id, function=oa.FunctionCall(name=event.name, arguments=""))
-        elif isinstance(event, ToolCallDelta) and event.index in calls:
-            calls[event.index].function.arguments += event.arguments
-        elif isinstance(event, Restart):
-            text.clear()
-            thinking.clear()
-            calls.clear()
-        elif isinstance(event, Finish):
-            finish = event
-    content = "".join(text)
-    message = oa.ResponseMessage(
-        content=content if content or not calls else None,
-        tool_calls=[calls[i] for i in sorted(calls)] or None,
-        reasoning_content="".join(thinking) or None,
-    )
-    return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[finish.reason])
-
-
-def _total_usage(choices: list[list[Event]]) -> Usage:
-    return sum((e.usage for events in choices for e in events if isinstance(e, Finish)), Usage())
-
-
-def stream_broke() -> GatewayError:
-    return GatewayError(
-        502,
-        "Claude's answer broke off mid-stream and Claude Code started it again; the text already "
-        "streamed is void. Retry the request.",
-        "api_error",
-        "upstream_stream_interrupted",
-    )
-
-
-class ChunkStream:
-    """Streamed response chunks, all with the same id, created and model, as SSE frames.
-
-    With n choices, each chunk carries its choice's index; the usage chunk (with
-    stream_options.include_usage) comes once, after every choice has finished.
-    """
-
-    def __init__(
-        self,
-        completion_id: str,
-        created: int,
-        model: str,
-        include_usage: bool,
-        legacy_functions: bool = False,
-        n: int = 1,
-    ) -> None:
-        self.completion_id, self.created, self.model, self.n = completion_id, created, model, n
-        self.include_usage = include_usage
-        self.legacy_functions = legacy_functions  # answer with function_call, the pre-tools form
-        self._usage = Usage()
-
-    def _chunk(
-        self,
-        delta: oa.ChunkDelta | None,
-        index: int = 0,
-        finish: str | None = None,
-        usage: oa.CompletionUsage | None = None,
-    ) -> str:
-        payload: dict[str, Any] = {
-            "id": self.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": []
-            if delta is None
-            else [
-                {
-                    "index": index,
-                    "delta": delta.model_dump(exclude_none=True),
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            ],
-        }
-        if self.include_usage:  # as OpenAI: null on every chunk but the last
-            payload["usage"] = usage.model_dump() if usage else None
-        return sse(payload)
-
-    def start(self, index: int = 0) -> str:
-        return self._chunk(oa.ChunkDelta(role="assistant", content=""), index)
-
-    def event(self, event: Event, index: int = 0) -> list[str]:
-        if isinstance(event, TextDelta):
-            return [self._chunk(oa.ChunkDelta(content=event.text), index)] if event.text else []
-        if isinstance(event, ThinkingDelta):
-            return [self._chunk(oa.ChunkDelta(reasoning_content=event.text), index)] if event.text else []
-        if self.legacy_functions and isinstance(event, (ToolCallStart, ToolCallDelta)):
-            return self._legacy_call(event, index)
-        if isinstance(event, ToolCallStart):
-            call = {
-                "index": event.index,
-                "id": event.id,
-                "type": "function",
-                "function": {"name": event.name, "arguments": ""},
-            }
-            return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)]
-        if isinstance(event, ToolCallDelta):
-            call = {"index": event.index, "function": {"arguments": event.arguments}}
-            return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)] if event.arguments else []
-        if isinstance(event, Restart):
-            raise stream_broke()
-        if isinstance(event, Finish):
-            self._usage = self._usage + event.usage
-            reason = FINISH_REASONS[event.reason]
-            if self.legacy_functions and reason == "tool_calls":
-                reason = "function_call"
-            return [self._chunk(oa.ChunkDelta(), index, reason)]
-        return []
-
-    def _legacy_call(self, event: ToolCallStart | ToolCallDelta, index: int) -> list[str]:
-        """The first call only, as delta.function_call (the legacy form has one call an answer)."""
-        if event.index != 0:
-            return []
-        if isinstance(event, ToolCallStart):
-            return [self._chunk(oa.ChunkDelta(function_call={"name": event.name, "arguments": ""}), index)]
-        return (
-            [self._chunk(oa.ChunkDelta(function_call={"arguments": event.arguments}), index)] if event.arguments else []
-        )
-
-    def end(self) -> list[str]:
-        """After every choice: the usage chunk, if asked for."""
-        return [self._chunk(None, usage=completion_usage(self._usage))] if self.include_usage else []
-
-    # The stream writer interface every front door's stream has (app/api/streaming.Frames):
-    def opening(self) -> list[str]:
-        return [self.start(index) for index in range(self.n)]
-
-    def frames(self, item: tuple[int, Event]) -> list[str]:
-        index, event = item
-        return self.event(event, index)
-
-    def closing(self) -> list[str]:
-        return [*self.end(), self.done()]
-
-    def failure(self, error: GatewayError) -> list[str]:
-        return [self.error(error), self.done()]
-
-    @staticmethod
-    def error(error: GatewayError) -> str:
-        return sse(error.openai_body())
-
-    @staticmethod
-    def done() -> str:
-        return "data: [DONE]\n\n"
-
-
-def sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"

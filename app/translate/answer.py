@@ -1,0 +1,88 @@
+"""The answer a turn's events make, folded once for every front door.
+
+Claude answers in parts: thinking, text and function calls, in the order it wrote them. Each door
+renders these parts in its own shape (a chat message, content blocks, Response output items),
+whole or as they stream; the fold itself is the same everywhere, and so is its one subtlety: a
+Restart voids everything before it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..engine.types import Event, Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
+
+
+def random_id(prefix: str = "") -> str:
+    """A fresh id in the form the APIs use: a prefix, then 24 hex digits."""
+    return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+
+@dataclass
+class Part:
+    """One part of the answer: thinking, text or a function call."""
+
+    kind: Literal["thinking", "text", "tool_call"]
+    text: str = ""  # the thinking or the text; a function call's JSON arguments as written so far
+    call_id: str = ""  # a function call's id
+    name: str = ""  # a function call's function
+    key: str = field(default_factory=random_id)  # names the part in the ids a door gives it
+
+
+class Answer:
+    """Events folded into parts, and the Finish. Blank deltas make no part: an empty text or
+    thinking part is nothing a client could use."""
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+        self.finish: Finish | None = None  # None until the turn finished
+        self._calls: dict[int, Part] = {}  # a function call's index -> its part
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Answer:
+        answer = cls()
+        for event in events:
+            answer.add(event)
+        return answer
+
+    def add(self, event: Event) -> Part | None:
+        """Fold in one event; the part it opened or added to, None if it changed no part."""
+        if isinstance(event, Restart):
+            self.parts.clear()
+            self._calls.clear()
+        elif isinstance(event, Finish):
+            self.finish = event
+        elif isinstance(event, (TextDelta, ThinkingDelta)) and event.text:
+            kind: Literal["text", "thinking"] = "text" if isinstance(event, TextDelta) else "thinking"
+            if not self.parts or self.parts[-1].kind != kind:
+                self.parts.append(Part(kind))
+            self.parts[-1].text += event.text
+            return self.parts[-1]
+        elif isinstance(event, ToolCallStart):
+            self._calls[event.index] = Part("tool_call", call_id=event.id, name=event.name)
+            self.parts.append(self._calls[event.index])
+            return self.parts[-1]
+        elif isinstance(event, ToolCallDelta) and event.arguments and event.index in self._calls:
+            self._calls[event.index].text += event.arguments
+            return self._calls[event.index]
+        return None
+
+    @property
+    def text(self) -> str:
+        return "".join(part.text for part in self.parts if part.kind == "text")
+
+    @property
+    def thinking(self) -> str:
+        return "".join(part.text for part in self.parts if part.kind == "thinking")
+
+    @property
+    def tool_calls(self) -> list[Part]:
+        return [part for part in self.parts if part.kind == "tool_call"]
+
+    @property
+    def ending(self) -> Finish:
+        """The Finish, or a plain stop for an answer that has none."""
+        return self.finish or Finish("stop")

@@ -1,0 +1,194 @@
+"""Events -> OpenAI Responses: the Response object, whole or as its stream of events. Pure
+functions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..engine.types import Event, Finish, Restart, TextDelta, ToolCallDelta, Usage
+from ..errors import GatewayError
+from ..protocol import openai_responses as orq
+from .answer import Answer, Part, random_id
+from .sse import sse_event, stream_interrupted
+
+ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
+
+
+def response_id() -> str:
+    return random_id("resp_")
+
+
+class ResponseBuilder:
+    """The Response object, and its streaming events, from the turn's events: each part of the
+    answer is an output item (reasoning, a message, a function call)."""
+
+    def __init__(self, resp_id: str, created: int, request: orq.ResponsesRequest) -> None:
+        self.base: dict[str, Any] = {
+            "id": resp_id,
+            "object": "response",
+            "created_at": created,
+            "model": request.model,
+            "instructions": request.instructions,
+            "max_output_tokens": request.max_output_tokens,
+            "previous_response_id": request.previous_response_id,
+            "store": request.store is not False,
+            "tools": [t.model_dump(exclude_none=True) for t in request.tools or []],
+            "tool_choice": request.tool_choice
+            if isinstance(request.tool_choice, str) or request.tool_choice is None
+            else request.tool_choice.model_dump(),
+            "parallel_tool_calls": request.parallel_tool_calls is not False,
+            "text": {
+                "format": (
+                    request.text.format.model_dump(by_alias=True, exclude_none=True)
+                    if request.text and request.text.format
+                    else {"type": "text"}
+                )
+            },
+            "metadata": request.metadata or {},
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "user": request.user,
+        }
+        self.answer = Answer()
+        self._seq = 0
+        self._open: Part | None = None  # the part whose output item is being streamed
+        self._index = -1  # its index in output
+
+    # whole
+    def response(self, status: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The Response as far as the turn has come (or with the `status` and `error` it failed with)."""
+        finish = self.answer.finish
+        cut = finish is not None and finish.reason == "length"
+        return {
+            **self.base,
+            "error": error,
+            "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+            "status": status or ("in_progress" if finish is None else "incomplete" if cut else "completed"),
+            "output": [self._item(part) for part in self.answer.parts],
+            "usage": None if finish is None else _usage(finish.usage),
+        }
+
+    def failed(self, error: GatewayError) -> dict[str, Any]:
+        return self.response("failed", {"code": error.code or error.type, "message": error.message})
+
+    def _item(self, part: Part, status: str | None = None) -> dict[str, Any]:
+        """A part as an output item; its status is the turn's, unless given."""
+        status = status or ("in_progress" if self.answer.finish is None else "completed")
+        if part.kind == "thinking":
+            return {"type": "reasoning", "id": _item_id(part), "summary": [{"type": "summary_text", "text": part.text}]}
+        if part.kind == "text":
+            return {
+                "type": "message",
+                "id": _item_id(part),
+                "status": status,
+                "role": "assistant",
+                "content": [_text_part(part.text)],
+            }
+        return {
+            "type": "function_call",
+            "id": _item_id(part),
+            "call_id": part.call_id,
+            "name": part.name,
+            "arguments": part.text,
+            "status": status,
+        }
+
+    # streamed
+    def _event(self, kind: str, **fields: Any) -> str:
+        payload = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return sse_event(payload)
+
+    def opening(self) -> list[str]:
+        return [
+            self._event("response.created", response=self.response()),
+            self._event("response.in_progress", response=self.response()),
+        ]
+
+    def closing(self) -> list[str]:
+        return []  # response.completed came with the Finish
+
+    def failure(self, error: GatewayError) -> list[str]:
+        return [self._event("response.failed", response=self.failed(error))]
+
+    def frames(self, event: Event) -> list[str]:
+        """Streaming events for one engine event (thinking is kept for the final response only)."""
+        if isinstance(event, Restart):
+            raise stream_interrupted()
+        part = self.answer.add(event)
+        if isinstance(event, Finish):
+            done = self.response()
+            kind = "response.incomplete" if done["status"] == "incomplete" else "response.completed"
+            return self._close() + [self._event(kind, response=done)]
+        if part is None:
+            return []
+        frames: list[str] = []
+        if part is not self._open:
+            frames += self._close()
+            self._open, self._index = part, len(self.answer.parts) - 1
+            frames += self._added(part)
+        if isinstance(event, TextDelta):
+            frames.append(self._event("response.output_text.delta", **self._where(part), delta=event.text))
+        elif isinstance(event, ToolCallDelta):
+            frames.append(
+                self._event("response.function_call_arguments.delta", **self._where(part), delta=event.arguments)
+            )
+        return frames
+
+    def _where(self, part: Part) -> dict[str, Any]:
+        where = {"item_id": _item_id(part), "output_index": self._index}
+        return {**where, "content_index": 0} if part.kind == "text" else where
+
+    def _added(self, part: Part) -> list[str]:
+        """The events of an item that begins: a message's opens with its empty text part."""
+        if part.kind == "thinking":
+            return []
+        if part.kind == "tool_call":
+            item = {**self._item(part), "arguments": ""}
+            return [self._event("response.output_item.added", output_index=self._index, item=item)]
+        return [
+            self._event(
+                "response.output_item.added", output_index=self._index, item={**self._item(part), "content": []}
+            ),
+            self._event("response.content_part.added", **self._where(part), part=_text_part("")),
+        ]
+
+    def _close(self) -> list[str]:
+        """The .done events of the item that ends."""
+        part, self._open = self._open, None
+        if part is None or part.kind == "thinking":
+            return []
+        if part.kind == "tool_call":
+            frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
+        else:
+            frames = [
+                self._event("response.output_text.done", **self._where(part), text=part.text),
+                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text)),
+            ]
+        done = self._item(part, "completed")
+        return [*frames, self._event("response.output_item.done", output_index=self._index, item=done)]
+
+
+def _item_id(part: Part) -> str:
+    return f"{ITEM_ID_PREFIXES[part.kind]}{part.key}"
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": []}
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cache_read_input_tokens},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.prompt_tokens + usage.output_tokens,
+    }
+
+
+def build(events: Iterable[Event], builder: ResponseBuilder) -> dict[str, Any]:
+    for event in events:
+        builder.answer.add(event)
+    return builder.response()
