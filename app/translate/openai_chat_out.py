@@ -167,7 +167,7 @@ class ChunkStream:
         """After every choice: the usage chunk, if asked for."""
         return [self._chunk(None, usage=completion_usage(self._usage))] if self.include_usage else []
 
-    # The stream writer interface every front door's stream has (app/api/streaming.Frames):
+    # The stream writer interface every front door's stream has (app/api/respond.Frames):
     def opening(self) -> list[str]:
         return [self.start(index) for index in range(self.n)]
 
