@@ -1,0 +1,131 @@
+"""Function calling as agent frameworks use it, against the real CLI: every call of Claude's reaches
+the client and every result of the client's reaches Claude, whatever the arguments look like, however
+Claude Code got the answer, and however long the client takes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import openai
+import pytest
+
+from tests.e2e.conftest import API_KEY
+from tests.fakes.upstream import Reply
+from tests.support import GatewayServer
+
+pytestmark = pytest.mark.e2e
+
+STRICT_WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "strict": True,
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def calls(*pairs):
+    return Reply(tool_uses=[{"name": f"mcp__client__{name}", "input": args} for name, args in pairs])
+
+
+def results_sent(fake) -> list[dict]:
+    """The tool_result blocks of the last request Claude Code sent upstream."""
+    return [
+        block
+        for message in fake.requests[-1]["messages"]
+        if message["role"] == "user" and isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
+
+
+def answer_with_results(client, messages, first, results: dict[str, str], **extra):
+    messages = [*messages, first.choices[0].message.model_dump(exclude_none=True)]
+    messages += [{"role": "tool", "tool_call_id": call_id, "content": text} for call_id, text in results.items()]
+    return client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER], **extra)
+
+
+def test_arguments_that_fail_the_clients_schema_still_wait_for_the_clients_result(client, fake):
+    fake.enqueue(calls(("get_weather", {"city": 5, "unit": "C"})), Reply(text="Done."))
+    messages = [{"role": "user", "content": "Weather?"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    (call,) = first.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"city": 5, "unit": "C"}  # passed on as Claude wrote them
+    second = answer_with_results(client, messages, first, {call.id: "error: city must be a string"})
+    assert second.choices[0].message.content == "Done."
+    (result,) = results_sent(fake)
+    assert result["tool_use_id"] == call.id and "city must be a string" in json.dumps(result["content"])
+    assert "validation" not in json.dumps(result).lower()
+
+
+def test_a_call_in_an_unstreamed_answer_ends_the_answer(client, fake):
+    # The stream breaks off before any text; Claude Code asks again without streaming, and that
+    # whole answer calls a function: no stop reason streams, yet the client must get the call now.
+    fake.enqueue(
+        Reply(text="never shown", chunk_size=2, fail_after=0, error_type="overloaded_error"),
+        calls(("get_weather", {"city": "Oslo"}), ("get_weather", {"city": "Rome"})),
+        Reply(text="Both fine."),
+    )
+    messages = [{"role": "user", "content": "Weather in Oslo and Rome?"}]
+    started = time.monotonic()
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER], timeout=30)
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert time.monotonic() - started < 20  # not the request timeout
+    oslo, rome = first.choices[0].message.tool_calls
+    assert [json.loads(c.function.arguments)["city"] for c in (oslo, rome)] == ["Oslo", "Rome"]
+    second = answer_with_results(client, messages, first, {rome.id: "hot", oslo.id: "cold"})  # any order
+    assert second.choices[0].message.content == "Both fine."
+    assert {r["tool_use_id"]: json.dumps(r["content"]) for r in results_sent(fake)}.keys() == {oslo.id, rome.id}
+
+
+def test_usage_of_a_continued_turn_counts_only_what_came_after_the_results(client, fake):
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="Sunny.", input_tokens=100, output_tokens=9))
+    messages = [{"role": "user", "content": "Weather?"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    second = answer_with_results(client, messages, first, {call.id: "sunny"})
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (11, 7)  # the first model call's
+    assert (second.usage.prompt_tokens, second.usage.completion_tokens) == (100, 9)  # the second's alone
+
+
+def test_a_break_off_after_the_results_does_not_void_the_continued_answer(client, fake):
+    fake.enqueue(
+        calls(("get_weather", {"city": "Oslo"})),
+        Reply(text="lost", chunk_size=2, fail_after=0, error_type="overloaded_error"),
+        Reply(text="It is sunny."),
+    )
+    messages = [{"role": "user", "content": "Weather?"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    chunks = list(answer_with_results(client, messages, first, {call.id: "sunny"}, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "It is sunny."
+
+
+@pytest.fixture(scope="module")
+def impatient_environment(upstream, cli_config_dir, tmp_path_factory):
+    """A gateway whose environment tells MCP clients to give up on a tool call after 2 s."""
+    env = {**upstream.cli_env(str(cli_config_dir)), "GATEWAY_API_KEYS": API_KEY, "MCP_TOOL_TIMEOUT": "2000"}
+    server = GatewayServer(env, tmp_path_factory.mktemp("impatient")).start()
+    yield server
+    server.stop()
+
+
+def test_a_client_may_take_longer_than_mcps_own_timeout(impatient_environment, fake):
+    client = openai.OpenAI(base_url=f"{impatient_environment.url}/v1", api_key=API_KEY, max_retries=0)
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="Sunny."))
+    messages = [{"role": "user", "content": "Weather?"}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    time.sleep(3)  # a slow tool on the client's side
+    second = answer_with_results(client, messages, first, {call.id: "sunny at last"})
+    assert second.choices[0].message.content == "Sunny."
+    (result,) = results_sent(fake)
+    assert "sunny at last" in json.dumps(result["content"]) and "timed out" not in json.dumps(result)
