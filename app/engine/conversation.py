@@ -250,7 +250,7 @@ class TurnRouter:
                 return spare, turn.prompt
             return await self.spawn(self.options.for_key(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
-            history, prompt = resumable(turn.history, turn.prompt)
+            history, prompt = resumable(turn.history, turn.prompt, tools_offered=bool(key.tools))
             session = write_transcript(self.settings.config_dir, conversation.cwd, history)
             try:
                 return await self._resume(conversation, key, session), prompt

@@ -130,4 +130,3 @@ def _filtered(events: list[Event], reader: TurnReader, stops: StopScanner | None
         if stops.hit:
             break
     return out
-

@@ -129,3 +129,33 @@ def test_a_client_may_take_longer_than_mcps_own_timeout(impatient_environment, f
     assert second.choices[0].message.content == "Sunny."
     (result,) = results_sent(fake)
     assert "sunny at last" in json.dumps(result["content"]) and "timed out" not in json.dumps(result)
+
+
+def test_tool_choice_none_after_earlier_calls_sends_a_request_anthropic_accepts(client, fake):
+    # Anthropic refuses tool_use/tool_result blocks in a request that defines no tools (the fake
+    # upstream answers 400 as it does); Claude Code cannot send tool_choice "none" itself.
+    history = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21 C"},
+        {"role": "assistant", "content": "It is sunny in Oslo."},
+        {"role": "user", "content": "Summarise without calling anything."},
+    ]
+    fake.enqueue(Reply(text="Sunny."))
+    response = client.chat.completions.create(
+        model="sonnet", messages=history, tools=[STRICT_WEATHER], tool_choice="none"
+    )
+    assert response.choices[0].message.content == "Sunny."
+    sent = json.dumps(fake.requests[-1]["messages"])
+    assert '"tool_use"' not in sent and '"tool_result"' not in sent
+    assert "sunny, 21 C" in sent and "get_weather" in sent  # the earlier call and result, as text

@@ -170,6 +170,17 @@ class FakeAnthropic:
             )
         if reply is None:
             reply = self.default(body)
+        if _uses_tools(body) and not body.get("tools"):  # as Anthropic's API answers it
+            return JSONResponse(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "Requests which include `tool_use` or `tool_result` blocks must define tools.",
+                    },
+                },
+                status_code=400,
+            )
         if reply.status != 200:
             return JSONResponse(
                 {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}},
@@ -179,6 +190,14 @@ class FakeAnthropic:
         if not body.get("stream"):
             return JSONResponse(_message_json(body, reply))
         return StreamingResponse(_sse(body, reply), media_type="text/event-stream", headers=reply.headers)
+
+
+def _uses_tools(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(message.get("content"), list) and block.get("type") in ("tool_use", "tool_result")
+        for message in body.get("messages", [])
+        for block in message["content"]
+    )
 
 
 def _message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:

@@ -29,8 +29,15 @@ async def messages(*items) -> AsyncGenerator:
 
 
 def result(**fields) -> ResultMessage:
-    return ResultMessage(subtype="success", duration_ms=1, duration_api_ms=1, is_error=False, num_turns=1,
-                         session_id="s", usage=fields.get("usage", {"input_tokens": 5, "output_tokens": 3}))
+    return ResultMessage(
+        subtype="success",
+        duration_ms=1,
+        duration_api_ms=1,
+        is_error=False,
+        num_turns=1,
+        session_id="s",
+        usage=fields.get("usage", {"input_tokens": 5, "output_tokens": 3}),
+    )
 
 
 async def events_of(*items, stops=None) -> list:
@@ -42,7 +49,8 @@ async def events_of(*items, stops=None) -> list:
 
 async def test_nothing_read_after_a_stop_string_goes_out():
     whole = AssistantMessage(
-        content=[TextBlock("one STOP two"), ToolUseBlock("toolu_1", "mcp__client__f", {"a": 1})], model="m",
+        content=[TextBlock("one STOP two"), ToolUseBlock("toolu_1", "mcp__client__f", {"a": 1})],
+        model="m",
         message_id="msg_1",
     )
     events = await events_of(whole, result(), stops=["STOP"])
