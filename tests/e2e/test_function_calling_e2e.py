@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import API_KEY
-from tests.fakes.upstream import Reply
+from tests.e2e.conftest import API_KEY, serve
+from tests.fakes.upstream import Reply, agent
 from tests.support import GatewayServer
 
 pytestmark = pytest.mark.e2e
@@ -159,3 +160,117 @@ def test_tool_choice_none_after_earlier_calls_sends_a_request_anthropic_accepts(
     sent = json.dumps(fake.requests[-1]["messages"])
     assert '"tool_use"' not in sent and '"tool_result"' not in sent
     assert "sunny, 21 C" in sent and "get_weather" in sent  # the earlier call and result, as text
+
+
+def tool(name: str, description: str = "", **properties: dict) -> dict:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "strict": True,
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": list(properties),
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_ten_step_loop_continues_one_held_turn_without_spawning(keyless_stats_gateway, fake, stream):
+    gateway = keyless_stats_gateway
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="none", max_retries=0, timeout=60)
+    fake.default = agent(*[[("lookup", {"step": i})] for i in range(10)])
+    tools = [tool("lookup", "Look something up", step={"type": "integer"})]
+    messages = [{"role": "user", "content": "Do ten lookups."}]
+    spawned = None
+    for step in range(11):
+        message, finish = complete(client, messages, tools, stream)
+        if step == 0:
+            spawned = pool(gateway)["spawned_total"] - pool(gateway)["spares_started"]
+        if step < 10:
+            assert finish == "tool_calls", (step, message)
+            (call,) = message["tool_calls"]
+            assert json.loads(call["function"]["arguments"]) == {"step": step}
+            messages += [message, {"role": "tool", "tool_call_id": call["id"], "content": f"r{step}"}]
+        else:
+            assert finish == "stop"
+            assert message["content"] == "results: " + " | ".join(f"r{i}" for i in range(10))
+    assert pool(gateway)["spawned_total"] - pool(gateway)["spares_started"] == spawned  # every step on one process
+    assert len(fake.requests) >= 11 and all(
+        r["messages"][0]["content"][0]["text"] == "Do ten lookups." for r in fake.requests[-11:]
+    )
+
+
+def test_three_parallel_calls_take_their_results_in_any_order(client, fake):
+    fake.default = agent(
+        [("get-weather", {"city": "Oslo"}), ("get_time", {"city": "Oslo"}), ("get-weather", {"city": "Rome"})]
+    )
+    tools = [tool("get-weather", city={"type": "string"}), tool("get_time", city={"type": "string"})]
+    messages = [{"role": "user", "content": "Weather and time."}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
+    calls_ = first.choices[0].message.tool_calls
+    assert [c.function.name for c in calls_] == ["get-weather", "get_time", "get-weather"]
+    assert len({c.id for c in calls_}) == 3
+    messages.append(first.choices[0].message.model_dump(exclude_none=True))
+    for index in (2, 0, 1):  # not in the calls' order
+        messages.append({"role": "tool", "tool_call_id": calls_[index].id, "content": f"result {index}"})
+    second = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
+    # Each result reached the call it answers: Claude Code puts them in its calls' order.
+    assert second.choices[0].message.content == "results: result 0 | result 1 | result 2"
+
+
+def test_forty_tools_with_long_descriptions_and_a_20_kb_system_prompt(client, fake):
+    tools = [tool(f"tool_{i:02d}-x", "Does a thing. " * 40, arg={"type": "string"}) for i in range(40)]
+    system = "You are an agent. " * 1200  # about 20 KB
+    fake.default = agent([("tool_39-x", {"arg": "last"})])
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "Use the last tool."}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
+    (call,) = first.choices[0].message.tool_calls
+    assert call.function.name == "tool_39-x"
+    offered = {t["name"] for t in fake.requests[-1]["tools"]}
+    assert {f"mcp__client__tool_{i:02d}-x" for i in range(40)} <= offered
+    assert system.strip() in " ".join(b["text"] for b in fake.requests[-1]["system"])
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "done"},
+    ]
+    second = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
+    assert second.choices[0].message.content == "results: done"
+
+
+def complete(client, messages, tools, stream: bool) -> tuple[dict, str]:
+    """One step as a dict message (as the client will send it back) and its finish reason."""
+    if not stream:
+        response = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
+        return response.choices[0].message.model_dump(exclude_none=True), response.choices[0].finish_reason
+    content, calls_, finish = "", {}, None
+    for chunk in client.chat.completions.create(model="sonnet", messages=messages, tools=tools, stream=True):
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        for fragment in delta.tool_calls or []:
+            call = calls_.setdefault(
+                fragment.index,
+                {"id": fragment.id, "type": "function", "function": {"name": fragment.function.name, "arguments": ""}},
+            )
+            call["function"]["arguments"] += fragment.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    message: dict = {"role": "assistant", "content": content or None}
+    if calls_:
+        message["tool_calls"] = [calls_[i] for i in sorted(calls_)]
+    return message, finish
+
+
+def pool(gateway) -> dict:
+    return httpx.get(f"{gateway.url}/v1/sessions/stats").json()["gateway"]["processes"]
+
+
+@pytest.fixture(scope="module")
+def keyless_stats_gateway(upstream, cli_config_dir, tmp_path_factory):
+    """Keyless (its stats show the whole pool), for counting the processes a loop spawns."""
+    yield from serve(upstream, cli_config_dir, tmp_path_factory, "loops", api_keys="")

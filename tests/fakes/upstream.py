@@ -68,6 +68,40 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def tool_results(body: dict[str, Any]) -> list[str]:
+    """The text of every tool_result in the conversation, in order."""
+    found = []
+    for message in body.get("messages", []):
+        for block in message.get("content") if isinstance(message.get("content"), list) else []:
+            if block.get("type") == "tool_result":
+                content = block.get("content")
+                if isinstance(content, list):
+                    content = " ".join(part.get("text", "[image]") for part in content if isinstance(part, dict))
+                found.append(str(content))
+    return found
+
+
+def agent(*steps: list[tuple[str, dict[str, Any]]], prefix: str = "mcp__client__") -> Callable[[dict[str, Any]], Reply]:
+    """An agent loop, as a `default`: step i calls the functions in steps[i] (several: parallel
+    calls); once every step's results are in, the answer names the results it received, in order
+    (`results: r1 | r2 | ...`). The step is read from the conversation itself (how many of its
+    assistant turns called functions), so the script holds however the gateway rebuilds history."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        done = sum(
+            1
+            for message in body.get("messages", [])
+            if message.get("role") == "assistant"
+            and isinstance(message.get("content"), list)
+            and any(block.get("type") == "tool_use" for block in message["content"])
+        )
+        if done < len(steps):
+            return Reply(tool_uses=[{"name": prefix + name, "input": args} for name, args in steps[done]])
+        return Reply(text="results: " + " | ".join(tool_results(body)))
+
+    return reply
+
+
 def echo(body: dict[str, Any]) -> Reply:
     return Reply(text=f"echo: {last_user_text(body)}")
 
