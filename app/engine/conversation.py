@@ -35,7 +35,7 @@ from .options import Spawn, SpawnKey, SpawnOptions
 from .pool import ProcessPool
 from .process import ClaudeProcess
 from .reader import TurnReader
-from .running import turn_events
+from .running import TurnMessages, turn_events
 from .stops import StopScanner
 from .tools import results_for
 from .transcript import inline_history, remove_transcripts, resumable, write_transcript
@@ -56,7 +56,7 @@ class Held:
     """A turn that stopped to call the client's functions; it goes on when the results come."""
 
     process: ClaudeProcess
-    messages: AsyncGenerator[Any, None]  # the turn's SDK messages, not yet read to the end
+    messages: TurnMessages  # the turn's SDK messages, not yet read to the end
     reader: TurnReader
     calls: list[list[str]]  # [id, name, JSON arguments] of each call, in order
     since: float = field(default_factory=time.monotonic)
@@ -182,14 +182,14 @@ class TurnRouter:
             process, reader, sdk_messages = held.process, held.reader, held.messages
             attempt.reused = True
             self.pool.unpark(process)
-            for (_, name, _), result in zip(held.calls, results or [], strict=False):
+            for call_id, result in (results or {}).items():
                 if process.bridge is not None:
-                    process.bridge.deliver(name, result)
+                    process.bridge.deliver(call_id, result)
             reader.continue_after_tools()
         else:
             process, prompt = await self._process_for(conversation, key, turn, attempt)
             reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
-            sdk_messages = process.turn(_user_frame(prompt))
+            sdk_messages = TurnMessages(process.turn(_user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
         if process not in conversation.ran:
             conversation.processes_used += 1
@@ -250,7 +250,7 @@ class TurnRouter:
                 return spare, turn.prompt
             return await self.spawn(self.options.for_key(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
-            history, prompt = resumable(turn.history, turn.prompt)
+            history, prompt = resumable(turn.history, turn.prompt, tools_offered=bool(key.tools))
             session = write_transcript(self.settings.config_dir, conversation.cwd, history)
             try:
                 return await self._resume(conversation, key, session), prompt

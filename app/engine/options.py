@@ -23,6 +23,7 @@ from .workdir import write_private
 
 SYSTEM_PROMPT_FILE = ".system-prompt"
 MIN_LINE_BUFFER = 16 * 1024 * 1024
+HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,12 @@ class SpawnOptions:
         env = self.cli_env()
         if key.max_output_tokens:
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)
+        if key.tools:
+            # A call of the client's functions waits for the client's next request. Claude Code gives
+            # up on an MCP call after MCP_TOOL_TIMEOUT and goes on without the result (measured: it
+            # tells Claude the call "timed out"), so it must outlast the gateway's own hold, which
+            # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
+            env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = cwd / SYSTEM_PROMPT_FILE

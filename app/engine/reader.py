@@ -83,6 +83,8 @@ class TurnReader:
         self._retry_after: int | None = None
         self._message_usage = Usage()
         self._stop_reason_seen = True
+        self._reported = Usage()  # usage already given to the client by answers ending in tool calls
+        self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
 
     def feed(self, message: SdkMessage) -> list[Event]:
         events = self._read(message)
@@ -108,8 +110,25 @@ class TurnReader:
         """The client sent the results: the same Claude turn goes on as a new answer."""
         self.awaiting_tools = False
         self.finished = False
+        self.produced_output = False  # a break-off now voids only what this answer has said
         self.tool_calls.clear()
         self._text.clear()
+
+    @property
+    def unstreamed_calls_pending(self) -> bool:
+        """A whole (unstreamed) message called the client's functions; no stop reason will come
+        for it, so the turn ends for the client once the CLI waits for their results."""
+        return self._unstreamed_message is not None and not self.finished
+
+    def end_unstreamed_calls(self) -> list[Event]:
+        """The CLI waits for the results of the calls in an unstreamed message: the answer ends."""
+        message, self._unstreamed_message = self._unstreamed_message, None
+        return self._ask_for_results(usage_from(message.usage if message else None))
+
+    def _ask_for_results(self, usage: Usage) -> list[Event]:
+        self.awaiting_tools = self.finished = True  # the CLI now waits for the client's results
+        self._reported = self._reported + usage
+        return [Finish("tool_use", usage, self.model, self.answer())]
 
     def _read(self, message: SdkMessage) -> list[Event]:
         if isinstance(message, StreamEvent):
@@ -127,7 +146,10 @@ class TurnReader:
             events: list[Event] = []
             for block in message.content:
                 if isinstance(block, ToolUseBlock) and not self.structured:
-                    events += self._unstreamed_tool_call(block)
+                    calls = self._unstreamed_tool_call(block)
+                    if calls:
+                        self._unstreamed_message = message
+                    events += calls
                 elif (event := self._block_event(block)) is not None:
                     events.append(event)
             return events
@@ -148,7 +170,8 @@ class TurnReader:
                 raise turn_error(failure, self.default_retry_after)
             self.completed_cleanly = True
             reason = "stop" if self.structured else STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
-            return [Finish(reason, usage_from(message.usage), self.model, self.answer())]
+            # The result's usage covers the whole turn: answers that ended in tool calls reported theirs.
+            return [Finish(reason, usage_from(message.usage) - self._reported, self.model, self.answer())]
         return []
 
     def _stream_event(self, event: dict[str, Any]) -> list[Event]:
@@ -167,9 +190,8 @@ class TurnReader:
             if event["delta"]["stop_reason"] == "max_tokens":
                 return self._cut_at_max_tokens(event)
             if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls and not self.structured:
-                self.awaiting_tools = self.finished = True  # the CLI now waits for the client's results
                 self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
-                return [Finish("tool_use", self._message_usage, self.model, self.answer())]
+                return self._ask_for_results(self._message_usage)
         elif kind == "content_block_start":
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL

@@ -4,6 +4,11 @@ The turn ends for the client when the CLI's result arrives, when Claude stops to
 functions, or when a stop string shows up; closing the messages then interrupts whatever the CLI
 does next. A turn past the deadline is interrupted and answered 504; a CLI that exits mid-turn is a
 502 that says so (its stderr goes to the log, see failures.py).
+
+Calls of the client's functions in a streamed answer end with the answer's stop reason. A whole
+(unstreamed) answer, which Claude Code sends after a stream broke off, has none: the CLI writes
+its blocks, then calls the first function and waits. So the tool bridge's "a call is waiting"
+signal ends such an answer, once whatever the CLI wrote before it has been read.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from claude_agent_sdk import Message as SdkMessage
 from claude_agent_sdk import ProcessError
 
 from ..errors import GatewayError, upstream_error
@@ -21,10 +27,54 @@ from .reader import TurnReader
 from .stops import StopScanner
 from .types import Event
 
+# What the CLI wrote before it called a function is already in the SDK's buffer when the call
+# arrives; reading it takes a few event-loop turns, far less than this.
+DRAIN_BEFORE_CALL = 0.05
+
+
+class TurnMessages:
+    """A turn's SDK messages, read by a task that may stay pending across a held turn (so that
+    waiting for a message and for a function call at once never cancels the SDK's reading)."""
+
+    def __init__(self, source: AsyncGenerator[SdkMessage, None]) -> None:
+        self._source = source
+        self._next: asyncio.Future[SdkMessage] | None = None
+        self.ended = False
+
+    async def next(self, calling: asyncio.Event | None = None) -> SdkMessage | None:
+        """The next message; None at the end, or when `calling` is set and nothing more came."""
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._source.__anext__())
+        if calling is None:
+            await asyncio.wait({self._next})
+        else:
+            called: asyncio.Future[Any] = asyncio.ensure_future(calling.wait())
+            pending: set[asyncio.Future[Any]] = {self._next, called}
+            try:
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                called.cancel()
+            if not self._next.done():
+                await asyncio.wait({self._next}, timeout=DRAIN_BEFORE_CALL)
+            if not self._next.done():
+                return None
+        task, self._next = self._next, None
+        try:
+            return task.result()
+        except StopAsyncIteration:
+            self.ended = True
+            return None
+
+    async def aclose(self) -> None:
+        if self._next is not None and not self._next.done():
+            self._next.cancel()
+            await asyncio.wait({self._next})
+        await self._source.aclose()
+
 
 async def turn_events(
     process: ClaudeProcess,
-    sdk_messages: AsyncGenerator[Any, None],
+    messages: TurnMessages,
     reader: TurnReader,
     stops: StopScanner | None,
     deadline: float,
@@ -39,13 +89,19 @@ async def turn_events(
         process.close(interrupt=True)
 
     timer = asyncio.get_running_loop().call_later(deadline, expire)
+    bridge = process.bridge
     try:
-        async for sdk_message in sdk_messages:
-            for event in reader.feed(sdk_message):
-                for out in stops.filter(event, reader.usage_so_far(), reader.model) if stops else [event]:
-                    yield out
-            if reader.finished or (stops and stops.hit):
-                break  # closing the messages then interrupts whatever the CLI does next
+        while not (reader.finished or (stops and stops.hit)):
+            calling = bridge.calling if bridge is not None and reader.unstreamed_calls_pending else None
+            message = await messages.next(calling)
+            if message is None and not messages.ended:  # the CLI waits for the client's results
+                for event in reader.end_unstreamed_calls():
+                    yield event
+                break
+            if message is None:
+                break
+            for event in _filtered(reader.feed(message), reader, stops):
+                yield event
     except Exception as exc:
         # After a timeout the CLI reports the interrupt as a failed turn: the timeout is the news.
         if not timed_out:
@@ -61,3 +117,16 @@ async def turn_events(
             exited = ProcessError("The Claude Code process exited", exit_code=None)
             raise sdk_exception_error(exited, process.stderr_tail, default_retry_after)
         raise upstream_error(502, "The Claude Code process ended the turn without a result.", "claude_process_failed")
+
+
+def _filtered(events: list[Event], reader: TurnReader, stops: StopScanner | None) -> list[Event]:
+    """The events to pass on: with stop strings, the answer ends at the first one, and nothing
+    read after it in the same batch goes out."""
+    if stops is None:
+        return events
+    out: list[Event] = []
+    for event in events:
+        out += stops.filter(event, reader.usage_so_far(), reader.model)
+        if stops.hit:
+            break
+    return out

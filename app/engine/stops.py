@@ -31,9 +31,11 @@ class StopScanner:
 
     def _text(self, text: str, usage: Usage, model: str | None) -> list[Event]:
         self._pending += text
-        found = [(self._pending.find(s), s) for s in self.stops if s in self._pending]
+        # The stop string that is complete first wins (the earliest end; then the longest), whatever
+        # the chunks: a stream sees a string only once its last character has arrived.
+        found = [(at + len(s), -len(s), at, s) for s in self.stops if (at := self._pending.find(s)) >= 0]
         if found:
-            at, self.hit = min(found)
+            _, _, at, self.hit = min(found)
             safe, self._pending = self._pending[:at], ""
             self._sent.append(safe)
             message = answer_message("".join(self._sent))

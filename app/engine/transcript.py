@@ -100,12 +100,22 @@ def _wire_message(message: Message) -> dict[str, Any]:
     }
 
 
-def resumable(history: list[Message], prompt: Message) -> tuple[list[Message], Message]:
+def resumable(history: list[Message], prompt: Message, tools_offered: bool) -> tuple[list[Message], Message]:
     """The history to write as a transcript and the message to send after it, for a conversation
-    rebuilt from its history. The client's functions take the names Claude knows them by. A resumed
-    transcript that ends with an unanswered tool_use is "repaired" by the CLI with an
-    interrupted-call error, and results sent after it are lost; so results go into the transcript,
-    and the rest of the prompt (or a short message) goes on."""
+    rebuilt from its history.
+
+    - The client's functions take the names Claude knows them by.
+    - Without functions on offer (tool_choice "none"), earlier calls and results become text:
+      Anthropic's API refuses tool_use and tool_result blocks in a request that defines no tools.
+    - A resumed transcript that ends with an unanswered tool_use is "repaired" by the CLI with an
+      interrupted-call error, and results sent after it are lost; so results go into the
+      transcript, and the rest of the prompt (or a short message) goes on. The CLI then puts an
+      assistant "No response requested." between them: it answers any transcript that ends with a
+      user message that way (measured with CLI 2.1.329; no line shape or setting we tried avoids it).
+    """
+    if not tools_offered:
+        history = [Message(m.role, _calls_as_text(m.content)) for m in history]
+        prompt = Message(prompt.role, _calls_as_text(prompt.content))
     results = [b for b in prompt.content if b.get("type") == "tool_result"]
     if results:
         rest = [b for b in prompt.content if b.get("type") != "tool_result"]
@@ -127,6 +137,13 @@ def inline_history(history: list[Message], prompt: Message) -> Message:
         parts.append(f"<{message.role}>\n{_block_text(message.content)}\n</{message.role}>")
     parts.append("</conversation_history>\n\nContinue the conversation. The user's new message:")
     return Message("user", [{"type": "text", "text": "\n".join(parts)}, *prompt.content])
+
+
+def _calls_as_text(blocks: list[Block]) -> list[Block]:
+    return [
+        {"type": "text", "text": _block_text([b])} if b.get("type") in ("tool_use", "tool_result") else b
+        for b in blocks
+    ]
 
 
 def _block_text(blocks: list[Block]) -> str:

@@ -101,6 +101,15 @@ class Usage:
             self.cache_creation_input_tokens + other.cache_creation_input_tokens,
         )
 
+    def __sub__(self, other: Usage) -> Usage:
+        """What is left of this usage once `other` is taken out of it (never below zero)."""
+        return Usage(
+            max(0, self.input_tokens - other.input_tokens),
+            max(0, self.output_tokens - other.output_tokens),
+            max(0, self.cache_read_input_tokens - other.cache_read_input_tokens),
+            max(0, self.cache_creation_input_tokens - other.cache_creation_input_tokens),
+        )
+
     @property
     def prompt_tokens(self) -> int:
         """All input the model read, cached or not (what OpenAI calls prompt tokens)."""

@@ -68,6 +68,40 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def tool_results(body: dict[str, Any]) -> list[str]:
+    """The text of every tool_result in the conversation, in order."""
+    found = []
+    for message in body.get("messages", []):
+        for block in message.get("content") if isinstance(message.get("content"), list) else []:
+            if block.get("type") == "tool_result":
+                content = block.get("content")
+                if isinstance(content, list):
+                    content = " ".join(part.get("text", "[image]") for part in content if isinstance(part, dict))
+                found.append(str(content))
+    return found
+
+
+def agent(*steps: list[tuple[str, dict[str, Any]]], prefix: str = "mcp__client__") -> Callable[[dict[str, Any]], Reply]:
+    """An agent loop, as a `default`: step i calls the functions in steps[i] (several: parallel
+    calls); once every step's results are in, the answer names the results it received, in order
+    (`results: r1 | r2 | ...`). The step is read from the conversation itself (how many of its
+    assistant turns called functions), so the script holds however the gateway rebuilds history."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        done = sum(
+            1
+            for message in body.get("messages", [])
+            if message.get("role") == "assistant"
+            and isinstance(message.get("content"), list)
+            and any(block.get("type") == "tool_use" for block in message["content"])
+        )
+        if done < len(steps):
+            return Reply(tool_uses=[{"name": prefix + name, "input": args} for name, args in steps[done]])
+        return Reply(text="results: " + " | ".join(tool_results(body)))
+
+    return reply
+
+
 def echo(body: dict[str, Any]) -> Reply:
     return Reply(text=f"echo: {last_user_text(body)}")
 
@@ -170,6 +204,17 @@ class FakeAnthropic:
             )
         if reply is None:
             reply = self.default(body)
+        if _uses_tools(body) and not body.get("tools"):  # as Anthropic's API answers it
+            return JSONResponse(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "Requests which include `tool_use` or `tool_result` blocks must define tools.",
+                    },
+                },
+                status_code=400,
+            )
         if reply.status != 200:
             return JSONResponse(
                 {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}},
@@ -179,6 +224,14 @@ class FakeAnthropic:
         if not body.get("stream"):
             return JSONResponse(_message_json(body, reply))
         return StreamingResponse(_sse(body, reply), media_type="text/event-stream", headers=reply.headers)
+
+
+def _uses_tools(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(message.get("content"), list) and block.get("type") in ("tool_use", "tool_result")
+        for message in body.get("messages", [])
+        for block in message["content"]
+    )
 
 
 def _message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:

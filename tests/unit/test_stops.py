@@ -53,3 +53,22 @@ def test_a_restart_forgets_what_was_held():
     assert scanner.filter(Restart(), Usage(), None) == [Restart()]
     assert scanner.filter(TextDelta("OP"), Usage(), None) == []  # "ST" + "OP" no longer joins
     assert scanner.hit is None
+
+
+@pytest.mark.parametrize(
+    "stops, text",
+    [
+        (["abcdef", "cd"], "xxabcdefyy"),  # a longer string starting earlier ends later
+        (["cd", "abcdef"], "xxabcdefyy"),
+        (["bcd", "abcde", "d"], "zabcdez"),
+        (["aa", "aaa"], "baaab"),
+        (["Observation:", "ion"], "Thought: Observation: y"),
+    ],
+)
+def test_overlapping_stops_cut_the_same_however_the_text_is_chunked(stops, text):
+    """Every way of cutting the text into one, two or three deltas gives the same answer."""
+    splits = [[text]]
+    splits += [[text[:i], text[i:]] for i in range(1, len(text))]
+    splits += [[text[:i], text[i:j], text[j:]] for i in range(1, len(text)) for j in range(i + 1, len(text))]
+    results = {run(stops, deltas)[:2] for deltas in splits}
+    assert len(results) == 1, results
