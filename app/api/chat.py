@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
+from ..translate import openai_chat_out as translate_out
 from . import openapi
 from .checks import checked_body, session_id, turn_headers
 from .deps import GatewayDep, TenantDep
@@ -31,7 +32,7 @@ async def chat_completions(request: Request, gateway: GatewayDep, tenant: Tenant
         request,
         choices.events(),
         bool(body.stream),
-        whole=lambda items: translate.completion(by_choice(items, n), completion_id, created, body.model, legacy),
-        frames=translate.ChunkStream(completion_id, created, body.model, usage, legacy, n),
+        whole=lambda items: translate_out.completion(by_choice(items, n), completion_id, created, body.model, legacy),
+        frames=translate_out.ChunkStream(completion_id, created, body.model, usage, legacy, n),
         headers=lambda: turn_headers("X-Request-Id", completion_id, choices.session_id, ignored),
     )

@@ -28,8 +28,6 @@ from .common import (
     tool_result,
     tool_spec,
 )
-from .openai_chat_out import ChunkStream as ChunkStream
-from .openai_chat_out import completion as completion
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
 # in strict mode.

@@ -26,9 +26,6 @@ from .common import (
     tool_result,
     tool_spec,
 )
-from .openai_responses_out import ResponseBuilder as ResponseBuilder
-from .openai_responses_out import build as build
-from .openai_responses_out import response_id as response_id
 
 UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
 

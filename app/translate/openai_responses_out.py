@@ -3,7 +3,7 @@ functions, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..engine.types import Event, Finish, Restart, TextDelta, ToolCallDelta, Usage
@@ -23,7 +23,15 @@ class ResponseBuilder:
     """The Response object, and its streaming events, from the turn's events: each part of the
     answer is an output item (reasoning, a message, a function call)."""
 
-    def __init__(self, resp_id: str, created: int, request: orq.ResponsesRequest) -> None:
+    def __init__(
+        self,
+        resp_id: str,
+        created: int,
+        request: orq.ResponsesRequest,
+        on_finish: Callable[[dict[str, Any]], None] = lambda response: None,
+    ) -> None:
+        # Given the finished Response once, whole or streamed: the very one the client gets.
+        self.on_finish = on_finish
         self.base: dict[str, Any] = {
             "id": resp_id,
             "object": "response",
@@ -119,6 +127,7 @@ class ResponseBuilder:
         part = self.answer.add(event)
         if isinstance(event, Finish):
             done = self.response()
+            self.on_finish(done)
             kind = "response.incomplete" if done["status"] == "incomplete" else "response.completed"
             return self._close() + [self._event(kind, response=done)]
         if part is None:
@@ -191,4 +200,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
 def build(events: Iterable[Event], builder: ResponseBuilder) -> dict[str, Any]:
     for event in events:
         builder.answer.add(event)
-    return builder.response()
+    response = builder.response()
+    if builder.answer.finish is not None:
+        builder.on_finish(response)
+    return response

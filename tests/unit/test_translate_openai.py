@@ -12,6 +12,7 @@ from app.errors import GatewayError
 from app.protocol.openai_chat import ChatCompletionRequest
 from app.requests import parse
 from app.translate import openai_chat as t
+from app.translate import openai_chat_out as chat_out
 
 PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
@@ -207,13 +208,13 @@ def test_sampling_parameters_are_accepted():
     ],
 )
 def test_finish_reasons(reason, expected):
-    response = t.completion([[TextDelta("x"), Finish(reason)]], "id", 1, "m")
+    response = chat_out.completion([[TextDelta("x"), Finish(reason)]], "id", 1, "m")
     assert response["choices"][0]["finish_reason"] == expected
 
 
 def test_completion_collects_text_thinking_and_usage():
     usage = Usage(input_tokens=10, output_tokens=4, cache_read_input_tokens=100, cache_creation_input_tokens=6)
-    response = t.completion(
+    response = chat_out.completion(
         [[ThinkingDelta("hm"), ThinkingDelta("m"), TextDelta("Hel"), TextDelta("lo"), Finish("stop", usage)]],
         "chatcmpl-1",
         7,
@@ -240,12 +241,14 @@ def test_completion_collects_text_thinking_and_usage():
 
 
 def test_completion_without_thinking_has_no_reasoning_field():
-    message = t.completion([[TextDelta("x"), Finish("stop")]], "id", 1, "m")["choices"][0]["message"]
+    message = chat_out.completion([[TextDelta("x"), Finish("stop")]], "id", 1, "m")["choices"][0]["message"]
     assert "reasoning_content" not in message
 
 
 def test_restart_voids_the_broken_attempt():
-    response = t.completion([[TextDelta("broken "), Restart(), TextDelta("whole"), Finish("stop")]], "id", 1, "m")
+    response = chat_out.completion(
+        [[TextDelta("broken "), Restart(), TextDelta("whole"), Finish("stop")]], "id", 1, "m"
+    )
     assert response["choices"][0]["message"]["content"] == "whole"
 
 
@@ -254,7 +257,7 @@ def frames(chunks: list[str]) -> list[dict]:
 
 
 def test_chunk_stream_shape():
-    stream = t.ChunkStream("chatcmpl-9", 5, "sonnet", include_usage=True)
+    stream = chat_out.ChunkStream("chatcmpl-9", 5, "sonnet", include_usage=True)
     out = [stream.start()]
     for event in [TextDelta("a"), ThinkingDelta("t"), TextDelta(""), Finish("length", Usage(1, 2))]:
         out += stream.event(event)
@@ -279,18 +282,18 @@ def test_chunk_stream_shape():
     assert {(c["id"], c["created"], c["model"], c["object"]) for c in chunks} == {
         ("chatcmpl-9", 5, "sonnet", "chat.completion.chunk")
     }
-    assert t.ChunkStream.done() == "data: [DONE]\n\n"
+    assert chat_out.ChunkStream.done() == "data: [DONE]\n\n"
 
 
 def test_chunk_stream_without_usage_option_sends_no_usage_key():
-    stream = t.ChunkStream("c", 1, "m", include_usage=False)
+    stream = chat_out.ChunkStream("c", 1, "m", include_usage=False)
     chunks = frames([stream.start(), *stream.event(Finish("stop")), *stream.end()])
     assert all("usage" not in c for c in chunks)
 
 
 def test_a_restart_mid_stream_fails_the_stream():
     with pytest.raises(GatewayError) as caught:
-        t.ChunkStream("c", 1, "m", False).event(Restart())
+        chat_out.ChunkStream("c", 1, "m", False).event(Restart())
     assert caught.value.code == "upstream_stream_interrupted"
 
 
@@ -337,7 +340,7 @@ def test_ignored_parameters_are_named(extra, ignored):
 
 
 def test_n_choices_in_a_whole_response():
-    response = t.completion(
+    response = chat_out.completion(
         [[TextDelta("a"), Finish("stop", Usage(3, 1))], [TextDelta("b"), Finish("length", Usage(3, 2))]], "id", 1, "m"
     )
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in response["choices"]] == [
@@ -348,7 +351,7 @@ def test_n_choices_in_a_whole_response():
 
 
 def test_n_choices_in_a_stream_share_one_usage_chunk():
-    stream = t.ChunkStream("c", 1, "m", include_usage=True)
+    stream = chat_out.ChunkStream("c", 1, "m", include_usage=True)
     out = [stream.start(0), stream.start(1)]
     out += stream.event(TextDelta("b"), 1) + stream.event(TextDelta("a"), 0)
     out += stream.event(Finish("stop", Usage(3, 1)), 1) + stream.event(Finish("stop", Usage(3, 2)), 0) + stream.end()

@@ -23,6 +23,7 @@ from app.errors import GatewayError
 from app.protocol.openai_responses import ResponsesRequest
 from app.requests import parse
 from app.translate import openai_responses as t
+from app.translate import openai_responses_out as responses_out
 
 PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
@@ -297,11 +298,11 @@ def test_ignored_parameters_are_named(extra, ignored):
 
 # --- events -> whole response -----------------------------------------------------------------------
 def builder(**extra):
-    return t.ResponseBuilder("resp_1", 7, request_of(**extra))
+    return responses_out.ResponseBuilder("resp_1", 7, request_of(**extra))
 
 
 def whole(*events, **extra):
-    return t.build(list(events), builder(**extra))
+    return responses_out.build(list(events), builder(**extra))
 
 
 def test_a_response_echoes_the_request():
@@ -421,7 +422,7 @@ def test_a_restart_voids_the_broken_attempt():
 
 def test_a_failed_response_names_the_error():
     b = builder()
-    t.build([TextDelta("x")], b)
+    responses_out.build([TextDelta("x")], b)
     failed = b.failed(GatewayError(502, "Gone.", "api_error", "upstream_error"))
     assert (failed["status"], failed["error"]) == ("failed", {"code": "upstream_error", "message": "Gone."})
     assert failed["output"][0]["status"] == "in_progress" and failed["usage"] is None

@@ -11,13 +11,13 @@ from app.errors import GatewayError
 from app.protocol.anthropic_messages import MessagesRequest
 from app.protocol.openai_chat import ChatCompletionRequest
 from app.protocol.openai_responses import ResponsesRequest
-from app.translate import anthropic_messages, openai_chat, openai_responses
+from app.translate import anthropic_messages, openai_chat, openai_chat_out, openai_responses, openai_responses_out
 from app.translate.sse import sse, sse_event
 
 WRITERS = {
-    "chat": lambda: openai_chat.ChunkStream("c", 1, "m", include_usage=False),
+    "chat": lambda: openai_chat_out.ChunkStream("c", 1, "m", include_usage=False),
     "messages": lambda: anthropic_messages.EventStream("msg_1", "m"),
-    "responses": lambda: openai_responses.ResponseBuilder(
+    "responses": lambda: openai_responses_out.ResponseBuilder(
         "resp_1", 1, ResponsesRequest.model_validate({"model": "m", "input": "x"})
     ),
 }
