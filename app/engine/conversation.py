@@ -17,7 +17,6 @@ The caller runs one turn at a time per conversation (the session lock); one-off 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import time
@@ -29,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..errors import GatewayError, upstream_error
-from .failures import sdk_exception_error
+from ..errors import GatewayError
+from .failures import start_error
 from .options import Spawn, SpawnKey, SpawnOptions
 from .pool import ProcessPool
 from .process import ClaudeProcess
@@ -97,17 +96,11 @@ class TurnRouter:
         if conversation is None:
             return
 
-        def remove_files() -> None:
-            shutil.rmtree(conversation.cwd, ignore_errors=True)
-            remove_transcripts(self.settings.config_dir, conversation.cwd)
-
         if conversation.held is not None and conversation.held.process.bridge is not None:
             conversation.held.process.bridge.cancel()
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=True)
-        remove_files()
-        for process in list(conversation.ran):  # an interrupted CLI still writes its transcript
-            process.on_exit(remove_files)
+        self._remove_folder(conversation, conversation.cwd)
 
     def release_stale_held(self, timeout: float) -> int:
         """Turns held for results that did not come back within `timeout`: their processes go."""
@@ -243,7 +236,7 @@ class TurnRouter:
             except _ResumeRefused:
                 log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
         if not turn.history:
-            spare = await self._spare(key)
+            spare = await self.pool.ready_spare(key) if self.settings.warm_processes else None
             if spare is not None:
                 self._adopt_workdir(conversation, spare)
                 attempt.reused = True
@@ -259,34 +252,16 @@ class TurnRouter:
         process = await self.spawn(self.options.for_key(key, conversation.cwd, None))
         return process, inline_history(turn.history, turn.prompt)
 
-    async def _spare(self, key: SpawnKey) -> ClaudeProcess | None:
-        """A warm spare for `key`, waiting for it if it is still starting; None if there is none."""
-        spare = self.pool.take_spare(key) if self.settings.warm_processes else None
-        if spare is None:
-            return None
-        try:
-            await spare.ready(self.settings.connect_timeout)
-        except Exception as exc:
-            log.warning("a spare Claude process failed to start (%s); starting another", exc)
-            return None
-        return spare
-
     async def spawn(self, spawn: Spawn) -> ClaudeProcess:
         """A new connected process; start-up failures as gateway errors."""
         try:
             return await self.pool.spawn(spawn)
         except GatewayError:
             raise
-        except asyncio.TimeoutError as exc:
-            raise upstream_error(
-                504,
-                f"The Claude Code process did not start within {self.settings.connect_timeout:g} s.",
-                "claude_start_timeout",
-            ) from exc
         except Exception as exc:
             if spawn.options.resume and RESUME_REFUSED_MARKER in str(exc):
                 raise _ResumeRefused() from exc
-            raise sdk_exception_error(exc, "", self.settings.retry_after_default) from exc
+            raise start_error(exc, self.settings.connect_timeout, self.settings.retry_after_default) from exc
 
     async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
         return await self.spawn(self.options.for_key(key, conversation.cwd, session))
@@ -310,18 +285,21 @@ class TurnRouter:
 
     def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
         """A spare was started in a folder of its own; the conversation moves in there, and its
-        old folder goes with the transcripts written in it (a failed first turn's), also those
-        that a process still exiting writes."""
-        old = conversation.cwd
-
-        def remove_old() -> None:
-            shutil.rmtree(old, ignore_errors=True)
-            remove_transcripts(self.settings.config_dir, old)
-
-        remove_old()
-        for earlier in list(conversation.ran):  # every one of them ran in the old folder
-            earlier.on_exit(remove_old)
+        old folder goes with the transcripts written in it (a failed first turn's)."""
+        self._remove_folder(conversation, conversation.cwd)
         conversation.cwd = Path(process.options.cwd or conversation.cwd)
+
+    def _remove_folder(self, conversation: Conversation, folder: Path) -> None:
+        """`folder` and its transcripts go now, and again as each process that ran in it exits (an
+        interrupted CLI still writes its transcript)."""
+
+        def remove() -> None:
+            shutil.rmtree(folder, ignore_errors=True)
+            remove_transcripts(self.settings.config_dir, folder)
+
+        remove()
+        for process in list(conversation.ran):
+            process.on_exit(remove)
 
 
 def _user_frame(message: Message) -> dict[str, Any]:

@@ -13,6 +13,7 @@ our own: their text is the CLI's (stderr with local paths, "check your inference
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -183,3 +184,12 @@ def sdk_exception_error(exc: BaseException, stderr_tail: str, default_retry_afte
         return upstream_error(502, "Lost the connection to the Claude Code process.", "claude_process_failed")
     log.warning("Claude Code failed: %r", exc)
     return upstream_error(502, f"Claude Code failed ({type(exc).__name__}).", "claude_error")
+
+
+def start_error(exc: BaseException, connect_timeout: float, default_retry_after: int) -> GatewayError:
+    """A Claude Code process that could not be started, as a gateway error."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return upstream_error(
+            504, f"The Claude Code process did not start within {connect_timeout:g} s.", "claude_start_timeout"
+        )
+    return sdk_exception_error(exc, "", default_retry_after)

@@ -85,6 +85,19 @@ class ProcessPool:
             self._drop_spare(process)
         return None
 
+    async def ready_spare(self, key: Key) -> ClaudeProcess | None:
+        """A warm spare for `key`, once it is connected (if it was still starting); None if there
+        is none, or if the one taken failed to start."""
+        spare = self.take_spare(key)
+        if spare is None:
+            return None
+        try:
+            await spare.ready(self.connect_timeout)
+        except Exception as exc:
+            log.warning("a spare Claude process failed to start (%s); starting another", exc)
+            return None
+        return spare
+
     def _drop_spare(self, process: ClaudeProcess) -> None:
         self.discard(process)
         self.on_spare_dropped(process)
