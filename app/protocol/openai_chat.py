@@ -77,7 +77,7 @@ class AssistantMessage(Wire):
 
 class ToolMessage(Wire):
     role: Literal["tool"]
-    content: str | list[TextPart]
+    content: str | list[UserPart]  # images too: a function's result may show something
     tool_call_id: str
 
 

@@ -111,7 +111,7 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
         elif isinstance(block, am.ToolUseBlock):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
         elif isinstance(block, am.ToolResultBlock):
-            blocks.append(tool_result(block.tool_use_id, _result_text(block)))
+            blocks.append(tool_result(block.tool_use_id, _result_content(block, f"{where}.content[{j}]")))
         # thinking blocks of earlier answers are not sent back: their signatures are Anthropic's
     return blocks
 
@@ -125,12 +125,19 @@ def _image(block: am.ImageBlock, param: str) -> Block:
     return base64_image(source.media_type, source.data, f"{param}.data", f"{param}.media_type")
 
 
-def _result_text(block: am.ToolResultBlock) -> str:
+def _result_content(block: am.ToolResultBlock, where: str) -> str | list[Block]:
+    """A tool result's text (marked as an error where it is one), and its images."""
     if isinstance(block.content, str) or block.content is None:
-        text = block.content or ""
-    else:
-        text = "\n".join(part.text for part in block.content if isinstance(part, am.TextBlock))
-    return f"Error: {text}" if block.is_error else text
+        return f"Error: {block.content or ''}" if block.is_error else block.content or ""
+    parts: list[Block] = []
+    for k, part in enumerate(block.content):
+        if isinstance(part, am.TextBlock):
+            parts.append({"type": "text", "text": part.text})
+        else:
+            parts.append(_image(part, f"{where}.content[{k}].source"))
+    if block.is_error:
+        parts.insert(0, {"type": "text", "text": "Error:"})
+    return parts
 
 
 # --- out ------------------------------------------------------------------------------------

@@ -125,8 +125,12 @@ def tool_call(call_id: str, name: str, arguments: str | None, param: str) -> Blo
     return {"type": "tool_use", "id": call_id, "name": name, "input": parsed}
 
 
-def tool_result(call_id: str, text: str) -> Block:
-    return {"type": "tool_result", "tool_use_id": call_id, "content": text}
+def tool_result(call_id: str, content: str | list[Block]) -> Block:
+    """A function's result for Claude: its text, or (when it holds images) its text and image
+    blocks, which reach Claude as images."""
+    if isinstance(content, list) and all(block.get("type") == "text" for block in content):
+        content = "\n".join(block["text"] for block in content)
+    return {"type": "tool_result", "tool_use_id": call_id, "content": content}
 
 
 # --- content ----------------------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         elif isinstance(message, oa.FunctionMessage):
             append_message(messages, "user", [tool_result(legacy_call, message.content or "")])
         elif isinstance(message, oa.ToolMessage):
-            append_message(messages, "user", [tool_result(message.tool_call_id, _plain_text(message.content))])
+            content = message.content if isinstance(message.content, str) else _user_blocks(message.content, where)
+            append_message(messages, "user", [tool_result(message.tool_call_id, content)])
     require_user_last(messages, "messages")
     return Turn(
         model=model,

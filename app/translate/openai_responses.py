@@ -86,7 +86,7 @@ def to_turn(
 
 def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str | None]) -> None:
     if isinstance(item, orq.MessageItem):
-        blocks = _content(item.content, where)
+        blocks = _content(item.content, f"{where}.content")
         if item.role == "system" or item.role == "developer":
             system_parts.append(" ".join(b["text"] for b in blocks if b["type"] == "text"))
         else:
@@ -96,11 +96,13 @@ def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_p
             messages, "assistant", [tool_call(item.call_id, item.name, item.arguments, f"{where}.arguments")]
         )
     elif isinstance(item, orq.FunctionCallOutputItem):
-        append_message(messages, "user", [tool_result(item.call_id, _output_text(item.output, where))])
+        output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
+        append_message(messages, "user", [tool_result(item.call_id, output)])
     # reasoning items: earlier reasoning is not sent back to Claude
 
 
 def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
+    """Content parts (at `where`, a message's content or a function's output) as blocks."""
     if isinstance(content, str):
         return text_blocks(content)
     blocks: list[Block] = []
@@ -110,24 +112,11 @@ def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
         elif isinstance(part, orq.Refusal):
             blocks.extend(text_blocks(part.refusal))
         elif part.image_url is not None:
-            blocks.append(image_from_url(part.image_url, f"{where}.content[{j}].image_url"))
+            blocks.append(image_from_url(part.image_url, f"{where}[{j}].image_url"))
         else:
             raise invalid_request(
-                f"{where}.content[{j}] needs an image_url: file ids are not served here.",
-                f"{where}.content[{j}].image_url",
+                f"{where}[{j}] needs an image_url: file ids are not served here.", f"{where}[{j}].image_url"
             )
     return blocks
 
 
-def _output_text(output: str | list[orq.ContentPart], where: str) -> str:
-    """A function's output as the text Claude gets: a string, or the text of its parts."""
-    if isinstance(output, str):
-        return output
-    texts = []
-    for j, part in enumerate(output):
-        if not isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
-            raise invalid_request(
-                f"{where}.output[{j}]: only text parts can be a function's output here.", f"{where}.output[{j}]"
-            )
-        texts.append(part.text)
-    return "\n".join(texts)

@@ -274,3 +274,107 @@ def pool(gateway) -> dict:
 def keyless_stats_gateway(upstream, cli_config_dir, tmp_path_factory):
     """Keyless (its stats show the whole pool), for counting the processes a loop spawns."""
     yield from serve(upstream, cli_config_dir, tmp_path_factory, "loops", api_keys="")
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def images_in_results(fake) -> list[dict]:
+    return [
+        part
+        for result in results_sent(fake)
+        if isinstance(result.get("content"), list)
+        for part in result["content"]
+        if part.get("type") == "image"
+    ]
+
+
+def test_an_image_in_a_chat_tool_result_reaches_claude_as_an_image(client, fake):
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="I see the chart."))
+    messages = [{"role": "user", "content": "Show me the weather chart."}]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {
+            "role": "tool",
+            "tool_call_id": call.id,
+            "content": [
+                {"type": "text", "text": "the chart:"},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            ],
+        },
+    ]
+    second = client.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    assert second.choices[0].message.content == "I see the chart."
+    (image,) = images_in_results(fake)
+    assert image["source"]["data"] == PNG and image["source"]["media_type"] == "image/png"
+
+
+def test_an_image_in_an_anthropic_tool_result_reaches_claude_as_an_image(gateway, fake):
+    import anthropic
+
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=API_KEY, max_retries=0)
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="I see it."))
+    tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    messages = [{"role": "user", "content": "Chart?"}]
+    first = claude.messages.create(model="sonnet", max_tokens=100, messages=messages, tools=tools)
+    use = next(block for block in first.content if block.type == "tool_use")
+    messages += [
+        {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": use.id,
+                    "content": [
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+                    ],
+                }
+            ],
+        },
+    ]
+    second = claude.messages.create(model="sonnet", max_tokens=100, messages=messages, tools=tools)
+    assert second.content[0].text == "I see it."
+    assert [image["source"]["data"] for image in images_in_results(fake)] == [PNG]
+
+
+def test_an_image_in_a_function_call_output_reaches_claude_as_an_image(client, fake):
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="Seen."))
+    tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}]
+    first = client.responses.create(model="sonnet", input="Chart?", tools=tools)
+    call = next(item for item in first.output if item.type == "function_call")
+    second = client.responses.create(
+        model="sonnet",
+        previous_response_id=first.id,
+        tools=tools,
+        input=[
+            {
+                "type": "function_call_output",
+                "call_id": call.call_id,
+                "output": [{"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"}],
+            }
+        ],
+    )
+    assert second.output_text == "Seen."
+    assert [image["source"]["data"] for image in images_in_results(fake)] == [PNG]
+
+
+def test_an_image_in_a_tool_result_survives_the_rebuild_path(cold_gateway, fake):
+    cold = openai.OpenAI(base_url=f"{cold_gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})), Reply(text="Rebuilt and seen."))
+    messages = [{"role": "user", "content": "Chart?"}]
+    first = cold.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {
+            "role": "tool",
+            "tool_call_id": call.id,
+            "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}],
+        },
+    ]
+    second = cold.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
+    assert second.choices[0].message.content == "Rebuilt and seen."
+    assert [image["source"]["data"] for image in images_in_results(fake)] == [PNG]

@@ -256,8 +256,8 @@ def test_the_turn_names_its_model_tenant_and_request():
                 {"type": "function_call_output", "call_id": "c", "output": [{"type": "input_image", "image_url": "x"}]},
             ],
             {},
-            "input[2].output[0]",
-            None,
+            "input[2].output[0].image_url",  # images may be a function's output; this URL is no URL
+            "invalid_image_url",
         ),
         (
             "x",
