@@ -177,11 +177,13 @@ class TurnRouter:
             self.pool.unpark(process)
             for call_id, result in (results or {}).items():
                 if process.bridge is not None:
-                    process.bridge.deliver(call_id, result)
-            reader.continue_after_tools()
+                    process.bridge.deliver(reader.cli_ids.get(call_id, call_id), result)
+            reader.continue_after_tools(turn.legacy_call_id)
         else:
             process, prompt = await self._process_for(conversation, key, turn, attempt)
-            reader = TurnReader(self.settings.retry_after_default, structured=turn.output_schema is not None)
+            reader = TurnReader(
+                self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id
+            )
             sdk_messages = TurnMessages(process.turn(_user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
         if process not in conversation.ran:

@@ -63,7 +63,7 @@ class TurnReader:
     without any (a CLI that did not stream it) is emitted whole, so no text is lost.
     """
 
-    def __init__(self, default_retry_after: int, structured: bool = False) -> None:
+    def __init__(self, default_retry_after: int, structured: bool = False, legacy_call_id: str | None = None) -> None:
         self.default_retry_after = default_retry_after
         # Structured output: the answer is the input of Claude Code's StructuredOutput tool.
         self.structured = structured
@@ -83,6 +83,9 @@ class TurnReader:
         self._retry_after: int | None = None
         self._message_usage = Usage()
         self._stop_reason_seen = True
+        # Legacy function calling gives the client no call id; it sends the call back under this one.
+        self.legacy_call_id = legacy_call_id
+        self.cli_ids: dict[str, str] = {}  # the id the client knows a call by -> Claude Code's
         self._reported = Usage()  # usage already given to the client by answers ending in tool calls
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
 
@@ -106,8 +109,9 @@ class TurnReader:
             uses.append({"type": "tool_use", "id": call_id, "name": name, "input": partial_object(arguments)})
         return answer_message("".join(self._text), uses)
 
-    def continue_after_tools(self) -> None:
+    def continue_after_tools(self, legacy_call_id: str | None = None) -> None:
         """The client sent the results: the same Claude turn goes on as a new answer."""
+        self.legacy_call_id = legacy_call_id
         self.awaiting_tools = False
         self.finished = False
         self.produced_output = False  # a break-off now voids only what this answer has said
@@ -201,8 +205,9 @@ class TurnReader:
             name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:
                 self._tool_index = len(self.tool_calls)
-                self.tool_calls[self._tool_index] = [block.get("id", ""), name, ""]
-                return [ToolCallStart(self._tool_index, block.get("id", ""), name)]
+                call_id = self._client_id(block.get("id", ""))
+                self.tool_calls[self._tool_index] = [call_id, name, ""]
+                return [ToolCallStart(self._tool_index, call_id, name)]
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
             if delta.get("type") == "text_delta" and not self.structured:
@@ -242,5 +247,13 @@ class TurnReader:
             return []
         index = len(self.tool_calls)
         arguments = json.dumps(block.input, ensure_ascii=False)
-        self.tool_calls[index] = [block.id, name, arguments]
-        return [ToolCallStart(index, block.id, name), ToolCallDelta(index, arguments)]
+        call_id = self._client_id(block.id)
+        self.tool_calls[index] = [call_id, name, arguments]
+        return [ToolCallStart(index, call_id, name), ToolCallDelta(index, arguments)]
+
+    def _client_id(self, cli_id: str) -> str:
+        """The id the client gets for the next call: Claude Code's, or for the first call of a
+        legacy answer (the only one it shows) the id the client will send it back under."""
+        call_id = self.legacy_call_id if self.legacy_call_id and not self.tool_calls else cli_id
+        self.cli_ids[call_id] = cli_id
+        return call_id

@@ -74,6 +74,8 @@ class Turn:
     metadata: dict[str, str] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions
     thinking: dict[str, Any] | None = None  # Claude's thinking: enabled (budget), adaptive or disabled
+    # Legacy function calling: the id the client will send this answer's function call back under.
+    legacy_call_id: str | None = None
     # extend_hash("", history), when the caller knows it already (sessions keep the chain).
     history_hash: str | None = None
 

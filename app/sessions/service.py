@@ -33,6 +33,7 @@ class SessionTurn:
             # A named session holds the history; a stateless client resent it itself.
             history = [] if resent else session.messages
             messages = [*history, *self.turn.messages]
+            check_tool_results(messages)  # the whole conversation: a call may be in the history
             served = len(session.messages)
             turn = replace(
                 self.turn,
@@ -41,7 +42,6 @@ class SessionTurn:
                 conversation_id=session.uid,
                 history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
             )
-            check_tool_results(turn.messages)  # the whole conversation: a call may be in the history
             session.model, session.system = turn.model or "default", turn.system
             session.user = turn.user or session.user
             session.metadata.update(turn.metadata)

@@ -187,13 +187,16 @@ def check_tool_results(messages: list[Message]) -> None:
     'tool_calls'") and Anthropic ("unexpected `tool_use_id` found in `tool_result` blocks") do.
 
     `messages` must be the whole conversation the turn will have: with previous_response_id or a
-    named session, the call may be in the history the gateway keeps, not in the request.
+    named session, the call may be in the history the gateway keeps, not in the request. A legacy
+    `function` message names no call (its id is ""): it answers the first call before it.
     """
     previous: Message | None = None
     for message in messages:
-        calls = {b.get("id") for b in previous.content if b.get("type") == "tool_use"} if previous else set()
+        ids = [b.get("id") for b in previous.content if b.get("type") == "tool_use"] if previous else []
         for block in message.content:
-            if block.get("type") == "tool_result" and block.get("tool_use_id") not in calls:
+            if block.get("type") == "tool_result" and block.get("tool_use_id") == "" and ids:
+                block["tool_use_id"] = ids[0]  # a legacy function message, in a session that holds its call
+            if block.get("type") == "tool_result" and block.get("tool_use_id") not in ids:
                 raise invalid_request(
                     f"No tool call '{block.get('tool_use_id')}' precedes this tool result: a tool result "
                     "(a `tool` message, a `function_call_output` item or a `tool_result` block) must answer "

@@ -138,6 +138,8 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         user=request.user,
         metadata=dict(request.metadata or {}),
         tools=tuple(tool_spec(f.name, f.description, f.parameters) for f in _tools(request)),
+        # The legacy answer's call comes back (as the assistant message after these) under this id.
+        legacy_call_id=f"call_legacy_{len(request.messages)}" if uses_legacy_functions(request) else None,
     )
 
 

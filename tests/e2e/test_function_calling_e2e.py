@@ -378,3 +378,46 @@ def test_an_image_in_a_tool_result_survives_the_rebuild_path(cold_gateway, fake)
     second = cold.chat.completions.create(model="sonnet", messages=messages, tools=[STRICT_WEATHER])
     assert second.choices[0].message.content == "Rebuilt and seen."
     assert [image["source"]["data"] for image in images_in_results(fake)] == [PNG]
+
+
+LEGACY_WEATHER = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+
+
+def test_legacy_function_call_follow_ups_continue_the_held_turn(keyless_stats_gateway, fake):
+    client = openai.OpenAI(base_url=f"{keyless_stats_gateway.url}/v1", api_key="none", max_retries=0)
+    fake.default = agent([("get_weather", {"city": "Lima"})], [("get_weather", {"city": "Quito"})])
+    messages = [{"role": "user", "content": "Weather in Lima, then Quito?"}]
+    before = pool(keyless_stats_gateway)
+    for city, result in (("Lima", "18 C"), ("Quito", "12 C")):
+        response = client.chat.completions.create(model="sonnet", messages=messages, functions=[LEGACY_WEATHER])
+        call = response.choices[0].message.function_call
+        assert response.choices[0].finish_reason == "function_call" and json.loads(call.arguments) == {"city": city}
+        messages += [
+            {"role": "assistant", "content": None, "function_call": call.model_dump()},
+            {"role": "function", "name": "get_weather", "content": result},
+        ]
+    final = client.chat.completions.create(model="sonnet", messages=messages, functions=[LEGACY_WEATHER])
+    assert final.choices[0].message.content == "results: 18 C | 12 C"
+    after = pool(keyless_stats_gateway)
+    # one process for the whole loop: each follow-up continued the held turn, none was rebuilt
+    assert after["spawned_total"] - after["spares_started"] - (before["spawned_total"] - before["spares_started"]) == 1
+    sent = [m for m in fake.requests[-1]["messages"] if m["role"] in ("user", "assistant")]
+    assert "continue" not in json.dumps(sent) and "No response requested" not in json.dumps(sent)
+
+
+def test_legacy_function_results_in_a_named_session(client, fake):
+    fake.default = agent([("get_weather", {"city": "Lima"})])
+    first = client.chat.completions.create(
+        model="sonnet",
+        functions=[LEGACY_WEATHER],
+        extra_body={"session_id": "legacy-1"},
+        messages=[{"role": "user", "content": "Weather in Lima?"}],
+    )
+    assert first.choices[0].message.function_call.name == "get_weather"
+    second = client.chat.completions.create(
+        model="sonnet",
+        functions=[LEGACY_WEATHER],
+        extra_body={"session_id": "legacy-1"},
+        messages=[{"role": "function", "name": "get_weather", "content": "18 C"}],
+    )
+    assert second.choices[0].message.content == "results: 18 C"
