@@ -34,5 +34,5 @@ async def chat_completions(request: Request, gateway: GatewayDep, tenant: Tenant
         bool(body.stream),
         whole=lambda items: translate_out.completion(by_choice(items, n), completion_id, created, body.model, legacy),
         frames=translate_out.ChunkStream(completion_id, created, body.model, usage, legacy, n),
-        headers=lambda: turn_headers("X-Request-Id", completion_id, choices.session_id, ignored),
+        headers=lambda: turn_headers("X-Request-Id", completion_id, choices.session_id, ignored + turn.unapplied),
     )

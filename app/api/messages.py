@@ -28,7 +28,7 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep) -> 
         bool(body.stream),
         whole=lambda events: translate.message(events, msg_id, body.model),
         frames=translate.EventStream(msg_id, body.model),
-        headers=lambda: turn_headers("request-id", msg_id, run.session_id, ignored),
+        headers=lambda: turn_headers("request-id", msg_id, run.session_id, ignored + turn.unapplied),
     )
 
 

@@ -41,7 +41,7 @@ async def create_response(request: Request, gateway: GatewayDep, tenant: TenantD
         bool(body.stream),
         whole=lambda events: translate_out.build(events, builder),
         frames=builder,
-        headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored),
+        headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored + turn.unapplied),
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import GatewayError
 from .failures import start_error
+from .forcing import ask_for_call, forced_call
 from .options import Spawn, SpawnKey, SpawnOptions
 from .pool import ProcessPool
 from .process import ClaudeProcess
@@ -67,6 +68,15 @@ class _Attempt:
 
 
 @dataclass
+class _Run:
+    """What reads the turn's answer; a correction (forcing.py) replaces both."""
+
+    reader: TurnReader
+    messages: TurnMessages
+    corrected: bool = False
+
+
+@dataclass
 class Conversation:
     id: str
     cwd: Path
@@ -96,8 +106,8 @@ class TurnRouter:
         if conversation is None:
             return
 
-        if conversation.held is not None and conversation.held.process.bridge is not None:
-            conversation.held.process.bridge.cancel()
+        # A held turn's process is interrupted and closed; its calls are not answered first: an
+        # answered (failed) call makes Claude Code ask Claude again before the interrupt lands.
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=True)
         self._remove_folder(conversation, conversation.cwd)
@@ -181,9 +191,7 @@ class TurnRouter:
             reader.continue_after_tools(turn.legacy_call_id)
         else:
             process, prompt = await self._process_for(conversation, key, turn, attempt)
-            reader = TurnReader(
-                self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id
-            )
+            reader = TurnReader(self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id)
             sdk_messages = TurnMessages(process.turn(_user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
         if process not in conversation.ran:
@@ -194,17 +202,17 @@ class TurnRouter:
             self.pool.keep_warm(key, lambda: self.options.for_key(key, self.work.new_folder(), None))
 
         finish: Finish | None = None
+        run = _Run(reader, sdk_messages)
         try:
-            stops = StopScanner(turn.stop) if turn.stop else None
-            events = turn_events(
-                process, sdk_messages, reader, stops, self.settings.request_timeout, self.settings.retry_after_default
-            )
-            async with aclosing(events):
+            async with aclosing(self._events(process, run, turn)) as events:
                 async for event in events:
                     if isinstance(event, Finish):
                         finish = event
                     yield event
         finally:
+            reader, sdk_messages = run.reader, run.messages
+            if run.corrected and not reader.awaiting_tools:
+                finish = None  # Claude holds a correction the client never saw: rebuild next time
             if finish is not None and reader.awaiting_tools and process.bridge is not None and process.alive:
                 conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
                 conversation.held = Held(
@@ -221,6 +229,26 @@ class TurnRouter:
                     self.pool.park(process, lambda: self._forget_process(conversation))
                 else:  # failed, cut short or cancelled: start over from the history next time
                     self._drop_process(conversation)
+
+    def _events(self, process: ClaudeProcess, run: _Run, turn: Turn) -> AsyncGenerator[Event, None]:
+        """The answer's events; one that must call a function is asked again once (forcing.py)."""
+        stops = StopScanner(turn.stop) if turn.stop else None
+        timeout, retry_after = self.settings.request_timeout, self.settings.retry_after_default
+        first = turn_events(process, run.messages, run.reader, stops, timeout, retry_after)
+        if turn.forced_tool is None or not turn.tools:
+            return first
+
+        async def again() -> AsyncGenerator[Event, None]:
+            await run.messages.aclose()
+            run.corrected = True
+            run.reader = TurnReader(retry_after, turn.output_schema is not None, turn.legacy_call_id)
+            ask = Message("user", [{"type": "text", "text": ask_for_call(turn.forced_tool or "")}])
+            run.messages = TurnMessages(process.turn(_user_frame(ask)))
+            async with aclosing(turn_events(process, run.messages, run.reader, stops, timeout, retry_after)) as events:
+                async for event in events:
+                    yield event
+
+        return forced_call(turn, first, again)
 
     async def _process_for(
         self, conversation: Conversation, key: SpawnKey, turn: Turn, attempt: _Attempt
@@ -269,9 +297,9 @@ class TurnRouter:
         return await self.spawn(self.options.for_key(key, conversation.cwd, session))
 
     def _release_held(self, conversation: Conversation) -> None:
+        """The results of a held turn will not come: its process is interrupted and closed (its
+        calls are not answered first, see `end`)."""
         if conversation.held is not None:
-            if conversation.held.process.bridge is not None:
-                conversation.held.process.bridge.cancel()
             conversation.held = None
             self._drop_process(conversation)
 

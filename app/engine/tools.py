@@ -99,11 +99,6 @@ class ToolBridge:
         if not future.done():
             future.set_result(result)
 
-    def cancel(self) -> None:
-        for future in self._results.values():
-            if not future.done():
-                future.cancel()
-        self._results.clear()
 
 
 def results_for(calls: list[list[str]], prompt: Message) -> dict[str, ToolResult] | None:

@@ -74,6 +74,10 @@ class Turn:
     metadata: dict[str, str] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions
     thinking: dict[str, Any] | None = None  # Claude's thinking: enabled (budget), adaptive or disabled
+    # The answer must call this function ('' for any; None: Claude may answer without calling).
+    forced_tool: str | None = None
+    # Parameters found during the turn not to have been applied as asked (reported in a header).
+    unapplied: list[str] = field(default_factory=list)
     # Legacy function calling: the id the client will send this answer's function call back under.
     legacy_call_id: str | None = None
     # extend_hash("", history), when the caller knows it already (sessions keep the chain).

@@ -50,8 +50,6 @@ UNAPPLIED = ("temperature", "top_p", "top_k", "service_tier")
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
     found = clamped_limits(max_tokens=request.max_tokens)
-    if _forced_tool(request) is not None:
-        found.append("tool_choice")  # asked for in the system prompt, not enforced
     if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
@@ -81,6 +79,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         model=model,
         messages=messages,
         system=system_prompt(system, _forced_tool(request) if tools else None),
+        forced_tool=_forced_tool(request) if tools else None,
         max_output_tokens=output_limit(request.max_tokens),
         tenant=tenant,
         request_id=request_id,

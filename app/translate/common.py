@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from .. import jsontext
+from ..engine.forcing import ask_for_call
 from ..engine.types import Block, Message, Role, ToolSpec
 from ..errors import GatewayError, invalid_request
 
@@ -137,14 +138,9 @@ def tool_result(call_id: str, content: str | list[Block]) -> Block:
 def system_prompt(parts: Iterable[str | None], forced_tool: str | None = None) -> str | None:
     """The system prompt from the client's parts, blank ones left out. Claude Code cannot force a
     tool call, so when the client forces one (`forced_tool`: its name, '' for any), the prompt
-    asks for it."""
+    asks for it (and the engine asks again if needed: engine/forcing.py)."""
     if forced_tool is not None:
-        ask = (
-            f"You must call the function `{forced_tool}` now."
-            if forced_tool
-            else "You must call one of the functions now."
-        )
-        parts = [*parts, ask]
+        parts = [*parts, ask_for_call(forced_tool)]
     return "\n\n".join(part for part in parts if part) or None
 
 

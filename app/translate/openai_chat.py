@@ -54,8 +54,6 @@ def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
     if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
         found.append("parallel_tool_calls")  # Claude may call several functions at once
-    if _forced_function(request) is not None:
-        found.append("tool_choice")  # asked for in the system prompt, not enforced
     return ignored(request, UNAPPLIED, found)
 
 
@@ -129,6 +127,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         model=model,
         messages=messages,
         system=system_prompt(system_parts, _forced_function(request)),
+        forced_tool=_forced_function(request),
         max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
         tenant=tenant,
         request_id=request_id,

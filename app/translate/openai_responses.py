@@ -34,8 +34,6 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False or (request.parallel_tool_calls is not None and not request.tools):
         found.append("parallel_tool_calls")
-    if _forced_function(request) is not None:
-        found.append("tool_choice")  # asked for in the system prompt, not enforced
     return ignored(request, UNAPPLIED, found)
 
 
@@ -73,6 +71,7 @@ def to_turn(
         model=model,
         messages=messages,
         system=system_prompt(system_parts, _forced_function(request)),
+        forced_tool=_forced_function(request),
         max_output_tokens=output_limit(request.max_output_tokens),
         tenant=tenant,
         request_id=request_id,
@@ -118,5 +117,3 @@ def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
                 f"{where}[{j}] needs an image_url: file ids are not served here.", f"{where}[{j}].image_url"
             )
     return blocks
-
-

@@ -421,3 +421,90 @@ def test_legacy_function_results_in_a_named_session(client, fake):
         messages=[{"role": "function", "name": "get_weather", "content": "18 C"}],
     )
     assert second.choices[0].message.content == "results: 18 C"
+
+
+def last_user_text(body) -> str:
+    message = [m for m in body["messages"] if m["role"] == "user"][-1]
+    content = message["content"]
+    return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_choice_required_is_enforced_by_asking_again(gateway, fake, stream):
+    fake.enqueue(Reply(text="I would rather chat."), calls(("get_weather", {"city": "Oslo"})))
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        json={
+            "model": "sonnet",
+            "messages": [{"role": "user", "content": "Oslo?"}],
+            "stream": stream,
+            "tools": [STRICT_WEATHER],
+            "tool_choice": "required",
+        },
+        timeout=60,
+    ) as response:
+        body = "".join(response.iter_text())
+        assert "x-gateway-ignored-params" not in response.headers
+    assert "rather chat" not in body  # the answer that the correction replaced never went out
+    assert '"get_weather"' in body and "tool_calls" in body
+    assert last_user_text(fake.requests[-1]) == "You must call one of the functions now."
+
+
+def test_when_even_the_correction_fails_the_first_answer_stands_and_is_reported(client, fake):
+    fake.enqueue(
+        Reply(text="No tools today.", input_tokens=10, output_tokens=3),
+        Reply(text="Still no.", input_tokens=20, output_tokens=4),
+    )
+    raw = client.chat.completions.with_raw_response.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "Oslo?"}],
+        tools=[STRICT_WEATHER],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+    assert raw.headers["x-gateway-ignored-params"] == "tool_choice"
+    response = raw.parse()
+    assert response.choices[0].message.content == "No tools today."
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (30, 7)  # both model calls
+    assert last_user_text(fake.requests[-1]) == "You must call the function `get_weather` now."
+
+
+def test_forced_tool_use_on_the_messages_door(gateway, fake):
+    import anthropic
+
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=API_KEY, max_retries=0)
+    fake.enqueue(Reply(text="Hmm."), calls(("get_weather", {"city": "Oslo"})))
+    tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    message = claude.messages.create(
+        model="sonnet",
+        max_tokens=100,
+        tools=tools,
+        tool_choice={"type": "any"},
+        messages=[{"role": "user", "content": "Oslo?"}],
+    )
+    assert message.stop_reason == "tool_use"
+    assert [block.type for block in message.content] == ["tool_use"]
+
+
+def test_forced_function_on_the_responses_door(client, fake):
+    fake.enqueue(Reply(text="Hmm."), calls(("get_weather", {"city": "Oslo"})))
+    tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}]
+    response = client.responses.create(
+        model="sonnet", input="Oslo?", tools=tools, tool_choice={"type": "function", "name": "get_weather"}
+    )
+    assert [item.type for item in response.output] == ["function_call"]
+
+
+def test_a_held_turn_given_up_on_asks_claude_nothing_more(brief_gateway, fake):
+    # The results never come: once the hold ends (GATEWAY_PROCESS_IDLE_TIMEOUT, 2 s here), the
+    # process is interrupted and closed, and Claude is not asked again with a failed call.
+    client = openai.OpenAI(base_url=f"{brief_gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    fake.enqueue(calls(("get_weather", {"city": "Oslo"})))
+    first = client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "Oslo?"}], tools=[STRICT_WEATHER]
+    )
+    assert first.choices[0].finish_reason == "tool_calls"
+    calls_so_far = len(fake.requests)
+    time.sleep(6)  # the sweep ends the hold
+    assert len(fake.requests) == calls_so_far

@@ -50,6 +50,9 @@ class Reply:
     fail_after: int | None = None  # send an SSE `error` event after this many text deltas
 
 
+OUTPUT_LIMIT_HIT = "Output token limit hit"
+
+
 def last_user_text(body: dict[str, Any]) -> str:
     """The text of the last user message, without the CLI's system reminders."""
     for message in reversed(body.get("messages", [])):
@@ -195,7 +198,10 @@ class FakeAnthropic:
             self.requests.append(body)
             self.headers.append(dict(request.headers))
             too_long = self.context_tokens is not None and tokens > self.context_tokens
-            reply = None if too_long or not self.script else self.script.pop(0)
+            # Claude Code's own continuation after max_tokens is often on the wire already when the
+            # gateway ends the turn, and may arrive during the next test: it takes no scripted reply.
+            late = OUTPUT_LIMIT_HIT in last_user_text(body)
+            reply = None if too_long or late or not self.script else self.script.pop(0)
         if too_long:
             reply = Reply(
                 status=400,

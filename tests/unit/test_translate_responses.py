@@ -285,8 +285,8 @@ def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(input, e
         ({"parallel_tool_calls": False}, ["parallel_tool_calls"]),
         ({"parallel_tool_calls": True}, ["parallel_tool_calls"]),  # no tools to call in parallel
         ({"tools": [WEATHER], "parallel_tool_calls": True}, []),
-        ({"tools": [WEATHER], "tool_choice": "required"}, ["tool_choice"]),
-        ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get"}}, ["tool_choice"]),
+        ({"tools": [WEATHER], "tool_choice": "required"}, []),  # enforced (engine/forcing.py)
+        ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get"}}, []),
         ({"tools": [WEATHER], "tool_choice": "auto"}, []),
         ({"user": "u", "metadata": {"k": "v"}, "store": False}, []),  # applied
         ({"frobnicate": 1}, ["frobnicate"]),  # unknown fields, said so
