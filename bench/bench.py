@@ -33,6 +33,7 @@ from openai import OpenAI
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.steps import direct_steps, gateway_steps  # noqa: E402
 from tests.fakes.upstream import FakeAnthropic  # noqa: E402
 from tests.support import GatewayServer, descendants, free_port, wait_until  # noqa: E402
 
@@ -200,6 +201,7 @@ def concurrent_load(url: str, server: GatewayServer, clients: int = 8, turns: in
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--only", choices=["all", "steps"], default="all", help="run one scenario only")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     upstream_port = free_port()
@@ -221,6 +223,9 @@ def main() -> None:
         warm_client = OpenAI(base_url=f"{warm.url}/v1", api_key=KEY, max_retries=0, timeout=120)
         cold_client = OpenAI(base_url=f"{cold.url}/v1", api_key=KEY, max_retries=0, timeout=120)
         ttft(warm_client, [{"role": "system", "content": "bench"}, {"role": "user", "content": "warm-up"}])
+        rows += step_rows(env, warm_client, args.rounds)
+        if args.only == "steps":
+            return
         new = asyncio.run(new_conversations(env, warm_client, cold_client, args.rounds))
         follow = asyncio.run(follow_ups(env, warm_client, cold_client, args.rounds))
         new_warm, new_cold, floor_first = new["warm"], new["cold"], new["direct"]
@@ -278,10 +283,21 @@ def main() -> None:
         warm.stop()
         cold.stop()
         upstream.terminate()
-    width = max(len(name) for name, _ in rows)
-    print(f"\nClaude Gateway benchmark ({args.rounds} rounds, medians; {os.cpu_count()} cores)\n")
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value}")
+        width = max((len(name) for name, _ in rows), default=0)
+        print(f"\nClaude Gateway benchmark ({args.rounds} rounds, medians; {os.cpu_count()} cores)\n")
+        for name, value in rows:
+            print(f"{name.ljust(width)}  {value}")
+
+
+def step_rows(env: dict[str, str], client: OpenAI, steps: int) -> list[tuple[str, str]]:
+    """An agent loop's step: the function's result sent to the next call's first delta."""
+    gateway = gateway_steps(client, steps)
+    direct = asyncio.run(direct_steps(env, steps))
+    return [
+        ("agent loop step, result sent to next call's first delta: gateway", median_ms(gateway)),
+        ("agent loop step: direct ClaudeSDKClient holding the turn (floor)", median_ms(direct)),
+        ("  ratio gateway / floor (target <= 1.3)", f"{statistics.median(gateway) / statistics.median(direct):.2f}"),
+    ]
 
 
 def _up(url: str) -> bool:

@@ -93,6 +93,10 @@ class ToolBridge:
             future = self._results[call_id] = asyncio.get_running_loop().create_future()
         return future
 
+    def waiting(self) -> list[str]:
+        """The ids of Claude's calls whose results have not come yet."""
+        return [call_id for call_id, future in self._results.items() if not future.done()]
+
     def deliver(self, call_id: str, result: ToolResult) -> None:
         """The client's result for call `call_id`: to its handler, waiting or still to come."""
         future = self._result(call_id)

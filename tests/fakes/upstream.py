@@ -105,6 +105,15 @@ def agent(*steps: list[tuple[str, dict[str, Any]]], prefix: str = "mcp__client__
     return reply
 
 
+def step_loop_or_echo(body: dict[str, Any]) -> Reply:
+    """The standalone server's default (benchmarks): a request that offers a function named `step`
+    calls it again, for ever (an agent loop's steps); anything else is echoed."""
+    for tool in body.get("tools") or []:
+        if tool.get("name", "").endswith("__step"):
+            return Reply(tool_uses=[{"name": tool["name"], "input": {"n": len(tool_results(body))}}])
+    return echo(body)
+
+
 def echo(body: dict[str, Any]) -> Reply:
     return Reply(text=f"echo: {last_user_text(body)}")
 
@@ -403,6 +412,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     fake = FakeAnthropic(port=args.port)
+    fake.default = step_loop_or_echo
     config = uvicorn.Config(fake.app(), host=fake.host, port=fake.port, log_level="warning")
     uvicorn.Server(config).run()
 
