@@ -19,16 +19,20 @@ from .loopback import is_loopback_name
 CLI_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR", "AWS_", "GOOGLE_", "CLOUD_ML_", "VERTEX_")
 
 
-PROCESS_MEMORY = 256 * 1024 * 1024  # a Claude Code process takes 175-210 MiB RSS
+PROCESS_MEMORY = 220 * 1024 * 1024  # a Claude Code process takes 175-210 MiB RSS (measured)
+
+
+def physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def default_max_processes() -> int:
     """Half the machine's memory worth of Claude processes, between 2 and 64."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 8
-    return max(2, min(64, int(total * 0.5 // PROCESS_MEMORY)))
+    total = physical_memory()
+    return max(2, min(64, int(total * 0.5 // PROCESS_MEMORY))) if total else 8
 
 
 class Settings(BaseSettings):
@@ -77,10 +81,15 @@ class Settings(BaseSettings):
     max_stored_response_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     warm_processes: bool = True  # keep conversations' processes connected, and start spares ahead
     max_processes: int = Field(default_factory=lambda: default_max_processes(), ge=1)
-    spare_processes: int = Field(default=1, ge=0)  # spares kept per warm option set
+    # Memory the Claude processes may take together (RSS, MiB); 0: half the machine's memory.
+    memory_budget_mb: int = Field(default=0, ge=0)
+    spare_processes: int = Field(default=1, ge=0)  # spares kept per warm option set, at least
+    max_spare_processes: int = Field(default=8, ge=0)  # at most, after bursts of new conversations
     warm_option_sets: int = Field(default=4, ge=1)  # how many option sets (model, system, ...) stay warm
     # Close a conversation's idle process after this long (an idle CLI costs ~1% of a core).
     process_idle_timeout: float = Field(default=300.0, gt=0)
+    # A one-off conversation's process (a new stateless one: a chat UI's title request, say) goes sooner.
+    one_off_idle_timeout: float = Field(default=60.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
     @field_validator("history_mode")
@@ -125,6 +134,14 @@ class Settings(BaseSettings):
         if configured:
             return Path(configured).expanduser()
         return Path.home() / ".claude"
+
+    @cached_property
+    def memory_budget(self) -> int:
+        """Bytes the Claude processes may take together."""
+        if self.memory_budget_mb:
+            return self.memory_budget_mb * 1024 * 1024
+        total = physical_memory()
+        return int(total * 0.5) if total else 8 * 1024 * 1024 * 1024
 
     def check_bind(self) -> None:
         """Refuse to listen beyond loopback without an API key (loopback as app/loopback.py says)."""

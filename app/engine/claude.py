@@ -20,6 +20,7 @@ from typing import Any
 from ..config import Settings
 from . import credentials
 from .conversation import Conversation, TurnRouter
+from .launcher import write_launcher
 from .models import ModelCatalog
 from .options import Spawn, SpawnOptions
 from .pool import ProcessPool
@@ -41,7 +42,9 @@ class ClaudeEngine:
         self.tokens = TokenCounter(settings, self.catalog)
         self.pool = ProcessPool(
             max_live=settings.max_processes,
+            memory_budget=settings.memory_budget,
             spares_per_key=settings.spare_processes if settings.warm_processes else 0,
+            most_spares_per_key=settings.max_spare_processes,
             warm_keys=settings.warm_option_sets,
             busy_wait=settings.busy_wait,
             connect_timeout=settings.connect_timeout,
@@ -54,7 +57,8 @@ class ClaudeEngine:
 
     async def start(self) -> None:
         # A private folder of this process; what dead gateways left behind goes.
-        self.work.open(on_dead_sibling=lambda folder: remove_transcripts_under(self.settings.config_dir, folder))
+        folder = self.work.open(on_dead_sibling=lambda f: remove_transcripts_under(self.settings.config_dir, f))
+        self.options.cli_path = write_launcher(folder, self.settings.cli_path)
         # Ask the CLI for its models now, so their names resolve from the first request on.
         self._warm_up = asyncio.create_task(self.catalog.server_info())
 
@@ -87,7 +91,8 @@ class ClaudeEngine:
     def close_idle_processes(self) -> int:
         """Close idle processes, and turns held for results that did not come back in time."""
         timeout = self.settings.process_idle_timeout
-        return self.router.release_stale_held(timeout) + self.pool.close_idle(timeout)
+        held = self.router.release_stale_held(timeout)
+        return held + self.pool.close_idle(timeout, min(timeout, self.settings.one_off_idle_timeout))
 
     async def list_models(self) -> list[ModelInfo]:
         return await self.catalog.models()

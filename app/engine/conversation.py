@@ -39,7 +39,7 @@ from .running import TurnMessages, turn_events
 from .stops import StopScanner
 from .tools import results_for
 from .transcript import inline_history, remove_transcripts, resumable, write_transcript
-from .types import Event, Finish, Message, Turn, extend_hash
+from .types import HELD, Event, Finish, Message, Turn, extend_hash
 from .workdir import GatewayFolder
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,6 @@ class TurnRouter:
             self._drop_process(conversation)
         if not holds_history:
             conversation.claude_session = None
-        self.pool.activity()
         if held is not None:  # the held turn goes on with the client's results
             process, reader, sdk_messages = held.process, held.reader, held.messages
             attempt.reused = True
@@ -199,7 +198,9 @@ class TurnRouter:
             conversation.ran.add(process)
             process.on_exit(lambda: conversation.ran.discard(process))
         if self.settings.warm_processes and not turn.history:
-            self.pool.keep_warm(key, lambda: self.options.for_key(key, self.work.new_folder(), None))
+            self.pool.keep_warm(
+                key.for_spares(), lambda: self.options.for_key(key, self.work.new_folder(), None, spare=True)
+            )
 
         finish: Finish | None = None
         run = _Run(reader, sdk_messages)
@@ -220,13 +221,13 @@ class TurnRouter:
                 )
                 # Evictable and idle-closed like any parked process, so held turns whose results
                 # never come cannot fill the gateway.
-                self.pool.park(process, lambda: self._release_held(conversation))
+                self.pool.park(process, lambda: self._release_held(conversation), HELD)
             else:
                 await sdk_messages.aclose()
                 if finish is not None and reader.completed_cleanly and process.alive:
                     conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
                     conversation.claude_session = reader.session_id
-                    self.pool.park(process, lambda: self._forget_process(conversation))
+                    self.pool.park(process, lambda: self._forget_process(conversation), turn.worth)
                 else:  # failed, cut short or cancelled: start over from the history next time
                     self._drop_process(conversation)
 
@@ -266,8 +267,9 @@ class TurnRouter:
             except _ResumeRefused:
                 log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
         if not turn.history:
-            spare = await self.pool.ready_spare(key) if self.settings.warm_processes else None
+            spare = await self.pool.ready_spare(key.for_spares()) if self.settings.warm_processes else None
             if spare is not None:
+                await spare.set_model(key.model)  # spares serve every model of their option set
                 self._adopt_workdir(conversation, spare)
                 attempt.reused = True
                 return spare, turn.prompt

@@ -10,13 +10,14 @@ project config, claude.ai connectors of a subscription login, plugins); --strict
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
 
 from ..config import Settings
+from .launcher import NICE_VARIABLE, SPARE_NICE
 from .tools import SERVER, ToolBridge
 from .types import ToolSpec, Turn
 from .workdir import write_private
@@ -37,6 +38,10 @@ class SpawnKey:
     output_schema: str | None = None  # JSON text of the schema (hashable)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
     thinking: str | None = None  # JSON text of the thinking config
+
+    def for_spares(self) -> SpawnKey:
+        """The key spares are kept under: the model is not part of it (set at run time)."""
+        return replace(self, model=None)
 
     @classmethod
     def of(cls, turn: Turn) -> SpawnKey:
@@ -62,9 +67,12 @@ class Spawn:
 class SpawnOptions:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
 
-    def for_key(self, key: SpawnKey, cwd: Path, resume: str | None) -> Spawn:
+    def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False) -> Spawn:
         env = self.cli_env()
+        if spare:  # starts at a lower priority than live turns (launcher.py)
+            env[NICE_VARIABLE] = str(SPARE_NICE)
         if key.max_output_tokens:
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)
         if key.tools:
@@ -103,7 +111,7 @@ class SpawnOptions:
             setting_sources=[],
             strict_mcp_config=True,
             cwd=str(cwd),
-            cli_path=self.settings.cli_path or None,
+            cli_path=self.cli_path,
             env=self.cli_env() if env is None else env,
             # The CLI writes a whole message on one line, a client's function result or image
             # included (the SDK reads at most 1 MB a line by default): room for a whole request.

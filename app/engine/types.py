@@ -55,6 +55,11 @@ def answer_message(text: str, tool_uses: list[Block] | None = None) -> Message:
     return Message("assistant", blocks + list(tool_uses or []))
 
 
+# What an idle conversation's process is worth keeping, least first (engine/pool.py): a new stateless
+# conversation, a stateless one that continued before, a named session, a turn held for results.
+ONE_OFF, CONTINUED, NAMED, HELD = 0, 1, 2, 3
+
+
 @dataclass
 class Turn:
     """One request to Claude: the whole conversation so far, ending with the new user message."""
@@ -74,6 +79,7 @@ class Turn:
     metadata: dict[str, str] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions
     thinking: dict[str, Any] | None = None  # Claude's thinking: enabled (budget), adaptive or disabled
+    worth: int = 0  # how likely the conversation goes on: ONE_OFF, CONTINUED or NAMED
     # The answer must call this function ('' for any; None: Claude may answer without calling).
     forced_tool: str | None = None
     # Parameters found during the turn not to have been applied as asked (reported in a header).

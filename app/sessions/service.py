@@ -9,7 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..engine.types import Engine, Event, Finish, Turn, extend_hash
+from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
 from ..translate.common import check_tool_results
 from .registry import Pointer, Session, SessionRegistry, session_busy
 
@@ -40,6 +40,7 @@ class SessionTurn:
                 messages=messages,
                 system=self.turn.system if self.turn.system is not None else session.system,
                 conversation_id=session.uid,
+                worth=CONTINUED if resent and served else ONE_OFF if resent else NAMED,
                 history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
             )
             session.model, session.system = turn.model or "default", turn.system

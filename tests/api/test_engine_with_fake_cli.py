@@ -29,7 +29,7 @@ async def test_answer_and_clean_up_after_itself(gateway, tmp_path, config_dir):
     session_id = response.headers["x-session-id"]
     assert (await client.delete(f"/v1/sessions/{session_id}")).json()["deleted"] is True
     await engine.pool.close_all(grace=10)  # spares too
-    assert list(engine.work.path.iterdir()) == []
+    assert [p.name for p in engine.work.path.iterdir()] == ["claude-launcher"]  # no conversation's folder
     assert list((config_dir / "projects").iterdir()) == []
     assert engine.processes == set()
 

@@ -11,11 +11,8 @@ import threading
 import time
 
 import pytest
-from claude_agent_sdk import ClaudeAgentOptions
 
-from app.engine.options import Spawn
-from app.engine.pool import ProcessPool
-from tests.support import FAKE_CLAUDE, ask, descendants
+from tests.support import ask, descendants
 
 
 def cli_children() -> list[int]:
@@ -87,7 +84,7 @@ async def test_a_dead_spare_frees_its_slot_without_anyone_using_it(gateway):
         if engine.pool.stats()["spares"] == 1 and all(p.alive for p in engine.pool.processes):
             break
         await asyncio.sleep(0.05)
-    spare = next(p for spares in engine.pool._spares.values() for p in spares)
+    spare = next(p for spares in engine.pool.spares.by_key.values() for p in spares)
     os.kill(spare.pid, signal.SIGKILL)
     for _ in range(100):
         if engine.pool.stats()["spares"] == 0 and spare not in engine.pool.processes:
@@ -164,42 +161,3 @@ async def test_a_stateless_session_keeps_no_image_bytes_and_still_continues(gate
     second = await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": follow})
     assert second.headers["x-session-id"] == session_id  # continued, on the live process
     assert second.json()["choices"][0]["message"]["content"] == "turns: 2"
-
-
-# --- pool bookkeeping -------------------------------------------------------------------------------
-def options(tmp_path, name: str) -> Spawn:
-    cwd = tmp_path / name
-    cwd.mkdir(exist_ok=True)
-    return Spawn(ClaudeAgentOptions(tools=[], setting_sources=[], cwd=str(cwd), cli_path=str(FAKE_CLAUDE)))
-
-
-async def test_a_spare_for_an_option_set_gone_cold_is_not_kept(tmp_path, config_dir):
-    pool = ProcessPool(max_live=4, spares_per_key=1, warm_keys=1, busy_wait=1, connect_timeout=10)
-    pool.keep_warm("k1", lambda: options(tmp_path, "k1"))
-    pool.keep_warm("k2", lambda: options(tmp_path, "k2"))  # k1 goes cold while its spare waits to start
-    try:
-        for _ in range(200):
-            if pool.stats()["spares"] and not pool._background:
-                break
-            await asyncio.sleep(0.05)
-        pool.close_idle(idle_timeout=3600)
-        assert list(pool._spares) in (["k2"], [])
-        assert pool.stats()["spares"] == 1
-    finally:
-        await pool.close_all(10)
-
-
-async def test_a_spare_that_is_still_starting_is_taken_not_killed(tmp_path, config_dir):
-    pool = ProcessPool(max_live=4, spares_per_key=1, warm_keys=1, busy_wait=1, connect_timeout=10)
-    pool.keep_warm("k", lambda: options(tmp_path, "k"))
-    try:
-        for _ in range(400):
-            if pool._spares.get("k"):
-                break
-            await asyncio.sleep(0.01)
-        spare = pool.take_spare("k")
-        assert spare is not None and spare.connecting
-        await spare.ready(10)
-        assert spare.alive
-    finally:
-        await pool.close_all(10)

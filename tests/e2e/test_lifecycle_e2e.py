@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 
 import httpx
 import pytest
@@ -154,3 +155,42 @@ def test_shutdown_during_a_stream_leaves_no_cli(upstream, cli_config_dir, tmp_pa
         assert clis
         server.stop()  # SIGTERM
     assert wait_until(lambda: not any(alive(pid) for pid in clis), timeout=15)
+
+
+def nice_of(pid: int) -> int:
+    from pathlib import Path
+
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_a_killed_gateway_leaves_no_cli_behind(upstream, cli_config_dir, tmp_path_factory, fake):
+    server = next(serve(upstream, cli_config_dir, tmp_path_factory, "lifecycle-sigkill", api_keys=""))
+    # Claude thinks for 30 s before its first word: a CLI that writes nothing does not notice that
+    # its reader is gone (no SIGPIPE), and would go on spending tokens until its turn ends.
+    fake.default = lambda body: Reply(text="word " * 10, chunk_size=100, delay=30)
+    calls = len(fake.requests)
+
+    def turn(i: int) -> None:
+        try:
+            chat(server, [user(f"long {i}")])
+        except httpx.HTTPError:
+            pass  # the gateway is killed under it
+
+    for i in range(3):
+        threading.Thread(target=turn, args=(i,), daemon=True).start()
+    assert wait_until(lambda: len(fake.requests) >= calls + 3, timeout=30)  # every turn is under way
+    clis = server.clis()
+    assert len(clis) >= 3
+    server.process.kill()  # SIGKILL: no shutdown code runs
+    server.process.wait()
+    assert wait_until(lambda: not any(alive(pid) for pid in clis), timeout=5), [p for p in clis if alive(p)]
+
+
+def test_spares_start_at_a_lower_priority_and_serve_at_the_normal_one(with_spares, fake):
+    assert chat(with_spares, [user("first")]).status_code == 200
+    assert wait_until(lambda: pool(with_spares)["spares"] >= 1 and len(with_spares.clis()) >= 2, timeout=20)
+    niced = [pid for pid in with_spares.clis() if nice_of(pid) == 10]
+    assert niced, [(pid, nice_of(pid)) for pid in with_spares.clis()]
+    assert chat(with_spares, [user("second")]).status_code == 200  # takes the spare
+    if os.geteuid() == 0:  # raising a priority needs root (or CAP_SYS_NICE)
+        assert any(nice_of(pid) == 0 for pid in niced if alive(pid))

@@ -1,0 +1,68 @@
+"""How a Claude Code process is started: through a small launcher script that the SDK runs as its
+`cli_path`, which sets two things on the CLI before it execs it.
+
+- A parent-death signal (PR_SET_PDEATHSIG, by util-linux's `setpriv --pdeathsig KILL`): a gateway
+  killed with SIGKILL or by the OOM killer leaves no CLI behind. Without it, CLIs outlived a
+  killed gateway as orphans of PID 1 for up to 31 s (measured), still spending upstream tokens.
+  KILL, not TERM: an idle CLI may be frozen (SIGSTOP, see process.py), and a stopped process acts
+  on no signal but SIGKILL.
+- A CPU priority (`nice`): spares start at a lower priority than live turns, so that starting
+  one (0.3-0.4 CPU-seconds) never slows a turn in flight, and spares can start at once instead of
+  waiting for a quiet moment. A spare taken for a conversation is set back to normal priority
+  (`renice`), where the system allows it (root, or CAP_SYS_NICE); elsewhere it keeps the lower
+  priority, like every other process that began as a spare.
+
+The launcher is a POSIX shell script written at start-up into the gateway's private work folder;
+every step execs the next, so the CLI keeps the pid the SDK started. Where `setpriv` or `nice` is
+missing (macOS), the step is left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+from .sdk_private import bundled_cli
+from .workdir import write_private
+
+log = logging.getLogger(__name__)
+
+NICE_VARIABLE = "CLAUDE_GATEWAY_NICE"  # the launcher's priority for the process it starts
+SPARE_NICE = 10
+
+
+def write_launcher(folder: Path, cli_path: str | None) -> str:
+    """The launcher for `cli_path` (or the CLI the SDK bundles), as a path for `cli_path`."""
+    cli = cli_path or bundled_cli() or shutil.which("claude")
+    if cli is None or not os.access(cli, os.X_OK):
+        return cli_path or "claude"  # the SDK reports a missing CLI as it always does
+    steps = []
+    if shutil.which("setpriv"):
+        steps.append("setpriv --pdeathsig KILL --")
+    else:
+        log.warning("setpriv not found: Claude Code processes may outlive a killed gateway")
+    if shutil.which("nice"):
+        steps.append(f'nice -n "${{{NICE_VARIABLE}:-0}}"')
+    script = folder / "claude-launcher"
+    write_private(script, f'#!/bin/sh\nexec {" ".join(steps)} {shlex.quote(cli)} "$@"\n')
+    script.chmod(0o700)
+    return str(script)
+
+
+def renice(pid: int, nice: int = 0) -> bool:
+    """Set every thread of process `pid` to `nice`; False where the system does not allow it."""
+    try:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    try:
+        for thread in threads:
+            os.setpriority(os.PRIO_PROCESS, thread, nice)
+    except PermissionError:
+        return False
+    except ProcessLookupError:
+        pass
+    return True
