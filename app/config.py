@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     # Close a conversation's idle process after this long (an idle CLI costs ~1% of a core).
     process_idle_timeout: float = Field(default=300.0, gt=0)
     # A one-off conversation's process (a new stateless one: a chat UI's title request, say) goes sooner.
-    one_off_idle_timeout: float = Field(default=60.0, gt=0)
+    one_off_idle_timeout: float = Field(default=45.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
     @field_validator("history_mode")

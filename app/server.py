@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 async def sweep(gateway: Gateway) -> None:
     """End expired sessions and close idle processes, forever (cancelled at shutdown)."""
     settings = gateway.settings
-    interval = min(30.0, max(0.2, min(settings.session_ttl, settings.process_idle_timeout) / 4))
+    shortest = min(settings.session_ttl, settings.process_idle_timeout, settings.one_off_idle_timeout)
+    interval = min(10.0, max(0.2, shortest / 4))  # a sweep takes microseconds
     while True:
         await asyncio.sleep(interval)
         try:
