@@ -13,7 +13,7 @@ from app.engine.options import Spawn
 from app.engine.pool import ProcessPool
 from app.engine.types import CONTINUED, HELD, NAMED, ONE_OFF
 from app.errors import GatewayError
-from tests.support import FAKE_CLAUDE
+from tests.support import FAKE_CLAUDE, ask
 
 
 def options(tmp_path, name: str) -> Spawn:
@@ -160,3 +160,16 @@ async def test_a_frozen_process_still_closes(tmp_path, config_dir, monkeypatch):
     assert process.frozen
     await pool.close_all(10)
     assert process.state == "exited"
+
+
+async def test_stats_show_the_spares_the_memory_in_use_and_the_budget(gateway):
+    client, engine, _ = await gateway(spare_processes=1, memory_budget_mb=4096)
+    assert (await client.post("/v1/chat/completions", json=ask("first"))).status_code == 200
+    for _ in range(200):
+        figures = (await client.get("/v1/sessions/stats")).json()["gateway"]["processes"]
+        if figures["spares"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert figures["spares"] == 1 and figures["memory_budget_mib"] == 4096
+    # The fake CLI's resident memory, read from /proc: more than nothing, less than the estimate for two.
+    assert 0 < figures["memory_in_use_mib"] < 2 * 220 * (figures["live"] + figures["exiting"])
