@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,10 +34,15 @@ _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base
 
 
 # --- parameters -------------------------------------------------------------------------------------
-def ignored(request: BaseModel, unapplied: Iterable[str], found: list[str]) -> list[str]:
+def ignored(request: BaseModel, unapplied: Mapping[str, tuple[object, ...]], found: list[str]) -> list[str]:
     """The request's parameters that will not be applied: the `unapplied` ones it sets, those the
-    door `found` it cannot apply as asked, then its unknown fields."""
-    named = [name for name in unapplied if getattr(request, name) is not None]
+    door `found` it cannot apply as asked, then its unknown fields.
+
+    `unapplied` maps each parameter to its no-op values: what asks for what happens anyway (the
+    API's own default, an empty list). Frameworks send those on every request, and a parameter
+    at one of them is applied, by doing nothing: it is neither reported nor refused in strict mode.
+    """
+    named = [name for name, no_ops in unapplied.items() if getattr(request, name) not in (None, *no_ops)]
     return named + found + sorted(request.model_extra or {})
 
 

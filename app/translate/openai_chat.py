@@ -30,29 +30,30 @@ from .common import (
 )
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
-# in strict mode.
-UNAPPLIED = (
-    "temperature",
-    "top_p",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "service_tier",
-    "store",
-    "prediction",
-    "audio",
-    "modalities",
-    "web_search_options",
-)
+# in strict mode. Each with its no-op values, OpenAI's defaults, which Claude does anyway (Claude
+# Code sends no sampling parameters: Claude's default temperature is 1, as OpenAI's is).
+UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "seed": (),
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "logit_bias": ({},),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "service_tier": ("auto",),  # Anthropic's default too
+    "store": (False,),  # nothing is stored for OpenAI's evals or distillation
+    "prediction": (),
+    "audio": (),
+    "modalities": (["text"],),
+    "web_search_options": (),
+}
 
 
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
     found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
-    if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
+    if request.parallel_tool_calls is False and _tools(request):
         found.append("parallel_tool_calls")  # Claude may call several functions at once
     return ignored(request, UNAPPLIED, found)
 

@@ -27,13 +27,20 @@ from .common import (
     tool_spec,
 )
 
-UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
+# Accepted, not applied (see openai_chat.py), each with its no-op values.
+UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "truncation": ("disabled",),  # OpenAI's default: the gateway truncates nothing either
+    "service_tier": ("auto",),
+    "include": ([],),
+}
 
 
 def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
-    if request.parallel_tool_calls is False or (request.parallel_tool_calls is not None and not request.tools):
-        found.append("parallel_tool_calls")
+    if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
+        found.append("parallel_tool_calls")  # Claude may call several functions at once
     return ignored(request, UNAPPLIED, found)
 
 

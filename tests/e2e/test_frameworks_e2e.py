@@ -220,22 +220,7 @@ async def test_openai_agents_sdk_output_type_with_tools(agents_sdk, gateway, fak
     assert claude_received(fake) == ["cold, 3 C"]
 
 
-@pytest.mark.parametrize(
-    "api",
-    [
-        "chat_completions",
-        pytest.param(
-            "responses",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="The Agents SDK's Responses model sends `include: []` on every request; the "
-                "Responses door counts any `include` as unapplied (translate/openai_responses.py "
-                "UNAPPLIED), so X-Gateway-Ignored-Params names it and strict mode answers 400 "
-                "unsupported_parameter, though an empty list asks for nothing.",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
 async def test_openai_agents_sdk_requests_pass_strict_mode(agents_sdk, gateway, fake, api):
     # Strict mode refuses what the gateway would ignore: a framework's own defaults must not count.
     fake.default = agent(*TRAVEL)
@@ -246,11 +231,6 @@ async def test_openai_agents_sdk_requests_pass_strict_mode(agents_sdk, gateway, 
     assert result.final_output == TRAVEL_ANSWER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A parameter sent at its no-op default is counted as unapplied: X-Gateway-Ignored-Params "
-    "names it and strict mode refuses it (translate/common.py ignored() checks `is not None` only).",
-)
 @pytest.mark.parametrize(
     ("path", "default"),
     [

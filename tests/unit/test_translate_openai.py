@@ -323,13 +323,17 @@ def test_parameters_that_reach_the_turn(extra, field, value):
     assert getattr(turn_of([{"role": "user", "content": "x"}], **extra), field) == value
 
 
+FUNCTION = {"type": "function", "function": {"name": "f"}}
+
+
 @pytest.mark.parametrize(
     "extra, ignored",
     [
         ({}, []),
         ({"temperature": 0.2, "top_p": 0.5}, ["temperature", "top_p"]),
         ({"seed": 1, "logit_bias": {"1": 1}, "logprobs": True}, ["seed", "logit_bias", "logprobs"]),
-        ({"parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"tools": [FUNCTION], "parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"parallel_tool_calls": False}, []),  # no functions: nothing to call in parallel
         ({"max_tokens": 5, "user": "u", "stop": "x"}, []),  # applied
         ({"frobnicate": 1}, ["frobnicate"]),  # unknown fields are ignored too, and said so
     ],

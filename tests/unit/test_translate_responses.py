@@ -282,8 +282,9 @@ def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(input, e
         ({"temperature": 0.2, "top_p": 0.5, "truncation": "auto"}, ["temperature", "top_p", "truncation"]),
         ({"include": ["reasoning.encrypted_content"], "service_tier": "flex"}, ["service_tier", "include"]),
         ({"max_output_tokens": 200_000}, ["max_output_tokens"]),
-        ({"parallel_tool_calls": False}, ["parallel_tool_calls"]),
-        ({"parallel_tool_calls": True}, ["parallel_tool_calls"]),  # no tools to call in parallel
+        ({"tools": [WEATHER], "parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"parallel_tool_calls": False}, []),  # no tools: nothing to call in parallel
+        ({"parallel_tool_calls": True}, []),
         ({"tools": [WEATHER], "parallel_tool_calls": True}, []),
         ({"tools": [WEATHER], "tool_choice": "required"}, []),  # enforced (engine/forcing.py)
         ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get"}}, []),

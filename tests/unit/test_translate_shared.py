@@ -110,3 +110,69 @@ def test_tools_and_a_json_format_are_refused_alike(door, extra, param):
         TURNS[door]([{"role": "user", "content": "x"}], tools=[tool[door]], **extra)
     assert (caught.value.param, caught.value.code) == (param, "unsupported_parameter")
     assert caught.value.message.startswith(f"tools and a JSON {param} cannot be combined here")
+
+
+IGNORED = {
+    "chat": lambda **extra: openai_chat.ignored_parameters(
+        ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "x"}], **extra})
+    ),
+    "messages": lambda **extra: anthropic_messages.ignored_parameters(
+        MessagesRequest.model_validate(
+            {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], **extra}
+        )
+    ),
+    "responses": lambda **extra: openai_responses.ignored_parameters(
+        ResponsesRequest.model_validate({"model": "m", "input": "x", **extra})
+    ),
+}
+TOOLS = {
+    "chat": [{"type": "function", "function": {"name": "f"}}],
+    "messages": [{"name": "f", "input_schema": {"type": "object"}}],
+    "responses": [{"type": "function", "name": "f"}],
+}
+
+
+@pytest.mark.parametrize(
+    "door, no_op, other, named",
+    [
+        # What frameworks send on every request, at the value that asks for what happens anyway;
+        # and the same parameter at another value, still reported.
+        ("chat", {"temperature": 1}, {"temperature": 0.2}, "temperature"),
+        ("chat", {"top_p": 1.0}, {"top_p": 0.5}, "top_p"),
+        ("chat", {"presence_penalty": 0}, {"presence_penalty": 0.5}, "presence_penalty"),
+        ("chat", {"frequency_penalty": 0.0}, {"frequency_penalty": 1}, "frequency_penalty"),
+        ("chat", {"logit_bias": {}}, {"logit_bias": {"1": 2}}, "logit_bias"),
+        ("chat", {"logprobs": False}, {"logprobs": True}, "logprobs"),
+        ("chat", {"top_logprobs": 0}, {"top_logprobs": 2}, "top_logprobs"),
+        ("chat", {"service_tier": "auto"}, {"service_tier": "flex"}, "service_tier"),
+        ("chat", {"store": False}, {"store": True}, "store"),
+        ("chat", {"modalities": ["text"]}, {"modalities": ["text", "audio"]}, "modalities"),
+        ("chat", {"parallel_tool_calls": True}, {"parallel_tool_calls": False}, "parallel_tool_calls"),
+        ("chat", {"n": 1, "stop": [], "metadata": {}, "stream_options": {"include_usage": False}}, {"seed": 1}, "seed"),
+        ("responses", {"include": []}, {"include": ["reasoning.encrypted_content"]}, "include"),
+        ("responses", {"truncation": "disabled"}, {"truncation": "auto"}, "truncation"),
+        ("responses", {"temperature": 1.0}, {"temperature": 0}, "temperature"),
+        ("responses", {"top_p": 1}, {"top_p": 0.9}, "top_p"),
+        ("responses", {"service_tier": "auto"}, {"service_tier": "priority"}, "service_tier"),
+        ("responses", {"parallel_tool_calls": True}, {"parallel_tool_calls": False}, "parallel_tool_calls"),
+        ("responses", {"store": False, "metadata": {}}, {"truncation": "auto"}, "truncation"),
+        ("messages", {"temperature": 1}, {"temperature": 0.5}, "temperature"),
+        ("messages", {"top_p": 1}, {"top_p": 0.5}, "top_p"),
+        ("messages", {"service_tier": "auto"}, {"service_tier": "standard_only"}, "service_tier"),
+        ("messages", {"stop_sequences": [], "metadata": {}}, {"top_k": 5}, "top_k"),
+        (
+            "messages",
+            {"tool_choice": {"type": "auto", "disable_parallel_tool_use": False}},
+            {"tool_choice": {"type": "auto", "disable_parallel_tool_use": True}},
+            "tool_choice.disable_parallel_tool_use",
+        ),
+    ],
+)
+@pytest.mark.parametrize("tools", [False, True], ids=["no_tools", "tools"])
+def test_a_parameter_at_its_no_op_value_is_not_reported_but_at_any_other_it_is(door, no_op, other, named, tools):
+    offered = {"tools": TOOLS[door]} if tools else {}
+    assert IGNORED[door](**offered, **no_op) == []
+    if tools or "parallel" not in named:  # without tools, parallel calls are moot: nothing to report
+        assert IGNORED[door](**offered, **other) == [named]
+    else:
+        assert IGNORED[door](**other) == []
