@@ -101,18 +101,6 @@ def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
     return schema
 
 
-def refuse_tools_with_schema(tools: bool, kind: str | None, param: str) -> None:
-    """Claude Code's structured output ends the turn with a tool of its own, so the client's tools
-    and a JSON response format (`kind` other than "text") cannot be served together."""
-    if tools and kind is not None and kind != "text":
-        raise invalid_request(
-            f"tools and a JSON {param} cannot be combined here: Claude Code's structured output "
-            "ends the turn with its own tool. Use one or the other.",
-            param,
-            "unsupported_parameter",
-        )
-
-
 # --- tools ------------------------------------------------------------------------------------------
 def tool_spec(name: str, description: str | None, parameters: dict[str, Any] | None) -> ToolSpec:
     """A client's function as Claude is offered it. The schema is JSON text with sorted keys: the

@@ -19,7 +19,6 @@ from .common import (
     image_from_url,
     output_limit,
     output_schema,
-    refuse_tools_with_schema,
     require_content,
     require_user_last,
     system_prompt,
@@ -83,8 +82,6 @@ MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 # What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
-    kind = request.response_format.type if request.response_format else None
-    refuse_tools_with_schema(bool(_tools(request)), kind, "response_format")
     if (request.n or 1) > MAX_CHOICES:
         raise invalid_request(
             f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.",

@@ -18,7 +18,6 @@ from .common import (
     image_from_url,
     output_limit,
     output_schema,
-    refuse_tools_with_schema,
     require_user_last,
     system_prompt,
     text_blocks,
@@ -73,7 +72,6 @@ def to_turn(
     hidden = request.tool_choice == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
     fmt = request.text.format if request.text else None
-    refuse_tools_with_schema(bool(tools), fmt.type if fmt else None, "text.format")
     return Turn(
         model=model,
         messages=messages,

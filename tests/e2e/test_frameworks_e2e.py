@@ -189,14 +189,6 @@ def weather_then_structured_output(body: dict[str, Any]) -> Reply:
     return Reply(tool_uses=[{"name": "StructuredOutput", "input": {"city": "Oslo", "weather": results[-1]}}])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="An Agent with tools and an output_type sends both `tools` and a JSON schema format "
-    "(chat: response_format json_schema `final_output`; Responses: text.format json_schema) on "
-    "every request; the gateway refuses the pair with 400 unsupported_parameter (translate/common.py "
-    "refuse_tools_with_schema). Vercel's AI SDK (generateText with `output` and tools) and "
-    "pydantic-ai (NativeOutput with tools) get the same 400.",
-)
 @pytest.mark.parametrize("api", ["chat_completions", "responses"])
 async def test_openai_agents_sdk_output_type_with_tools(agents_sdk, gateway, fake, api):
     fake.default = weather_then_structured_output

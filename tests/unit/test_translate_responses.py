@@ -259,12 +259,6 @@ def test_the_turn_names_its_model_tenant_and_request():
             "input[2].output[0].image_url",  # images may be a function's output; this URL is no URL
             "invalid_image_url",
         ),
-        (
-            "x",
-            {"tools": [WEATHER], "text": {"format": {"type": "json_object"}}},
-            "text.format",
-            "unsupported_parameter",
-        ),
         ("x", {"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "invalid_value"),
         ("x", {"reasoning": {"effort": "extreme"}}, "reasoning.effort", "invalid_value"),
     ],

@@ -1,0 +1,130 @@
+"""Structured output where agent frameworks combine it with more, against the real CLI: the client's
+functions over several steps before the JSON answer (the Agents SDK's output_type with tools,
+pydantic-ai's NativeOutput, the AI SDK's `output`), and a conversation that ends with the
+assistant's own message (LangGraph's structured response)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.conftest import API_KEY
+from tests.fakes.upstream import Reply, tool_results
+
+pytestmark = pytest.mark.e2e
+
+CITIES = ["Oslo", "Rome"]
+WEATHER = {"Oslo": "cold, 3 C", "Rome": "sunny, 24 C"}
+SCHEMA = {
+    "type": "object",
+    "properties": {"reports": {"type": "array", "items": {"type": "string"}}},
+    "required": ["reports"],
+    "additionalProperties": False,
+}
+CHAT_FORMAT = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA, "strict": True}}
+RESPONSES_FORMAT = {"format": {"type": "json_schema", "name": "weather", "schema": SCHEMA, "strict": True}}
+PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+CHAT_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}}
+RESPONSES_TOOL = {"type": "function", "name": "get_weather", "parameters": PARAMETERS}
+
+
+def lookups_then_structured_output(body: dict[str, Any]) -> Reply:
+    """Claude's side: one get_weather call a step (each after a word of its own), then the answer
+    through Claude Code's structured-output tool, made of the results it received."""
+    results = tool_results(body)
+    if len(results) < len(CITIES):
+        call = {"name": "mcp__client__get_weather", "input": {"city": CITIES[len(results)]}}
+        return Reply(text="Let me check.", tool_uses=[call])
+    return Reply(tool_uses=[{"name": "StructuredOutput", "input": {"reports": results}}])
+
+
+def offered(body: dict[str, Any]) -> set[str]:
+    return {tool["name"] for tool in body.get("tools", [])}
+
+
+def chat_step(client: openai.OpenAI, messages: list[dict[str, Any]], stream: bool) -> tuple[dict[str, Any], str]:
+    """One step with tools and a JSON schema format: the message as the client sends it back, and
+    its finish reason."""
+    extra: dict[str, Any] = {"tools": [CHAT_TOOL], "response_format": CHAT_FORMAT}
+    if not stream:
+        response = client.chat.completions.create(model="sonnet", messages=messages, **extra)
+        return response.choices[0].message.model_dump(exclude_none=True), response.choices[0].finish_reason
+    content, calls, finish = "", {}, ""
+    for chunk in client.chat.completions.create(model="sonnet", messages=messages, stream=True, **extra):
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        for part in delta.tool_calls or []:
+            blank = {"id": part.id, "type": "function", "function": {"name": "", "arguments": ""}}
+            call = calls.setdefault(part.index, blank)
+            call["function"]["name"] += part.function.name or ""
+            call["function"]["arguments"] += part.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if calls:
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    return message, finish
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_chat_tools_over_two_steps_then_the_json_answer(client, fake, stream):
+    fake.default = lookups_then_structured_output
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Oslo and Rome?"}]
+    for city in CITIES:
+        message, finish = chat_step(client, messages, stream)
+        assert finish == "tool_calls" and message.get("content") is None  # the answer's text is the JSON only
+        (call,) = message["tool_calls"]
+        assert (call["function"]["name"], json.loads(call["function"]["arguments"])) == ("get_weather", {"city": city})
+        messages += [message, {"role": "tool", "tool_call_id": call["id"], "content": WEATHER[city]}]
+    message, finish = chat_step(client, messages, stream)
+
+    assert finish == "stop" and "tool_calls" not in message
+    assert json.loads(message["content"]) == {"reports": ["cold, 3 C", "sunny, 24 C"]}
+    assert len(fake.requests) == 3  # one model call a step: the held turn went on each time
+    assert {"StructuredOutput", "mcp__client__get_weather"} <= offered(fake.requests[-1])
+
+
+def test_chat_tools_and_a_json_answer_on_the_rebuild_path(cold_gateway, fake):
+    # No held turn to continue (a process per request): each step rebuilds the conversation.
+    client = openai.OpenAI(base_url=f"{cold_gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+    fake.default = lookups_then_structured_output
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Oslo and Rome?"}]
+    for city in CITIES:
+        message, finish = chat_step(client, messages, stream=False)
+        (call,) = message["tool_calls"]
+        messages += [message, {"role": "tool", "tool_call_id": call["id"], "content": WEATHER[city]}]
+    message, finish = chat_step(client, messages, stream=False)
+    assert finish == "stop" and json.loads(message["content"]) == {"reports": ["cold, 3 C", "sunny, 24 C"]}
+
+
+def responses_step(client: openai.OpenAI, items: list[Any], stream: bool) -> Any:
+    """One Responses step with tools and a JSON schema format: the response object."""
+    extra: dict[str, Any] = {"tools": [RESPONSES_TOOL], "text": RESPONSES_FORMAT}
+    if not stream:
+        return client.responses.create(model="sonnet", input=items, **extra)
+    (done,) = [
+        event.response
+        for event in client.responses.create(model="sonnet", input=items, stream=True, **extra)
+        if event.type == "response.completed"
+    ]
+    return done
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_responses_tools_over_two_steps_then_the_json_answer(client, fake, stream):
+    fake.default = lookups_then_structured_output
+    items: list[Any] = [{"role": "user", "content": "Weather in Oslo and Rome?"}]
+    for city in CITIES:
+        response = responses_step(client, items, stream)
+        (call,) = response.output
+        assert (call.type, call.name, json.loads(call.arguments)) == ("function_call", "get_weather", {"city": city})
+        items += [call.model_dump(exclude_none=True), {"type": "function_call_output", "call_id": call.call_id}]
+        items[-1]["output"] = WEATHER[city]
+    response = responses_step(client, items, stream)
+
+    assert response.status == "completed" and [item.type for item in response.output] == ["message"]
+    assert json.loads(response.output_text) == {"reports": ["cold, 3 C", "sunny, 24 C"]}
+    assert len(fake.requests) == 3
+    assert {"StructuredOutput", "mcp__client__get_weather"} <= offered(fake.requests[-1])
