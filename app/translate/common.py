@@ -30,6 +30,9 @@ MAX_OUTPUT_TOKENS = 128_000
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 # A function without a schema takes no arguments.
 NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+# What Claude Code is sent when a conversation ends with the assistant's message (see
+# continue_after_assistant).
+CONTINUE_PROMPT = "(No new message from the user: write your next message.)"
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
 
@@ -159,8 +162,28 @@ def append_message(messages: list[Message], role: Role, blocks: list[Block]) -> 
         messages.append(Message(role, list(blocks)))
 
 
+def continue_after_assistant(messages: list[Message], param: str) -> None:
+    """The OpenAI doors' rule for a conversation that ends with the assistant's message (LangGraph's
+    structured response sends one): OpenAI answers it with the next assistant message. Claude Code
+    runs a turn only on a user message, so CONTINUE_PROMPT follows the assistant's: a short fixed
+    text, the least the gateway can add, which the turn (and its session's history) then holds.
+    An assistant message that ends in function calls needs their results first, as on OpenAI."""
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "assistant":
+        if any(block.get("type") == "tool_use" for block in last.content):
+            raise invalid_request(
+                "The last message calls functions: send their results after it (`tool` messages, "
+                "`function_call_output` items).",
+                param,
+                "invalid_last_message",
+            )
+        messages.append(Message("user", [{"type": "text", "text": CONTINUE_PROMPT}]))
+    require_user_last(messages, param)
+
+
 def require_user_last(messages: list[Message], param: str) -> None:
-    """Claude Code answers a user message (or tool results); it cannot continue its own."""
+    """Claude Code answers a user message (or tool results); it cannot continue its own. So on the
+    Anthropic door a last assistant message, a prefill Claude would continue, is refused."""
     if not messages or messages[-1].role != "user":
         raise invalid_request(
             "The last message must come from the user (or be a tool result); Claude Code cannot continue "

@@ -14,13 +14,13 @@ from ..protocol import openai_chat as oa
 from .common import (
     append_message,
     clamped_limits,
+    continue_after_assistant,
     effort,
     ignored,
     image_from_url,
     output_limit,
     output_schema,
     require_content,
-    require_user_last,
     system_prompt,
     text_blocks,
     tool_call,
@@ -120,7 +120,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         elif isinstance(message, oa.ToolMessage):
             content = message.content if isinstance(message.content, str) else _user_blocks(message.content, where)
             append_message(messages, "user", [tool_result(message.tool_call_id, content)])
-    require_user_last(messages, "messages")
+    continue_after_assistant(messages, "messages")
     return Turn(
         model=model,
         messages=messages,

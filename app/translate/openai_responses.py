@@ -13,12 +13,12 @@ from ..protocol import openai_responses as orq
 from .common import (
     append_message,
     clamped_limits,
+    continue_after_assistant,
     effort,
     ignored,
     image_from_url,
     output_limit,
     output_schema,
-    require_user_last,
     system_prompt,
     text_blocks,
     tool_call,
@@ -68,7 +68,7 @@ def to_turn(
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts)
-    require_user_last(messages, "input")
+    continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
     fmt = request.text.format if request.text else None

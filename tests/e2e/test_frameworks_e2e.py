@@ -290,14 +290,6 @@ def test_langgraph_react_agent_runs_two_tools_over_two_steps(gateway, fake, stre
     assert wire.ignored() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="create_react_agent(response_format=...) ends with a call for the structured response: "
-    "the whole conversation, ending with the agent's last assistant message, with response_format "
-    "json_schema and no tools. The gateway refuses any conversation whose last message is the "
-    "assistant's (400 invalid_last_message, translate/common.py require_user_last), where OpenAI "
-    "answers with the next assistant message.",
-)
 @pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
 def test_langgraph_react_agent_with_a_structured_response(gateway, fake):
     prebuilt = pytest.importorskip("langgraph.prebuilt")

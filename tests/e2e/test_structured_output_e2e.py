@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
+from app.translate.common import CONTINUE_PROMPT
 from tests.e2e.conftest import API_KEY
 from tests.fakes.upstream import Reply, tool_results
+from tests.support import conversation, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -128,3 +131,92 @@ def test_responses_tools_over_two_steps_then_the_json_answer(client, fake, strea
     assert json.loads(response.output_text) == {"reports": ["cold, 3 C", "sunny, 24 C"]}
     assert len(fake.requests) == 3
     assert {"StructuredOutput", "mcp__client__get_weather"} <= offered(fake.requests[-1])
+
+
+# --- a conversation that ends with the assistant's message ------------------------------------------
+
+HISTORY = [
+    {"role": "user", "content": "Weather in Oslo?"},
+    {"role": "assistant", "content": "It is cold, 3 C."},
+]
+
+
+def structured_answer(body: dict[str, Any]) -> Reply:
+    """Claude's side: the JSON answer when a schema is asked for, else a sentence."""
+    if "StructuredOutput" in offered(body):
+        return Reply(tool_uses=[{"name": "StructuredOutput", "input": {"reports": ["cold, 3 C"]}}])
+    return Reply(text="Anything else?")
+
+
+def test_chat_answers_a_history_that_ends_with_the_assistants_message(client, fake):
+    # What LangGraph's structured response sends: OpenAI answers with the next assistant message.
+    fake.default = structured_answer
+    response = client.chat.completions.create(model="sonnet", messages=HISTORY, response_format=CHAT_FORMAT)
+
+    assert response.choices[0].finish_reason == "stop"
+    assert json.loads(response.choices[0].message.content) == {"reports": ["cold, 3 C"]}
+    # Claude gets the history as history, then the gateway's short prompt in the user's place.
+    assert texts(conversation(fake.requests[-1])) == [
+        ("user", "Weather in Oslo?"),
+        ("assistant", "It is cold, 3 C."),
+        ("user", CONTINUE_PROMPT),
+    ]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_responses_answers_input_that_ends_with_the_assistants_message(client, fake, stream):
+    fake.default = structured_answer
+    if stream:
+        (response,) = [
+            event.response
+            for event in client.responses.create(model="sonnet", input=HISTORY, stream=True)
+            if event.type == "response.completed"
+        ]
+    else:
+        response = client.responses.create(model="sonnet", input=HISTORY)
+    assert response.status == "completed" and response.output_text == "Anything else?"
+    assert texts(conversation(fake.requests[-1]))[-2:] == [("assistant", "It is cold, 3 C."), ("user", CONTINUE_PROMPT)]
+
+
+def test_a_named_session_records_the_prompt_that_stood_in_for_the_user(gateway, client, fake):
+    # A session holds what Claude was given: the next turn goes on from there, and GET shows it.
+    fake.default = structured_answer
+    session = {"session_id": "continue-after-assistant"}
+    client.chat.completions.create(model="sonnet", messages=HISTORY[:1], extra_body=session)
+    client.chat.completions.create(model="sonnet", messages=[HISTORY[1]], extra_body=session)
+    client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "Thanks."}], extra_body=session
+    )
+    stored = httpx.get(
+        f"{gateway.url}/v1/sessions/continue-after-assistant", headers={"Authorization": f"Bearer {API_KEY}"}
+    ).json()
+    roles_and_texts = [(m["role"], " ".join(b["text"] for b in m["content"])) for m in stored["messages"]]
+    assert roles_and_texts == [
+        ("user", "Weather in Oslo?"),
+        ("assistant", "Anything else?"),
+        ("assistant", "It is cold, 3 C."),
+        ("user", CONTINUE_PROMPT),
+        ("assistant", "Anything else?"),
+        ("user", "Thanks."),
+        ("assistant", "Anything else?"),
+    ]
+    assert texts(conversation(fake.requests[-1]))[-3:] == [
+        ("user", CONTINUE_PROMPT),
+        ("assistant", "Anything else?"),
+        ("user", "Thanks."),
+    ]
+
+
+def test_a_prefill_on_the_messages_door_is_refused_in_anthropics_envelope(gateway, fake):
+    # Anthropic continues a last assistant message (a prefill); Claude Code always answers a user
+    # message and cannot send Claude one that ends with its own.
+    response = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json={"model": "sonnet", "max_tokens": 50, "messages": HISTORY},
+        headers={"x-api-key": API_KEY},
+        timeout=60,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert "cannot continue an assistant message" in response.json()["error"]["message"]
+    assert fake.requests == []

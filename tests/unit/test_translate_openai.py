@@ -155,7 +155,14 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
 @pytest.mark.parametrize(
     "messages, extra, param",
     [
-        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], {}, "messages"),
+        (
+            [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
+            ],
+            {},
+            "messages",
+        ),  # calls without their results
         ([{"role": "system", "content": "only a system prompt"}], {}, "messages"),
         ([{"role": "user", "content": "   "}], {}, "messages[0].content"),
         ([{"role": "user", "content": [{"type": "text", "text": ""}]}], {}, "messages[0].content"),

@@ -228,7 +228,12 @@ def test_the_turn_names_its_model_tenant_and_request():
     "input, extra, param, code",
     [
         ("   ", {}, "input", "invalid_last_message"),
-        ([user("a"), {"role": "assistant", "content": "b"}], {}, "input", "invalid_last_message"),
+        (
+            [user("a"), {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}],
+            {},
+            "input",
+            "invalid_last_message",
+        ),  # a call without its result
         ([{"role": "system", "content": "only a system prompt"}], {}, "input", "invalid_last_message"),
         (
             [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{no"}, user("x")],

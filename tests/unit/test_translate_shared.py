@@ -12,6 +12,7 @@ from app.protocol.anthropic_messages import MessagesRequest
 from app.protocol.openai_chat import ChatCompletionRequest
 from app.protocol.openai_responses import ResponsesRequest
 from app.translate import anthropic_messages, openai_chat, openai_chat_out, openai_responses, openai_responses_out
+from app.translate.common import CONTINUE_PROMPT
 from app.translate.sse import sse, sse_event
 
 WRITERS = {
@@ -61,15 +62,40 @@ def responses_turn(messages, **extra):
 TURNS = {"chat": chat_turn, "messages": messages_turn, "responses": responses_turn}
 
 
-@pytest.mark.parametrize("door", TURNS)
-def test_the_last_message_must_be_the_users_on_every_door(door):
+@pytest.mark.parametrize("door", ["chat", "responses"])
+def test_a_conversation_ending_with_the_assistants_message_gets_the_next_one_on_openais_doors(door):
+    # OpenAI answers it with the next assistant message; Claude Code needs a user message to run a
+    # turn, so a short fixed one follows the assistant's.
+    turn = TURNS[door]([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    assert [(m.role, m.content) for m in turn.messages] == [
+        ("user", [{"type": "text", "text": "a"}]),
+        ("assistant", [{"type": "text", "text": "b"}]),
+        ("user", [{"type": "text", "text": CONTINUE_PROMPT}]),
+    ]
+
+
+def test_a_last_assistant_message_is_a_prefill_claude_code_cannot_serve_on_the_messages_door():
     with pytest.raises(GatewayError) as caught:
-        TURNS[door]([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+        TURNS["messages"]([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
     assert (caught.value.code, caught.value.message) == (
         "invalid_last_message",
         "The last message must come from the user (or be a tool result); Claude Code cannot continue "
         "an assistant message.",
     )
+
+
+@pytest.mark.parametrize(
+    "door, messages",
+    [
+        ("chat", [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]}]),
+        ("responses", [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]),
+    ],
+)
+def test_a_last_assistant_message_that_calls_functions_needs_their_results(door, messages):
+    with pytest.raises(GatewayError) as caught:
+        TURNS[door]([{"role": "user", "content": "a"}, *messages], tools=[TOOLS[door][0]])
+    assert (caught.value.status, caught.value.code) == (400, "invalid_last_message")
+    assert caught.value.message.startswith("The last message calls functions: send their results after it")
 
 
 @pytest.mark.parametrize("door", TURNS)
