@@ -65,7 +65,9 @@ class TurnReader:
 
     def __init__(self, default_retry_after: int, structured: bool = False, legacy_call_id: str | None = None) -> None:
         self.default_retry_after = default_retry_after
-        # Structured output: the answer is the input of Claude Code's StructuredOutput tool.
+        # Structured output: the answer is the input of Claude Code's StructuredOutput tool. The
+        # client's functions may be called before it, each step an answer ending in calls as
+        # without a schema; text next to those calls is not part of the (JSON) answer.
         self.structured = structured
         self._in_structured_block = False
         # Calls of the client's functions in this answer: index -> [id, name, JSON text so far].
@@ -149,11 +151,9 @@ class TurnReader:
                 return []
             events: list[Event] = []
             for block in message.content:
-                if isinstance(block, ToolUseBlock) and not self.structured:
-                    calls = self._unstreamed_tool_call(block)
-                    if calls:
-                        self._unstreamed_message = message
-                    events += calls
+                if isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
+                    self._unstreamed_message = message
+                    events += self._unstreamed_tool_call(block)
                 elif (event := self._block_event(block)) is not None:
                     events.append(event)
             return events
@@ -193,7 +193,7 @@ class TurnReader:
             self._stop_reason_seen = True
             if event["delta"]["stop_reason"] == "max_tokens":
                 return self._cut_at_max_tokens(event)
-            if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls and not self.structured:
+            if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls:
                 self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
                 return self._ask_for_results(self._message_usage)
         elif kind == "content_block_start":
@@ -242,9 +242,7 @@ class TurnReader:
         return None
 
     def _unstreamed_tool_call(self, block: ToolUseBlock) -> list[Event]:
-        name = client_name(block.name)
-        if name is None:
-            return []
+        name = client_name(block.name) or ""
         index = len(self.tool_calls)
         arguments = json.dumps(block.input, ensure_ascii=False)
         call_id = self._client_id(block.id)

@@ -45,12 +45,13 @@ STOP_REASONS: dict[FinishReason, str] = {
     "tool_use": "tool_use",
     "content_filter": "refusal",
 }
-UNAPPLIED = ("temperature", "top_p", "top_k", "service_tier")
+# Accepted, not applied (see openai_chat.py), each with its no-op values: Claude's defaults.
+UNAPPLIED: dict[str, tuple[object, ...]] = {"temperature": (1,), "top_p": (1,), "top_k": (), "service_tier": ("auto",)}
 
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
     found = clamped_limits(max_tokens=request.max_tokens)
-    if request.tool_choice and request.tool_choice.disable_parallel_tool_use:
+    if request.tools and request.tool_choice and request.tool_choice.disable_parallel_tool_use:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
         found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]

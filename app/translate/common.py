@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,14 +30,22 @@ MAX_OUTPUT_TOKENS = 128_000
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 # A function without a schema takes no arguments.
 NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+# What Claude Code is sent when a conversation ends with the assistant's message (see
+# continue_after_assistant).
+CONTINUE_PROMPT = "(No new message from the user: write your next message.)"
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
 
 # --- parameters -------------------------------------------------------------------------------------
-def ignored(request: BaseModel, unapplied: Iterable[str], found: list[str]) -> list[str]:
+def ignored(request: BaseModel, unapplied: Mapping[str, tuple[object, ...]], found: list[str]) -> list[str]:
     """The request's parameters that will not be applied: the `unapplied` ones it sets, those the
-    door `found` it cannot apply as asked, then its unknown fields."""
-    named = [name for name in unapplied if getattr(request, name) is not None]
+    door `found` it cannot apply as asked, then its unknown fields.
+
+    `unapplied` maps each parameter to its no-op values: what asks for what happens anyway (the
+    API's own default, an empty list). Frameworks send those on every request, and a parameter
+    at one of them is applied, by doing nothing: it is neither reported nor refused in strict mode.
+    """
+    named = [name for name, no_ops in unapplied.items() if getattr(request, name) not in (None, *no_ops)]
     return named + found + sorted(request.model_extra or {})
 
 
@@ -94,18 +102,6 @@ def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
             "schema_too_large",
         )
     return schema
-
-
-def refuse_tools_with_schema(tools: bool, kind: str | None, param: str) -> None:
-    """Claude Code's structured output ends the turn with a tool of its own, so the client's tools
-    and a JSON response format (`kind` other than "text") cannot be served together."""
-    if tools and kind is not None and kind != "text":
-        raise invalid_request(
-            f"tools and a JSON {param} cannot be combined here: Claude Code's structured output "
-            "ends the turn with its own tool. Use one or the other.",
-            param,
-            "unsupported_parameter",
-        )
 
 
 # --- tools ------------------------------------------------------------------------------------------
@@ -166,8 +162,28 @@ def append_message(messages: list[Message], role: Role, blocks: list[Block]) -> 
         messages.append(Message(role, list(blocks)))
 
 
+def continue_after_assistant(messages: list[Message], param: str) -> None:
+    """The OpenAI doors' rule for a conversation that ends with the assistant's message (LangGraph's
+    structured response sends one): OpenAI answers it with the next assistant message. Claude Code
+    runs a turn only on a user message, so CONTINUE_PROMPT follows the assistant's: a short fixed
+    text, the least the gateway can add, which the turn (and its session's history) then holds.
+    An assistant message that ends in function calls needs their results first, as on OpenAI."""
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "assistant":
+        if any(block.get("type") == "tool_use" for block in last.content):
+            raise invalid_request(
+                "The last message calls functions: send their results after it (`tool` messages, "
+                "`function_call_output` items).",
+                param,
+                "invalid_last_message",
+            )
+        messages.append(Message("user", [{"type": "text", "text": CONTINUE_PROMPT}]))
+    require_user_last(messages, param)
+
+
 def require_user_last(messages: list[Message], param: str) -> None:
-    """Claude Code answers a user message (or tool results); it cannot continue its own."""
+    """Claude Code answers a user message (or tool results); it cannot continue its own. So on the
+    Anthropic door a last assistant message, a prefill Claude would continue, is refused."""
     if not messages or messages[-1].role != "user":
         raise invalid_request(
             "The last message must come from the user (or be a tool result); Claude Code cannot continue "

@@ -14,14 +14,13 @@ from ..protocol import openai_chat as oa
 from .common import (
     append_message,
     clamped_limits,
+    continue_after_assistant,
     effort,
     ignored,
     image_from_url,
     output_limit,
     output_schema,
-    refuse_tools_with_schema,
     require_content,
-    require_user_last,
     system_prompt,
     text_blocks,
     tool_call,
@@ -30,29 +29,30 @@ from .common import (
 )
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
-# in strict mode.
-UNAPPLIED = (
-    "temperature",
-    "top_p",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "service_tier",
-    "store",
-    "prediction",
-    "audio",
-    "modalities",
-    "web_search_options",
-)
+# in strict mode. Each with its no-op values, OpenAI's defaults, which Claude does anyway (Claude
+# Code sends no sampling parameters: Claude's default temperature is 1, as OpenAI's is).
+UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "seed": (),
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "logit_bias": ({},),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "service_tier": ("auto",),  # Anthropic's default too
+    "store": (False,),  # nothing is stored for OpenAI's evals or distillation
+    "prediction": (),
+    "audio": (),
+    "modalities": (["text"],),
+    "web_search_options": (),
+}
 
 
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
     found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
-    if request.parallel_tool_calls is not None and (not _tools(request) or request.parallel_tool_calls is False):
+    if request.parallel_tool_calls is False and _tools(request):
         found.append("parallel_tool_calls")  # Claude may call several functions at once
     return ignored(request, UNAPPLIED, found)
 
@@ -82,8 +82,6 @@ MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
 
 # What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
 def _check_supported(request: oa.ChatCompletionRequest) -> None:
-    kind = request.response_format.type if request.response_format else None
-    refuse_tools_with_schema(bool(_tools(request)), kind, "response_format")
     if (request.n or 1) > MAX_CHOICES:
         raise invalid_request(
             f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.",
@@ -122,7 +120,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         elif isinstance(message, oa.ToolMessage):
             content = message.content if isinstance(message.content, str) else _user_blocks(message.content, where)
             append_message(messages, "user", [tool_result(message.tool_call_id, content)])
-    require_user_last(messages, "messages")
+    continue_after_assistant(messages, "messages")
     return Turn(
         model=model,
         messages=messages,

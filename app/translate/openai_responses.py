@@ -13,13 +13,12 @@ from ..protocol import openai_responses as orq
 from .common import (
     append_message,
     clamped_limits,
+    continue_after_assistant,
     effort,
     ignored,
     image_from_url,
     output_limit,
     output_schema,
-    refuse_tools_with_schema,
-    require_user_last,
     system_prompt,
     text_blocks,
     tool_call,
@@ -27,13 +26,20 @@ from .common import (
     tool_spec,
 )
 
-UNAPPLIED = ("temperature", "top_p", "truncation", "service_tier", "include")
+# Accepted, not applied (see openai_chat.py), each with its no-op values.
+UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "truncation": ("disabled",),  # OpenAI's default: the gateway truncates nothing either
+    "service_tier": ("auto",),
+    "include": ([],),
+}
 
 
 def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
-    if request.parallel_tool_calls is False or (request.parallel_tool_calls is not None and not request.tools):
-        found.append("parallel_tool_calls")
+    if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
+        found.append("parallel_tool_calls")  # Claude may call several functions at once
     return ignored(request, UNAPPLIED, found)
 
 
@@ -62,11 +68,10 @@ def to_turn(
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts)
-    require_user_last(messages, "input")
+    continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
     fmt = request.text.format if request.text else None
-    refuse_tools_with_schema(bool(tools), fmt.type if fmt else None, "text.format")
     return Turn(
         model=model,
         messages=messages,

@@ -189,14 +189,6 @@ def weather_then_structured_output(body: dict[str, Any]) -> Reply:
     return Reply(tool_uses=[{"name": "StructuredOutput", "input": {"city": "Oslo", "weather": results[-1]}}])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="An Agent with tools and an output_type sends both `tools` and a JSON schema format "
-    "(chat: response_format json_schema `final_output`; Responses: text.format json_schema) on "
-    "every request; the gateway refuses the pair with 400 unsupported_parameter (translate/common.py "
-    "refuse_tools_with_schema). Vercel's AI SDK (generateText with `output` and tools) and "
-    "pydantic-ai (NativeOutput with tools) get the same 400.",
-)
 @pytest.mark.parametrize("api", ["chat_completions", "responses"])
 async def test_openai_agents_sdk_output_type_with_tools(agents_sdk, gateway, fake, api):
     fake.default = weather_then_structured_output
@@ -220,22 +212,7 @@ async def test_openai_agents_sdk_output_type_with_tools(agents_sdk, gateway, fak
     assert claude_received(fake) == ["cold, 3 C"]
 
 
-@pytest.mark.parametrize(
-    "api",
-    [
-        "chat_completions",
-        pytest.param(
-            "responses",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="The Agents SDK's Responses model sends `include: []` on every request; the "
-                "Responses door counts any `include` as unapplied (translate/openai_responses.py "
-                "UNAPPLIED), so X-Gateway-Ignored-Params names it and strict mode answers 400 "
-                "unsupported_parameter, though an empty list asks for nothing.",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
 async def test_openai_agents_sdk_requests_pass_strict_mode(agents_sdk, gateway, fake, api):
     # Strict mode refuses what the gateway would ignore: a framework's own defaults must not count.
     fake.default = agent(*TRAVEL)
@@ -246,11 +223,6 @@ async def test_openai_agents_sdk_requests_pass_strict_mode(agents_sdk, gateway, 
     assert result.final_output == TRAVEL_ANSWER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A parameter sent at its no-op default is counted as unapplied: X-Gateway-Ignored-Params "
-    "names it and strict mode refuses it (translate/common.py ignored() checks `is not None` only).",
-)
 @pytest.mark.parametrize(
     ("path", "default"),
     [
@@ -318,14 +290,6 @@ def test_langgraph_react_agent_runs_two_tools_over_two_steps(gateway, fake, stre
     assert wire.ignored() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="create_react_agent(response_format=...) ends with a call for the structured response: "
-    "the whole conversation, ending with the agent's last assistant message, with response_format "
-    "json_schema and no tools. The gateway refuses any conversation whose last message is the "
-    "assistant's (400 invalid_last_message, translate/common.py require_user_last), where OpenAI "
-    "answers with the next assistant message.",
-)
 @pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
 def test_langgraph_react_agent_with_a_structured_response(gateway, fake):
     prebuilt = pytest.importorskip("langgraph.prebuilt")
@@ -454,6 +418,30 @@ async def test_pydantic_ai_structured_output_ends_on_its_final_result_call(gatew
     assert corrections == []  # Claude called a function each time: the gateway never had to insist
 
 
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
+async def test_pydantic_ai_native_output_with_tools(gateway, fake, api):
+    # NativeOutput asks for the JSON through the response format, with the tools on offer: Claude
+    # calls get_weather, then answers through Claude Code's structured-output tool.
+    fake.default = weather_then_structured_output
+    wire = Wire()
+    client = AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0, http_client=wire.async_client())
+    from pydantic_ai import Agent, NativeOutput
+
+    forecaster = Agent(pydantic_ai_model(api, client), output_type=NativeOutput(Forecast))
+
+    @forecaster.tool_plain
+    def get_weather(city: str) -> str:
+        """The current weather in a city."""
+        return WEATHER[city]
+
+    result = await forecaster.run("Weather in Oslo?")
+
+    assert result.output == Forecast(city="Oslo", weather="cold, 3 C")
+    assert claude_received(fake) == ["cold, 3 C"]
+    assert [exchange["status"] for exchange in wire.exchanges] == [200, 200]
+    assert wire.ignored() == []
+
+
 def _user_texts(body: dict[str, Any]) -> list[str]:
     return [
         block.get("text", "")
@@ -485,25 +473,51 @@ def ai_sdk() -> str:
     return node
 
 
-@pytest.mark.node
-@pytest.mark.parametrize("stream", [False, True], ids=["generateText", "streamText"])
-@pytest.mark.parametrize("api", ["chat_completions", "responses"])
-def test_vercel_ai_sdk_runs_tools_over_several_steps(ai_sdk, gateway, fake, api, stream):
-    fake.default = agent(*TRAVEL)
+def run_ai_sdk(node: str, gateway, api: str, stream: bool, output: bool = False) -> dict[str, Any]:
     env = {
         **os.environ,
         "GATEWAY_URL": f"{gateway.url}/v1",
         "GATEWAY_API_KEY": API_KEY,
         "AI_SDK_API": "chat" if api == "chat_completions" else "responses",
         "AI_SDK_STREAM": "1" if stream else "0",
+        "AI_SDK_OUTPUT": "1" if output else "0",
     }
-    done = subprocess.run([ai_sdk, "run.mjs"], cwd=AI_SDK_PROJECT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([node, "run.mjs"], cwd=AI_SDK_PROJECT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    run = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("stream", [False, True], ids=["generateText", "streamText"])
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
+def test_vercel_ai_sdk_runs_tools_over_several_steps(ai_sdk, gateway, fake, api, stream):
+    fake.default = agent(*TRAVEL)
+    run = run_ai_sdk(ai_sdk, gateway, api, stream)
 
     assert [tuple(call) for call in run["executed"]] == TRAVEL_CALLS
     assert claude_received(fake) == TRAVEL_RESULTS
     assert run["text"] == TRAVEL_ANSWER
+    assert run["finishReasons"] == ["tool-calls", "tool-calls", "stop"]
+    assert [(sent["path"], sent["status"], sent["ignored"]) for sent in run["sent"]] == [(PATHS[api], 200, None)] * 3
+
+
+def travel_then_structured_output(body: dict[str, Any]) -> Reply:
+    """The TRAVEL steps, then the answer through Claude Code's structured-output tool."""
+    reply = agent(*TRAVEL)(body)
+    if reply.tool_uses:
+        return reply
+    return Reply(tool_uses=[{"name": "StructuredOutput", "input": {"reports": tool_results(body)}}])
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("stream", [False, True], ids=["generateText", "streamText"])
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
+def test_vercel_ai_sdk_output_with_tools_over_several_steps(ai_sdk, gateway, fake, api, stream):
+    fake.default = travel_then_structured_output
+    run = run_ai_sdk(ai_sdk, gateway, api, stream, output=True)
+
+    assert [tuple(call) for call in run["executed"]] == TRAVEL_CALLS
+    assert run["output"] == {"reports": TRAVEL_RESULTS}
     assert run["finishReasons"] == ["tool-calls", "tool-calls", "stop"]
     assert [(sent["path"], sent["status"], sent["ignored"]) for sent in run["sent"]] == [(PATHS[api], 200, None)] * 3
 

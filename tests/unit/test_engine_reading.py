@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from claude_agent_sdk import AssistantMessage, ProcessError, ResultMessage, StreamEvent, TextBlock, ThinkingBlock
+from claude_agent_sdk import (
+    AssistantMessage,
+    ProcessError,
+    ResultMessage,
+    StreamEvent,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+)
 from claude_agent_sdk._errors import CLINotFoundError, ResultError
 
 from app.engine.failures import FailedTurn, sdk_exception_error, turn_error
 from app.engine.reader import TurnReader
-from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta
+from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
 from app.errors import GatewayError
 
 
@@ -199,3 +207,51 @@ def test_arguments_cut_by_max_tokens_are_remembered_as_far_as_they_are_complete(
     assert finish.message.content == [
         {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo", "days": [1, 2]}}
     ]
+
+
+def block_start(block: dict) -> StreamEvent:
+    return stream({"type": "content_block_start", "index": 0, "content_block": block})
+
+
+def json_delta(text: str) -> StreamEvent:
+    delta = {"type": "input_json_delta", "partial_json": text}
+    return stream({"type": "content_block_delta", "index": 0, "delta": delta})
+
+
+def test_with_an_output_schema_client_calls_still_end_the_answer_and_the_json_comes_last():
+    # Claude calls the client's function (its text before the call is not the JSON answer), the
+    # client's result comes, then Claude answers through Claude Code's structured-output tool.
+    reader = TurnReader(9, structured=True)
+    call = {"type": "tool_use", "id": "t1", "name": "mcp__client__get_weather", "input": {}}
+    step = [
+        START,
+        delta("text_delta", "Let me check."),
+        block_start(call),
+        json_delta('{"city": "Oslo"}'),
+        stream({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 4}}),
+    ]
+    events = [event for message in step for event in reader.feed(message)]
+    assert events[:2] == [ToolCallStart(0, "t1", "get_weather"), ToolCallDelta(0, '{"city": "Oslo"}')]
+    assert isinstance(events[2], Finish) and events[2].reason == "tool_use" and reader.awaiting_tools
+
+    reader.continue_after_tools()
+    answer = [
+        stream({"type": "message_start", "message": {"id": "m2", "usage": {"input_tokens": 3}}}),
+        block_start({"type": "tool_use", "id": "t2", "name": "StructuredOutput", "input": {}}),
+        json_delta('{"weather": "cold"}'),
+        stream({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}}),
+        result(),
+    ]
+    events = [event for message in answer for event in reader.feed(message)]
+    assert events[0] == TextDelta('{"weather": "cold"}')
+    assert isinstance(events[1], Finish) and events[1].reason == "stop"
+    assert events[1].message.content == [{"type": "text", "text": '{"weather": "cold"}'}]
+
+
+def test_with_an_output_schema_an_unstreamed_client_call_is_still_a_call():
+    reader = TurnReader(9, structured=True)
+    message = AssistantMessage(
+        content=[ToolUseBlock("t1", "mcp__client__get_weather", {"city": "Oslo"})], model="m", message_id="m9"
+    )
+    assert reader.feed(message) == [ToolCallStart(0, "t1", "get_weather"), ToolCallDelta(0, '{"city": "Oslo"}')]
+    assert reader.unstreamed_calls_pending

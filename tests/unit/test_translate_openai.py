@@ -155,7 +155,14 @@ def test_invalid_requests_name_the_parameter(body, param, fragment):
 @pytest.mark.parametrize(
     "messages, extra, param",
     [
-        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], {}, "messages"),
+        (
+            [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
+            ],
+            {},
+            "messages",
+        ),  # calls without their results
         ([{"role": "system", "content": "only a system prompt"}], {}, "messages"),
         ([{"role": "user", "content": "   "}], {}, "messages[0].content"),
         ([{"role": "user", "content": [{"type": "text", "text": ""}]}], {}, "messages[0].content"),
@@ -323,13 +330,17 @@ def test_parameters_that_reach_the_turn(extra, field, value):
     assert getattr(turn_of([{"role": "user", "content": "x"}], **extra), field) == value
 
 
+FUNCTION = {"type": "function", "function": {"name": "f"}}
+
+
 @pytest.mark.parametrize(
     "extra, ignored",
     [
         ({}, []),
         ({"temperature": 0.2, "top_p": 0.5}, ["temperature", "top_p"]),
         ({"seed": 1, "logit_bias": {"1": 1}, "logprobs": True}, ["seed", "logit_bias", "logprobs"]),
-        ({"parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"tools": [FUNCTION], "parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"parallel_tool_calls": False}, []),  # no functions: nothing to call in parallel
         ({"max_tokens": 5, "user": "u", "stop": "x"}, []),  # applied
         ({"frobnicate": 1}, ["frobnicate"]),  # unknown fields are ignored too, and said so
     ],

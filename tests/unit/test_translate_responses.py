@@ -228,7 +228,12 @@ def test_the_turn_names_its_model_tenant_and_request():
     "input, extra, param, code",
     [
         ("   ", {}, "input", "invalid_last_message"),
-        ([user("a"), {"role": "assistant", "content": "b"}], {}, "input", "invalid_last_message"),
+        (
+            [user("a"), {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}],
+            {},
+            "input",
+            "invalid_last_message",
+        ),  # a call without its result
         ([{"role": "system", "content": "only a system prompt"}], {}, "input", "invalid_last_message"),
         (
             [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{no"}, user("x")],
@@ -259,12 +264,6 @@ def test_the_turn_names_its_model_tenant_and_request():
             "input[2].output[0].image_url",  # images may be a function's output; this URL is no URL
             "invalid_image_url",
         ),
-        (
-            "x",
-            {"tools": [WEATHER], "text": {"format": {"type": "json_object"}}},
-            "text.format",
-            "unsupported_parameter",
-        ),
         ("x", {"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "invalid_value"),
         ("x", {"reasoning": {"effort": "extreme"}}, "reasoning.effort", "invalid_value"),
     ],
@@ -282,8 +281,9 @@ def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(input, e
         ({"temperature": 0.2, "top_p": 0.5, "truncation": "auto"}, ["temperature", "top_p", "truncation"]),
         ({"include": ["reasoning.encrypted_content"], "service_tier": "flex"}, ["service_tier", "include"]),
         ({"max_output_tokens": 200_000}, ["max_output_tokens"]),
-        ({"parallel_tool_calls": False}, ["parallel_tool_calls"]),
-        ({"parallel_tool_calls": True}, ["parallel_tool_calls"]),  # no tools to call in parallel
+        ({"tools": [WEATHER], "parallel_tool_calls": False}, ["parallel_tool_calls"]),
+        ({"parallel_tool_calls": False}, []),  # no tools: nothing to call in parallel
+        ({"parallel_tool_calls": True}, []),
         ({"tools": [WEATHER], "parallel_tool_calls": True}, []),
         ({"tools": [WEATHER], "tool_choice": "required"}, []),  # enforced (engine/forcing.py)
         ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get"}}, []),

@@ -12,6 +12,7 @@ from app.protocol.anthropic_messages import MessagesRequest
 from app.protocol.openai_chat import ChatCompletionRequest
 from app.protocol.openai_responses import ResponsesRequest
 from app.translate import anthropic_messages, openai_chat, openai_chat_out, openai_responses, openai_responses_out
+from app.translate.common import CONTINUE_PROMPT
 from app.translate.sse import sse, sse_event
 
 WRITERS = {
@@ -61,15 +62,40 @@ def responses_turn(messages, **extra):
 TURNS = {"chat": chat_turn, "messages": messages_turn, "responses": responses_turn}
 
 
-@pytest.mark.parametrize("door", TURNS)
-def test_the_last_message_must_be_the_users_on_every_door(door):
+@pytest.mark.parametrize("door", ["chat", "responses"])
+def test_a_conversation_ending_with_the_assistants_message_gets_the_next_one_on_openais_doors(door):
+    # OpenAI answers it with the next assistant message; Claude Code needs a user message to run a
+    # turn, so a short fixed one follows the assistant's.
+    turn = TURNS[door]([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    assert [(m.role, m.content) for m in turn.messages] == [
+        ("user", [{"type": "text", "text": "a"}]),
+        ("assistant", [{"type": "text", "text": "b"}]),
+        ("user", [{"type": "text", "text": CONTINUE_PROMPT}]),
+    ]
+
+
+def test_a_last_assistant_message_is_a_prefill_claude_code_cannot_serve_on_the_messages_door():
     with pytest.raises(GatewayError) as caught:
-        TURNS[door]([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+        TURNS["messages"]([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
     assert (caught.value.code, caught.value.message) == (
         "invalid_last_message",
         "The last message must come from the user (or be a tool result); Claude Code cannot continue "
         "an assistant message.",
     )
+
+
+@pytest.mark.parametrize(
+    "door, messages",
+    [
+        ("chat", [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]}]),
+        ("responses", [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]),
+    ],
+)
+def test_a_last_assistant_message_that_calls_functions_needs_their_results(door, messages):
+    with pytest.raises(GatewayError) as caught:
+        TURNS[door]([{"role": "user", "content": "a"}, *messages], tools=[TOOLS[door][0]])
+    assert (caught.value.status, caught.value.code) == (400, "invalid_last_message")
+    assert caught.value.message.startswith("The last message calls functions: send their results after it")
 
 
 @pytest.mark.parametrize("door", TURNS)
@@ -97,16 +123,87 @@ def test_an_unknown_effort_is_refused_alike(door, extra, param):
     assert caught.value.message == f"{param} must be one of none, minimal, low, medium, high, xhigh."
 
 
+OBJECT = {"type": "object"}
+
+
 @pytest.mark.parametrize(
-    "door, extra, param",
+    "door, extra",
     [
-        ("chat", {"response_format": {"type": "json_object"}}, "response_format"),
-        ("responses", {"text": {"format": {"type": "json_object"}}}, "text.format"),
+        ("chat", {"response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": OBJECT}}}),
+        ("chat", {"response_format": {"type": "json_object"}}),
+        ("responses", {"text": {"format": {"type": "json_schema", "name": "a", "schema": OBJECT}}}),
+        ("responses", {"text": {"format": {"type": "json_object"}}}),
     ],
 )
-def test_tools_and_a_json_format_are_refused_alike(door, extra, param):
+def test_tools_and_a_json_format_reach_the_turn_together(door, extra):
+    # Claude may call the client's functions first; its last answer is the JSON (Claude Code's
+    # structured output), as OpenAI serves the pair.
     tool = {"chat": {"type": "function", "function": {"name": "f"}}, "responses": {"type": "function", "name": "f"}}
-    with pytest.raises(GatewayError) as caught:
-        TURNS[door]([{"role": "user", "content": "x"}], tools=[tool[door]], **extra)
-    assert (caught.value.param, caught.value.code) == (param, "unsupported_parameter")
-    assert caught.value.message.startswith(f"tools and a JSON {param} cannot be combined here")
+    turn = TURNS[door]([{"role": "user", "content": "x"}], tools=[tool[door]], **extra)
+    assert [spec.name for spec in turn.tools] == ["f"] and turn.output_schema == {"type": "object"}
+
+
+IGNORED = {
+    "chat": lambda **extra: openai_chat.ignored_parameters(
+        ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "x"}], **extra})
+    ),
+    "messages": lambda **extra: anthropic_messages.ignored_parameters(
+        MessagesRequest.model_validate(
+            {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], **extra}
+        )
+    ),
+    "responses": lambda **extra: openai_responses.ignored_parameters(
+        ResponsesRequest.model_validate({"model": "m", "input": "x", **extra})
+    ),
+}
+TOOLS = {
+    "chat": [{"type": "function", "function": {"name": "f"}}],
+    "messages": [{"name": "f", "input_schema": {"type": "object"}}],
+    "responses": [{"type": "function", "name": "f"}],
+}
+
+
+@pytest.mark.parametrize(
+    "door, no_op, other, named",
+    [
+        # What frameworks send on every request, at the value that asks for what happens anyway;
+        # and the same parameter at another value, still reported.
+        ("chat", {"temperature": 1}, {"temperature": 0.2}, "temperature"),
+        ("chat", {"top_p": 1.0}, {"top_p": 0.5}, "top_p"),
+        ("chat", {"presence_penalty": 0}, {"presence_penalty": 0.5}, "presence_penalty"),
+        ("chat", {"frequency_penalty": 0.0}, {"frequency_penalty": 1}, "frequency_penalty"),
+        ("chat", {"logit_bias": {}}, {"logit_bias": {"1": 2}}, "logit_bias"),
+        ("chat", {"logprobs": False}, {"logprobs": True}, "logprobs"),
+        ("chat", {"top_logprobs": 0}, {"top_logprobs": 2}, "top_logprobs"),
+        ("chat", {"service_tier": "auto"}, {"service_tier": "flex"}, "service_tier"),
+        ("chat", {"store": False}, {"store": True}, "store"),
+        ("chat", {"modalities": ["text"]}, {"modalities": ["text", "audio"]}, "modalities"),
+        ("chat", {"parallel_tool_calls": True}, {"parallel_tool_calls": False}, "parallel_tool_calls"),
+        ("chat", {"n": 1, "stop": [], "metadata": {}, "stream_options": {"include_usage": False}}, {"seed": 1}, "seed"),
+        ("responses", {"include": []}, {"include": ["reasoning.encrypted_content"]}, "include"),
+        ("responses", {"truncation": "disabled"}, {"truncation": "auto"}, "truncation"),
+        ("responses", {"temperature": 1.0}, {"temperature": 0}, "temperature"),
+        ("responses", {"top_p": 1}, {"top_p": 0.9}, "top_p"),
+        ("responses", {"service_tier": "auto"}, {"service_tier": "priority"}, "service_tier"),
+        ("responses", {"parallel_tool_calls": True}, {"parallel_tool_calls": False}, "parallel_tool_calls"),
+        ("responses", {"store": False, "metadata": {}}, {"truncation": "auto"}, "truncation"),
+        ("messages", {"temperature": 1}, {"temperature": 0.5}, "temperature"),
+        ("messages", {"top_p": 1}, {"top_p": 0.5}, "top_p"),
+        ("messages", {"service_tier": "auto"}, {"service_tier": "standard_only"}, "service_tier"),
+        ("messages", {"stop_sequences": [], "metadata": {}}, {"top_k": 5}, "top_k"),
+        (
+            "messages",
+            {"tool_choice": {"type": "auto", "disable_parallel_tool_use": False}},
+            {"tool_choice": {"type": "auto", "disable_parallel_tool_use": True}},
+            "tool_choice.disable_parallel_tool_use",
+        ),
+    ],
+)
+@pytest.mark.parametrize("tools", [False, True], ids=["no_tools", "tools"])
+def test_a_parameter_at_its_no_op_value_is_not_reported_but_at_any_other_it_is(door, no_op, other, named, tools):
+    offered = {"tools": TOOLS[door]} if tools else {}
+    assert IGNORED[door](**offered, **no_op) == []
+    if tools or "parallel" not in named:  # without tools, parallel calls are moot: nothing to report
+        assert IGNORED[door](**offered, **other) == [named]
+    else:
+        assert IGNORED[door](**other) == []

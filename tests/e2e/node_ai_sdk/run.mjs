@@ -1,10 +1,11 @@
 // Vercel's AI SDK against the gateway: generateText (or streamText) with two tools over several
 // steps. Reads GATEWAY_URL, GATEWAY_API_KEY, and AI_SDK_API ("chat": Chat Completions, "responses":
-// the Responses API) and AI_SDK_STREAM ("1": streamText); prints one JSON line: the final text,
-// the tool calls the SDK executed, in order, each step's finish reason, and the requests the SDK
-// sent (body, status, and the parameters the gateway named in X-Gateway-Ignored-Params).
+// the Responses API), AI_SDK_STREAM ("1": streamText) and AI_SDK_OUTPUT ("1": ask for a JSON object
+// `{reports: string[]}` as `output`); prints one JSON line: the final text, the output, the tool
+// calls the SDK executed, in order, each step's finish reason, and the requests the SDK sent (body,
+// status, and the parameters the gateway named in X-Gateway-Ignored-Params).
 import { createOpenAI } from "@ai-sdk/openai";
-import { generateText, stepCountIs, streamText, tool } from "ai";
+import { generateText, Output, stepCountIs, streamText, tool } from "ai";
 import { z } from "zod";
 
 const WEATHER = { Oslo: "cold, 3 C", Rome: "sunny, 24 C" };
@@ -58,15 +59,20 @@ const request = {
   stopWhen: stepCountIs(5),
   maxRetries: 0,
 };
+if (process.env.AI_SDK_OUTPUT === "1") {
+  request.output = Output.object({ schema: z.object({ reports: z.array(z.string()) }) });
+}
 
-let text, steps;
+let text, steps, output;
 if (process.env.AI_SDK_STREAM === "1") {
   const result = streamText({ ...request, onError: ({ error }) => { throw error; } });
   text = await result.text;
   steps = await result.steps;
+  output = request.output ? await result.output : null;
 } else {
   const result = await generateText(request);
   text = result.text;
   steps = result.steps;
+  output = request.output ? result.output : null;
 }
-console.log(JSON.stringify({ text, executed, finishReasons: steps.map((step) => step.finishReason), sent }));
+console.log(JSON.stringify({ text, output, executed, finishReasons: steps.map((step) => step.finishReason), sent }));
