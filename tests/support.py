@@ -216,3 +216,24 @@ class GatewayServer:
                 self.process.kill()
         if hasattr(self, "_log"):
             self._log.close()
+
+
+def streamed_step(client, messages, tools) -> tuple[dict[str, Any], str | None]:
+    """One streamed step, put together as the client will send it back, and its finish reason."""
+    content, calls, finish = "", {}, None
+    for chunk in client.chat.completions.create(model="sonnet", messages=messages, tools=tools, stream=True):
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        for part in delta.tool_calls or []:
+            call = calls.setdefault(
+                part.index,
+                {"id": part.id, "type": "function", "function": {"name": part.function.name, "arguments": ""}},
+            )
+            call["function"]["arguments"] += part.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if calls:
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    return message, finish

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from tests.e2e.conftest import API_KEY, serve
 from tests.fakes.upstream import Reply, agent, tool_results
-from tests.support import wait_until
+from tests.support import streamed_step, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -539,27 +539,6 @@ def settled(gateway) -> bool:
     """Every process the pool counts is a live child of the gateway, and the spare is up."""
     stats = pool(gateway)
     return stats["spares"] >= 1 and stats["exiting"] == 0 and len(gateway.clis()) == stats["live"]
-
-
-def streamed_step(client, messages, tools) -> tuple[dict[str, Any], str | None]:
-    """One streamed step, put together as the client will send it back, and its finish reason."""
-    content, calls, finish = "", {}, None
-    for chunk in client.chat.completions.create(model="sonnet", messages=messages, tools=tools, stream=True):
-        if not chunk.choices:
-            continue
-        delta = chunk.choices[0].delta
-        content += delta.content or ""
-        for part in delta.tool_calls or []:
-            call = calls.setdefault(
-                part.index,
-                {"id": part.id, "type": "function", "function": {"name": part.function.name, "arguments": ""}},
-            )
-            call["function"]["arguments"] += part.function.arguments or ""
-        finish = chunk.choices[0].finish_reason or finish
-    message: dict[str, Any] = {"role": "assistant", "content": content or None}
-    if calls:
-        message["tool_calls"] = [calls[index] for index in sorted(calls)]
-    return message, finish
 
 
 def test_a_streamed_ten_step_openai_loop_spawns_no_process_after_the_first(keyless_gateway, fake):

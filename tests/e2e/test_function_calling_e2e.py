@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.conftest import API_KEY, serve
 from tests.fakes.upstream import Reply, agent
-from tests.support import GatewayServer
+from tests.support import GatewayServer, streamed_step
 
 pytestmark = pytest.mark.e2e
 
@@ -247,23 +247,7 @@ def complete(client, messages, tools, stream: bool) -> tuple[dict, str]:
     if not stream:
         response = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
         return response.choices[0].message.model_dump(exclude_none=True), response.choices[0].finish_reason
-    content, calls_, finish = "", {}, None
-    for chunk in client.chat.completions.create(model="sonnet", messages=messages, tools=tools, stream=True):
-        if not chunk.choices:
-            continue
-        delta = chunk.choices[0].delta
-        content += delta.content or ""
-        for fragment in delta.tool_calls or []:
-            call = calls_.setdefault(
-                fragment.index,
-                {"id": fragment.id, "type": "function", "function": {"name": fragment.function.name, "arguments": ""}},
-            )
-            call["function"]["arguments"] += fragment.function.arguments or ""
-        finish = chunk.choices[0].finish_reason or finish
-    message: dict = {"role": "assistant", "content": content or None}
-    if calls_:
-        message["tool_calls"] = [calls_[i] for i in sorted(calls_)]
-    return message, finish
+    return streamed_step(client, messages, tools)
 
 
 def pool(gateway) -> dict:
