@@ -355,7 +355,7 @@ async def test_pydantic_ai_agent_runs_a_tool_loop(gateway, fake, api, stream):
     else:
         result = await travel.run(QUESTION)
 
-    assert asked == TRAVEL_CALLS
+    assert sorted(asked) == sorted(TRAVEL_CALLS)  # a step's calls run concurrently (sync tools in threads)
     assert claude_received(fake) == TRAVEL_RESULTS
     assert result.output == TRAVEL_ANSWER
     assert [exchange["path"] for exchange in wire.exchanges] == [PATHS[api]] * 3
