@@ -20,6 +20,7 @@ from typing import Any
 from ..config import Settings
 from . import credentials
 from .conversation import Conversation, TurnRouter
+from .credentials import Credential
 from .launcher import write_launcher
 from .models import ModelCatalog
 from .options import Spawn, SpawnOptions
@@ -51,7 +52,7 @@ class ClaudeEngine:
             on_spare_dropped=lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True),
         )
         self.work = GatewayFolder(Path(settings.work_dir) if settings.work_dir else None)
-        self.options = SpawnOptions(settings)
+        self.options = SpawnOptions(settings, self.work)
         self.router = TurnRouter(settings, self.pool, self.options, self.work)
         self._warm_up: asyncio.Task[Any] | None = None
 
@@ -112,8 +113,8 @@ class ClaudeEngine:
             },
         }
 
-    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
-        return await self.tokens.count(payload)
+    async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
+        return await self.tokens.count(payload, credential)
 
     def stats(self, conversations: Collection[str] | None = None) -> dict[str, Any]:
         """The whole engine's figures, or only those of the given conversations (one tenant's)."""
