@@ -185,3 +185,16 @@ async def test_a_resent_history_continues_only_a_conversation_of_the_same_creden
         assert (await client.post("/v1/chat/completions", json=body, headers=credential(value))).status_code == 200
         turns.append(sorted(session["turns"] for session in (await client.get("/v1/sessions")).json()["data"]))
     assert turns == [[1], [1, 1], [1, 2]]  # Bob's started over; Alice's went on
+
+
+async def test_a_named_session_that_served_nothing_starts_over_under_the_new_credential(gateway, operator_env):
+    client, engine, _ = await gateway(allow_request_credentials=True)
+    session = {"X-Session-Id": "fresh"}
+    failed = await client.post("/v1/chat/completions", json=ask("[[error 401]]"), headers=session | credential(ALICE))
+    assert failed.status_code == 401
+    served = await client.post("/v1/chat/completions", json=ask("[[turns]]"), headers=session | credential(BOB))
+    assert served.status_code == 200, served.text
+    (conversation,) = engine.router.all.values()
+    bob = Credential("oauth_token", BOB)
+    assert conversation.credential == bob and conversation.config_dir == engine.options.config_dir(bob)
+    assert [run["env"].get("CLAUDE_CODE_OAUTH_TOKEN") for run in started(operator_env)][-1] == BOB
