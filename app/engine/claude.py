@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 from collections.abc import AsyncGenerator, Collection
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..config import Settings
 from . import credentials
 from .conversation import Conversation, TurnRouter
 from .credentials import Credential
+from .failures import CredentialRefusal
 from .launcher import write_launcher
 from .models import ModelCatalog
 from .options import Spawn, SpawnOptions
@@ -82,8 +84,15 @@ class ClaudeEngine:
     def processes(self) -> set[ClaudeProcess]:
         return self.pool.processes | self.pool.exiting
 
-    def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        return self.router.stream(turn)
+    async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
+        try:
+            async with aclosing(self.router.stream(turn)) as events:
+                async for event in events:
+                    yield event
+        except CredentialRefusal as refusal:
+            if turn.credential is None:
+                raise
+            raise refusal.for_user(turn.credential) from None  # theirs to act on, not the operator's
 
     def end_conversation(self, conversation_id: str) -> None:
         """Close the conversation's process and forget its folder and transcripts."""

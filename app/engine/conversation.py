@@ -33,7 +33,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import GatewayError
 from .credentials import Credential
-from .failures import CredentialRefusal, start_error
+from .failures import start_error
 from .forcing import ask_for_call, forced_call
 from .options import Spawn, SpawnKey, SpawnOptions
 from .pool import ProcessPool
@@ -140,16 +140,6 @@ class TurnRouter:
 
     # --- turns --------------------------------------------------------------------------------
     async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        try:
-            async with aclosing(self._stream(turn)) as events:
-                async for event in events:
-                    yield event
-        except CredentialRefusal as refusal:
-            if turn.credential is None:
-                raise
-            raise refusal.for_user(turn.credential) from None  # theirs to act on, not the operator's
-
-    async def _stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
         conversation = self._conversation(turn.conversation_id, turn.credential)
         key = SpawnKey.of(turn)
         history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
