@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from .config import Settings
 from .errors import invalid_api_key
 
 
@@ -47,3 +48,9 @@ def tenant_for(presented: str | None, keys: list[str]) -> Tenant:
     if not key_matches(presented or "", keys):
         raise invalid_api_key()
     return Tenant("key-" + hashlib.sha256((presented or "").encode()).hexdigest()[:16])
+
+
+def request_credential_allowed(tenant: Tenant, settings: Settings) -> bool:
+    """Whether this caller may send its own Claude credential per request (X-Claude-Credential).
+    Today a gateway-wide setting; a key's policy may decide it too."""
+    return settings.allow_request_credentials

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # which is only allowed on a loopback address.
     api_keys: str = ""
 
+    # Let callers run their turns with their own Claude credential, sent per request in the
+    # X-Claude-Credential header (never stored). Off: such a request gets 403.
+    allow_request_credentials: bool = False
+
     # Extra model names for tools that hard-code OpenAI names: "gpt-4o=sonnet,gpt-4o-mini=haiku".
     model_aliases: str = ""
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from app.config import Settings
+from app.engine.credentials import Credential
 from app.engine.types import Event, Finish, ModelInfo, TextDelta, Turn
 from app.errors import model_not_found
 from app.server import create_app
@@ -75,7 +76,7 @@ class ScriptedEngine:
 
     def end_conversation(self, conversation_id: str) -> None: ...
 
-    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
+    async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
         return 1, "estimate"
 
     def close_idle_processes(self) -> int:

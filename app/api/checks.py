@@ -1,6 +1,7 @@
 """What every front door checks in a request, and the headers it answers with: the body read and
-validated, strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), and the
-report of what was ignored (X-Gateway-Ignored-Params)."""
+validated, strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), the
+caller's own Claude credential (X-Claude-Credential), and the report of what was ignored
+(X-Gateway-Ignored-Params)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from urllib.parse import quote
 from fastapi import Request
 from pydantic import BaseModel
 
+from ..auth import Tenant, request_credential_allowed
 from ..config import Settings
-from ..errors import invalid_request
+from ..engine import credentials
+from ..engine.credentials import Credential
+from ..errors import GatewayError, invalid_request
 from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
 from ..translate.common import unsupported_parameter
@@ -50,6 +54,30 @@ def session_id(request: Request, from_body: str | None) -> str | None:
             "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
         )
     return value
+
+
+CREDENTIAL_HEADER = "X-Claude-Credential"
+
+
+def request_credential(request: Request, settings: Settings, tenant: Tenant) -> Credential | None:
+    """The caller's own Claude credential, sent with this request: 403 unless the caller may send
+    one, 400 if it is not one. Its value is never stored, logged, or quoted back."""
+    header = request.headers.get(CREDENTIAL_HEADER)
+    if header is None:
+        return None
+    if not request_credential_allowed(tenant, settings):
+        raise GatewayError(
+            403,
+            f"This gateway does not accept Claude credentials per request ({CREDENTIAL_HEADER}); "
+            "its operator can allow them with GATEWAY_ALLOW_REQUEST_CREDENTIALS=true.",
+            "permission_error",
+            "request_credentials_not_allowed",
+            CREDENTIAL_HEADER,
+        )
+    try:
+        return credentials.parse(header)
+    except ValueError as exc:
+        raise invalid_request(f"{CREDENTIAL_HEADER}: {exc}", CREDENTIAL_HEADER, "invalid_credential") from None
 
 
 def turn_headers(id_header: str, request_id: str, session: str | None, ignored: list[str]) -> dict[str, str]:

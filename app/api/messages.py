@@ -10,17 +10,18 @@ from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
 from . import openapi
 from .checks import checked_body, session_id, turn_headers
-from .deps import GatewayDep, TenantDep
+from .deps import CredentialDep, GatewayDep, TenantDep
 from .respond import respond
 
 router = APIRouter()
 
 
 @router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
-async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Response:
+async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep, credential: CredentialDep) -> Response:
     body, ignored = await checked_body(request, gateway.settings, MessagesRequest, translate.ignored_parameters)
     msg_id = translate.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
+    turn.credential = credential
     run = gateway.sessions.turn(turn, session_id(request, body.session_id))
     return await respond(
         request,
@@ -35,9 +36,9 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep) -> 
 @router.post(
     "/v1/messages/count_tokens", **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True)
 )
-async def count_tokens(request: Request, gateway: GatewayDep, _: TenantDep) -> Response:
+async def count_tokens(request: Request, gateway: GatewayDep, _: TenantDep, credential: CredentialDep) -> Response:
     data = await read_json(request, gateway.settings)
     body = parse(CountTokensRequest, data)
     gateway.engine.resolve_model(body.model)  # 404 unless served
-    count, source = await gateway.engine.count_tokens(data)
+    count, source = await gateway.engine.count_tokens(data, credential)
     return JSONResponse({"input_tokens": count}, headers={"X-Gateway-Token-Count": source})

@@ -14,12 +14,15 @@ import logging
 import os
 import shutil
 from collections.abc import AsyncGenerator, Collection
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from . import credentials
 from .conversation import Conversation, TurnRouter
+from .credentials import Credential
+from .failures import CredentialRefusal
 from .launcher import write_launcher
 from .models import ModelCatalog
 from .options import Spawn, SpawnOptions
@@ -51,7 +54,7 @@ class ClaudeEngine:
             on_spare_dropped=lambda process: shutil.rmtree(process.options.cwd or "", ignore_errors=True),
         )
         self.work = GatewayFolder(Path(settings.work_dir) if settings.work_dir else None)
-        self.options = SpawnOptions(settings)
+        self.options = SpawnOptions(settings, self.work)
         self.router = TurnRouter(settings, self.pool, self.options, self.work)
         self._warm_up: asyncio.Task[Any] | None = None
 
@@ -81,8 +84,15 @@ class ClaudeEngine:
     def processes(self) -> set[ClaudeProcess]:
         return self.pool.processes | self.pool.exiting
 
-    def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        return self.router.stream(turn)
+    async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
+        try:
+            async with aclosing(self.router.stream(turn)) as events:
+                async for event in events:
+                    yield event
+        except CredentialRefusal as refusal:
+            if turn.credential is None:
+                raise
+            raise refusal.for_user(turn.credential) from None  # theirs to act on, not the operator's
 
     def end_conversation(self, conversation_id: str) -> None:
         """Close the conversation's process and forget its folder and transcripts."""
@@ -112,8 +122,8 @@ class ClaudeEngine:
             },
         }
 
-    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
-        return await self.tokens.count(payload)
+    async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
+        return await self.tokens.count(payload, credential)
 
     def stats(self, conversations: Collection[str] | None = None) -> dict[str, Any]:
         """The whole engine's figures, or only those of the given conversations (one tenant's)."""

@@ -7,6 +7,9 @@ A conversation keeps its Claude process connected between turns. For each turn, 
    or died): nothing is replayed by the gateway;
 3. for a conversation with no history, a warm spare started ahead for the same options;
 4. a new process resuming a transcript the gateway writes from the history (real turns).
+A conversation runs under one credential (the caller's own, or the operator's): its processes
+and transcripts are that credential's. A turn under another credential starts it over, from
+the history the turn carries (the session layer refuses a named session that would do so).
 A turn that fails or is cut short drops the process and what Claude holds, so the next turn
 rebuilds from the history the client (or the session) has: nothing half-done is reused. A turn
 whose reused process fails before producing anything runs once more on a fresh process.
@@ -29,6 +32,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import GatewayError
+from .credentials import Credential
 from .failures import start_error
 from .forcing import ask_for_call, forced_call
 from .options import Spawn, SpawnKey, SpawnOptions
@@ -80,6 +84,8 @@ class _Run:
 class Conversation:
     id: str
     cwd: Path
+    config_dir: Path  # the Claude config folder of its credential (transcripts)
+    credential: Credential | None = None
     key: SpawnKey | None = None
     holds: str | None = None  # extend_hash of what Claude holds, as served (None: nothing known)
     claude_session: str | None = None  # the CLI's session id, for --resume
@@ -134,7 +140,7 @@ class TurnRouter:
 
     # --- turns --------------------------------------------------------------------------------
     async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        conversation = self._conversation(turn.conversation_id)
+        conversation = self._conversation(turn.conversation_id, turn.credential)
         key = SpawnKey.of(turn)
         history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
         try:
@@ -158,10 +164,17 @@ class TurnRouter:
             if not self.settings.warm_processes or turn.conversation_id is None:
                 self.end(conversation.id)
 
-    def _conversation(self, conversation_id: str | None) -> Conversation:
+    def _conversation(self, conversation_id: str | None, credential: Credential | None) -> Conversation:
         if conversation_id and conversation_id in self.all:
-            return self.all[conversation_id]
-        conversation = Conversation(conversation_id or f"once-{uuid.uuid4().hex}", self.work.new_folder())
+            if self.all[conversation_id].credential == credential:
+                return self.all[conversation_id]
+            self.end(conversation_id)  # never another credential's process or transcript
+        conversation = Conversation(
+            conversation_id or f"once-{uuid.uuid4().hex}",
+            self.work.new_folder(),
+            self.options.config_dir(credential),
+            credential,
+        )
         self.all[conversation.id] = conversation
         return conversation
 
@@ -276,7 +289,7 @@ class TurnRouter:
             return await self.spawn(self.options.for_key(key, conversation.cwd, None)), turn.prompt
         if self.settings.history_mode == "transcript":
             history, prompt = resumable(turn.history, turn.prompt, tools_offered=bool(key.tools))
-            session = write_transcript(self.settings.config_dir, conversation.cwd, history)
+            session = write_transcript(conversation.config_dir, conversation.cwd, history)
             try:
                 return await self._resume(conversation, key, session), prompt
             except _ResumeRefused:
@@ -327,7 +340,7 @@ class TurnRouter:
 
         def remove() -> None:
             shutil.rmtree(folder, ignore_errors=True)
-            remove_transcripts(self.settings.config_dir, folder)
+            remove_transcripts(conversation.config_dir, folder)
 
         remove()
         for process in list(conversation.ran):

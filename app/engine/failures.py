@@ -1,7 +1,8 @@
 """What Claude Code reports when a turn fails, as gateway errors that keep their meaning.
 
 An upstream 429 stays a 429 with Retry-After, a rejected credential is a 502 that names it, a
-missing login is a 503 that says how to log in, a crashed CLI is a 502, an overloaded upstream a
+missing login is a 503 that says how to log in, a refusal for the account's quota (extra usage, the
+Agent SDK credit, a credit balance) is a 429 `insufficient_quota`, a crashed CLI is a 502, an overloaded upstream a
 503, an unreachable upstream a 502 that says so.
 
 What the client is told is not what the log gets. Refusals the user must act on (extra usage,
@@ -9,6 +10,11 @@ rate limits, a refused request, a rejected credential) quote Anthropic's wording
 paths, URLs and host:port addresses taken out. Server errors and crashes get a short reason of
 our own: their text is the CLI's (stderr with local paths, "check your inference gateway
 (127.0.0.1:...)"), which is the operator's business. The whole text always goes to the log.
+
+Refusals of the credential itself (rejected, missing, out of quota) are `CredentialRefusal`s,
+worded for the operator, whose credential it is by default. For a turn that ran with the caller's
+own credential, `for_user` words it for them instead: their credential, what they can do, and
+nothing of the operator's.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError, ResultError
 
 from ..errors import GatewayError, rate_limited, upstream_error
+from .credentials import Credential
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,9 @@ HOW_TO_LOG_IN = (
     "(from `claude setup-token`) in the gateway's environment, then retry."
 )
 EXTRA_USAGE_MARKER = "Third-party apps now draw from your extra usage"
+# A refusal for the account's quota: the subscription's extra usage or Agent SDK credit, an API
+# key's credit balance ("Your credit balance is too low to access the Anthropic API").
+QUOTA_MARKERS = re.compile(r"extra usage|\bcredit", re.IGNORECASE)
 # Claude Code's own check before any call ("Prompt is too long"), and its rewording of Anthropic's
 # 400 ("prompt is too long: N tokens > M maximum"): both the client's to fix.
 PROMPT_TOO_LONG_MARKER = "prompt is too long"
@@ -76,6 +86,38 @@ def scrub(text: str) -> str:
     return _PATH.sub(lambda m: "<path>" + m.group(0)[len(m.group(0).rstrip(".,")) :], text).strip()
 
 
+@dataclass
+class CredentialRefusal(GatewayError):
+    """Claude refused the credential itself: `reason` is "rejected" or "quota", `quoted` the
+    upstream's words, safe for a client to read."""
+
+    reason: str = "rejected"
+    quoted: str = ""
+    retry_after: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def for_user(self, credential: Credential) -> GatewayError:
+        """The refusal as the caller whose own credential it was must hear it."""
+        if self.reason == "quota":
+            return GatewayError(
+                429,
+                f"Anthropic declined this request for your own Claude credential ({credential.label}): "
+                f'"{self.quoted}" Enable extra usage (or buy credits) for that account, or use an '
+                "Anthropic API key with credit.",
+                "insufficient_quota",
+                "user_credential_quota",
+                headers={"Retry-After": str(self.retry_after), **NO_RETRY},
+            )
+        return GatewayError(
+            401,
+            f"Claude rejected your own Claude credential ({credential.label}): {self.quoted} "
+            "Check it, or send a valid one (this is not about your key for this gateway).",
+            "authentication_error",
+            "user_credential_rejected",
+            headers=dict(NO_RETRY),
+        )
+
+
 def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
     raw = failure.text.strip()
     log.warning(
@@ -87,15 +129,19 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
     )
     text = scrub(raw) or "Claude Code reported an error without a message."
     status, kind = failure.status, failure.kind
-    if EXTRA_USAGE_MARKER in text or kind == "billing_error":
-        return GatewayError(
+    quota = QUOTA_MARKERS.search(text) and (status in (400, 402, 403, 429) or EXTRA_USAGE_MARKER in text)
+    if quota or kind == "billing_error":
+        return CredentialRefusal(
             429,
-            f"Anthropic declined this request for the gateway's Claude subscription login: "
-            f'"{text}" Enable extra usage for the account at claude.ai, or give the gateway an '
+            f"Anthropic declined this request for the gateway's Claude credential: "
+            f'"{text}" Enable extra usage (or buy credits) for the account, or give the gateway an '
             "API key (ANTHROPIC_API_KEY), which is the credential meant for serving others.",
             "insufficient_quota",
             "insufficient_quota",
             headers={"Retry-After": str(default_retry_after), **NO_RETRY},
+            reason="quota",
+            quoted=text,
+            retry_after=default_retry_after,
         )
     if PROMPT_TOO_LONG_MARKER in text.lower():
         return GatewayError(
@@ -106,19 +152,23 @@ def turn_error(failure: FailedTurn, default_retry_after: int) -> GatewayError:
             headers=dict(NO_RETRY),
         )
     if "Not logged in" in text or (kind == "authentication_failed" and status is None):
-        return upstream_error(
+        return CredentialRefusal(
             503,
             f"No Claude credential is available to the gateway ({text}). {HOW_TO_LOG_IN}",
+            "api_error",
             "claude_credentials_missing",
-            NO_RETRY,
+            headers=dict(NO_RETRY),
+            quoted=f"({text})",
         )
     if kind == "authentication_failed" or status in (401, 403):
-        return upstream_error(
+        return CredentialRefusal(
             502,
             f"Claude rejected the gateway's credential (upstream {status or 'auth'} error: {text}). "
             f"Check the key or token. {HOW_TO_LOG_IN}",
+            "api_error",
             "upstream_auth_failed",
-            NO_RETRY,
+            headers=dict(NO_RETRY),
+            quoted=f"(upstream {status or 'auth'} error: {text})",
         )
     if status == 429 or kind == "rate_limit":
         wait = failure.retry_after or default_retry_after

@@ -11,6 +11,10 @@
   waiting for a quiet moment. A spare taken for a conversation is set back to normal priority
   (`renice`), where the system allows it (root, or CAP_SYS_NICE); elsewhere it keeps the lower
   priority, like every other process that began as a spare.
+- Variables removed: a process of a caller's own credential must not see the operator's
+  credential variables, and the SDK can only override an inherited variable, not remove it. The
+  engine empties them (which Claude Code reads as unset) and names them in CLAUDE_GATEWAY_UNSET;
+  the launcher unsets them.
 
 The launcher is a POSIX shell script written at start-up into the gateway's private work folder;
 every step execs the next, so the CLI keeps the pid the SDK started. Where `setpriv` or `nice` is
@@ -31,6 +35,7 @@ from .workdir import write_private
 log = logging.getLogger(__name__)
 
 NICE_VARIABLE = "CLAUDE_GATEWAY_NICE"  # the launcher's priority for the process it starts
+UNSET_VARIABLE = "CLAUDE_GATEWAY_UNSET"  # variables the launcher removes, separated by spaces
 SPARE_NICE = 10
 
 
@@ -47,7 +52,8 @@ def write_launcher(folder: Path, cli_path: str | None) -> str:
     if shutil.which("nice"):
         steps.append(f'nice -n "${{{NICE_VARIABLE}:-0}}"')
     script = folder / "claude-launcher"
-    write_private(script, f'#!/bin/sh\nexec {" ".join(steps)} {shlex.quote(cli)} "$@"\n')
+    unset = f'for name in ${UNSET_VARIABLE}; do unset "$name"; done\nunset {UNSET_VARIABLE}\n'
+    write_private(script, f'#!/bin/sh\n{unset}exec {" ".join(steps)} {shlex.quote(cli)} "$@"\n')
     script.chmod(0o700)
     return str(script)
 

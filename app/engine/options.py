@@ -5,11 +5,17 @@ Chat mode for every process the engine starts (conversations, spares, the model 
 built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions.
 Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
 project config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
+
+A turn with the caller's own credential runs on a process of that credential alone: the credential
+is part of the spawn key (spares included), and the process gets that credential, a Claude config
+folder of its own (so not the operator's `claude login`, and transcripts apart), and none of the
+operator's credential variables (credentials.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +23,14 @@ from typing import Any
 from claude_agent_sdk import ClaudeAgentOptions
 
 from ..config import Settings
-from .launcher import NICE_VARIABLE, SPARE_NICE
+from .credentials import Credential, operator_variables
+from .launcher import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .tools import SERVER, ToolBridge
 from .types import ToolSpec, Turn
-from .workdir import write_private
+from .workdir import GatewayFolder, private_folder, write_private
 
 SYSTEM_PROMPT_FILE = ".system-prompt"
+CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
 MIN_LINE_BUFFER = 16 * 1024 * 1024
 HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
 
@@ -38,9 +46,11 @@ class SpawnKey:
     output_schema: str | None = None  # JSON text of the schema (hashable)
     tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
     thinking: str | None = None  # JSON text of the thinking config
+    credential: Credential | None = None  # the caller's own; None: the operator's
 
     def for_spares(self) -> SpawnKey:
-        """The key spares are kept under: the model is not part of it (set at run time)."""
+        """The key spares are kept under: the model is not part of it (set at run time); the
+        credential is, so that a spare never serves another credential's turn."""
         return replace(self, model=None)
 
     @classmethod
@@ -53,6 +63,7 @@ class SpawnKey:
             json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
             turn.tools,
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
+            turn.credential,
         )
 
 
@@ -65,12 +76,13 @@ class Spawn:
 
 
 class SpawnOptions:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, work: GatewayFolder | None = None) -> None:
         self.settings = settings
+        self.work = work  # where the config folders of callers' credentials go
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
 
     def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False) -> Spawn:
-        env = self.cli_env()
+        env = self.cli_env(key.credential)
         if spare:  # starts at a lower priority than live turns (launcher.py)
             env[NICE_VARIABLE] = str(SPARE_NICE)
         if key.max_output_tokens:
@@ -119,9 +131,31 @@ class SpawnOptions:
             **options,
         )
 
-    def cli_env(self) -> dict[str, str]:
-        """What every CLI process gets on top of the gateway's own environment."""
+    def cli_env(self, credential: Credential | None = None) -> dict[str, str]:
+        """What a CLI process gets on top of the gateway's own environment: for the caller's own
+        credential, that credential, its config folder, and each of the operator's credential
+        variables emptied (the SDK cannot remove an inherited variable) and named for the launcher
+        to unset."""
         env = dict(self.settings.cli_env)
-        if self.settings.claude_config_dir:
-            env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
+        if credential is None:
+            if self.settings.claude_config_dir:
+                env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
+            return env
+        removed = operator_variables(os.environ, env)
+        env = {name: value for name, value in env.items() if name not in removed}
+        env.update({name: "" for name in removed})
+        env.update(credential.env())
+        env[UNSET_VARIABLE] = " ".join(name for name in removed if not env[name])
+        env["CLAUDE_CONFIG_DIR"] = str(self.config_dir(credential))
         return env
+
+    def config_dir(self, credential: Credential | None) -> Path:
+        """The Claude config folder (login, transcripts) of processes with this credential: the
+        operator's, or one of the credential's own (0700) in the gateway's private work folder."""
+        if credential is None:
+            return self.settings.config_dir
+        if self.work is None or self.work.path is None:
+            raise RuntimeError("the gateway's work folder is not open")
+        folder = self.work.path / CREDENTIALS_FOLDER / credential.id
+        private_folder(folder)
+        return folder

@@ -2,7 +2,8 @@
 
 This asks Anthropic's own count_tokens endpoint directly, not Claude Code: the CLI has no way to
 count. That needs an API key; without one (a subscription login) the count is a rough estimate of
-4 characters a token, and the caller is told which it got.
+4 characters a token, and the caller is told which it got. A caller with their own credential is
+counted with their API key, or estimated: the operator's key never serves them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from ..config import Settings
+from .credentials import Credential
 from .models import ModelCatalog
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,10 @@ class TokenCounter:
         self.settings = settings
         self.catalog = catalog
 
-    async def count(self, payload: dict[str, Any]) -> tuple[int, str]:
+    async def count(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
         """Input tokens, and "upstream" (Anthropic's count) or "estimate"."""
         env = {**os.environ, **self.settings.cli_env}
-        key = env.get("ANTHROPIC_API_KEY")
+        key = env.get("ANTHROPIC_API_KEY") if credential is None else credential.env().get("ANTHROPIC_API_KEY")
         if key:
             body = {name: payload[name] for name in COUNTED_FIELDS if payload.get(name) is not None}
             body["model"] = await self.catalog.full_id(payload["model"])

@@ -13,6 +13,8 @@ from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from .credentials import Credential
+
 Block = dict[str, Any]
 Role = Literal["user", "assistant"]
 FinishReason = Literal["stop", "length", "tool_use", "stop_sequence", "content_filter"]
@@ -88,6 +90,9 @@ class Turn:
     legacy_call_id: str | None = None
     # extend_hash("", history), when the caller knows it already (sessions keep the chain).
     history_hash: str | None = None
+    # The caller's own Claude credential: the turn runs with it alone (credentials.py); None: the
+    # operator's. Never stored: not with the session, not in a transcript, not in a log line.
+    credential: Credential | None = None
 
     @property
     def history(self) -> list[Message]:
@@ -192,8 +197,9 @@ class Engine(Protocol):
 
     async def auth_status(self) -> dict[str, Any]: ...
 
-    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
-        """Input tokens of an Anthropic Messages request, and "upstream" or "estimate"."""
+    async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
+        """Input tokens of an Anthropic Messages request, and "upstream" or "estimate"; asked with
+        the caller's own credential if given, never then with the operator's."""
         ...
 
     def end_conversation(self, conversation_id: str) -> None:

@@ -5,6 +5,10 @@ its new messages; a stateless client that resends the whole history is matched t
 whose served history its messages extend (same tenant, model and system prompt), by a hash chain
 over the messages. Because the chain covers the assistant turns the gateway produced, a client
 can only continue a conversation whose answers it was given.
+
+A session is bound to the Claude credential it ran with (by `Credential.id`, never the value):
+a stateless history only continues a session of the same credential, and a named session that
+has served a turn refuses another credential (409) instead of moving its conversation over.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ def too_many_sessions(limit: int) -> GatewayError:
         "too_many_sessions",
         "session_id",
         headers={"Retry-After": "60"},
+    )
+
+
+def credential_mismatch(session_id: str) -> GatewayError:
+    return GatewayError(
+        409,
+        f"Session '{session_id}' runs with another Claude credential than this request's; a session "
+        "keeps the credential it started with. Send that credential, or start a new session.",
+        "invalid_request_error",
+        "session_credential_mismatch",
+        "session_id",
     )
 
 
@@ -82,7 +97,8 @@ class Session:
     stateless: bool = False  # served to a client that resends its history: a continuation target
     uid: str = field(default_factory=lambda: secrets.token_hex(16))  # unique across tenants
     gone: bool = False  # ended (deleted, expired); a turn still running on it records nothing
-    continuation_key: tuple[str, str, str, str] | None = None  # where it is listed as a continuation
+    continuation_key: tuple[str, ...] | None = None  # where it is listed as a continuation
+    credential: str | None = None  # Credential.id of the caller's own credential; None: the operator's
 
     @property
     def key(self) -> tuple[str, str]:
@@ -117,9 +133,9 @@ class SessionRegistry:
         self._on_end = on_end
         self._clock = clock
         self._sessions: dict[tuple[str, str], Session] = {}  # (tenant, id): ids are per tenant
-        # (tenant, model, system, hash of the served history) -> the stateless sessions at that point;
-        # several conversations can be word for word the same so far.
-        self._continuations: dict[tuple[str, str, str, str], list[Session]] = {}
+        # (tenant, model, system, credential, hash of the served history) -> the stateless sessions
+        # at that point; several conversations can be word for word the same so far.
+        self._continuations: dict[tuple[str, ...], list[Session]] = {}
 
     # --- lookup -------------------------------------------------------------------------------
     def get(self, tenant: str, session_id: str) -> Session:
@@ -128,7 +144,9 @@ class SessionRegistry:
             raise session_not_found(session_id)
         return session
 
-    def continuation(self, tenant: str, model: str, system: str | None, messages: list[Message]) -> Session | None:
+    def continuation(
+        self, tenant: str, model: str, system: str | None, messages: list[Message], credential: str | None = None
+    ) -> Session | None:
         """A free stateless session whose served history `messages` extends.
 
         Only a history that ends with an assistant turn the gateway produced can match; the
@@ -139,7 +157,9 @@ class SessionRegistry:
         for end in range(len(messages) - 1, 0, -1):
             if messages[end - 1].role != "assistant":
                 continue
-            for session in self._continuations.get((tenant, model, _key(system), hashes[end - 1]), []):
+            for session in self._continuations.get(
+                (tenant, model, _key(system), credential or "", hashes[end - 1]), []
+            ):
                 if not self._expired(session) and not session.lock.locked():
                     return session
         return None
@@ -167,10 +187,13 @@ class SessionRegistry:
         return served == 0 or (len(messages) > served and chain(messages[:served])[-1] == session.hashes[-1])
 
     # --- changes ------------------------------------------------------------------------------
-    def create(self, tenant: str, model: str, system: str | None, session_id: str | None = None) -> Session:
+    def create(
+        self, tenant: str, model: str, system: str | None, session_id: str | None = None, credential: str | None = None
+    ) -> Session:
         """A new session, or the live one of that name (a named session starts on first use).
         Without a name, the session is a stateless one. Past the per-key limit, the key's least
-        recently used idle stateless session makes room; if it has none, 429."""
+        recently used idle stateless session makes room; if it has none, 429. `credential` is the
+        new session's (see the module docstring)."""
         stateless = session_id is None
         session_id = session_id or f"sess_{secrets.token_hex(12)}"
         existing = self._sessions.get((tenant, session_id))
@@ -180,7 +203,9 @@ class SessionRegistry:
             self._end(existing)
         self._make_room(tenant)
         now = self._clock()
-        session = Session(session_id, tenant, model, system, created=now, last_used=now, stateless=stateless)
+        session = Session(
+            session_id, tenant, model, system, created=now, last_used=now, stateless=stateless, credential=credential
+        )
         self._sessions[session.key] = session
         return session
 
@@ -195,7 +220,13 @@ class SessionRegistry:
         session.turns += 1
         session.last_used = self._clock()
         if session.stateless and session.messages and session.messages[-1].role == "assistant":
-            session.continuation_key = (session.tenant, session.model, _key(session.system), session.hashes[-1])
+            session.continuation_key = (
+                session.tenant,
+                session.model,
+                _key(session.system),
+                session.credential or "",
+                session.hashes[-1],
+            )
             self._continuations.setdefault(session.continuation_key, []).append(session)
 
     def release(self, session: Session) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
 from ..translate.common import check_tool_results
-from .registry import Pointer, Session, SessionRegistry, session_busy
+from .registry import Pointer, Session, SessionRegistry, credential_mismatch, session_busy
 
 
 @dataclass
@@ -78,17 +78,24 @@ class SessionService:
 
         A named session is created on first use. Without a name, a history that extends a served
         conversation (same tenant, model and system prompt) continues it, unless that one is busy;
-        anything else starts a new session from the whole history.
+        anything else starts a new session from the whole history. A session keeps the credential
+        it served with (registry.py): a named one refuses another (409) once it has served a turn.
         """
         model = turn.model or "default"
+        credential = turn.credential.id if turn.credential else None
         while True:
             if session_id:
-                session = self.registry.create(turn.tenant, model, turn.system, session_id)
+                session = self.registry.create(turn.tenant, model, turn.system, session_id, credential)
                 await self._lock(session)
                 resent = False
+                if session.credential != credential and not session.gone:
+                    if session.turns:
+                        self.registry.release(session)
+                        raise credential_mismatch(session_id)
+                    session.credential = credential  # it served nothing yet: nothing to move over
             else:
-                found = self.registry.continuation(turn.tenant, model, turn.system, turn.messages)
-                session = found or self.registry.create(turn.tenant, model, turn.system)
+                found = self.registry.continuation(turn.tenant, model, turn.system, turn.messages, credential)
+                session = found or self.registry.create(turn.tenant, model, turn.system, credential=credential)
                 await self._lock(session)  # free (continuations are free ones, new ones too): no wait
                 resent = True
                 if found is not None and not self.registry.extends(found, turn.messages):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.engine.credentials import Credential
 from app.engine.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
 from app.errors import GatewayError
 from app.server import create_app
@@ -57,7 +58,7 @@ class GatedEngine:
     async def auth_status(self) -> dict[str, Any]:
         return {}
 
-    async def count_tokens(self, payload: dict[str, Any]) -> tuple[int, str]:
+    async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
         return 1, "estimate"
 
     def close_idle_processes(self) -> int:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,10 @@ class FakeAnthropic:
         self.port = port or _free_port(host)
         self.requests: list[dict[str, Any]] = []  # bodies of POST /v1/messages, in order
         self.headers: list[dict[str, str]] = []
+        # The credential each POST /v1/messages carried (x-api-key, or Authorization's bearer token).
+        self.credentials: list[str] = []
+        # Replies for requests that carry a given credential (a refused key or token), every time.
+        self.by_credential: dict[str, Reply] = {}
         self.script: list[Reply] = []  # consumed first, one per model call
         self.default: Callable[[dict[str, Any]], Reply] = echo
         self.count_tokens_requests: list[dict[str, Any]] = []
@@ -157,6 +161,8 @@ class FakeAnthropic:
         with self._lock:
             self.requests.clear()
             self.headers.clear()
+            self.credentials.clear()
+            self.by_credential.clear()
             self.script.clear()
             self.count_tokens_requests.clear()
             self.default = echo
@@ -206,11 +212,15 @@ class FakeAnthropic:
         with self._lock:
             self.requests.append(body)
             self.headers.append(dict(request.headers))
+            credential = request_credential(request.headers)
+            self.credentials.append(credential)
             too_long = self.context_tokens is not None and tokens > self.context_tokens
             # Claude Code's own continuation after max_tokens is often on the wire already when the
             # gateway ends the turn, and may arrive during the next test: it takes no scripted reply.
             late = OUTPUT_LIMIT_HIT in last_user_text(body)
-            reply = None if too_long or late or not self.script else self.script.pop(0)
+            reply = self.by_credential.get(credential)
+            if reply is None:
+                reply = None if too_long or late or not self.script else self.script.pop(0)
         if too_long:
             reply = Reply(
                 status=400,
@@ -239,6 +249,12 @@ class FakeAnthropic:
         if not body.get("stream"):
             return JSONResponse(_message_json(body, reply))
         return StreamingResponse(_sse(body, reply), media_type="text/event-stream", headers=reply.headers)
+
+
+def request_credential(headers: Mapping[str, str]) -> str:
+    """The credential a request carries: its x-api-key, or its Authorization bearer token."""
+    bearer = headers.get("authorization", "")
+    return headers.get("x-api-key") or (bearer[7:] if bearer[:7].lower() == "bearer " else bearer)
 
 
 def _uses_tools(body: dict[str, Any]) -> bool:
