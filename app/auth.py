@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from .errors import invalid_api_key
+from .policy.model import ClaudeCredential, Policy
 
 
 @dataclass(frozen=True)
 class Tenant:
+    """Who is calling. A managed key (policy/keys.py) brings its id, name, policy and its owner's
+    Claude credential (decrypted; None: the operator's); a GATEWAY_API_KEYS key has no limits."""
+
     id: str
+    key_id: str | None = None
+    name: str | None = None
+    policy: Policy | None = field(default=None, compare=False)
+    credential: ClaudeCredential | None = field(default=None, compare=False, repr=False)
 
 
 ANONYMOUS = Tenant("anonymous")

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..auth import Tenant, presented_key, tenant_for
+from ..auth import Tenant, presented_key
+from ..errors import GatewayError, invalid_api_key
 from ..gateway import Gateway
 
 
@@ -23,9 +24,22 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
+async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
     """The caller's tenant, from the API key it presents."""
-    return tenant_for(presented_key(request), gateway.settings.api_key_list)
+    return await gateway.keys.tenant(presented_key(request))
 
 
 TenantDep = Annotated[Tenant, Depends(authenticate)]
+
+
+def authenticate_admin(request: Request, gateway: GatewayDep) -> None:
+    """Only the admin key passes (403 while none is set)."""
+    if not gateway.settings.admin_key:
+        raise GatewayError(
+            403, "The admin API is off: set GATEWAY_ADMIN_KEY to use it.", "permission_error", "admin_api_disabled"
+        )
+    if not gateway.keys.is_admin(presented_key(request)):
+        raise invalid_api_key()
+
+
+AdminDep = Depends(authenticate_admin)

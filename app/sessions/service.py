@@ -63,6 +63,10 @@ class SessionService:
         self.engine = engine
         self.busy_wait = busy_wait
 
+    def end_tenant(self, tenant: str) -> None:
+        """End a tenant's sessions and their processes (a revoked key)."""
+        self.registry.end_tenant(tenant)
+
     def turn(self, turn: Turn, session_id: str | None) -> SessionTurn:
         return SessionTurn(self, turn, session_id)
 
