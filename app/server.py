@@ -14,8 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import admin, chat, health, messages, models, openapi, responses, sessions
+from .api import admin, chat, health, messages, models, openapi, responses, sessions, usage
 from .api.keyless import KeylessGuard
+from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .config import Settings
 from .engine.types import Engine
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     stored = ResponseStore(settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes)
     store = open_store(settings.data_path)
-    service = SessionService(registry, engine, settings.session_busy_wait)
+    service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait)
     gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store))
 
     @asynccontextmanager
@@ -75,9 +76,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
 
+    app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
-    for module in (chat, messages, responses, models, sessions, admin, health):
+    for module in (chat, messages, responses, models, sessions, usage, admin, health):
         app.include_router(module.router)
     openapi.install(app)
 

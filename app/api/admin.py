@@ -1,4 +1,4 @@
-"""The admin API (GATEWAY_ADMIN_KEY): managed keys and everyone's usage.
+"""The admin API (GATEWAY_ADMIN_KEY): managed keys and everyone's usage (GET /admin/usage).
 
 POST /admin/keys answers the new key once; nothing shows it again (only its digest is kept).
 DELETE revokes it at once: its next request gets 401, and its sessions and processes end.
@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ..errors import invalid_request
 from ..policy.keys import public, tenant_of
 from ..policy.model import KeyCreate, KeyPatch
 from ..requests import parse, read_json
 from .deps import AdminDep, GatewayDep
+from .usage import report, usage_period
 
 router = APIRouter(prefix="/admin", dependencies=[AdminDep])
 
@@ -47,3 +49,19 @@ async def revoke_key(key_id: str, gateway: GatewayDep) -> dict[str, Any]:
     await gateway.keys.revoke(key_id)
     gateway.sessions.end_tenant(tenant_of(key_id))
     return {"id": key_id, "object": "api_key.deleted", "deleted": True}
+
+
+@router.get("/usage")
+async def all_usage(
+    gateway: GatewayDep,
+    start: str | None = None,
+    end: str | None = None,
+    key_id: str | None = None,
+    group_by: str = "key",
+) -> dict[str, Any]:
+    """Every key's usage (or one key's), summed by key, model or day."""
+    if group_by not in ("key", "model", "day"):
+        raise invalid_request("'group_by' must be 'key', 'model' or 'day'.", "group_by", "invalid_value")
+    since, until = usage_period(start, end)
+    totals = await gateway.store.usage(since, until, key_id=key_id)
+    return report(totals, since, until, (group_by,))

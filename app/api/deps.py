@@ -25,11 +25,26 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
 async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
-    """The caller's tenant, from the API key it presents."""
-    return await gateway.keys.tenant(presented_key(request))
+    """The caller's tenant, from the API key it presents. A key with an rpm limit gets the rate
+    headers on whatever it is answered (RateHeaders writes them)."""
+    tenant = await gateway.keys.tenant(presented_key(request))
+    request.state.rate_headers = gateway.sessions.limits.rate_headers(tenant)
+    return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(authenticate)]
+
+
+async def authenticate_turn(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Tenant:
+    """The caller of a turn (the three doors): its request counted against its rpm, and refused
+    once its budget is spent, before the body is even read."""
+    limits = gateway.sessions.limits
+    request.state.rate_headers = limits.count_request(tenant)
+    await limits.check_budget(tenant)
+    return tenant
+
+
+TurnTenantDep = Annotated[Tenant, Depends(authenticate_turn)]
 
 
 def authenticate_admin(request: Request, gateway: GatewayDep) -> None:

@@ -88,6 +88,8 @@ class Turn:
     legacy_call_id: str | None = None
     # extend_hash("", history), when the caller knows it already (sessions keep the chain).
     history_hash: str | None = None
+    # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.
+    process_limit: int | None = None
 
     @property
     def history(self) -> list[Message]:
@@ -167,6 +169,10 @@ class Finish:
     model: str | None = None  # the model Claude reports having used
     message: Message = field(default_factory=lambda: Message("assistant", []))  # the answer, as remembered
     stop_sequence: str | None = None  # the stop string that ended the answer, if one did
+    # USD, from Claude Code's own accounting: `total_cost_usd` is its running total for the process
+    # (as the CLI reports it), `cost_usd` what this answer added to it (conversation.py works it out).
+    total_cost_usd: float | None = None
+    cost_usd: float = 0.0
 
 
 Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Restart | Finish
