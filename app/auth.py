@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from .config import Settings
+from .engine.credentials import Credential
 from .errors import invalid_api_key
+from .policy.model import Policy
 
 
 @dataclass(frozen=True)
 class Tenant:
+    """Who is calling. A managed key (policy/keys.py) brings its id, name, policy and its owner's
+    Claude credential (decrypted; None: the operator's); a GATEWAY_API_KEYS key has no limits."""
+
     id: str
+    key_id: str | None = None
+    name: str | None = None
+    policy: Policy | None = field(default=None, compare=False)
+    credential: Credential | None = field(default=None, compare=False, repr=False)
+    credential_unreadable: bool = False  # its stored credential cannot be decrypted (GATEWAY_SECRET_KEY changed)
 
 
 ANONYMOUS = Tenant("anonymous")
@@ -52,5 +62,5 @@ def tenant_for(presented: str | None, keys: list[str]) -> Tenant:
 
 def request_credential_allowed(tenant: Tenant, settings: Settings) -> bool:
     """Whether this caller may send its own Claude credential per request (X-Claude-Credential).
-    Today a gateway-wide setting; a key's policy may decide it too."""
-    return settings.allow_request_credentials
+    The gateway-wide setting, or the key's own policy."""
+    return settings.allow_request_credentials or bool(tenant.policy and tenant.policy.request_credentials)

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # Comma-separated API keys clients must present (Bearer or x-api-key). Empty: no auth,
     # which is only allowed on a loopback address.
     api_keys: str = ""
+    # The key of the admin API (/admin/keys, /admin/usage). Set, the gateway is never keyless.
+    admin_key: str = ""
+    # The secret that encrypts stored Claude credentials (any string; a long random one).
+    secret_key: str = ""
+    # Where keys and the usage ledger live (gateway.db). Empty: the user's data folder.
+    data_dir: str | None = None
 
     # Let callers run their turns with their own Claude credential, sent per request in the
     # X-Claude-Credential header (never stored). Off: such a request gets 403.
@@ -107,6 +113,18 @@ class Settings(BaseSettings):
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 
+    @property
+    def keyed(self) -> bool:
+        """Whether callers must present a key: API keys or an admin key (who can create more) are set."""
+        return bool(self.api_key_list or self.admin_key)
+
+    @cached_property
+    def data_path(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "claude-gateway" / "data"
+
     @cached_property
     def model_alias_map(self) -> dict[str, str]:
         aliases: dict[str, str] = {}
@@ -149,5 +167,7 @@ class Settings(BaseSettings):
 
     def check_bind(self) -> None:
         """Refuse to listen beyond loopback without an API key (loopback as app/loopback.py says)."""
-        if not is_loopback_name(self.host) and not self.api_key_list:
-            raise SystemExit(f"Refusing to bind {self.host}: set GATEWAY_API_KEYS first, or bind 127.0.0.1.")
+        if not is_loopback_name(self.host) and not self.keyed:
+            raise SystemExit(
+                f"Refusing to bind {self.host}: set GATEWAY_API_KEYS or GATEWAY_ADMIN_KEY first, or bind 127.0.0.1."
+            )

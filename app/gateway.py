@@ -1,6 +1,6 @@
-"""The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions and
-stored responses. Its own module so that both the app factory and the routes' dependencies can
-name its type without importing each other."""
+"""The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions,
+stored responses, the store and the keys. Its own module so that both the app factory and the
+routes' dependencies can name its type without importing each other."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .engine.types import Engine
+from .policy.keys import KeyService
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
+from .store import Store
 
 
 @dataclass
@@ -18,3 +20,5 @@ class Gateway:
     engine: Engine
     sessions: SessionService
     responses: ResponseStore
+    store: Store
+    keys: KeyService

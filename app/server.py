@@ -14,16 +14,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import chat, health, messages, models, openapi, responses, sessions
+from .api import admin, chat, health, messages, models, openapi, responses, sessions, usage
 from .api.keyless import KeylessGuard
+from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .config import Settings
 from .engine.types import Engine
 from .errors import GatewayError
 from .gateway import Gateway
+from .policy.keys import KeyService
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
+from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
     )
     stored = ResponseStore(settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes)
-    gateway = Gateway(settings, engine, SessionService(registry, engine, settings.session_busy_wait), stored)
+    store = open_store(settings.data_path)
+    service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait)
+    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,13 +71,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             sweeper.cancel()
             registry.end_all()
             await engine.close()
+            store.close()
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
 
-    if not settings.api_key_list:
+    app.add_middleware(RateHeaders)
+    if not settings.keyed:
         app.add_middleware(KeylessGuard)
-    for module in (chat, messages, responses, models, sessions, health):
+    for module in (chat, messages, responses, models, sessions, usage, admin, health):
         app.include_router(module.router)
     openapi.install(app)
 

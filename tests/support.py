@@ -169,6 +169,7 @@ class GatewayServer:
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "ANTHROPIC_", "CLAUDE_"))},
             "GATEWAY_WORK_DIR": str(tmp / f"work-{self.port}"),
+            "GATEWAY_DATA_DIR": str(tmp / "data"),
             **env,
         }
         self.process: subprocess.Popen | None = None

@@ -14,7 +14,7 @@ from ..translate import openai_chat as translate
 from ..translate import openai_chat_out as translate_out
 from . import openapi
 from .checks import checked_body, session_id, turn_headers
-from .deps import CredentialDep, GatewayDep, TenantDep
+from .deps import CredentialDep, GatewayDep, TurnTenantDep
 from .respond import respond
 
 router = APIRouter()
@@ -22,14 +22,14 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions", **openapi.operation(ChatCompletionRequest))
 async def chat_completions(
-    request: Request, gateway: GatewayDep, tenant: TenantDep, credential: CredentialDep
+    request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep
 ) -> Response:
     body, ignored = await checked_body(request, gateway.settings, ChatCompletionRequest, translate.ignored_parameters)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
     n, created, legacy = body.n or 1, int(time.time()), translate.uses_legacy_functions(body)
-    choices = Choices(gateway.sessions, turn, session_id(request, body.session_id) if n == 1 else None, n)
+    choices = Choices(gateway.sessions, turn, session_id(request, body.session_id) if n == 1 else None, n, tenant)
     usage = bool(body.stream_options and body.stream_options.include_usage)
     return await respond(
         request,

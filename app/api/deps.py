@@ -12,8 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..auth import Tenant, presented_key, tenant_for
+from ..auth import Tenant, presented_key
 from ..engine.credentials import Credential
+from ..errors import GatewayError, invalid_api_key
 from ..gateway import Gateway
 from .checks import request_credential
 
@@ -26,17 +27,56 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
-    """The caller's tenant, from the API key it presents."""
-    return tenant_for(presented_key(request), gateway.settings.api_key_list)
+async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
+    """The caller's tenant, from the API key it presents. A key with an rpm limit gets the rate
+    headers on whatever it is answered (RateHeaders writes them)."""
+    tenant = await gateway.keys.tenant(presented_key(request))
+    request.state.rate_headers = gateway.sessions.limits.rate_headers(tenant)
+    return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(authenticate)]
 
 
+async def authenticate_turn(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Tenant:
+    """The caller of a turn (the three doors): its request counted against its rpm, and refused
+    once its budget is spent, before the body is even read."""
+    limits = gateway.sessions.limits
+    request.state.rate_headers = limits.count_request(tenant)
+    await limits.check_budget(tenant)
+    return tenant
+
+
+TurnTenantDep = Annotated[Tenant, Depends(authenticate_turn)]
+
+
+def authenticate_admin(request: Request, gateway: GatewayDep) -> None:
+    """Only the admin key passes (403 while none is set)."""
+    if not gateway.settings.admin_key:
+        raise GatewayError(
+            403, "The admin API is off: set GATEWAY_ADMIN_KEY to use it.", "permission_error", "admin_api_disabled"
+        )
+    if not gateway.keys.is_admin(presented_key(request)):
+        raise invalid_api_key()
+
+
+AdminDep = Depends(authenticate_admin)
+
+
 def caller_credential(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Credential | None:
-    """The caller's own Claude credential for this request's turns; None: the operator's."""
-    return request_credential(request, gateway.settings, tenant)
+    """The caller's own Claude credential for this request's turns: sent with the request (where
+    allowed), else the one stored with its key; None: the operator's. A stored credential that
+    cannot be decrypted refuses the turn: it never falls back to the operator's."""
+    sent = request_credential(request, gateway.settings, tenant)
+    if sent is None and tenant.credential_unreadable:
+        raise GatewayError(
+            503,
+            "This key's stored Claude credential cannot be decrypted (GATEWAY_SECRET_KEY changed?); "
+            "ask the gateway's admin to set it again.",
+            "api_error",
+            "stored_credential_unreadable",
+        )
+    return sent or tenant.credential
 
 
 CredentialDep = Annotated[Credential | None, Depends(caller_credential)]

@@ -54,7 +54,7 @@ def keyless_guard(client_host: str | None, host_header: str | None, origin: str 
     return GatewayError(
         403,
         f"This gateway has no API keys configured, so it does not accept requests {reason}. "
-        "Set GATEWAY_API_KEYS to serve them.",
+        "Set GATEWAY_API_KEYS or GATEWAY_ADMIN_KEY to serve them.",
         "permission_error",
         "keyless_gateway",
     )

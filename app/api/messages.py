@@ -10,19 +10,19 @@ from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
 from . import openapi
 from .checks import checked_body, session_id, turn_headers
-from .deps import CredentialDep, GatewayDep, TenantDep
+from .deps import CredentialDep, GatewayDep, TenantDep, TurnTenantDep
 from .respond import respond
 
 router = APIRouter()
 
 
 @router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
-async def messages(request: Request, gateway: GatewayDep, tenant: TenantDep, credential: CredentialDep) -> Response:
+async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep) -> Response:
     body, ignored = await checked_body(request, gateway.settings, MessagesRequest, translate.ignored_parameters)
     msg_id = translate.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
-    run = gateway.sessions.turn(turn, session_id(request, body.session_id))
+    run = gateway.sessions.turn(turn, session_id(request, body.session_id), tenant, "messages")
     return await respond(
         request,
         run.events(),

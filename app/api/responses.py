@@ -14,7 +14,7 @@ from ..translate import openai_responses as translate
 from ..translate import openai_responses_out as translate_out
 from . import openapi
 from .checks import checked_body, turn_headers
-from .deps import CredentialDep, GatewayDep, TenantDep
+from .deps import CredentialDep, GatewayDep, TenantDep, TurnTenantDep
 from .respond import respond
 
 router = APIRouter()
@@ -22,7 +22,7 @@ router = APIRouter()
 
 @router.post("/v1/responses", **openapi.operation(ResponsesRequest))
 async def create_response(
-    request: Request, gateway: GatewayDep, tenant: TenantDep, credential: CredentialDep
+    request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep
 ) -> Response:
     body, ignored = await checked_body(request, gateway.settings, ResponsesRequest, translate.ignored_parameters)
     # previous_response_id continues the conversation it names: the whole history up to it goes
@@ -31,7 +31,7 @@ async def create_response(
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
-    run = gateway.sessions.turn(turn, None)
+    run = gateway.sessions.turn(turn, None, tenant, "responses")
 
     def store(response: dict[str, Any]) -> None:
         if body.store is not False:

@@ -206,6 +206,7 @@ class TurnRouter:
             reader = TurnReader(self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id)
             sdk_messages = TurnMessages(process.turn(_user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
+        process.tenant = turn.tenant
         if process not in conversation.ran:
             conversation.processes_used += 1
             conversation.ran.add(process)
@@ -222,6 +223,7 @@ class TurnRouter:
                 async for event in events:
                     if isinstance(event, Finish):
                         finish = event
+                        _count_cost(process, event)
                     yield event
         finally:
             reader, sdk_messages = run.reader, run.messages
@@ -279,6 +281,7 @@ class TurnRouter:
                 return await self._resume(conversation, key, conversation.claude_session), turn.prompt
             except _ResumeRefused:
                 log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
+        self.pool.make_room_for(turn.tenant, turn.process_limit)
         if not turn.history:
             spare = await self.pool.ready_spare(key.for_spares()) if self.settings.warm_processes else None
             if spare is not None:
@@ -345,6 +348,14 @@ class TurnRouter:
         remove()
         for process in list(conversation.ran):
             process.on_exit(remove)
+
+
+def _count_cost(process: ClaudeProcess, finish: Finish) -> None:
+    """What this answer cost: Claude Code reports its process's running total, so the answer's own
+    cost is what the total grew by since the process last reported it."""
+    if finish.total_cost_usd is not None:
+        finish.cost_usd = max(0.0, finish.total_cost_usd - process.cost_reported)
+        process.cost_reported = finish.total_cost_usd
 
 
 def _user_frame(message: Message) -> dict[str, Any]:

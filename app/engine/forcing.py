@@ -51,7 +51,8 @@ async def forced_call(
     for event in answer.events[:-1]:
         yield event
     spent = finish.usage + retry.finish.usage if retry.finish else finish.usage
-    yield Finish(finish.reason, spent, finish.model, finish.message, finish.stop_sequence)
+    total = (retry.finish or finish).total_cost_usd
+    yield Finish(finish.reason, spent, finish.model, finish.message, finish.stop_sequence, total_cost_usd=total)
 
 
 class _Held:

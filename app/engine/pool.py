@@ -221,6 +221,23 @@ class ProcessPool:
             except asyncio.TimeoutError:
                 pass
 
+    def make_room_for(self, tenant: str, limit: int | None) -> None:
+        """Before a tenant takes one more process: past its own limit, its least recently used idle
+        processes close (never another tenant's); if all of them are in turns, 429."""
+        if limit is None:
+            return
+        mine = [p for p in self.processes if p.tenant == tenant]
+        idle = sorted((p for p in mine if p in self._parked), key=lambda p: self._parked[p].since)
+        if len(mine) - len(idle) >= limit:
+            raise rate_limited(
+                f"This API key's {limit} Claude processes (its max_processes) are all busy; retry shortly.",
+                max(1, int(self.busy_wait) or 1),
+                code="too_many_processes",
+            )
+        for process in idle[: max(0, len(mine) - limit + 1)]:
+            self._parked[process].on_evict()
+            self.discard(process)
+
     def _evict_one(self) -> bool:
         """Free one process: a spare of the coldest key first, then the parked process worth least."""
         spare = self.spares.victim()

@@ -64,6 +64,8 @@ class ClaudeProcess:
         self.in_turn = False
         self.frozen = False
         self.model = options.model  # what it answers with (set_model changes it)
+        self.tenant: str | None = None  # whose turns it runs (None: a spare, not yet taken)
+        self.cost_reported = 0.0  # Claude Code's running total_cost_usd, as last reported
         self._exit_callbacks: list[Callable[[], None]] = []
 
     def on_exit(self, callback: Callable[[], None]) -> None:

@@ -175,7 +175,8 @@ class TurnReader:
             self.completed_cleanly = True
             reason = "stop" if self.structured else STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
             # The result's usage covers the whole turn: answers that ended in tool calls reported theirs.
-            return [Finish(reason, usage_from(message.usage) - self._reported, self.model, self.answer())]
+            usage = usage_from(message.usage) - self._reported
+            return [Finish(reason, usage, self.model, self.answer(), total_cost_usd=message.total_cost_usd)]
         return []
 
     def _stream_event(self, event: dict[str, Any]) -> list[Event]:

@@ -93,6 +93,8 @@ class Turn:
     # The caller's own Claude credential: the turn runs with it alone (credentials.py); None: the
     # operator's. Never stored: not with the session, not in a transcript, not in a log line.
     credential: Credential | None = None
+    # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.
+    process_limit: int | None = None
 
     @property
     def history(self) -> list[Message]:
@@ -172,6 +174,10 @@ class Finish:
     model: str | None = None  # the model Claude reports having used
     message: Message = field(default_factory=lambda: Message("assistant", []))  # the answer, as remembered
     stop_sequence: str | None = None  # the stop string that ended the answer, if one did
+    # USD, from Claude Code's own accounting: `total_cost_usd` is its running total for the process
+    # (as the CLI reports it), `cost_usd` what this answer added to it (conversation.py works it out).
+    total_cost_usd: float | None = None
+    cost_usd: float = 0.0
 
 
 Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Restart | Finish

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from ..auth import ANONYMOUS, Tenant
 from ..engine.types import Event, Turn
 from .service import SessionService, SessionTurn
 
@@ -21,9 +22,11 @@ Indexed = tuple[int, Event]
 class Choices:
     """The `n` answers to `turn`; `session_id` is known once the first event (or error) has come."""
 
-    def __init__(self, service: SessionService, turn: Turn, session_id: str | None, n: int) -> None:
-        self._service, self._turn, self._n = service, turn, n
-        self._run: SessionTurn | None = service.turn(turn, session_id) if n == 1 else None
+    def __init__(
+        self, service: SessionService, turn: Turn, session_id: str | None, n: int, tenant: Tenant = ANONYMOUS
+    ) -> None:
+        self._service, self._turn, self._n, self._tenant = service, turn, n, tenant
+        self._run: SessionTurn | None = service.turn(turn, session_id, tenant, "chat") if n == 1 else None
 
     @property
     def session_id(self) -> str | None:
@@ -32,7 +35,7 @@ class Choices:
     def events(self) -> AsyncGenerator[Indexed, None]:
         if self._run is not None:
             return indexed(self._run.events())
-        return merged([self._service.one_off(self._turn) for _ in range(self._n)])
+        return merged([self._service.one_off(self._turn, self._tenant, "chat") for _ in range(self._n)])
 
 
 def by_choice(items: list[Indexed], n: int) -> list[list[Event]]:

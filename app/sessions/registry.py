@@ -188,12 +188,18 @@ class SessionRegistry:
 
     # --- changes ------------------------------------------------------------------------------
     def create(
-        self, tenant: str, model: str, system: str | None, session_id: str | None = None, credential: str | None = None
+        self,
+        tenant: str,
+        model: str,
+        system: str | None,
+        session_id: str | None = None,
+        credential: str | None = None,
+        limit: int | None = None,
     ) -> Session:
         """A new session, or the live one of that name (a named session starts on first use).
-        Without a name, the session is a stateless one. Past the per-key limit, the key's least
-        recently used idle stateless session makes room; if it has none, 429. `credential` is the
-        new session's (see the module docstring)."""
+        Without a name, the session is a stateless one. Past the per-key limit (`limit`, the key's
+        own max_sessions, else the gateway's), the key's least recently used idle stateless session
+        makes room; if it has none, 429. `credential` is the new session's (see the module docstring)."""
         stateless = session_id is None
         session_id = session_id or f"sess_{secrets.token_hex(12)}"
         existing = self._sessions.get((tenant, session_id))
@@ -201,7 +207,7 @@ class SessionRegistry:
             return existing
         if existing is not None:
             self._end(existing)
-        self._make_room(tenant)
+        self._make_room(tenant, limit or self.max_per_tenant)
         now = self._clock()
         session = Session(
             session_id, tenant, model, system, created=now, last_used=now, stateless=stateless, credential=credential
@@ -249,6 +255,17 @@ class SessionRegistry:
             self._end(session)
         return len(ended)
 
+    def end_tenant(self, tenant: str) -> int:
+        """End every session of `tenant` (a revoked key), those in a turn too: their processes are
+        stopped now rather than when the turn lets go. Returns how many ended."""
+        mine = [s for s in self._sessions.values() if s.tenant == tenant]
+        for session in mine:
+            busy = session.lock.locked()
+            self._end(session)
+            if busy:
+                self._on_end(session.uid)
+        return len(mine)
+
     def end_all(self) -> None:
         for session in list(self._sessions.values()):
             self._end(session)
@@ -263,14 +280,14 @@ class SessionRegistry:
             "ttl_seconds": int(self.ttl),
         }
 
-    def _make_room(self, tenant: str) -> None:
+    def _make_room(self, tenant: str, limit: int) -> None:
         mine = [s for s in self._sessions.values() if s.tenant == tenant]
-        if len(mine) < self.max_per_tenant:
+        if len(mine) < limit:
             return
         idle = sorted((s for s in mine if s.stateless and not s.lock.locked()), key=lambda s: s.last_used)
-        if len(mine) - len(idle) >= self.max_per_tenant:
-            raise too_many_sessions(self.max_per_tenant)
-        for session in idle[: len(mine) - self.max_per_tenant + 1]:
+        if len(mine) - len(idle) >= limit:
+            raise too_many_sessions(limit)
+        for session in idle[: len(mine) - limit + 1]:
             self._end(session)
 
     def _end(self, session: Session) -> None:

@@ -1,5 +1,9 @@
 """Running a turn inside a session: find or start the session, one turn at a time, and record the
-turn only when it succeeded (a failed turn leaves the session as it was)."""
+turn only when it succeeded (a failed turn leaves the session as it was).
+
+Every door's turns come through here, so this is where a key's policy applies to a turn (its
+model list, max_concurrent, max_sessions, max_processes: app/policy/limits.py) and where the turn's
+usage goes into the ledger once it ends, however it ends (app/policy/usage.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..auth import ANONYMOUS, Tenant
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
+from ..policy.limits import Limits
+from ..policy.usage import Ledger, Meter
+from ..store import Store
+from ..store.null import NullStore
 from ..translate.common import check_tool_results
 from .registry import Pointer, Session, SessionRegistry, credential_mismatch, session_busy
 
@@ -22,58 +31,101 @@ class SessionTurn:
     service: SessionService
     turn: Turn
     requested_id: str | None
+    tenant: Tenant = ANONYMOUS
+    door: str = "chat"
     session_id: str | None = None
     pointer: Pointer | None = None
 
     async def events(self) -> AsyncGenerator[Event, None]:
-        registry = self.service.registry
-        session, resent = await self.service.enter(self.turn, self.requested_id)
-        self.session_id = session.id
-        try:
-            # A named session holds the history; a stateless client resent it itself.
-            history = [] if resent else session.messages
-            messages = [*history, *self.turn.messages]
-            check_tool_results(messages)  # the whole conversation: a call may be in the history
-            served = len(session.messages)
-            turn = replace(
-                self.turn,
-                messages=messages,
-                system=self.turn.system if self.turn.system is not None else session.system,
-                conversation_id=session.uid,
-                worth=CONTINUED if resent and served else ONE_OFF if resent else NAMED,
-                history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
-            )
-            session.model, session.system = turn.model or "default", turn.system
-            session.user = turn.user or session.user
-            session.metadata.update(turn.metadata)
-            async with aclosing(self.service.engine.stream(turn)) as events:
-                async for event in events:
-                    if isinstance(event, Finish):
-                        conversation = [*turn.messages, event.message]
-                        registry.record_turn(session, conversation[served:])
-                        self.pointer = registry.pointer(session, conversation)
-                    yield event
-        finally:
-            registry.release(session)
+        service, registry, tenant = self.service, self.service.registry, self.tenant
+        policy = tenant.policy
+        service.limits.check_model(tenant, self.turn.model, lambda name: service.engine.resolve_model(name))
+        async with service.limits.running(tenant):
+            limit = policy.max_sessions if policy else None
+            session, resent = await service.enter(self.turn, self.requested_id, limit)
+            self.session_id = session.id
+            meter, status, reached = Meter(), "cancelled", False
+            try:
+                # A named session holds the history; a stateless client resent it itself.
+                history = [] if resent else session.messages
+                messages = [*history, *self.turn.messages]
+                check_tool_results(messages)  # the whole conversation: a call may be in the history
+                served = len(session.messages)
+                turn = replace(
+                    self.turn,
+                    messages=messages,
+                    system=self.turn.system if self.turn.system is not None else session.system,
+                    conversation_id=session.uid,
+                    worth=CONTINUED if resent and served else ONE_OFF if resent else NAMED,
+                    history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
+                    process_limit=policy.max_processes if policy else None,
+                )
+                session.model, session.system = turn.model or "default", turn.system
+                session.user = turn.user or session.user
+                session.metadata.update(turn.metadata)
+                reached = True
+                async with aclosing(service.engine.stream(turn)) as events:
+                    async for event in events:
+                        meter.see(event)
+                        if isinstance(event, Finish):
+                            conversation = [*turn.messages, event.message]
+                            registry.record_turn(session, conversation[served:])
+                            self.pointer = registry.pointer(session, conversation)
+                        yield event
+                status = "ok"
+            except Exception:
+                status = "error"
+                raise
+            finally:
+                registry.release(session)
+                if reached:
+                    await service.ledger.record(self.turn, tenant.key_id, self.door, session.id, meter, status)
 
 
 class SessionService:
-    def __init__(self, registry: SessionRegistry, engine: Engine, busy_wait: float) -> None:
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        engine: Engine,
+        busy_wait: float,
+        store: Store | None = None,
+        turn_wait: float = 10.0,
+    ) -> None:
         self.registry = registry
         self.engine = engine
         self.busy_wait = busy_wait
+        store = store or NullStore()
+        self.limits = Limits(store, turn_wait)  # a key's max_concurrent waits like a busy gateway
+        self.ledger = Ledger(store)
 
-    def turn(self, turn: Turn, session_id: str | None) -> SessionTurn:
-        return SessionTurn(self, turn, session_id)
+    def end_tenant(self, tenant: str) -> None:
+        """End a tenant's sessions and their processes (a revoked key)."""
+        self.registry.end_tenant(tenant)
 
-    async def one_off(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        """A turn outside any session (chat's n > 1), with the same checks."""
+    def turn(self, turn: Turn, session_id: str | None, tenant: Tenant = ANONYMOUS, door: str = "chat") -> SessionTurn:
+        return SessionTurn(self, turn, session_id, tenant, door)
+
+    async def one_off(self, turn: Turn, tenant: Tenant = ANONYMOUS, door: str = "chat") -> AsyncGenerator[Event, None]:
+        """A turn outside any session (each of chat's n > 1 answers), with the same checks and limits."""
         check_tool_results(turn.messages)
-        async with aclosing(self.engine.stream(turn)) as events:
-            async for event in events:
-                yield event
+        self.limits.check_model(tenant, turn.model, lambda name: self.engine.resolve_model(name))
+        policy = tenant.policy
+        turn = replace(turn, process_limit=policy.max_processes if policy else None)
+        async with self.limits.running(tenant):
+            meter, status = Meter(), "cancelled"
+            try:
+                async with aclosing(self.engine.stream(turn)) as events:
+                    async for event in events:
+                        meter.see(event)
+                        yield event
+                status = "ok"
+            except Exception:
+                status = "error"
+                raise
+            finally:
+                await self.ledger.record(turn, tenant.key_id, door, None, meter, status)
 
-    async def enter(self, turn: Turn, session_id: str | None) -> tuple[Session, bool]:
+    async def enter(self, turn: Turn, session_id: str | None, limit: int | None = None) -> tuple[Session, bool]:
         """The session for this turn, locked, and whether the request resent its history.
 
         A named session is created on first use. Without a name, a history that extends a served
@@ -85,7 +137,7 @@ class SessionService:
         credential = turn.credential.id if turn.credential else None
         while True:
             if session_id:
-                session = self.registry.create(turn.tenant, model, turn.system, session_id, credential)
+                session = self.registry.create(turn.tenant, model, turn.system, session_id, credential, limit)
                 await self._lock(session)
                 resent = False
                 if session.credential != credential and not session.gone:
@@ -95,7 +147,7 @@ class SessionService:
                     session.credential = credential  # it served nothing yet: nothing to move over
             else:
                 found = self.registry.continuation(turn.tenant, model, turn.system, turn.messages, credential)
-                session = found or self.registry.create(turn.tenant, model, turn.system, credential=credential)
+                session = found or self.registry.create(turn.tenant, model, turn.system, None, credential, limit)
                 await self._lock(session)  # free (continuations are free ones, new ones too): no wait
                 resent = True
                 if found is not None and not self.registry.extends(found, turn.messages):

@@ -1,0 +1,91 @@
+"""The usage ledger: every turn that reached Claude is recorded once it ends, with Claude Code's
+own accounting (tokens from the result's usage, USD from its total_cost_usd): answered turns,
+failed ones and those the client cut short (with what Claude had reported by then), streamed or
+not, each of chat's `n` answers on its own.
+
+Also the reports of /v1/usage and /admin/usage: the ledger summed by key, model or day.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..engine.types import Event, Finish, Turn, Usage
+from ..store import Store, UsageEntry, UsageTotal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Meter:
+    """What one turn's events reported: tokens and cost, summed over its answers."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    model: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def see(self, event: Event) -> None:
+        if isinstance(event, Finish):
+            self.usage = self.usage + event.usage
+            self.cost_usd += event.cost_usd
+            self.model = event.model or self.model
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(
+        self, turn: Turn, key_id: str | None, door: str, session_id: str | None, meter: Meter, status: str
+    ) -> None:
+        """Write one turn's entry; a failure to write is logged, never the client's problem."""
+        entry = UsageEntry(
+            at=time.time(),
+            key_id=key_id,
+            tenant=turn.tenant,
+            session_id=session_id,
+            model=meter.model or turn.model or "default",
+            door=door,
+            input_tokens=meter.usage.input_tokens,
+            output_tokens=meter.usage.output_tokens,
+            cache_read_input_tokens=meter.usage.cache_read_input_tokens,
+            cache_creation_input_tokens=meter.usage.cache_creation_input_tokens,
+            cost_usd=meter.cost_usd,
+            duration_ms=int((time.monotonic() - meter.started) * 1000),
+            status=status,
+        )
+        try:
+            await self.store.record(entry)
+        except Exception:
+            log.exception("could not record a turn's usage")
+
+
+COUNTS = ("requests", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+def grouped(totals: Iterable[UsageTotal], by: str) -> list[dict[str, Any]]:
+    """The totals summed by `by`: "key" (key id, or tenant for unmanaged keys), "model" or "day"."""
+    groups: dict[str, dict[str, Any]] = {}
+    for total in totals:
+        name = {"key": total.key_id or total.tenant, "model": total.model, "day": total.day}[by]
+        group = groups.setdefault(name, {by: name, **dict.fromkeys(COUNTS, 0), "cost_usd": 0.0})
+        for count in COUNTS:
+            group[count] += getattr(total, count)
+        group["cost_usd"] += total.cost_usd
+    for group in groups.values():
+        group["total_tokens"] = sum(group[c] for c in COUNTS[1:])
+        group["cost_usd"] = round(group["cost_usd"], 10)
+    return sorted(groups.values(), key=lambda group: str(group[by]))
+
+
+def total(totals: Iterable[UsageTotal]) -> dict[str, Any]:
+    """Everything in `totals` summed."""
+    groups = grouped([replace(t, day="all") for t in totals], "day")
+    summed = groups[0] if groups else grouped([UsageTotal("", None, "all", "", 0, 0, 0, 0, 0, 0.0)], "day")[0]
+    del summed["day"]
+    return summed

@@ -1,0 +1,95 @@
+"""The store's one small interface, so that a shared store (for several replicas) can stand in for
+the embedded SQLite one. Records are plain dataclasses; no database type leaks out of app/store/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass
+class KeyRecord:
+    """A managed API key. Only the key's SHA-256 digest is kept; `credential` is ciphertext."""
+
+    id: str
+    name: str
+    digest: str  # sha256 hex of the key
+    policy: dict[str, Any]  # the policy's JSON form (app/policy/model.py)
+    created: float
+    credential: str | None = None  # the owner's Claude credential, encrypted (Fernet token)
+    revoked: float | None = None
+
+
+@dataclass
+class UsageEntry:
+    """One turn in the ledger."""
+
+    at: float  # when the turn ended (epoch seconds)
+    key_id: str | None  # a managed key's id; None for GATEWAY_API_KEYS keys and keyless use
+    tenant: str
+    session_id: str | None
+    model: str
+    door: str  # "chat", "messages", "responses"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_ms: int = 0
+    status: str = "ok"  # ok, error, cancelled
+
+
+@dataclass
+class Spent:
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+
+@dataclass
+class UsageTotal:
+    """The ledger summed over one (tenant, key, day, model)."""
+
+    tenant: str
+    key_id: str | None
+    day: str  # YYYY-MM-DD, UTC
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    cost_usd: float
+
+
+class Store(Protocol):
+    async def add_key(self, key: KeyRecord) -> None: ...
+
+    async def find_key(self, digest: str) -> KeyRecord | None:
+        """The live (not revoked) key with this digest."""
+        ...
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        """The live key with this id."""
+        ...
+
+    async def list_keys(self) -> list[KeyRecord]: ...
+
+    async def update_key(self, key: KeyRecord) -> None: ...
+
+    async def revoke_key(self, key_id: str, at: float) -> bool:
+        """Revoke a live key; False if there is none of that id."""
+        ...
+
+    async def record(self, entry: UsageEntry) -> None: ...
+
+    async def spent(self, tenant: str, since: float) -> Spent:
+        """What a tenant's turns cost since `since` (epoch seconds)."""
+        ...
+
+    async def usage(
+        self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
+    ) -> list[UsageTotal]:
+        """The ledger between `start` and `end`, summed by tenant, key, day and model."""
+        ...
+
+    def close(self) -> None: ...

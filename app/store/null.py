@@ -1,0 +1,39 @@
+"""A store that keeps nothing: for a session service built without one (unit tests, tools)."""
+
+from __future__ import annotations
+
+from .base import KeyRecord, Spent, UsageEntry, UsageTotal
+
+
+class NullStore:
+    async def add_key(self, key: KeyRecord) -> None:
+        return None
+
+    async def find_key(self, digest: str) -> KeyRecord | None:
+        return None
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        return None
+
+    async def list_keys(self) -> list[KeyRecord]:
+        return []
+
+    async def update_key(self, key: KeyRecord) -> None:
+        return None
+
+    async def revoke_key(self, key_id: str, at: float) -> bool:
+        return False
+
+    async def record(self, entry: UsageEntry) -> None:
+        return None
+
+    async def spent(self, tenant: str, since: float) -> Spent:
+        return Spent()
+
+    async def usage(
+        self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
+    ) -> list[UsageTotal]:
+        return []
+
+    def close(self) -> None:
+        return None

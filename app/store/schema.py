@@ -1,0 +1,79 @@
+"""The SQLite schema and its migrations.
+
+A database records the schema version it is at (`schema_version`, one row); on opening, every
+migration past it runs, in order, each in its own transaction. A new table or column is a new
+function appended to MIGRATIONS, never an edit of an old one: a database made by an older gateway
+is brought up to date, and one made by a newer gateway is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Column, Connection, Float, Index, Integer, MetaData, String, Table, Text, select
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("policy", Text, nullable=False),  # JSON
+    Column("credential", Text),  # Fernet token
+    Column("created", Float, nullable=False),
+    Column("revoked", Float),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("day", String(10), nullable=False),  # UTC date of `at`, for grouping by day
+    Column("tenant", String(64), nullable=False),
+    Column("key_id", String(32)),
+    Column("session_id", String(200)),
+    Column("model", String(200), nullable=False),
+    Column("door", String(20), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cache_read_input_tokens", Integer, nullable=False),
+    Column("cache_creation_input_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Index("usage_tenant_at", "tenant", "at"),
+    Index("usage_at", "at"),
+)
+
+
+def _v1(connection: Connection) -> None:
+    """Keys and the usage ledger (with its indexes)."""
+    keys.create(connection)
+    usage.create(connection)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+
+
+def migrate(connection: Connection) -> int:
+    """Bring the database to the newest version; returns the version it was at."""
+    schema_version.create(connection, checkfirst=True)
+    current = connection.execute(select(schema_version.c.version)).scalar()
+    if current is None:
+        connection.execute(schema_version.insert().values(version=0))
+        current = 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"The gateway's database is at schema version {current}, newer than this gateway knows "
+            f"({len(MIGRATIONS)}): upgrade the gateway, or point GATEWAY_DATA_DIR elsewhere."
+        )
+    for version in range(current, len(MIGRATIONS)):
+        MIGRATIONS[version](connection)
+        connection.execute(schema_version.update().values(version=version + 1))
+        connection.commit()
+    return current

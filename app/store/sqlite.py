@@ -1,0 +1,134 @@
+"""The embedded store: one SQLite file under the data folder, through SQLAlchemy Core.
+
+Every call is a short indexed statement (a key lookup by digest, one ledger insert, a sum over one
+key's rows of a period), but SQLite still blocks while it reads the disk or waits for another
+writer's lock: each call runs in a worker thread (`asyncio.to_thread`) so that the event loop keeps
+serving streams meanwhile. WAL mode lets readers go on while a turn's usage is being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy.engine import Row
+
+from .base import KeyRecord, Spent, UsageEntry, UsageTotal
+from .schema import keys, migrate, usage
+
+T = TypeVar("T")
+DATABASE = "gateway.db"
+
+
+def open_store(data_dir: Path) -> SqliteStore:
+    """The store in `data_dir` (created, private to this user), migrated to the current schema."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return SqliteStore(f"sqlite:///{data_dir / DATABASE}")
+
+
+class SqliteStore:
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(self.engine, "connect", _pragmas)
+        with self.engine.connect() as connection:
+            migrate(connection)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        def in_thread() -> T:
+            with self.engine.begin() as connection:
+                return work(connection)
+
+        return await asyncio.to_thread(in_thread)
+
+    # --- keys ---------------------------------------------------------------------------------
+    async def add_key(self, key: KeyRecord) -> None:
+        row = _key_row(key)
+        await self._run(lambda c: c.execute(keys.insert().values(**row)))
+
+    async def find_key(self, digest: str) -> KeyRecord | None:
+        query = select(keys).where(keys.c.digest == digest, keys.c.revoked.is_(None))
+        return await self._run(lambda c: _one_key(c.execute(query).first()))
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        query = select(keys).where(keys.c.id == key_id, keys.c.revoked.is_(None))
+        return await self._run(lambda c: _one_key(c.execute(query).first()))
+
+    async def list_keys(self) -> list[KeyRecord]:
+        query = select(keys).where(keys.c.revoked.is_(None)).order_by(keys.c.created)
+        return await self._run(lambda c: [_key(row) for row in c.execute(query)])
+
+    async def update_key(self, key: KeyRecord) -> None:
+        row = _key_row(key)
+        await self._run(lambda c: c.execute(keys.update().where(keys.c.id == key.id).values(**row)))
+
+    async def revoke_key(self, key_id: str, at: float) -> bool:
+        statement = keys.update().where(keys.c.id == key_id, keys.c.revoked.is_(None)).values(revoked=at)
+        return await self._run(lambda c: c.execute(statement).rowcount > 0)
+
+    # --- the ledger ---------------------------------------------------------------------------
+    async def record(self, entry: UsageEntry) -> None:
+        row = {**vars(entry), "day": time.strftime("%Y-%m-%d", time.gmtime(entry.at))}
+        await self._run(lambda c: c.execute(usage.insert().values(**row)))
+
+    async def spent(self, tenant: str, since: float) -> Spent:
+        tokens = usage.c.input_tokens + usage.c.output_tokens
+        tokens = tokens + usage.c.cache_read_input_tokens + usage.c.cache_creation_input_tokens
+        query = select(func.coalesce(func.sum(usage.c.cost_usd), 0.0), func.coalesce(func.sum(tokens), 0)).where(
+            usage.c.tenant == tenant, usage.c.at >= since
+        )
+
+        def read(connection: Connection) -> Spent:
+            cost, used = connection.execute(query).one()
+            return Spent(float(cost), int(used))
+
+        return await self._run(read)
+
+    async def usage(
+        self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
+    ) -> list[UsageTotal]:
+        groups = (usage.c.tenant, usage.c.key_id, usage.c.day, usage.c.model)
+        sums = [
+            func.sum(getattr(usage.c, name))
+            for name in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+                "cost_usd",
+            )
+        ]
+        query = select(*groups, func.count(), *sums).where(usage.c.at >= start, usage.c.at < end)
+        if tenant is not None:
+            query = query.where(usage.c.tenant == tenant)
+        if key_id is not None:
+            query = query.where(usage.c.key_id == key_id)
+        query = query.group_by(*groups).order_by(usage.c.day, usage.c.tenant, usage.c.model)
+        return await self._run(lambda c: [UsageTotal(*row) for row in c.execute(query)])
+
+
+def _pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _key_row(key: KeyRecord) -> dict[str, Any]:
+    return {**vars(key), "policy": json.dumps(key.policy, sort_keys=True)}
+
+
+def _key(row: Row[Any]) -> KeyRecord:
+    values = dict(row._mapping)
+    return KeyRecord(**{**values, "policy": json.loads(values["policy"])})
+
+
+def _one_key(row: Row[Any] | None) -> KeyRecord | None:
+    return None if row is None else _key(row)

@@ -1,0 +1,38 @@
+"""The embedded SQLite store: created and migrated on first open, kept across reopening, and a
+database from a newer gateway refused rather than misread."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from app.store import KeyRecord, UsageEntry, open_store
+from app.store.schema import MIGRATIONS
+
+
+async def test_a_new_folder_gets_a_migrated_database_that_outlives_the_store(tmp_path):
+    store = open_store(tmp_path / "data")
+    await store.add_key(KeyRecord("gk_1", "team", "d" * 64, {"rpm": 3}, created=1.0))
+    await store.record(
+        UsageEntry(at=86400.5, key_id="gk_1", tenant="key-gk_1", session_id=None, model="m", door="chat")
+    )
+    store.close()
+    with sqlite3.connect(tmp_path / "data" / "gateway.db") as db:
+        assert db.execute("select version from schema_version").fetchall() == [(len(MIGRATIONS),)]
+
+    again = open_store(tmp_path / "data")
+    assert (await again.find_key("d" * 64)).policy == {"rpm": 3}
+    [total] = await again.usage(0, 10**10)
+    assert (total.day, total.requests, total.key_id) == ("1970-01-02", 1, "gk_1")
+    assert await again.revoke_key("gk_1", 2.0) and await again.find_key("d" * 64) is None
+    assert not await again.revoke_key("gk_1", 3.0)
+    again.close()
+
+
+def test_a_database_of_a_newer_gateway_is_refused(tmp_path):
+    open_store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "gateway.db") as db:
+        db.execute("update schema_version set version = 99")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        open_store(tmp_path)
