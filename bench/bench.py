@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.steps import direct_steps, gateway_steps  # noqa: E402
+from bench.stream import stream_rows  # noqa: E402
 from tests.fakes.upstream import FakeAnthropic  # noqa: E402
 from tests.support import GatewayServer, descendants, free_port, wait_until  # noqa: E402
 
@@ -201,7 +202,7 @@ def concurrent_load(url: str, server: GatewayServer, clients: int = 8, turns: in
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--only", choices=["all", "steps"], default="all", help="run one scenario only")
+    parser.add_argument("--only", choices=["all", "steps", "stream"], default="all", help="run one scenario only")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     upstream_port = free_port()
@@ -223,6 +224,10 @@ def main() -> None:
         warm_client = OpenAI(base_url=f"{warm.url}/v1", api_key=KEY, max_retries=0, timeout=120)
         cold_client = OpenAI(base_url=f"{cold.url}/v1", api_key=KEY, max_retries=0, timeout=120)
         ttft(warm_client, [{"role": "system", "content": "bench"}, {"role": "user", "content": "warm-up"}])
+        if args.only in ("all", "stream"):
+            rows += stream_rows(env, warm_client, args.rounds, warm.process.pid)
+        if args.only == "stream":
+            return
         rows += step_rows(env, warm_client, args.rounds)
         if args.only == "steps":
             return
