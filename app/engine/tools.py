@@ -104,7 +104,6 @@ class ToolBridge:
             future.set_result(result)
 
 
-
 def results_for(calls: list[list[str]], prompt: Message) -> dict[str, ToolResult] | None:
     """The client's result for each held call ([id, name, arguments]) by call id, if the prompt is
     exactly those results; None if it is anything else."""
