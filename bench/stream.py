@@ -116,14 +116,24 @@ async def measure(env: dict[str, str], client: OpenAI, rounds: int, pid: int | N
 
     from bench.bench import direct_options
 
-    times: dict[str, list[float]] = {"gateway": [], "raw": [], "direct": [], "cpu": [], "deltas": [], "parse": []}
+    times: dict[str, list[float]] = {
+        "gateway": [],
+        "raw": [],
+        "direct": [],
+        "cpu": [],
+        "deltas": [],
+        "parse": [],
+        "direct_cpu": [],
+    }
     async with ClaudeSDKClient(direct_options(env)) as direct:
         await direct_stream(direct, "warm-up")
         await asyncio.to_thread(gateway_stream, client, "warm-up")
         for i in range(rounds):
             await asyncio.sleep(QUIET)
+            before = time.process_time()
             seconds, count = await direct_stream(direct, question(i))
             times["direct"].append(seconds)
+            times["direct_cpu"].append((time.process_time() - before) / max(count, 1))
             await asyncio.sleep(QUIET)
             before = cpu_seconds(pid) if pid else 0.0
             seconds, count = await asyncio.to_thread(gateway_stream, client, question(i))
@@ -154,4 +164,6 @@ def stream_rows(env: dict[str, str], client: OpenAI, rounds: int = 10, pid: int 
     if times["cpu"]:
         per_delta = sum(times["cpu"]) / sum(times["deltas"]) * 1e6
         rows.append(("  gateway process CPU per delta (whole request)", f"{per_delta:.0f} us"))
+        direct_cpu = statistics.median(times["direct_cpu"]) * 1e6
+        rows.append(("  direct client's process CPU per delta (the SDK's own reading)", f"{direct_cpu:.0f} us"))
     return rows
