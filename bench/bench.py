@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.burst import burst_rows  # noqa: E402
 from bench.steps import direct_steps, gateway_steps  # noqa: E402
+from bench.stream import stream_rows  # noqa: E402
 from tests.fakes.upstream import FakeAnthropic  # noqa: E402
 from tests.support import GatewayServer, descendants, free_port, wait_until  # noqa: E402
 
@@ -203,7 +204,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument(
-        "--only", choices=["all", "steps", "burst", "followup"], default="all", help="run one scenario only"
+        "--only",
+        choices=["all", "steps", "burst", "followup", "stream"],
+        default="all",
+        help="run one scenario only",
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
@@ -233,6 +237,10 @@ def main() -> None:
         if args.only in ("all", "followup"):
             rows += follow_up_rows(env, warm_client, cold_client, args.rounds)
         if args.only == "followup":
+            return
+        if args.only in ("all", "stream"):
+            rows += stream_rows(env, warm_client, args.rounds, warm.process.pid)
+        if args.only == "stream":
             return
         rows += step_rows(env, warm_client, args.rounds)
         if args.only == "steps":

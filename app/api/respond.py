@@ -5,7 +5,8 @@ A stream waits for the turn's first event before it answers, so that a failure t
 (a bad credential, a rate limit) gets its real HTTP status instead of a 200 stream that carries an
 error; a failure after that can only be the stream's last frame. A client that leaves stops the
 turn: until the answer (or its first event) is there, a watcher listens for the disconnect; once
-streaming, Starlette ends the stream when the client goes, and the events are closed with it.
+streaming, Starlette ends the stream when the client goes, and the events are closed with it. Frames
+that are ready together go out in one write (coalesce.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..errors import GatewayError
+from .coalesce import coalesced
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ async def respond(
         await events.aclose()
         raise
     return StreamingResponse(
-        _sse(frames, first, events),
+        coalesced(_sse(frames, first, events)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers()},
     )
@@ -78,7 +80,9 @@ async def _collect(events: AsyncIterator[Item]) -> list[Item]:
     return [item async for item in events]
 
 
-async def _sse(frames: Frames[Item], first: list[Item], events: AsyncGenerator[Item, None]) -> AsyncIterator[str]:
+async def _sse(
+    frames: Frames[Item], first: list[Item], events: AsyncGenerator[Item, None]
+) -> AsyncGenerator[str, None]:
     try:
         for frame in frames.opening():
             yield frame

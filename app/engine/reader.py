@@ -70,8 +70,8 @@ class TurnReader:
         # without a schema; text next to those calls is not part of the (JSON) answer.
         self.structured = structured
         self._in_structured_block = False
-        # Calls of the client's functions in this answer: index -> [id, name, JSON text so far].
-        self.tool_calls: dict[int, list[str]] = {}
+        self._calls: dict[int, list[str]] = {}  # see tool_calls
+        self._pieces: dict[int, list[str]] = {}  # streamed arguments not yet joined into _calls
         self._tool_index: int | None = None  # the call whose arguments are streaming
         self.awaiting_tools = False  # the answer stopped to call the client's functions
         self.finished = False
@@ -102,6 +102,16 @@ class TurnReader:
                 self.tool_calls.clear()
                 self._tool_index = None
         return events
+
+    @property
+    def tool_calls(self) -> dict[int, list[str]]:
+        """Calls of the client's functions in this answer: index -> [id, name, JSON text so far].
+        Streamed arguments are kept as pieces and joined when read: adding each delta to the string
+        would copy all of it every time."""
+        for index, pieces in self._pieces.items():
+            self._calls[index][2] += "".join(pieces)
+        self._pieces.clear()
+        return self._calls
 
     def answer(self) -> Message:
         """The assistant turn as a client will send it back: its text, then its function calls."""
@@ -218,8 +228,9 @@ class TurnReader:
             if delta.get("type") == "input_json_delta" and self.structured and self._in_structured_block:
                 return [TextDelta(delta.get("partial_json", ""))]
             if delta.get("type") == "input_json_delta" and self._tool_index is not None:
-                self.tool_calls[self._tool_index][2] += delta.get("partial_json", "")
-                return [ToolCallDelta(self._tool_index, delta.get("partial_json", ""))]
+                piece = delta.get("partial_json", "")
+                self._pieces.setdefault(self._tool_index, []).append(piece)
+                return [ToolCallDelta(self._tool_index, piece)]
         return []
 
     def usage_so_far(self) -> Usage:

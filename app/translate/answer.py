@@ -26,10 +26,22 @@ class Part:
     """One part of the answer: thinking, text or a function call."""
 
     kind: Literal["thinking", "text", "tool_call"]
-    text: str = ""  # the thinking or the text; a function call's JSON arguments as written so far
     call_id: str = ""  # a function call's id
     name: str = ""  # a function call's function
     key: str = field(default_factory=random_id)  # names the part in the ids a door gives it
+    # Pieces joined when read: adding each delta to a string copies all of it every time, which
+    # grows with the square of the length (a 100,000-delta answer: seconds).
+    _pieces: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The thinking or the text; a function call's JSON arguments as written so far."""
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    def add(self, piece: str) -> None:
+        self._pieces.append(piece)
 
 
 class Answer:
@@ -59,14 +71,14 @@ class Answer:
             kind: Literal["text", "thinking"] = "text" if isinstance(event, TextDelta) else "thinking"
             if not self.parts or self.parts[-1].kind != kind:
                 self.parts.append(Part(kind))
-            self.parts[-1].text += event.text
+            self.parts[-1].add(event.text)
             return self.parts[-1]
         elif isinstance(event, ToolCallStart):
             self._calls[event.index] = Part("tool_call", call_id=event.id, name=event.name)
             self.parts.append(self._calls[event.index])
             return self.parts[-1]
         elif isinstance(event, ToolCallDelta) and event.arguments and event.index in self._calls:
-            self._calls[event.index].text += event.arguments
+            self._calls[event.index].add(event.arguments)
             return self._calls[event.index]
         return None
 

@@ -36,7 +36,7 @@ from .common import (
     tool_spec,
     url_image,
 )
-from .sse import sse_event, stream_interrupted
+from .sse import FrameTemplate, hole, sse_event, stream_interrupted
 
 STOP_REASONS: dict[FinishReason, str] = {
     "stop": "end_turn",
@@ -185,25 +185,28 @@ def _usage(usage: Usage) -> dict[str, int]:
     }
 
 
-def _delta(event: Event) -> dict[str, Any] | None:
+def _delta(event: Event) -> tuple[str, str, str] | None:
+    """A delta's content_block_delta: its type, the field that carries the piece, and the piece."""
     if isinstance(event, TextDelta):
-        return {"type": "text_delta", "text": event.text}
+        return "text_delta", "text", event.text
     if isinstance(event, ThinkingDelta):
-        return {"type": "thinking_delta", "thinking": event.text}
+        return "thinking_delta", "thinking", event.text
     if isinstance(event, ToolCallDelta):
-        return {"type": "input_json_delta", "partial_json": event.arguments}
+        return "input_json_delta", "partial_json", event.arguments
     return None
 
 
 class EventStream:
     """Anthropic's streaming events for the turn's events, as SSE frames: each part of the answer
-    is a content block, opened, added to and closed."""
+    is a content block, opened, added to and closed. A block's deltas come from a template made
+    once (sse.py)."""
 
     def __init__(self, msg_id: str, model: str) -> None:
         self.msg_id, self.model = msg_id, model
         self.answer = Answer()
         self._open: Part | None = None  # the part whose content block is being streamed
         self._index = -1  # its index
+        self._templates: dict[tuple[int, str], FrameTemplate] = {}
 
     def opening(self) -> list[str]:
         start = _message(self.msg_id, self.model, [], None)
@@ -229,8 +232,15 @@ class EventStream:
             frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
         delta = _delta(event)
         if delta is not None:
-            frames.append(sse_event({"type": "content_block_delta", "index": self._index, "delta": delta}))
+            frames.append(self._delta_frame(*delta))
         return frames
+
+    def _delta_frame(self, kind: str, field: str, piece: str) -> str:
+        template = self._templates.get((self._index, kind))
+        if template is None:
+            payload = {"type": "content_block_delta", "index": self._index, "delta": {"type": kind, field: hole()}}
+            template = self._templates[(self._index, kind)] = FrameTemplate(sse_event(payload))
+        return template.fill(piece)
 
     def _close(self) -> list[str]:
         if self._open is None:

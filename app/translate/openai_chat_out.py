@@ -19,7 +19,7 @@ from ..engine.types import (
 from ..errors import GatewayError
 from ..protocol import openai_chat as oa
 from .answer import Answer
-from .sse import sse, stream_interrupted
+from .sse import FrameTemplate, hole, sse, stream_interrupted
 
 FINISH_REASONS: dict[FinishReason, str] = {
     "stop": "stop",
@@ -78,7 +78,8 @@ class ChunkStream:
     """Streamed response chunks, all with the same id, created and model, as SSE frames.
 
     With n choices, each chunk carries its choice's index; the usage chunk (with
-    stream_options.include_usage) comes once, after every choice has finished.
+    stream_options.include_usage) comes once, after every choice has finished. A chunk whose delta
+    is one string (text, thinking, a call's arguments) comes from a template made once (sse.py).
     """
 
     def __init__(
@@ -94,10 +95,11 @@ class ChunkStream:
         self.include_usage = include_usage
         self.legacy_functions = legacy_functions  # answer with function_call, the pre-tools form
         self._usage = Usage()
+        self._templates: dict[tuple[int, str, int], FrameTemplate] = {}
 
     def _chunk(
         self,
-        delta: oa.ChunkDelta | None,
+        delta: dict[str, Any] | None,
         index: int = 0,
         finish: str | None = None,
         usage: oa.CompletionUsage | None = None,
@@ -109,27 +111,35 @@ class ChunkStream:
             "model": self.model,
             "choices": []
             if delta is None
-            else [
-                {
-                    "index": index,
-                    "delta": delta.model_dump(exclude_none=True),
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            ],
+            else [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
         if self.include_usage:  # as OpenAI: null on every chunk but the last
             payload["usage"] = usage.model_dump() if usage else None
         return sse(payload)
 
+    def _piece(self, field: str, text: str, index: int, call: int = 0) -> list[str]:
+        """The chunk of a delta that is one string: the text, the thinking, or a call's arguments."""
+        if not text:
+            return []
+        template = self._templates.get((index, field, call))
+        if template is None:
+            deltas: dict[str, dict[str, Any]] = {
+                "content": {"content": hole()},
+                "reasoning_content": {"reasoning_content": hole()},
+                "arguments": {"tool_calls": [{"index": call, "function": {"arguments": hole()}}]},
+                "function_call": {"function_call": {"arguments": hole()}},
+            }
+            template = self._templates[(index, field, call)] = FrameTemplate(self._chunk(deltas[field], index))
+        return [template.fill(text)]
+
     def start(self, index: int = 0) -> str:
-        return self._chunk(oa.ChunkDelta(role="assistant", content=""), index)
+        return self._chunk({"role": "assistant", "content": ""}, index)
 
     def event(self, event: Event, index: int = 0) -> list[str]:
         if isinstance(event, TextDelta):
-            return [self._chunk(oa.ChunkDelta(content=event.text), index)] if event.text else []
+            return self._piece("content", event.text, index)
         if isinstance(event, ThinkingDelta):
-            return [self._chunk(oa.ChunkDelta(reasoning_content=event.text), index)] if event.text else []
+            return self._piece("reasoning_content", event.text, index)
         if self.legacy_functions and isinstance(event, (ToolCallStart, ToolCallDelta)):
             return self._legacy_call(event, index)
         if isinstance(event, ToolCallStart):
@@ -139,10 +149,9 @@ class ChunkStream:
                 "type": "function",
                 "function": {"name": event.name, "arguments": ""},
             }
-            return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)]
+            return [self._chunk({"tool_calls": [call]}, index)]
         if isinstance(event, ToolCallDelta):
-            call = {"index": event.index, "function": {"arguments": event.arguments}}
-            return [self._chunk(oa.ChunkDelta(tool_calls=[call]), index)] if event.arguments else []
+            return self._piece("arguments", event.arguments, index, event.index)
         if isinstance(event, Restart):
             raise stream_interrupted()
         if isinstance(event, Finish):
@@ -150,7 +159,7 @@ class ChunkStream:
             reason = FINISH_REASONS[event.reason]
             if self.legacy_functions and reason == "tool_calls":
                 reason = "function_call"
-            return [self._chunk(oa.ChunkDelta(), index, reason)]
+            return [self._chunk({}, index, reason)]
         return []
 
     def _legacy_call(self, event: ToolCallStart | ToolCallDelta, index: int) -> list[str]:
@@ -158,10 +167,8 @@ class ChunkStream:
         if event.index != 0:
             return []
         if isinstance(event, ToolCallStart):
-            return [self._chunk(oa.ChunkDelta(function_call={"name": event.name, "arguments": ""}), index)]
-        return (
-            [self._chunk(oa.ChunkDelta(function_call={"arguments": event.arguments}), index)] if event.arguments else []
-        )
+            return [self._chunk({"function_call": {"name": event.name, "arguments": ""}}, index)]
+        return self._piece("function_call", event.arguments, index)
 
     def end(self) -> list[str]:
         """After every choice: the usage chunk, if asked for."""

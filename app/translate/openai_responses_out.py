@@ -10,7 +10,7 @@ from ..engine.types import Event, Finish, Restart, TextDelta, ToolCallDelta, Usa
 from ..errors import GatewayError
 from ..protocol import openai_responses as orq
 from .answer import Answer, Part, random_id
-from .sse import sse_event, stream_interrupted
+from .sse import FrameTemplate, hole, sse_event, stream_interrupted
 
 ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
 
@@ -62,6 +62,7 @@ class ResponseBuilder:
         self._seq = 0
         self._open: Part | None = None  # the part whose output item is being streamed
         self._index = -1  # its index in output
+        self._templates: dict[tuple[str, str, int], FrameTemplate] = {}
 
     # whole
     def response(self, status: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -138,12 +139,20 @@ class ResponseBuilder:
             self._open, self._index = part, len(self.answer.parts) - 1
             frames += self._added(part)
         if isinstance(event, TextDelta):
-            frames.append(self._event("response.output_text.delta", **self._where(part), delta=event.text))
+            frames.append(self._delta("response.output_text.delta", part, event.text))
         elif isinstance(event, ToolCallDelta):
-            frames.append(
-                self._event("response.function_call_arguments.delta", **self._where(part), delta=event.arguments)
-            )
+            frames.append(self._delta("response.function_call_arguments.delta", part, event.arguments))
         return frames
+
+    def _delta(self, kind: str, part: Part, piece: str) -> str:
+        """A delta event of the open item, from a template made once (sse.py)."""
+        key = (kind, part.key, self._index)
+        template = self._templates.get(key)
+        if template is None:
+            payload = {"type": kind, "sequence_number": hole(0), **self._where(part), "delta": hole(1)}
+            template = self._templates[key] = FrameTemplate(sse_event(payload), holes=2)
+        self._seq += 1
+        return template.fill(self._seq - 1, piece)
 
     def _where(self, part: Part) -> dict[str, Any]:
         where = {"item_id": _item_id(part), "output_index": self._index}

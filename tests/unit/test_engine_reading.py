@@ -255,3 +255,25 @@ def test_with_an_output_schema_an_unstreamed_client_call_is_still_a_call():
     )
     assert reader.feed(message) == [ToolCallStart(0, "t1", "get_weather"), ToolCallDelta(0, '{"city": "Oslo"}')]
     assert reader.unstreamed_calls_pending
+
+
+def test_streamed_arguments_are_their_pieces_joined_however_often_they_are_read():
+    reader = TurnReader(default_retry_after=9)
+    tool = {"type": "tool_use", "id": "t1", "name": "mcp__client__f", "input": {}}
+    reader.feed(START)
+    reader.feed(stream({"type": "content_block_start", "index": 0, "content_block": tool}))
+    pieces = ['{"a": "', *(f"{n}é" for n in range(500)), '"}']
+    for n, piece in enumerate(pieces):
+        reader.feed(
+            stream(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                }
+            )
+        )
+        if n in (0, 1, 250):
+            assert reader.tool_calls[0][2] == "".join(pieces[: n + 1])
+    assert reader.tool_calls[0][2] == "".join(pieces)
+    assert reader.answer().content[-1]["input"] == {"a": "".join(f"{n}é" for n in range(500))}

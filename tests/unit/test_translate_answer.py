@@ -75,3 +75,17 @@ def test_every_part_has_its_own_key():
     keys = {p.key for p in answer.parts}
     assert len(keys) == 3 and all(len(k) == 24 for k in keys)
     assert random_id("msg_").startswith("msg_") and len(random_id("msg_")) == 28
+
+
+def test_a_parts_text_is_its_pieces_joined_however_often_it_is_read():
+    answer = Answer()
+    pieces = [f"{n}é\n" for n in range(1000)]
+    for n, piece in enumerate(pieces):
+        answer.add(TextDelta(piece))
+        if n in (0, 1, 500):
+            assert answer.text == "".join(pieces[: n + 1])
+    answer.add(ToolCallStart(0, "call_1", "f"))
+    for piece in ['{"a"', ": 1", "}"]:
+        answer.add(ToolCallDelta(0, piece))
+    assert answer.text == "".join(pieces)
+    assert [call.text for call in answer.tool_calls] == ['{"a": 1}']

@@ -82,3 +82,28 @@ def test_reading_a_message_does_not_cancel_the_sdks_reading_when_a_call_comes_fi
         await stream.aclose()
 
     asyncio.run(scenario())
+
+
+def test_reading_without_a_call_to_race_then_with_one_keeps_the_order_and_honours_the_call():
+    async def scenario():
+        arrived = asyncio.Event()
+
+        async def source() -> AsyncGenerator:
+            yield "first"
+            yield "second"
+            await arrived.wait()
+            yield "late"
+
+        stream = TurnMessages(source())
+        assert await stream.next() == "first"  # nothing to race: read in this task
+        calling = asyncio.Event()
+        assert await stream.next(calling) == "second"  # a call may come, none did: the message
+        calling.set()
+        assert await stream.next(calling) is None  # the call came first: the CLI waits
+        assert not stream.ended
+        arrived.set()
+        assert await stream.next() == "late"  # the pending read, not a second one, delivers it
+        assert await stream.next() is None and stream.ended
+        await stream.aclose()
+
+    asyncio.run(scenario())
