@@ -190,7 +190,7 @@ def test_a_ten_step_loop_continues_one_held_turn_without_spawning(keyless_stats_
     for step in range(11):
         message, finish = complete(client, messages, tools, stream)
         if step == 0:
-            spawned = pool(gateway)["spawned_total"] - pool(gateway)["spares_started"]
+            spawned = spawned_for_turns(gateway)
         if step < 10:
             assert finish == "tool_calls", (step, message)
             (call,) = message["tool_calls"]
@@ -199,7 +199,7 @@ def test_a_ten_step_loop_continues_one_held_turn_without_spawning(keyless_stats_
         else:
             assert finish == "stop"
             assert message["content"] == "results: " + " | ".join(f"r{i}" for i in range(10))
-    assert pool(gateway)["spawned_total"] - pool(gateway)["spares_started"] == spawned  # every step on one process
+    assert spawned_for_turns(gateway) == spawned  # every step on one process
     assert len(fake.requests) >= 11 and all(
         r["messages"][0]["content"][0]["text"] == "Do ten lookups." for r in fake.requests[-11:]
     )
@@ -248,6 +248,12 @@ def complete(client, messages, tools, stream: bool) -> tuple[dict, str]:
         response = client.chat.completions.create(model="sonnet", messages=messages, tools=tools)
         return response.choices[0].message.model_dump(exclude_none=True), response.choices[0].finish_reason
     return streamed_step(client, messages, tools)
+
+
+def spawned_for_turns(gateway) -> int:
+    """Processes started for turns, not as spares (one reading: a spare may start in between)."""
+    figures = pool(gateway)
+    return figures["spawned_total"] - figures["spares_started"]
 
 
 def pool(gateway) -> dict:
