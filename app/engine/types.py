@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -95,6 +95,9 @@ class Turn:
     credential: Credential | None = None
     # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.
     process_limit: int | None = None
+    # Told what Claude had used when the turn ends without a Finish (cut short, failed): the
+    # tokens streamed so far, which the upstream bills all the same (the usage ledger counts them).
+    on_partial_usage: Callable[[Usage], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def history(self) -> list[Message]:

@@ -8,6 +8,7 @@ Also the reports of /v1/usage and /admin/usage: the ledger summed by key, model 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -28,6 +29,10 @@ class Meter:
     cost_usd: float = 0.0
     model: str | None = None
     started: float = field(default_factory=time.monotonic)
+
+    def partial(self, usage: Usage) -> None:
+        """What a turn that ended without a Finish had used (no cost: the CLI reports it at the end)."""
+        self.usage = self.usage + usage
 
     def see(self, event: Event) -> None:
         if isinstance(event, Finish):
@@ -59,6 +64,10 @@ class Ledger:
             duration_ms=int((time.monotonic() - meter.started) * 1000),
             status=status,
         )
+        # Shielded: a turn cut short by its client is recorded even as its task is being cancelled.
+        await asyncio.shield(self._write(entry))
+
+    async def _write(self, entry: UsageEntry) -> None:
         try:
             await self.store.record(entry)
         except Exception:

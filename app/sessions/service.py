@@ -59,6 +59,7 @@ class SessionTurn:
                     worth=CONTINUED if resent and served else ONE_OFF if resent else NAMED,
                     history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
                     process_limit=policy.max_processes if policy else None,
+                    on_partial_usage=meter.partial,
                 )
                 session.model, session.system = turn.model or "default", turn.system
                 session.user = turn.user or session.user
@@ -110,9 +111,9 @@ class SessionService:
         check_tool_results(turn.messages)
         self.limits.check_model(tenant, turn.model, lambda name: self.engine.resolve_model(name))
         policy = tenant.policy
-        turn = replace(turn, process_limit=policy.max_processes if policy else None)
+        meter, status = Meter(), "cancelled"
+        turn = replace(turn, process_limit=policy.max_processes if policy else None, on_partial_usage=meter.partial)
         async with self.limits.running(tenant):
-            meter, status = Meter(), "cancelled"
             try:
                 async with aclosing(self.engine.stream(turn)) as events:
                     async for event in events:
