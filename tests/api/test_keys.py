@@ -132,3 +132,19 @@ async def test_keys_survive_a_restart(gateway):
 def engine_sessions(client):
     gateway = client._transport.app.state.gateway
     return [s for s in gateway.sessions.registry._sessions.values()]
+
+
+async def test_a_stored_credential_that_cannot_be_decrypted_refuses_turns_never_serving_the_operators(gateway):
+    client, _, _ = await gateway(admin_key="admin-secret", secret_key="first-secret")
+    created = await new_key(client, claude_credential={"type": "api_key", "value": "sk-ant-owner-credential"})
+    client, _, _ = await gateway(admin_key="admin-secret", secret_key="another-secret")  # the secret changed
+    turn = await client.post("/v1/messages", json=anthropic_ask("hi"), headers=bearer(created["key"]))
+    assert turn.status_code == 503, turn.text
+    assert turn.json()["type"] == "error"  # Anthropic's envelope
+    assert "GATEWAY_SECRET_KEY" in turn.json()["error"]["message"]
+    # Its other routes still answer: the key itself is fine.
+    assert (await client.get("/v1/usage", headers=bearer(created["key"]))).status_code == 200
+
+
+def anthropic_ask(text: str) -> dict:
+    return {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": text}]}

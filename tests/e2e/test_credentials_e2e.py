@@ -126,7 +126,12 @@ def test_a_credential_sent_per_request_is_nowhere_on_disk(own_gateway, fake, cli
     ]
     client(own_gateway, "alice").chat.completions.create(model="sonnet", messages=history)  # a transcript written
     assert carried(fake)["alice"] == {ALICE}
-    places = [own_gateway.env["GATEWAY_WORK_DIR"], str(own_gateway.log_path.parent), str(cli_config_dir)]
+    places = [
+        own_gateway.env["GATEWAY_WORK_DIR"],
+        own_gateway.env["GATEWAY_DATA_DIR"],  # the store: keys, the usage ledger
+        str(own_gateway.log_path.parent),
+        str(cli_config_dir),
+    ]
     for value in (ALICE, BOB):
         found = subprocess.run(["grep", "-rl", value, *places], capture_output=True, text=True)
         assert found.stdout == "", found.stdout
@@ -176,3 +181,56 @@ def test_a_gateway_that_does_not_allow_credentials_refuses_them(gateway, fake):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "request_credentials_not_allowed"
     assert fake.requests == [] and ALICE not in response.text
+
+
+@pytest.fixture(scope="module")
+def hosted(upstream, cli_config_dir, tmp_path_factory):
+    """A gateway with an admin key and a secret for the credentials stored with keys."""
+    yield from serve(
+        upstream,
+        cli_config_dir,
+        tmp_path_factory,
+        "hosted-credentials",
+        admin_key="admin-" + uuid.uuid4().hex,
+        secret_key="secret-" + uuid.uuid4().hex,
+    )
+
+
+def test_a_keys_stored_credential_serves_its_turns_alone(hosted, fake):
+    admin = {"Authorization": f"Bearer {hosted.env['GATEWAY_ADMIN_KEY']}"}
+
+    def new_key(name: str, **policy) -> str:
+        created = httpx.post(f"{hosted.url}/admin/keys", json={"name": name, **policy}, headers=admin, timeout=10)
+        assert created.status_code == 201, created.text
+        return created.json()["key"]
+
+    keys = {
+        "alice": new_key("alice", claude_credential={"type": "api_key", "value": ALICE}),
+        "operator": new_key("no credential of its own"),
+    }
+    for turn in range(2):  # the second on the kept process
+        for who, key in keys.items():
+            openai.OpenAI(base_url=f"{hosted.url}/v1", api_key=key, max_retries=0, timeout=60).chat.completions.create(
+                model="sonnet",
+                messages=[{"role": "user", "content": f"{who}/stored/{turn}"}],
+                extra_headers={"X-Session-Id": who},
+            )
+    seen = carried(fake)
+    assert seen["alice"] == {ALICE} and seen["operator"] == {OPERATOR}
+    # A key may not send another credential per request unless its policy allows it.
+    refused = httpx.post(
+        f"{hosted.url}/v1/chat/completions",
+        json={"model": "sonnet", "messages": [{"role": "user", "content": "x"}]},
+        headers={"Authorization": f"Bearer {keys['operator']}", "X-Claude-Credential": BOB},
+        timeout=30,
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "request_credentials_not_allowed"
+    allowed = new_key("bob", request_credentials=True)
+    openai.OpenAI(
+        base_url=f"{hosted.url}/v1",
+        api_key=allowed,
+        max_retries=0,
+        timeout=60,
+        default_headers={"X-Claude-Credential": BOB},
+    ).chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "bob/per-request"}])
+    assert carried(fake)["bob"] == {BOB}
