@@ -1,7 +1,7 @@
 """The engine that runs turns on the Claude Code CLI through the Claude Agent SDK: its lifecycle,
 and the facade the rest of the gateway sees (turns, models, credential status, token counts, stats).
 
-What runs where: `conversation.py` routes each turn onto a process; `pool.py` owns the processes
+What runs where: `router.py` routes each turn onto a process; `pool.py` owns the processes
 (limit, spares, eviction); `process.py` one CLI process; `options.py` what a process starts with;
 `running.py` and `reader.py` turn the CLI's messages into events; `models.py` the model names;
 `tokens.py` token counting; `workdir.py` the folders on disk.
@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from . import credentials
-from .conversation import Conversation, TurnRouter
+from .conversation import Conversation
 from .credentials import Credential
 from .failures import CredentialRefusal
 from .launcher import write_launcher
@@ -28,6 +28,7 @@ from .models import ModelCatalog
 from .options import Spawn, SpawnOptions
 from .pool import ProcessPool
 from .process import ClaudeProcess
+from .router import TurnRouter
 from .tokens import TokenCounter
 from .transcript import remove_transcripts_under
 from .types import Event, ModelInfo, Turn

@@ -1,58 +1,20 @@
-"""Conversations and the routing of their turns onto Claude Code processes.
-
-A conversation keeps its Claude process connected between turns. For each turn, in this order:
-1. the conversation's live process, if Claude already holds exactly the turn's history: only the
-   new user message is sent (for a turn held for the client's function results, the results);
-2. a new process resuming the conversation's own transcript (the process was evicted, idled out
-   or died): nothing is replayed by the gateway;
-3. for a conversation with no history, a warm spare started ahead for the same options;
-4. a new process resuming a transcript the gateway writes from the history (real turns).
-A conversation runs under one credential (the caller's own, or the operator's): its processes
-and transcripts are that credential's. A turn under another credential starts it over, from
-the history the turn carries (the session layer refuses a named session that would do so).
-A turn that fails or is cut short drops the process and what Claude holds, so the next turn
-rebuilds from the history the client (or the session) has: nothing half-done is reused. A turn
-whose reused process fails before producing anything runs once more on a fresh process.
-
-The caller runs one turn at a time per conversation (the session lock); one-off turns
-(`conversation_id` None) get a conversation of their own, ended with the turn.
-"""
+"""A conversation as the engine keeps it between turns: its folder, its credential, the process
+that holds it (and what that process holds), and a turn held for the client's function results.
+router.py decides which process runs each turn."""
 
 from __future__ import annotations
 
-import logging
-import shutil
 import time
-import uuid
-from collections.abc import AsyncGenerator, Collection
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..errors import GatewayError
 from .credentials import Credential
-from .failures import start_error
-from .forcing import ask_for_call, forced_call
-from .options import Spawn, SpawnKey, SpawnOptions
-from .pool import ProcessPool
+from .options import SpawnKey
 from .process import ClaudeProcess
 from .reader import TurnReader
-from .running import TurnMessages, turn_events
-from .stops import StopScanner
-from .tools import results_for
-from .transcript import inline_history, remove_transcripts, resumable, write_transcript
-from .types import HELD, Event, Finish, Message, Turn, extend_hash
-from .workdir import GatewayFolder
-
-log = logging.getLogger(__name__)
-
-RESUME_REFUSED_MARKER = "No conversation found with session ID"
-
-
-class _ResumeRefused(Exception):
-    """The CLI would not resume the transcript it was pointed at."""
+from .running import TurnMessages
+from .types import Finish, Message
 
 
 @dataclass
@@ -64,20 +26,6 @@ class Held:
     reader: TurnReader
     calls: list[list[str]]  # [id, name, JSON arguments] of each call, in order
     since: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _Attempt:
-    reused: bool = False  # the turn runs on a process that served before (parked, spare, held)
-
-
-@dataclass
-class _Run:
-    """What reads the turn's answer; a correction (forcing.py) replaces both."""
-
-    reader: TurnReader
-    messages: TurnMessages
-    corrected: bool = False
 
 
 @dataclass
@@ -95,264 +43,7 @@ class Conversation:
     held: Held | None = None
 
 
-class TurnRouter:
-    """The engine's conversations, and which process runs each of their turns (module docstring)."""
-
-    def __init__(self, settings: Settings, pool: ProcessPool, options: SpawnOptions, work: GatewayFolder) -> None:
-        self.settings = settings
-        self.pool = pool
-        self.options = options
-        self.work = work
-        self.all: dict[str, Conversation] = {}
-
-    # --- life ---------------------------------------------------------------------------------
-    def end(self, conversation_id: str) -> None:
-        """Close the conversation's process and forget its folder and transcripts."""
-        conversation = self.all.pop(conversation_id, None)
-        if conversation is None:
-            return
-
-        # A held turn's process is interrupted and closed; its calls are not answered first: an
-        # answered (failed) call makes Claude Code ask Claude again before the interrupt lands.
-        if conversation.process is not None:
-            self.pool.discard(conversation.process, interrupt=True)
-        self._remove_folder(conversation, conversation.cwd)
-
-    def release_stale_held(self, timeout: float) -> int:
-        """Turns held for results that did not come back within `timeout`: their processes go."""
-        stale = [c for c in self.all.values() if c.held is not None and time.monotonic() - c.held.since > timeout]
-        for conversation in stale:
-            self._release_held(conversation)
-        return len(stale)
-
-    def stats(self, conversations: Collection[str]) -> dict[str, Any]:
-        """The figures of the given conversations (one tenant's)."""
-        mine = [self.all[c] for c in conversations if c in self.all]
-        running = [process for conversation in mine for process in conversation.ran]
-        return {
-            "conversations": len(mine),
-            "processes": {
-                "live": sum(1 for process in running if process.alive),
-                "exiting": sum(1 for process in running if not process.alive),
-                "spawned_total": sum(conversation.processes_used for conversation in mine),
-            },
-        }
-
-    # --- turns --------------------------------------------------------------------------------
-    async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        conversation = self._conversation(turn.conversation_id, turn.credential)
-        key = SpawnKey.of(turn)
-        history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
-        try:
-            yielded = False
-            attempt = _Attempt()
-            try:
-                async with aclosing(self._attempt(conversation, key, turn, history_hash, attempt)) as events:
-                    async for event in events:
-                        yielded = True
-                        yield event
-            except GatewayError as error:
-                # A reused process (parked, spare, held) that died before it said anything: once more
-                # on a fresh one, rebuilt from the history. Claude had produced nothing to lose.
-                if yielded or not attempt.reused or error.code != "claude_process_failed":
-                    raise
-                log.warning("a reused Claude process failed before any output (%s); retrying on a fresh one", error)
-                async with aclosing(self._attempt(conversation, key, turn, history_hash, _Attempt())) as events:
-                    async for event in events:
-                        yield event
-        finally:
-            if not self.settings.warm_processes or turn.conversation_id is None:
-                self.end(conversation.id)
-
-    def _conversation(self, conversation_id: str | None, credential: Credential | None) -> Conversation:
-        if conversation_id and conversation_id in self.all:
-            if self.all[conversation_id].credential == credential:
-                return self.all[conversation_id]
-            self.end(conversation_id)  # never another credential's process or transcript
-        conversation = Conversation(
-            conversation_id or f"once-{uuid.uuid4().hex}",
-            self.work.new_folder(),
-            self.options.config_dir(credential),
-            credential,
-        )
-        self.all[conversation.id] = conversation
-        return conversation
-
-    async def _attempt(
-        self, conversation: Conversation, key: SpawnKey, turn: Turn, history_hash: str, attempt: _Attempt
-    ) -> AsyncGenerator[Event, None]:
-        holds_history = conversation.key == key and conversation.holds == history_hash
-        held = conversation.held
-        conversation.held = None
-        results = results_for(held.calls, turn.prompt) if held is not None and holds_history else None
-        if held is not None and (results is None or not held.process.alive):
-            conversation.held = held
-            self._release_held(conversation)  # the client went elsewhere, or the CLI died: rebuild
-            held, holds_history = None, False
-        if not holds_history and conversation.process is not None:
-            self._drop_process(conversation)
-        if not holds_history:
-            conversation.claude_session = None
-        if held is not None:  # the held turn goes on with the client's results
-            process, reader, sdk_messages = held.process, held.reader, held.messages
-            attempt.reused = True
-            self.pool.unpark(process)
-            for call_id, result in (results or {}).items():
-                if process.bridge is not None:
-                    process.bridge.deliver(reader.cli_ids.get(call_id, call_id), result)
-            reader.continue_after_tools(turn.legacy_call_id)
-        else:
-            process, prompt = await self._process_for(conversation, key, turn, attempt)
-            reader = TurnReader(self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id)
-            sdk_messages = TurnMessages(process.turn(_user_frame(prompt)))
-        conversation.process, conversation.key, conversation.holds = process, key, None
-        process.tenant = turn.tenant
-        if process not in conversation.ran:
-            conversation.processes_used += 1
-            conversation.ran.add(process)
-            process.on_exit(lambda: conversation.ran.discard(process))
-        if self.settings.warm_processes and not turn.history:
-            self.pool.keep_warm(
-                key.for_spares(), lambda: self.options.for_key(key, self.work.new_folder(), None, spare=True)
-            )
-
-        finish: Finish | None = None
-        run = _Run(reader, sdk_messages)
-        try:
-            async with aclosing(self._events(process, run, turn)) as events:
-                async for event in events:
-                    if isinstance(event, Finish):
-                        finish = event
-                        _count_cost(process, event)
-                    yield event
-        finally:
-            reader, sdk_messages = run.reader, run.messages
-            if finish is None and turn.on_partial_usage is not None:
-                turn.on_partial_usage(reader.usage_so_far())
-            if run.corrected and not reader.awaiting_tools:
-                finish = None  # Claude holds a correction the client never saw: rebuild next time
-            if finish is not None and reader.awaiting_tools and process.bridge is not None and process.alive:
-                conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
-                conversation.held = Held(
-                    process, sdk_messages, reader, [reader.tool_calls[i] for i in sorted(reader.tool_calls)]
-                )
-                # Evictable and idle-closed like any parked process, so held turns whose results
-                # never come cannot fill the gateway.
-                self.pool.park(process, lambda: self._release_held(conversation), HELD)
-            else:
-                await sdk_messages.aclose()
-                if finish is not None and reader.completed_cleanly and process.alive:
-                    conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
-                    conversation.claude_session = reader.session_id
-                    self.pool.park(process, lambda: self._forget_process(conversation), turn.worth)
-                else:  # failed, cut short or cancelled: start over from the history next time
-                    self._drop_process(conversation)
-
-    def _events(self, process: ClaudeProcess, run: _Run, turn: Turn) -> AsyncGenerator[Event, None]:
-        """The answer's events; one that must call a function is asked again once (forcing.py)."""
-        stops = StopScanner(turn.stop) if turn.stop else None
-        timeout, retry_after = self.settings.request_timeout, self.settings.retry_after_default
-        first = turn_events(process, run.messages, run.reader, stops, timeout, retry_after)
-        if turn.forced_tool is None or not turn.tools:
-            return first
-
-        async def again() -> AsyncGenerator[Event, None]:
-            await run.messages.aclose()
-            run.corrected = True
-            run.reader = TurnReader(retry_after, turn.output_schema is not None, turn.legacy_call_id)
-            ask = Message("user", [{"type": "text", "text": ask_for_call(turn.forced_tool or "")}])
-            run.messages = TurnMessages(process.turn(_user_frame(ask)))
-            async with aclosing(turn_events(process, run.messages, run.reader, stops, timeout, retry_after)) as events:
-                async for event in events:
-                    yield event
-
-        return forced_call(turn, first, again)
-
-    async def _process_for(
-        self, conversation: Conversation, key: SpawnKey, turn: Turn, attempt: _Attempt
-    ) -> tuple[ClaudeProcess, Message]:
-        """The process to run the turn on, and what to send it (see the module docstring)."""
-        if conversation.process is not None and conversation.process.alive:
-            self.pool.unpark(conversation.process)
-            attempt.reused = True
-            return conversation.process, turn.prompt
-        if conversation.process is not None:  # it died since the last turn: resume its transcript
-            self._forget_process(conversation)
-        if conversation.claude_session is not None:
-            try:
-                return await self._resume(conversation, key, conversation.claude_session), turn.prompt
-            except _ResumeRefused:
-                log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
-        self.pool.make_room_for(turn.tenant, turn.process_limit)
-        if not turn.history:
-            spare = await self.pool.ready_spare(key.for_spares()) if self.settings.warm_processes else None
-            if spare is not None:
-                await spare.set_model(key.model)  # spares serve every model of their option set
-                self._adopt_workdir(conversation, spare)
-                attempt.reused = True
-                return spare, turn.prompt
-            return await self.spawn(self.options.for_key(key, conversation.cwd, None)), turn.prompt
-        if self.settings.history_mode == "transcript":
-            history, prompt = resumable(turn.history, turn.prompt, tools_offered=bool(key.tools))
-            session = write_transcript(conversation.config_dir, conversation.cwd, history)
-            try:
-                return await self._resume(conversation, key, session), prompt
-            except _ResumeRefused:
-                log.warning("Claude Code refused the history transcript; sending the history inline")
-        process = await self.spawn(self.options.for_key(key, conversation.cwd, None))
-        return process, inline_history(turn.history, turn.prompt)
-
-    async def spawn(self, spawn: Spawn) -> ClaudeProcess:
-        """A new connected process; start-up failures as gateway errors."""
-        try:
-            return await self.pool.spawn(spawn)
-        except GatewayError:
-            raise
-        except Exception as exc:
-            if spawn.options.resume and RESUME_REFUSED_MARKER in str(exc):
-                raise _ResumeRefused() from exc
-            raise start_error(exc, self.settings.connect_timeout, self.settings.retry_after_default) from exc
-
-    async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
-        return await self.spawn(self.options.for_key(key, conversation.cwd, session))
-
-    def _release_held(self, conversation: Conversation) -> None:
-        """The results of a held turn will not come: its process is interrupted and closed (its
-        calls are not answered first, see `end`)."""
-        if conversation.held is not None:
-            conversation.held = None
-            self._drop_process(conversation)
-
-    def _drop_process(self, conversation: Conversation) -> None:
-        if conversation.process is not None:
-            self.pool.discard(conversation.process, interrupt=conversation.process.in_turn)
-        self._forget_process(conversation)
-        conversation.holds, conversation.claude_session = None, None
-
-    def _forget_process(self, conversation: Conversation) -> None:
-        """The process is gone (evicted, idled out); the transcript still lets the CLI resume."""
-        conversation.process = None
-
-    def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
-        """A spare was started in a folder of its own; the conversation moves in there, and its
-        old folder goes with the transcripts written in it (a failed first turn's)."""
-        self._remove_folder(conversation, conversation.cwd)
-        conversation.cwd = Path(process.options.cwd or conversation.cwd)
-
-    def _remove_folder(self, conversation: Conversation, folder: Path) -> None:
-        """`folder` and its transcripts go now, and again as each process that ran in it exits (an
-        interrupted CLI still writes its transcript)."""
-
-        def remove() -> None:
-            shutil.rmtree(folder, ignore_errors=True)
-            remove_transcripts(conversation.config_dir, folder)
-
-        remove()
-        for process in list(conversation.ran):
-            process.on_exit(remove)
-
-
-def _count_cost(process: ClaudeProcess, finish: Finish) -> None:
+def count_cost(process: ClaudeProcess, finish: Finish) -> None:
     """What this answer cost: Claude Code reports its process's running total, so the answer's own
     cost is what the total grew by since the process last reported it."""
     if finish.total_cost_usd is not None:
@@ -360,7 +51,8 @@ def _count_cost(process: ClaudeProcess, finish: Finish) -> None:
         process.cost_reported = finish.total_cost_usd
 
 
-def _user_frame(message: Message) -> dict[str, Any]:
+def user_frame(message: Message) -> dict[str, Any]:
+    """The stream-json frame that gives the CLI a user message."""
     return {
         "type": "user",
         "message": {"role": "user", "content": message.content},

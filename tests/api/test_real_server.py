@@ -95,17 +95,17 @@ def test_a_client_that_leaves_mid_body_is_not_logged_as_a_failure(server):
 def test_a_stream_the_client_leaves_is_in_the_ledger_with_the_tokens_claude_had_used(server):
     # The fake CLI streams a chunk every 0.1 s after its message_start (input 10, cache read 3,
     # cache creation 2): the client reads one chunk and hangs up.
+    def total() -> dict:
+        return httpx.get(f"{server.url}/v1/usage", timeout=10).json()["total"]
+
+    before = total()
     body = {"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "[[slow]] a b c d e f g h"}]}
     with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=30) as response:
         assert response.status_code == 200
         next(response.iter_lines())
-
-    def usage() -> dict:
-        return httpx.get(f"{server.url}/v1/usage", timeout=10).json()
-
     deadline = time.monotonic() + 20
-    while not usage()["by_model"] and time.monotonic() < deadline:
+    while total()["requests"] == before["requests"] and time.monotonic() < deadline:
         time.sleep(0.1)
-    [entry] = usage()["by_model"]
-    assert entry["requests"] == 1
-    assert (entry["input_tokens"], entry["cache_read_input_tokens"], entry["cache_creation_input_tokens"]) == (10, 3, 2)
+    after = total()
+    counts = ("requests", "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    assert [after[count] - before[count] for count in counts] == [1, 10, 3, 2]
