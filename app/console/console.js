@@ -29,7 +29,7 @@ async function api(method, path, body) {
   return data;
 }
 
-const when = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().replace("T", " ").slice(0, 19) : "");
+const when = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().replace("T", " ").slice(0, 16) + "Z" : "");
 const dash = (value) => (value === null || value === undefined ? "—" : String(value));
 const tenantName = (tenant) => {
   const key = keys.find((k) => k.tenant === tenant);
@@ -119,6 +119,7 @@ function keyBody(creating) {
 }
 
 function editKey(key) {
+  $("new-key").hidden = true;
   $("key-id").value = key.id;
   $("f-name").value = key.name;
   $("f-models").value = (key.policy.models || []).join(", ");
@@ -215,7 +216,7 @@ async function deleteSession(id) {
 }
 
 function newSession() {
-  $("chat-session").value = "console-" + crypto.getRandomValues(new Uint32Array(2)).join("-");
+  $("chat-session").value = "console-" + crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   $("chat-log").replaceChildren();
 }
 
