@@ -91,6 +91,16 @@ async def test_the_admin_sees_the_whole_pool_and_every_session_a_key_only_its_ow
     assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=ADMIN)).status_code == 401
 
 
+async def test_the_admin_sees_whose_claude_credential_a_key_only_that_there_is_one(gateway, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
+    client, _, _ = await gateway(admin_key="admin-secret")
+    operator = await client.get("/v1/auth/status", headers=ADMIN)
+    assert operator.json()["claude_code"]["account"] and "sk-ant-secret" not in operator.text
+    ann = (await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()
+    tenant = (await client.get("/v1/auth/status", headers=bearer(ann["key"]))).json()
+    assert "account" not in tenant["claude_code"]
+
+
 async def test_the_latest_failed_turns_are_listed_for_the_admin(gateway):
     client, _, _ = await gateway(admin_key="admin-secret")
     ann = (await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()
