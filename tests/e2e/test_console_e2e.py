@@ -94,13 +94,22 @@ def test_admin_and_user_in_a_real_browser(console, browser, fake):
     expect(row).to_contain_text("sonnet")
     key_id = row.locator("button.edit").get_attribute("data-id")
 
+    # Whatever a key is called is shown as text, never run as markup.
+    hostile = '<img src=x onerror="window.pwned=1">'
+    admin_headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    other = httpx.post(f"{console.url}/admin/keys", json={"name": hostile}, headers=admin_headers).json()
+    admin.click("#refresh")
+    expect(admin.locator("#keys tbody tr", has_text=hostile)).to_have_count(1)
+    assert admin.evaluate("window.pwned") is None and admin.locator("#keys img").count() == 0
+    httpx.delete(f"{console.url}/admin/keys/{other['id']}", headers=admin_headers)
+
     # Its limits changed in the page (PATCH).
     row.locator("button.edit").click()
     admin.fill("#f-rpm", "60")
     admin.fill("#f-budget_usd", "5")
     admin.click("#key-submit")
     expect(row.locator("td").nth(3)).to_have_text("60")
-    policy = httpx.get(f"{console.url}/admin/keys/{key_id}", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    policy = httpx.get(f"{console.url}/admin/keys/{key_id}", headers=admin_headers)
     assert (policy.json()["policy"]["rpm"], policy.json()["policy"]["budget_usd"]) == (60, 5.0)
 
     # A turn with that key, from the official client.
