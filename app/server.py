@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import admin, chat, health, messages, models, openapi, responses, sessions, usage
+from .api import admin, admin_live, chat, console, health, messages, models, openapi, responses, sessions, usage
 from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
-    for module in (chat, messages, responses, models, sessions, usage, admin, health):
+    for module in (chat, messages, responses, models, sessions, usage, admin, admin_live, console, health):
         app.include_router(module.router)
     openapi.install(app)
 

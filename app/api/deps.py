@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..auth import Tenant, presented_key
+from ..auth import ADMIN, Tenant, presented_key
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_api_key
 from ..gateway import Gateway
@@ -36,6 +36,16 @@ async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
 
 
 TenantDep = Annotated[Tenant, Depends(authenticate)]
+
+
+async def authenticate_viewer(request: Request, gateway: GatewayDep) -> Tenant:
+    """The caller of a view the admin may look at too: ADMIN for the admin key, else its tenant."""
+    if gateway.keys.is_admin(presented_key(request)):
+        return ADMIN
+    return await authenticate(request, gateway)
+
+
+ViewerDep = Annotated[Tenant, Depends(authenticate_viewer)]
 
 
 async def authenticate_turn(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Tenant:

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..auth import ANONYMOUS
-from .deps import GatewayDep, TenantDep
+from ..auth import ADMIN, ANONYMOUS
+from .deps import GatewayDep, ViewerDep
 
 router = APIRouter()
 
@@ -18,17 +18,17 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/v1/auth/status")
-async def auth_status(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+async def auth_status(gateway: GatewayDep, tenant: ViewerDep) -> dict[str, Any]:
     status = await gateway.engine.auth_status()
-    return status if tenant is ANONYMOUS else for_tenant(status)
+    return status if tenant is ANONYMOUS or tenant is ADMIN else for_tenant(status)
 
 
 def for_tenant(status: dict[str, Any]) -> dict[str, Any]:
     """What a keyed client may know: whether a credential is configured and of which kind.
 
     The account behind it (email, organisation, plan) and where its files are belong to the
-    operator: in keyless mode (this machine only) they are shown, to a keyed client never (an
-    admin key will see them once there is one).
+    operator: they are shown in keyless mode (this machine only) and to the admin key, to any
+    other key never.
     """
     credential = status.get("credential") or {}
     claude_code = status.get("claude_code") or {}

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..auth import ANONYMOUS
+from ..auth import ADMIN, ANONYMOUS
 from . import openapi
-from .deps import GatewayDep, TenantDep
+from .deps import GatewayDep, TenantDep, ViewerDep
 
 router = APIRouter()
 
@@ -21,10 +21,13 @@ async def list_sessions(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any
 
 
 @router.get("/v1/sessions/stats", **openapi.operation(statuses=(401, 403)))
-async def session_stats(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
-    """The caller's own figures; the whole engine's (every tenant's processes) only in keyless mode."""
+async def session_stats(gateway: GatewayDep, tenant: ViewerDep) -> dict[str, Any]:
+    """The caller's own figures; the whole gateway's (every tenant's sessions and processes, the
+    spares, memory) only for the admin key and in keyless mode (this machine's operator)."""
     registry = gateway.sessions.registry
-    mine = None if tenant is ANONYMOUS else [session.uid for session in registry.list(tenant.id)]
+    if tenant is ADMIN or tenant is ANONYMOUS:
+        return {**registry.stats(None if tenant is ADMIN else tenant.id), "gateway": gateway.engine.stats(None)}
+    mine = [session.uid for session in registry.list(tenant.id)]
     return {**registry.stats(tenant.id), "gateway": gateway.engine.stats(mine)}
 
 

@@ -270,7 +270,7 @@ class SessionRegistry:
         for session in list(self._sessions.values()):
             self._end(session)
 
-    def stats(self, tenant: str) -> dict[str, Any]:
+    def stats(self, tenant: str | None) -> dict[str, Any]:
         mine = self.list(tenant)
         return {
             "object": "session.stats",
@@ -313,9 +313,9 @@ class SessionRegistry:
         return self._clock() - session.last_used > self.ttl
 
     # Last in the class: below it, `list` in an annotation would name this method.
-    def list(self, tenant: str) -> list[Session]:
-        """The tenant's live sessions."""
-        return [s for s in self._sessions.values() if s.tenant == tenant and not self._expired(s)]
+    def list(self, tenant: str | None) -> list[Session]:
+        """The tenant's live sessions (every tenant's for None: the admin's view)."""
+        return [s for s in self._sessions.values() if tenant in (None, s.tenant) and not self._expired(s)]
 
 
 def _key(system: str | None) -> str:

@@ -82,6 +82,10 @@ class Store(Protocol):
 
     async def record(self, entry: UsageEntry) -> None: ...
 
+    async def failures(self, limit: int) -> list[UsageEntry]:
+        """The latest turns that ended in an error, newest first."""
+        ...
+
     async def spent(self, tenant: str, since: float) -> Spent:
         """What a tenant's turns cost since `since` (epoch seconds)."""
         ...

@@ -27,6 +27,9 @@ class NullStore:
     async def record(self, entry: UsageEntry) -> None:
         return None
 
+    async def failures(self, limit: int) -> list[UsageEntry]:
+        return []
+
     async def spent(self, tenant: str, since: float) -> Spent:
         return Spent()
 

@@ -78,6 +78,10 @@ class SqliteStore:
         row = {**vars(entry), "day": time.strftime("%Y-%m-%d", time.gmtime(entry.at))}
         await self._run(lambda c: c.execute(usage.insert().values(**row)))
 
+    async def failures(self, limit: int) -> list[UsageEntry]:
+        query = select(usage).where(usage.c.status == "error").order_by(usage.c.at.desc()).limit(limit)
+        return await self._run(lambda c: [_entry(row) for row in c.execute(query)])
+
     async def spent(self, tenant: str, since: float) -> Spent:
         tokens = usage.c.input_tokens + usage.c.output_tokens
         tokens = tokens + usage.c.cache_read_input_tokens + usage.c.cache_creation_input_tokens
@@ -128,6 +132,11 @@ def _key_row(key: KeyRecord) -> dict[str, Any]:
 def _key(row: Row[Any]) -> KeyRecord:
     values = dict(row._mapping)
     return KeyRecord(**{**values, "policy": json.loads(values["policy"])})
+
+
+def _entry(row: Row[Any]) -> UsageEntry:
+    values = dict(row._mapping)
+    return UsageEntry(**{name: values[name] for name in UsageEntry.__dataclass_fields__})
 
 
 def _one_key(row: Row[Any] | None) -> KeyRecord | None:
