@@ -40,7 +40,7 @@ async def sweep(gateway: Gateway) -> None:
         await asyncio.sleep(interval)
         try:
             gateway.sessions.registry.expire()
-            gateway.responses.expire()
+            await gateway.responses.expire()
             gateway.engine.close_idle_processes()
         except Exception:
             log.exception("sweep failed")
@@ -56,8 +56,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     registry = SessionRegistry(
         settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
     )
-    stored = ResponseStore(settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes)
     store = open_store(settings.data_path)
+    stored = ResponseStore(
+        settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store
+    )
     service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait)
     gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store))
 

@@ -27,7 +27,7 @@ async def create_response(
     body, ignored = await checked_body(request, gateway.settings, ResponsesRequest, translate.ignored_parameters)
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
-    earlier, system = gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)
+    earlier, system = await gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
@@ -35,7 +35,10 @@ async def create_response(
 
     def store(response: dict[str, Any]) -> None:
         if body.store is not False:
-            gateway.responses.put(resp_id, StoredResponse(tenant.id, response, run.pointer, turn.system))
+            conversation = gateway.sessions.registry.conversation(run.pointer) if run.pointer else None
+            added = (conversation or turn.messages)[len(earlier) :]  # what this response added
+            item = StoredResponse(tenant.id, response, run.pointer, turn.system)
+            gateway.responses.put(resp_id, item, body.previous_response_id, added)
 
     builder = translate_out.ResponseBuilder(resp_id, int(time.time()), body, on_finish=store)
     return await respond(
@@ -50,10 +53,10 @@ async def create_response(
 
 @router.get("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def get_response(response_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
-    return gateway.responses.get(tenant.id, response_id).response
+    return await gateway.responses.get(tenant.id, response_id)
 
 
 @router.delete("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def delete_response(response_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
-    gateway.responses.delete(tenant.id, response_id)
+    await gateway.responses.delete(tenant.id, response_id)
     return {"id": response_id, "object": "response.deleted", "deleted": True}

@@ -47,5 +47,7 @@ async def get_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -
 
 @router.delete("/v1/sessions/{session_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def delete_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    uid = gateway.sessions.registry.get(tenant.id, session_id).uid
     gateway.sessions.registry.delete(tenant.id, session_id)
+    await gateway.responses.forget_session(uid)  # its responses' conversation goes with it
     return {"id": session_id, "object": "session.deleted", "deleted": True}

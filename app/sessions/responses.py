@@ -1,16 +1,22 @@
 """Stored Responses (OpenAI Responses API): what GET /v1/responses/{id} returns, and where the
 conversation up to each response lives, which `previous_response_id` continues.
 
-A stored response keeps a pointer into the session registry, not a copy of its conversation: the
-session holds the messages once. Only what a stateless session drops, image bytes, is kept here
-(see `Pointer`). So a conversation ends with its session: once that was deleted or expired, the
-response can still be read, but no longer continued.
+In memory, a stored response keeps a pointer into the session registry, not a copy of its
+conversation: the session holds the messages once. Only what a stateless session drops, image
+bytes, is kept here (see `Pointer`). Bounded by count and by bytes (the kept images count): the
+oldest go first.
 
-Bounded by count and by bytes (the kept images count): the oldest go first.
+Each response is also written to the store (app/store: SQLite by default) with only the messages
+it added to its conversation and the id of the response before it. So after a restart, or once its
+session has ended, a response can still be read, and continued: the chain of `previous_id`s gives
+the whole conversation back, and the engine rebuilds it for Claude. Both forget it after the TTL.
+A session deleted by its client takes the conversations of its responses with it (the responses
+themselves can still be read).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -20,6 +26,8 @@ from typing import Any
 
 from ..engine.types import Message
 from ..errors import GatewayError
+from ..store import ResponseRecord, Store
+from ..store.null import NullStore
 from .registry import Pointer, SessionRegistry
 
 
@@ -65,6 +73,7 @@ class ResponseStore:
         max_items: int = 10_000,
         max_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
     ) -> None:
         self.ttl = ttl
         self.max_items = max_items
@@ -72,43 +81,90 @@ class ResponseStore:
         self.bytes = 0
         self._clock = clock
         self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._store: Store = store or NullStore()
+        self._writes: set[asyncio.Task[None]] = set()
 
-    def put(self, response_id: str, item: StoredResponse) -> None:
+    def put(self, response_id: str, item: StoredResponse, previous_id: str | None, added: list[Message]) -> None:
+        """Keep a response; `added` are the messages it added to the conversation of `previous_id`."""
+        record = ResponseRecord(
+            response_id,
+            item.tenant,
+            previous_id,
+            item.system,
+            [{"role": m.role, "content": m.content} for m in added],
+            item.response,
+            item.stored_at,
+            item.pointer.uid if item.pointer else None,
+        )
+        write = asyncio.get_running_loop().create_task(self._store.put_response(record))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
         item.size = item.measure()
         if item.size > self.max_bytes:
-            return  # larger than the whole store: kept by nobody rather than emptying it
+            return  # larger than the whole memory: kept by the store alone rather than emptying it
         self._items[response_id] = item
         self.bytes += item.size
         while len(self._items) > self.max_items or self.bytes > self.max_bytes:
             self._drop(next(iter(self._items)))
 
-    def get(self, tenant: str, response_id: str, param: str | None = None) -> StoredResponse:
+    async def get(self, tenant: str, response_id: str, param: str | None = None) -> dict[str, Any]:
+        """What GET /v1/responses/{id} returns."""
         item = self._items.get(response_id)
-        if item is None or item.tenant != tenant or self._clock() - item.stored_at > self.ttl:
-            raise response_not_found(response_id, param)
-        return item
+        if item is not None and item.tenant == tenant and self._fresh(item.stored_at):
+            return item.response
+        return (await self._record(tenant, response_id, param)).response
 
-    def earlier(
+    async def earlier(
         self, tenant: str, response_id: str | None, sessions: SessionRegistry
     ) -> tuple[list[Message], str | None]:
         """The conversation up to and including a response (`previous_response_id`), and its system
-        prompt; nothing for no response."""
+        prompt; nothing for no response. From its live session where there is one, else from the
+        store's chain of responses."""
         if response_id is None:
             return [], None
-        item = self.get(tenant, response_id, "previous_response_id")
-        conversation = sessions.conversation(item.pointer) if item.pointer else None
-        if conversation is None:
-            raise conversation_ended(response_id)
-        return conversation, item.system
+        item = self._items.get(response_id)
+        if item is not None and item.tenant == tenant and self._fresh(item.stored_at) and item.pointer:
+            conversation = sessions.conversation(item.pointer)
+            if conversation is not None:
+                return conversation, item.system
+        record = await self._record(tenant, response_id, "previous_response_id")
+        system, chain = record.system, [record]
+        while chain[-1].previous_id is not None:
+            before = await self._store.get_response(chain[-1].previous_id)
+            if before is None or before.tenant != tenant or not self._fresh(before.stored_at):
+                raise conversation_ended(response_id)
+            chain.append(before)
+        if any(link.messages is None for link in chain):
+            raise conversation_ended(response_id)  # a session it went through was deleted
+        messages = [Message(m["role"], m["content"]) for link in reversed(chain) for m in link.messages or []]
+        return messages, system
 
-    def delete(self, tenant: str, response_id: str) -> None:
-        self.get(tenant, response_id)
-        self._drop(response_id)
-
-    def expire(self) -> None:
-        now = self._clock()
-        for response_id in [k for k, v in self._items.items() if now - v.stored_at > self.ttl]:
+    async def delete(self, tenant: str, response_id: str) -> None:
+        await self.get(tenant, response_id)
+        if response_id in self._items:
             self._drop(response_id)
+        await self._store.delete_response(response_id)
+
+    async def forget_session(self, uid: str) -> None:
+        """A deleted session takes its responses' conversation with it: they can be read, not continued."""
+        if self._writes:  # a response of it may be on its way to the store
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._store.forget_session(uid)
+
+    async def expire(self) -> None:
+        now = self._clock()
+        for response_id in [k for k, v in self._items.items() if not self._fresh(v.stored_at, now)]:
+            self._drop(response_id)
+        await self._store.expire_responses(now - self.ttl)
+
+    async def _record(self, tenant: str, response_id: str, param: str | None) -> ResponseRecord:
+        record = await self._store.get_response(response_id)
+        if record is None or record.tenant != tenant or not self._fresh(record.stored_at):
+            raise response_not_found(response_id, param)
+        return record
+
+    def _fresh(self, stored_at: float, now: float | None = None) -> bool:
+        return (self._clock() if now is None else now) - stored_at <= self.ttl
 
     def _drop(self, response_id: str) -> None:
         item = self._items.pop(response_id)

@@ -40,6 +40,22 @@ class UsageEntry:
 
 
 @dataclass
+class ResponseRecord:
+    """A stored Responses API response: what GET returns, and the messages it added to its
+    conversation (its input, less the earlier conversation, and its answer), so that a chain of
+    `previous_id`s gives the whole conversation back after a restart, each message kept once."""
+
+    id: str
+    tenant: str
+    previous_id: str | None
+    system: str | None
+    messages: list[dict[str, Any]] | None  # {"role", "content"} each; None: its session was deleted
+    response: dict[str, Any]
+    stored_at: float
+    session: str | None = None  # the uid of the session that served it
+
+
+@dataclass
 class Spent:
     cost_usd: float = 0.0
     tokens: int = 0
@@ -97,3 +113,18 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # --- stored responses ---------------------------------------------------------------------
+    async def put_response(self, record: ResponseRecord) -> None: ...
+
+    async def get_response(self, response_id: str) -> ResponseRecord | None: ...
+
+    async def delete_response(self, response_id: str) -> None: ...
+
+    async def forget_session(self, session: str) -> None:
+        """Drop the messages of the responses a deleted session served (the responses stay)."""
+        ...
+
+    async def expire_responses(self, before: float) -> None:
+        """Forget responses stored before `before` (epoch seconds)."""
+        ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import KeyRecord, Spent, UsageEntry, UsageTotal
+from .base import KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
 
 
 class NullStore:
@@ -37,6 +37,21 @@ class NullStore:
         self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
     ) -> list[UsageTotal]:
         return []
+
+    async def put_response(self, record: ResponseRecord) -> None:
+        return None
+
+    async def get_response(self, response_id: str) -> ResponseRecord | None:
+        return None
+
+    async def delete_response(self, response_id: str) -> None:
+        return None
+
+    async def forget_session(self, session: str) -> None:
+        return None
+
+    async def expire_responses(self, before: float) -> None:
+        return None
 
     def close(self) -> None:
         return None

@@ -51,13 +51,34 @@ usage = Table(
 )
 
 
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("previous_id", String(100)),
+    Column("system", Text),
+    Column("messages", Text),  # JSON: the messages this response added; NULL once its session was deleted
+    Column("response", Text, nullable=False),  # JSON: what GET /v1/responses/{id} returns
+    Column("stored_at", Float, nullable=False),
+    Column("session", String(64)),
+    Index("responses_stored_at", "stored_at"),
+    Index("responses_session", "session"),
+)
+
+
 def _v1(connection: Connection) -> None:
     """Keys and the usage ledger (with its indexes)."""
     keys.create(connection)
     usage.create(connection)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(connection: Connection) -> None:
+    """Stored Responses API responses, so that they (and their conversations) outlive a restart."""
+    responses.create(connection)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 
 
 def migrate(connection: Connection) -> int:

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import Row
 
-from .base import KeyRecord, Spent, UsageEntry, UsageTotal
-from .schema import keys, migrate, usage
+from .base import KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
+from .schema import keys, migrate, responses, usage
 
 T = TypeVar("T")
 DATABASE = "gateway.db"
@@ -72,6 +72,36 @@ class SqliteStore:
     async def revoke_key(self, key_id: str, at: float) -> bool:
         statement = keys.update().where(keys.c.id == key_id, keys.c.revoked.is_(None)).values(revoked=at)
         return await self._run(lambda c: c.execute(statement).rowcount > 0)
+
+    # --- stored responses ---------------------------------------------------------------------
+    async def put_response(self, record: ResponseRecord) -> None:
+        messages = None if record.messages is None else json.dumps(record.messages)
+        row = {**vars(record), "messages": messages, "response": json.dumps(record.response)}
+        await self._run(lambda c: c.execute(responses.insert().prefix_with("OR REPLACE").values(**row)))
+
+    async def get_response(self, response_id: str) -> ResponseRecord | None:
+        query = select(responses).where(responses.c.id == response_id)
+
+        def read(connection: Connection) -> ResponseRecord | None:
+            row = connection.execute(query).first()
+            if row is None:
+                return None
+            values = row._asdict()
+            values["messages"] = None if values["messages"] is None else json.loads(values["messages"])
+            values["response"] = json.loads(values["response"])
+            return ResponseRecord(**values)
+
+        return await self._run(read)
+
+    async def delete_response(self, response_id: str) -> None:
+        await self._run(lambda c: c.execute(responses.delete().where(responses.c.id == response_id)))
+
+    async def forget_session(self, session: str) -> None:
+        statement = responses.update().where(responses.c.session == session).values(messages=None)
+        await self._run(lambda c: c.execute(statement))
+
+    async def expire_responses(self, before: float) -> None:
+        await self._run(lambda c: c.execute(responses.delete().where(responses.c.stored_at < before)))
 
     # --- the ledger ---------------------------------------------------------------------------
     async def record(self, entry: UsageEntry) -> None:

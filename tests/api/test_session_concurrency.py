@@ -199,13 +199,13 @@ async def test_too_many_sessions_is_429_in_the_doors_envelope():
     assert refused.status_code == 429 and refused.json()["error"]["type"] == "rate_limit_error"
 
 
-def test_stored_responses_are_bounded_by_bytes():
-    store = ResponseStore(3600, max_items=1000, max_bytes=50_000)
+async def test_stored_responses_in_memory_are_bounded_by_bytes():
+    store = ResponseStore(3600, max_items=1000, max_bytes=50_000)  # no store behind it
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "x" * 20_000}}
     big = Pointer(("t", "s"), "uid", 1, "digest", {0: Message("user", [image])})  # the image bytes it keeps
     for i in range(5):
-        store.put(f"r{i}", StoredResponse("t", {"id": f"r{i}"}, big, None))
+        store.put(f"r{i}", StoredResponse("t", {"id": f"r{i}"}, big, None), None, [])
     assert store.bytes <= 50_000
     with pytest.raises(GatewayError):
-        store.get("t", "r0")  # the oldest went first
-    assert store.get("t", "r4").response == {"id": "r4"}
+        await store.get("t", "r0")  # the oldest went first
+    assert await store.get("t", "r4") == {"id": "r4"}
