@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             sweeper.cancel()
             registry.end_all()
             await engine.close()
+            await stored.flush()  # responses on their way to the store
             store.close()
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)

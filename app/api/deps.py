@@ -19,7 +19,7 @@ from ..gateway import Gateway
 from .checks import request_credential
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -60,7 +60,7 @@ async def authenticate_turn(request: Request, gateway: GatewayDep, tenant: Tenan
 TurnTenantDep = Annotated[Tenant, Depends(authenticate_turn)]
 
 
-def authenticate_admin(request: Request, gateway: GatewayDep) -> None:
+async def authenticate_admin(request: Request, gateway: GatewayDep) -> None:
     """Only the admin key passes (403 while none is set)."""
     if not gateway.settings.admin_key:
         raise GatewayError(
@@ -73,7 +73,7 @@ def authenticate_admin(request: Request, gateway: GatewayDep) -> None:
 AdminDep = Depends(authenticate_admin)
 
 
-def caller_credential(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Credential | None:
+async def caller_credential(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Credential | None:
     """The caller's own Claude credential for this request's turns: sent with the request (where
     allowed), else the one stored with its key; None: the operator's. A stored credential that
     cannot be decrypted refuses the turn: it never falls back to the operator's."""

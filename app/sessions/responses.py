@@ -141,14 +141,14 @@ class ResponseStore:
 
     async def delete(self, tenant: str, response_id: str) -> None:
         await self.get(tenant, response_id)
+        await self._settled()  # its own write must not land after the delete
         if response_id in self._items:
             self._drop(response_id)
         await self._store.delete_response(response_id)
 
     async def forget_session(self, uid: str) -> None:
         """A deleted session takes its responses' conversation with it: they can be read, not continued."""
-        if self._writes:  # a response of it may be on its way to the store
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._settled()  # a response of it may be on its way to the store
         await self._store.forget_session(uid)
 
     async def expire(self) -> None:
@@ -157,7 +157,17 @@ class ResponseStore:
             self._drop(response_id)
         await self._store.expire_responses(now - self.ttl)
 
+    async def flush(self) -> None:
+        """Until the writes under way have reached the store (at shutdown)."""
+        await self._settled()
+
+    async def _settled(self) -> None:
+        """Until the writes under way have reached the store."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     async def _record(self, tenant: str, response_id: str, param: str | None) -> ResponseRecord:
+        await self._settled()
         record = await self._store.get_response(response_id)
         if record is None or record.tenant != tenant or not self._fresh(record.stored_at):
             raise response_not_found(response_id, param)

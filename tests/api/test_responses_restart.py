@@ -11,6 +11,12 @@ async def respond(client, **body) -> dict:
     return response.json() | {"session": response.headers["x-session-id"]}
 
 
+async def restart(gateway, client):
+    """A new gateway on the same data folder, once the old one has flushed (as its shutdown does)."""
+    await client._transport.app.state.gateway.responses.flush()
+    return (await gateway())[0]
+
+
 def text_of(response: dict) -> str:
     return "".join(part["text"] for item in response["output"] for part in item.get("content", []))
 
@@ -21,7 +27,7 @@ async def test_a_response_is_read_and_continued_after_a_restart(gateway):
     second = await respond(client, input="I like tea.", previous_response_id=first["id"])
     stored = (await client.get(f"/v1/responses/{second['id']}")).json()
 
-    client, _, _ = await gateway()  # a new gateway on the same data folder: no session survived
+    client = await restart(gateway, client)  # no session survived
     assert (await client.get("/v1/sessions")).json()["data"] == []
     assert (await client.get(f"/v1/responses/{second['id']}")).json() == stored
     third = await respond(client, input="[[history]]", previous_response_id=second["id"])
@@ -35,7 +41,7 @@ async def test_a_deleted_session_still_takes_its_conversation_across_a_restart(g
     first = await respond(client, input="a secret")
     assert (await client.delete(f"/v1/sessions/{first['session']}")).status_code == 200
 
-    client, _, _ = await gateway()
+    client = await restart(gateway, client)
     assert (await client.get(f"/v1/responses/{first['id']}")).status_code == 200  # the response stays
     again = await client.post(
         "/v1/responses", json={"model": "sonnet", "input": "more", "previous_response_id": first["id"]}
@@ -47,5 +53,5 @@ async def test_a_deleted_response_is_gone_after_a_restart_too(gateway):
     client, _, _ = await gateway()
     first = await respond(client, input="hi")
     assert (await client.delete(f"/v1/responses/{first['id']}")).status_code == 200
-    client, _, _ = await gateway()
+    client = await restart(gateway, client)
     assert (await client.get(f"/v1/responses/{first['id']}")).status_code == 404
