@@ -9,8 +9,8 @@ which idle process goes first when room is needed.
   Room is made from the least worth first (spares of the coldest option set before any of them),
   least recently used among equals. A one-off closes after `one_off_timeout` idle, the rest after
   `idle_timeout`; the conversation itself stays resumable from its transcript.
-- Spares (spares.py) start at once at a lower CPU priority (launcher.py), never evict anything,
-  and are sized to recent bursts.
+- Spares (spares.py) start at once at a lower CPU priority (launcher.py), SPARES_STARTING at a
+  time, never evict anything, and are sized to recent bursts.
 - Idle processes (parked, spares) are frozen after FREEZE_AFTER seconds (process.py): an idle
   gateway's process tree takes next to no CPU.
 - When there is no room, a request waits up to `busy_wait`, then gets 429 with Retry-After.
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 Key = Hashable
 FREEZE_AFTER = 3.0  # seconds idle before a process is frozen (a quick follow-up finds it running)
+# Spares starting at once. A burst's refill must not crowd out the burst itself: each start also
+# costs the gateway's own event loop (connect, initialize), which runs at the normal priority.
+SPARES_STARTING = 2
 
 
 @dataclass
@@ -105,8 +108,15 @@ class ProcessPool:
             return
         for process in self.spares.warm(key, factory):
             self._drop_spare(process)
+        self._top_up(key)
+
+    def _top_up(self, key: Key) -> None:
+        """Start the spares `key` misses, SPARES_STARTING at a time (each that connects starts the next)."""
+        factory = self.spares.factories.get(key)
+        if factory is None:
+            return  # gone cold
         for _ in range(self.spares.missing(key)):
-            if not self._room(spare=True):
+            if self.spares.starting() >= SPARES_STARTING or not self._room(spare=True):
                 break  # spares never evict anything
             process = self._start_spare(key, factory)
             task = asyncio.create_task(self._connect_spare(key, process))
@@ -133,6 +143,7 @@ class ProcessPool:
                 raise
             return
         self._freeze_later(process)
+        self._top_up(key)
 
     def _drop_spare(self, process: ClaudeProcess) -> None:
         self.discard(process)

@@ -35,6 +35,10 @@ class Spares:
         self.hits = 0
         self.started = 0
 
+    def starting(self) -> int:
+        """Spares still connecting."""
+        return sum(1 for spares in self.by_key.values() for process in spares if process.connecting)
+
     def count(self) -> int:
         return sum(len(spares) for spares in self.by_key.values())
 

@@ -173,3 +173,19 @@ async def test_stats_show_the_spares_the_memory_in_use_and_the_budget(gateway):
     assert figures["spares"] == 1 and figures["memory_budget_mib"] == 4096
     # The fake CLI's resident memory, read from /proc: more than nothing, less than the estimate for two.
     assert 0 < figures["memory_in_use_mib"] < 2 * 220 * (figures["live"] + figures["exiting"])
+
+
+async def test_spares_start_two_at_a_time_until_the_target_is_reached(tmp_path, config_dir):
+    pool = small_pool(spares_per_key=4, most_spares_per_key=4)
+    try:
+        pool.keep_warm("k", lambda: options(tmp_path, "k"))
+        most_starting = pool.spares.starting()
+        for _ in range(400):
+            most_starting = max(most_starting, pool.spares.starting())
+            if len(pool.spares.by_key.get("k", [])) == 4 and pool.spares.starting() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert len(pool.spares.by_key["k"]) == 4 and all(p.alive for p in pool.spares.by_key["k"])
+        assert most_starting == pool_module.SPARES_STARTING
+    finally:
+        await pool.close_all(10)
