@@ -8,6 +8,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ..errors import invalid_request
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
@@ -29,7 +30,14 @@ async def chat_completions(
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
     n, created, legacy = body.n or 1, int(time.time()), translate.uses_legacy_functions(body)
-    choices = Choices(gateway.sessions, turn, session_id(request, body.session_id) if n == 1 else None, n, tenant)
+    requested = session_id(request, body.session_id)
+    if n > 1 and requested:
+        raise invalid_request(
+            "n > 1 cannot continue a session: each answer is a conversation of its own. "
+            "Leave out session_id (and X-Session-Id), or ask for one answer.",
+            "n",
+        )
+    choices = Choices(gateway.sessions, turn, requested, n, tenant)
     usage = bool(body.stream_options and body.stream_options.include_usage)
     return await respond(
         request,

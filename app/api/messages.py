@@ -36,9 +36,10 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep,
 @router.post(
     "/v1/messages/count_tokens", **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True)
 )
-async def count_tokens(request: Request, gateway: GatewayDep, _: TenantDep, credential: CredentialDep) -> Response:
+async def count_tokens(request: Request, gateway: GatewayDep, tenant: TenantDep, credential: CredentialDep) -> Response:
     data = await read_json(request, gateway.settings)
     body = parse(CountTokensRequest, data)
-    gateway.engine.resolve_model(body.model)  # 404 unless served
+    model = gateway.engine.resolve_model(body.model)  # 404 unless served
+    gateway.sessions.limits.check_model(tenant, model, gateway.engine.resolve_model)  # and the key's list
     count, source = await gateway.engine.count_tokens(data, credential)
     return JSONResponse({"input_tokens": count}, headers={"X-Gateway-Token-Count": source})

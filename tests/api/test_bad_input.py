@@ -379,3 +379,10 @@ async def test_chat_function_arguments_must_be_a_json_object(arguments):
     response, engine = await post("/v1/chat/completions", {**CHAT, "messages": messages})
     assert openai_error(response)["param"] == "messages[1].tool_calls[0].function.arguments"
     assert engine.turns == []
+
+
+async def test_n_over_one_with_a_session_is_400_not_silently_a_new_conversation():
+    response, engine = await post("/v1/chat/completions", {**CHAT, "n": 2, "session_id": "mine"})
+    error = openai_error(response)
+    assert error["param"] == "n" and "session" in error["message"]
+    assert engine.turns == []

@@ -38,6 +38,8 @@ async def test_a_model_outside_the_keys_list_is_404_in_each_doors_envelope(gatew
     assert responses.status_code == 404 and responses.json()["error"]["code"] == "model_not_found"
     two = await client.post("/v1/chat/completions", json=ask("hi", n=2), headers=bearer(limited))
     assert two.status_code == 404, two.text
+    counted = await client.post("/v1/messages/count_tokens", json=anthropic("hi"), headers=bearer(limited))
+    assert counted.status_code == 404 and counted.json()["error"]["type"] == "not_found_error", counted.text
     allowed = await client.post("/v1/chat/completions", json={**ask("hi"), "model": "haiku"}, headers=bearer(limited))
     assert allowed.status_code == 200, allowed.text
     assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(free))).status_code == 200
