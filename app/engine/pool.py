@@ -143,7 +143,8 @@ class ProcessPool:
                 raise
             return
         self._freeze_later(process)
-        self._top_up(key)
+        for warm in list(self.spares.factories):  # a start slot is free: whichever set misses one
+            self._top_up(warm)
 
     def _drop_spare(self, process: ClaudeProcess) -> None:
         self.discard(process)
