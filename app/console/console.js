@@ -99,7 +99,7 @@ async function loadAdmin() {
   fill("all-sessions", sessions.data.map((s) => [tenantName(s.tenant), el("code", {}, s.id), s.model, s.turns,
     s.message_count, when(s.last_used)]));
   fill("errors", errors.data.map((e) => [when(e.at), e.key_id ? tenantName("key-" + e.key_id) : e.tenant, e.door,
-    e.model, dash(e.session_id), e.input_tokens + e.output_tokens, (e.duration_ms / 1000).toFixed(1) + " s"]));
+    e.model, dash(e.session_id), e.input_tokens + e.output_tokens, (e.duration_ms / 1000).toFixed(1) + " s", dash(e.error)]));
 }
 
 function drawAdminCharts() {

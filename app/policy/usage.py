@@ -46,7 +46,14 @@ class Ledger:
         self.store = store
 
     async def record(
-        self, turn: Turn, key_id: str | None, door: str, session_id: str | None, meter: Meter, status: str
+        self,
+        turn: Turn,
+        key_id: str | None,
+        door: str,
+        session_id: str | None,
+        meter: Meter,
+        status: str,
+        error: str | None = None,
     ) -> None:
         """Write one turn's entry; a failure to write is logged, never the client's problem."""
         entry = UsageEntry(
@@ -63,6 +70,7 @@ class Ledger:
             cost_usd=meter.cost_usd,
             duration_ms=int((time.monotonic() - meter.started) * 1000),
             status=status,
+            error=error,
         )
         # Shielded: a turn cut short by its client is recorded even as its task is being cancelled.
         await asyncio.shield(self._write(entry))

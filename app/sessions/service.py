@@ -15,6 +15,7 @@ from typing import Any
 
 from ..auth import ANONYMOUS, Tenant
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
+from ..errors import GatewayError
 from ..policy.limits import Limits
 from ..policy.usage import Ledger, Meter
 from ..store import Store
@@ -44,7 +45,7 @@ class SessionTurn:
             limit = policy.max_sessions if policy else None
             session, resent = await service.enter(self.turn, self.requested_id, limit)
             self.session_id = session.id
-            meter, status, reached = Meter(), "cancelled", False
+            meter, status, reached, error = Meter(), "cancelled", False, None
             try:
                 # A named session holds the history; a stateless client resent it itself.
                 history = [] if resent else session.messages
@@ -74,13 +75,18 @@ class SessionTurn:
                             self.pointer = registry.pointer(session, conversation)
                         yield event
                 status = "ok"
-            except Exception:
-                status = "error"
+            except Exception as exc:
+                status, error = "error", failure_code(exc)
                 raise
             finally:
                 registry.release(session)
                 if reached:
-                    await service.ledger.record(self.turn, tenant.key_id, self.door, session.id, meter, status)
+                    await service.ledger.record(self.turn, tenant.key_id, self.door, session.id, meter, status, error)
+
+
+def failure_code(exc: Exception) -> str:
+    """What the ledger says a turn failed of: the gateway error's code, else the exception's type."""
+    return (exc.code if isinstance(exc, GatewayError) else None) or type(exc).__name__
 
 
 class SessionService:
@@ -111,7 +117,7 @@ class SessionService:
         check_tool_results(turn.messages)
         self.limits.check_model(tenant, turn.model, lambda name: self.engine.resolve_model(name))
         policy = tenant.policy
-        meter, status = Meter(), "cancelled"
+        meter, status, error = Meter(), "cancelled", None
         turn = replace(turn, process_limit=policy.max_processes if policy else None, on_partial_usage=meter.partial)
         async with self.limits.running(tenant):
             try:
@@ -120,11 +126,11 @@ class SessionService:
                         meter.see(event)
                         yield event
                 status = "ok"
-            except Exception:
-                status = "error"
+            except Exception as exc:
+                status, error = "error", failure_code(exc)
                 raise
             finally:
-                await self.ledger.record(turn, tenant.key_id, door, None, meter, status)
+                await self.ledger.record(turn, tenant.key_id, door, None, meter, status, error)
 
     async def enter(self, turn: Turn, session_id: str | None, limit: int | None = None) -> tuple[Session, bool]:
         """The session for this turn, locked, and whether the request resent its history.

@@ -37,6 +37,7 @@ class UsageEntry:
     cost_usd: float = 0.0
     duration_ms: int = 0
     status: str = "ok"  # ok, error, cancelled
+    error: str | None = None  # an error's code (e.g. rate_limited, claude_process_failed)
 
 
 @dataclass

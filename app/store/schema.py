@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, Connection, Float, Index, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Column, Connection, Float, Index, Integer, MetaData, String, Table, Text, select, text
 
 metadata = MetaData()
 
@@ -46,6 +46,7 @@ usage = Table(
     Column("cost_usd", Float, nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("error", String(100)),  # since v3
     Index("usage_tenant_at", "tenant", "at"),
     Index("usage_at", "at"),
 )
@@ -78,7 +79,14 @@ def _v2(connection: Connection) -> None:
     responses.create(connection)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(connection: Connection) -> None:
+    """The ledger records why a turn failed (a database made by v1 lacks the column; a new one has it)."""
+    columns = {row[1] for row in connection.execute(text("PRAGMA table_info(usage)"))}
+    if "error" not in columns:
+        connection.execute(text("ALTER TABLE usage ADD COLUMN error VARCHAR(100)"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 
 
 def migrate(connection: Connection) -> int:

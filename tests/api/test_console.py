@@ -113,6 +113,7 @@ async def test_the_latest_failed_turns_are_listed_for_the_admin(gateway):
     assert [(e["key_id"], e["session_id"], e["status"], e["door"]) for e in errors] == [
         (ann["id"], "c", "error", "chat")
     ]
+    assert errors[0]["error"] == crashed.json()["error"]["code"]  # why it failed, as the client was told
     assert (await client.get("/admin/errors", headers=key)).status_code == 401
     for bad in ("0", "201", "x"):
         refused = await client.get(f"/admin/errors?limit={bad}", headers=ADMIN)

@@ -3,6 +3,7 @@ database from a newer gateway refused rather than misread."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -36,3 +37,24 @@ def test_a_database_of_a_newer_gateway_is_refused(tmp_path):
         db.execute("update schema_version set version = 99")
     with pytest.raises(RuntimeError, match="schema version 99"):
         open_store(tmp_path)
+
+
+def test_a_ledger_made_before_error_codes_gets_the_column_and_keeps_its_rows(tmp_path):
+    open_store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "gateway.db") as db:  # as a v2 gateway left it
+        columns = [row[1] for row in db.execute("pragma table_info(usage)") if row[1] != "error"]
+        db.execute(f"create table usage_v2 as select {', '.join(columns)} from usage")
+        db.execute("drop table usage")
+        db.execute("alter table usage_v2 rename to usage")
+        db.execute(
+            "insert into usage (at, day, tenant, model, door, input_tokens, output_tokens, cache_read_input_tokens,"
+            " cache_creation_input_tokens, cost_usd, duration_ms, status)"
+            " values (1, '1970-01-01', 't', 'm', 'chat', 1, 2, 0, 0, 0, 5, 'error')"
+        )
+        db.execute("update schema_version set version = 2")
+    store = open_store(tmp_path)
+    try:
+        [entry] = asyncio.run(store.failures(10))
+        assert entry.status == "error" and entry.error is None and entry.output_tokens == 2
+    finally:
+        store.close()
