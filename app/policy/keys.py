@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..auth import ANONYMOUS, Tenant, key_matches, tenant_for
+from ..auth import ANONYMOUS, Tenant, key_matches, key_tenant
 from ..config import Settings
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_api_key, invalid_request
@@ -58,7 +58,7 @@ class KeyService:
             return ANONYMOUS
         keys = self.settings.api_key_list
         if presented and keys and key_matches(presented, keys):
-            return tenant_for(presented, keys)
+            return key_tenant(presented)
         if presented and presented.startswith(KEY_PREFIX):
             wanted = digest(presented)
             record = await self.store.find_key(wanted)
