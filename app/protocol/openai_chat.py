@@ -215,14 +215,6 @@ class ChatCompletion(BaseModel):
     system_fingerprint: str | None = None
 
 
-class ChunkDelta(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    function_call: dict[str, str] | None = None  # legacy
-
-
 class Model(BaseModel):
     id: str
     object: Literal["model"] = "model"
