@@ -76,11 +76,12 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
+    forced = _forced_tool(request) if tools else None
     return Turn(
         model=model,
         messages=messages,
-        system=system_prompt(system, _forced_tool(request) if tools else None),
-        forced_tool=_forced_tool(request) if tools else None,
+        system=system_prompt(system, forced),
+        forced_tool=forced,
         max_output_tokens=output_limit(request.max_tokens),
         tenant=tenant,
         request_id=request_id,

@@ -1,7 +1,6 @@
 """OpenAI Chat Completions request -> the gateway's Turn. Pure functions, no I/O.
 
-The answer's side, events -> a completion or its chunks, is in openai_chat_out.py; its two
-entry points are named here too, so that the chat door has one translator module to call.
+The answer's side, events -> a completion or its chunks, is in openai_chat_out.py.
 """
 
 from __future__ import annotations
@@ -121,11 +120,12 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
             content = message.content if isinstance(message.content, str) else _user_blocks(message.content, where)
             append_message(messages, "user", [tool_result(message.tool_call_id, content)])
     continue_after_assistant(messages, "messages")
+    forced = _forced_function(request)
     return Turn(
         model=model,
         messages=messages,
-        system=system_prompt(system_parts, _forced_function(request)),
-        forced_tool=_forced_function(request),
+        system=system_prompt(system_parts, forced),
+        forced_tool=forced,
         max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
         tenant=tenant,
         request_id=request_id,

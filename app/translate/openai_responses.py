@@ -1,8 +1,7 @@
 """OpenAI Responses request -> the gateway's Turn. Pure functions, no I/O.
 
 The answer's side, events -> the Response object or its stream events, is in
-openai_responses_out.py; its entry points are named here too, so that the Responses door has one
-translator module to call.
+openai_responses_out.py.
 """
 
 from __future__ import annotations
@@ -72,11 +71,12 @@ def to_turn(
     hidden = request.tool_choice == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
     fmt = request.text.format if request.text else None
+    forced = _forced_function(request)
     return Turn(
         model=model,
         messages=messages,
-        system=system_prompt(system_parts, _forced_function(request)),
-        forced_tool=_forced_function(request),
+        system=system_prompt(system_parts, forced),
+        forced_tool=forced,
         max_output_tokens=output_limit(request.max_output_tokens),
         tenant=tenant,
         request_id=request_id,
