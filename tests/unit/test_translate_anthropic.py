@@ -3,7 +3,6 @@ stream events."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -23,8 +22,8 @@ from app.errors import GatewayError
 from app.protocol.anthropic_messages import MessagesRequest
 from app.requests import parse
 from app.translate import anthropic_messages as t
+from tests.unit.translate_helpers import PNG_B64, text
 
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -34,10 +33,6 @@ def request_of(messages=None, **extra) -> MessagesRequest:
 
 def turn_of(messages=None, **extra):
     return t.to_turn(request_of(messages, **extra), "sonnet", "tenant", "id")
-
-
-def text(s):
-    return {"type": "text", "text": s}
 
 
 def tool_use(call_id="toolu_1", name="get", arguments=None):

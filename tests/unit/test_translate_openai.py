@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -13,17 +12,12 @@ from app.protocol.openai_chat import ChatCompletionRequest
 from app.requests import parse
 from app.translate import openai_chat as t
 from app.translate import openai_chat_out as chat_out
-
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+from tests.unit.translate_helpers import PNG_B64, text
 
 
 def turn_of(messages, **extra):
     request = parse(ChatCompletionRequest, {"model": "sonnet", "messages": messages, **extra})
     return t.to_turn(request, "sonnet", "tenant", "id")
-
-
-def text(s):
-    return {"type": "text", "text": s}
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ and stream events."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -24,8 +23,7 @@ from app.protocol.openai_responses import ResponsesRequest
 from app.requests import parse
 from app.translate import openai_responses as t
 from app.translate import openai_responses_out as responses_out
-
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+from tests.unit.translate_helpers import PNG_B64, text
 
 
 def request_of(input="hi", **extra) -> ResponsesRequest:
@@ -34,10 +32,6 @@ def request_of(input="hi", **extra) -> ResponsesRequest:
 
 def turn_of(input="hi", earlier=None, earlier_system=None, **extra):
     return t.to_turn(request_of(input, **extra), "sonnet", "tenant", "id", earlier or [], earlier_system)
-
-
-def text(s):
-    return {"type": "text", "text": s}
 
 
 def user(content):
