@@ -19,8 +19,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
     """The body as a JSON object, read within the size and time limits."""
     limit = settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = whole_number(request.headers.get("content-length") or "")
+    if declared is not None and declared > limit:
         raise _too_large(limit)
     try:
         # A client that promises a body and sends it slowly (or never) would hold the connection
@@ -37,6 +37,15 @@ async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid_request("The request body must be a JSON object.", code="invalid_json")
     return data
+
+
+def whole_number(text: str, max_digits: int = 4000) -> int | None:
+    """`text` as a whole number if it is one in ASCII digits, else None. str.isdigit alone lets
+    through digits int() refuses ('²') and strings too long for int() (over 4300 digits), both a
+    ValueError, i.e. a 500, where the client's bad value deserves a 400."""
+    if not text.isascii() or not text.isdigit() or len(text) > max_digits:
+        return None
+    return int(text)
 
 
 async def _read(request: Request, limit: int) -> bytes:

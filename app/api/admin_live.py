@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..errors import invalid_request
+from ..requests import whole_number
 from .deps import AdminDep, GatewayDep
 
 router = APIRouter(prefix="/admin", dependencies=[AdminDep])
@@ -26,7 +27,8 @@ async def all_sessions(gateway: GatewayDep) -> dict[str, Any]:
 async def recent_errors(gateway: GatewayDep, limit: str = "20") -> dict[str, Any]:
     """The latest turns that ended in an error, newest first: who, which model and door, when.
     (`limit` is read here, so that a bad one is a 400 in the gateway's envelope.)"""
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+    count = whole_number(limit)
+    if count is None or not 1 <= count <= 200:
         raise invalid_request("'limit' must be a whole number from 1 to 200.", "limit", "invalid_value")
-    failed = await gateway.store.failures(int(limit))
+    failed = await gateway.store.failures(count)
     return {"object": "list", "data": [{**vars(entry), "at": int(entry.at)} for entry in failed]}

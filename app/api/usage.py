@@ -13,13 +13,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..errors import invalid_request
+from ..errors import GatewayError, invalid_request
 from ..policy.limits import period
 from ..policy.usage import grouped, total
 from ..store import UsageTotal
 from .deps import GatewayDep, TenantDep
 
 router = APIRouter()
+FIRST_MOMENT = float(calendar.timegm((1, 1, 1, 0, 0, 0)))  # 0001-01-01, as far as dates go
+LAST_MOMENT = float(calendar.timegm((9999, 12, 31, 0, 0, 0)) + 86400)  # the end of 9999-12-31
 
 
 @router.get("/v1/usage")
@@ -49,14 +51,24 @@ def usage_period(start: str | None, end: str | None) -> tuple[float, float]:
 
 
 def _moment(value: str, param: str, end_of_day: bool = False) -> float:
+    """A date or epoch seconds within the years 1-9999 (as dates are): float() also reads 'nan',
+    'inf' and '1e308', which no period can end at (and int() of the first two is a 500)."""
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise invalid_request(
-            f"'{param}' must be a date (YYYY-MM-DD) or epoch seconds, not '{value[:40]}'.", param, "invalid_value"
-        ) from None
-    return calendar.timegm(day.timetuple()) + (86400 if end_of_day else 0)
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            raise _bad_moment(value, param) from None
+        return calendar.timegm(day.timetuple()) + (86400 if end_of_day else 0)
+    if not FIRST_MOMENT <= seconds <= LAST_MOMENT:  # False for nan too
+        raise _bad_moment(value, param)
+    return seconds
+
+
+def _bad_moment(value: str, param: str) -> GatewayError:
+    return invalid_request(
+        f"'{param}' must be a date (YYYY-MM-DD) or epoch seconds in the years 1 to 9999, not '{value[:40]}'.",
+        param,
+        "invalid_value",
+    )
