@@ -197,4 +197,7 @@ async def test_a_named_session_that_served_nothing_starts_over_under_the_new_cre
     (conversation,) = engine.router.all.values()
     bob = Credential("oauth_token", BOB)
     assert conversation.credential == bob and conversation.config_dir == engine.options.config_dir(bob)
-    assert [run["env"].get("CLAUDE_CODE_OAUTH_TOKEN") for run in started(operator_env)][-1] == BOB
+    records = [json.loads(line) for line in operator_env.read_text().splitlines()]
+    (served_by,) = [r["pid"] for r in records if r["event"] == "user" and "[[turns]]" in json.dumps(r["message"])]
+    (run,) = [r for r in records if r["event"] == "start" and r["pid"] == served_by]
+    assert run["env"].get("CLAUDE_CODE_OAUTH_TOKEN") == BOB  # not the last start: a spare may start after it
