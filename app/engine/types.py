@@ -164,6 +164,30 @@ class ToolCallDelta:
 
 
 @dataclass
+class ToolUse:
+    """Agent mode: Claude Code ran one of its own tools, a built-in one (Bash, Read, ...) or an MCP
+    server's. Reported to the client, never sent back by it: the gateway ran it."""
+
+    id: str
+    name: str  # as Claude Code names it: "Bash", or "mcp__<server>__<tool>"
+    input: dict[str, Any]
+    server: str | None = None  # the MCP server's name for an MCP tool; None: built into Claude Code
+    parent: str | None = None  # the subagent call (Task) it ran inside, if any
+
+
+@dataclass
+class ToolResult:
+    """What one of Claude Code's own tools gave back (`id` names its ToolUse)."""
+
+    id: str
+    name: str
+    output: str  # the result's text, cut to a few KiB
+    is_error: bool = False
+    server: str | None = None
+    parent: str | None = None
+
+
+@dataclass
 class Restart:
     """Claude Code dropped a model call that broke off mid-stream and made it again: the output
     since the turn began is void. A whole response starts over; a stream that already sent some
@@ -181,9 +205,13 @@ class Finish:
     # (as the CLI reports it), `cost_usd` what this answer added to it (conversation.py works it out).
     total_cost_usd: float | None = None
     cost_usd: float = 0.0
+    # Agent mode: the run ended at a limit of the request's claude_code ("max_turns" or
+    # "max_budget_usd"); `reason` is then "length".
+    limit: str | None = None
+    claude_session: str | None = None  # the CLI's session id (to resume it after a restart)
 
 
-Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Restart | Finish
+Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | ToolUse | ToolResult | Restart | Finish
 
 
 @dataclass
