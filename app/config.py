@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     one_off_idle_timeout: float = Field(default=45.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
+    # Agent mode (README "Agent mode"): Claude Code's own tools in a sandboxed workspace.
+    # For keyless mode and GATEWAY_API_KEYS keys (managed keys have their own policy):
+    agent_mode: bool = False
+    agent_policy: str = ""  # JSON of an agent policy (caps and defaults), as a key's `agent`
+    # The operator's MCP servers requests may name: a JSON file in Claude Code's .mcp.json form.
+    mcp_config: str | None = None
+    # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
+    agent_sandbox: bool = True
+    agent_max_pids: int = Field(default=256, ge=8)  # processes one agent process may have at once
+
     @field_validator("history_mode")
     @classmethod
     def _check_history_mode(cls, value: str) -> str:

@@ -14,7 +14,7 @@ from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
 from ..translate import openai_chat_out as translate_out
 from . import openapi
-from .checks import checked_body, session_id, turn_headers
+from .checks import agent_mode, checked_body, session_id, turn_headers
 from .deps import CredentialDep, GatewayDep, TurnTenantDep
 from .respond import respond
 
@@ -29,6 +29,7 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
     n, created, legacy = body.n or 1, int(time.time()), translate.uses_legacy_functions(body)
     requested = session_id(request, body.session_id)
     if n > 1 and requested:

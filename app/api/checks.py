@@ -13,9 +13,12 @@ from urllib.parse import quote
 from fastapi import Request
 from pydantic import BaseModel
 
+from ..agent.policy import resolve
+from ..agent.request import ClaudeCodeRequest
 from ..auth import Tenant, request_credential_allowed
 from ..config import Settings
-from ..engine import credentials
+from ..engine import credentials, sandbox
+from ..engine.agent import AgentConfig
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_request
 from ..protocol.base import SESSION_ID_PATTERN
@@ -54,6 +57,24 @@ def session_id(request: Request, from_body: str | None) -> str | None:
             "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
         )
     return value
+
+
+def agent_mode(request: ClaudeCodeRequest | None, settings: Settings, tenant: Tenant) -> AgentConfig | None:
+    """A request's `claude_code` under its key's policy (403 naming the field it may not have);
+    None: chat mode. Agent mode needs its sandbox (503 where bubblewrap cannot run)."""
+    if request is None:
+        return None
+    models = tenant.policy.models if tenant.policy else None
+    config = resolve(request, settings, tenant.policy, models)
+    if settings.agent_sandbox and sandbox.bubblewrap() is None:
+        raise GatewayError(
+            503,
+            "Agent mode needs bubblewrap on the gateway's host (Debian: apt-get install bubblewrap socat), "
+            "or GATEWAY_AGENT_SANDBOX=false where the host is itself a throwaway sandbox.",
+            "api_error",
+            "agent_sandbox_unavailable",
+        )
+    return config
 
 
 CREDENTIAL_HEADER = "X-Claude-Credential"

@@ -9,7 +9,7 @@ from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
 from . import openapi
-from .checks import checked_body, session_id, turn_headers
+from .checks import agent_mode, checked_body, session_id, turn_headers
 from .deps import CredentialDep, GatewayDep, TenantDep, TurnTenantDep
 from .respond import respond
 
@@ -22,6 +22,7 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep,
     msg_id = translate.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
     run = gateway.sessions.turn(turn, session_id(request, body.session_id), tenant, "messages")
     return await respond(
         request,

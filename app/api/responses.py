@@ -13,7 +13,7 @@ from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
 from ..translate import openai_responses_out as translate_out
 from . import openapi
-from .checks import checked_body, turn_headers
+from .checks import agent_mode, checked_body, turn_headers
 from .deps import CredentialDep, GatewayDep, TenantDep, TurnTenantDep
 from .respond import respond
 
@@ -31,6 +31,7 @@ async def create_response(
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
     run = gateway.sessions.turn(turn, None, tenant, "responses")
 
     def store(response: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ class ClaudeEngine:
         if self._warm_up is not None and not self._warm_up.done():
             self._warm_up.cancel()
         for conversation_id in list(self.router.all):
-            self.router.end(conversation_id)
+            self.router.end(conversation_id, shutdown=True)
         try:
             await self.pool.close_all(SHUTDOWN_GRACE)
         except asyncio.TimeoutError:

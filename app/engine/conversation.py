@@ -41,6 +41,8 @@ class Conversation:
     ran: set[ClaudeProcess] = field(default_factory=set)  # every process in cwd not yet exited
     processes_used: int = 0  # processes that ran its turns (spawned, resumed or a spare it took)
     held: Held | None = None
+    workspace: bool = False  # cwd is an agent session's workspace: it outlives a gateway restart
+    own_config: bool = False  # config_dir is the conversation's own (agent mode), removed with it
 
 
 def count_cost(process: ClaudeProcess, finish: Finish) -> None:

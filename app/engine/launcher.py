@@ -16,6 +16,9 @@
   engine empties them (which Claude Code reads as unset) and names them in CLAUDE_GATEWAY_UNSET;
   the launcher unsets them.
 
+- Agent mode's sandbox (sandbox.py): the process joins its pids cgroup (or gets RLIMIT_NPROC),
+  and runs inside the bubblewrap whose arguments the engine gives it, shell-quoted.
+
 The launcher is a POSIX shell script written at start-up into the gateway's private work folder;
 every step execs the next, so the CLI keeps the pid the SDK started. Where `setpriv` or `nice` is
 missing (macOS), the step is left out.
@@ -36,7 +39,16 @@ log = logging.getLogger(__name__)
 
 NICE_VARIABLE = "CLAUDE_GATEWAY_NICE"  # the launcher's priority for the process it starts
 UNSET_VARIABLE = "CLAUDE_GATEWAY_UNSET"  # variables the launcher removes, separated by spaces
+WRAP_VARIABLE = "CLAUDE_GATEWAY_WRAP"  # the sandbox's command line (shell-quoted words) the CLI runs in
+CGROUP_VARIABLE = "CLAUDE_GATEWAY_CGROUP"  # a pids cgroup folder the process joins
+NPROC_VARIABLE = "CLAUDE_GATEWAY_NPROC"  # RLIMIT_NPROC, where there is no cgroup
 SPARE_NICE = 10
+
+_SANDBOX_STEPS = f"""wrap=${WRAP_VARIABLE}
+if [ -n "${CGROUP_VARIABLE}" ]; then echo $$ > "${CGROUP_VARIABLE}/cgroup.procs" || exit 126; fi
+if [ -n "${NPROC_VARIABLE}" ]; then ulimit -u "${NPROC_VARIABLE}" || exit 126; fi
+unset {WRAP_VARIABLE} {CGROUP_VARIABLE} {NPROC_VARIABLE}
+"""
 
 
 def write_launcher(folder: Path, cli_path: str | None) -> str:
@@ -53,7 +65,9 @@ def write_launcher(folder: Path, cli_path: str | None) -> str:
         steps.append(f'nice -n "${{{NICE_VARIABLE}:-0}}"')
     script = folder / "claude-launcher"
     unset = f'for name in ${UNSET_VARIABLE}; do unset "$name"; done\nunset {UNSET_VARIABLE}\n'
-    write_private(script, f'#!/bin/sh\n{unset}exec {" ".join(steps)} {shlex.quote(cli)} "$@"\n')
+    # eval: the sandbox's words are shell-quoted by the engine (sandbox.py), never by a client.
+    run = f'cli={shlex.quote(cli)}\neval "set -- $wrap \\"\\$cli\\" \\"\\$@\\""\nexec {" ".join(steps)} "$@"\n'
+    write_private(script, f"#!/bin/sh\n{unset}{_SANDBOX_STEPS}{run}")
     script.chmod(0o700)
     return str(script)
 

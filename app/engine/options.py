@@ -14,23 +14,30 @@ operator's credential variables (credentials.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from claude_agent_sdk import ClaudeAgentOptions
 
 from ..config import Settings
+from . import sandbox
+from .agent import AgentConfig
 from .credentials import Credential, operator_variables
-from .launcher import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
+from .launcher import CGROUP_VARIABLE, NICE_VARIABLE, NPROC_VARIABLE, SPARE_NICE, UNSET_VARIABLE, WRAP_VARIABLE
+from .sdk_private import bundled_cli
 from .tools import SERVER, ToolBridge
 from .types import ToolSpec, Turn
 from .workdir import GatewayFolder, private_folder, write_private
 
 SYSTEM_PROMPT_FILE = ".system-prompt"
 CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
+AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per agent workspace
+LOGIN_FILE = ".credentials.json"  # where `claude login` keeps its credential, in the config folder
 MIN_LINE_BUFFER = 16 * 1024 * 1024
 HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
 
@@ -47,6 +54,7 @@ class SpawnKey:
     tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
+    agent: AgentConfig | None = None  # agent mode (agent.py); None: chat mode
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -64,6 +72,7 @@ class SpawnKey:
             turn.tools,
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
             turn.credential,
+            turn.agent,
         )
 
 
@@ -80,6 +89,7 @@ class SpawnOptions:
         self.settings = settings
         self.work = work  # where the config folders of callers' credentials go
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
+        self.pids: sandbox.PidsCgroup | None = None  # agent processes' cgroups, once one starts
 
     def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False) -> Spawn:
         env = self.cli_env(key.credential)
@@ -99,6 +109,8 @@ class SpawnOptions:
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
         bridge = ToolBridge(key.tools) if key.tools else None
+        if key.agent is not None:
+            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge), bridge)
         options = self.isolated(
             cwd,
             env,
@@ -115,6 +127,80 @@ class SpawnOptions:
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
         return Spawn(options, bridge)
+
+    def _agent(
+        self,
+        key: SpawnKey,
+        agent: AgentConfig,
+        cwd: Path,
+        env: dict[str, str],
+        resume: str | None,
+        bridge: ToolBridge | None,
+    ) -> ClaudeAgentOptions:
+        """Agent mode's options (agent.py), the process sandboxed (sandbox.py)."""
+        config_dir = self.agent_config_dir(cwd)
+        env["CLAUDE_CONFIG_DIR"] = str(config_dir)
+        env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"  # commands never see the Claude credential
+        if key.credential is None:
+            self._share_login(config_dir)
+        env.update(self._sandbox_env(cwd, config_dir))
+        options: dict[str, Any] = agent.sdk_options(cwd, key.system)
+        options["disallowed_tools"].append(f"Read(/{config_dir}/**)")  # Claude Code's own folder
+        if bridge is not None:
+            options["allowed_tools"] += bridge.allowed
+            options["mcp_servers"] = {**options["mcp_servers"], SERVER: bridge.server}
+        return ClaudeAgentOptions(
+            setting_sources=[],
+            strict_mcp_config=True,
+            cwd=str(cwd),
+            cli_path=self.cli_path,
+            env=env,
+            max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes),
+            model=key.model,
+            resume=resume,
+            include_partial_messages=True,
+            thinking=json.loads(key.thinking) if key.thinking else None,
+            **options,
+            effort=cast(Any, key.effort),
+            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)}
+            if key.output_schema
+            else None,
+        )
+
+    def agent_config_dir(self, workspace: Path) -> Path:
+        """The Claude config folder of an agent conversation's processes: its own, next to the
+        workspaces (so that its transcripts outlive a restart), never the operator's."""
+        name = hashlib.sha256(str(workspace).encode()).hexdigest()[:32]
+        folder = self.settings.data_path / AGENT_CONFIGS / name
+        private_folder(folder.parent)
+        private_folder(folder)
+        return folder
+
+    def _share_login(self, config_dir: Path) -> None:
+        """The operator's `claude login` (a file in its config folder), copied for the process:
+        the operator's folder itself stays out of the sandbox. Commands cannot read the copy."""
+        login = self.settings.config_dir / LOGIN_FILE
+        if login.is_file():
+            write_private(config_dir / LOGIN_FILE, login.read_text())
+
+    def _sandbox_env(self, cwd: Path, config_dir: Path) -> dict[str, str]:
+        """The launcher's sandbox variables (launcher.py): the bubblewrap, and the cap on processes."""
+        if not self.settings.agent_sandbox:
+            return {}
+        cli = Path(self.settings.cli_path or bundled_cli() or "claude")
+        hidden = [self.settings.data_path, self.settings.config_dir, Path.home()]
+        if self.work is not None and self.work.path is not None:
+            hidden.append(self.work.path)
+        words = sandbox.wrap([cwd, config_dir], hidden, [cli.parent])
+        env = {WRAP_VARIABLE: " ".join(shlex.quote(word) for word in words)}
+        if self.pids is None:
+            self.pids = sandbox.PidsCgroup()
+        cgroup = self.pids.new(self.settings.agent_max_pids)
+        if cgroup is not None:
+            env[CGROUP_VARIABLE] = str(cgroup)
+        else:
+            env[NPROC_VARIABLE] = str(self.settings.agent_max_pids)
+        return env
 
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""

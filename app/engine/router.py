@@ -33,7 +33,6 @@ from typing import Any
 from ..config import Settings
 from ..errors import GatewayError
 from .conversation import Conversation, Held, count_cost, user_frame
-from .credentials import Credential
 from .failures import start_error
 from .forcing import ask_for_call, forced_call
 from .options import Spawn, SpawnKey, SpawnOptions
@@ -43,7 +42,7 @@ from .reader import TurnReader
 from .running import TurnMessages, turn_events
 from .stops import StopScanner
 from .tools import results_for
-from .transcript import inline_history, remove_transcripts, resumable, write_transcript
+from .transcript import inline_history, latest_session, remove_transcripts, resumable, write_transcript
 from .types import HELD, Event, Finish, Message, Turn, extend_hash
 from .workdir import GatewayFolder
 
@@ -81,8 +80,9 @@ class TurnRouter:
         self.all: dict[str, Conversation] = {}
 
     # --- life ---------------------------------------------------------------------------------
-    def end(self, conversation_id: str) -> None:
-        """Close the conversation's process and forget its folder and transcripts."""
+    def end(self, conversation_id: str, shutdown: bool = False) -> None:
+        """Close the conversation's process and forget its folder and transcripts; at a shutdown,
+        an agent workspace and its transcripts stay, for the session to resume after a restart."""
         conversation = self.all.pop(conversation_id, None)
         if conversation is None:
             return
@@ -91,7 +91,8 @@ class TurnRouter:
         # answered (failed) call makes Claude Code ask Claude again before the interrupt lands.
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=True)
-        self._remove_folder(conversation, conversation.cwd)
+        if not (shutdown and conversation.workspace):
+            self._remove_folder(conversation, conversation.cwd)
 
     def release_stale_held(self, timeout: float) -> int:
         """Turns held for results that did not come back within `timeout`: their processes go."""
@@ -115,9 +116,14 @@ class TurnRouter:
 
     # --- turns --------------------------------------------------------------------------------
     async def stream(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        conversation = self._conversation(turn.conversation_id, turn.credential)
+        conversation = self._conversation(turn)
         key = SpawnKey.of(turn)
         history_hash = turn.history_hash if turn.history_hash is not None else extend_hash("", turn.history)
+        if conversation.key is None and conversation.workspace and not turn.history:
+            # An agent session from before a restart: Claude Code's transcript in its workspace goes on.
+            resume = latest_session(conversation.config_dir, conversation.cwd)
+            if resume is not None:
+                conversation.key, conversation.holds, conversation.claude_session = key, history_hash, resume
         try:
             yielded = False
             attempt = _Attempt()
@@ -139,16 +145,25 @@ class TurnRouter:
             if not self.settings.warm_processes or turn.conversation_id is None:
                 self.end(conversation.id)
 
-    def _conversation(self, conversation_id: str | None, credential: Credential | None) -> Conversation:
+    def _conversation(self, turn: Turn) -> Conversation:
+        conversation_id, credential = turn.conversation_id, turn.credential
         if conversation_id and conversation_id in self.all:
-            if self.all[conversation_id].credential == credential:
-                return self.all[conversation_id]
-            self.end(conversation_id)  # never another credential's process or transcript
+            known = self.all[conversation_id]
+            if known.credential == credential and (turn.workspace is None or known.cwd == turn.workspace):
+                return known
+            # never another credential's process or transcript; an agent turn moves into its workspace
+            self.end(conversation_id, shutdown=known.workspace)
+        # Agent mode: the session's workspace (or a folder of the turn's own), and a config folder
+        # of its own for Claude Code (options.py), whatever the credential.
+        cwd = turn.workspace or self.work.new_folder()
+        config_dir = self.options.agent_config_dir(cwd) if turn.agent else self.options.config_dir(credential)
         conversation = Conversation(
             conversation_id or f"once-{uuid.uuid4().hex}",
-            self.work.new_folder(),
-            self.options.config_dir(credential),
+            cwd,
+            config_dir,
             credential,
+            workspace=turn.workspace is not None,
+            own_config=turn.agent is not None,
         )
         self.all[conversation.id] = conversation
         return conversation
@@ -186,7 +201,7 @@ class TurnRouter:
             conversation.processes_used += 1
             conversation.ran.add(process)
             process.on_exit(lambda: conversation.ran.discard(process))
-        if self.settings.warm_processes and not turn.history:
+        if self.settings.warm_processes and not turn.history and key.agent is None:
             self.pool.keep_warm(
                 key.for_spares(), lambda: self.options.for_key(key, self.work.new_folder(), None, spare=True)
             )
@@ -260,7 +275,8 @@ class TurnRouter:
                 log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
         self.pool.make_room_for(turn.tenant, turn.process_limit)
         if not turn.history:
-            spare = await self.pool.ready_spare(key.for_spares()) if self.settings.warm_processes else None
+            warm = self.settings.warm_processes and key.agent is None  # agent processes are each their own
+            spare = await self.pool.ready_spare(key.for_spares()) if warm else None
             if spare is not None:
                 await spare.set_model(key.model)  # spares serve every model of their option set
                 self._adopt_workdir(conversation, spare)
@@ -318,9 +334,13 @@ class TurnRouter:
         """`folder` and its transcripts go now, and again as each process that ran in it exits (an
         interrupted CLI still writes its transcript)."""
 
+        agent_config = conversation.config_dir if conversation.own_config else None
+
         def remove() -> None:
             shutil.rmtree(folder, ignore_errors=True)
             remove_transcripts(conversation.config_dir, folder)
+            if agent_config is not None:  # an agent conversation's own config folder
+                shutil.rmtree(agent_config, ignore_errors=True)
 
         remove()
         for process in list(conversation.ran):

@@ -65,6 +65,13 @@ def write_transcript(config_dir: Path, cwd: Path, history: list[Message]) -> str
     return session_id
 
 
+def latest_session(config_dir: Path, cwd: Path) -> str | None:
+    """The session Claude Code wrote last for `cwd` (an agent workspace's, after a restart)."""
+    folder = project_dir(config_dir, cwd)
+    transcripts = sorted(folder.glob("*.jsonl"), key=lambda path: path.stat().st_mtime) if folder.is_dir() else []
+    return transcripts[-1].stem if transcripts else None
+
+
 def remove_transcripts(config_dir: Path, cwd: Path) -> None:
     """Forget every transcript of conversations run in `cwd`."""
     shutil.rmtree(project_dir(config_dir, cwd), ignore_errors=True)

@@ -11,8 +11,10 @@ import hashlib
 import json
 from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from .agent import AgentConfig
 from .credentials import Credential
 
 Block = dict[str, Any]
@@ -93,6 +95,9 @@ class Turn:
     # The caller's own Claude credential: the turn runs with it alone (credentials.py); None: the
     # operator's. Never stored: not with the session, not in a transcript, not in a log line.
     credential: Credential | None = None
+    # Agent mode: Claude Code's own tools (agent.py), in `workspace` (None: a folder of the turn's own).
+    agent: AgentConfig | None = None
+    workspace: Path | None = None
     # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.
     process_limit: int | None = None
     # Told what Claude had used when the turn ends without a Finish (cut short, failed): the

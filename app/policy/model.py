@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..agent.policy import AgentPolicy
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +36,8 @@ class Policy(Strict):
     budget_period: Literal["day", "month"] = "month"
     token_budget: int | None = Field(default=None, ge=0, description="Tokens per budget period.")
     agent_mode: bool = False
-    mcp_servers: list[str] | None = None
+    agent: AgentPolicy | None = Field(default=None, description="Agent mode's caps and defaults (README).")
+    mcp_servers: list[str] | None = Field(default=None, description="The gateway's MCP servers it may use; null: all.")
     request_credentials: bool = Field(
         default=False, description="The key may send its own Claude credential per request (X-Claude-Credential)."
     )
@@ -63,6 +66,7 @@ class KeyPatch(Strict):
     budget_period: Literal["day", "month"] | None = None
     token_budget: int | None = Field(default=None, ge=0)
     agent_mode: bool | None = None
+    agent: AgentPolicy | None = None
     mcp_servers: list[str] | None = None
     request_credentials: bool | None = None
     claude_credential: ClaudeCredentialIn | None = None

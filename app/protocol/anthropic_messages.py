@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from ..agent.request import ClaudeCodeRequest
 from .base import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
 
 
@@ -118,6 +119,8 @@ class MessagesRequest(Wire):
     service_tier: str | None = None
     # Gateway extension, as on /v1/chat/completions.
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
+    # Gateway extension: agent mode (app/agent/request.py).
+    claude_code: ClaudeCodeRequest | None = None
 
 
 class CountTokensRequest(Wire):

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..agent.request import ClaudeCodeRequest
 from .base import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
 
 
@@ -175,6 +176,8 @@ class ChatCompletionRequest(Wire):
     web_search_options: dict[str, Any] | None = None
     # Gateway extension: continue a kept conversation, sending only new messages.
     session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
+    # Gateway extension: agent mode (app/agent/request.py).
+    claude_code: ClaudeCodeRequest | None = None
 
 
 # --- responses ------------------------------------------------------------------------------

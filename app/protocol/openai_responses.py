@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
+from ..agent.request import ClaudeCodeRequest
 from .base import MAX_TOOLS, ModelName, ToolName, Wire
 
 
@@ -131,3 +132,5 @@ class ResponsesRequest(Wire):
     truncation: str | None = None
     service_tier: str | None = None
     include: list[str] | None = None
+    # Gateway extension: agent mode (app/agent/request.py).
+    claude_code: ClaudeCodeRequest | None = None

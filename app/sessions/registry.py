@@ -267,8 +267,12 @@ class SessionRegistry:
         return len(mine)
 
     def end_all(self) -> None:
+        """The gateway stops: every session is gone for lookups; the engine closes the processes
+        itself (keeping agent workspaces for a restart)."""
         for session in list(self._sessions.values()):
-            self._end(session)
+            self._forget_continuation(session)
+            session.gone = True
+        self._sessions.clear()
 
     def stats(self, tenant: str | None) -> dict[str, Any]:
         mine = self.list(tenant)

@@ -8,9 +8,10 @@ usage goes into the ledger once it ends, however it ends (app/policy/usage.py)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..auth import ANONYMOUS, Tenant
@@ -61,6 +62,7 @@ class SessionTurn:
                     history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
                     process_limit=policy.max_processes if policy else None,
                     on_partial_usage=meter.partial,
+                    workspace=service.workspace(tenant.id, session.id) if self.turn.agent else None,
                 )
                 session.model, session.system = turn.model or "default", turn.system
                 session.user = turn.user or session.user
@@ -97,8 +99,10 @@ class SessionService:
         busy_wait: float,
         store: Store | None = None,
         turn_wait: float = 10.0,
+        workspace: Callable[[str, str], Path | None] = lambda tenant, session: None,
     ) -> None:
         self.registry = registry
+        self.workspace = workspace  # an agent session's workspace (tenant id, session id), made if new
         self.engine = engine
         self.busy_wait = busy_wait
         store = store or NullStore()

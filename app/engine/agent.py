@@ -1,0 +1,92 @@
+"""Agent mode as the engine runs it: what a request's `claude_code` resolved to under its key's
+policy (AgentConfig, part of a process's spawn key), and the Claude Code options it becomes.
+
+Claude Code's own tools run in the conversation's workspace, inside two sandboxes:
+- the whole CLI runs in a bubblewrap of the gateway's (sandbox.py): the host read-only, the
+  workspace and the process's own config folder writable, the gateway's data and work folders,
+  the host's Claude config, home folder and /etc/shadow out of sight, and a cap on processes;
+- Claude Code's own sandbox for Bash (the SDK's `sandbox` settings, bubblewrap and socat on
+  Linux), which denies the network but for the key's allowed domains, and
+  CLAUDE_CODE_SUBPROCESS_ENV_SCRUB, which keeps the Claude credential out of commands' environment.
+That variable makes Claude Code run in its "default" permission mode whatever it is told, so the
+permission modes are the gateway's: a PreToolUse hook (permissions.py) decides every tool call,
+and also keeps file tools inside the workspace.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from claude_agent_sdk import AgentDefinition, HookMatcher
+from claude_agent_sdk.types import HookCallback
+
+from .permissions import ToolGate
+
+# Claude Code's tools when a request names none: its usual set, without the ones that reach
+# outside the workspace on their own (web fetches go through Bash's sandboxed network instead).
+DEFAULT_TOOLS = (
+    "Bash",
+    "Read",
+    "Write",
+    "Edit",
+    "MultiEdit",
+    "Glob",
+    "Grep",
+    "LS",
+    "NotebookEdit",
+    "TodoWrite",
+    "Task",
+)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """A turn's agent mode, resolved (app/agent/policy.py). Hashable: processes are kept per config."""
+
+    tools: tuple[str, ...] = DEFAULT_TOOLS
+    allowed_tools: tuple[str, ...] = ()
+    disallowed_tools: tuple[str, ...] = ()
+    permission_mode: str = "default"
+    max_turns: int | None = None
+    max_budget_usd: float | None = None
+    mcp_servers: str = "{}"  # JSON {name: SDK server config}; headers included (memory only)
+    agents: str = "{}"  # JSON {name: {description, prompt, tools, model}}
+    fallback_model: str | None = None
+    add_dirs: tuple[str, ...] = ()  # relative to the workspace
+    allowed_domains: tuple[str, ...] = ()  # the network commands may reach
+
+    @property
+    def servers(self) -> dict[str, dict[str, Any]]:
+        servers: dict[str, dict[str, Any]] = json.loads(self.mcp_servers)
+        return servers
+
+    def sdk_options(self, workspace: Path, system: str | None) -> dict[str, Any]:
+        """ClaudeAgentOptions fields for a process of this config in `workspace`."""
+        dirs = [str(workspace / d) for d in self.add_dirs]
+        gate = ToolGate(self, workspace, [workspace, *map(Path, dirs)])
+        # `disallowed_tools` as given and the hook's own denials are refused by Claude Code with
+        # the reason, which Claude reads and the client sees in the tool's result.
+        return {
+            "tools": list(self.tools),
+            "allowed_tools": list(self.allowed_tools),
+            "disallowed_tools": list(self.disallowed_tools),
+            "max_turns": self.max_turns,
+            "max_budget_usd": self.max_budget_usd,
+            "mcp_servers": self.servers,
+            "agents": {name: AgentDefinition(**spec) for name, spec in json.loads(self.agents).items()} or None,
+            "fallback_model": self.fallback_model,
+            "add_dirs": dirs,
+            "system_prompt": {"type": "preset", "preset": "claude_code", "append": system}
+            if system
+            else {"type": "preset", "preset": "claude_code"},
+            "sandbox": {
+                "enabled": True,
+                "autoAllowBashIfSandboxed": True,
+                "allowUnsandboxedCommands": False,
+                "network": {"allowedDomains": list(self.allowed_domains)},
+            },
+            "hooks": {"PreToolUse": [HookMatcher(matcher=None, hooks=[cast(HookCallback, gate.hook)])]},
+        }

@@ -1,0 +1,131 @@
+"""The bubblewrap around an agent-mode Claude Code process (see agent.py), and its cap on processes.
+
+The CLI sees the host read-only, with these out of sight (an empty folder in their place): the
+gateway's data folder (its store and every session's workspace), its private work folder (other
+conversations, callers' credential folders), the host's Claude config folder, the home folder, and
+/etc/shadow. Writable: the conversation's workspace, the process's own config folder (transcripts)
+and a private /tmp. The network is the host's: the CLI must reach Claude; its commands get theirs
+from Claude Code's own sandbox, nested inside this one (which is why /proc is the host's, bound
+writable: the nested bubblewrap maps its user namespace through it).
+
+A fork bomb meets a pids cgroup of its own per process where the host lets the gateway make one
+(cgroup v1's pids hierarchy, or a cgroup v2 folder delegated to it), else RLIMIT_NPROC (which binds
+every user but root).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SHADOWED = ("/etc/shadow", "/etc/gshadow")
+
+
+@cache
+def bubblewrap() -> str | None:
+    """bwrap's path, if it is installed and can make a sandbox here."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    try:
+        probe = subprocess.run(
+            [path, "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc", "true"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if probe.returncode != 0:
+        log.warning("bubblewrap cannot make a sandbox here: %s", probe.stderr.decode(errors="replace").strip())
+        return None
+    return path
+
+
+def wrap(writable: list[Path], hidden: list[Path], exposed: list[Path]) -> list[str]:
+    """bwrap's arguments (up to the command) for a process that may write only `writable`, with
+    `hidden` folders emptied and `exposed` paths (read-only) shown again inside them."""
+    bwrap = bubblewrap()
+    if bwrap is None:
+        raise RuntimeError("bubblewrap is not available")
+    args = [bwrap, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc"]
+    args += ["--tmpfs", "/tmp"]
+    for folder in hidden:
+        if folder.is_dir():
+            args += ["--tmpfs", str(folder)]
+    for path in exposed:
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    for folder in writable:
+        args += ["--bind", str(folder), str(folder)]
+    for secret in SHADOWED:
+        if os.path.exists(secret):
+            args += ["--ro-bind", "/dev/null", secret]
+    return args
+
+
+_numbers = itertools.count(1)
+
+
+class PidsCgroup:
+    """A pids cgroup per process under the gateway's own, where the host allows one."""
+
+    def __init__(self) -> None:
+        self.root = _writable_pids_root()
+
+    def new(self, limit: int) -> Path | None:
+        if self.root is None:
+            return None
+        for old in self.root.glob("cli-*"):  # those whose processes have all exited
+            self.remove(old)
+        folder = self.root / f"cli-{next(_numbers)}"
+        try:
+            folder.mkdir()
+            (folder / "pids.max").write_text(str(limit))
+        except OSError as exc:
+            log.warning("cannot make a pids cgroup (%s); processes are capped by RLIMIT_NPROC only", exc)
+            return None
+        return folder
+
+    @staticmethod
+    def remove(folder: Path | None) -> None:
+        if folder is not None:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # still has processes; the next sweep or the gateway's exit takes it
+
+    def close(self) -> None:
+        if self.root is not None:
+            for folder in self.root.glob("cli-*"):
+                self.remove(folder)
+            self.remove(self.root)
+
+
+def _writable_pids_root() -> Path | None:
+    """A folder of the gateway's own in a pids cgroup hierarchy it may write, else None."""
+    candidates = [Path("/sys/fs/cgroup/pids")]
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            number, controllers, path = line.split(":", 2)
+            if number == "0" and controllers == "":
+                v2 = Path("/sys/fs/cgroup") / path.lstrip("/")
+                if "pids" in (v2 / "cgroup.subtree_control").read_text(errors="ignore"):
+                    candidates.append(v2)
+    except OSError:
+        pass
+    for base in candidates:
+        folder = base / f"claude-gateway-{os.getpid()}"
+        try:
+            folder.mkdir(exist_ok=True)
+            if (folder / "pids.max").exists() or (folder / "cgroup.procs").exists():
+                return folder
+        except OSError:
+            continue
+    return None
