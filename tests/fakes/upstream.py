@@ -114,6 +114,40 @@ def step_loop_or_echo(body: dict[str, Any]) -> Reply:
     return echo(body)
 
 
+TOOL_LINE = "TOOL:"
+
+
+def tool_script(body: dict[str, Any]) -> Reply | None:
+    """Built-in tool calls scripted in the prompt, one a line: `TOOL:Write {"file_path": ...}`. Step
+    i calls the i-th (`TOOL:A {..} && TOOL:B {..}` on one line: both at once); once all are done,
+    the answer lists every result (`results: r1 | r2`). None for a prompt without such lines."""
+    prompt = next(
+        (
+            m["content"] if isinstance(m["content"], str) else " ".join(b.get("text", "") for b in m["content"])
+            for m in body.get("messages", [])
+            if m.get("role") == "user" and TOOL_LINE in json.dumps(m.get("content"))
+        ),
+        None,
+    )
+    if prompt is None:
+        return None
+    steps = [line.strip() for line in prompt.splitlines() if line.strip().startswith(TOOL_LINE)]
+    done = sum(
+        1
+        for message in body.get("messages", [])
+        if message.get("role") == "assistant"
+        and isinstance(message.get("content"), list)
+        and any(block.get("type") == "tool_use" for block in message["content"])
+    )
+    if done >= len(steps):
+        return Reply(text="results: " + " | ".join(tool_results(body)))
+    calls = []
+    for call in steps[done].split(" && "):
+        name, _, arguments = call[len(TOOL_LINE) :].partition(" ")
+        calls.append({"name": name, "input": json.loads(arguments or "{}")})
+    return Reply(tool_uses=calls)
+
+
 def echo(body: dict[str, Any]) -> Reply:
     return Reply(text=f"echo: {last_user_text(body)}")
 
@@ -228,7 +262,7 @@ class FakeAnthropic:
                 error_message=f"prompt is too long: {tokens} tokens > {self.context_tokens} maximum",
             )
         if reply is None:
-            reply = self.default(body)
+            reply = tool_script(body) or self.default(body)
         if _uses_tools(body) and not body.get("tools"):  # as Anthropic's API answers it
             return JSONResponse(
                 {
