@@ -29,7 +29,8 @@ def tool(name: str, **arguments) -> str:
 
 
 def test_a_write_then_a_read_runs_in_the_workspace(agent_gateway, fake):
-    prompt = "\n".join([tool("Write", file_path="notes.txt", content="hello agent"), tool("Read", file_path="notes.txt")])
+    write, read = tool("Write", file_path="notes.txt", content="hello agent"), tool("Read", file_path="notes.txt")
+    prompt = f"{write}\n{read}"
     response = chat(agent_gateway, prompt, {"permission_mode": "acceptEdits"})
     assert response.status_code == 200, response.text
     message = response.json()["choices"][0]["message"]
@@ -78,7 +79,8 @@ def test_nothing_outside_the_workspace_can_be_written(agent_gateway, fake, tmp_p
 
 
 def test_a_fork_bomb_meets_the_process_cap(agent_gateway, fake):
-    bomb = "timeout 20 sh -c 'i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait' 2>&1 | sort | uniq -c | head -3"
+    loop = "i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait"
+    bomb = f"timeout 20 sh -c '{loop}' 2>&1 | sort | uniq -c | head -3"
     answer = run_commands(agent_gateway, bomb, "echo still-here")
     assert "Resource temporarily unavailable" in answer or "Cannot fork" in answer, answer
     assert "still-here" in answer
