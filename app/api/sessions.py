@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from pydantic import Field
 
+from ..agent.request import Strict
 from ..auth import ADMIN, ANONYMOUS
+from ..protocol.base import SESSION_ID_PATTERN
+from ..requests import parse, read_json
 from . import openapi
 from .deps import GatewayDep, TenantDep, ViewerDep
 
@@ -51,3 +55,17 @@ async def delete_session(session_id: str, gateway: GatewayDep, tenant: TenantDep
     gateway.sessions.registry.delete(tenant.id, session_id)
     await gateway.responses.forget_session(uid)  # its responses' conversation goes with it
     return {"id": session_id, "object": "session.deleted", "deleted": True}
+
+
+class ForkRequest(Strict):
+    id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN, description="The new session's id.")
+
+
+@router.post("/v1/sessions/{session_id}/fork", status_code=201, **openapi.operation(statuses=(400, 401, 403, 404, 409)))
+async def fork_session(session_id: str, request: Request, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
+    """A new session with this one's conversation so far (and its workspace, in agent mode); the
+    two go on independently."""
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    body = parse(ForkRequest, await read_json(request, gateway.settings)) if has_body else ForkRequest()
+    forked = await gateway.sessions.fork(tenant, session_id, body.id)
+    return {**forked.summary(gateway.sessions.registry.ttl), "forked_from": session_id}

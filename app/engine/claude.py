@@ -23,6 +23,7 @@ from . import credentials
 from .conversation import Conversation
 from .credentials import Credential
 from .failures import CredentialRefusal
+from .fork import fork
 from .launcher import write_launcher
 from .models import ModelCatalog
 from .options import Spawn, SpawnOptions
@@ -98,6 +99,11 @@ class ClaudeEngine:
     def end_conversation(self, conversation_id: str) -> None:
         """Close the conversation's process and forget its folder and transcripts."""
         self.router.end(conversation_id)
+
+    def fork_conversation(
+        self, source: str, target: str, workspace: Path | None = None, source_workspace: Path | None = None
+    ) -> None:
+        fork(self.router, source, target, workspace, source_workspace)
 
     def close_idle_processes(self) -> int:
         """Close idle processes, and turns held for results that did not come back in time."""

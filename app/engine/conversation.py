@@ -43,6 +43,7 @@ class Conversation:
     held: Held | None = None
     workspace: bool = False  # cwd is an agent session's workspace: it outlives a gateway restart
     own_config: bool = False  # config_dir is the conversation's own (agent mode), removed with it
+    fork_pending: bool = False  # a fork's copy of another's transcript: the next resume branches off it
 
 
 def count_cost(process: ClaudeProcess, finish: Finish) -> None:

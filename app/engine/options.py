@@ -91,7 +91,9 @@ class SpawnOptions:
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
         self.pids: sandbox.PidsCgroup | None = None  # agent processes' cgroups, once one starts
 
-    def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False) -> Spawn:
+    def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False, fork: bool = False) -> Spawn:
+        """A process for `key` in `cwd`, resuming Claude Code's session `resume` (as a new session
+        branching off it with `fork`)."""
         env = self.cli_env(key.credential)
         if spare:  # starts at a lower priority than live turns (launcher.py)
             env[NICE_VARIABLE] = str(SPARE_NICE)
@@ -110,7 +112,7 @@ class SpawnOptions:
         write_private(prompt_file, key.system or "")
         bridge = ToolBridge(key.tools) if key.tools else None
         if key.agent is not None:
-            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge), bridge)
+            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork), bridge)
         options = self.isolated(
             cwd,
             env,
@@ -119,6 +121,7 @@ class SpawnOptions:
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
             resume=resume,
+            fork_session=fork,
             include_partial_messages=True,
             effort=key.effort,
             output_format={"type": "json_schema", "schema": json.loads(key.output_schema)}
@@ -136,6 +139,7 @@ class SpawnOptions:
         env: dict[str, str],
         resume: str | None,
         bridge: ToolBridge | None,
+        fork: bool = False,
     ) -> ClaudeAgentOptions:
         """Agent mode's options (agent.py), the process sandboxed (sandbox.py)."""
         config_dir = self.agent_config_dir(cwd)
@@ -158,6 +162,7 @@ class SpawnOptions:
             max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes),
             model=key.model,
             resume=resume,
+            fork_session=fork,
             include_partial_messages=True,
             thinking=json.loads(key.thinking) if key.thinking else None,
             **options,

@@ -305,7 +305,8 @@ class TurnRouter:
             raise start_error(exc, self.settings.connect_timeout, self.settings.retry_after_default) from exc
 
     async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
-        return await self.spawn(self.options.for_key(key, conversation.cwd, session))
+        fork, conversation.fork_pending = conversation.fork_pending, False
+        return await self.spawn(self.options.for_key(key, conversation.cwd, session, fork=fork))
 
     def _release_held(self, conversation: Conversation) -> None:
         """The results of a held turn will not come: its process is interrupted and closed (its

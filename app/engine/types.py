@@ -248,6 +248,13 @@ class Engine(Protocol):
         """Forget a conversation: close its process, remove its folder and transcripts."""
         ...
 
+    def fork_conversation(
+        self, source: str, target: str, workspace: Path | None = None, source_workspace: Path | None = None
+    ) -> None:
+        """Make conversation `target` a fork of `source`, in `workspace` for an agent session (its
+        files already copied there); `source_workspace`: the source's, if it is an agent session."""
+        ...
+
     def close_idle_processes(self) -> int: ...
 
     def stats(self, conversations: Collection[str] | None = None) -> dict[str, Any]:

@@ -22,44 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.types import Block, Message, chain
-from ..errors import GatewayError
-
-
-def session_not_found(session_id: str) -> GatewayError:
-    return GatewayError(404, f"No session '{session_id}'.", "invalid_request_error", "session_not_found", "session_id")
-
-
-def too_many_sessions(limit: int) -> GatewayError:
-    return GatewayError(
-        429,
-        f"This API key already has {limit} sessions, the most this gateway keeps for one key. "
-        "Delete some (DELETE /v1/sessions/{id}) or wait for them to expire.",
-        "rate_limit_error",
-        "too_many_sessions",
-        "session_id",
-        headers={"Retry-After": "60"},
-    )
-
-
-def credential_mismatch(session_id: str) -> GatewayError:
-    return GatewayError(
-        409,
-        f"Session '{session_id}' runs with another Claude credential than this request's; a session "
-        "keeps the credential it started with. Send that credential, or start a new session.",
-        "invalid_request_error",
-        "session_credential_mismatch",
-        "session_id",
-    )
-
-
-def session_busy(session_id: str) -> GatewayError:
-    return GatewayError(
-        409,
-        f"Session '{session_id}' is busy with another request; retry when it has finished.",
-        "invalid_request_error",
-        "session_busy",
-        "session_id",
-    )
+from .errors import session_exists, session_not_found, too_many_sessions
 
 
 @dataclass(frozen=True)
@@ -212,6 +175,22 @@ class SessionRegistry:
         session = Session(
             session_id, tenant, model, system, created=now, last_used=now, stateless=stateless, credential=credential
         )
+        self._sessions[session.key] = session
+        return session
+
+    def fork(self, source: Session, target_id: str | None = None, limit: int | None = None) -> Session:
+        """A new named session with `source`'s conversation so far (its own copy from here on)."""
+        target_id = target_id or f"sess_{secrets.token_hex(12)}"
+        existing = self._sessions.get((source.tenant, target_id))
+        if existing is not None and not self._expired(existing):
+            raise session_exists(target_id)
+        if existing is not None:
+            self._end(existing)
+        self._make_room(source.tenant, limit or self.max_per_tenant)
+        now = self._clock()
+        session = Session(target_id, source.tenant, source.model, source.system, created=now, last_used=now)
+        session.messages, session.hashes, session.turns = list(source.messages), list(source.hashes), source.turns
+        session.user, session.metadata, session.credential = source.user, dict(source.metadata), source.credential
         self._sessions[session.key] = session
         return session
 

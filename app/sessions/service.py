@@ -8,11 +8,12 @@ usage goes into the ledger once it ends, however it ends (app/policy/usage.py)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import shutil
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..auth import ANONYMOUS, Tenant
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
@@ -22,7 +23,11 @@ from ..policy.usage import Ledger, Meter
 from ..store import Store
 from ..store.null import NullStore
 from ..translate.common import check_tool_results
-from .registry import Pointer, Session, SessionRegistry, credential_mismatch, session_busy
+from .errors import credential_mismatch, session_busy
+from .registry import Pointer, Session, SessionRegistry
+
+if TYPE_CHECKING:
+    from ..agent.workspace import Workspaces
 
 
 @dataclass
@@ -99,15 +104,37 @@ class SessionService:
         busy_wait: float,
         store: Store | None = None,
         turn_wait: float = 10.0,
-        workspace: Callable[[str, str], Path | None] = lambda tenant, session: None,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.registry = registry
-        self.workspace = workspace  # an agent session's workspace (tenant id, session id), made if new
+        self.workspaces = workspaces  # agent sessions' folders
         self.engine = engine
         self.busy_wait = busy_wait
         store = store or NullStore()
         self.limits = Limits(store, turn_wait)  # a key's max_concurrent waits like a busy gateway
         self.ledger = Ledger(store)
+
+    def workspace(self, tenant_id: str, session_id: str) -> Path | None:
+        """An agent session's workspace, made if new (None where the gateway keeps none)."""
+        return self.workspaces.open(tenant_id, session_id) if self.workspaces is not None else None
+
+    async def fork(self, tenant: Tenant, session_id: str, target_id: str | None) -> Session:
+        """A new session with the conversation of `session_id` so far, its workspace copied, and
+        Claude Code's session branched off (engine/fork.py); 409 while the source is in a turn."""
+        source = self.registry.get(tenant.id, session_id)
+        await self._lock(source)
+        try:
+            policy = tenant.policy
+            target = self.registry.fork(source, target_id, policy.max_sessions if policy else None)
+            workspace = source_workspace = None
+            if self.workspaces is not None and self.workspaces.exists(tenant.id, source.id):
+                source_workspace = self.workspaces.path(tenant.id, source.id)
+                workspace = self.workspaces.open(tenant.id, target.id)
+                shutil.copytree(source_workspace, workspace, symlinks=True, dirs_exist_ok=True)
+            self.engine.fork_conversation(source.uid, target.uid, workspace, source_workspace)
+            return target
+        finally:
+            self.registry.release(source)
 
     def end_tenant(self, tenant: str) -> None:
         """End a tenant's sessions and their processes (a revoked key)."""
