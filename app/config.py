@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     one_off_idle_timeout: float = Field(default=45.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
+    # --- Agent mode: workspaces and the files API (files helper; the lead merges this block) ---
+    # Agent mode for keyless callers and GATEWAY_API_KEYS keys (a managed key's policy decides for it).
+    agent_mode: bool = False
+    # What one key's session workspaces may hold together, MiB (a key's policy may say otherwise).
+    workspace_quota_mb: int = Field(default=100, ge=0)
+
     @field_validator("history_mode")
     @classmethod
     def _check_history_mode(cls, value: str) -> str:
