@@ -68,8 +68,19 @@ def known_session(gateway: GatewayDep, tenant: Tenant, session_id: str) -> None:
     gateway.sessions.registry.get(tenant.id, session_id)  # raises session_not_found
 
 
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
 @router.put(
-    "/v1/sessions/{session_id}/files/{path:path}", status_code=201, **openapi.operation(statuses=(*STATUSES, 408, 413))
+    "/v1/sessions/{session_id}/files/{path:path}",
+    status_code=201,
+    openapi_extra=RAW_BODY,  # the route reads the body itself, as it arrives
+    **openapi.operation(statuses=(*STATUSES, 408, 413)),
 )
 async def upload_file(
     session_id: str, path: str, request: Request, gateway: GatewayDep, tenant: AgentTenantDep
