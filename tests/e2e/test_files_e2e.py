@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import API_KEY, serve
+from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -72,3 +75,21 @@ def test_an_upload_past_the_quota_stops_mid_stream_and_leaves_nothing(files_gate
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "session_not_found"
         # And the gateway goes on serving uploads.
         assert client.put(url.replace("too-big", "small"), content=b"small").status_code == 201
+
+
+def test_a_workspaces_folder_others_can_write_stops_the_start(tmp_path):
+    """As the work folder does (GATEWAY_WORK_DIR): a clear refusal, not a traceback."""
+    workspaces = tmp_path / "data" / "workspaces"
+    workspaces.mkdir(parents=True)
+    workspaces.chmod(0o777)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+        "GATEWAY_WORK_DIR": str(tmp_path / "work"),
+    }
+    done = subprocess.run(
+        [sys.executable, "main.py", "--port", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "Refusing to start: The workspaces folder" in done.stderr and "writable by other users" in done.stderr
+    assert "Traceback" not in done.stderr
