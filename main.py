@@ -28,8 +28,12 @@ def main() -> None:
             check_root(Path(settings.work_dir))
         except (UnsafeWorkDir, OSError) as exc:
             raise SystemExit(f"Refusing to start: {exc}") from None
+    try:
+        app = create_app(settings)
+    except UnsafeWorkDir as exc:  # the workspaces' folder (GATEWAY_DATA_DIR/workspaces)
+        raise SystemExit(f"Refusing to start: {exc}") from None
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

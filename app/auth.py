@@ -62,3 +62,9 @@ def request_credential_allowed(tenant: Tenant, settings: Settings) -> bool:
     """Whether this caller may send its own Claude credential per request (X-Claude-Credential).
     The gateway-wide setting, or the key's own policy."""
     return settings.allow_request_credentials or bool(tenant.policy and tenant.policy.request_credentials)
+
+
+def agent_mode_allowed(tenant: Tenant, settings: Settings) -> bool:
+    """Whether this caller may use agent mode (Claude Code's own tools, workspaces, files): a
+    managed key's policy decides; keyless callers and GATEWAY_API_KEYS keys follow GATEWAY_AGENT_MODE."""
+    return tenant.policy.agent_mode if tenant.policy is not None else settings.agent_mode

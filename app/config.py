@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
     agent_sandbox: bool = True
     agent_max_pids: int = Field(default=256, ge=8)  # processes one agent process may have at once
+    # What one key's session workspaces may hold together, MiB (a key's policy may say otherwise).
+    workspace_quota_mb: int = Field(default=100, ge=0)
 
     @field_validator("history_mode")
     @classmethod

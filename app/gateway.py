@@ -1,11 +1,12 @@
 """The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions,
-stored responses, the store and the keys. Its own module so that both the app factory and the
+stored responses, the store, the keys and the agent workspaces. Its own module so that both the app factory and the
 routes' dependencies can name its type without importing each other."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .agent.workspace import Workspaces
 from .config import Settings
 from .engine.types import Engine
 from .policy.keys import KeyService
@@ -22,3 +23,4 @@ class Gateway:
     responses: ResponseStore
     store: Store
     keys: KeyService
+    workspaces: Workspaces  # agent sessions' working folders (app/agent/workspace.py)

@@ -21,13 +21,13 @@ async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
     limit = settings.max_body_bytes
     declared = whole_number(request.headers.get("content-length") or "")
     if declared is not None and declared > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     try:
         # A client that promises a body and sends it slowly (or never) would hold the connection
         # and its buffer for ever: the whole body must arrive within the timeout.
         body = await asyncio.wait_for(_read(request, limit), settings.body_read_timeout)
     except asyncio.TimeoutError:
-        raise _too_slow(settings.body_read_timeout) from None
+        raise body_too_slow(settings.body_read_timeout) from None
     except ClientDisconnect:  # nobody reads the answer; it must not be logged as our failure
         raise invalid_request("The client left before sending the whole body.", code="client_disconnected") from None
     try:
@@ -53,7 +53,7 @@ async def _read(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():  # counted as it arrives, whatever Content-Length says
         body.extend(chunk)
         if len(body) > limit:
-            raise _too_large(limit)
+            raise body_too_large(limit)
     return bytes(body)
 
 
@@ -105,7 +105,7 @@ def _param(loc: tuple[Any, ...], data: Any, missing: bool) -> str:
     return out
 
 
-def _too_large(limit: int) -> GatewayError:
+def body_too_large(limit: int) -> GatewayError:
     return GatewayError(
         413,
         f"The request body is larger than this gateway accepts ({limit} bytes).",
@@ -114,7 +114,7 @@ def _too_large(limit: int) -> GatewayError:
     )
 
 
-def _too_slow(timeout: float) -> GatewayError:
+def body_too_slow(timeout: float) -> GatewayError:
     return GatewayError(
         408,
         f"The request body did not arrive within {timeout:g} s.",

@@ -14,7 +14,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .api import admin, admin_live, chat, console, health, messages, models, openapi, responses, sessions, usage
+from .agent.workspace import Workspaces
+from .api import (
+    admin,
+    admin_live,
+    chat,
+    console,
+    files,
+    health,
+    messages,
+    models,
+    openapi,
+    responses,
+    sessions,
+    usage,
+)
 from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
@@ -42,6 +56,8 @@ async def sweep(gateway: Gateway) -> None:
             gateway.sessions.registry.expire()
             await gateway.responses.expire()
             gateway.engine.close_idle_processes()
+            # The workspaces of sessions gone for a TTL (the live ones' folders: the lead's to pass).
+            await asyncio.to_thread(gateway.workspaces.sweep, settings.session_ttl, set())
         except Exception:
             log.exception("sweep failed")
 
@@ -60,8 +76,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     stored = ResponseStore(
         settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store
     )
-    service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait)
-    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store))
+    workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
+    service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces)
+    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +99,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
-    for module in (chat, messages, responses, models, sessions, usage, admin, admin_live, console, health):
+    for module in (chat, messages, responses, models, sessions, files, usage, admin, admin_live, console, health):
         app.include_router(module.router)
     openapi.install(app)
 

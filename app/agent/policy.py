@@ -84,10 +84,8 @@ def resolve(
     key_policy: Any | None,
     models: list[str] | None = None,
 ) -> AgentConfig:
-    """`request` under the caller's key (a policy.model.Policy, None for keyless and static keys)."""
-    enabled = key_policy.agent_mode if key_policy is not None else settings.agent_mode
-    if not enabled:
-        raise agent_mode_off()
+    """`request` under the caller's key (a policy.model.Policy, None for keyless and static keys),
+    which may use agent mode (auth.agent_mode_allowed)."""
     policy: AgentPolicy = (key_policy.agent if key_policy is not None else None) or gateway_policy(
         settings.agent_policy
     )

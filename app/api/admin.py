@@ -6,6 +6,7 @@ DELETE revokes it at once: its next request gets 401, and its sessions and proce
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -48,6 +49,7 @@ async def update_key(key_id: str, request: Request, gateway: GatewayDep) -> dict
 async def revoke_key(key_id: str, gateway: GatewayDep) -> dict[str, Any]:
     await gateway.keys.revoke(key_id)
     gateway.sessions.end_tenant(tenant_of(key_id))
+    await asyncio.to_thread(gateway.workspaces.remove_tenant, tenant_of(key_id))  # its files go too
     return {"id": key_id, "object": "api_key.deleted", "deleted": True}
 
 

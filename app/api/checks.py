@@ -13,9 +13,9 @@ from urllib.parse import quote
 from fastapi import Request
 from pydantic import BaseModel
 
-from ..agent.policy import resolve
+from ..agent.policy import agent_mode_off, resolve
 from ..agent.request import ClaudeCodeRequest
-from ..auth import Tenant, request_credential_allowed
+from ..auth import Tenant, agent_mode_allowed, request_credential_allowed
 from ..config import Settings
 from ..engine import credentials, sandbox
 from ..engine.agent import AgentConfig
@@ -64,6 +64,8 @@ def agent_mode(request: ClaudeCodeRequest | None, settings: Settings, tenant: Te
     None: chat mode. Agent mode needs its sandbox (503 where bubblewrap cannot run)."""
     if request is None:
         return None
+    if not agent_mode_allowed(tenant, settings):
+        raise agent_mode_off()
     models = tenant.policy.models if tenant.policy else None
     config = resolve(request, settings, tenant.policy, models)
     if settings.agent_sandbox and sandbox.bubblewrap() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,6 +10,7 @@ from pydantic import Field
 
 from ..agent.request import Strict
 from ..auth import ADMIN, ANONYMOUS
+from ..errors import GatewayError
 from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
 from . import openapi
@@ -51,8 +53,17 @@ async def get_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -
 
 @router.delete("/v1/sessions/{session_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def delete_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
-    uid = gateway.sessions.registry.get(tenant.id, session_id).uid
-    gateway.sessions.registry.delete(tenant.id, session_id)
+    """The session and its workspace. A workspace outlives a restart (and an upload makes one
+    before the first turn): with no live session of that id, deleting it is deleting the session."""
+    removed = await asyncio.to_thread(gateway.workspaces.remove, tenant.id, session_id)
+    registry = gateway.sessions.registry
+    try:
+        uid = registry.get(tenant.id, session_id).uid
+    except GatewayError:
+        if removed:
+            return {"id": session_id, "object": "session.deleted", "deleted": True}
+        raise
+    registry.delete(tenant.id, session_id)
     await gateway.responses.forget_session(uid)  # its responses' conversation goes with it
     return {"id": session_id, "object": "session.deleted", "deleted": True}
 

@@ -38,22 +38,23 @@ class UnsafeWorkDir(Exception):
     """The configured work folder could be changed by someone else; the gateway will not use it."""
 
 
-def check_root(configured: Path) -> Path:
-    """The configured work root, created (0700) if missing, refused unless private to this user."""
+def check_root(configured: Path, name: str = "GATEWAY_WORK_DIR") -> Path:
+    """The configured work root, created (0700) if missing, refused unless private to this user.
+    `name` says which folder it is in the refusal (the work folder, the workspaces' root)."""
     path = Path(os.path.abspath(configured.expanduser()))
     missing = [p for p in [path, *path.parents] if not os.path.lexists(p)]
     for folder in reversed(missing):
         os.mkdir(folder, 0o700)
     info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
-        raise UnsafeWorkDir(f"GATEWAY_WORK_DIR {path} is a symbolic link; name the real folder.")
+        raise UnsafeWorkDir(f"{name} {path} is a symbolic link; name the real folder.")
     if not stat.S_ISDIR(info.st_mode):
-        raise UnsafeWorkDir(f"GATEWAY_WORK_DIR {path} is not a folder.")
+        raise UnsafeWorkDir(f"{name} {path} is not a folder.")
     if info.st_uid != os.getuid():
-        raise UnsafeWorkDir(f"GATEWAY_WORK_DIR {path} belongs to another user (uid {info.st_uid}).")
+        raise UnsafeWorkDir(f"{name} {path} belongs to another user (uid {info.st_uid}).")
     if info.st_mode & 0o022:
         raise UnsafeWorkDir(
-            f"GATEWAY_WORK_DIR {path} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
+            f"{name} {path} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
             f"run `chmod go-w {path}` (better: chmod 700), or name a private folder."
         )
     return path.resolve()  # the leaf is no link; parents may be (e.g. /tmp on macOS)

@@ -44,6 +44,11 @@ CASES = [  # (path, method, generation mode, examples)
     # Any string is a valid session id: only valid cases exist.
     ("/v1/sessions/{session_id}", "GET", VALID, 15),
     ("/v1/sessions/{session_id}", "DELETE", VALID, 10),
+    # The files API of agent workspaces: any session id and file path, any body.
+    ("/v1/sessions/{session_id}/files/{path}", "PUT", VALID, 25),
+    ("/v1/sessions/{session_id}/files/{path}", "GET", VALID, 15),
+    ("/v1/sessions/{session_id}/files/{path}", "DELETE", VALID, 10),
+    ("/v1/sessions/{session_id}/files", "GET", VALID, 10),
 ]
 
 
@@ -59,6 +64,7 @@ def server(tmp_path_factory):
         "GATEWAY_SESSION_BUSY_WAIT": "2",
         "GATEWAY_REQUEST_TIMEOUT": "20",
         "GATEWAY_PROCESS_IDLE_TIMEOUT": "5",
+        "GATEWAY_AGENT_MODE": "true",  # the files API
     }
     gateway = GatewayServer(env, tmp).start()
     yield gateway
