@@ -105,14 +105,14 @@ class SpawnOptions:
             # tells Claude the call "timed out"), so it must outlast the gateway's own hold, which
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
-        # From a file, not the command line: argv is size-limited (128 KiB an argument) and
-        # readable by every local user through ps.
-        prompt_file = cwd / SYSTEM_PROMPT_FILE
-        prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
-        write_private(prompt_file, key.system or "")
         bridge = ToolBridge(key.tools) if key.tools else None
         if key.agent is not None:
             return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork), bridge)
+        # From a file, not the command line: argv is size-limited (128 KiB an argument) and
+        # readable by every local user through ps.
+        prompt_file = self._prompt_file(cwd)
+        prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
+        write_private(prompt_file, key.system or "")
         options = self.isolated(
             cwd,
             env,
@@ -171,6 +171,16 @@ class SpawnOptions:
             if key.output_schema
             else None,
         )
+
+    def _prompt_file(self, cwd: Path) -> Path:
+        """Where a chat-mode process's system prompt goes: its folder, unless that is an agent
+        session's workspace (a chat turn in an agent session), which is the client's own."""
+        work = self.work.path if self.work is not None else None
+        if work is None or work in cwd.parents:
+            return cwd / SYSTEM_PROMPT_FILE
+        folder = work / "prompts"
+        private_folder(folder)
+        return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
 
     def agent_config_dir(self, workspace: Path) -> Path:
         """The Claude config folder of an agent conversation's processes: its own, next to the

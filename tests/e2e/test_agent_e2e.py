@@ -51,7 +51,7 @@ def test_commands_cannot_read_secrets_or_reach_the_network(agent_gateway, fake, 
         agent_gateway,
         "cat /etc/shadow; echo shadow-done",
         'echo "KEY=[$ANTHROPIC_API_KEY]"; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c sk-ant-fake',
-        f"ls -A {cli_config_dir} | wc -l; ls -A {data}; find {agent_gateway.env['GATEWAY_WORK_DIR']} | head",
+        f"ls -A {cli_config_dir} | wc -l; ls -A {data} | tr '\\n' ,; echo; find {agent_gateway.env['GATEWAY_WORK_DIR']}",
         "curl -sS -m 5 http://example.com/ 2>&1 | head -3",
     )
     results = answer.removeprefix("results: ").split(" | ")
@@ -59,9 +59,15 @@ def test_commands_cannot_read_secrets_or_reach_the_network(agent_gateway, fake, 
     assert "KEY=[]" in results[1] and "sk-ant-fake" not in answer
     # The host's Claude config folder is empty; of the data folder (store, workspaces) and the work
     # folder (the launcher, other conversations) only the way to this process's own folders shows.
-    seen = results[2].split()
-    assert seen[:2] == ["0", "agent-config"], seen
-    assert not [path for path in seen if "launcher" in path or "gateway.db" in path], seen
+    # (Claude Code's own sandbox adds empty .claude and .mcp.json decoys in the folders above the workspace.)
+    config, data_folder, *work = results[2].split()
+    assert config == "0" and set(data_folder.strip(",").split(",")) <= {
+        "agent-config",
+        "workspaces",
+        ".claude",
+        ".mcp.json",
+    }
+    assert not [path for path in work if "launcher" in path or "gateway.db" in path], work
     assert "blocked by network allowlist" in results[3], results[3]
 
 

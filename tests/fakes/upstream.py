@@ -120,32 +120,41 @@ TOOL_LINE = "TOOL:"
 def tool_script(body: dict[str, Any]) -> Reply | None:
     """Built-in tool calls scripted in the prompt, one a line: `TOOL:Write {"file_path": ...}`. Step
     i calls the i-th (`TOOL:A {..} && TOOL:B {..}` on one line: both at once); once all are done,
-    the answer lists every result (`results: r1 | r2`). None for a prompt without such lines."""
-    prompt = next(
-        (
-            m["content"] if isinstance(m["content"], str) else " ".join(b.get("text", "") for b in m["content"])
-            for m in body.get("messages", [])
-            if m.get("role") == "user" and TOOL_LINE in json.dumps(m.get("content"))
-        ),
-        None,
-    )
-    if prompt is None:
+    the answer lists every result since the prompt (`results: r1 | r2`). The prompt is the last
+    user message with such lines; None if it is not the conversation's last user text."""
+    messages = body.get("messages", [])
+    texts = [i for i, m in enumerate(messages) if m.get("role") == "user" and _text_of(m)]
+    if not texts or TOOL_LINE not in _text_of(messages[texts[-1]]):
         return None
+    prompt = _text_of(messages[texts[-1]])
+    since = {"messages": messages[texts[-1] :]}
     steps = [line.strip() for line in prompt.splitlines() if line.strip().startswith(TOOL_LINE)]
     done = sum(
         1
-        for message in body.get("messages", [])
+        for message in since["messages"]
         if message.get("role") == "assistant"
         and isinstance(message.get("content"), list)
         and any(block.get("type") == "tool_use" for block in message["content"])
     )
     if done >= len(steps):
-        return Reply(text="results: " + " | ".join(tool_results(body)))
+        return Reply(text="results: " + " | ".join(tool_results(since)))
     calls = []
     for call in steps[done].split(" && "):
         name, _, arguments = call[len(TOOL_LINE) :].partition(" ")
         calls.append({"name": name, "input": json.loads(arguments or "{}")})
     return Reply(tool_uses=calls)
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    """A message's own text (not tool results, not the CLI's system reminders)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        b.get("text", "")
+        for b in content or []
+        if b.get("type") == "text" and not b.get("text", "").startswith("<system-reminder>")
+    )
 
 
 def echo(body: dict[str, Any]) -> Reply:
