@@ -46,12 +46,12 @@ def run_commands(gateway, *commands: str, **claude_code) -> str:
 
 
 def test_commands_cannot_read_secrets_or_reach_the_network(agent_gateway, fake, cli_config_dir):
-    data = agent_gateway.env["GATEWAY_DATA_DIR"]
+    data, work = agent_gateway.env["GATEWAY_DATA_DIR"], agent_gateway.env["GATEWAY_WORK_DIR"]
     answer = run_commands(
         agent_gateway,
         "cat /etc/shadow; echo shadow-done",
         'echo "KEY=[$ANTHROPIC_API_KEY]"; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c sk-ant-fake',
-        f"ls -A {cli_config_dir} | wc -l; ls -A {data} | tr '\\n' ,; echo; find {agent_gateway.env['GATEWAY_WORK_DIR']}",
+        f"ls -A {cli_config_dir} | wc -l; ls -A {data} | tr '\\n' ,; echo; find {work}",
         "curl -sS -m 5 http://example.com/ 2>&1 | head -3",
     )
     results = answer.removeprefix("results: ").split(" | ")
