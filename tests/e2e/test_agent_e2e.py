@@ -60,14 +60,14 @@ def test_commands_cannot_read_secrets_or_reach_the_network(agent_gateway, fake, 
     # The host's Claude config folder is empty; of the data folder (store, workspaces) and the work
     # folder (the launcher, other conversations) only the way to this process's own folders shows.
     # (Claude Code's own sandbox adds empty .claude and .mcp.json decoys in the folders above the workspace.)
-    config, data_folder, *work = results[2].split()
+    config, data_folder, *work_seen = results[2].split()
     assert config == "0" and set(data_folder.strip(",").split(",")) <= {
         "agent-config",
         "workspaces",
         ".claude",
         ".mcp.json",
     }
-    assert not [path for path in work if "launcher" in path or "gateway.db" in path], work
+    assert not [path for path in work_seen if "launcher" in path or "gateway.db" in path], work_seen
     assert "blocked by network allowlist" in results[3], results[3]
 
 
