@@ -63,6 +63,13 @@ class ReasoningItem(Wire):  # an earlier answer's reasoning, sent back (and not 
     type: Literal["reasoning"]
 
 
+class ActivityItem(Wire):
+    """A tool Claude Code ran itself (agent mode), as an earlier response reported it and the
+    client sent back: never passed on, the gateway ran it."""
+
+    type: Literal["mcp_call", "claude_code_call"]
+
+
 def _item_type(item: Any) -> str | None:
     """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
     if isinstance(item, dict):
@@ -74,7 +81,9 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
-    | Annotated[ReasoningItem, Tag("reasoning")],
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[ActivityItem, Tag("mcp_call")]
+    | Annotated[ActivityItem, Tag("claude_code_call")],
     Discriminator(_item_type),
 ]
 
@@ -112,7 +121,8 @@ class Reasoning(Wire):
 
 class ResponsesRequest(Wire):
     model: ModelName
-    # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning.
+    # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning,
+    # and Claude Code's own tool calls (mcp_call, claude_code_call) as a response gave them.
     input: str | list[InputItem]
     instructions: str | None = None
     tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)
