@@ -64,8 +64,9 @@ class ReasoningItem(Wire):  # an earlier answer's reasoning, sent back (and not 
 
 
 class ActivityItem(Wire):
-    """A tool Claude Code ran itself (agent mode), as an earlier response reported it and the
-    client sent back: never passed on, the gateway ran it."""
+    """A tool Claude Code ran itself (agent mode), as an earlier response reported it (an mcp_call
+    item; a claude_code_call item is taken too) and the client sent back: never passed on, the
+    gateway ran it."""
 
     type: Literal["mcp_call", "claude_code_call"]
 
@@ -122,7 +123,7 @@ class Reasoning(Wire):
 class ResponsesRequest(Wire):
     model: ModelName
     # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning,
-    # and Claude Code's own tool calls (mcp_call, claude_code_call) as a response gave them.
+    # and the tools Claude Code ran itself (mcp_call items) as a response gave them.
     input: str | list[InputItem]
     instructions: str | None = None
     tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)

@@ -5,10 +5,9 @@ text, whole or as it streams:
 - Chat Completions: a readable line per call ("▶ Bash: ls -la") and per result ("◀ 12 lines") in
   the reasoning text, and for programs each call and result as an object: the streamed delta's
   `claude_code_event`, the whole message's `claude_code_events`.
-- Anthropic Messages: the MCP connector's `mcp_tool_use` and `mcp_tool_result` blocks; a tool
-  built into Claude Code has the server name "claude_code".
-- Responses: an MCP server's tool as an `mcp_call` item, a built-in one as a `claude_code_call`
-  item, each with its result once it came.
+- Anthropic Messages: the MCP connector's `mcp_tool_use` and `mcp_tool_result` blocks.
+- Responses: an `mcp_call` item, with its result once it came.
+A tool built into Claude Code (Bash, Read, ...) is named as from the MCP server "claude_code".
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from ..engine.activity import full_length
 from ..engine.types import ToolResult, ToolUse
 from .answer import Part
 
-BUILT_IN_SERVER = "claude_code"  # the server_name of a tool built into Claude Code (Anthropic door)
+BUILT_IN_SERVER = "claude_code"  # the MCP server a tool built into Claude Code is named as from
 SUMMARY_CHARS = 120  # how much of a call's input or an error a chat line shows
 # The input that says what a built-in tool did; other tools show their input as compact JSON.
 SUMMARY_FIELDS = {
@@ -45,9 +44,8 @@ def tool_name(use: ToolUse) -> str:
     return use.name.removeprefix(f"mcp__{use.server}__") if use.server else use.name
 
 
-def _arguments(use: ToolUse, compact: bool = False) -> str:
-    separators = (",", ":") if compact else None
-    return json.dumps(use.input, ensure_ascii=False, separators=separators)
+def _compact(use: ToolUse) -> str:
+    return json.dumps(use.input, ensure_ascii=False, separators=(",", ":"))
 
 
 def _short(text: str) -> str:
@@ -68,11 +66,11 @@ def chat_line(event: ToolUse | ToolResult) -> str:
     if isinstance(event, ToolUse):
         field = SUMMARY_FIELDS.get(event.name, "")
         if event.server:
-            line = f"▶ {event.server}.{tool_name(event)} {_short(_arguments(event, compact=True))}"
+            line = f"▶ {event.server}.{tool_name(event)} {_short(_compact(event))}"
         elif isinstance(event.input.get(field), str):
             line = f"▶ {event.name}: {_short(event.input[field])}"
         else:
-            line = f"▶ {event.name} {_short(_arguments(event, compact=True))}"
+            line = f"▶ {event.name} {_short(_compact(event))}"
     elif event.is_error:
         line = f"◀ error: {_short(next(iter(event.output.strip().splitlines()), ''))}"
     elif (length := full_length(event.output)) is not None:
@@ -143,36 +141,29 @@ def mcp_blocks(part: Part) -> list[dict[str, Any]]:
 
 # --- Responses ---------------------------------------------------------------------------------------
 def responses_item(part: Part, finished: bool) -> dict[str, Any]:
-    """A tool part as an output item: in progress until its result came (incomplete if the
-    response `finished` without it), then completed, or failed for an error."""
+    """A tool part as an `mcp_call` output item: in progress until its result came (incomplete if
+    the response `finished` without it), then completed, or failed for an error. A built-in tool
+    too, from the server "claude_code": clients and frameworks know an mcp_call as a tool that
+    already ran (the OpenAI Agents SDK reads an item type it does not know as a message, and
+    fails on its missing content)."""
     use, result = part.use, part.result
     assert use is not None
     if result is None:
         status = "incomplete" if finished else "in_progress"
     else:
         status = "failed" if result.is_error else "completed"
-    output = result.output if result is not None else None
-    if use.server:
-        failed = result is not None and result.is_error
-        item: dict[str, Any] = {
-            "type": "mcp_call",
-            "id": use.id,
-            "server_label": use.server,
-            "name": tool_name(use),
-            "arguments": _arguments(use),
-            "output": None if failed else output,
-            "error": output if failed else None,
-            "status": status,
-        }
-    else:
-        item = {
-            "type": "claude_code_call",
-            "id": use.id,
-            "call_id": use.id,
-            "name": use.name,
-            "arguments": _arguments(use),
-            "output": output,
-            "is_error": result is not None and result.is_error,
-            "status": status,
-        }
+    failed = result is not None and result.is_error
+    item = {
+        "type": "mcp_call",
+        "id": use.id,
+        "server_label": use.server or BUILT_IN_SERVER,
+        "name": tool_name(use),
+        "arguments": json.dumps(use.input, ensure_ascii=False),
+        "output": result.output if result is not None and not failed else None,
+        # As OpenAI reports a tool's own error: an MCP tool execution error, with its content.
+        "error": {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": result.output}]}
+        if result is not None and failed
+        else None,
+        "status": status,
+    }
     return {**item, "parent_tool_use_id": use.parent} if use.parent else item

@@ -209,13 +209,13 @@ def stream_response(events) -> list[dict]:
 
 EXPECTED_CALLS = [
     {
-        "type": "claude_code_call",
+        "type": "mcp_call",
         "id": "toolu_1",
-        "call_id": "toolu_1",
+        "server_label": "claude_code",  # a built-in tool
         "name": "Bash",
         "arguments": '{"command": "ls -la"}',
         "output": "a.py\nb.py\n",
-        "is_error": False,
+        "error": None,
         "status": "completed",
     },
     {
@@ -225,7 +225,7 @@ EXPECTED_CALLS = [
         "name": "search_issues",
         "arguments": '{"q": "bug"}',
         "output": None,
-        "error": "rate limited\nretry later",
+        "error": {"type": "mcp_tool_execution_error", "content": [text("rate limited\nretry later")]},
         "status": "failed",
     },
 ]
@@ -233,7 +233,7 @@ EXPECTED_CALLS = [
 
 def test_a_whole_response_has_an_item_per_tool_with_its_result():
     output = responses_out.build(EVENTS, builder())["output"]
-    assert [item["type"] for item in output] == ["reasoning", "message", "claude_code_call", "mcp_call", "message"]
+    assert [item["type"] for item in output] == ["reasoning", "message", "mcp_call", "mcp_call", "message"]
     assert output[2:4] == EXPECTED_CALLS
 
 
@@ -241,7 +241,9 @@ def test_a_responses_stream_adds_a_tool_item_at_its_call_and_ends_it_at_its_resu
     events = stream_response(EVENTS)
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     final = events[-1]["response"]["output"]
-    tool_events = [e for e in events if e["type"].startswith("response.output_item") and "call" in e["item"]["type"]]
+    tool_events = [
+        e for e in events if e["type"].startswith("response.output_item") and e["item"]["type"] == "mcp_call"
+    ]
     assert [(e["type"], e["output_index"], e["item"]["status"]) for e in tool_events] == [
         ("response.output_item.added", 2, "in_progress"),
         ("response.output_item.done", 2, "completed"),
@@ -304,3 +306,12 @@ def test_a_response_sent_back_as_input_items_with_its_activity_is_the_remembered
 
 def user(content) -> dict:
     return {"role": "user", "content": content}
+
+
+def test_tool_items_sent_back_in_either_form_are_left_out():
+    call = {"type": "claude_code_call", "id": "toolu_1", "call_id": "toolu_1", "name": "Bash", "arguments": "{}"}
+    mcp = {"type": "mcp_call", "id": "toolu_2", "server_label": "x", "name": "y", "arguments": "{}", "output": "z"}
+    request = parse(ResponsesRequest, {"model": "sonnet", "input": [user("hi"), call, mcp, user("go")]})
+    assert openai_responses.to_turn(request, "sonnet", "t", "id", [], None).messages == [
+        Message("user", [text("hi"), text("go")])
+    ]
