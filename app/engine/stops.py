@@ -24,10 +24,11 @@ class StopScanner:
         if isinstance(event, Restart):
             self._pending, self._sent = "", []
             return [event]
-        if isinstance(event, Finish):
-            rest, self._pending = self._pending, ""
-            return [TextDelta(rest), event] if rest else [event]
-        return [event]
+        # Anything else (a Finish, thinking, a function call, a tool Claude Code ran) comes after
+        # the text held back: it goes out first, so the client sees them in the order Claude wrote.
+        rest, self._pending = self._pending, ""
+        self._sent.append(rest)
+        return [TextDelta(rest), event] if rest else [event]
 
     def _text(self, text: str, usage: Usage, model: str | None) -> list[Event]:
         self._pending += text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.engine.stops import StopScanner
-from app.engine.types import Finish, Restart, TextDelta, Usage
+from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallStart, ToolUse, Usage
 
 
 def run(stops, deltas, finish=True):
@@ -45,6 +45,17 @@ def test_text_held_back_is_released_at_the_end():
     scanner = StopScanner(["STOP"])
     assert scanner.filter(TextDelta("abcdef"), Usage(), None) == [TextDelta("abc")]
     assert scanner.filter(Finish("stop"), Usage(), None)[0] == TextDelta("def")
+
+
+@pytest.mark.parametrize(
+    "event", [ToolUse("t1", "Bash", {"command": "ls"}), ToolCallStart(0, "c1", "get"), ThinkingDelta("hm")]
+)
+def test_text_held_back_goes_out_before_what_comes_after_it(event):
+    scanner = StopScanner(["STOP"])
+    assert scanner.filter(TextDelta("Let me look."), Usage(), None) == [TextDelta("Let me lo")]
+    assert scanner.filter(event, Usage(), None) == [TextDelta("ok."), event]
+    assert scanner.filter(TextDelta("ST"), Usage(), None) == []  # a new text is scanned on its own
+    assert scanner.filter(TextDelta("OP"), Usage(), None)[-1].stop_sequence == "STOP"
 
 
 def test_a_restart_forgets_what_was_held():
