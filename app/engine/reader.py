@@ -32,6 +32,7 @@ from .types import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
+    ToolResult,
     Usage,
     answer_message,
 )
@@ -82,7 +83,10 @@ class TurnReader:
         self.finished = False
         self.completed_cleanly = False  # the CLI reported success and is idle again
         self.session_id: str | None = None  # the CLI's session, for --resume
-        self.produced_output = False
+        # A break-off voids what the turn said since its last settled point (see feed); whether
+        # anything was said since then, and where that began in _text.
+        self._unsettled_output = False
+        self._settled_text = 0
         self._text: list[str] = []
         self.model: str | None = None
         self._streamed_ids: set[str] = set()
@@ -100,11 +104,16 @@ class TurnReader:
     def feed(self, message: SdkMessage) -> list[Event]:
         events = self._read(message)
         for event in events:
-            self.produced_output = True
+            if isinstance(event, ToolResult):
+                # A tool ran: the model calls before it are over, and a break-off later voids only
+                # what came after (answer.py folds a Restart the same way).
+                self._unsettled_output, self._settled_text = False, len(self._text)
+                continue
+            self._unsettled_output = not isinstance(event, Restart)
             if isinstance(event, TextDelta):
                 self._text.append(event.text)
             elif isinstance(event, Restart):
-                self._text.clear()
+                del self._text[self._settled_text :]
                 self.tool_calls.clear()
                 self._tool_index = None
         return events
@@ -132,7 +141,8 @@ class TurnReader:
         self.legacy_call_id = legacy_call_id
         self.awaiting_tools = False
         self.finished = False
-        self.produced_output = False  # a break-off now voids only what this answer has said
+        self._unsettled_output = False  # a break-off now voids only what this answer has said
+        self._settled_text = 0
         self.tool_calls.clear()
         self._text.clear()
 
@@ -221,7 +231,7 @@ class TurnReader:
         elif kind == "message_stop" and not self._stop_reason_seen:
             # The stream broke off (an upstream `error` event); Claude Code will call again.
             self._stop_reason_seen = True
-            return [Restart()] if self.produced_output else []
+            return [Restart()] if self._unsettled_output else []
         elif kind == "message_delta" and event.get("delta", {}).get("stop_reason"):
             self._stop_reason_seen = True
             if event["delta"]["stop_reason"] == "max_tokens":
@@ -233,7 +243,7 @@ class TurnReader:
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
             self._tool_index = None
-            if self._in_structured_block and self.structured and self._text:
+            if self._in_structured_block and self.structured and len(self._text) > self._settled_text:
                 return [Restart()]  # Claude wrote the structured output again (the first try failed)
             name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:

@@ -3,8 +3,9 @@
 Claude answers in parts: thinking, text and function calls, in the order it wrote them, and in
 agent mode the tools Claude Code ran itself, each call with its result. Each door renders these
 parts in its own shape (a chat message, content blocks, Response output items), whole or as they
-stream; the fold itself is the same everywhere, and so is its one subtlety: a Restart voids
-everything before it.
+stream; the fold itself is the same everywhere, and so is its one subtlety: a Restart voids what
+came before it since the turn began, or since the last result of a tool Claude Code ran (the model
+calls before that result are over: only the one that broke off is made again).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Answer:
         self.finish: Finish | None = None  # None until the turn finished
         self._calls: dict[int, Part] = {}  # a function call's index -> its part
         self._tools: dict[str, Part] = {}  # a tool Claude Code ran: its call's id -> its part
+        self._settled = 0  # the parts a Restart leaves: those before the last tool result
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Answer:
@@ -77,9 +79,9 @@ class Answer:
     def add(self, event: Event) -> Part | None:
         """Fold in one event; the part it opened or added to, None if it changed no part."""
         if isinstance(event, Restart):
-            self.parts.clear()
+            del self.parts[self._settled :]
             self._calls.clear()
-            self._tools.clear()
+            self._tools = {part.call_id: part for part in self.parts if part.kind == "tool"}
         elif isinstance(event, Finish):
             self.finish = event
         elif isinstance(event, (TextDelta, ThinkingDelta)) and event.text:
@@ -101,6 +103,7 @@ class Answer:
             return self.parts[-1]
         elif isinstance(event, ToolResult) and event.id in self._tools:
             self._tools[event.id].result = event
+            self._settled = len(self.parts)
             return self._tools[event.id]
         return None
 

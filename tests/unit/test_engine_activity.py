@@ -17,7 +17,7 @@ from claude_agent_sdk import (
 
 from app.engine.activity import MAX_OUTPUT_CHARS, full_length
 from app.engine.reader import TurnReader
-from app.engine.types import Finish, TextDelta, ToolCallDelta, ToolCallStart, ToolResult, ToolUse
+from app.engine.types import Finish, Restart, TextDelta, ToolCallDelta, ToolCallStart, ToolResult, ToolUse
 from app.errors import GatewayError
 
 
@@ -207,3 +207,25 @@ def test_a_run_that_reaches_a_limit_ends_the_answer_cut_short(subtype, limit):
 def test_other_error_results_still_fail():
     with pytest.raises(GatewayError):
         read([result("error_during_execution")])
+
+
+BROKE_OFF = stream({"type": "message_stop"})  # a model call's stream that ended without a stop reason
+
+
+def test_a_break_off_after_a_tool_ran_voids_only_the_call_that_broke_off():
+    reader = TurnReader(9)
+    step = streamed_step("m2", "par", None)[:3]  # its message_start, a text block, one delta
+    events = read(
+        [*streamed_step("m1", "Let me look.", BASH), tool_result("toolu_1", "ok"), *step, BROKE_OFF],
+        reader,
+    )
+    assert events[-2:] == [TextDelta("par"), Restart()]
+    events = read([*streamed_step("m3", "Done.", None), result()], reader)
+    assert events[-1].message.content == [{"type": "text", "text": "Let me look.Done."}]
+
+
+def test_a_break_off_before_the_next_call_said_anything_voids_nothing():
+    reader = TurnReader(9)
+    start = stream({"type": "message_start", "message": {"id": "m2", "usage": {}}})
+    events = read([*streamed_step("m1", "Let me look.", BASH), tool_result("toolu_1", "ok"), start, BROKE_OFF], reader)
+    assert Restart() not in events

@@ -52,10 +52,14 @@ def test_a_call_and_its_result_are_one_part_in_order_with_the_text():
     assert answer.text == "Let me look.Two files."
 
 
-def test_a_result_of_no_reported_call_changes_nothing_and_a_restart_voids_the_calls():
+def test_a_result_of_no_reported_call_changes_nothing():
     assert Answer.of([ToolResult("nope", "Bash", "x")]).parts == []
-    answer = Answer.of([BASH, Restart(), BASH_OUT])
-    assert answer.parts == []
+
+
+def test_a_restart_voids_what_came_since_the_last_tool_result():
+    answer = Answer.of([TextDelta("a"), BASH, BASH_OUT, TextDelta("par"), SEARCH, Restart(), TextDelta("b")])
+    assert [(p.kind, p.text) for p in answer.parts] == [("text", "a"), ("tool", ""), ("text", "b")]
+    assert Answer.of([BASH, Restart(), BASH_OUT]).parts == []  # a call that never ran is void, its result too
 
 
 # --- Chat Completions -------------------------------------------------------------------------------
