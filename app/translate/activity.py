@@ -13,7 +13,6 @@ A tool built into Claude Code (Bash, Read, ...) is named as from the MCP server 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from ..engine.activity import full_length
@@ -96,11 +95,9 @@ def chat_event(event: ToolUse | ToolResult) -> dict[str, Any]:
     return {**body, **_where(event)}
 
 
-def _events(parts: Iterable[Part]) -> list[ToolUse | ToolResult]:
-    found: list[ToolUse | ToolResult] = []
-    for part in parts:
-        found += [event for event in (part.use, part.result) if event is not None]
-    return found
+def _events(part: Part) -> list[ToolUse | ToolResult]:
+    """A tool part's call, and its result once it came; nothing for another part."""
+    return [event for event in (part.use, part.result) if event is not None]
 
 
 def chat_reasoning(parts: list[Part]) -> str:
@@ -109,14 +106,14 @@ def chat_reasoning(parts: list[Part]) -> str:
     for part in parts:
         if part.kind == "thinking":
             text += part.text
-        for event in _events([part]):
+        for event in _events(part):
             text += on_its_own_line(text, chat_line(event))
     return text
 
 
 def chat_events(parts: list[Part]) -> list[dict[str, Any]]:
     """The whole message's `claude_code_events`."""
-    return [chat_event(event) for event in _events(parts)]
+    return [chat_event(event) for part in parts for event in _events(part)]
 
 
 # --- Anthropic Messages ------------------------------------------------------------------------------
@@ -136,7 +133,7 @@ def mcp_block(event: ToolUse | ToolResult) -> dict[str, Any]:
 
 
 def mcp_blocks(part: Part) -> list[dict[str, Any]]:
-    return [mcp_block(event) for event in _events([part])]
+    return [mcp_block(event) for event in _events(part)]
 
 
 # --- Responses ---------------------------------------------------------------------------------------
@@ -148,21 +145,22 @@ def responses_item(part: Part, finished: bool) -> dict[str, Any]:
     fails on its missing content)."""
     use, result = part.use, part.result
     assert use is not None
+    failed = result is not None and result.is_error
+    output = result.output if result is not None else None
     if result is None:
         status = "incomplete" if finished else "in_progress"
     else:
-        status = "failed" if result.is_error else "completed"
-    failed = result is not None and result.is_error
+        status = "failed" if failed else "completed"
     item = {
         "type": "mcp_call",
         "id": use.id,
         "server_label": use.server or BUILT_IN_SERVER,
         "name": tool_name(use),
         "arguments": json.dumps(use.input, ensure_ascii=False),
-        "output": result.output if result is not None and not failed else None,
+        "output": None if failed else output,
         # As OpenAI reports a tool's own error: an MCP tool execution error, with its content.
-        "error": {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": result.output}]}
-        if result is not None and failed
+        "error": {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": output}]}
+        if failed
         else None,
         "status": status,
     }
