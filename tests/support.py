@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
+from anthropic import AsyncAnthropic
+from openai import AsyncOpenAI
 
 from app.config import Settings
 from app.engine.credentials import Credential
@@ -54,10 +57,12 @@ def texts(turns):
 
 
 class ScriptedEngine:
-    """Answers every turn with the last user text; no Claude involved."""
+    """Answers every turn with the last user text, or with the events of `script` if set; no
+    Claude involved."""
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
+        self.script: list[Event] | None = None
 
     async def start(self) -> None: ...
 
@@ -87,6 +92,10 @@ class ScriptedEngine:
 
     async def stream(self, turn: Turn) -> AsyncIterator[Event]:
         self.turns.append(turn)
+        if self.script is not None:
+            for event in self.script:
+                yield event
+            return
         yield TextDelta(next((b["text"] for b in turn.prompt.content if b.get("type") == "text"), ""))
         yield Finish("stop")
 
@@ -96,6 +105,18 @@ def make_client(**settings) -> tuple[httpx.AsyncClient, ScriptedEngine]:
     engine = ScriptedEngine()
     app = create_app(Settings(_env_file=None, **settings), engine)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), engine
+
+
+def official_clients(client: httpx.AsyncClient) -> tuple[AsyncOpenAI, AsyncAnthropic]:
+    """The `openai` and `anthropic` Python clients on the in-process app of `client` (make_client)."""
+    app = client._transport.app  # type: ignore[attr-defined]
+    openai = AsyncOpenAI(base_url="http://localhost/v1", api_key="k", http_client=client, max_retries=0)
+    # The anthropic client takes an httpx2 client (its fork of httpx) only.
+    transport = httpx2.ASGITransport(app=app)
+    anthropic = AsyncAnthropic(
+        base_url="http://localhost", api_key="k", http_client=httpx2.AsyncClient(transport=transport), max_retries=0
+    )
+    return openai, anthropic
 
 
 def free_port() -> int:

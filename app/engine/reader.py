@@ -14,10 +14,12 @@ from claude_agent_sdk import (
     TextBlock,
     ThinkingBlock,
     ToolUseBlock,
+    UserMessage,
 )
 from claude_agent_sdk import Message as SdkMessage
 
 from ..jsontext import partial_object
+from .activity import STRUCTURED_OUTPUT_TOOL, Activity
 from .failures import FailedTurn, turn_error
 from .tools import client_name
 from .types import (
@@ -30,11 +32,11 @@ from .types import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
+    ToolResult,
     Usage,
     answer_message,
 )
 
-STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop_sequence",
@@ -43,6 +45,9 @@ STOP_REASONS: dict[str, FinishReason] = {
     "pause_turn": "stop",
     "refusal": "content_filter",
 }
+# Agent mode: results that end a run at a limit of the request's, and the limit each names. The
+# run is not a failure: the client gets what Claude did so far, cut short ("length").
+LIMITS = {"error_max_turns": "max_turns", "error_max_budget_usd": "max_budget_usd"}
 
 
 def usage_from(raw: dict[str, Any] | None) -> Usage:
@@ -60,7 +65,8 @@ class TurnReader:
     Once `finished`, the turn is over for the client even if the CLI is still going.
 
     Token deltas come from the partial-message stream. An assistant message that arrived
-    without any (a CLI that did not stream it) is emitted whole, so no text is lost.
+    without any (a CLI that did not stream it) is emitted whole, so no text is lost. The tools
+    Claude Code runs itself are read from the whole messages, streamed or not (activity.py).
     """
 
     def __init__(self, default_retry_after: int, structured: bool = False, legacy_call_id: str | None = None) -> None:
@@ -77,7 +83,10 @@ class TurnReader:
         self.finished = False
         self.completed_cleanly = False  # the CLI reported success and is idle again
         self.session_id: str | None = None  # the CLI's session, for --resume
-        self.produced_output = False
+        # A break-off voids what the turn said since its last settled point (see feed); whether
+        # anything was said since then, and where that began in _text.
+        self._unsettled_output = False
+        self._settled_text = 0
         self._text: list[str] = []
         self.model: str | None = None
         self._streamed_ids: set[str] = set()
@@ -90,15 +99,21 @@ class TurnReader:
         self.cli_ids: dict[str, str] = {}  # the id the client knows a call by -> Claude Code's
         self._reported = Usage()  # usage already given to the client by answers ending in tool calls
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
+        self.activity = Activity()
 
     def feed(self, message: SdkMessage) -> list[Event]:
         events = self._read(message)
         for event in events:
-            self.produced_output = True
+            if isinstance(event, ToolResult):
+                # A tool ran: the model calls before it are over, and a break-off later voids only
+                # what came after (answer.py folds a Restart the same way).
+                self._unsettled_output, self._settled_text = False, len(self._text)
+                continue
+            self._unsettled_output = not isinstance(event, Restart)
             if isinstance(event, TextDelta):
                 self._text.append(event.text)
             elif isinstance(event, Restart):
-                self._text.clear()
+                del self._text[self._settled_text :]
                 self.tool_calls.clear()
                 self._tool_index = None
         return events
@@ -126,7 +141,8 @@ class TurnReader:
         self.legacy_call_id = legacy_call_id
         self.awaiting_tools = False
         self.finished = False
-        self.produced_output = False  # a break-off now voids only what this answer has said
+        self._unsettled_output = False  # a break-off now voids only what this answer has said
+        self._settled_text = 0
         self.tool_calls.clear()
         self._text.clear()
 
@@ -151,43 +167,59 @@ class TurnReader:
             return [] if message.parent_tool_use_id else self._stream_event(message.event)
         if isinstance(message, AssistantMessage):
             if message.parent_tool_use_id:
-                return []
+                return list(self.activity.uses(message))  # a subagent's: its calls, not its text
             if message.error:
                 text = " ".join(b.text for b in message.content if isinstance(b, TextBlock))
                 self._failure = FailedTurn(text=text, kind=message.error)
                 return []
             self.model = message.model
-            if message.message_id in self._streamed_ids:
-                return []
-            events: list[Event] = []
-            for block in message.content:
-                if isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
-                    self._unstreamed_message = message
-                    events += self._unstreamed_tool_call(block)
-                elif (event := self._block_event(block)) is not None:
-                    events.append(event)
-            return events
+            return self._whole_message(message)
+        if isinstance(message, UserMessage):
+            return list(self.activity.results(message))
         if isinstance(message, RateLimitEvent):
             resets_at = message.rate_limit_info.resets_at
             if message.rate_limit_info.status == "rejected" and resets_at:
                 self._retry_after = max(1, int(resets_at - time.time()))
             return []
         if isinstance(message, ResultMessage):
-            self.finished = True
-            self.session_id = message.session_id
-            if message.is_error or message.subtype != "success":
-                failure = self._failure or FailedTurn()
-                failure.status = message.api_error_status
-                failure.subtype = message.subtype
-                failure.text = failure.text or message.result or "; ".join(message.errors or [])
-                failure.retry_after = self._retry_after
-                raise turn_error(failure, self.default_retry_after)
-            self.completed_cleanly = True
-            reason = "stop" if self.structured else STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
-            # The result's usage covers the whole turn: answers that ended in tool calls reported theirs.
-            usage = usage_from(message.usage) - self._reported
-            return [Finish(reason, usage, self.model, self.answer(), total_cost_usd=message.total_cost_usd)]
+            return self._result(message)
         return []
+
+    def _whole_message(self, message: AssistantMessage) -> list[Event]:
+        """A whole assistant message: the calls Claude Code runs itself always (their input is whole
+        only here), and unless its deltas streamed already, its text, thinking and client calls."""
+        streamed = message.message_id in self._streamed_ids
+        events: list[Event] = []
+        for block in message.content:
+            if (use := self.activity.use(block, None)) is not None:
+                events.append(use)
+            elif streamed:
+                continue
+            elif isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
+                self._unstreamed_message = message
+                events += self._unstreamed_tool_call(block)
+            elif (event := self._block_event(block)) is not None:
+                events.append(event)
+        return events
+
+    def _result(self, message: ResultMessage) -> list[Event]:
+        self.finished = True
+        self.session_id = message.session_id
+        limit = LIMITS.get(message.subtype)
+        if limit is None and (message.is_error or message.subtype != "success"):
+            failure = self._failure or FailedTurn()
+            failure.status = message.api_error_status
+            failure.subtype = message.subtype
+            failure.text = failure.text or message.result or "; ".join(message.errors or [])
+            failure.retry_after = self._retry_after
+            raise turn_error(failure, self.default_retry_after)
+        self.completed_cleanly = True  # a limit too: the CLI is idle again, holding all it did
+        reason = "stop" if self.structured else STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
+        # The result's usage covers the whole turn: answers that ended in tool calls reported theirs.
+        usage = usage_from(message.usage) - self._reported
+        finish = Finish("length" if limit else reason, usage, self.model, self.answer(), limit=limit)
+        finish.total_cost_usd, finish.claude_session = message.total_cost_usd, message.session_id
+        return [finish]
 
     def _stream_event(self, event: dict[str, Any]) -> list[Event]:
         kind = event.get("type")
@@ -199,7 +231,7 @@ class TurnReader:
         elif kind == "message_stop" and not self._stop_reason_seen:
             # The stream broke off (an upstream `error` event); Claude Code will call again.
             self._stop_reason_seen = True
-            return [Restart()] if self.produced_output else []
+            return [Restart()] if self._unsettled_output else []
         elif kind == "message_delta" and event.get("delta", {}).get("stop_reason"):
             self._stop_reason_seen = True
             if event["delta"]["stop_reason"] == "max_tokens":
@@ -211,7 +243,7 @@ class TurnReader:
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
             self._tool_index = None
-            if self._in_structured_block and self.structured and self._text:
+            if self._in_structured_block and self.structured and len(self._text) > self._settled_text:
                 return [Restart()]  # Claude wrote the structured output again (the first try failed)
             name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:

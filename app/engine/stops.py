@@ -6,7 +6,7 @@ never shows any part of it.
 
 from __future__ import annotations
 
-from .types import Event, Finish, Restart, TextDelta, Usage, answer_message
+from .types import Event, Finish, Restart, TextDelta, ToolResult, Usage, answer_message
 
 
 class StopScanner:
@@ -16,18 +16,23 @@ class StopScanner:
         self.hit: str | None = None
         self._pending = ""
         self._sent: list[str] = []
+        self._settled = 0  # the texts sent that a Restart leaves (those before a tool's result)
 
     def filter(self, event: Event, usage: Usage, model: str | None) -> list[Event]:
         """What to pass on for `event`; ends with a Finish once a stop string shows up."""
         if isinstance(event, TextDelta):
             return self._text(event.text, usage, model)
         if isinstance(event, Restart):
-            self._pending, self._sent = "", []
+            self._pending = ""
+            del self._sent[self._settled :]
             return [event]
-        if isinstance(event, Finish):
-            rest, self._pending = self._pending, ""
-            return [TextDelta(rest), event] if rest else [event]
-        return [event]
+        # Anything else (a Finish, thinking, a function call, a tool Claude Code ran) comes after
+        # the text held back: it goes out first, so the client sees them in the order Claude wrote.
+        rest, self._pending = self._pending, ""
+        self._sent.append(rest)
+        if isinstance(event, ToolResult):
+            self._settled = len(self._sent)
+        return [TextDelta(rest), event] if rest else [event]
 
     def _text(self, text: str, usage: Usage, model: str | None) -> list[Event]:
         self._pending += text

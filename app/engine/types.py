@@ -195,8 +195,9 @@ class ToolResult:
 @dataclass
 class Restart:
     """Claude Code dropped a model call that broke off mid-stream and made it again: the output
-    since the turn began is void. A whole response starts over; a stream that already sent some
-    of it cannot take it back and must fail."""
+    since the turn began, or since the last ToolResult (only a finished call leads to one), is
+    void. A whole response drops it; a stream that already sent some of it cannot take it back
+    and must fail."""
 
 
 @dataclass

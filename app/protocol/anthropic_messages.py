@@ -56,8 +56,22 @@ class RedactedThinkingBlock(Wire):
     data: str
 
 
+class ActivityBlock(Wire):
+    """A tool that ran without the client, as an earlier answer reported it (Claude Code's own in
+    agent mode, an MCP server's, or a server tool's) and the client sent back: never passed on."""
+
+    type: Literal[
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+    ]
+
+
 ContentBlock = Annotated[
-    TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock,
+    TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock | ActivityBlock,
     Field(discriminator="type"),
 ]
 

@@ -74,6 +74,8 @@ class AssistantMessage(Wire):
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
     function_call: FunctionCall | None = None  # legacy
+    # Agent mode: the tools Claude Code ran, as the answer reported them; never passed on.
+    claude_code_events: list[dict[str, Any]] | None = None
 
 
 class ToolMessage(Wire):
@@ -199,6 +201,8 @@ class ResponseMessage(BaseModel):
     tool_calls: list[ToolCall] | None = None
     function_call: FunctionCall | None = None  # legacy
     reasoning_content: str | None = None
+    # Agent mode: the tools Claude Code ran (translate/activity.py).
+    claude_code_events: list[dict[str, Any]] | None = None
 
 
 class Choice(BaseModel):
@@ -216,6 +220,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: CompletionUsage
     system_fingerprint: str | None = None
+    claude_code_limit: str | None = None  # agent mode: the limit the run ended at (max_turns, ...)
 
 
 class Model(BaseModel):

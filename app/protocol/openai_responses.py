@@ -64,6 +64,14 @@ class ReasoningItem(Wire):  # an earlier answer's reasoning, sent back (and not 
     type: Literal["reasoning"]
 
 
+class ActivityItem(Wire):
+    """A tool Claude Code ran itself (agent mode), as an earlier response reported it (an mcp_call
+    item; a claude_code_call item is taken too) and the client sent back: never passed on, the
+    gateway ran it."""
+
+    type: Literal["mcp_call", "claude_code_call"]
+
+
 def _item_type(item: Any) -> str | None:
     """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
     if isinstance(item, dict):
@@ -75,7 +83,9 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
-    | Annotated[ReasoningItem, Tag("reasoning")],
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[ActivityItem, Tag("mcp_call")]
+    | Annotated[ActivityItem, Tag("claude_code_call")],
     Discriminator(_item_type),
 ]
 
@@ -113,7 +123,8 @@ class Reasoning(Wire):
 
 class ResponsesRequest(Wire):
     model: ModelName
-    # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning.
+    # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning,
+    # and the tools Claude Code ran itself (mcp_call items) as a response gave them.
     input: str | list[InputItem]
     instructions: str | None = None
     tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)

@@ -1,9 +1,11 @@
 """The answer a turn's events make, folded once for every front door.
 
-Claude answers in parts: thinking, text and function calls, in the order it wrote them. Each door
-renders these parts in its own shape (a chat message, content blocks, Response output items),
-whole or as they stream; the fold itself is the same everywhere, and so is its one subtlety: a
-Restart voids everything before it.
+Claude answers in parts: thinking, text and function calls, in the order it wrote them, and in
+agent mode the tools Claude Code ran itself, each call with its result. Each door renders these
+parts in its own shape (a chat message, content blocks, Response output items), whole or as they
+stream; the fold itself is the same everywhere, and so is its one subtlety: a Restart voids what
+came before it since the turn began, or since the last result of a tool Claude Code ran (the model
+calls before that result are over: only the one that broke off is made again).
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..engine.types import Event, Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
+from ..engine.types import (
+    Event,
+    Finish,
+    Restart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResult,
+    ToolUse,
+)
 
 
 def random_id(prefix: str = "") -> str:
@@ -23,11 +35,13 @@ def random_id(prefix: str = "") -> str:
 
 @dataclass
 class Part:
-    """One part of the answer: thinking, text or a function call."""
+    """One part of the answer: thinking, text, a function call, or a tool Claude Code ran."""
 
-    kind: Literal["thinking", "text", "tool_call"]
+    kind: Literal["thinking", "text", "tool_call", "tool"]
     call_id: str = ""  # a function call's id
     name: str = ""  # a function call's function
+    use: ToolUse | None = None  # a tool Claude Code ran: the call
+    result: ToolResult | None = None  # and its result, once it came
     key: str = field(default_factory=random_id)  # names the part in the ids a door gives it
     # Pieces joined when read: adding each delta to a string copies all of it every time, which
     # grows with the square of the length (a 100,000-delta answer: seconds).
@@ -52,6 +66,8 @@ class Answer:
         self.parts: list[Part] = []
         self.finish: Finish | None = None  # None until the turn finished
         self._calls: dict[int, Part] = {}  # a function call's index -> its part
+        self._tools: dict[str, Part] = {}  # a tool Claude Code ran: its call's id -> its part
+        self._settled = 0  # the parts a Restart leaves: those before the last tool result
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Answer:
@@ -63,8 +79,9 @@ class Answer:
     def add(self, event: Event) -> Part | None:
         """Fold in one event; the part it opened or added to, None if it changed no part."""
         if isinstance(event, Restart):
-            self.parts.clear()
+            del self.parts[self._settled :]
             self._calls.clear()
+            self._tools = {part.call_id: part for part in self.parts if part.kind == "tool"}
         elif isinstance(event, Finish):
             self.finish = event
         elif isinstance(event, (TextDelta, ThinkingDelta)) and event.text:
@@ -80,15 +97,19 @@ class Answer:
         elif isinstance(event, ToolCallDelta) and event.arguments and event.index in self._calls:
             self._calls[event.index].add(event.arguments)
             return self._calls[event.index]
+        elif isinstance(event, ToolUse):
+            self._tools[event.id] = Part("tool", call_id=event.id, name=event.name, use=event)
+            self.parts.append(self._tools[event.id])
+            return self.parts[-1]
+        elif isinstance(event, ToolResult) and event.id in self._tools:
+            self._tools[event.id].result = event
+            self._settled = len(self.parts)
+            return self._tools[event.id]
         return None
 
     @property
     def text(self) -> str:
         return "".join(part.text for part in self.parts if part.kind == "text")
-
-    @property
-    def thinking(self) -> str:
-        return "".join(part.text for part in self.parts if part.kind == "thinking")
 
     @property
     def tool_calls(self) -> list[Part]:

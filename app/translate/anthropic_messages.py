@@ -16,13 +16,17 @@ from ..engine.types import (
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
+    ToolResult,
+    ToolUse,
     Turn,
     Usage,
 )
 from ..errors import GatewayError
 from ..protocol import anthropic_messages as am
+from . import activity
 from .answer import Answer, Part, random_id
 from .common import (
+    add_blocks,
     append_message,
     base64_image,
     clamped_limits,
@@ -71,6 +75,8 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     for i, message in enumerate(request.messages):
         where = f"messages[{i}]"
         blocks = _blocks(message, where)
+        if message.role == "user" and not blocks and _only_activity(message):
+            continue  # tools that ran without the client: nothing for Claude
         append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
     require_user_last(messages, "messages")
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
@@ -104,17 +110,25 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
     if isinstance(message.content, str):
         return text_blocks(message.content)
     blocks: list[Block] = []
+    gap = False  # the blocks before were left out
     for j, block in enumerate(message.content):
         if isinstance(block, am.TextBlock):
-            blocks.extend(text_blocks(block.text))
+            add_blocks(blocks, text_blocks(block.text), joined=gap and message.role == "assistant")
         elif isinstance(block, am.ImageBlock):
             blocks.append(_image(block, f"{where}.content[{j}].source"))
         elif isinstance(block, am.ToolUseBlock):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
         elif isinstance(block, am.ToolResultBlock):
             blocks.append(tool_result(block.tool_use_id, _result_content(block, f"{where}.content[{j}]")))
-        # thinking blocks of earlier answers are not sent back: their signatures are Anthropic's
+        # Left out: thinking blocks of earlier answers (their signatures are Anthropic's), and tools
+        # that ran without the client (Claude Code's own, in agent mode): Claude Code ran them.
+        gap = isinstance(block, (am.ThinkingBlock, am.RedactedThinkingBlock, am.ActivityBlock))
     return blocks
+
+
+def _only_activity(message: am.MessageParam) -> bool:
+    content = message.content
+    return isinstance(content, list) and bool(content) and all(isinstance(b, am.ActivityBlock) for b in content)
 
 
 def _image(block: am.ImageBlock, param: str) -> Block:
@@ -149,21 +163,36 @@ def message_id() -> str:
 def message(events: Iterable[Event], msg_id: str, model: str) -> dict[str, Any]:
     """A whole (non-streamed) message from the turn's events."""
     answer = Answer.of(events)
-    return _message(msg_id, model, [_block(part) for part in answer.parts], answer.ending)
+    content = [block for part in answer.parts for block in _content(part)]
+    return _message(msg_id, model, content, answer.ending)
 
 
 def _message(msg_id: str, model: str, content: list[dict[str, Any]], finish: Finish | None) -> dict[str, Any]:
     """The message: whole, or as message_start opens a stream (no content, no Finish yet)."""
-    return {
+    message = {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": STOP_REASONS[finish.reason] if finish else None,
-        "stop_sequence": finish.stop_sequence if finish else None,
+        "stop_reason": None,
+        "stop_sequence": None,
         "usage": _usage(finish.usage if finish else Usage()),
     }
+    return {**message, **_ending(finish)} if finish else message
+
+
+def _ending(finish: Finish) -> dict[str, Any]:
+    """How the message ended. A run that reached a limit of the request's claude_code (agent mode)
+    pauses, as a server tool's long turn does, and names the limit."""
+    if finish.limit:
+        return {"stop_reason": "pause_turn", "stop_sequence": None, "claude_code_limit": finish.limit}
+    return {"stop_reason": STOP_REASONS[finish.reason], "stop_sequence": finish.stop_sequence}
+
+
+def _content(part: Part) -> list[dict[str, Any]]:
+    """A part's content blocks: one, or a tool Claude Code ran and its result (activity.py)."""
+    return activity.mcp_blocks(part) if part.kind == "tool" else [_block(part)]
 
 
 def _block(part: Part, whole: bool = True) -> dict[str, Any]:
@@ -207,6 +236,7 @@ class EventStream:
         self.answer = Answer()
         self._open: Part | None = None  # the part whose content block is being streamed
         self._index = -1  # its index
+        self._blocks = 0  # content blocks started
         self._templates: dict[tuple[int, str], FrameTemplate] = {}
 
     def opening(self) -> list[str]:
@@ -218,17 +248,22 @@ class EventStream:
             raise stream_interrupted()
         part = self.answer.add(event)
         if isinstance(event, Finish):
-            ending = {"stop_reason": STOP_REASONS[event.reason], "stop_sequence": event.stop_sequence}
             return self._close() + [
-                sse_event({"type": "message_delta", "delta": ending, "usage": _usage(event.usage)}),
+                sse_event({"type": "message_delta", "delta": _ending(event), "usage": _usage(event.usage)}),
                 sse_event({"type": "message_stop"}),
             ]
         if part is None:
             return []
+        if isinstance(event, (ToolUse, ToolResult)):  # a whole block: started and stopped at once
+            frames = self._close()
+            self._index, self._blocks = self._blocks, self._blocks + 1
+            block = activity.mcp_block(event)
+            frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
+            return frames + [sse_event({"type": "content_block_stop", "index": self._index})]
         frames = []
         if part is not self._open:
             frames += self._close()
-            self._open, self._index = part, len(self.answer.parts) - 1
+            self._open, self._index, self._blocks = part, self._blocks, self._blocks + 1
             block = _block(part, whole=False)
             frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
         delta = _delta(event)

@@ -1,5 +1,10 @@
 """Events -> OpenAI Chat Completions: a whole chat.completion (one choice per turn), or its
-chat.completion.chunk stream. Pure functions, no I/O."""
+chat.completion.chunk stream. Pure functions, no I/O.
+
+Agent mode adds what Chat Completions has no shape for, as extensions (activity.py): the tools
+Claude Code ran, as lines in the reasoning text and as `claude_code_event(s)` objects, and the
+limit a run ended at as `claude_code_limit` (finish_reason "length").
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from ..engine.types import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
+    ToolResult,
+    ToolUse,
     Usage,
 )
 from ..errors import GatewayError
 from ..protocol import openai_chat as oa
+from . import activity
 from .answer import Answer
 from .sse import FrameTemplate, hole, sse, stream_interrupted
 
@@ -50,13 +58,16 @@ def completion(
         model=model,
         choices=[_choice(index, answer) for index, answer in enumerate(answers)],
         usage=completion_usage(sum((answer.ending.usage for answer in answers), Usage())),
+        claude_code_limit=next((answer.ending.limit for answer in answers if answer.ending.limit), None),
     ).model_dump()
+    if response["claude_code_limit"] is None:
+        del response["claude_code_limit"]
     for choice in response["choices"]:
         if legacy_functions and choice["message"]["tool_calls"]:  # the pre-tools form: one call
             call = choice["message"].pop("tool_calls")[0]
             choice["message"]["function_call"] = call["function"]
             choice["finish_reason"] = "function_call"
-        for field in ("reasoning_content", "tool_calls", "function_call"):  # only when present
+        for field in ("reasoning_content", "tool_calls", "function_call", "claude_code_events"):  # only when present
             if choice["message"].get(field, "absent") is None:
                 del choice["message"][field]
     return response
@@ -69,7 +80,8 @@ def _choice(index: int, answer: Answer) -> oa.Choice:
     message = oa.ResponseMessage(
         content=answer.text if answer.text or not calls else None,
         tool_calls=calls or None,
-        reasoning_content=answer.thinking or None,
+        reasoning_content=activity.chat_reasoning(answer.parts) or None,
+        claude_code_events=activity.chat_events(answer.parts) or None,
     )
     return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[answer.ending.reason])
 
@@ -96,6 +108,7 @@ class ChunkStream:
         self.legacy_functions = legacy_functions  # answer with function_call, the pre-tools form
         self._usage = Usage()
         self._templates: dict[tuple[int, str, int], FrameTemplate] = {}
+        self._reasoning_ends: dict[int, str] = {}  # the last character of each choice's reasoning text
 
     def _chunk(
         self,
@@ -103,6 +116,7 @@ class ChunkStream:
         index: int = 0,
         finish: str | None = None,
         usage: oa.CompletionUsage | None = None,
+        limit: str | None = None,
     ) -> str:
         payload: dict[str, Any] = {
             "id": self.completion_id,
@@ -115,6 +129,8 @@ class ChunkStream:
         }
         if self.include_usage:  # as OpenAI: null on every chunk but the last
             payload["usage"] = usage.model_dump() if usage else None
+        if limit is not None:
+            payload["claude_code_limit"] = limit
         return sse(payload)
 
     def _piece(self, field: str, text: str, index: int, call: int = 0) -> list[str]:
@@ -139,7 +155,13 @@ class ChunkStream:
         if isinstance(event, TextDelta):
             return self._piece("content", event.text, index)
         if isinstance(event, ThinkingDelta):
+            if event.text:
+                self._reasoning_ends[index] = event.text[-1]
             return self._piece("reasoning_content", event.text, index)
+        if isinstance(event, (ToolUse, ToolResult)):
+            line = activity.on_its_own_line(self._reasoning_ends.get(index, ""), activity.chat_line(event))
+            self._reasoning_ends[index] = "\n"
+            return [self._chunk({"reasoning_content": line, "claude_code_event": activity.chat_event(event)}, index)]
         if self.legacy_functions and isinstance(event, (ToolCallStart, ToolCallDelta)):
             return self._legacy_call(event, index)
         if isinstance(event, ToolCallStart):
@@ -159,7 +181,7 @@ class ChunkStream:
             reason = FINISH_REASONS[event.reason]
             if self.legacy_functions and reason == "tool_calls":
                 reason = "function_call"
-            return [self._chunk({}, index, reason)]
+            return [self._chunk({}, index, reason, limit=event.limit)]
         return []
 
     def _legacy_call(self, event: ToolCallStart | ToolCallDelta, index: int) -> list[str]:

@@ -65,8 +65,10 @@ def to_turn(
     system_parts = [request.instructions or earlier_system]
     messages = [Message(m.role, list(m.content)) for m in earlier]
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
+    left_out = False  # the item before was not passed on
     for i, item in enumerate(items):
-        _add_item(item, f"input[{i}]", messages, system_parts)
+        _add_item(item, f"input[{i}]", messages, system_parts, joined=left_out)
+        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem))
     continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
@@ -88,13 +90,16 @@ def to_turn(
     )
 
 
-def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str | None]) -> None:
+def _add_item(
+    item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str | None], joined: bool
+) -> None:
+    """Add an input item; `joined`: it goes on with an answer after items left out (add_blocks)."""
     if isinstance(item, orq.MessageItem):
         blocks = _content(item.content, f"{where}.content")
         if item.role == "system" or item.role == "developer":
             system_parts.append(" ".join(b["text"] for b in blocks if b["type"] == "text"))
         else:
-            append_message(messages, item.role, blocks)
+            append_message(messages, item.role, blocks, joined)
     elif isinstance(item, orq.FunctionCallItem):
         append_message(
             messages, "assistant", [tool_call(item.call_id, item.name, item.arguments, f"{where}.arguments")]
@@ -102,7 +107,8 @@ def _add_item(item: orq.InputItem, where: str, messages: list[Message], system_p
     elif isinstance(item, orq.FunctionCallOutputItem):
         output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
         append_message(messages, "user", [tool_result(item.call_id, output)])
-    # reasoning items: earlier reasoning is not sent back to Claude
+    # Left out: reasoning items (earlier reasoning is not sent back to Claude), and the tools Claude
+    # Code ran itself (mcp_call, claude_code_call items): it ran them, Claude must not run them again.
 
 
 def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..engine.types import Event, Finish, Restart, TextDelta, ToolCallDelta, Usage
+from ..engine.types import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
 from ..errors import GatewayError
 from ..protocol import openai_responses as orq
+from . import activity
 from .answer import Answer, Part, random_id
 from .sse import FrameTemplate, hole, sse_event, stream_interrupted
 
@@ -21,7 +22,7 @@ def response_id() -> str:
 
 class ResponseBuilder:
     """The Response object, and its streaming events, from the turn's events: each part of the
-    answer is an output item (reasoning, a message, a function call)."""
+    answer is an output item (reasoning, a message, a function call, a tool Claude Code ran)."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class ResponseBuilder:
         self._seq = 0
         self._open: Part | None = None  # the part whose output item is being streamed
         self._index = -1  # its index in output
+        self._running: dict[str, int] = {}  # tools Claude Code runs: call id -> output index
         self._templates: dict[tuple[str, str, int], FrameTemplate] = {}
 
     # whole
@@ -72,7 +74,8 @@ class ResponseBuilder:
         return {
             **self.base,
             "error": error,
-            "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+            # max_output_tokens, or in agent mode a limit of the request's claude_code (max_turns, ...)
+            "incomplete_details": {"reason": finish.limit or "max_output_tokens"} if finish and cut else None,
             "status": status or ("in_progress" if finish is None else "incomplete" if cut else "completed"),
             "output": [self._item(part) for part in self.answer.parts],
             "usage": None if finish is None else _usage(finish.usage),
@@ -84,6 +87,8 @@ class ResponseBuilder:
     def _item(self, part: Part, status: str | None = None) -> dict[str, Any]:
         """A part as an output item; its status is the turn's, unless given."""
         status = status or ("in_progress" if self.answer.finish is None else "completed")
+        if part.kind == "tool":
+            return activity.responses_item(part, finished=self.answer.finish is not None)
         if part.kind == "thinking":
             return {"type": "reasoning", "id": _item_id(part), "summary": [{"type": "summary_text", "text": part.text}]}
         if part.kind == "text":
@@ -130,10 +135,18 @@ class ResponseBuilder:
             done = self.response()
             self.on_finish(done)
             kind = "response.incomplete" if done["status"] == "incomplete" else "response.completed"
-            return self._close() + [self._event(kind, response=done)]
+            frames = self._close()  # each frame's sequence number in the order they go out
+            frames += [frame for call_id in list(self._running) for frame in self._tool_done(call_id)]
+            return frames + [self._event(kind, response=done)]
         if part is None:
             return []
-        frames: list[str] = []
+        if isinstance(event, ToolUse):  # added now, done when its result comes
+            index = self._running[event.id] = len(self.answer.parts) - 1
+            closed = self._close()
+            return closed + [self._event("response.output_item.added", output_index=index, item=self._item(part))]
+        if isinstance(event, ToolResult):
+            return self._tool_done(event.id)
+        frames = []
         if part is not self._open:
             frames += self._close()
             self._open, self._index = part, len(self.answer.parts) - 1
@@ -171,6 +184,13 @@ class ResponseBuilder:
             ),
             self._event("response.content_part.added", **self._where(part), part=_text_part("")),
         ]
+
+    def _tool_done(self, call_id: str) -> list[str]:
+        """The done event of a tool Claude Code ran: with its result, or incomplete without one."""
+        index = self._running.pop(call_id, None)
+        if index is None:
+            return []
+        return [self._event("response.output_item.done", output_index=index, item=self._item(self.answer.parts[index]))]
 
     def _close(self) -> list[str]:
         """The .done events of the item that ends."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.engine.stops import StopScanner
-from app.engine.types import Finish, Restart, TextDelta, Usage
+from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallStart, ToolResult, ToolUse, Usage
 
 
 def run(stops, deltas, finish=True):
@@ -47,6 +47,17 @@ def test_text_held_back_is_released_at_the_end():
     assert scanner.filter(Finish("stop"), Usage(), None)[0] == TextDelta("def")
 
 
+@pytest.mark.parametrize(
+    "event", [ToolUse("t1", "Bash", {"command": "ls"}), ToolCallStart(0, "c1", "get"), ThinkingDelta("hm")]
+)
+def test_text_held_back_goes_out_before_what_comes_after_it(event):
+    scanner = StopScanner(["STOP"])
+    assert scanner.filter(TextDelta("Let me look."), Usage(), None) == [TextDelta("Let me lo")]
+    assert scanner.filter(event, Usage(), None) == [TextDelta("ok."), event]
+    assert scanner.filter(TextDelta("ST"), Usage(), None) == []  # a new text is scanned on its own
+    assert scanner.filter(TextDelta("OP"), Usage(), None)[-1].stop_sequence == "STOP"
+
+
 def test_a_restart_forgets_what_was_held():
     scanner = StopScanner(["STOP"])
     scanner.filter(TextDelta("abcST"), Usage(), None)
@@ -72,3 +83,12 @@ def test_overlapping_stops_cut_the_same_however_the_text_is_chunked(stops, text)
     splits += [[text[:i], text[i:j], text[j:]] for i in range(1, len(text)) for j in range(i + 1, len(text))]
     results = {run(stops, deltas)[:2] for deltas in splits}
     assert len(results) == 1, results
+
+
+def test_a_restart_after_a_tool_ran_keeps_the_text_before_its_result():
+    scanner = StopScanner(["END"])
+    use, result = ToolUse("t1", "Bash", {}), ToolResult("t1", "Bash", "ok")
+    for event in [TextDelta("Look."), use, result, TextDelta("par"), Restart()]:
+        scanner.filter(event, Usage(), None)
+    finish = scanner.filter(TextDelta("Done END"), Usage(), None)[-1]
+    assert finish.message.content == [{"type": "text", "text": "Look.Done "}]

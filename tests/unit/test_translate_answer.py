@@ -56,11 +56,11 @@ def test_add_names_the_part_an_event_opened_or_added_to():
     assert [answer.add(e) for e in (TextDelta(""), ToolCallDelta(0, ""), Finish("stop"), Restart())] == [None] * 4
 
 
-def test_text_thinking_and_tool_calls_read_across_parts():
+def test_text_and_tool_calls_read_across_parts():
     answer = Answer.of(
         [ThinkingDelta("t1"), TextDelta("a"), ThinkingDelta("t2"), TextDelta("b"), ToolCallStart(0, "c", "f")]
     )
-    assert (answer.text, answer.thinking, [p.call_id for p in answer.tool_calls]) == ("ab", "t1t2", ["c"])
+    assert (answer.text, [p.call_id for p in answer.tool_calls]) == ("ab", ["c"])
 
 
 def test_the_ending_is_the_finish_or_a_plain_stop():

@@ -61,7 +61,7 @@ async def test_nothing_read_after_a_stop_string_goes_out():
 
 async def test_a_result_ends_the_turn():
     events = await events_of(AssistantMessage(content=[TextBlock("hi")], model="m", message_id="m1"), result())
-    assert events[-1] == Finish("stop", events[-1].usage, "m", events[-1].message)
+    assert events[-1] == Finish("stop", events[-1].usage, "m", events[-1].message, claude_session="s")
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "hi"
 
 
