@@ -93,6 +93,7 @@ class TurnReader:
         self._failure: FailedTurn | None = None
         self._retry_after: int | None = None
         self._message_usage = Usage()
+        self._streamed = Usage()  # every model call's, as streamed (a budget's result reports none)
         self._stop_reason_seen = True
         # Legacy function calling gives the client no call id; it sends the call back under this one.
         self.legacy_call_id = legacy_call_id
@@ -216,7 +217,10 @@ class TurnReader:
         self.completed_cleanly = True  # a limit too: the CLI is idle again, holding all it did
         reason = "stop" if self.structured else STOP_REASONS.get(message.stop_reason or "end_turn", "stop")
         # The result's usage covers the whole turn: answers that ended in tool calls reported theirs.
-        usage = usage_from(message.usage) - self._reported
+        usage = usage_from(message.usage)
+        if limit is not None and usage == Usage():  # error_max_budget_usd's result: zeros (CLI 2.1.329)
+            usage = self._streamed
+        usage = usage - self._reported
         finish = Finish("length" if limit else reason, usage, self.model, self.answer(), limit=limit)
         finish.total_cost_usd, finish.claude_session = message.total_cost_usd, message.session_id
         return [finish]
@@ -234,6 +238,8 @@ class TurnReader:
             return [Restart()] if self._unsettled_output else []
         elif kind == "message_delta" and event.get("delta", {}).get("stop_reason"):
             self._stop_reason_seen = True
+            self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
+            self._streamed = self._streamed + self._message_usage
             if event["delta"]["stop_reason"] == "max_tokens":
                 return self._cut_at_max_tokens(event)
             if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls:

@@ -7,6 +7,8 @@ import json
 
 import httpx
 import pytest
+from anthropic import Anthropic
+from openai import OpenAI
 
 from tests.e2e.conftest import API_KEY, serve
 
@@ -90,3 +92,47 @@ def test_a_fork_bomb_meets_the_process_cap(agent_gateway, fake):
     answer = run_commands(agent_gateway, bomb, "echo still-here")
     assert "Resource temporarily unavailable" in answer or "Cannot fork" in answer, answer
     assert "still-here" in answer
+
+
+def test_tool_activity_shows_on_every_door(agent_gateway, fake):
+    prompt = tool("Bash", command="echo from-bash", description="probe")
+    openai = OpenAI(base_url=f"{agent_gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    lines, events = "", []
+    for chunk in openai.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": prompt}], stream=True, extra_body={"claude_code": {}}
+    ):
+        delta = chunk.choices[0].delta if chunk.choices else None
+        lines += getattr(delta, "reasoning_content", None) or ""
+        events += [getattr(delta, "claude_code_event", None)] if getattr(delta, "claude_code_event", None) else []
+    assert "▶ Bash: echo from-bash" in lines and "◀ 1 line" in lines, lines
+    assert [e["type"] for e in events] == ["tool_use", "tool_result"] and events[1]["output"] == "from-bash"
+
+    anthropic = Anthropic(base_url=agent_gateway.url, api_key=API_KEY, max_retries=0)
+    message = anthropic.messages.create(
+        model="sonnet", max_tokens=100, messages=[{"role": "user", "content": prompt}], extra_body={"claude_code": {}}
+    )
+    kinds = [block.type for block in message.content]
+    assert kinds[:2] == ["mcp_tool_use", "mcp_tool_result"] and kinds[-1] == "text", kinds
+
+    response = openai.responses.create(model="sonnet", input=prompt, extra_body={"claude_code": {}})
+    calls = [item for item in response.output if item.type == "mcp_call"]
+    assert [(c.server_label, c.name, c.output) for c in calls] == [("claude_code", "Bash", "from-bash")]
+
+
+def test_max_turns_and_max_budget_end_a_run_with_a_clear_reason(agent_gateway, fake):
+    steps = "\n".join(tool("Bash", command=f"echo {n}", description="step") for n in range(3))
+    for limit in ({"max_turns": 1}, {"max_budget_usd": 0.000001}):
+        response = chat(agent_gateway, steps, limit)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["choices"][0]["finish_reason"] == "length"
+        assert body["claude_code_limit"] == next(iter(limit)), body
+        assert body["usage"]["prompt_tokens"] >= 11, body["usage"]  # the steps that ran are counted
+
+
+def test_usage_counts_every_step(agent_gateway, fake):
+    steps = "\n".join(tool("Bash", command=f"echo {n}", description="step") for n in range(2))
+    response = chat(agent_gateway, steps, {})
+    assert response.status_code == 200, response.text
+    calls = len(fake.requests)  # three model calls: two tool steps and the answer
+    assert calls == 3 and response.json()["usage"]["prompt_tokens"] == 11 * calls, response.json()["usage"]
