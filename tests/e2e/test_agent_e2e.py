@@ -4,6 +4,7 @@ as `TOOL:Name {...}` lines) in a sandboxed workspace, behind a real gateway serv
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -136,3 +137,16 @@ def test_usage_counts_every_step(agent_gateway, fake):
     assert response.status_code == 200, response.text
     calls = len(fake.requests)  # three model calls: two tool steps and the answer
     assert calls == 3 and response.json()["usage"]["prompt_tokens"] == 11 * calls, response.json()["usage"]
+
+
+def test_another_sessions_workspace_is_out_of_reach(agent_gateway, fake):
+    write = tool("Write", file_path="secret.txt", content="alice-secret")
+    assert chat(agent_gateway, write, {"permission_mode": "acceptEdits"}, session="alice").status_code == 200
+    workspaces = Path(agent_gateway.env["GATEWAY_DATA_DIR"]) / "workspaces"
+    (secret,) = workspaces.glob("*/*/secret.txt")  # where it is on the host
+    bash = tool("Bash", command=f"cat {secret}; ls {secret.parent.parent} | wc -l", description="peek")
+    read = tool("Read", file_path=str(secret))
+    response = chat(agent_gateway, f"{bash}\n{read}", {"permission_mode": "acceptEdits"}, session="mallory")
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert "alice-secret" not in answer and "No such file" in answer, answer
+    assert "outside the session's workspace" in answer
