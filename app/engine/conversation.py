@@ -4,6 +4,7 @@ router.py decides which process runs each turn."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from .options import SpawnKey
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .running import TurnMessages
+from .transcript import remove_transcripts
 from .types import Finish, Message
 
 
@@ -44,6 +46,21 @@ class Conversation:
     workspace: bool = False  # cwd is an agent session's workspace: it outlives a gateway restart
     own_config: bool = False  # config_dir is the conversation's own (agent mode), removed with it
     fork_pending: bool = False  # a fork's copy of another's transcript: the next resume branches off it
+
+    def remove_folder(self, folder: Path) -> None:
+        """`folder` and its transcripts go now, and again as each process that ran in it exits (an
+        interrupted CLI still writes its transcript); an agent conversation's config folder too."""
+        config_dir, own_config = self.config_dir, self.own_config
+
+        def remove() -> None:
+            shutil.rmtree(folder, ignore_errors=True)
+            remove_transcripts(config_dir, folder)
+            if own_config:
+                shutil.rmtree(config_dir, ignore_errors=True)
+
+        remove()
+        for process in list(self.ran):
+            process.on_exit(remove)
 
 
 def count_cost(process: ClaudeProcess, finish: Finish) -> None:

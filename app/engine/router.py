@@ -21,7 +21,6 @@ The caller runs one turn at a time per conversation (the session lock); one-off 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import uuid
 from collections.abc import AsyncGenerator, Collection
@@ -42,7 +41,7 @@ from .reader import TurnReader
 from .running import TurnMessages, turn_events
 from .stops import StopScanner
 from .tools import results_for
-from .transcript import inline_history, latest_session, remove_transcripts, resumable, write_transcript
+from .transcript import inline_history, latest_session, resumable, write_transcript
 from .types import HELD, Event, Finish, Message, Turn, extend_hash
 from .workdir import GatewayFolder
 
@@ -92,7 +91,7 @@ class TurnRouter:
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=True)
         if not (shutdown and conversation.workspace):
-            self._remove_folder(conversation, conversation.cwd)
+            conversation.remove_folder(conversation.cwd)
 
     def release_stale_held(self, timeout: float) -> int:
         """Turns held for results that did not come back within `timeout`: their processes go."""
@@ -328,21 +327,5 @@ class TurnRouter:
     def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
         """A spare was started in a folder of its own; the conversation moves in there, and its
         old folder goes with the transcripts written in it (a failed first turn's)."""
-        self._remove_folder(conversation, conversation.cwd)
+        conversation.remove_folder(conversation.cwd)
         conversation.cwd = Path(process.options.cwd or conversation.cwd)
-
-    def _remove_folder(self, conversation: Conversation, folder: Path) -> None:
-        """`folder` and its transcripts go now, and again as each process that ran in it exits (an
-        interrupted CLI still writes its transcript)."""
-
-        agent_config = conversation.config_dir if conversation.own_config else None
-
-        def remove() -> None:
-            shutil.rmtree(folder, ignore_errors=True)
-            remove_transcripts(conversation.config_dir, folder)
-            if agent_config is not None:  # an agent conversation's own config folder
-                shutil.rmtree(agent_config, ignore_errors=True)
-
-        remove()
-        for process in list(conversation.ran):
-            process.on_exit(remove)
