@@ -50,10 +50,15 @@ def bubblewrap() -> str | None:
 
 def wrap(writable: list[Path], hidden: list[Path], exposed: list[Path]) -> list[str]:
     """bwrap's arguments (up to the command) for a process that may write only `writable`, with
-    `hidden` folders emptied and `exposed` paths (read-only) shown again inside them."""
+    `hidden` folders emptied and `exposed` paths (read-only) shown again inside them.
+
+    Paths are given with their symlinks resolved: bubblewrap makes each mount point inside the
+    new root, where a symlink on the way (a virtualenv linked from elsewhere, a linked home
+    folder) points at the host's path, and it fails with "Can't mkdir ...: No such file"."""
     bwrap = bubblewrap()
     if bwrap is None:
         raise RuntimeError("bubblewrap is not available")
+    writable, hidden, exposed = (_resolved(paths) for paths in (writable, hidden, exposed))
     args = [bwrap, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc"]
     args += ["--tmpfs", "/tmp"]
     for folder in hidden:
@@ -68,6 +73,10 @@ def wrap(writable: list[Path], hidden: list[Path], exposed: list[Path]) -> list[
         if os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
     return args
+
+
+def _resolved(paths: list[Path]) -> list[Path]:
+    return [Path(os.path.realpath(path)) for path in paths]
 
 
 _numbers = itertools.count(1)
