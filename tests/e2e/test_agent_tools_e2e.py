@@ -1,0 +1,132 @@
+"""Agent mode's tools end to end on the real CLI: MCP servers (the operator's stdio one, a key's own
+HTTP one with its auth header), a subagent, the fallback model, and tools refused by the key's
+rules and the permission mode. The fake upstream runs `TOOL:Name {...}` prompt lines as tool calls.
+
+The CLI runs in the gateway's bubblewrap (app/engine/sandbox.py), and so do the stdio MCP servers
+it starts: their command and every file they read must be in sight there, which the home folder,
+/tmp and the gateway's data, work and Claude config folders are not. So the probe server runs
+from a copy under /var/tmp, on a Python interpreter outside those folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import API_KEY, serve
+from tests.support import ROOT
+
+pytestmark = pytest.mark.e2e
+
+PROBE = ROOT / "tests" / "fakes" / "probe_mcp.py"
+ADMIN_KEY = "admin-" + uuid.uuid4().hex
+OUT_OF_SIGHT = (Path.home(), Path("/tmp"))  # of the folders the sandbox hides, those a test's files may be in
+
+
+def in_sight(path: str) -> bool:
+    real = Path(os.path.realpath(path))
+    return not any(real == folder or folder in real.parents for folder in OUT_OF_SIGHT)
+
+
+def sandbox_python() -> str:
+    """A Python interpreter the sandbox can see: the tests' own unless it lives in a hidden folder
+    (pyenv, uv: the home folder), else the system's."""
+    for candidate in (sys.executable, shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")):
+        if candidate and in_sight(candidate):
+            return os.path.realpath(candidate)
+    pytest.skip("no Python interpreter outside the folders the agent sandbox hides")
+
+
+@pytest.fixture(scope="module")
+def probe_folder():
+    with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="gateway-probe-") as folder:
+        shutil.copy(PROBE, folder)
+        os.chmod(folder, 0o755)
+        yield Path(folder)
+
+
+@pytest.fixture(scope="module")
+def tools_gateway(upstream, cli_config_dir, tmp_path_factory, probe_folder):
+    """Agent mode on for the static key; an admin key for managed keys; the operator's MCP servers."""
+    data = tmp_path_factory.mktemp("tools-data")
+    (data / "secret.txt").write_text("the gateway's own")
+    config = tmp_path_factory.mktemp("tools-config") / "mcp.json"
+    probe = {
+        "type": "stdio",
+        "command": sandbox_python(),
+        "args": [str(probe_folder / PROBE.name)],
+        "env": {"PROBE_HIDDEN": str(data / "secret.txt")},
+    }
+    config.write_text(json.dumps({"mcpServers": {"probe": probe}}))
+    yield from serve(
+        upstream,
+        cli_config_dir,
+        tmp_path_factory,
+        "tools-gateway",
+        agent_mode="true",
+        admin_key=ADMIN_KEY,
+        data_dir=str(data),
+        mcp_config=str(config),
+    )
+
+
+def tool(name: str, **arguments) -> str:
+    return f"TOOL:{name} {json.dumps(arguments)}"
+
+
+def chat(gateway, prompt: str, claude_code: dict, key: str = API_KEY, **extra) -> httpx.Response:
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": prompt}], "claude_code": claude_code, **extra}
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=120)
+
+
+def answer(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def refused(response: httpx.Response, param: str) -> str:
+    assert response.status_code == 403, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and error["code"] == "agent_policy_denied", error
+    return error["message"]
+
+
+def new_key(gateway, **policy) -> str:
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    name = f"key-{uuid.uuid4().hex[:8]}"
+    created = httpx.post(f"{gateway.url}/admin/keys", json={"name": name, **policy}, headers=admin, timeout=10)
+    assert created.status_code == 201, created.text
+    return created.json()["key"]
+
+
+# --- the operator's stdio MCP server --------------------------------------------------------
+
+
+def test_an_operator_stdio_mcp_server_is_called_inside_the_sandbox(tools_gateway, fake):
+    response = chat(tools_gateway, tool("mcp__probe__lookup", key="alpha"), {"mcp_servers": ["probe"]})
+    text = answer(response)
+    assert "lookup(alpha) = 42" in text, text
+    # It ran in the sandbox: /etc/shadow is empty there, the gateway's data folder out of sight,
+    # and its working folder is the conversation's workspace.
+    assert "shadow=0B" in text and "hidden=absent" in text, text
+    cwd = text.split("cwd=")[1].split()[0]
+    assert cwd.startswith((tools_gateway.env["GATEWAY_DATA_DIR"], tools_gateway.env["GATEWAY_WORK_DIR"])), cwd
+    offered = [t["name"] for t in fake.requests[0]["tools"]]
+    assert "mcp__probe__lookup" in offered, offered
+
+
+def test_a_server_outside_the_operators_list_is_refused(tools_gateway, fake):
+    message = refused(chat(tools_gateway, "hi", {"mcp_servers": ["elsewhere"]}), "claude_code.mcp_servers")
+    assert "elsewhere" in message
+    key = new_key(tools_gateway, agent_mode=True, mcp_servers=[])
+    refused(chat(tools_gateway, "hi", {"mcp_servers": ["probe"]}, key=key), "claude_code.mcp_servers")
+    assert fake.requests == []
