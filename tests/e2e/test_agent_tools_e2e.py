@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import API_KEY, serve
+from tests.fakes.remote_mcp import RemoteMcp
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +131,46 @@ def test_a_server_outside_the_operators_list_is_refused(tools_gateway, fake):
     key = new_key(tools_gateway, agent_mode=True, mcp_servers=[])
     refused(chat(tools_gateway, "hi", {"mcp_servers": ["probe"]}, key=key), "claude_code.mcp_servers")
     assert fake.requests == []
+
+
+# --- a key's own HTTP MCP server with its auth header -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def remote_server_process():
+    server = RemoteMcp(token="t0ken").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def remote(remote_server_process):
+    remote_server_process.headers.clear()
+    remote_server_process.calls.clear()
+    return remote_server_process
+
+
+def remote_server(url: str, token: str = "t0ken") -> dict:
+    return {"name": "remote", "type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+def test_a_keys_http_mcp_server_is_called_with_its_auth_header(tools_gateway, fake, remote):
+    key = new_key(tools_gateway, agent_mode=True, agent={"mcp_urls": [f"http://127.0.0.1:{remote.port}/"]})
+    prompt = tool("mcp__remote__facts", topic="sky")
+    text = answer(chat(tools_gateway, prompt, {"mcp_servers": [remote_server(remote.url)]}, key=key))
+    assert "remote facts about sky: it is blue" in text, text
+    assert remote.calls == [{"tool": "facts", "arguments": {"topic": "sky"}}]
+    # Every request the CLI made carried the header; none was refused. Claude Code's sandbox of
+    # commands (network denied) does not apply to the CLI's own connection to the server.
+    assert remote.headers and set(remote.headers) == {"Bearer t0ken"}, remote.headers
+    assert "t0ken" not in json.dumps(fake.requests)  # the header stays between the CLI and the server
+
+
+def test_a_keys_http_mcp_server_outside_its_urls_is_refused(tools_gateway, fake, remote):
+    key = new_key(tools_gateway, agent_mode=True, agent={"mcp_urls": [f"http://127.0.0.1:{remote.port}/"]})
+    for url in (f"http://127.0.0.1:{remote.port + 1}/mcp", f"http://127.0.0.1:{remote.port}0/mcp", "http://localhost/"):
+        response = chat(tools_gateway, "hi", {"mcp_servers": [remote_server(url)]}, key=key)
+        assert url in refused(response, "claude_code.mcp_servers")
+    # The static key's policy (GATEWAY_AGENT_POLICY, empty here) allows no URL at all.
+    refused(chat(tools_gateway, "hi", {"mcp_servers": [remote_server(remote.url)]}), "claude_code.mcp_servers")
+    assert fake.requests == [] and remote.calls == []
