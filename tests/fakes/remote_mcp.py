@@ -71,5 +71,6 @@ class RemoteMcp:
     def stop(self) -> None:
         if self._server:
             self._server.should_exit = True
+            self._server.force_exit = True  # the CLI may still hold a kept-alive connection
         if self._thread:
             self._thread.join(timeout=5)
