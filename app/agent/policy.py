@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError
 
 from ..config import Settings
 from ..engine.agent import DEFAULT_TOOLS, AgentConfig
+from ..engine.permissions import canonical
 from ..errors import GatewayError, invalid_request
 from .request import ClaudeCodeRequest, McpServerIn, PermissionModeName, Strict, ToolName
 
@@ -99,13 +100,15 @@ def resolve(
 
     tools = tuple(asked.tools) if asked.tools is not None else DEFAULT_TOOLS
     if policy.tools is not None:
+        may = {canonical(t) for t in policy.tools}
         if asked.tools is None:
-            tools = tuple(t for t in tools if t in policy.tools)
-        elif extra := [t for t in tools if t not in policy.tools]:
+            tools = tuple(t for t in tools if canonical(t) in may)
+        elif extra := [t for t in tools if canonical(t) not in may]:
             raise forbidden("tools", f"this key may not enable {', '.join(extra)}.")
+    enabled = {canonical(t) for t in tools}
     for rule in asked.allowed_tools or []:
         name = rule.split("(")[0]
-        if not name.startswith("mcp__") and name not in tools:
+        if not name.startswith("mcp__") and canonical(name) not in enabled:
             raise forbidden("allowed_tools", f"{name} is not among the tools enabled for this request.")
 
     mode = asked.permission_mode or "default"

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .agent import AgentConfig
 
+# Claude Code's subagent tool is `Agent` (CLI 2.1.329: in its tool list and in hooks); `Task`, its
+# earlier name, still enables it (`--tools`) and is what clients and policies may say.
+TOOL_ALIASES = {"Task": "Agent"}
 READING = {"Read", "Glob", "Grep", "LS", "NotebookRead", "TodoWrite", "Task", "Agent", "ExitPlanMode"}
 EDITING = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
 PATH_FIELDS = ("file_path", "notebook_path", "path")
@@ -34,9 +37,15 @@ BY_MODE = {
 }
 
 
+def canonical(tool: str) -> str:
+    """A built-in tool's name as Claude Code calls it."""
+    return TOOL_ALIASES.get(tool, tool)
+
+
 def matches(rule: str, tool: str, tool_input: dict[str, Any], cwd: Path) -> bool:
     """Whether a Claude Code permission rule covers this call."""
     name, _, spec = rule.partition("(")
+    name, tool = canonical(name), canonical(tool)
     if not spec:
         return tool == name or (name.startswith("mcp__") and tool.startswith(name + "__"))
     if tool != name:
@@ -62,12 +71,13 @@ class ToolGate:
         self.cwd = cwd
         self.roots = [Path(os.path.realpath(root)) for root in roots]
         self.servers = set(config.servers)
+        self.enabled = {canonical(tool) for tool in config.tools}
 
     def decide(self, tool: str, tool_input: dict[str, Any]) -> str | None:
         """Why the call is refused, or None to allow it."""
         config = self.config
         builtin = not tool.startswith("mcp__")
-        if builtin and tool not in config.tools:
+        if builtin and canonical(tool) not in self.enabled:
             return f"{tool} is not enabled for this request (claude_code.tools)."
         if any(matches(rule, tool, tool_input, self.cwd) for rule in config.disallowed_tools):
             return f"{tool} is disallowed for this request (claude_code.disallowed_tools)."

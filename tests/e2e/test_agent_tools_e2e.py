@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import API_KEY, serve
 from tests.fakes.remote_mcp import RemoteMcp
+from tests.fakes.upstream import Reply, echo
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -174,3 +175,41 @@ def test_a_keys_http_mcp_server_outside_its_urls_is_refused(tools_gateway, fake,
     # The static key's policy (GATEWAY_AGENT_POLICY, empty here) allows no URL at all.
     refused(chat(tools_gateway, "hi", {"mcp_servers": [remote_server(remote.url)]}), "claude_code.mcp_servers")
     assert fake.requests == [] and remote.calls == []
+
+
+# --- a subagent ---------------------------------------------------------------------------
+
+REVIEWER = {
+    "description": "Reviews text for typos.",
+    "prompt": "You are REVIEWER-7, a careful proofreader.",
+    "tools": ["Read"],
+}
+
+
+def reviewer_answers(body: dict) -> Reply:
+    """The subagent's own model calls carry its prompt in their system prompt."""
+    if "REVIEWER-7" in json.dumps(body.get("system")):
+        return Reply(text="reviewer found 1 typo: teh")
+    return echo(body)
+
+
+def test_a_subagent_is_invoked(tools_gateway, fake):
+    """Claude Code's subagent tool is `Agent` (CLI 2.1.329), with `subagent_type`, `description`
+    and `prompt`; subagents run in the background unless `run_in_background` is false."""
+    fake.default = reviewer_answers
+    call = tool(
+        "Agent", subagent_type="reviewer", description="Proofread", prompt="Proofread: teh cat", run_in_background=False
+    )
+    text = answer(chat(tools_gateway, call, {"agents": {"reviewer": REVIEWER}}))
+    assert "reviewer found 1 typo: teh" in text, text
+    main, sub = fake.requests[0], fake.requests[1]
+    assert "Agent" in [t["name"] for t in main["tools"]]
+    assert "reviewer: Reviews text for typos." in json.dumps(main["messages"])  # the agent types, as a reminder
+    assert "REVIEWER-7" in json.dumps(sub["system"]) and [t["name"] for t in sub["tools"]] == ["Read"]
+    assert "Proofread: teh cat" in json.dumps(sub["messages"])
+
+
+def test_a_key_without_subagents_is_refused(tools_gateway, fake):
+    key = new_key(tools_gateway, agent_mode=True, agent={"agents": False})
+    refused(chat(tools_gateway, "hi", {"agents": {"reviewer": REVIEWER}}, key=key), "claude_code.agents")
+    assert fake.requests == []
