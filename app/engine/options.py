@@ -141,6 +141,10 @@ class SpawnOptions:
         config_dir = self.agent_config_dir(cwd)
         env["CLAUDE_CONFIG_DIR"] = str(config_dir)
         env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"  # commands never see the Claude credential
+        # A request waits for its whole answer: a subagent (CLI 2.1.329 runs them in the background
+        # by default) or a command left running in the background would end the turn with "Async
+        # agent launched", then call Claude again on its own once done, with no client listening.
+        env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] = "1"
         if key.credential is None:
             self._share_login(config_dir)
         env.update(self._sandbox_env(cwd, config_dir))

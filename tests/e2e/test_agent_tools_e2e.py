@@ -195,11 +195,10 @@ def reviewer_answers(body: dict) -> Reply:
 
 def test_a_subagent_is_invoked(tools_gateway, fake):
     """Claude Code's subagent tool is `Agent` (CLI 2.1.329), with `subagent_type`, `description`
-    and `prompt`; subagents run in the background unless `run_in_background` is false."""
+    and `prompt`. Its subagents run in the background unless `run_in_background` is false, which
+    Claude leaves out: the gateway turns background tasks off, so the turn waits for the result."""
     fake.default = reviewer_answers
-    call = tool(
-        "Agent", subagent_type="reviewer", description="Proofread", prompt="Proofread: teh cat", run_in_background=False
-    )
+    call = tool("Agent", subagent_type="reviewer", description="Proofread", prompt="Proofread: teh cat")
     text = answer(chat(tools_gateway, call, {"agents": {"reviewer": REVIEWER}}))
     assert "reviewer found 1 typo: teh" in text, text
     main, sub = fake.requests[0], fake.requests[1]
