@@ -29,7 +29,9 @@ def tool(name: str, **arguments) -> str:
 
 
 def test_a_write_then_a_read_runs_in_the_workspace(agent_gateway, fake):
-    prompt = "\n".join([tool("Write", file_path="notes.txt", content="hello agent"), tool("Read", file_path="notes.txt")])
+    prompt = "\n".join(
+        [tool("Write", file_path="notes.txt", content="hello agent"), tool("Read", file_path="notes.txt")]
+    )
     response = chat(agent_gateway, prompt, {"permission_mode": "acceptEdits"})
     assert response.status_code == 200, response.text
     message = response.json()["choices"][0]["message"]

@@ -21,15 +21,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import API_KEY, serve
+from tests.e2e.conftest import API_KEY
 from tests.fakes.remote_mcp import RemoteMcp
 from tests.fakes.upstream import Reply, echo
-from tests.support import ROOT
+from tests.support import ROOT, GatewayServer
 
 pytestmark = pytest.mark.e2e
 
 PROBE = ROOT / "tests" / "fakes" / "probe_mcp.py"
 ADMIN_KEY = "admin-" + uuid.uuid4().hex
+# Claude Code falls back to `fallback_model` after 3 overloaded answers in a row (CLI 2.1.329), that
+# is on its second retry: CLAUDE_CODE_MAX_RETRIES=0 (the e2e default) never gets there. Its waits
+# between retries cut short.
+FALLBACK_RETRIES = {
+    "CLAUDE_CODE_MAX_RETRIES": "2",
+    "CLAUDE_CODE_OVERLOADED_RETRY_BASE_DELAY_MS": "1",
+    "CLAUDE_CODE_OVERLOADED_RETRY_MAX_DELAY_MS": "10",
+}
 OUT_OF_SIGHT = (Path.home(), Path("/tmp"))  # of the folders the sandbox hides, those a test's files may be in
 
 
@@ -68,16 +76,12 @@ def tools_gateway(upstream, cli_config_dir, tmp_path_factory, probe_folder):
         "env": {"PROBE_HIDDEN": str(data / "secret.txt")},
     }
     config.write_text(json.dumps({"mcpServers": {"probe": probe}}))
-    yield from serve(
-        upstream,
-        cli_config_dir,
-        tmp_path_factory,
-        "tools-gateway",
-        agent_mode="true",
-        admin_key=ADMIN_KEY,
-        data_dir=str(data),
-        mcp_config=str(config),
-    )
+    env = {**upstream.cli_env(str(cli_config_dir)), "GATEWAY_API_KEYS": API_KEY, **FALLBACK_RETRIES}
+    settings = {"agent_mode": "true", "admin_key": ADMIN_KEY, "data_dir": str(data), "mcp_config": str(config)}
+    env.update({f"GATEWAY_{name.upper()}": value for name, value in settings.items()})
+    server = GatewayServer(env, tmp_path_factory.mktemp("tools-gateway")).start()
+    yield server
+    server.stop()
 
 
 def tool(name: str, **arguments) -> str:
@@ -212,3 +216,16 @@ def test_a_key_without_subagents_is_refused(tools_gateway, fake):
     key = new_key(tools_gateway, agent_mode=True, agent={"agents": False})
     refused(chat(tools_gateway, "hi", {"agents": {"reviewer": REVIEWER}}, key=key), "claude_code.agents")
     assert fake.requests == []
+
+
+# --- the fallback model -------------------------------------------------------------------
+
+OVERLOADED = Reply(status=529, error_type="overloaded_error", error_message="Overloaded")
+
+
+def test_the_fallback_model_answers_when_the_first_is_overloaded(tools_gateway, fake):
+    fake.by_model["opus"] = OVERLOADED
+    response = chat(tools_gateway, "hello there", {"fallback_model": "sonnet"}, model="opus")
+    assert answer(response) == "echo: hello there"
+    models = [body["model"] for body in fake.requests]
+    assert len(models) == 4 and all("opus" in model for model in models[:3]) and "sonnet" in models[3], models
