@@ -80,7 +80,10 @@ def test_nothing_outside_the_workspace_can_be_written(agent_gateway, fake, tmp_p
 
 
 def test_a_fork_bomb_meets_the_process_cap(agent_gateway, fake):
-    bomb = "timeout 20 sh -c 'i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait' 2>&1 | sort | uniq -c | head -3"
+    bomb = (
+        "timeout 20 sh -c 'i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait' 2>&1"
+        " | sort | uniq -c | head -3"
+    )
     answer = run_commands(agent_gateway, bomb, "echo still-here")
     assert "Resource temporarily unavailable" in answer or "Cannot fork" in answer, answer
     assert "still-here" in answer
