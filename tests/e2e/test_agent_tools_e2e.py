@@ -229,3 +229,24 @@ def test_the_fallback_model_answers_when_the_first_is_overloaded(tools_gateway, 
     assert answer(response) == "echo: hello there"
     models = [body["model"] for body in fake.requests]
     assert len(models) == 4 and all("opus" in model for model in models[:3]) and "sonnet" in models[3], models
+
+
+# --- tools refused ------------------------------------------------------------------------
+
+
+def test_a_disallowed_command_is_refused_and_the_refusal_reported(tools_gateway, fake):
+    commands = ["rm -rf nothing; echo RAN-1", "echo hi; rm -rf nothing; echo RAN-2", "ls -A; echo RAN-3"]
+    prompt = "\n".join(tool("Bash", command=command, description="probe") for command in commands)
+    claude_code = {"tools": ["Read", "Bash"], "disallowed_tools": ["Bash(rm:*)"]}
+    results = answer(chat(tools_gateway, prompt, claude_code)).removeprefix("results: ").split(" | ")
+    refusal = "Bash is disallowed for this request (claude_code.disallowed_tools)."
+    assert refusal in results[0] and refusal in results[1], results
+    assert "RAN-1" not in results[0] and "RAN-2" not in results[1]
+    assert "RAN-3" in results[2]  # other commands run
+
+
+def test_the_plan_mode_refuses_a_write_and_says_why(tools_gateway, fake):
+    prompt = "\n".join([tool("Write", file_path="plan.txt", content="x"), tool("Read", file_path="plan.txt")])
+    results = answer(chat(tools_gateway, prompt, {"permission_mode": "plan"})).removeprefix("results: ").split(" | ")
+    assert "Write needs permission, which the 'plan' permission mode does not give" in results[0], results
+    assert "does not exist" in results[1], results
