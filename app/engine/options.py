@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shlex
 from dataclasses import dataclass, replace
@@ -33,6 +34,8 @@ from .sdk_private import bundled_cli
 from .tools import SERVER, ToolBridge
 from .types import ToolSpec, Turn
 from .workdir import GatewayFolder, private_folder, write_private
+
+log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT_FILE = ".system-prompt"
 CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
@@ -90,6 +93,7 @@ class SpawnOptions:
         self.work = work  # where the config folders of callers' credentials go
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
         self.pids: sandbox.PidsCgroup | None = None  # agent processes' cgroups, once one starts
+        self.unseen_servers: set[str] = set()  # MCP servers already reported out of the sandbox's sight
 
     def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False) -> Spawn:
         env = self.cli_env(key.credential)
@@ -147,7 +151,7 @@ class SpawnOptions:
         env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] = "1"
         if key.credential is None:
             self._share_login(config_dir)
-        env.update(self._sandbox_env(cwd, config_dir))
+        env.update(self._sandbox_env(cwd, config_dir, agent.servers))
         options: dict[str, Any] = agent.sdk_options(cwd, key.system)
         options["disallowed_tools"].append(f"Read(/{config_dir}/**)")  # Claude Code's own folder
         if bridge is not None:
@@ -187,7 +191,7 @@ class SpawnOptions:
         if login.is_file():
             write_private(config_dir / LOGIN_FILE, login.read_text())
 
-    def _sandbox_env(self, cwd: Path, config_dir: Path) -> dict[str, str]:
+    def _sandbox_env(self, cwd: Path, config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str]:
         """The launcher's sandbox variables (launcher.py): the bubblewrap, and the cap on processes."""
         if not self.settings.agent_sandbox:
             return {}
@@ -195,6 +199,15 @@ class SpawnOptions:
         hidden = [self.settings.data_path, self.settings.config_dir, Path.home()]
         if self.work is not None and self.work.path is not None:
             hidden.append(self.work.path)
+        for unseen in sandbox.out_of_sight(servers, hidden, [cwd, config_dir, cli.parent]):
+            if unseen not in self.unseen_servers:
+                self.unseen_servers.add(unseen)
+                log.warning(
+                    "MCP server %s is in a folder the agent sandbox hides (the home folder, /tmp, the gateway's "
+                    "data, work and Claude config folders): Claude Code cannot start it there. Install it, and "
+                    "the interpreter it runs on, outside them (for example under /usr/local or /opt).",
+                    unseen,
+                )
         words = sandbox.wrap([cwd, config_dir], hidden, [cli.parent])
         env = {WRAP_VARIABLE: " ".join(shlex.quote(word) for word in words)}
         if self.pids is None:

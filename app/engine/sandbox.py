@@ -22,6 +22,7 @@ import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,30 @@ def wrap(writable: list[Path], hidden: list[Path], exposed: list[Path]) -> list[
         if os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
     return args
+
+
+def out_of_sight(servers: dict[str, dict[str, Any]], hidden: list[Path], shown: list[Path]) -> list[str]:
+    """The stdio MCP servers whose command, or a file among their arguments, lies in a folder the
+    sandbox hides (/tmp included) and not in one shown again: Claude Code cannot start them
+    there, and says so to no one but Claude ("No such tool available"). As `name: path`."""
+    hidden, shown = _resolved([*hidden, Path("/tmp")]), _resolved(shown)
+
+    def unseen(path: Path) -> bool:
+        return any(_under(path, folder) for folder in hidden) and not any(_under(path, folder) for folder in shown)
+
+    found = []
+    for name, server in servers.items():
+        if server.get("type", "stdio") != "stdio":
+            continue
+        command = str(server.get("command", ""))
+        paths = [shutil.which(command) or command]
+        paths += [str(arg) for arg in server.get("args") or [] if str(arg).startswith("/")]
+        found += [f"{name}: {path}" for path in paths if os.path.isabs(path) and unseen(Path(os.path.realpath(path)))]
+    return found
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _resolved(paths: list[Path]) -> list[Path]:

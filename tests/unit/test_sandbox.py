@@ -10,7 +10,7 @@ import pytest
 
 from app.engine import sandbox
 
-pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="bubblewrap cannot run here")
+needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="bubblewrap cannot run here")
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ def outside_tmp():
         yield Path(folder)
 
 
+@needs_bubblewrap
 def test_paths_reached_through_a_symlink_are_mounted(outside_tmp):
     """A virtualenv linked from elsewhere (the CLI's folder is shown again inside a hidden one), a
     linked workspace and a linked hidden folder: bubblewrap cannot make mount points through a
@@ -40,6 +41,7 @@ def test_paths_reached_through_a_symlink_are_mounted(outside_tmp):
     assert (real / "work" / "out").read_text() == "made\n"
 
 
+@needs_bubblewrap
 def test_hidden_folders_are_empty_and_the_rest_is_read_only(tmp_path):
     hidden = tmp_path / "hidden"
     hidden.mkdir()
@@ -54,3 +56,24 @@ def test_hidden_folders_are_empty_and_the_rest_is_read_only(tmp_path):
     lines = run.stdout.splitlines()
     assert lines[0] == "0" and "Read-only file system" in lines[1] and lines[2] == "0", run.stdout
     assert not Path("/usr/x").exists()
+
+
+def test_mcp_servers_out_of_the_sandboxs_sight_are_found(outside_tmp):
+    """Claude Code cannot start a stdio MCP server whose command or script the sandbox hides, and
+    tells no one but Claude: the gateway logs them (options.py)."""
+    home = outside_tmp / "home"
+    (home / ".pyenv" / "bin").mkdir(parents=True)
+    python = home / ".pyenv" / "bin" / "python3"
+    python.write_text("")
+    python.chmod(0o755)
+    linked = outside_tmp / "venv-python"
+    linked.symlink_to(python)
+    servers = {
+        "system": {"type": "stdio", "command": "sh", "args": ["-c", "true"]},
+        "pyenv": {"command": str(linked), "args": ["/usr/lib/server.py"]},
+        "script": {"type": "stdio", "command": "sh", "args": ["/tmp/server.sh"]},
+        "remote": {"type": "http", "url": "http://127.0.0.1/mcp"},
+        "shown": {"type": "stdio", "command": str(home / "shown" / "server")},
+    }
+    found = sandbox.out_of_sight(servers, [home], [home / "shown"])
+    assert found == [f"pyenv: {linked}", "script: /tmp/server.sh"]
