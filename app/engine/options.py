@@ -153,10 +153,14 @@ class SpawnOptions:
             self._share_login(config_dir)
         env.update(self._sandbox_env(cwd, config_dir, agent.servers))
         options: dict[str, Any] = agent.sdk_options(cwd, key.system)
-        options["disallowed_tools"].append(f"Read(/{config_dir}/**)")  # Claude Code's own folder
+        # Claude Code's own folder (the login's copy, transcripts, the MCP servers' file): out of
+        # reach of its file tools, and of its commands (its sandbox's denyRead).
+        options["disallowed_tools"].append(f"Read(/{config_dir}/**)")
+        options["sandbox"]["filesystem"] = {"denyRead": [str(config_dir)]}
+        options["extra_args"] = self._mcp_config(config_dir, options.pop("mcp_servers"))
+        options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None else {}
         if bridge is not None:
             options["allowed_tools"] += bridge.allowed
-            options["mcp_servers"] = {**options["mcp_servers"], SERVER: bridge.server}
         return ClaudeAgentOptions(
             setting_sources=[],
             strict_mcp_config=True,
@@ -175,6 +179,22 @@ class SpawnOptions:
             else None,
         )
 
+    @staticmethod
+    def _mcp_config(config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+        """The request's MCP servers, with their auth headers and the operator's environment for
+        them, in a file of the process's own config folder (the CLI takes more than one
+        --mcp-config): the SDK would put them on the command line, which every process on the host
+        reads in /proc, the commands of other agent sessions included."""
+        if not servers:
+            return {}
+        text = json.dumps({"mcpServers": servers}, sort_keys=True)
+        path = config_dir / f"mcp-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        try:  # named by its content: never rewritten while a process starting may be reading it
+            write_private(path, text)
+        except FileExistsError:
+            pass
+        return {"mcp-config": str(path)}
+
     def agent_config_dir(self, workspace: Path) -> Path:
         """The Claude config folder of an agent conversation's processes: its own, next to the
         workspaces (so that its transcripts outlive a restart), never the operator's."""
@@ -186,10 +206,13 @@ class SpawnOptions:
 
     def _share_login(self, config_dir: Path) -> None:
         """The operator's `claude login` (a file in its config folder), copied for the process:
-        the operator's folder itself stays out of the sandbox. Commands cannot read the copy."""
+        the operator's folder itself stays out of the sandbox. Commands cannot read the copy (the
+        config folder is in their sandbox's denyRead, see _agent)."""
         login = self.settings.config_dir / LOGIN_FILE
         if login.is_file():
-            write_private(config_dir / LOGIN_FILE, login.read_text())
+            copy = config_dir / LOGIN_FILE
+            copy.unlink(missing_ok=True)  # an earlier process's: each starts with the operator's current login
+            write_private(copy, login.read_text())
 
     def _sandbox_env(self, cwd: Path, config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str]:
         """The launcher's sandbox variables (launcher.py): the bubblewrap, and the cap on processes."""

@@ -169,6 +169,15 @@ def test_a_keys_http_mcp_server_is_called_with_its_auth_header(tools_gateway, fa
     # commands (network denied) does not apply to the CLI's own connection to the server.
     assert remote.headers and set(remote.headers) == {"Bearer t0ken"}, remote.headers
     assert "t0ken" not in json.dumps(fake.requests)  # the header stays between the CLI and the server
+    # and off the CLI's command line, which every user of the host can read (ps)
+    assert [pid for pid in tools_gateway.children() if b"t0ken" in command_line(pid)] == []
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_a_keys_http_mcp_server_outside_its_urls_is_refused(tools_gateway, fake, remote):
@@ -250,3 +259,37 @@ def test_the_plan_mode_refuses_a_write_and_says_why(tools_gateway, fake):
     results = answer(chat(tools_gateway, prompt, {"permission_mode": "plan"})).removeprefix("results: ").split(" | ")
     assert "Write needs permission, which the 'plan' permission mode does not give" in results[0], results
     assert "does not exist" in results[1], results
+
+
+# --- the operator's login, copied for agent processes --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def login_gateway(upstream, tmp_path_factory):
+    """A gateway whose operator is logged in with `claude login` (a subscription's OAuth token)."""
+    config = tmp_path_factory.mktemp("login-config")
+    login = {"claudeAiOauth": {"accessToken": "LOGIN-SECRET-1", "refreshToken": "REFRESH-SECRET-1"}}
+    (config / ".credentials.json").write_text(json.dumps(login))
+    env = {**upstream.cli_env(str(config)), "GATEWAY_API_KEYS": API_KEY, "GATEWAY_AGENT_MODE": "true"}
+    server = GatewayServer(env, tmp_path_factory.mktemp("login-gateway")).start()
+    yield server
+    server.stop()
+
+
+def test_commands_cannot_read_the_operators_login(login_gateway, fake):
+    """Each agent process gets a copy of the login in its own config folder: its commands read
+    it (before: any caller's `cat` printed the operator's OAuth tokens), and a second process of
+    the same conversation failed with a 500 (the copy was already there)."""
+    data = login_gateway.env["GATEWAY_DATA_DIR"]
+    command = f"cat {data}/agent-config/*/.credentials.json; ls -A {data}/agent-config/* | wc -l"
+    headers = {"Authorization": f"Bearer {API_KEY}", "X-Session-Id": "login-session"}
+    for mode in ("acceptEdits", "default"):  # two processes for one conversation
+        body = {
+            "model": "sonnet",
+            "messages": [{"role": "user", "content": tool("Bash", command=command, description="probe")}],
+            "claude_code": {"permission_mode": mode},
+        }
+        response = httpx.post(f"{login_gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=120)
+        text = answer(response)
+        assert "SECRET" not in text and "No such file or directory" in text, text
+        assert text.rstrip().endswith("0"), text  # the config folder looks empty
