@@ -124,6 +124,7 @@ def test_an_operator_stdio_mcp_server_is_called_inside_the_sandbox(tools_gateway
     # It ran in the sandbox: /etc/shadow is empty there, the gateway's data folder out of sight,
     # and its working folder is the conversation's workspace.
     assert "shadow=0B" in text and "hidden=absent" in text, text
+    assert "credential=unset" in text, text  # nor does it get the Claude credential
     cwd = text.split("cwd=")[1].split()[0]
     assert cwd.startswith((tools_gateway.env["GATEWAY_DATA_DIR"], tools_gateway.env["GATEWAY_WORK_DIR"])), cwd
     offered = [t["name"] for t in fake.requests[0]["tools"]]

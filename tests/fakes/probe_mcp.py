@@ -4,9 +4,10 @@
   whether Claude Code started it.
 - Its tool `host_probe_tool` shows whether Claude Code offered its tools to the model.
 - Its tool `lookup(key)` answers a fixed text, followed by what the server's process can see of
-  the host: its working folder, the size of /etc/shadow, and whether the path in $PROBE_HIDDEN
-  exists. Inside the gateway's agent sandbox, /etc/shadow is empty and the gateway's data folder
-  is out of sight, so a test can tell the server ran inside it.
+  the host: its working folder, the size of /etc/shadow, whether the path in $PROBE_HIDDEN
+  exists, and whether a Claude credential is in its environment. Inside the gateway's agent
+  sandbox, /etc/shadow is empty and the gateway's data folder is out of sight, so a test can
+  tell the server ran inside it.
 """
 
 import json
@@ -32,7 +33,8 @@ def where() -> str:
         shadow = type(exc).__name__
     hidden = os.environ.get("PROBE_HIDDEN")
     seen = "unset" if not hidden else "visible" if os.path.exists(hidden) else "absent"
-    return f"cwd={os.getcwd()} shadow={shadow} hidden={seen}"
+    credential = "set" if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN") else "unset"
+    return f"cwd={os.getcwd()} shadow={shadow} hidden={seen} credential={credential}"
 
 
 def call(name: str, arguments: dict) -> dict:
