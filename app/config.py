@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     agent_mode: bool = False
     agent_policy: str = ""  # JSON of an agent policy (caps and defaults), as a key's `agent`
     # The operator's MCP servers requests may name: a JSON file in Claude Code's .mcp.json form.
+    # A stdio server starts inside the agent sandbox: its command, interpreter and files must lie
+    # outside the folders it hides (home, /tmp, the data, work and Claude config folders).
     mcp_config: str | None = None
     # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
     agent_sandbox: bool = True

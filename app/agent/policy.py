@@ -13,11 +13,13 @@ import posixpath
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError
 
 from ..config import Settings
 from ..engine.agent import DEFAULT_TOOLS, AgentConfig
+from ..engine.permissions import canonical
 from ..errors import GatewayError, invalid_request
 from .request import ClaudeCodeRequest, McpServerIn, PermissionModeName, Strict, ToolName
 
@@ -36,6 +38,9 @@ class AgentPolicy(Strict):
     agents: bool = Field(default=True, description="The key may define subagents.")
     disallowed_tools: list[str] = Field(default_factory=list, description="Always added to a request's.")
     workspace_quota_mb: int | None = Field(default=None, ge=0)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def forbidden(field: str, why: str) -> GatewayError:
@@ -93,13 +98,15 @@ def resolve(
 
     tools = tuple(asked.tools) if asked.tools is not None else DEFAULT_TOOLS
     if policy.tools is not None:
+        may = {canonical(t) for t in policy.tools}
         if asked.tools is None:
-            tools = tuple(t for t in tools if t in policy.tools)
-        elif extra := [t for t in tools if t not in policy.tools]:
+            tools = tuple(t for t in tools if canonical(t) in may)
+        elif extra := [t for t in tools if canonical(t) not in may]:
             raise forbidden("tools", f"this key may not enable {', '.join(extra)}.")
+    enabled = {canonical(t) for t in tools}
     for rule in asked.allowed_tools or []:
         name = rule.split("(")[0]
-        if not name.startswith("mcp__") and name not in tools:
+        if not name.startswith("mcp__") and canonical(name) not in enabled:
             raise forbidden("allowed_tools", f"{name} is not among the tools enabled for this request.")
 
     mode = asked.permission_mode or "default"
@@ -160,10 +167,34 @@ def _servers(
                 raise forbidden("mcp_servers", f"this key may not use the MCP server '{server}'.")
             servers[server] = catalog[server]
         else:
-            if not any(server.url.startswith(prefix) for prefix in policy.mcp_urls):
+            if not any(url_allowed(server.url, prefix) for prefix in policy.mcp_urls):
                 raise forbidden("mcp_servers", f"this key may not reach {server.url!r} (its mcp_urls allow-list).")
             servers[server.name] = {"type": server.type, "url": server.url, "headers": server.headers or {}}
     return servers
+
+
+def url_allowed(url: str, prefix: str) -> bool:
+    """Whether `url` is under the allow-list's `prefix`: the same scheme, host and port, and a path
+    at or below the prefix's, segment by segment. Not a text prefix: `https://mcp.example.com`
+    would let `https://mcp.example.com.evil.net/` and `https://mcp.example.com@evil.net/` through.
+    A URL that parsers may read differently (backslashes, spaces, control characters) or whose
+    path climbs (`..`, `.`, also percent-encoded) is never allowed."""
+    if any(c == "\\" or c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        asked, allowed = urlsplit(url), urlsplit(prefix)
+        ports = asked.port or DEFAULT_PORTS.get(asked.scheme), allowed.port or DEFAULT_PORTS.get(allowed.scheme)
+    except ValueError:
+        return False
+    if asked.scheme.lower() != allowed.scheme.lower() or not asked.hostname or ports[0] != ports[1]:
+        return False
+    if asked.hostname != allowed.hostname or asked.username is not None or asked.password is not None:
+        return False
+    segments = asked.path.split("/")
+    if any(unquote(segment) in (".", "..") for segment in segments):
+        return False
+    base = allowed.path.rstrip("/")
+    return not base or asked.path == base or asked.path.startswith(base + "/")
 
 
 def _inside(field: str, path: str) -> str:

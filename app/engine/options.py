@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shlex
 from dataclasses import dataclass, replace
@@ -33,6 +34,8 @@ from .sdk_private import bundled_cli
 from .tools import SERVER, ToolBridge
 from .types import ToolSpec, Turn
 from .workdir import GatewayFolder, private_folder, write_private
+
+log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT_FILE = ".system-prompt"
 CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
@@ -90,6 +93,7 @@ class SpawnOptions:
         self.work = work  # where the config folders of callers' credentials go
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
         self.pids: sandbox.PidsCgroup | None = None  # agent processes' cgroups, once one starts
+        self.unseen_servers: set[str] = set()  # MCP servers already reported out of the sandbox's sight
 
     def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False, fork: bool = False) -> Spawn:
         """A process for `key` in `cwd`, resuming Claude Code's session `resume` (as a new session
@@ -145,14 +149,22 @@ class SpawnOptions:
         config_dir = self.agent_config_dir(cwd)
         env["CLAUDE_CONFIG_DIR"] = str(config_dir)
         env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"  # commands never see the Claude credential
+        # A request waits for its whole answer: a subagent (CLI 2.1.329 runs them in the background
+        # by default) or a command left running in the background would end the turn with "Async
+        # agent launched", then call Claude again on its own once done, with no client listening.
+        env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] = "1"
         if key.credential is None:
             self._share_login(config_dir)
-        env.update(self._sandbox_env(cwd, config_dir))
+        env.update(self._sandbox_env(cwd, config_dir, agent.servers))
         options: dict[str, Any] = agent.sdk_options(cwd, key.system)
-        options["disallowed_tools"].append(f"Read(/{config_dir}/**)")  # Claude Code's own folder
+        # Claude Code's own folder (the login's copy, transcripts, the MCP servers' file): out of
+        # reach of its file tools, and of its commands (its sandbox's denyRead).
+        options["disallowed_tools"].append(f"Read(/{config_dir}/**)")
+        options["sandbox"]["filesystem"] = {"denyRead": [str(config_dir)]}
+        options["extra_args"] = self._mcp_config(config_dir, options.pop("mcp_servers"))
+        options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None else {}
         if bridge is not None:
             options["allowed_tools"] += bridge.allowed
-            options["mcp_servers"] = {**options["mcp_servers"], SERVER: bridge.server}
         return ClaudeAgentOptions(
             setting_sources=[],
             strict_mcp_config=True,
@@ -182,6 +194,22 @@ class SpawnOptions:
         private_folder(folder)
         return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
 
+    @staticmethod
+    def _mcp_config(config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+        """The request's MCP servers, with their auth headers and the operator's environment for
+        them, in a file of the process's own config folder (the CLI takes more than one
+        --mcp-config): the SDK would put them on the command line, which every process on the host
+        reads in /proc, the commands of other agent sessions included."""
+        if not servers:
+            return {}
+        text = json.dumps({"mcpServers": servers}, sort_keys=True)
+        path = config_dir / f"mcp-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        try:  # named by its content: never rewritten while a process starting may be reading it
+            write_private(path, text)
+        except FileExistsError:
+            pass
+        return {"mcp-config": str(path)}
+
     def agent_config_dir(self, workspace: Path) -> Path:
         """The Claude config folder of an agent conversation's processes: its own, next to the
         workspaces (so that its transcripts outlive a restart), never the operator's."""
@@ -193,12 +221,15 @@ class SpawnOptions:
 
     def _share_login(self, config_dir: Path) -> None:
         """The operator's `claude login` (a file in its config folder), copied for the process:
-        the operator's folder itself stays out of the sandbox. Commands cannot read the copy."""
+        the operator's folder itself stays out of the sandbox. Commands cannot read the copy (the
+        config folder is in their sandbox's denyRead, see _agent)."""
         login = self.settings.config_dir / LOGIN_FILE
         if login.is_file():
-            write_private(config_dir / LOGIN_FILE, login.read_text())
+            copy = config_dir / LOGIN_FILE
+            copy.unlink(missing_ok=True)  # an earlier process's: each starts with the operator's current login
+            write_private(copy, login.read_text())
 
-    def _sandbox_env(self, cwd: Path, config_dir: Path) -> dict[str, str]:
+    def _sandbox_env(self, cwd: Path, config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str]:
         """The launcher's sandbox variables (launcher.py): the bubblewrap, and the cap on processes."""
         if not self.settings.agent_sandbox:
             return {}
@@ -206,6 +237,15 @@ class SpawnOptions:
         hidden = [self.settings.data_path, self.settings.config_dir, Path.home()]
         if self.work is not None and self.work.path is not None:
             hidden.append(self.work.path)
+        for unseen in sandbox.out_of_sight(servers, hidden, [cwd, config_dir, cli.parent]):
+            if unseen not in self.unseen_servers:
+                self.unseen_servers.add(unseen)
+                log.warning(
+                    "MCP server %s is in a folder the agent sandbox hides (the home folder, /tmp, the gateway's "
+                    "data, work and Claude config folders): Claude Code cannot start it there. Install it, and "
+                    "the interpreter it runs on, outside them (for example under /usr/local or /opt).",
+                    unseen,
+                )
         words = sandbox.wrap([cwd, config_dir], hidden, [cli.parent])
         env = {WRAP_VARIABLE: " ".join(shlex.quote(word) for word in words)}
         if self.pids is None:

@@ -8,8 +8,9 @@ the permission modes: see agent.py for why Claude Code's own are not used).
   `default` adds Bash (it runs in Claude Code's sandbox); `acceptEdits` adds the editing tools;
   `bypassPermissions` allows every enabled tool. Tools matching an allowed rule, and the tools of
   the MCP servers the request asked for, are allowed in every mode but `plan`.
-Rules are Claude Code's: `Name`, `Name(prefix:*)` (Bash: the command starts with prefix),
-`Name(glob)` (file tools: the path; others: the JSON input), `mcp__server` for all a server's tools.
+Rules are Claude Code's: `Name`, `Name(prefix:*)` (Bash: the command starts with prefix; each
+command of a command line), `Name(glob)` (file tools: the path, Read and Edit rules covering every
+tool that reads or edits; others: the JSON input), `mcp__server` for all a server's tools.
 """
 
 from __future__ import annotations
@@ -17,15 +18,25 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .agent import AgentConfig
 
+# Claude Code's subagent tool is `Agent` (CLI 2.1.329: in its tool list and in hooks); `Task`, its
+# earlier name, still enables it (`--tools`) and is what clients and policies may say.
+TOOL_ALIASES = {"Task": "Agent"}
 READING = {"Read", "Glob", "Grep", "LS", "NotebookRead", "TodoWrite", "Task", "Agent", "ExitPlanMode"}
 EDITING = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
 PATH_FIELDS = ("file_path", "notebook_path", "path")
+# As in Claude Code: a Read rule applies to every tool that reads files, an Edit rule to every one that edits.
+RULE_FAMILIES = {"Read": ("Glob", "Grep", "LS", "NotebookRead"), "Edit": ("Write", "MultiEdit", "NotebookEdit")}
+FOLDER_TOOLS = {"Glob", "Grep", "LS"}
+SHELL_SEPARATORS = re.compile(r"[;&|\n()`]|\$\(")
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+WRAPPERS = {"env", "command", "builtin", "exec", "nohup", "nice", "time", "sudo", "doas", "xargs", "then", "do", "else"}
 BY_MODE = {
     "plan": READING,
     "dontAsk": READING,
@@ -34,26 +45,69 @@ BY_MODE = {
 }
 
 
-def matches(rule: str, tool: str, tool_input: dict[str, Any], cwd: Path) -> bool:
-    """Whether a Claude Code permission rule covers this call."""
+def canonical(tool: str) -> str:
+    """A built-in tool's name as Claude Code calls it."""
+    return TOOL_ALIASES.get(tool, tool)
+
+
+def matches(rule: str, tool: str, tool_input: dict[str, Any], cwd: Path, deny: bool = False) -> bool:
+    """Whether a Claude Code permission rule covers this call. A Bash command line is checked
+    command by command: a deny rule covers it if it covers any of them, an allow rule if every one."""
     name, _, spec = rule.partition("(")
+    name, tool = canonical(name), canonical(tool)
     if not spec:
         return tool == name or (name.startswith("mcp__") and tool.startswith(name + "__"))
-    if tool != name:
+    if tool != name and tool not in RULE_FAMILIES.get(name, ()):
         return False
     spec = spec[:-1] if spec.endswith(")") else spec
     if tool == "Bash":
-        command = str(tool_input.get("command", "")).strip()
-        if spec.endswith(":*"):
-            prefix = spec[:-2]
-            return command == prefix or command.startswith(prefix + " ")
-        return command == spec
+        found = [_command_matches(spec, command) for command in commands(str(tool_input.get("command", "")))]
+        return any(found) if deny else bool(found) and all(found)
     for field in PATH_FIELDS:
         if field in tool_input:
-            path = Path(str(tool_input[field]))
-            relative = os.path.relpath(cwd / path, cwd) if not path.is_absolute() else str(path)
-            return fnmatch.fnmatch(relative, spec) or fnmatch.fnmatch(str(cwd / path), spec)
+            found = [
+                _path_matches(spec, form, deny and tool in FOLDER_TOOLS) for form in _forms(cwd, tool_input[field])
+            ]
+            return any(found) if deny else all(found)
     return fnmatch.fnmatch(json.dumps(tool_input, sort_keys=True), spec)
+
+
+def _forms(cwd: Path, value: Any) -> list[tuple[str, str]]:
+    """A path as written and as it resolves (symlinks followed), each relative to the workspace
+    and absolute: a rule must hold for both, or a symlink inside would lead around it."""
+    written = os.path.normpath(cwd / str(value))
+    resolved = os.path.realpath(written)
+    return [(os.path.relpath(form, base), form) for form, base in ((written, cwd), (resolved, os.path.realpath(cwd)))]
+
+
+def _path_matches(spec: str, forms: tuple[str, str], folder: bool) -> bool:
+    candidates = list(forms)
+    if folder:  # a search in a folder reaches the files below it
+        candidates += [candidate.rstrip("/") + "/" for candidate in candidates]
+    return any(fnmatch.fnmatch(candidate, spec) for candidate in candidates)
+
+
+def _command_matches(spec: str, command: str) -> bool:
+    if spec.endswith(":*"):
+        prefix = spec[:-2]
+        return command == prefix or command.startswith(prefix + " ")
+    return command == spec
+
+
+def commands(line: str) -> list[str]:
+    """The simple commands of a shell command line, roughly: split at `;`, `&`, `|`, newlines,
+    subshells and command substitutions, each without its leading variable assignments, wrapper
+    (`env`, `command`, `sudo`...) and program folder. Quotes are not parsed, so a rule is checked
+    against more pieces than the shell runs: that errs on the side of refusing."""
+    found = []
+    for piece in SHELL_SEPARATORS.split(line):
+        words = piece.split()
+        while words and (ASSIGNMENT.match(words[0]) or words[0] in WRAPPERS):
+            words.pop(0)
+        if words:
+            words[0] = words[0].rsplit("/", 1)[-1]
+            found.append(" ".join(words))
+    return found
 
 
 class ToolGate:
@@ -62,14 +116,15 @@ class ToolGate:
         self.cwd = cwd
         self.roots = [Path(os.path.realpath(root)) for root in roots]
         self.servers = set(config.servers)
+        self.enabled = {canonical(tool) for tool in config.tools}
 
     def decide(self, tool: str, tool_input: dict[str, Any]) -> str | None:
         """Why the call is refused, or None to allow it."""
         config = self.config
         builtin = not tool.startswith("mcp__")
-        if builtin and tool not in config.tools:
+        if builtin and canonical(tool) not in self.enabled:
             return f"{tool} is not enabled for this request (claude_code.tools)."
-        if any(matches(rule, tool, tool_input, self.cwd) for rule in config.disallowed_tools):
+        if any(matches(rule, tool, tool_input, self.cwd, deny=True) for rule in config.disallowed_tools):
             return f"{tool} is disallowed for this request (claude_code.disallowed_tools)."
         outside = self._outside(tool, tool_input)
         if outside is not None:

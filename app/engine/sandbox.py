@@ -22,6 +22,7 @@ import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,15 @@ def bubblewrap() -> str | None:
 
 def wrap(writable: list[Path], hidden: list[Path], exposed: list[Path]) -> list[str]:
     """bwrap's arguments (up to the command) for a process that may write only `writable`, with
-    `hidden` folders emptied and `exposed` paths (read-only) shown again inside them."""
+    `hidden` folders emptied and `exposed` paths (read-only) shown again inside them.
+
+    Paths are given with their symlinks resolved: bubblewrap makes each mount point inside the
+    new root, where a symlink on the way (a virtualenv linked from elsewhere, a linked home
+    folder) points at the host's path, and it fails with "Can't mkdir ...: No such file"."""
     bwrap = bubblewrap()
     if bwrap is None:
         raise RuntimeError("bubblewrap is not available")
+    writable, hidden, exposed = (_resolved(paths) for paths in (writable, hidden, exposed))
     args = [bwrap, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc"]
     args += ["--tmpfs", "/tmp"]
     for folder in hidden:
@@ -68,6 +74,34 @@ def wrap(writable: list[Path], hidden: list[Path], exposed: list[Path]) -> list[
         if os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
     return args
+
+
+def out_of_sight(servers: dict[str, dict[str, Any]], hidden: list[Path], shown: list[Path]) -> list[str]:
+    """The stdio MCP servers whose command, or a file among their arguments, lies in a folder the
+    sandbox hides (/tmp included) and not in one shown again: Claude Code cannot start them
+    there, and says so to no one but Claude ("No such tool available"). As `name: path`."""
+    hidden, shown = _resolved([*hidden, Path("/tmp")]), _resolved(shown)
+
+    def unseen(path: Path) -> bool:
+        return any(_under(path, folder) for folder in hidden) and not any(_under(path, folder) for folder in shown)
+
+    found = []
+    for name, server in servers.items():
+        if server.get("type", "stdio") != "stdio":
+            continue
+        command = str(server.get("command", ""))
+        paths = [shutil.which(command) or command]
+        paths += [str(arg) for arg in server.get("args") or [] if str(arg).startswith("/")]
+        found += [f"{name}: {path}" for path in paths if os.path.isabs(path) and unseen(Path(os.path.realpath(path)))]
+    return found
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _resolved(paths: list[Path]) -> list[Path]:
+    return [Path(os.path.realpath(path)) for path in paths]
 
 
 _numbers = itertools.count(1)

@@ -173,6 +173,8 @@ class FakeAnthropic:
         self.credentials: list[str] = []
         # Replies for requests that carry a given credential (a refused key or token), every time.
         self.by_credential: dict[str, Reply] = {}
+        # Replies for requests whose body's model contains a given text ("opus"), every time.
+        self.by_model: dict[str, Reply] = {}
         self.script: list[Reply] = []  # consumed first, one per model call
         self.default: Callable[[dict[str, Any]], Reply] = echo
         self.count_tokens_requests: list[dict[str, Any]] = []
@@ -206,6 +208,7 @@ class FakeAnthropic:
             self.headers.clear()
             self.credentials.clear()
             self.by_credential.clear()
+            self.by_model.clear()
             self.script.clear()
             self.count_tokens_requests.clear()
             self.default = echo
@@ -261,7 +264,9 @@ class FakeAnthropic:
             # Claude Code's own continuation after max_tokens is often on the wire already when the
             # gateway ends the turn, and may arrive during the next test: it takes no scripted reply.
             late = OUTPUT_LIMIT_HIT in last_user_text(body)
-            reply = self.by_credential.get(credential)
+            reply = self.by_credential.get(credential) or next(
+                (reply for name, reply in self.by_model.items() if name in str(body.get("model"))), None
+            )
             if reply is None:
                 reply = None if too_long or late or not self.script else self.script.pop(0)
         if too_long:

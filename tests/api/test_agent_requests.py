@@ -1,0 +1,74 @@
+"""A bad `claude_code` object is a 400, and one that asks for more than the key allows a 403, in
+each door's own envelope (OpenAI on chat completions and responses, Anthropic on messages).
+In-process, with the scripted engine: every case here fails before a turn would start."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import make_client
+
+DOORS = {
+    "/v1/chat/completions": {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/messages": {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/responses": {"model": "sonnet", "input": "hi"},
+}
+
+
+async def post(path: str, claude_code, **settings):
+    client, engine = make_client(**settings)
+    async with client:
+        response = await client.post(path, json={**DOORS[path], "claude_code": claude_code})
+    assert engine.turns == []
+    return response
+
+
+def error_of(path: str, response, status: int) -> dict:
+    """The error, checked to be in the door's envelope: OpenAI's names the field in `param`,
+    Anthropic's (no such member) in the message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    if path == "/v1/messages":
+        assert set(body) == {"type", "error"} and body["type"] == "error", body
+        assert set(body["error"]) == {"type", "message"}, body
+        return body["error"]
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}, body
+    return body["error"]
+
+
+@pytest.mark.parametrize("path", DOORS)
+@pytest.mark.parametrize(
+    "claude_code, field",
+    [
+        ({"unknown_field": True}, "unknown_field"),
+        ({"max_turns": "many"}, "max_turns"),
+        ({"tools": "Bash"}, "tools"),
+        ({"permission_mode": "yolo"}, "permission_mode"),
+        ({"mcp_servers": [{"name": "r", "type": "http", "url": "file:///etc/passwd"}]}, "mcp_servers"),
+        ({"agents": {"reviewer": {"prompt": "no description"}}}, "agents"),
+        ("agent please", None),
+    ],
+)
+async def test_a_bad_claude_code_is_a_400_in_the_doors_envelope(path, claude_code, field):
+    error = error_of(path, await post(path, claude_code, agent_mode=True), 400)
+    if path == "/v1/messages":
+        assert error["type"] == "invalid_request_error" and "claude_code" in error["message"], error
+    else:
+        assert error["type"] == "invalid_request_error", error
+        assert error["param"].startswith("claude_code" + (f".{field}" if field else "")), error
+
+
+@pytest.mark.parametrize("path", DOORS)
+async def test_a_cap_is_a_403_in_the_doors_envelope(path):
+    error = error_of(path, await post(path, {"permission_mode": "bypassPermissions"}, agent_mode=True), 403)
+    assert error["type"] == "permission_error" and "claude_code.permission_mode" in error["message"], error
+    if path != "/v1/messages":
+        assert (error["param"], error["code"]) == ("claude_code.permission_mode", "agent_policy_denied")
+
+
+@pytest.mark.parametrize("path", DOORS)
+async def test_agent_mode_off_is_a_403_in_the_doors_envelope(path):
+    error = error_of(path, await post(path, {"tools": ["Read"]}), 403)
+    assert error["type"] == "permission_error" and "agent_mode" in error["message"], error
+    if path != "/v1/messages":
+        assert (error["param"], error["code"]) == ("claude_code", "agent_mode_not_allowed")

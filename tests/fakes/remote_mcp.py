@@ -1,0 +1,76 @@
+"""A key's own MCP server, reached over streamable HTTP on 127.0.0.1: the `mcp` package's
+MCPServer (FastMCP's successor in mcp 2), run by uvicorn in a thread.
+
+It requires `Authorization: Bearer <token>` on every request (401 otherwise) and records what it
+saw: each request's Authorization header (`headers`) and each tool call (`calls`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from tests.support import free_port
+
+
+class RemoteMcp:
+    def __init__(self, token: str, host: str = "127.0.0.1") -> None:
+        self.token = token
+        self.host = host
+        self.port = free_port()
+        self.headers: list[str] = []  # the Authorization header of every HTTP request, "" if none
+        self.calls: list[dict[str, Any]] = []  # {"tool", "arguments"} of every tool call
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's MCP endpoint."""
+        return f"http://{self.host}:{self.port}/mcp"
+
+    def app(self) -> Any:
+        server = MCPServer("remote", log_level="WARNING")
+
+        @server.tool(description="Say what the remote knows about a topic.")
+        def facts(topic: str) -> str:
+            self.calls.append({"tool": "facts", "arguments": {"topic": topic}})
+            return f"remote facts about {topic}: it is blue"
+
+        inner = server.streamable_http_app(stateless_http=True, json_response=True)
+
+        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                header = dict(scope["headers"]).get(b"authorization", b"").decode()
+                self.headers.append(header)
+                if header != f"Bearer {self.token}":
+                    refusal = JSONResponse({"error": "unauthorized"}, status_code=401)
+                    await refusal(scope, receive, send)
+                    return
+            await inner(scope, receive, send)
+
+        return guarded
+
+    def start(self) -> RemoteMcp:
+        config = uvicorn.Config(self.app(), host=self.host, port=self.port, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("remote MCP server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.should_exit = True
+            self._server.force_exit = True  # the CLI may still hold a kept-alive connection
+        if self._thread:
+            self._thread.join(timeout=5)
