@@ -25,21 +25,11 @@ from claude_agent_sdk.types import HookCallback
 
 from .permissions import ToolGate
 
-# Claude Code's tools when a request names none: its usual set, without the ones that reach
-# outside the workspace on their own (web fetches go through Bash's sandboxed network instead).
-DEFAULT_TOOLS = (
-    "Bash",
-    "Read",
-    "Write",
-    "Edit",
-    "MultiEdit",
-    "Glob",
-    "Grep",
-    "LS",
-    "NotebookEdit",
-    "TodoWrite",
-    "Task",
-)
+# Claude Code's tools when a request names none: those that work on files and run commands, and
+# subagents (Task, which CLI 2.1.329 calls Agent). Not the ones that reach outside the workspace on
+# their own (WebFetch, WebSearch: the network goes through Bash's sandbox), nor schedulers and
+# worktrees. Glob and Grep are not in CLI 2.1.329's set (its Bash has rg); a later CLI's are used.
+DEFAULT_TOOLS = ("Bash", "Read", "Write", "Edit", "NotebookEdit", "Glob", "Grep", "Task")
 
 
 @dataclass(frozen=True)
