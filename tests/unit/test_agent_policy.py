@@ -10,6 +10,8 @@ import pytest
 
 from app.agent.policy import AgentPolicy, operator_servers, resolve, url_allowed
 from app.agent.request import ClaudeCodeRequest
+from app.api.checks import agent_mode
+from app.auth import ANONYMOUS, Tenant
 from app.config import Settings
 from app.engine.agent import DEFAULT_TOOLS
 from app.errors import GatewayError
@@ -41,8 +43,11 @@ def denied(settings: Settings, request: dict[str, Any], key_policy: Policy | Non
 
 
 def test_agent_mode_off_is_refused(settings):
-    for off in (Settings(_env_file=None), None):
-        error = denied(off or settings, {}, Policy(agent_mode=False) if off is None else None)
+    off = [(Settings(_env_file=None), ANONYMOUS), (settings, Tenant("key-x", policy=Policy(agent_mode=False)))]
+    for gateway_settings, tenant in off:
+        with pytest.raises(GatewayError) as caught:
+            agent_mode(ClaudeCodeRequest(), gateway_settings, tenant)
+        error = caught.value
         assert (error.status, error.code, error.param) == (403, "agent_mode_not_allowed", "claude_code")
 
 
