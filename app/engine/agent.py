@@ -15,6 +15,7 @@ and also keeps file tools inside the workspace.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from claude_agent_sdk import AgentDefinition, HookMatcher
 from claude_agent_sdk.types import HookCallback
 
 from .permissions import ToolGate
+from .workdir import write_private
 
 # Claude Code's tools when a request names none: those that work on files and run commands, and
 # subagents (Task, which CLI 2.1.329 calls Agent). Not the ones that reach outside the workspace on
@@ -80,3 +82,33 @@ class AgentConfig:
             },
             "hooks": {"PreToolUse": [HookMatcher(matcher=None, hooks=[cast(HookCallback, gate.hook)])]},
         }
+
+
+LOGIN_FILE = ".credentials.json"  # where `claude login` keeps its credential, in the config folder
+
+
+def share_login(operator_config: Path, config_dir: Path) -> None:
+    """The operator's `claude login` (a file in its config folder), copied for an agent process:
+    the operator's folder itself stays out of the sandbox. Commands cannot read the copy (the
+    config folder is in their sandbox's denyRead, see options.py)."""
+    login = operator_config / LOGIN_FILE
+    if login.is_file():
+        copy = config_dir / LOGIN_FILE
+        copy.unlink(missing_ok=True)  # an earlier process's: each starts with the operator's current login
+        write_private(copy, login.read_text())
+
+
+def mcp_config_file(config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+    """The request's MCP servers, with their auth headers and the operator's environment for them,
+    in a file of the process's own config folder (the CLI takes more than one --mcp-config): the
+    SDK would put them on the command line, which every process on the host reads in /proc, the
+    commands of other agent sessions included. As `extra_args`."""
+    if not servers:
+        return {}
+    text = json.dumps({"mcpServers": servers}, sort_keys=True)
+    path = config_dir / f"mcp-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    try:  # named by its content: never rewritten while a process starting may be reading it
+        write_private(path, text)
+    except FileExistsError:
+        pass
+    return {"mcp-config": str(path)}

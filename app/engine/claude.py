@@ -76,6 +76,7 @@ class ClaudeEngine:
             await self.pool.close_all(SHUTDOWN_GRACE)
         except asyncio.TimeoutError:
             log.warning("some Claude processes did not exit within %s s of shutdown", SHUTDOWN_GRACE)
+        self.options.sandbox.close()
         self.work.close()
 
     @property

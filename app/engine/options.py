@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -27,10 +26,9 @@ from claude_agent_sdk import ClaudeAgentOptions
 
 from ..config import Settings
 from . import sandbox
-from .agent import AgentConfig
+from .agent import AgentConfig, mcp_config_file, share_login
 from .credentials import Credential, operator_variables
-from .launcher import CGROUP_VARIABLE, NICE_VARIABLE, NPROC_VARIABLE, SPARE_NICE, UNSET_VARIABLE, WRAP_VARIABLE
-from .sdk_private import bundled_cli
+from .launcher import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .tools import SERVER, ToolBridge
 from .types import ToolSpec, Turn
 from .workdir import GatewayFolder, private_folder, write_private
@@ -40,7 +38,6 @@ log = logging.getLogger(__name__)
 SYSTEM_PROMPT_FILE = ".system-prompt"
 CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
 AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per agent workspace
-LOGIN_FILE = ".credentials.json"  # where `claude login` keeps its credential, in the config folder
 MIN_LINE_BUFFER = 16 * 1024 * 1024
 HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
 
@@ -92,8 +89,7 @@ class SpawnOptions:
         self.settings = settings
         self.work = work  # where the config folders of callers' credentials go
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
-        self.pids: sandbox.PidsCgroup | None = None  # agent processes' cgroups, once one starts
-        self.unseen_servers: set[str] = set()  # MCP servers already reported out of the sandbox's sight
+        self.sandbox = sandbox.AgentSandbox(settings, work)
 
     def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False, fork: bool = False) -> Spawn:
         """A process for `key` in `cwd`, resuming Claude Code's session `resume` (as a new session
@@ -154,14 +150,15 @@ class SpawnOptions:
         # agent launched", then call Claude again on its own once done, with no client listening.
         env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] = "1"
         if key.credential is None:
-            self._share_login(config_dir)
-        env.update(self._sandbox_env(cwd, config_dir, agent.servers))
+            share_login(self.settings.config_dir, config_dir)
+        if self.settings.agent_sandbox:
+            env.update(self.sandbox.env(cwd, config_dir, agent.servers))
         options: dict[str, Any] = agent.sdk_options(cwd, key.system)
         # Claude Code's own folder (the login's copy, transcripts, the MCP servers' file): out of
         # reach of its file tools, and of its commands (its sandbox's denyRead).
         options["disallowed_tools"].append(f"Read(/{config_dir}/**)")
         options["sandbox"]["filesystem"] = {"denyRead": [str(config_dir)]}
-        options["extra_args"] = self._mcp_config(config_dir, options.pop("mcp_servers"))
+        options["extra_args"] = mcp_config_file(config_dir, options.pop("mcp_servers"))
         options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None else {}
         if bridge is not None:
             options["allowed_tools"] += bridge.allowed
@@ -194,22 +191,6 @@ class SpawnOptions:
         private_folder(folder)
         return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
 
-    @staticmethod
-    def _mcp_config(config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str | None]:
-        """The request's MCP servers, with their auth headers and the operator's environment for
-        them, in a file of the process's own config folder (the CLI takes more than one
-        --mcp-config): the SDK would put them on the command line, which every process on the host
-        reads in /proc, the commands of other agent sessions included."""
-        if not servers:
-            return {}
-        text = json.dumps({"mcpServers": servers}, sort_keys=True)
-        path = config_dir / f"mcp-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
-        try:  # named by its content: never rewritten while a process starting may be reading it
-            write_private(path, text)
-        except FileExistsError:
-            pass
-        return {"mcp-config": str(path)}
-
     def agent_config_dir(self, workspace: Path) -> Path:
         """The Claude config folder of an agent conversation's processes: its own, next to the
         workspaces (so that its transcripts outlive a restart), never the operator's."""
@@ -218,44 +199,6 @@ class SpawnOptions:
         private_folder(folder.parent)
         private_folder(folder)
         return folder
-
-    def _share_login(self, config_dir: Path) -> None:
-        """The operator's `claude login` (a file in its config folder), copied for the process:
-        the operator's folder itself stays out of the sandbox. Commands cannot read the copy (the
-        config folder is in their sandbox's denyRead, see _agent)."""
-        login = self.settings.config_dir / LOGIN_FILE
-        if login.is_file():
-            copy = config_dir / LOGIN_FILE
-            copy.unlink(missing_ok=True)  # an earlier process's: each starts with the operator's current login
-            write_private(copy, login.read_text())
-
-    def _sandbox_env(self, cwd: Path, config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str]:
-        """The launcher's sandbox variables (launcher.py): the bubblewrap, and the cap on processes."""
-        if not self.settings.agent_sandbox:
-            return {}
-        cli = Path(self.settings.cli_path or bundled_cli() or "claude")
-        hidden = [self.settings.data_path, self.settings.config_dir, Path.home()]
-        if self.work is not None and self.work.path is not None:
-            hidden.append(self.work.path)
-        for unseen in sandbox.out_of_sight(servers, hidden, [cwd, config_dir, cli.parent]):
-            if unseen not in self.unseen_servers:
-                self.unseen_servers.add(unseen)
-                log.warning(
-                    "MCP server %s is in a folder the agent sandbox hides (the home folder, /tmp, the gateway's "
-                    "data, work and Claude config folders): Claude Code cannot start it there. Install it, and "
-                    "the interpreter it runs on, outside them (for example under /usr/local or /opt).",
-                    unseen,
-                )
-        words = sandbox.wrap([cwd, config_dir], hidden, [cli.parent])
-        env = {WRAP_VARIABLE: " ".join(shlex.quote(word) for word in words)}
-        if self.pids is None:
-            self.pids = sandbox.PidsCgroup()
-        cgroup = self.pids.new(self.settings.agent_max_pids)
-        if cgroup is not None:
-            env[CGROUP_VARIABLE] = str(cgroup)
-        else:
-            env[NPROC_VARIABLE] = str(self.settings.agent_max_pids)
-        return env
 
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""

@@ -18,11 +18,17 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from ..config import Settings
+from .launcher import CGROUP_VARIABLE, NPROC_VARIABLE, WRAP_VARIABLE
+from .sdk_private import bundled_cli
+from .workdir import GatewayFolder
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +161,7 @@ def _writable_pids_root() -> Path | None:
     except OSError:
         pass
     for base in candidates:
+        _remove_dead_gateways(base)
         folder = base / f"claude-gateway-{os.getpid()}"
         try:
             folder.mkdir(exist_ok=True)
@@ -163,3 +170,55 @@ def _writable_pids_root() -> Path | None:
         except OSError:
             continue
     return None
+
+
+def _remove_dead_gateways(base: Path) -> None:
+    """The cgroups of gateways that died (SIGKILL: no close) go, once their processes are gone."""
+    for folder in base.glob("claude-gateway-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            for child in folder.glob("cli-*"):
+                PidsCgroup.remove(child)
+            PidsCgroup.remove(folder)
+
+
+class AgentSandbox:
+    """The launcher's sandbox variables (launcher.py) for each agent process: its bubblewrap, and
+    its cap on processes."""
+
+    def __init__(self, settings: Settings, work: GatewayFolder | None) -> None:
+        self.settings = settings
+        self.work = work
+        self.pids: PidsCgroup | None = None  # made when the first agent process starts
+        self.unseen_servers: set[str] = set()  # MCP servers already reported out of sight
+
+    def env(self, cwd: Path, config_dir: Path, servers: dict[str, dict[str, Any]]) -> dict[str, str]:
+        settings = self.settings
+        cli = Path(settings.cli_path or bundled_cli() or "claude")
+        hidden = [settings.data_path, settings.config_dir, Path.home()]
+        if self.work is not None and self.work.path is not None:
+            hidden.append(self.work.path)
+        for unseen in out_of_sight(servers, hidden, [cwd, config_dir, cli.parent]):
+            if unseen not in self.unseen_servers:
+                self.unseen_servers.add(unseen)
+                log.warning(
+                    "MCP server %s is in a folder the agent sandbox hides (the home folder, /tmp, the gateway's "
+                    "data, work and Claude config folders): Claude Code cannot start it there. Install it, and "
+                    "the interpreter it runs on, outside them (for example under /usr/local or /opt).",
+                    unseen,
+                )
+        words = wrap([cwd, config_dir], hidden, [cli.parent])
+        env = {WRAP_VARIABLE: " ".join(shlex.quote(word) for word in words)}
+        if self.pids is None:
+            self.pids = PidsCgroup()
+        cgroup = self.pids.new(settings.agent_max_pids)
+        if cgroup is not None:
+            env[CGROUP_VARIABLE] = str(cgroup)
+        else:
+            env[NPROC_VARIABLE] = str(settings.agent_max_pids)
+        return env
+
+    def close(self) -> None:
+        """The gateway stops: its cgroups go (their processes have exited)."""
+        if self.pids is not None:
+            self.pids.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -77,3 +78,13 @@ def test_mcp_servers_out_of_the_sandboxs_sight_are_found(outside_tmp):
     }
     found = sandbox.out_of_sight(servers, [home], [home / "shown"])
     assert found == [f"pyenv: {linked}", "script: /tmp/server.sh"]
+
+
+def test_the_cgroups_of_dead_gateways_go_and_a_live_ones_stay(tmp_path):
+    from app.engine.sandbox import _remove_dead_gateways
+
+    dead, live = tmp_path / "claude-gateway-999999999", tmp_path / f"claude-gateway-{os.getpid()}"
+    for folder in (dead / "cli-1", dead / "cli-2", live / "cli-1"):
+        folder.mkdir(parents=True)
+    _remove_dead_gateways(tmp_path)
+    assert not dead.exists() and (live / "cli-1").is_dir()
