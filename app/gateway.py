@@ -1,6 +1,7 @@
 """The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions,
-stored responses, the store, the keys and the agent workspaces. Its own module so that both the app factory and the
-routes' dependencies can name its type without importing each other."""
+stored responses, the store, the keys, the agent workspaces, and whether it is draining. Its own
+module so that both the app factory and the routes' dependencies can name its type without
+importing each other."""
 
 from __future__ import annotations
 
@@ -24,3 +25,5 @@ class Gateway:
     store: Store
     keys: KeyService
     workspaces: Workspaces  # agent sessions' working folders (app/agent/workspace.py)
+    draining: bool = False  # SIGTERM came: no new turns (app/drain.py, app/api/drain.py)
+    turns_in_flight: int = 0  # turn requests whose answer (or stream) is not finished yet

@@ -1,0 +1,50 @@
+"""Turn requests during a drain: refused with 503 and Retry-After in the door's own envelope, so
+that the client retries elsewhere (another replica behind the load balancer, or this gateway once
+it is back), and counted while they run, so that the drain knows when the last one has finished.
+
+Only the three doors start turns; everything else (models, sessions, files, usage, probes) keeps
+answering while the listener is open. Why the listener stays open during a drain: app/drain.py.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import GatewayError
+from ..gateway import Gateway
+from .respond import error_response
+
+TURN_DOORS = frozenset({"/v1/chat/completions", "/v1/messages", "/v1/responses"})
+RETRY_AFTER = 5  # seconds: long enough for a load balancer to see the failed readiness probe
+
+
+class DrainGuard:
+    """Counts the turn requests in flight (a stream counts until its last byte is sent) and
+    refuses new ones once the gateway drains."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in TURN_DOORS:
+            await self.app(scope, receive, send)
+            return
+        if self.gateway.draining:
+            await error_response(scope["path"], draining())(scope, receive, send)
+            return
+        self.gateway.turns_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gateway.turns_in_flight -= 1
+
+
+def draining() -> GatewayError:
+    return GatewayError(
+        503,
+        "This gateway is shutting down and takes no new requests; retry shortly.",
+        "server_error",
+        "gateway_draining",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
