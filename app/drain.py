@@ -9,9 +9,11 @@ draining, with the listener still open:
   and GET /health/ready answers 503, so that load balancers take this replica out;
 - turns and streams in flight go on until they finish or GATEWAY_DRAIN_TIMEOUT has passed.
 
-Then uvicorn's usual shutdown runs, with what is left of the timeout as its grace: it closes the
-listener (new connections are refused from here on), cuts what still runs, and the lifespan closes
-every Claude process (app/server.py). The process exits with status 0.
+When the timeout has passed, the turns still running are cut as if their clients had left (their
+clients see the connection close mid-answer). Then uvicorn's usual shutdown runs, with what is left
+of the timeout as its grace for other requests: it closes the listener (new connections are
+refused from here on), and the lifespan closes every Claude process (app/server.py). The process
+exits with status 0.
 
 A second SIGTERM, or SIGINT (Ctrl-C), is uvicorn's own: shut down now.
 """
@@ -20,16 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import socket
 from types import FrameType
 
 import uvicorn
 
+from .api.drain import cut_turns
 from .gateway import Gateway
 
 log = logging.getLogger(__name__)
 POLL = 0.1  # seconds between looks at the turns in flight
+CUT_GRACE = 5.0  # seconds for cut turns to end their CLI's turn; then uvicorn cancels what is left
 
 
 class DrainingServer(uvicorn.Server):
@@ -55,14 +60,18 @@ class DrainingServer(uvicorn.Server):
         self.drain_task = asyncio.ensure_future(self.drain())
 
     async def drain(self) -> None:
-        timeout = self.gateway.settings.drain_timeout
-        log.warning("SIGTERM: draining; %d turn(s) in flight, up to %s s", self.gateway.turns_in_flight, timeout)
+        gateway = self.gateway
+        timeout = gateway.settings.drain_timeout
+        log.warning("SIGTERM: draining; %d turn(s) in flight, up to %s s", len(gateway.turns), timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.gateway.turns_in_flight and loop.time() < deadline:
+        while gateway.turns and loop.time() < deadline:
             await asyncio.sleep(POLL)
-        if self.gateway.turns_in_flight:
-            log.warning("drain timeout: cutting %d turn(s) still in flight", self.gateway.turns_in_flight)
+        if gateway.turns:
+            log.warning("drain timeout: cutting %d turn(s) still in flight", cut_turns(gateway))
+            cut_deadline = loop.time() + CUT_GRACE
+            while gateway.turns and loop.time() < cut_deadline:
+                await asyncio.sleep(POLL)
         # What remains of the timeout is uvicorn's grace for the other open requests.
-        self.config.timeout_graceful_shutdown = max(0, int(deadline - loop.time()))
+        self.config.timeout_graceful_shutdown = max(1, math.ceil(deadline - loop.time()))
         self.should_exit = True

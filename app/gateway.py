@@ -5,7 +5,9 @@ importing each other."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
 
 from .agent.workspace import Workspaces
 from .config import Settings
@@ -26,4 +28,7 @@ class Gateway:
     keys: KeyService
     workspaces: Workspaces  # agent sessions' working folders (app/agent/workspace.py)
     draining: bool = False  # SIGTERM came: no new turns (app/drain.py, app/api/drain.py)
-    turns_in_flight: int = 0  # turn requests whose answer (or stream) is not finished yet
+    # The tasks of turn requests whose answer (or stream) is not finished yet, and those of them
+    # the drain's timeout cut (app/api/drain.py).
+    turns: set[asyncio.Task[Any]] = field(default_factory=set)
+    cut: set[asyncio.Task[Any]] = field(default_factory=set)
