@@ -4,14 +4,16 @@ refused in their door's envelope with Retry-After, other routes still served).""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import httpx
 import pytest
 
 from app.config import Settings
+from app.engine import models
 from app.server import create_app
-from tests.support import ScriptedEngine, ask, make_client
+from tests.support import FAKE_CLAUDE, ScriptedEngine, ask, make_client
 
 
 def gateway_of(client: httpx.AsyncClient):
@@ -42,6 +44,26 @@ async def test_ready_is_503_until_the_cli_has_answered_its_probe(gateway, tmp_pa
         "checks": {"claude_code": "not_probed", "store": "ok", "draining": "no"},
     }
     assert (await broken.get("/health/live")).status_code == 200  # alive all the same
+
+
+async def test_after_a_failed_probe_readiness_asks_the_cli_again_and_turns_200(gateway, tmp_path, monkeypatch):
+    """A gateway whose first probe failed (the CLI not yet installed, a full disk) must not stay
+    out of the load balancer forever: nothing else would ask the CLI again."""
+    monkeypatch.setattr(models, "PROBE_RETRY_AFTER", 0.0)
+    installed = tmp_path / "installed"
+    cli = tmp_path / "claude-once-installed"
+    cli.write_text(f'#!/bin/sh\n[ -f "{installed}" ] || exit 1\nexec "{FAKE_CLAUDE}" "$@"\n')
+    cli.chmod(0o755)
+    client, engine, _ = await gateway(cli_path=str(cli))
+    assert engine._warm_up is not None
+    await engine._warm_up
+    assert (await client.get("/health/ready")).status_code == 503
+    installed.touch()
+    for _ in range(100):
+        if (await client.get("/health/ready")).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (await client.get("/health/ready")).json()["status"] == "ready"
 
 
 async def test_ready_turns_200_once_the_fake_cli_has_answered(gateway):
