@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from app.config import Settings
+from app.drain import DrainingServer
 from app.engine.workdir import UnsafeWorkDir, check_root
 from app.server import create_app
 
@@ -32,13 +33,14 @@ def main() -> None:
         app = create_app(settings)
     except UnsafeWorkDir as exc:  # the workspaces' folder (GATEWAY_DATA_DIR/workspaces)
         raise SystemExit(f"Refusing to start: {exc}") from None
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=15,
+        timeout_graceful_shutdown=int(settings.drain_timeout),  # on SIGINT; SIGTERM drains first
     )
+    DrainingServer(config, app.state.gateway).run()
 
 
 if __name__ == "__main__":

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     # What one key's session workspaces may hold together, MiB (a key's policy may say otherwise).
     workspace_quota_mb: int = Field(default=100, ge=0)
 
+    # --- Operations: drain ---
+    # On SIGTERM new turns get 503 (Retry-After) and /health/ready fails; turns in flight get this
+    # long (seconds) to finish, then the rest are cut, every Claude process closes and the server exits.
+    drain_timeout: float = Field(default=30.0, ge=0)
+
     @field_validator("history_mode")
     @classmethod
     def _check_history_mode(cls, value: str) -> str:

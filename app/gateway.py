@@ -1,10 +1,13 @@
 """The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions,
-stored responses, the store, the keys and the agent workspaces. Its own module so that both the app factory and the
-routes' dependencies can name its type without importing each other."""
+stored responses, the store, the keys, the agent workspaces, and whether it is draining. Its own
+module so that both the app factory and the routes' dependencies can name its type without
+importing each other."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
 
 from .agent.workspace import Workspaces
 from .config import Settings
@@ -24,3 +27,8 @@ class Gateway:
     store: Store
     keys: KeyService
     workspaces: Workspaces  # agent sessions' working folders (app/agent/workspace.py)
+    draining: bool = False  # SIGTERM came: no new turns (app/drain.py, app/api/drain.py)
+    # The tasks of turn requests whose answer (or stream) is not finished yet, and those of them
+    # the drain's timeout cut (app/api/drain.py).
+    turns: set[asyncio.Task[Any]] = field(default_factory=set)
+    cut: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -68,6 +68,9 @@ class ScriptedEngine:
 
     async def close(self) -> None: ...
 
+    def ready(self) -> bool:
+        return True
+
     async def list_models(self) -> list[ModelInfo]:
         return [ModelInfo("sonnet", "Sonnet")]
 

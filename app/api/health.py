@@ -1,20 +1,56 @@
-"""GET /health (no Claude call) and GET /v1/auth/status (which credential, no secret)."""
+"""GET /health, /health/live and /health/ready (no Claude call, no key: for load balancers and
+the kubelet), and GET /v1/auth/status (which credential, no secret)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from ..auth import ADMIN, ANONYMOUS
+from ..gateway import Gateway
 from .deps import GatewayDep, ViewerDep
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+STORE_TIMEOUT = 5.0  # seconds; a store slower than this is not ready to serve
 
 
 @router.get("/health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process is up and its event loop answers; nothing else is checked."""
+    return {"status": "ok"}
+
+
+@router.get("/health/ready")
+async def ready(gateway: GatewayDep) -> JSONResponse:
+    """200 once Claude Code has answered its probe and the store answers a query; 503 otherwise,
+    and while draining. Each check says ok or why not, in words that reveal nothing of the setup."""
+    checks = {
+        "claude_code": "ok" if gateway.engine.ready() else "not_probed",
+        "store": await store_check(gateway),
+        "draining": "yes" if gateway.draining else "no",
+    }
+    failed = gateway.draining or checks["claude_code"] != "ok" or checks["store"] != "ok"
+    status = "draining" if gateway.draining else "not_ready" if failed else "ready"
+    return JSONResponse({"status": status, "checks": checks}, status_code=503 if failed else 200)
+
+
+async def store_check(gateway: Gateway) -> str:
+    try:
+        await asyncio.wait_for(gateway.store.ping(), STORE_TIMEOUT)
+    except Exception as exc:  # the operator's log has the reason, the probe only the verdict
+        log.warning("readiness: the store did not answer: %r", exc)
+        return "unreachable"
+    return "ok"
 
 
 @router.get("/v1/auth/status")

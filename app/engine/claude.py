@@ -79,6 +79,15 @@ class ClaudeEngine:
         self.options.sandbox.close()
         self.work.close()
 
+    def ready(self) -> bool:
+        """Whether the CLI probe has succeeded; after a failed one, asks again in the background
+        (the catalogue waits PROBE_RETRY_AFTER between tries), so a readiness probe never waits."""
+        if self.catalog.probed:
+            return True
+        if self._warm_up is not None and self._warm_up.done():
+            self._warm_up = asyncio.create_task(self.catalog.server_info())
+        return False
+
     @property
     def conversations(self) -> dict[str, Conversation]:
         return self.router.all

@@ -31,6 +31,11 @@ class ModelCatalog:
         self._failed_at: float | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def probed(self) -> bool:
+        """Whether the CLI has answered the probe."""
+        return self._info is not None
+
     async def server_info(self) -> dict[str, Any]:
         """The CLI's initialize answer (cached); empty if the CLI could not be started."""
         async with self._lock:

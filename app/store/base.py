@@ -115,6 +115,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """A trivial query; raises if the store cannot be reached (the readiness probe)."""
+        ...
+
     # --- stored responses ---------------------------------------------------------------------
     async def put_response(self, record: ResponseRecord) -> None: ...
 

@@ -55,3 +55,6 @@ class NullStore:
 
     def close(self) -> None:
         return None
+
+    async def ping(self) -> None:
+        return None

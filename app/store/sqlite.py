@@ -41,6 +41,9 @@ class SqliteStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    async def ping(self) -> None:
+        await self._run(lambda c: c.execute(select(1)).scalar())
+
     async def _run(self, work: Callable[[Connection], T]) -> T:
         def in_thread() -> T:
             with self.engine.begin() as connection:

@@ -72,6 +72,16 @@ class GatedEngine:
     async def close(self) -> None: ...
 
 
+async def until_running(engine: GatedEngine) -> None:
+    """Until a turn has reached the engine (its session exists and is busy): a fixed sleep is
+    too short on a loaded machine."""
+    for _ in range(500):
+        if engine.running:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no turn reached the engine")
+
+
 def client_for(engine: GatedEngine, **settings: Any) -> tuple[httpx.AsyncClient, Any]:
     app = create_app(Settings(_env_file=None, **settings), engine)  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=30), app
@@ -96,7 +106,7 @@ async def test_a_busy_session_answers_409_after_the_wait():
     engine.gate.clear()
     body = {"model": "sonnet", "messages": [user("one")], "session_id": "s"}
     first = asyncio.create_task(client.post("/v1/chat/completions", json=body))
-    await asyncio.sleep(0.05)
+    await until_running(engine)
     second = await client.post("/v1/chat/completions", json=body)
     assert second.status_code == 409 and second.json()["error"]["code"] == "session_busy"
     engine.gate.set()
@@ -134,7 +144,7 @@ async def test_delete_during_a_turn_does_not_bring_the_session_back():
     turn = asyncio.create_task(
         client.post("/v1/chat/completions", json={"model": "sonnet", "messages": [user("one")], "session_id": "doomed"})
     )
-    await asyncio.sleep(0.05)
+    await until_running(engine)
     uid = app.state.gateway.sessions.registry.get("anonymous", "doomed").uid
     assert (await client.delete("/v1/sessions/doomed")).status_code == 200
     assert (await client.get("/v1/sessions/doomed")).status_code == 404

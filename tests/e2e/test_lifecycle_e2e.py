@@ -170,9 +170,12 @@ def test_a_killed_gateway_leaves_no_cli_behind(upstream, cli_config_dir, tmp_pat
     fake.default = lambda body: Reply(text="word " * 10, chunk_size=100, delay=30)
     calls = len(fake.requests)
 
-    def turn(i: int) -> None:
+    def turn(i: int) -> None:  # three streams, as in issue 14
+        body = {"model": "sonnet", "messages": [user(f"long {i}")], "stream": True}
         try:
-            chat(server, [user(f"long {i}")])
+            with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=60) as response:
+                for _ in response.iter_lines():
+                    pass
         except httpx.HTTPError:
             pass  # the gateway is killed under it
 
