@@ -14,6 +14,8 @@ set -eu
 PYTHON="${PYTHON:-python3}"
 POETRY_VERSION="2.5.1"  # the version that generated poetry.lock
 POETRY_HOME="${POETRY_HOME:-$PWD/.poetry}"
+# No keyring on a build machine or in an image: Poetry must not wait for one.
+export PYTHON_KEYRING_BACKEND="${PYTHON_KEYRING_BACKEND:-keyring.backends.null.Keyring}"
 
 "$PYTHON" -m venv "$POETRY_HOME"
 "$POETRY_HOME/bin/pip" install --quiet --disable-pip-version-check "poetry==$POETRY_VERSION"
