@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, field_validator
@@ -115,6 +116,15 @@ class Settings(BaseSettings):
     agent_max_pids: int = Field(default=256, ge=8)  # processes one agent process may have at once
     # What one key's session workspaces may hold together, MiB (a key's policy may say otherwise).
     workspace_quota_mb: int = Field(default=100, ge=0)
+
+    # --- Operations: metrics and logs ---
+    # A Bearer token that may read GET /metrics (besides the admin key). Without either, /metrics
+    # is refused on a keyed gateway, and open to this machine on a keyless one.
+    metrics_token: str = ""
+    # Label per-key metrics with the key's name (one series per key and model: mind the cardinality).
+    metrics_key_label: bool = False
+    # "text" (human lines) or "json" (one JSON object a line, for log shippers); both log one line per request.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("history_mode")
     @classmethod
