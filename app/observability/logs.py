@@ -3,8 +3,8 @@ for log shippers, with the standard `logging` module.
 
 A record's `fields` (the request line's, requests.py) become keys of its JSON object (key=value
 pairs after a text line); an exception's traceback goes under "exception". Every logger (the
-gateway's, uvicorn's) writes through the root logger's one handler, so a JSON log holds JSON
-lines only.
+gateway's, uvicorn's) writes through the root logger's one handler, so all their lines are
+JSON in a JSON log.
 """
 
 from __future__ import annotations
