@@ -13,6 +13,7 @@ import uvicorn
 from app.config import Settings
 from app.drain import DrainingServer
 from app.engine.workdir import UnsafeWorkDir, check_root
+from app.observability import logs
 from app.server import create_app
 
 
@@ -24,6 +25,7 @@ def main() -> None:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
     settings.check_bind()
+    logs.configure(settings.log_format, settings.log_level)
     if settings.work_dir:
         try:
             check_root(Path(settings.work_dir))
@@ -38,6 +40,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's loggers write through ours (logs.configure), in the chosen format
+        access_log=False,  # the gateway logs each request itself, with more to say (observability/requests.py)
         timeout_graceful_shutdown=int(settings.drain_timeout),  # on SIGINT; SIGTERM drains first
     )
     DrainingServer(config, app.state.gateway).run()

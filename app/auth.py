@@ -32,6 +32,12 @@ ANONYMOUS = Tenant("anonymous")
 ADMIN = Tenant("admin")
 
 
+def key_name(tenant: Tenant) -> str:
+    """The caller's key as metrics and logs name it: a managed key's name, else its tenant (a
+    GATEWAY_API_KEYS key's digest, or "anonymous"); never the key itself."""
+    return tenant.name or tenant.id
+
+
 def presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":

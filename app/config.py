@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, field_validator
@@ -120,6 +121,15 @@ class Settings(BaseSettings):
     # On SIGTERM new turns get 503 (Retry-After) and /health/ready fails; turns in flight get this
     # long (seconds) to finish, then the rest are cut, every Claude process closes and the server exits.
     drain_timeout: float = Field(default=30.0, ge=0)
+
+    # --- Operations: metrics and logs ---
+    # A Bearer token that may read GET /metrics (besides the admin key). Without either, /metrics
+    # is refused on a keyed gateway, and open to this machine on a keyless one.
+    metrics_token: str = ""
+    # Label per-key metrics with the key's name (one series per key and model: mind the cardinality).
+    metrics_key_label: bool = False
+    # "text" (human lines) or "json" (one JSON object a line, for log shippers); both log one line per request.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("history_mode")
     @classmethod

@@ -23,6 +23,7 @@ from .api import (
     files,
     health,
     messages,
+    metrics,
     models,
     openapi,
     responses,
@@ -37,6 +38,8 @@ from .config import Settings
 from .engine.types import Engine
 from .errors import GatewayError
 from .gateway import Gateway
+from .observability.metrics import Metrics
+from .observability.requests import RequestLog, TurnNotes
 from .policy.keys import KeyService
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
@@ -80,6 +83,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
     service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces)
     gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces)
+    observed = Metrics(settings, engine, registry)
+    service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,13 +101,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
+    app.state.metrics = observed
 
     app.add_middleware(DrainGuard, gateway=gateway)
     app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
+    app.add_middleware(RequestLog, metrics=observed)  # outermost: sees every answer, refusals too
     for module in (chat, messages, responses, models, sessions, files, usage, admin, admin_live, console, health):
         app.include_router(module.router)
+    app.include_router(metrics.router)
     openapi.install(app)
 
     @app.exception_handler(GatewayError)

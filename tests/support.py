@@ -79,6 +79,9 @@ class ScriptedEngine:
             raise model_not_found(name)
         return name
 
+    def known_models(self) -> set[str]:
+        return {"sonnet"}
+
     async def auth_status(self) -> dict[str, Any]:
         return {}
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..auth import ADMIN, Tenant, presented_key
+from ..auth import ADMIN, Tenant, key_name, presented_key
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_api_key
 from ..gateway import Gateway
@@ -32,6 +32,7 @@ async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
     headers on whatever it is answered (RateHeaders writes them)."""
     tenant = await gateway.keys.tenant(presented_key(request))
     request.state.rate_headers = gateway.sessions.limits.rate_headers(tenant)
+    request.state.key_name = key_name(tenant)  # for the request's log line (app/observability)
     return tenant
 
 

@@ -127,6 +127,9 @@ class ClaudeEngine:
     def resolve_model(self, name: str) -> str | None:
         return self.catalog.resolve(name)
 
+    def known_models(self) -> set[str]:
+        return self.catalog.known()
+
     async def auth_status(self) -> dict[str, Any]:
         """The credential the environment offers, and what the CLI itself reports using."""
         info = await self.catalog.server_info()

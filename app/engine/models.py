@@ -74,18 +74,23 @@ class ModelCatalog:
                 return str(entry["resolvedModel"])
         return target
 
-    def resolve(self, name: str) -> str | None:
-        """The --model value for a requested model name; None means the CLI's default.
-
-        Raises 404 model_not_found for a name the gateway does not serve.
-        """
-        target = self.settings.model_alias_map.get(name, name)
+    def known(self) -> set[str]:
+        """The model names Claude Code reported (its aliases and full ids), or the built-in
+        aliases until it has: what resolve() passes besides any `claude-` id."""
         known = set(BUILTIN_ALIASES)
         if self._info:
             for entry in self._info.get("models") or []:
                 known.add(entry["value"])
                 if entry.get("resolvedModel"):
                     known.add(entry["resolvedModel"])
-        if target not in known and not target.startswith("claude-"):
+        return known
+
+    def resolve(self, name: str) -> str | None:
+        """The --model value for a requested model name; None means the CLI's default.
+
+        Raises 404 model_not_found for a name the gateway does not serve.
+        """
+        target = self.settings.model_alias_map.get(name, name)
+        if target not in self.known() and not target.startswith("claude-"):
             raise model_not_found(name)
         return None if target == "default" else target

@@ -31,7 +31,7 @@ from .memory import ESTIMATE, rss
 from .options import Spawn
 from .process import ClaudeProcess
 from .spares import Spares
-from .types import ONE_OFF
+from .types import HELD, ONE_OFF
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ class ProcessPool:
         self._freed = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.spawned_total = 0
+        self.waits_total = 0  # requests that found no room and waited for some
+        self.busy_total = 0  # of those, the ones refused with gateway_busy
+        self.on_spawned: Callable[[float], None] = lambda seconds: None  # how long a start took (metrics)
         self._renice_refused = False
         self.on_spare_dropped = on_spare_dropped  # a spare's folder is the pool's to remove
 
@@ -82,7 +85,9 @@ class ProcessPool:
         await self._reserve()
         process = ClaudeProcess(spawn.options, spawn.bridge)
         self._track(process)
+        started = time.monotonic()
         await process.start(self.connect_timeout)
+        self.on_spawned(time.monotonic() - started)
         return process
 
     async def ready_spare(self, key: Key) -> ClaudeProcess | None:
@@ -132,6 +137,7 @@ class ProcessPool:
         return process
 
     async def _connect_spare(self, key: Key, process: ClaudeProcess) -> None:
+        started = time.monotonic()
         try:
             await process.ready(self.connect_timeout)
         except BaseException as exc:
@@ -142,6 +148,7 @@ class ProcessPool:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
+        self.on_spawned(time.monotonic() - started)
         self._freeze_later(process)
         for warm in list(self.spares.factories):  # a start slot is free: whichever set misses one
             self._top_up(warm)
@@ -214,13 +221,16 @@ class ProcessPool:
         return occupied < self.max_live and self.memory_in_use() + ESTIMATE + margin <= self.memory_budget
 
     async def _reserve(self) -> None:
-        deadline = time.monotonic() + self.busy_wait
+        deadline, waited = time.monotonic() + self.busy_wait, False
         while not self._room():
             # Give up a process only when those on their way out will not make room soon enough.
             if not self.exiting and self._evict_one():
                 continue
+            if not waited:
+                self.waits_total, waited = self.waits_total + 1, True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                self.busy_total += 1
                 raise rate_limited(
                     "Every Claude process slot of this gateway is busy (process limit or memory budget); "
                     "retry shortly.",
@@ -284,10 +294,13 @@ class ProcessPool:
             "live": len(self.processes),
             "max_live": self.max_live,
             "parked": len(self._parked),
+            "held": sum(1 for parked in self._parked.values() if parked.worth == HELD),
             "spares": self.spares.count(),
             "exiting": len(self.exiting),
             "frozen": sum(1 for process in self.processes if process.frozen),
             "spawned_total": self.spawned_total,
+            "waits_total": self.waits_total,
+            "busy_total": self.busy_total,
             "spares_started": self.spares.started,
             "spare_hits": self.spares.hits,
             "memory_in_use_mib": self.memory_in_use() // (1024 * 1024),

@@ -238,6 +238,11 @@ class Engine(Protocol):
         """The model to run for a requested name (None: Claude Code's default); 404 if not served."""
         ...
 
+    def known_models(self) -> set[str]:
+        """The model names the CLI reported (not every `claude-` id resolve_model lets through):
+        the values a metric's model label may take."""
+        ...
+
     async def auth_status(self) -> dict[str, Any]: ...
 
     async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:

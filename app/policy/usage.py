@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..engine.types import Event, Finish, Turn, Usage
+from ..engine.types import Event, Finish, TextDelta, ThinkingDelta, ToolCallStart, Turn, Usage
 from ..store import Store, UsageEntry, UsageTotal
 
 log = logging.getLogger(__name__)
@@ -29,21 +29,33 @@ class Meter:
     cost_usd: float = 0.0
     model: str | None = None
     started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None  # when Claude's first output (text, thinking, a call) came
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        return None if self.first_token is None else self.first_token - self.started
 
     def partial(self, usage: Usage) -> None:
         """What a turn that ended without a Finish had used (no cost: the CLI reports it at the end)."""
         self.usage = self.usage + usage
 
     def see(self, event: Event) -> None:
+        if self.first_token is None and isinstance(event, (TextDelta, ThinkingDelta, ToolCallStart)):
+            self.first_token = time.monotonic()
         if isinstance(event, Finish):
             self.usage = self.usage + event.usage
             self.cost_usd += event.cost_usd
             self.model = event.model or self.model
 
 
+# Told of every turn the ledger records (metrics and the request log: app/observability).
+Observer = Callable[[UsageEntry, Turn, Meter, str], None]
+
+
 class Ledger:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.observers: list[Observer] = []
 
     async def record(
         self,
@@ -54,8 +66,10 @@ class Ledger:
         meter: Meter,
         status: str,
         error: str | None = None,
+        key_name: str = "anonymous",
     ) -> None:
-        """Write one turn's entry; a failure to write is logged, never the client's problem."""
+        """Write one turn's entry, and tell the observers; a failure to write or observe is logged,
+        never the client's problem. `key_name`: the caller's key by name (never the key itself)."""
         entry = UsageEntry(
             at=time.time(),
             key_id=key_id,
@@ -72,6 +86,11 @@ class Ledger:
             status=status,
             error=error,
         )
+        for observe in self.observers:
+            try:
+                observe(entry, turn, meter, key_name)
+            except Exception:
+                log.exception("could not observe a turn")
         # Shielded: a turn cut short by its client is recorded even as its task is being cancelled.
         await asyncio.shield(self._write(entry))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..auth import ANONYMOUS, Tenant
+from ..auth import ANONYMOUS, Tenant, key_name
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
 from ..errors import GatewayError
 from ..policy.limits import Limits
@@ -88,7 +88,9 @@ class SessionTurn:
             finally:
                 registry.release(session)
                 if reached:
-                    await service.ledger.record(self.turn, tenant.key_id, self.door, session.id, meter, status, error)
+                    await service.ledger.record(
+                        self.turn, tenant.key_id, self.door, session.id, meter, status, error, key_name(tenant)
+                    )
 
 
 def failure_code(exc: Exception) -> str:
@@ -161,7 +163,7 @@ class SessionService:
                 status, error = "error", failure_code(exc)
                 raise
             finally:
-                await self.ledger.record(turn, tenant.key_id, door, None, meter, status, error)
+                await self.ledger.record(turn, tenant.key_id, door, None, meter, status, error, key_name(tenant))
 
     async def enter(self, turn: Turn, session_id: str | None, limit: int | None = None) -> tuple[Session, bool]:
         """The session for this turn, locked, and whether the request resent its history.

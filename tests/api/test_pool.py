@@ -189,3 +189,16 @@ async def test_spares_start_two_at_a_time_until_the_target_is_reached(tmp_path, 
         assert most_starting == pool_module.SPARES_STARTING
     finally:
         await pool.close_all(10)
+
+
+async def test_stats_count_held_processes_and_each_start_reports_its_time(tmp_path, config_dir):
+    pool = small_pool(spares_per_key=0)
+    starts: list[float] = []
+    pool.on_spawned = starts.append  # what /metrics' process_spawn_seconds observes
+    try:
+        await parked(pool, tmp_path, "held", HELD, [])
+        await parked(pool, tmp_path, "named", NAMED, [])
+        assert pool.stats()["held"] == 1 and pool.stats()["parked"] == 2
+        assert len(starts) == 2 and all(seconds > 0 for seconds in starts)
+    finally:
+        await pool.close_all(10)

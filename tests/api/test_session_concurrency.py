@@ -55,6 +55,9 @@ class GatedEngine:
     def resolve_model(self, name: str) -> str | None:
         return name
 
+    def known_models(self) -> set[str]:
+        return {"sonnet"}
+
     async def auth_status(self) -> dict[str, Any]:
         return {}
 
