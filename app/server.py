@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from .agent.policy import gateway_policy, operator_servers
 from .agent.workspace import Workspaces
 from .api import (
     admin,
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         engine = ClaudeEngine(settings)
 
+    # Agent mode's own settings are read now: a bad one stops the start, never a request.
+    gateway_policy(settings.agent_policy)
+    operator_servers(settings.mcp_config)
     registry = SessionRegistry(
         settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
     )

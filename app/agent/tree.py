@@ -85,13 +85,18 @@ def remove(top: Path) -> bool:
 def _remove_inside(parent: int, name: str) -> None:
     """Empty the folder `name` of `parent`: one loop over a stack of (folder fd, its name, what is left)."""
     stack: list[tuple[int, str, Iterator[str]]] = []
-    try:
-        fd = _open_writable(parent, name)
+
+    def enter(folder_fd: int, folder: str) -> None:
+        """Open `folder` of `folder_fd` and put it on the stack with its names (closed on failure)."""
+        fd = _open_writable(folder_fd, folder)
         try:
-            stack.append((fd, name, iter(os.listdir(fd))))
+            stack.append((fd, folder, iter(os.listdir(fd))))
         except OSError:
             os.close(fd)
             raise
+
+    try:
+        enter(parent, name)
         while stack:
             fd, folder, names = stack[-1]
             entry = next(names, None)
@@ -106,12 +111,7 @@ def _remove_inside(parent: int, name: str) -> None:
             except FileNotFoundError:
                 continue
             if stat.S_ISDIR(info.st_mode):
-                child = _open_writable(fd, entry)
-                try:
-                    stack.append((child, entry, iter(os.listdir(child))))
-                except OSError:
-                    os.close(child)
-                    raise
+                enter(fd, entry)
             else:
                 os.unlink(entry, dir_fd=fd)
     finally:

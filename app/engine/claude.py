@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from . import credentials
+from . import credentials, sandbox
 from .conversation import Conversation
 from .credentials import Credential
 from .failures import CredentialRefusal
@@ -66,6 +66,8 @@ class ClaudeEngine:
         self.options.cli_path = write_launcher(folder, self.settings.cli_path)
         # Ask the CLI for its models now, so their names resolve from the first request on.
         self._warm_up = asyncio.create_task(self.catalog.server_info())
+        if self.settings.agent_sandbox:  # whether bubblewrap works here: a probe run once, not on a request
+            await asyncio.to_thread(sandbox.bubblewrap)
 
     async def close(self) -> None:
         if self._warm_up is not None and not self._warm_up.done():

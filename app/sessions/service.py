@@ -132,8 +132,8 @@ class SessionService:
             if self.workspaces is not None and self.workspaces.exists(tenant.id, source.id):
                 source_workspace = self.workspaces.path(tenant.id, source.id)
                 workspace = self.workspaces.open(tenant.id, target.id)
-                shutil.copytree(source_workspace, workspace, symlinks=True, dirs_exist_ok=True)
-            self.engine.fork_conversation(source.uid, target.uid, workspace, source_workspace)
+                await asyncio.to_thread(shutil.copytree, source_workspace, workspace, symlinks=True, dirs_exist_ok=True)
+            self.engine.fork_conversation(source.uid, target.uid, workspace, source_workspace)  # its state: on the loop
             return target
         finally:
             self.registry.release(source)

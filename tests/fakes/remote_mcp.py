@@ -8,7 +8,6 @@ saw: each request's Authorization header (`headers`) and each tool call (`calls`
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import uvicorn
@@ -16,6 +15,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from tests.fakes.upstream import serve_in_thread
 from tests.support import free_port
 
 
@@ -57,15 +57,7 @@ class RemoteMcp:
         return guarded
 
     def start(self) -> RemoteMcp:
-        config = uvicorn.Config(self.app(), host=self.host, port=self.port, log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("remote MCP server did not start")
-            time.sleep(0.01)
+        self._server, self._thread = serve_in_thread(self.app(), self.host, self.port, "remote MCP server", "on")
         return self
 
     def stop(self) -> None:

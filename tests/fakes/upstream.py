@@ -229,15 +229,7 @@ class FakeAnthropic:
         )
 
     def start(self) -> FakeAnthropic:
-        config = uvicorn.Config(self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake upstream did not start")
-            time.sleep(0.01)
+        self._server, self._thread = serve_in_thread(self.app(), self.host, self.port, "fake upstream")
         return self
 
     def stop(self) -> None:
@@ -297,6 +289,22 @@ class FakeAnthropic:
         if not body.get("stream"):
             return JSONResponse(_message_json(body, reply))
         return StreamingResponse(_sse(body, reply), media_type="text/event-stream", headers=reply.headers)
+
+
+def serve_in_thread(
+    app: Any, host: str, port: int, name: str, lifespan: str = "off"
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """A uvicorn server for `app` on a daemon thread, once it listens (the fakes' servers)."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.01)
+    return server, thread
 
 
 def request_credential(headers: Mapping[str, str]) -> str:

@@ -166,3 +166,17 @@ def test_fallback_model_within_the_keys_models(settings):
 def test_the_workspace_itself_is_no_added_folder(settings):
     error = denied(settings, {"add_dirs": ["./"]})
     assert (error.status, error.param) == (400, "claude_code.add_dirs")
+
+
+def test_a_bad_agent_policy_or_mcp_config_stops_the_start_not_a_request(tmp_path):
+    from app.agent.policy import gateway_policy
+    from app.server import create_app
+    from tests.support import ScriptedEngine
+
+    bad_json = tmp_path / "mcp.json"
+    bad_json.write_text("{not json")
+    for bad in ({"agent_policy": '{"max_turns": 0}'}, {"mcp_config": str(bad_json)}):
+        gateway_policy.cache_clear()
+        operator_servers.cache_clear()
+        with pytest.raises(SystemExit):
+            create_app(Settings(_env_file=None, data_dir=str(tmp_path / "data"), **bad), engine=ScriptedEngine())
