@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Where keys and the usage ledger live (gateway.db). Empty: the user's data folder.
     data_dir: str | None = None
+    # Replicas: a Redis URL (redis://host:6379/0, rediss:// for TLS) that every replica shares.
+    # Set, sessions, stored responses, keys, the usage ledger and the limits' counters live there
+    # (README "Scaling out"); unset, they stay in memory and in SQLite under the data folder.
+    redis_url: str | None = None
+    # Every Redis key the gateway writes starts with this (several gateways can share one Redis).
+    redis_prefix: str = Field(default="claude-gateway:", min_length=1, max_length=100)
 
     # Let callers run their turns with their own Claude credential, sent per request in the
     # X-Claude-Credential header (never stored). Off: such a request gets 403.
