@@ -48,7 +48,7 @@ async def update_key(key_id: str, request: Request, gateway: GatewayDep) -> dict
 @router.delete("/keys/{key_id}")
 async def revoke_key(key_id: str, gateway: GatewayDep) -> dict[str, Any]:
     await gateway.keys.revoke(key_id)
-    gateway.sessions.end_tenant(tenant_of(key_id))
+    await gateway.sessions.end_tenant(tenant_of(key_id))
     await asyncio.to_thread(gateway.workspaces.remove_tenant, tenant_of(key_id))  # its files go too
     return {"id": key_id, "object": "api_key.deleted", "deleted": True}
 

@@ -18,9 +18,9 @@ router = APIRouter(prefix="/admin", dependencies=[AdminDep])
 async def all_sessions(gateway: GatewayDep) -> dict[str, Any]:
     """Every tenant's live sessions, most recently used first, each with its tenant (a managed
     key's tenant is `key-<id>`, as /admin/keys lists it)."""
-    registry = gateway.sessions.registry
-    sessions = sorted(registry.list(None), key=lambda s: s.last_used, reverse=True)
-    return {"object": "list", "data": [{**s.summary(registry.ttl), "tenant": s.tenant} for s in sessions]}
+    ttl = gateway.sessions.registry.ttl
+    sessions = await gateway.sessions.listed(None)
+    return {"object": "list", "data": [{**s.summary(ttl), "tenant": s.tenant} for s in sessions]}
 
 
 @router.get("/errors")

@@ -54,12 +54,12 @@ async def agent_caller(session_id: str, gateway: GatewayDep, tenant: TenantDep) 
 AgentTenantDep = Annotated[Tenant, Depends(agent_caller)]
 
 
-def known_session(gateway: GatewayDep, tenant: Tenant, session_id: str) -> None:
+async def known_session(gateway: GatewayDep, tenant: Tenant, session_id: str) -> None:
     """404 `session_not_found` unless the session lives or its workspace is there (it outlives a
     gateway restart, and an upload makes it before the first turn)."""
     if gateway.workspaces.exists(tenant.id, session_id):
         return
-    gateway.sessions.registry.get(tenant.id, session_id)  # raises session_not_found
+    await gateway.sessions.lookup(tenant.id, session_id)  # raises session_not_found
 
 
 RAW_BODY = {
@@ -95,14 +95,14 @@ async def upload_file(
 
 @router.get("/v1/sessions/{session_id}/files", **openapi.operation(statuses=STATUSES))
 async def list_files(session_id: str, gateway: GatewayDep, tenant: AgentTenantDep) -> dict[str, Any]:
-    known_session(gateway, tenant, session_id)
+    await known_session(gateway, tenant, session_id)
     files = await asyncio.to_thread(gateway.workspaces.list, gateway.workspaces.path(tenant.id, session_id))
     return {"object": "list", "data": [file.public() for file in files], "bytes": sum(file.size for file in files)}
 
 
 @router.get("/v1/sessions/{session_id}/files/{path:path}", **openapi.operation(statuses=STATUSES))
 async def download_file(session_id: str, path: str, gateway: GatewayDep, tenant: AgentTenantDep) -> StreamingResponse:
-    known_session(gateway, tenant, session_id)
+    await known_session(gateway, tenant, session_id)
     with os_errors(path):
         fd, info = open_file(gateway.workspaces.path(tenant.id, session_id), path)
     name = path.rsplit("/", 1)[-1]
@@ -119,7 +119,7 @@ async def download_file(session_id: str, path: str, gateway: GatewayDep, tenant:
 
 @router.delete("/v1/sessions/{session_id}/files/{path:path}", **openapi.operation(statuses=STATUSES))
 async def remove_file(session_id: str, path: str, gateway: GatewayDep, tenant: AgentTenantDep) -> dict[str, Any]:
-    known_session(gateway, tenant, session_id)
+    await known_session(gateway, tenant, session_id)
     workspace = gateway.workspaces.path(tenant.id, session_id)
     with os_errors(path):
         delete_file(workspace, path)

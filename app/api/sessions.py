@@ -13,6 +13,7 @@ from ..auth import ADMIN, ANONYMOUS
 from ..errors import GatewayError
 from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
+from ..sessions.registry import stats_of
 from . import openapi
 from .deps import GatewayDep, TenantDep, ViewerDep
 
@@ -21,29 +22,29 @@ router = APIRouter()
 
 @router.get("/v1/sessions", **openapi.operation(statuses=(401, 403)))
 async def list_sessions(gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
-    registry = gateway.sessions.registry
-    sessions = sorted(registry.list(tenant.id), key=lambda s: s.last_used, reverse=True)
-    return {"object": "list", "data": [s.summary(registry.ttl) for s in sessions]}
+    ttl = gateway.sessions.registry.ttl
+    return {"object": "list", "data": [s.summary(ttl) for s in await gateway.sessions.listed(tenant.id)]}
 
 
 @router.get("/v1/sessions/stats", **openapi.operation(statuses=(401, 403)))
 async def session_stats(gateway: GatewayDep, tenant: ViewerDep) -> dict[str, Any]:
     """The caller's own figures; the whole gateway's (every tenant's sessions and processes, the
-    spares, memory) only for the admin key and in keyless mode (this machine's operator)."""
-    registry = gateway.sessions.registry
+    spares, memory) only for the admin key and in keyless mode (this machine's operator). The
+    session figures are every replica's; the process figures this replica's."""
+    ttl = gateway.sessions.registry.ttl
     if tenant is ADMIN or tenant is ANONYMOUS:
-        return {**registry.stats(None if tenant is ADMIN else tenant.id), "gateway": gateway.engine.stats(None)}
-    mine = [session.uid for session in registry.list(tenant.id)]
-    return {**registry.stats(tenant.id), "gateway": gateway.engine.stats(mine)}
+        everyone = await gateway.sessions.listed(None if tenant is ADMIN else tenant.id)
+        return {**stats_of(everyone, ttl), "gateway": gateway.engine.stats(None)}
+    mine = await gateway.sessions.listed(tenant.id)
+    return {**stats_of(mine, ttl), "gateway": gateway.engine.stats([session.uid for session in mine])}
 
 
 @router.get("/v1/sessions/{session_id}", **openapi.operation(statuses=(401, 403, 404)))
 async def get_session(session_id: str, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
-    registry = gateway.sessions.registry
-    session = registry.get(tenant.id, session_id)
+    session = await gateway.sessions.lookup(tenant.id, session_id)
     messages = [{"role": m.role, "content": m.content} for m in session.messages]
     return {
-        **session.summary(registry.ttl),
+        **session.summary(gateway.sessions.registry.ttl),
         "system": session.system,
         "user": session.user,
         "metadata": session.metadata,
@@ -56,14 +57,12 @@ async def delete_session(session_id: str, gateway: GatewayDep, tenant: TenantDep
     """The session and its workspace. A workspace outlives a restart (and an upload makes one
     before the first turn): with no live session of that id, deleting it is deleting the session."""
     removed = await asyncio.to_thread(gateway.workspaces.remove, tenant.id, session_id)
-    registry = gateway.sessions.registry
     try:
-        uid = registry.get(tenant.id, session_id).uid
+        uid = await gateway.sessions.delete(tenant.id, session_id)
     except GatewayError:
         if removed:
             return {"id": session_id, "object": "session.deleted", "deleted": True}
         raise
-    registry.delete(tenant.id, session_id)
     await gateway.responses.forget_session(uid)  # its responses' conversation goes with it
     return {"id": session_id, "object": "session.deleted", "deleted": True}
 

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.types import Block, Message, chain
+from ..engine.types import Message, chain
 from .errors import session_exists, session_not_found, too_many_sessions
+from .images import has_image_data, without_image_data
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class Session:
     gone: bool = False  # ended (deleted, expired); a turn still running on it records nothing
     continuation_key: tuple[str, ...] | None = None  # where it is listed as a continuation
     credential: str | None = None  # Credential.id of the caller's own credential; None: the operator's
+    # With replicas (shared.py): how many of `messages` Redis has, where Redis lists it as a
+    # continuation, and the turn lock this replica holds there.
+    stored: int = 0
+    listed: tuple[str, ...] | None = None
+    lease: Any = field(default=None, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -76,7 +82,7 @@ class Session:
             "last_used": int(self.last_used),
             "expires_at": int(self.last_used + ttl),
             "turns": self.turns,
-            "message_count": len(self.messages),
+            "message_count": max(len(self.messages), self.stored),  # a listing from Redis has no messages
         }
 
 
@@ -116,13 +122,8 @@ class SessionRegistry:
         longest such prefix is tried first. Named sessions are never continued this way: their
         clients send only new messages.
         """
-        hashes = chain(messages)
-        for end in range(len(messages) - 1, 0, -1):
-            if messages[end - 1].role != "assistant":
-                continue
-            for session in self._continuations.get(
-                (tenant, model, _key(system), credential or "", hashes[end - 1]), []
-            ):
+        for key in continuation_points(tenant, model, system, messages, credential):
+            for session in self._continuations.get(key, []):
                 if not self._expired(session) and not session.lock.locked():
                     return session
         return None
@@ -132,7 +133,7 @@ class SessionRegistry:
         included), lives; None if the session has ended."""
         if session.gone or len(conversation) != len(session.messages):
             return None
-        images = {i: m for i, m in enumerate(conversation) if _has_image_data(m)} if session.stateless else {}
+        images = {i: m for i, m in enumerate(conversation) if has_image_data(m)} if session.stateless else {}
         return Pointer(session.key, session.uid, len(session.messages), session.hashes[-1], images)
 
     def conversation(self, pointer: Pointer) -> list[Message] | None:
@@ -158,12 +159,14 @@ class SessionRegistry:
         session_id: str | None = None,
         credential: str | None = None,
         limit: int | None = None,
+        stateless: bool | None = None,
     ) -> Session:
         """A new session, or the live one of that name (a named session starts on first use).
-        Without a name, the session is a stateless one. Past the per-key limit (`limit`, the key's
+        Without a name, the session is a stateless one (with one, too, if `stateless`: another
+        replica's, shared.py). Past the per-key limit (`limit`, the key's
         own max_sessions, else the gateway's), the key's least recently used idle stateless session
         makes room; if it has none, 429. `credential` is the new session's (see the module docstring)."""
-        stateless = session_id is None
+        stateless = session_id is None if stateless is None else stateless
         session_id = session_id or f"sess_{secrets.token_hex(12)}"
         existing = self._sessions.get((tenant, session_id))
         if existing is not None and not self._expired(existing):
@@ -201,18 +204,33 @@ class SessionRegistry:
             return
         self._forget_continuation(session)
         session.hashes.extend(chain(new_messages, session.hashes[-1] if session.hashes else ""))
-        session.messages.extend(_without_image_data(new_messages) if session.stateless else new_messages)
+        session.messages.extend(without_image_data(new_messages) if session.stateless else new_messages)
         session.turns += 1
         session.last_used = self._clock()
         if session.stateless and session.messages and session.messages[-1].role == "assistant":
-            session.continuation_key = (
-                session.tenant,
-                session.model,
-                _key(session.system),
-                session.credential or "",
-                session.hashes[-1],
+            session.continuation_key = continuation_key(
+                session.tenant, session.model, session.system, session.credential, session.hashes[-1]
             )
             self._continuations.setdefault(session.continuation_key, []).append(session)
+
+    def adopt(self, session: Session, truth: Session | None) -> None:
+        """Bring `session` (locked by this turn) to `truth`, the session as the replicas share it;
+        None: it was deleted elsewhere, so the name starts over. A process of this replica that
+        held another conversation under the name is ended."""
+        if truth is None:
+            if not session.stored:
+                return  # never shared: nothing elsewhere to follow
+            now = self._clock()
+            truth = Session(session.id, session.tenant, session.model, session.system, now, now)
+            truth.stateless = session.stateless
+        if truth.uid != session.uid and not session.gone:
+            self._on_end(session.uid)
+        self._forget_continuation(session)
+        for name in ("uid", "model", "system", "created", "messages", "hashes", "turns", "user", "metadata"):
+            setattr(session, name, getattr(truth, name))
+        session.stateless, session.credential = truth.stateless, truth.credential
+        session.stored, session.listed = truth.stored, truth.listed
+        session.last_used = max(session.last_used, truth.last_used)
 
     def release(self, session: Session) -> None:
         """The turn on `session` is over (its engine stream closed): unlock it, and end it now if
@@ -226,6 +244,14 @@ class SessionRegistry:
 
     def delete(self, tenant: str, session_id: str) -> None:
         self._end(self.get(tenant, session_id))
+
+    def end(self, session: Session) -> None:
+        """End `session` here (deleted on another replica); its process ends when its turn lets go."""
+        self._end(session)
+
+    def local(self, tenant: str, session_id: str) -> Session | None:
+        """This replica's copy of a session, live or not."""
+        return self._sessions.get((tenant, session_id))
 
     def expire(self) -> int:
         """End every session idle for longer than the TTL (and not in a turn); returns how many."""
@@ -254,14 +280,7 @@ class SessionRegistry:
         self._sessions.clear()
 
     def stats(self, tenant: str | None) -> dict[str, Any]:
-        mine = self.list(tenant)
-        return {
-            "object": "session.stats",
-            "sessions": len(mine),
-            "turns": sum(s.turns for s in mine),
-            "messages": sum(len(s.messages) for s in mine),
-            "ttl_seconds": int(self.ttl),
-        }
+        return stats_of(self.list(tenant), self.ttl)
 
     def _make_room(self, tenant: str, limit: int) -> None:
         mine = [s for s in self._sessions.values() if s.tenant == tenant]
@@ -301,24 +320,31 @@ class SessionRegistry:
         return [s for s in self._sessions.values() if tenant in (None, s.tenant) and not self._expired(s)]
 
 
-def _key(system: str | None) -> str:
-    return hashlib.sha256((system or "").encode()).hexdigest()[:16]
+def stats_of(sessions: list[Session], ttl: float) -> dict[str, Any]:
+    return {
+        "object": "session.stats",
+        "sessions": len(sessions),
+        "turns": sum(s.turns for s in sessions),
+        "messages": sum(max(len(s.messages), s.stored) for s in sessions),
+        "ttl_seconds": int(ttl),
+    }
 
 
-def _has_image_data(message: Message) -> bool:
-    return any(_image_placeholder(block) != block for block in message.content)
+def continuation_key(
+    tenant: str, model: str, system: str | None, credential: str | None, digest: str
+) -> tuple[str, ...]:
+    """Where a stateless session whose served history hashes to `digest` is listed."""
+    return (tenant, model, hashlib.sha256((system or "").encode()).hexdigest()[:16], credential or "", digest)
 
 
-def _without_image_data(messages: list[Message]) -> list[Message]:
-    return [Message(m.role, [_image_placeholder(b) for b in m.content]) for m in messages]
-
-
-def _image_placeholder(block: Block) -> Block:
-    """An image's bytes as a short note (a valid block, should it ever be sent); URLs are kept."""
-    if block.get("type") == "image" and block.get("source", {}).get("type") == "base64":
-        source = block["source"]
-        size = len(source.get("data", "")) * 3 // 4
-        return {"type": "text", "text": f"[{source.get('media_type', 'image')} image of {size} bytes, not kept]"}
-    if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
-        return {**block, "content": [_image_placeholder(part) for part in block["content"]]}
-    return block
+def continuation_points(
+    tenant: str, model: str, system: str | None, messages: list[Message], credential: str | None
+) -> list[tuple[str, ...]]:
+    """The continuation keys a resent history could extend: each prefix of it that ends with an
+    assistant turn, longest first."""
+    hashes = chain(messages)
+    return [
+        continuation_key(tenant, model, system, credential, hashes[end - 1])
+        for end in range(len(messages) - 1, 0, -1)
+        if messages[end - 1].role == "assistant"
+    ]

@@ -23,8 +23,13 @@ from ..policy.usage import Ledger, Meter
 from ..store import Store
 from ..store.null import NullStore
 from ..translate.common import check_tool_results
-from .errors import credential_mismatch, session_busy
-from .registry import Pointer, Session, SessionRegistry
+from .errors import credential_mismatch, session_busy, session_exists, session_not_found
+from .registry import Pointer, Session, SessionRegistry, continuation_points
+from .shared import SharedSessions
+
+# How long a resent history waits for the stateless session it continues while another replica
+# finishes writing that session's last turn, before it starts a session of its own.
+CONTINUATION_WAIT = 0.5
 
 if TYPE_CHECKING:
     from ..agent.workspace import Workspaces
@@ -80,13 +85,14 @@ class SessionTurn:
                             conversation = [*turn.messages, event.message]
                             registry.record_turn(session, conversation[served:])
                             self.pointer = registry.pointer(session, conversation)
+                            await service.share(session)  # before the client can ask another replica
                         yield event
                 status = "ok"
             except Exception as exc:
                 status, error = "error", failure_code(exc)
                 raise
             finally:
-                registry.release(session)
+                await service.let_go(session)
                 if reached:
                     await service.ledger.record(
                         self.turn, tenant.key_id, self.door, session.id, meter, status, error, key_name(tenant)
@@ -107,8 +113,10 @@ class SessionService:
         store: Store | None = None,
         turn_wait: float = 10.0,
         workspaces: Workspaces | None = None,
+        shared: SharedSessions | None = None,
     ) -> None:
         self.registry = registry
+        self.shared = shared  # the sessions every replica sees (Redis); None: this process's alone
         self.workspaces = workspaces  # agent sessions' folders
         self.engine = engine
         self.busy_wait = busy_wait
@@ -123,11 +131,18 @@ class SessionService:
     async def fork(self, tenant: Tenant, session_id: str, target_id: str | None) -> Session:
         """A new session with the conversation of `session_id` so far, its workspace copied, and
         Claude Code's session branched off (engine/fork.py); 409 while the source is in a turn."""
-        source = self.registry.get(tenant.id, session_id)
-        await self._lock(source)
+        found = await self.lookup(tenant.id, session_id)
+        source = self.registry.create(
+            tenant.id, found.model, found.system, session_id, found.credential, stateless=found.stateless
+        )
+        await self._hold(source, self.busy_wait)
         try:
+            if source.gone or (self.shared is not None and not source.turns):
+                raise session_not_found(session_id)  # deleted meanwhile
             policy = tenant.policy
             target = self.registry.fork(source, target_id, policy.max_sessions if policy else None)
+            if self.shared is not None and not await self.shared.save(target):
+                raise session_exists(target.id)  # another replica made one of that name meanwhile
             workspace = source_workspace = None
             if self.workspaces is not None and self.workspaces.exists(tenant.id, source.id):
                 source_workspace = self.workspaces.path(tenant.id, source.id)
@@ -136,11 +151,59 @@ class SessionService:
             self.engine.fork_conversation(source.uid, target.uid, workspace, source_workspace)  # its state: on the loop
             return target
         finally:
-            self.registry.release(source)
+            await self.let_go(source)
 
-    def end_tenant(self, tenant: str) -> None:
+    async def end_tenant(self, tenant: str) -> None:
         """End a tenant's sessions and their processes (a revoked key)."""
         self.registry.end_tenant(tenant)
+        if self.shared is not None:
+            await self.shared.delete_tenant(tenant)
+
+    # --- sessions as every replica sees them ----------------------------------------------------
+    async def lookup(self, tenant: str, session_id: str) -> Session:
+        """The live session of that id (404 if none): with replicas, as Redis has it, unless this
+        replica is running its very first turn."""
+        if self.shared is None:
+            return self.registry.get(tenant, session_id)
+        found = await self.shared.load(tenant, session_id)
+        local = self.registry.local(tenant, session_id)
+        if found is not None:
+            return found
+        if local is not None and local.stored and not local.lock.locked():
+            self.registry.end(local)  # deleted or expired on another replica
+        return self.registry.get(tenant, session_id)
+
+    async def listed(self, tenant: str | None) -> list[Session]:
+        """The tenant's live sessions (every tenant's for None), most recently used first."""
+        sessions = await self.shared.listed(tenant) if self.shared is not None else self.registry.list(tenant)
+        return sorted(sessions, key=lambda s: s.last_used, reverse=True)
+
+    async def delete(self, tenant: str, session_id: str) -> str:
+        """Delete a session (on every replica); its uid. 404 if there is none."""
+        uid = await self.shared.delete(tenant, session_id) if self.shared is not None else None
+        local = self.registry.local(tenant, session_id)
+        if local is not None and not local.gone:
+            if uid is None and (self.shared is None or not local.stored):  # never shared: this one
+                uid = self.registry.get(tenant, session_id).uid
+            self.registry.end(local)
+        if uid is None:
+            raise session_not_found(session_id)
+        return uid
+
+    async def share(self, session: Session) -> None:
+        """A turn just ended on `session`: write it to Redis and let other replicas have the
+        session; if it was deleted meanwhile on another replica, it ends here too."""
+        if self.shared is None:
+            return
+        if not await self.shared.save(session):
+            self.registry.end(session)
+        await self.shared.unlock(session)
+
+    async def let_go(self, session: Session) -> None:
+        """The turn on `session` is over: unlock it, here and in Redis."""
+        self.registry.release(session)
+        if self.shared is not None:
+            await self.shared.unlock(session)
 
     def turn(self, turn: Turn, session_id: str | None, tenant: Tenant = ANONYMOUS, door: str = "chat") -> SessionTurn:
         return SessionTurn(self, turn, session_id, tenant, door)
@@ -178,28 +241,62 @@ class SessionService:
         while True:
             if session_id:
                 session = self.registry.create(turn.tenant, model, turn.system, session_id, credential, limit)
-                await self._lock(session)
+                await self._hold(session, self.busy_wait)
                 resent = False
                 if session.credential != credential and not session.gone:
                     if session.turns:
-                        self.registry.release(session)
+                        await self.let_go(session)
                         raise credential_mismatch(session_id)
                     session.credential = credential  # it served nothing yet: nothing to move over
             else:
-                found = self.registry.continuation(turn.tenant, model, turn.system, turn.messages, credential)
+                found = await self._continuation(turn, model, credential)
                 session = found or self.registry.create(turn.tenant, model, turn.system, None, credential, limit)
-                await self._lock(session)  # free (continuations are free ones, new ones too): no wait
+                if found is None:
+                    await self._hold(session, 0)  # a new one: free
                 resent = True
                 if found is not None and not self.registry.extends(found, turn.messages):
-                    self.registry.release(found)  # moved on meanwhile: not this history's any more
+                    await self.let_go(found)  # moved on meanwhile: not this history's any more
                     continue
             if not session.gone:
                 return session, resent
-            self.registry.release(session)  # deleted while this request waited for it
+            await self.let_go(session)  # deleted while this request waited for it
 
-    async def _lock(self, session: Session) -> None:
-        if not await acquire_within(session.lock, self.busy_wait):
+    async def _continuation(self, turn: Turn, model: str, credential: str | None) -> Session | None:
+        """A free stateless session this resent history continues, held for the turn (registry.py;
+        with replicas, any replica's, from Redis)."""
+        if self.shared is None:
+            found = self.registry.continuation(turn.tenant, model, turn.system, turn.messages, credential)
+            if found is not None:
+                await self._hold(found, 0)  # free (continuations are free ones): no wait
+            return found
+        points = continuation_points(turn.tenant, model, turn.system, turn.messages, credential)
+        for session_id in await self.shared.continuations(points):
+            session = self.registry.create(turn.tenant, model, turn.system, session_id, credential, stateless=True)
+            if session.lock.locked() or not await self.shared.lock(session, CONTINUATION_WAIT):
+                continue  # busy: another request of that conversation runs (or a replica just let go)
+            if not await acquire_within(session.lock, 0):
+                await self.shared.unlock(session)  # taken here meanwhile
+                continue
+            self.registry.adopt(session, await self.shared.pull(session))
+            if session.turns and not session.gone:
+                return session
+            await self.let_go(session)
+        return None
+
+    async def _hold(self, session: Session, wait: float) -> None:
+        """Lock `session` for a turn (waiting up to `wait` seconds), here and, with replicas, in
+        Redis, where this replica's copy is then brought up to date."""
+        if not await acquire_within(session.lock, wait):
             raise session_busy(session.id)
+        if self.shared is None:
+            return
+        try:
+            if not await self.shared.lock(session, wait):
+                raise session_busy(session.id)
+            self.registry.adopt(session, await self.shared.pull(session))
+        except BaseException:
+            await self.let_go(session)
+            raise
 
 
 async def acquire_within(lock: asyncio.Lock, timeout: float) -> bool:

@@ -7,9 +7,19 @@ front of every key, so that several gateways (or other programs) can share one R
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import redis.asyncio as redis
+
+T = TypeVar("T")
+
+
+def reply(call: Awaitable[T] | T) -> Awaitable[T]:
+    """A command of the asyncio client, typed as what it is (redis-py types its commands as
+    either a reply or an awaitable of one, for its sync and async clients at once)."""
+    return cast("Awaitable[T]", call)
 
 
 @dataclass
@@ -28,7 +38,7 @@ class Shared:
         return self.prefix + ":".join(parts)
 
     async def ping(self) -> None:
-        await self.client.ping()
+        await reply(self.client.ping())
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,291 @@
+"""Sessions in Redis, so that any replica can run any session's next turn (`GATEWAY_REDIS_URL`).
+
+Each replica still runs a turn on a `Session` object of its own registry (registry.py); Redis holds
+the truth between turns, and a replica brings its object up to date under the session's lock
+before every turn (`pull`), and writes the turn back when it ends (`save`), before the client
+sees its last event. Keys (after the operator's prefix):
+
+- `session:<tenant>:<id>`: a hash: `uid`, and `meta` (JSON: model, system, times, turns, user,
+  metadata, credential id, where it is listed as a continuation, message count, last chain hash);
+- `messages:<tenant>:<id>`: a list, one JSON per message with its chain hash; a session only grows,
+  so a turn appends its messages, and a replica that saw the first n fetches only the rest;
+- `sessions:<tenant>` and `sessions`: sorted sets of live ids by last use (listing, the admin's too);
+- `continuation:<digest>`: the stateless sessions whose served history has that chain hash (per
+  tenant, model, system prompt and credential), which a client resending its history continues;
+- `lock:<tenant>:<id>`: the session's turn lock, a lease renewed while the turn runs, so that a
+  replica that dies mid-turn holds it for one lease at most.
+
+Everything expires with the session TTL, refreshed by each turn. A turn's save is refused when the
+session was deleted (or replaced) meanwhile on another replica: the turn's answer stands, the
+session stays deleted. This needs one Redis (or a primary with replicas/Sentinel), not a Cluster:
+a save touches several keys in one script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.types import Message
+from ..shared import Shared
+from ..shared.redis import reply
+from .registry import Session
+
+LEASE = 10.0  # seconds a turn lock lasts unless renewed; a dead replica's lock lapses after it
+RENEW = LEASE / 3
+POLL = 0.025  # seconds between tries for a lock another replica holds
+SEP = "\x1f"
+
+_SAVE = """
+local current = redis.call('HGET', KEYS[1], 'uid')
+local stored = tonumber(ARGV[2])
+if current then
+  if current ~= ARGV[1] then return 0 end
+  if redis.call('LLEN', KEYS[2]) ~= stored then return -1 end
+elseif stored > 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'uid', ARGV[1], 'meta', ARGV[3])
+for i = 10, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
+if ARGV[8] == '1' then redis.call('SREM', KEYS[5], ARGV[7]) end
+if ARGV[9] == '1' then
+  redis.call('SADD', KEYS[6], ARGV[7])
+  redis.call('PEXPIRE', KEYS[6], ARGV[4])
+end
+return 1
+"""
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+@dataclass
+class Lease:
+    """A session's turn lock held in Redis, renewed in the background until released."""
+
+    key: str
+    token: str
+    renewal: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class SharedSessions:
+    def __init__(self, shared: Shared, ttl: float) -> None:
+        self.shared = shared
+        self.client = shared.client
+        self.ttl = ttl
+        self._save = self.client.register_script(_SAVE)
+        self._renew = self.client.register_script(_RENEW)
+        self._release = self.client.register_script(_RELEASE)
+
+    # --- keys ---------------------------------------------------------------------------------
+    def _record(self, tenant: str, session_id: str) -> tuple[str, str]:
+        return self.shared.key("session", tenant, session_id), self.shared.key("messages", tenant, session_id)
+
+    def _continuation(self, parts: tuple[str, ...]) -> str:
+        return self.shared.key("continuation", hashlib.sha256(SEP.join(parts).encode()).hexdigest())
+
+    # --- the turn lock ------------------------------------------------------------------------
+    async def lock(self, session: Session, wait: float) -> bool:
+        """Take the session's lock across replicas, waiting up to `wait` seconds; it is kept on
+        `session.lease` and renewed until `unlock`."""
+        key, token = self.shared.key("lock", session.tenant, session.id), secrets.token_hex(16)
+        deadline = time.monotonic() + wait
+        while not await self.client.set(key, token, nx=True, px=int(LEASE * 1000)):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL)
+        lease = Lease(key, token)
+        lease.renewal = asyncio.get_running_loop().create_task(self._keep(lease))
+        session.lease = lease
+        return True
+
+    async def unlock(self, session: Session) -> None:
+        """Let go of the session's lock (once; later calls do nothing)."""
+        lease, session.lease = session.lease, None
+        if lease is None:
+            return
+        if lease.renewal is not None:
+            lease.renewal.cancel()
+        with contextlib.suppress(Exception):  # unreachable Redis: the lease lapses by itself
+            await self._release(keys=[lease.key], args=[lease.token])
+
+    async def _keep(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(RENEW)
+            with contextlib.suppress(Exception):
+                await self._renew(keys=[lease.key], args=[lease.token, int(LEASE * 1000)])
+
+    # --- reading ------------------------------------------------------------------------------
+    async def pull(self, session: Session) -> Session | None:
+        """The session as Redis has it, reading only the messages `session` lacks when it is an
+        older copy of the same one; None if Redis has no such session."""
+        record, messages = self._record(session.tenant, session.id)
+        raw = await reply(self.client.hget(record, "meta"))
+        if raw is None:
+            return None
+        meta = json.loads(raw)
+        have = len(session.messages)
+        if meta["uid"] == session.uid and meta["length"] >= have:
+            if meta["length"] == have and meta["last_hash"] == (session.hashes[-1] if have else ""):
+                return _session(meta, list(session.messages), list(session.hashes))
+            start = max(0, have - 1)
+            entries = [json.loads(e) for e in await reply(self.client.lrange(messages, start, -1))]
+            joins = not have or (entries and entries[0]["hash"] == session.hashes[-1])
+            if entries and len(entries) == meta["length"] - start and joins:
+                fresh = entries[1:] if have else entries
+                return _session(
+                    meta,
+                    [*session.messages, *(_message(e) for e in fresh)],
+                    [*session.hashes, *(e["hash"] for e in fresh)],
+                )
+        return await self.load(session.tenant, session.id)
+
+    async def load(self, tenant: str, session_id: str) -> Session | None:
+        """The whole session as Redis has it (None if it has none)."""
+        record, messages = self._record(tenant, session_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hget(record, "meta")
+            pipe.lrange(messages, 0, -1)
+            raw, entries = await pipe.execute()
+        if raw is None:
+            return None
+        decoded = [json.loads(e) for e in entries]
+        return _session(json.loads(raw), [_message(e) for e in decoded], [e["hash"] for e in decoded])
+
+    async def continuations(self, parts: list[tuple[str, ...]]) -> list[str]:
+        """The ids of the stateless sessions listed at each of `parts` (continuation keys, longest
+        history first), in that order."""
+        if not parts:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in parts:
+                pipe.smembers(self._continuation(key))
+            found = await pipe.execute()
+        return [member.decode() for members in found for member in sorted(members)]
+
+    async def listed(self, tenant: str | None) -> list[Session]:
+        """The live sessions of `tenant` (every tenant's for None), without their messages."""
+        now = time.time()
+        index = self.shared.key("sessions", tenant) if tenant is not None else self.shared.key("sessions")
+        await self.client.zremrangebyscore(index, "-inf", now - self.ttl)
+        members = [m.decode() for m in await self.client.zrange(index, 0, -1)]
+        pairs = [(tenant, m) if tenant is not None else tuple(m.split(SEP, 1)) for m in members]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for owner, session_id in pairs:
+                pipe.hget(self._record(owner, session_id)[0], "meta")
+            metas = await pipe.execute()
+        return [_session(json.loads(raw), [], []) for raw in metas if raw is not None]
+
+    # --- writing ------------------------------------------------------------------------------
+    async def save(self, session: Session) -> bool:
+        """Write the turn that just ended on `session` (its messages past `session.stored`); False
+        if the session was deleted or replaced meanwhile, elsewhere."""
+        record, messages = self._record(session.tenant, session.id)
+        meta = _meta(session)
+        old, new = session.listed, session.continuation_key
+        meta["continuation"] = list(new) if new else None
+        fresh = [
+            json.dumps({"role": m.role, "content": m.content, "hash": h}, ensure_ascii=False)
+            for m, h in zip(session.messages[session.stored :], session.hashes[session.stored :], strict=True)
+        ]
+        keys = [
+            record,
+            messages,
+            self.shared.key("sessions", session.tenant),
+            self.shared.key("sessions"),
+            self._continuation(old) if old else record,
+            self._continuation(new) if new else record,
+        ]
+        args: list[Any] = [
+            session.uid,
+            session.stored,
+            json.dumps(meta, ensure_ascii=False),
+            int(self.ttl * 1000),
+            session.last_used,
+            f"{session.tenant}{SEP}{session.id}",
+            session.id,
+            "1" if old and old != new else "0",
+            "1" if new else "0",
+            *fresh,
+        ]
+        if await self._save(keys=keys, args=args) != 1:
+            return False
+        session.stored, session.listed = len(session.messages), new
+        return True
+
+    async def delete(self, tenant: str, session_id: str) -> str | None:
+        """Delete the session; its uid, or None if Redis had no such session."""
+        record, messages = self._record(tenant, session_id)
+        raw = await reply(self.client.hget(record, "meta"))
+        if raw is None:
+            return None
+        meta = json.loads(raw)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(record, messages)
+            pipe.zrem(self.shared.key("sessions", tenant), session_id)
+            pipe.zrem(self.shared.key("sessions"), f"{tenant}{SEP}{session_id}")
+            if meta.get("continuation"):
+                pipe.srem(self._continuation(tuple(meta["continuation"])), session_id)
+            await pipe.execute()
+        return str(meta["uid"])
+
+    async def delete_tenant(self, tenant: str) -> None:
+        """Delete every session of `tenant` (a revoked key)."""
+        for member in await self.client.zrange(self.shared.key("sessions", tenant), 0, -1):
+            await self.delete(tenant, member.decode())
+
+
+def _meta(session: Session) -> dict[str, Any]:
+    return {
+        "uid": session.uid,
+        "id": session.id,
+        "tenant": session.tenant,
+        "model": session.model,
+        "system": session.system,
+        "created": session.created,
+        "last_used": session.last_used,
+        "turns": session.turns,
+        "user": session.user,
+        "metadata": session.metadata,
+        "stateless": session.stateless,
+        "credential": session.credential,
+        "length": len(session.messages),
+        "last_hash": session.hashes[-1] if session.hashes else "",
+    }
+
+
+def _session(meta: dict[str, Any], messages: list[Message], hashes: list[str]) -> Session:
+    """A detached Session (no registry's) as Redis has it; `stored`: every message is there."""
+    session = Session(
+        meta["id"],
+        meta["tenant"],
+        meta["model"],
+        meta["system"],
+        created=meta["created"],
+        last_used=meta["last_used"],
+        messages=messages,
+        hashes=hashes,
+        turns=meta["turns"],
+        user=meta["user"],
+        metadata=meta["metadata"],
+        stateless=meta["stateless"],
+        uid=meta["uid"],
+        credential=meta["credential"],
+    )
+    session.stored = meta["length"]
+    session.listed = session.continuation_key = tuple(meta["continuation"]) if meta.get("continuation") else None
+    return session
+
+
+def _message(entry: dict[str, Any]) -> Message:
+    return Message(entry["role"], entry["content"])
