@@ -87,6 +87,8 @@ class ScriptedEngine:
 
     def end_conversation(self, conversation_id: str) -> None: ...
 
+    def fork_conversation(self, source: str, target: str, workspace=None, source_workspace=None) -> None: ...
+
     async def count_tokens(self, payload: dict[str, Any], credential: Credential | None = None) -> tuple[int, str]:
         return 1, "estimate"
 

@@ -54,12 +54,17 @@ async def respond(
     whole: Callable[[list[Item]], dict[str, Any]],
     frames: Frames[Item],
     headers: Callable[[], dict[str, str]],
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> Response:
-    """The turn as one JSON body, or as a stream of `frames`."""
+    """The turn as one JSON body, or as a stream of `frames`. `settle`, if given, is awaited after
+    each event is rendered and before it goes out (what rendering it started must land first)."""
     try:
         if not stream:
             collected = await unless_disconnected(request, _collect(events))
-            return JSONResponse(whole(collected), headers=headers())
+            body = whole(collected)
+            if settle is not None:
+                await settle()
+            return JSONResponse(body, headers=headers())
         first: list[Item] = [await unless_disconnected(request, events.__anext__())]
     except ClientDisconnected:
         await events.aclose()
@@ -70,7 +75,7 @@ async def respond(
         await events.aclose()
         raise
     return StreamingResponse(
-        coalesced(_sse(frames, first, events)),
+        coalesced(_sse(frames, first, events, settle)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers()},
     )
@@ -81,16 +86,19 @@ async def _collect(events: AsyncIterator[Item]) -> list[Item]:
 
 
 async def _sse(
-    frames: Frames[Item], first: list[Item], events: AsyncGenerator[Item, None]
+    frames: Frames[Item],
+    first: list[Item],
+    events: AsyncGenerator[Item, None],
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[str, None]:
     try:
         for frame in frames.opening():
             yield frame
         for item in first:
-            for frame in frames.frames(item):
+            for frame in await _rendered(frames, item, settle):
                 yield frame
         async for item in events:
-            for frame in frames.frames(item):
+            for frame in await _rendered(frames, item, settle):
                 yield frame
         closing = frames.closing()
     except GatewayError as error:
@@ -104,6 +112,13 @@ async def _sse(
         await events.aclose()
     for frame in closing:
         yield frame
+
+
+async def _rendered(frames: Frames[Item], item: Item, settle: Callable[[], Awaitable[None]] | None) -> list[str]:
+    rendered = frames.frames(item)
+    if settle is not None:
+        await settle()
+    return rendered
 
 
 class ClientDisconnected(Exception):

@@ -49,6 +49,8 @@ async def create_response(
         whole=lambda events: translate_out.build(events, builder),
         frames=builder,
         headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored + turn.unapplied),
+        # With replicas, the stored response is in Redis before its client can name it to another.
+        settle=gateway.responses.flush if gateway.settings.redis_url else None,
     )
 
 

@@ -1,0 +1,205 @@
+"""Two gateway apps sharing one real redis-server, as two replicas behind a load balancer would:
+a session started on one goes on at the other, whichever way its client names it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from app.engine.types import CONTINUED, NAMED, Finish, Message, TextDelta
+from app.errors import GatewayError
+from tests.support import ask, make_client
+
+
+def replica(**settings):
+    """An app whose scripted engine answers with the last user text, remembered as its answer."""
+    client, engine = make_client(**settings)
+
+    async def echo(turn):
+        engine.turns.append(turn)
+        text = next((b["text"] for b in turn.prompt.content if b.get("type") == "text"), "")
+        yield TextDelta(text)
+        yield Finish("stop", message=Message("assistant", [{"type": "text", "text": text}]))
+
+    engine.stream = echo  # type: ignore[method-assign]
+    return client, engine
+
+
+@pytest.fixture
+def replicas(redis_url):
+    return replica(redis_url=redis_url), replica(redis_url=redis_url)
+
+
+def said(engine) -> list[tuple[str, str]]:
+    """What the last turn's conversation was, as (role, text) pairs."""
+    return [(m.role, " ".join(b.get("text", "") for b in m.content)) for m in engine.turns[-1].messages]
+
+
+async def test_a_named_session_goes_on_at_the_other_replica(replicas):
+    (a, engine_a), (b, engine_b) = replicas
+    first = await a.post("/v1/chat/completions", json=ask("My name is Ann.", session_id="s1"))
+    assert first.status_code == 200, first.text
+    second = await b.post("/v1/chat/completions", json=ask("What is my name?", session_id="s1"))
+    assert second.status_code == 200, second.text
+    assert said(engine_b) == [
+        ("user", "My name is Ann."),
+        ("assistant", "My name is Ann."),
+        ("user", "What is my name?"),
+    ]
+    assert engine_b.turns[-1].worth == NAMED
+    assert engine_b.turns[-1].conversation_id == engine_a.turns[-1].conversation_id  # one conversation
+    # and back on the first replica, which must not take its stale copy for the truth
+    third = await a.post("/v1/chat/completions", json=ask("And now?", session_id="s1"))
+    assert third.status_code == 200
+    assert len(engine_a.turns[-1].messages) == 5
+    session = (await b.get("/v1/sessions/s1")).json()
+    assert session["turns"] == 3 and session["message_count"] == 6
+
+
+async def test_a_stateless_client_alternating_replicas_continues_one_session(replicas):
+    (a, engine_a), (b, engine_b) = replicas
+    history: list[dict] = []
+    ids = set()
+    for i, (client, engine) in enumerate([(a, engine_a), (b, engine_b), (a, engine_a), (b, engine_b)]):
+        response = await client.post("/v1/chat/completions", json=ask(f"turn {i}", history))
+        assert response.status_code == 200, response.text
+        history += [{"role": "user", "content": f"turn {i}"}, response.json()["choices"][0]["message"]]
+        ids.add(engine.turns[-1].conversation_id)
+        if i:
+            assert engine.turns[-1].worth == CONTINUED
+    assert len(ids) == 1  # never a new conversation
+    listed = (await a.get("/v1/sessions")).json()["data"]
+    assert len(listed) == 1 and listed[0]["turns"] == 4
+
+
+async def test_a_delete_on_one_replica_is_seen_by_the_other(replicas):
+    (a, engine_a), (b, _) = replicas
+    assert (await a.post("/v1/chat/completions", json=ask("My name is Ann.", session_id="s2"))).status_code == 200
+    assert (await a.get("/v1/sessions/s2")).status_code == 200
+    assert (await b.delete("/v1/sessions/s2")).status_code == 200
+    assert (await a.get("/v1/sessions/s2")).status_code == 404
+    assert (await b.delete("/v1/sessions/s2")).status_code == 404
+    again = await a.post("/v1/chat/completions", json=ask("Who am I?", session_id="s2"))
+    assert again.status_code == 200
+    assert said(engine_a) == [("user", "Who am I?")]  # started over: nothing of the deleted one
+    assert (await b.get("/v1/sessions/s2")).json()["turns"] == 1
+
+
+async def test_turns_on_one_session_through_two_replicas_take_turns(redis_url):
+    a, engine_a = replica(redis_url=redis_url, session_busy_wait=10)
+    b, engine_b = replica(redis_url=redis_url, session_busy_wait=10)
+    gate = asyncio.Event()
+
+    async def slow(turn):
+        engine_a.turns.append(turn)
+        await gate.wait()
+        yield TextDelta("first answer")
+        yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "first answer"}]))
+
+    engine_a.stream = slow  # type: ignore[method-assign]
+    first = asyncio.create_task(a.post("/v1/chat/completions", json=ask("one", session_id="s3")))
+    while not engine_a.turns:
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(b.post("/v1/chat/completions", json=ask("two", session_id="s3")))
+    await asyncio.sleep(0.3)
+    assert not second.done() and not engine_b.turns  # waits for the turn on the other replica
+    gate.set()
+    assert (await first).status_code == 200
+    assert (await second).status_code == 200
+    # the second turn saw the first one's answer: neither was lost
+    assert said(engine_b) == [("user", "one"), ("assistant", "first answer"), ("user", "two")]
+    assert (await a.get("/v1/sessions/s3")).json()["message_count"] == 4
+
+
+async def test_a_busy_session_on_another_replica_is_a_409_when_waiting_is_off(redis_url):
+    a, engine_a = replica(redis_url=redis_url)
+    b, _ = replica(redis_url=redis_url, session_busy_wait=0)
+    gate = asyncio.Event()
+
+    async def slow(turn):
+        engine_a.turns.append(turn)
+        await gate.wait()
+        yield Finish("stop")
+
+    engine_a.stream = slow  # type: ignore[method-assign]
+    first = asyncio.create_task(a.post("/v1/chat/completions", json=ask("one", session_id="s4")))
+    while not engine_a.turns:
+        await asyncio.sleep(0.01)
+    busy = await b.post("/v1/chat/completions", json=ask("two", session_id="s4"))
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "session_busy"
+    gate.set()
+    assert (await first).status_code == 200
+
+
+async def test_a_turn_that_ends_after_its_session_was_deleted_elsewhere_does_not_bring_it_back(redis_url):
+    a, engine_a = replica(redis_url=redis_url)
+    b, _ = replica(redis_url=redis_url)
+    assert (await a.post("/v1/chat/completions", json=ask("hello", session_id="s5"))).status_code == 200
+    gate = asyncio.Event()
+
+    async def slow(turn):
+        engine_a.turns.append(turn)
+        await gate.wait()
+        yield Finish("stop")
+
+    engine_a.stream = slow  # type: ignore[method-assign]
+    count = len(engine_a.turns)
+    running = asyncio.create_task(a.post("/v1/chat/completions", json=ask("more", session_id="s5")))
+    while len(engine_a.turns) == count:
+        await asyncio.sleep(0.01)
+    assert (await b.delete("/v1/sessions/s5")).status_code == 200
+    gate.set()
+    assert (await running).status_code == 200  # the answer stands
+    assert (await a.get("/v1/sessions/s5")).status_code == 404
+    assert (await b.get("/v1/sessions/s5")).status_code == 404
+
+
+async def test_a_failed_turn_on_one_replica_leaves_the_shared_session_as_it_was(replicas):
+    (a, engine_a), (b, engine_b) = replicas
+    assert (await a.post("/v1/chat/completions", json=ask("My name is Ann.", session_id="s6"))).status_code == 200
+
+    async def failing(turn):
+        engine_b.turns.append(turn)
+        yield TextDelta("half")
+        raise GatewayError(502, "The Claude process failed.", "api_error", "claude_process_failed")
+
+    engine_b.stream = failing  # type: ignore[method-assign]
+    assert (await b.post("/v1/chat/completions", json=ask("lost", session_id="s6"))).status_code == 502
+    assert (await a.post("/v1/chat/completions", json=ask("Still there?", session_id="s6"))).status_code == 200
+    assert said(engine_a) == [("user", "My name is Ann."), ("assistant", "My name is Ann."), ("user", "Still there?")]
+
+
+async def test_sessions_are_listed_forked_and_kept_apart_across_replicas(redis_url):
+    keys = "key-one,key-two"
+    a, _ = replica(redis_url=redis_url, api_keys=keys)
+    b, _ = replica(redis_url=redis_url, api_keys=keys)
+    one, two = {"Authorization": "Bearer key-one"}, {"Authorization": "Bearer key-two"}
+    body = ask("My name is Ann.", session_id="s7")
+    assert (await a.post("/v1/chat/completions", json=body, headers=one)).status_code == 200
+    assert [s["id"] for s in (await b.get("/v1/sessions", headers=one)).json()["data"]] == ["s7"]
+    assert (await b.get("/v1/sessions", headers=two)).json()["data"] == []
+    assert (await b.get("/v1/sessions/s7", headers=two)).status_code == 404
+    assert (await b.delete("/v1/sessions/s7", headers=two)).status_code == 404
+    stats = (await b.get("/v1/sessions/stats", headers=one)).json()
+    assert stats["sessions"] == 1 and stats["messages"] == 2
+    forked = await b.post("/v1/sessions/s7/fork", json={"id": "s7-fork"}, headers=one)
+    assert forked.status_code == 201, forked.text
+    turn = await a.post("/v1/chat/completions", json=ask("Who am I?", session_id="s7-fork"), headers=one)
+    assert turn.status_code == 200
+    assert (await a.get("/v1/sessions/s7", headers=one)).json()["turns"] == 1  # the source is untouched
+    assert (await b.get("/v1/sessions/s7-fork", headers=one)).json()["message_count"] == 4
+
+
+async def test_what_redis_holds_expires_with_the_session(redis_url):
+    a, _ = replica(redis_url=redis_url, session_ttl=120)
+    assert (await a.post("/v1/chat/completions", json=ask("hello", session_id="s8"))).status_code == 200
+    client = aioredis.Redis.from_url(redis_url)
+    keys = [k async for k in client.scan_iter("claude-gateway:*")]
+    assert keys, "nothing was shared"
+    for key in keys:
+        ttl = await client.pttl(key)
+        if key != b"claude-gateway:sessions":  # the admin's index, trimmed by time when read
+            assert 0 < ttl <= 120_000, (key, ttl)
+    await client.aclose()
