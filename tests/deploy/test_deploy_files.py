@@ -243,9 +243,11 @@ def test_selectors_match_the_pods_labels():
     for name in (GATEWAY, REDIS):
         labels = deployment(name)["spec"]["template"]["metadata"]["labels"]
         assert deployment(name)["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (spread,) = deployment()["spec"]["template"]["spec"]["topologySpreadConstraints"]
     for selector in (
         objects[("PodDisruptionBudget", GATEWAY)]["spec"]["selector"]["matchLabels"],
         objects[("Service", GATEWAY)]["spec"]["selector"],
+        spread["labelSelector"]["matchLabels"],
     ):
         assert selector and selector.items() <= gateway.items()
         assert not selector.items() <= redis.items()  # the gateway's Service never sends to Redis
