@@ -1,14 +1,18 @@
 """deploy/: what can be checked without Docker or a cluster (neither runs here). Every YAML file
 parses; the Kubernetes objects fit together (probes on the app's own paths and the container's
-port, grace for the drain, non-root, selectors that match); compose gives the drain its grace;
-nginx does not buffer streams; the Dockerfile runs as non-root, checks /health/live and stops
-with SIGTERM."""
+port, grace for the drain, non-root, selectors that match, two replicas wired to the Redis the
+manifests define); compose runs two replicas on one Redis, each behind nginx, and gives the drain
+its grace; nginx does not buffer streams; the Dockerfile runs as non-root, checks /health/live and
+stops with SIGTERM. Where `kubectl` is installed, kustomize builds the manifests (offline)."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -22,29 +26,43 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 PORT = 8000
 PROBES = {"/health/live", "/health/ready"}
+GATEWAY, REDIS = "claude-gateway", "claude-gateway-redis"
+KUBECTL = shutil.which("kubectl")
 
 
 def load(path: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
-def manifests() -> dict[str, dict]:
-    """The Kubernetes objects, by kind (one of each)."""
-    objects: dict[str, dict] = {}
-    for path in sorted(KUBERNETES.glob("*.yaml")):
+def manifests(folder: Path = KUBERNETES) -> dict[tuple[str, str], dict]:
+    """The Kubernetes objects of a folder, by (kind, name)."""
+    objects: dict[tuple[str, str], dict] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
         for doc in load(path):
-            assert doc["kind"] not in objects, f"two {doc['kind']} objects"
-            objects[doc["kind"]] = doc
+            key = (doc["kind"], doc["metadata"]["name"])
+            assert key not in objects, f"two {key} objects"
+            objects[key] = doc
     return objects
 
 
-def deployment() -> dict:
-    return manifests()["Deployment"]
+def deployment(name: str = GATEWAY) -> dict:
+    return manifests()[("Deployment", name)]
 
 
-def container() -> dict:
-    (only,) = deployment()["spec"]["template"]["spec"]["containers"]
+def container(name: str = GATEWAY) -> dict:
+    (only,) = deployment(name)["spec"]["template"]["spec"]["containers"]
     return only
+
+
+def compose() -> dict:
+    (only,) = load(DEPLOY / "compose.yaml")
+    return only
+
+
+def gateway_services() -> dict[str, dict]:
+    return {name: s for name, s in compose()["services"].items() if name.startswith("gateway")}
 
 
 def env(entries: list[dict]) -> dict[str, str]:
@@ -97,6 +115,11 @@ def test_kustomization_lists_every_manifest():
     (kustomization,) = load(KUBERNETES / "kustomization.yaml")
     files = {p.name for p in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
     assert sorted(kustomization["resources"]) == sorted(files)
+    (component,) = load(KUBERNETES / "shared-data" / "kustomization.yaml")
+    assert component["kind"] == "Component"
+    named = {*component["resources"], *(patch["path"] for patch in component["patches"])}
+    assert named == {p.name for p in (KUBERNETES / "shared-data").glob("*.yaml")} - {"kustomization.yaml"}
+    assert "#   - shared-data" in (KUBERNETES / "kustomization.yaml").read_text()  # how to turn it on
 
 
 def test_probed_paths_are_served_by_the_app():
@@ -108,9 +131,46 @@ def test_probed_paths_are_served_by_the_app():
 # --- Kubernetes ---------------------------------------------------------------------------------
 
 
-def test_deployment_has_one_replica_until_redis_support():
-    assert deployment()["spec"]["replicas"] == 1
-    assert "issue 14" in (KUBERNETES / "deployment.yaml").read_text()
+def test_deployment_runs_replicas_with_rolling_updates():
+    spec = deployment()["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert "ONE replica" in (KUBERNETES / "deployment.yaml").read_text()  # what to do without Redis
+
+
+def test_replicas_share_the_redis_the_manifests_define():
+    secret = manifests()[("Secret", GATEWAY)]["stringData"]
+    assert container()["envFrom"] == [{"secretRef": {"name": GATEWAY}}]
+    url = urlsplit(secret["GATEWAY_REDIS_URL"])
+    assert url.scheme == "redis" and url.path == "/0"
+    service = manifests()[("Service", url.hostname)]
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == url.port
+    (redis,) = deployment(REDIS)["spec"]["template"]["spec"]["containers"]
+    assert redis["image"] == "redis:7-alpine"
+    assert "--appendonly" in redis["args"] and redis["args"][redis["args"].index("--appendonly") + 1] == "yes"
+    assert not any("maxmemory-policy" in arg for arg in redis["args"])  # noeviction: keys must stay
+    ports = {p["name"]: p["containerPort"] for p in redis["ports"]}
+    assert ports.get(port["targetPort"], port["targetPort"]) == 6379
+    assert service["spec"]["selector"].items() <= deployment(REDIS)["spec"]["template"]["metadata"]["labels"].items()
+    volumes = {v["name"]: v for v in deployment(REDIS)["spec"]["template"]["spec"]["volumes"]}
+    (mount,) = redis["volumeMounts"]
+    claim = volumes[mount["name"]]["persistentVolumeClaim"]["claimName"]
+    assert ("PersistentVolumeClaim", claim) in manifests()
+    assert deployment(REDIS)["spec"]["strategy"]["type"] == "Recreate"  # one writer on a ReadWriteOnce volume
+
+
+def test_only_the_gateway_pods_may_reach_the_trial_redis():
+    policy = manifests()[("NetworkPolicy", REDIS)]["spec"]
+    redis_labels = deployment(REDIS)["spec"]["template"]["metadata"]["labels"]
+    gateway_labels = deployment()["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    (rule,) = policy["ingress"]
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= gateway_labels.items()
+    assert not source["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    assert rule["ports"] == [{"port": 6379}]
 
 
 def test_probes_use_the_health_paths_on_the_container_port():
@@ -152,8 +212,19 @@ def test_writable_folders_are_mounted_under_a_read_only_root():
     assert env(container()["env"])["GATEWAY_DATA_DIR"] == "/data"
     volumes = {v["name"]: v for v in deployment()["spec"]["template"]["spec"]["volumes"]}
     assert set(mounts.values()) <= set(volumes)
-    claim = volumes[mounts["/data"]]["persistentVolumeClaim"]["claimName"]
-    assert claim == manifests()["PersistentVolumeClaim"]["metadata"]["name"]
+    # Chat mode with Redis: nothing in /data is needed by another pod, so each pod has its own.
+    assert volumes[mounts["/data"]] == {"name": mounts["/data"], "emptyDir": {}}
+
+
+def test_shared_data_component_puts_a_read_write_many_claim_on_data():
+    objects = manifests(KUBERNETES / "shared-data")
+    (patch,) = [o for key, o in objects.items() if key == ("Deployment", GATEWAY)]
+    (volume,) = patch["spec"]["template"]["spec"]["volumes"]
+    data = next(m["name"] for m in container()["volumeMounts"] if m["mountPath"] == "/data")
+    assert volume["name"] == data
+    assert "emptyDir" in volume and volume["emptyDir"] is None  # the base's source is removed
+    claim = objects[("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
 def test_agent_mode_is_off_and_processes_are_sized_for_the_memory_limit():
@@ -167,28 +238,65 @@ def test_agent_mode_is_off_and_processes_are_sized_for_the_memory_limit():
 
 def test_selectors_match_the_pods_labels():
     objects = manifests()
-    labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    gateway = deployment()["spec"]["template"]["metadata"]["labels"]
+    redis = deployment(REDIS)["spec"]["template"]["metadata"]["labels"]
+    for name in (GATEWAY, REDIS):
+        labels = deployment(name)["spec"]["template"]["metadata"]["labels"]
+        assert deployment(name)["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (spread,) = deployment()["spec"]["template"]["spec"]["topologySpreadConstraints"]
     for selector in (
-        objects["Deployment"]["spec"]["selector"]["matchLabels"],
-        objects["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
-        objects["Service"]["spec"]["selector"],
+        objects[("PodDisruptionBudget", GATEWAY)]["spec"]["selector"]["matchLabels"],
+        objects[("Service", GATEWAY)]["spec"]["selector"],
+        spread["labelSelector"]["matchLabels"],
     ):
-        assert selector and selector.items() <= labels.items()
+        assert selector and selector.items() <= gateway.items()
+        assert not selector.items() <= redis.items()  # the gateway's Service never sends to Redis
 
 
 def test_service_targets_the_container_port():
-    (port,) = manifests()["Service"]["spec"]["ports"]
+    (port,) = manifests()[("Service", GATEWAY)]["spec"]["ports"]
     names = {p["name"]: p["containerPort"] for p in container()["ports"]}
     assert names.get(port["targetPort"], port["targetPort"]) == PORT
 
 
-def test_pod_disruption_budget_lets_one_replica_move():
-    spec = manifests()["PodDisruptionBudget"]["spec"]
+def test_pod_disruption_budget_keeps_a_replica_serving():
+    spec = manifests()[("PodDisruptionBudget", GATEWAY)]["spec"]
     assert spec.get("maxUnavailable") == 1 and "minAvailable" not in spec
+    assert deployment()["spec"]["replicas"] - spec["maxUnavailable"] >= 1
+
+
+def test_prestop_and_probes_survive_in_the_replicas():
+    spec = container()
+    assert {"readinessProbe", "livenessProbe", "startupProbe"} <= set(spec)
+    assert spec["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("with_shared_data", [False, True], ids=["base", "shared-data"])
+def test_kustomize_builds_the_manifests(tmp_path, with_shared_data):
+    """kustomize (kubectl's, offline: no cluster) builds the base and the base with the component."""
+    folder = tmp_path / "kubernetes"
+    shutil.copytree(KUBERNETES, folder)
+    if with_shared_data:
+        text = (folder / "kustomization.yaml").read_text()
+        text = text.replace("# components:\n#   - shared-data", "components:\n  - shared-data")
+        (folder / "kustomization.yaml").write_text(text)
+    built = subprocess.run([KUBECTL, "kustomize", str(folder)], capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built.stdout) if d}
+    assert set(manifests()) <= set(objects)
+    (data,) = [
+        v for v in objects[("Deployment", GATEWAY)]["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"
+    ]
+    if with_shared_data:
+        assert data == {"name": "data", "persistentVolumeClaim": {"claimName": "claude-gateway-data"}}
+        assert ("PersistentVolumeClaim", "claude-gateway-data") in objects
+    else:
+        assert data == {"name": "data", "emptyDir": {}}
 
 
 def test_secret_holds_the_keys_as_placeholders():
-    secret = manifests()["Secret"]
+    secret = manifests()[("Secret", GATEWAY)]
     assert secret["metadata"]["name"] == container()["envFrom"][0]["secretRef"]["name"]
     data = secret["stringData"]
     assert {"GATEWAY_ADMIN_KEY", "GATEWAY_SECRET_KEY", "ANTHROPIC_API_KEY"} <= set(data)
@@ -198,42 +306,68 @@ def test_secret_holds_the_keys_as_placeholders():
 # --- compose and nginx --------------------------------------------------------------------------
 
 
+def test_compose_runs_two_replicas_of_one_definition():
+    services = gateway_services()
+    assert sorted(services) == ["gateway-1", "gateway-2"]
+    first, second = services.values()
+    assert first == second
+    assert "replicas" not in first.get("deploy", {}) and "scale" not in first
+    assert "ONE replica" in (DEPLOY / "compose.yaml").read_text()  # what to do without Redis
+
+
 def test_compose_gives_the_drain_its_grace():
-    (compose,) = load(DEPLOY / "compose.yaml")
-    gateway = compose["services"]["gateway"]
-    assert gateway["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
-    assert (DEPLOY / gateway["build"]["context"] / gateway["build"]["dockerfile"]).is_file()
-    assert gateway["stop_signal"] == "SIGTERM"
-    assert seconds(gateway["stop_grace_period"]) > int(gateway["environment"]["GATEWAY_DRAIN_TIMEOUT"])
-    assert gateway["environment"]["GATEWAY_AGENT_MODE"] == "false"
-    assert "gateway-data:/data" in gateway["volumes"]
-    assert "replicas" not in gateway.get("deploy", {}) and "scale" not in gateway
+    for gateway in gateway_services().values():
+        assert gateway["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+        assert (DEPLOY / gateway["build"]["context"] / gateway["build"]["dockerfile"]).is_file()
+        assert gateway["stop_signal"] == "SIGTERM"
+        assert seconds(gateway["stop_grace_period"]) > int(gateway["environment"]["GATEWAY_DRAIN_TIMEOUT"])
+        assert gateway["environment"]["GATEWAY_AGENT_MODE"] == "false"
+        assert "gateway-data:/data" in gateway["volumes"]
+
+
+def test_compose_replicas_share_a_persistent_redis():
+    services = compose()["services"]
+    redis = services["redis"]
+    assert redis["image"] == "redis:7-alpine"
+    command = redis["command"]
+    assert command[0] == "redis-server" and command[command.index("--appendonly") + 1] == "yes"
+    assert not any("maxmemory-policy" in arg for arg in command)
+    assert any(volume.endswith(":/data") for volume in redis["volumes"])
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for gateway in gateway_services().values():
+        url = urlsplit(gateway["environment"]["GATEWAY_REDIS_URL"])
+        assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "redis", 6379, "/0")
+        assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert {v.split(":")[0] for v in redis["volumes"]} <= set(compose()["volumes"])
 
 
 def test_compose_files_it_names_exist():
-    (compose,) = load(DEPLOY / "compose.yaml")
     assert (DEPLOY / "gateway.env.example").is_file()
-    assert compose["services"]["gateway"]["env_file"] == ["gateway.env"]
-    mounts = compose["services"]["nginx"]["volumes"]
+    for gateway in gateway_services().values():
+        assert gateway["env_file"] == ["gateway.env"]
+    mounts = compose()["services"]["nginx"]["volumes"]
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in mounts
-    assert compose["services"]["nginx"]["depends_on"]["gateway"]["condition"] == "service_healthy"
+    depends = compose()["services"]["nginx"]["depends_on"]
+    assert {name: d["condition"] for name, d in depends.items()} == dict.fromkeys(gateway_services(), "service_healthy")
 
 
-def test_nginx_streams_unbuffered_to_the_gateway_port():
+def test_nginx_streams_unbuffered_to_every_replica():
     conf = nginx()
     assert re.search(r"^\s*proxy_buffering\s+off;", conf, re.M)
-    assert re.search(rf"^\s*server\s+gateway:{PORT}\b", conf, re.M)
+    servers = re.findall(r"^\s*server\s+([\w.-]+):(\d+)\s*;", conf, re.M)
+    assert servers == [(name, str(PORT)) for name in gateway_services()]
     read_timeout = re.search(r"^\s*proxy_read_timeout\s+(\d+)s;", conf, re.M)
     assert read_timeout and int(read_timeout[1]) > Settings().request_timeout
     assert re.search(r"^\s*listen\s+8080;", conf, re.M)
-    (compose,) = load(DEPLOY / "compose.yaml")
-    assert compose["services"]["nginx"]["ports"] == [f"{PORT}:8080"]
+    assert compose()["services"]["nginx"]["ports"] == [f"{PORT}:8080"]
 
 
 def test_nginx_affinity_hashes_the_session_header_the_app_reads():
     conf = nginx()
-    assert re.search(r"map\s+\$http_x_session_id\s+\$gateway_affinity", conf)
-    assert re.search(r"hash\s+\$gateway_affinity\s+consistent;", conf)
+    upstream = re.search(r"upstream\s+gateway\s*\{(.*?)\}", conf, re.S)[1]
+    # An empty key (no header) is balanced round robin by nginx >= 1.17.1: no map needed.
+    assert re.search(r"^\s*hash\s+\$http_x_session_id\s+consistent;", upstream, re.M)
+    assert re.search(r"^\s*zone\s+\w+\s+\d+k;", upstream, re.M)  # one round robin for all workers
     assert 'headers.get("x-session-id")' in (ROOT / "app" / "api" / "checks.py").read_text()
 
 
