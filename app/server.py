@@ -100,10 +100,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
         sweeper = asyncio.create_task(sweep(gateway))
+        listener = asyncio.create_task(replicated.listen(service.ended_elsewhere)) if replicated else None
         try:
             yield
         finally:
             sweeper.cancel()
+            if listener is not None:
+                listener.cancel()
             registry.end_all()
             await engine.close()
             await stored.flush()  # responses on their way to the store

@@ -190,6 +190,16 @@ class SessionService:
             raise session_not_found(session_id)
         return uid
 
+    def ended_elsewhere(self, kind: str, tenant: str, session_id: str) -> None:
+        """Another replica deleted a session, or revoked a tenant: end this replica's copies (and
+        so their processes) now; one in a turn here ends when its turn lets go."""
+        if kind == "tenant":
+            self.registry.end_tenant(tenant)
+            return
+        local = self.registry.local(tenant, session_id)
+        if local is not None and local.stored and not local.lock.locked():
+            self.registry.end(local)
+
     async def share(self, session: Session) -> None:
         """A turn just ended on `session`: write it to Redis and let other replicas have the
         session; if it was deleted meanwhile on another replica, it ends here too."""

@@ -27,8 +27,10 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +38,8 @@ from ..engine.types import Message
 from ..shared import Shared
 from ..shared.redis import reply
 from .registry import Session
+
+log = logging.getLogger(__name__)
 
 LEASE = 10.0  # seconds a turn lock lasts unless renewed; a dead replica's lock lapses after it
 RENEW = LEASE / 3
@@ -237,12 +241,37 @@ class SharedSessions:
             if meta.get("continuation"):
                 pipe.srem(self._continuation(tuple(meta["continuation"])), session_id)
             await pipe.execute()
+        await self.announce("session", tenant, session_id)
         return str(meta["uid"])
 
     async def delete_tenant(self, tenant: str) -> None:
         """Delete every session of `tenant` (a revoked key)."""
         for member in await self.client.zrange(self.shared.key("sessions", tenant), 0, -1):
             await self.delete(tenant, member.decode())
+        await self.announce("tenant", tenant)
+
+    # --- news for the other replicas ----------------------------------------------------------
+    async def announce(self, kind: str, tenant: str, session_id: str = "") -> None:
+        """Tell every replica that a session (`kind` "session") or all of a tenant's ("tenant")
+        ended, so that they stop its processes now rather than when they idle out."""
+        await reply(self.client.publish(self.shared.key("ended"), json.dumps([kind, tenant, session_id])))
+
+    async def listen(self, on_ended: Callable[[str, str, str], None]) -> None:
+        """Call `on_ended(kind, tenant, session_id)` for each announcement, forever (a task the
+        app cancels at shutdown); reconnects after Redis goes away."""
+        while True:
+            try:
+                async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.shared.key("ended"))
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            kind, tenant, session_id = json.loads(message["data"])
+                            on_ended(kind, tenant, session_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("lost the Redis subscription to ended sessions; subscribing again", exc_info=True)
+                await asyncio.sleep(1)
 
 
 def _meta(session: Session) -> dict[str, Any]:

@@ -203,3 +203,20 @@ async def test_what_redis_holds_expires_with_the_session(redis_url):
         if key != b"claude-gateway:sessions":  # the admin's index, trimmed by time when read
             assert 0 < ttl <= 120_000, (key, ttl)
     await client.aclose()
+
+
+async def test_a_delete_on_one_replica_ends_the_other_replicas_process_at_once(redis_url):
+    a, engine_a = replica(redis_url=redis_url)
+    b, _ = replica(redis_url=redis_url)
+    app_a = a._transport.app  # type: ignore[attr-defined]
+    ended: list[str] = []
+    app_a.state.gateway.sessions.registry._on_end = ended.append  # what ends a conversation's process
+    async with app_a.router.lifespan_context(app_a):  # runs A's subscription to ended sessions
+        assert (await a.post("/v1/chat/completions", json=ask("hello", session_id="s9"))).status_code == 200
+        uid = engine_a.turns[-1].conversation_id
+        assert (await b.delete("/v1/sessions/s9")).status_code == 200
+        for _ in range(200):
+            if uid in ended:
+                break
+            await asyncio.sleep(0.01)
+        assert uid in ended  # not left to idle out
