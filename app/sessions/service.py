@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -139,10 +140,18 @@ class SessionService:
         try:
             if source.gone or (self.shared is not None and not source.turns):
                 raise session_not_found(session_id)  # deleted meanwhile
-            policy = tenant.policy
-            target = self.registry.fork(source, target_id, policy.max_sessions if policy else None)
-            if self.shared is not None and not await self.shared.save(target):
-                raise session_exists(target.id)  # another replica made one of that name meanwhile
+            limit = tenant.policy.max_sessions if tenant.policy else None
+            target = self.registry.fork(source, target_id, limit if self.shared is None else sys.maxsize)
+            if self.shared is not None:
+                try:
+                    if await self.shared.load(tenant.id, target.id) is not None:
+                        raise session_exists(target.id)  # another replica's
+                    await self.shared.make_room(target, limit or self.registry.max_per_tenant)
+                    if not await self.shared.save(target):
+                        raise session_exists(target.id)  # made meanwhile
+                except BaseException:
+                    self.registry.end(target)
+                    raise
             workspace = source_workspace = None
             if self.workspaces is not None and self.workspaces.exists(tenant.id, source.id):
                 source_workspace = self.workspaces.path(tenant.id, source.id)
@@ -248,6 +257,9 @@ class SessionService:
         """
         model = turn.model or "default"
         credential = turn.credential.id if turn.credential else None
+        # With replicas, Redis counts a key's sessions (make_room below); this replica's registry
+        # only holds copies of those it ran lately.
+        shared_limit, limit = limit or self.registry.max_per_tenant, limit if self.shared is None else sys.maxsize
         while True:
             if session_id:
                 session = self.registry.create(turn.tenant, model, turn.system, session_id, credential, limit)
@@ -267,9 +279,17 @@ class SessionService:
                 if found is not None and not self.registry.extends(found, turn.messages):
                     await self.let_go(found)  # moved on meanwhile: not this history's any more
                     continue
-            if not session.gone:
-                return session, resent
-            await self.let_go(session)  # deleted while this request waited for it
+            if session.gone:
+                await self.let_go(session)  # deleted while this request waited for it
+                continue
+            if self.shared is not None and not session.stored:  # new to every replica
+                try:
+                    await self.shared.make_room(session, shared_limit)
+                except BaseException:
+                    await self.let_go(session)
+                    self.registry.end(session)
+                    raise
+            return session, resent
 
     async def _continuation(self, turn: Turn, model: str, credential: str | None) -> Session | None:
         """A free stateless session this resent history continues, held for the turn (registry.py;

@@ -37,6 +37,7 @@ from typing import Any
 from ..engine.types import Message
 from ..shared import Shared
 from ..shared.redis import reply
+from .errors import too_many_sessions
 from .registry import Session
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,33 @@ class SharedSessions:
         for member in await self.client.zrange(self.shared.key("sessions", tenant), 0, -1):
             await self.delete(tenant, member.decode())
         await self.announce("tenant", tenant)
+
+    async def make_room(self, session: Session, limit: int) -> None:
+        """Before `session`, a new one, starts: past the tenant's `limit` of sessions on every
+        replica, its least recently used idle stateless sessions make room; if too few are, 429.
+        (First turns under way on other replicas are not counted yet: a burst can pass the limit
+        by as many.)"""
+        index = self.shared.key("sessions", session.tenant)
+        await self.client.zremrangebyscore(index, "-inf", time.time() - self.ttl)
+        ids = [m.decode() for m in await self.client.zrange(index, 0, -1)]  # least recently used first
+        excess = len(ids) - limit + 1
+        if excess <= 0:
+            return
+        others = [i for i in ids if i != session.id]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for session_id in others:
+                pipe.hget(self._record(session.tenant, session_id)[0], "meta")
+                pipe.exists(self.shared.key("lock", session.tenant, session_id))
+            found = await pipe.execute()
+        idle = [
+            session_id
+            for session_id, raw, locked in zip(others, found[::2], found[1::2], strict=True)
+            if raw is not None and json.loads(raw)["stateless"] and not locked
+        ]
+        if len(idle) < excess:
+            raise too_many_sessions(limit)
+        for session_id in idle[:excess]:
+            await self.delete(session.tenant, session_id)
 
     # --- news for the other replicas ----------------------------------------------------------
     async def announce(self, kind: str, tenant: str, session_id: str = "") -> None:

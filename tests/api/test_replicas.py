@@ -220,3 +220,28 @@ async def test_a_delete_on_one_replica_ends_the_other_replicas_process_at_once(r
                 break
             await asyncio.sleep(0.01)
         assert uid in ended  # not left to idle out
+
+
+async def test_a_keys_session_limit_holds_over_both_replicas(redis_url):
+    a, _ = replica(redis_url=redis_url, max_sessions_per_key=2)
+    b, _ = replica(redis_url=redis_url, max_sessions_per_key=2)
+    assert (await a.post("/v1/chat/completions", json=ask("one", session_id="n1"))).status_code == 200
+    assert (await b.post("/v1/chat/completions", json=ask("two", session_id="n2"))).status_code == 200
+    refused = await a.post("/v1/chat/completions", json=ask("three", session_id="n3"))
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_sessions"
+    assert (await b.post("/v1/chat/completions", json=ask("again", session_id="n1"))).status_code == 200  # known
+    # an idle stateless session makes room for a new one, whichever replica holds it
+    assert (await b.delete("/v1/sessions/n2")).status_code == 200
+    assert (await a.post("/v1/chat/completions", json=ask("stateless"))).status_code == 200
+    assert (await b.post("/v1/chat/completions", json=ask("n3 at last", session_id="n3"))).status_code == 200
+    ids = sorted(s["id"] for s in (await a.get("/v1/sessions")).json()["data"])
+    assert ids == ["n1", "n3"]
+
+
+async def test_a_fork_onto_a_name_another_replica_holds_is_a_409(replicas):
+    (a, _), (b, _) = replicas
+    assert (await a.post("/v1/chat/completions", json=ask("one", session_id="f1"))).status_code == 200
+    assert (await a.post("/v1/chat/completions", json=ask("two", session_id="f2"))).status_code == 200
+    taken = await b.post("/v1/sessions/f1/fork", json={"id": "f2"})
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "session_exists"
+    assert (await a.get("/v1/sessions/f2")).json()["message_count"] == 2  # untouched
