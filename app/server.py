@@ -45,6 +45,7 @@ from .policy.keys import KeyService
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
+from .shared import Shared
 from .store import open_store
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     registry = SessionRegistry(
         settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
     )
-    store = open_store(settings.data_path)
+    shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    store = open_store(settings.data_path, shared, response_ttl=settings.session_ttl)
     stored = ResponseStore(
         settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store
     )
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
     service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces)
-    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces)
+    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces, shared=shared)
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             await engine.close()
             await stored.flush()  # responses on their way to the store
             store.close()
+            if shared is not None:
+                await shared.close()
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway

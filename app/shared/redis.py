@@ -28,7 +28,7 @@ class Shared:
         return self.prefix + ":".join(parts)
 
     async def ping(self) -> None:
-        await self.client.ping()
+        await self.client.ping()  # type: ignore[misc]  # redis-py types sync and async results as one
 
     async def close(self) -> None:
         await self.client.aclose()
