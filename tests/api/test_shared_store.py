@@ -69,6 +69,13 @@ async def test_a_replica_whose_redis_is_down_is_not_ready(tmp_path):
         down = await client.get("/health/ready")
         assert down.status_code == 503 and down.json()["checks"]["store"] == "unreachable"
         assert (await client.get("/health/live")).status_code == 200
+        # A request that needs the store is told to retry, in its door's envelope (not a 500).
+        openai = await client.get("/admin/keys", headers=ADMIN)
+        assert openai.status_code == 503 and openai.headers["retry-after"] == "5"
+        assert openai.json()["error"]["code"] == "store_unavailable"
+        message = {"model": "sonnet", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+        anthropic = await client.post("/v1/messages", json=message, headers=bearer("sk-gw-someone"))
+        assert anthropic.status_code == 503 and anthropic.json()["error"]["type"] == "overloaded_error"
     finally:
         server.stop()
         await close(client)
