@@ -16,7 +16,8 @@ are recorded, in buckets (P = the operator's prefix; every write of one turn is 
   The spent buckets live SPENT_DAYS days: a `since` older than that counts from SPENT_DAYS ago.
 - `usage(start, end)` sums day buckets: a day counts whole when it overlaps [start, end), so a
   period of whole UTC days (all /v1/usage and /admin/usage take by date) is exact. The day
-  buckets are kept, like SQLite's rows, until the operator deletes them.
+  buckets are kept, like SQLite's rows, until the operator deletes them. A tenant's usage reads its
+  own hash per day; everyone's (the admin's, with or without a key_id) reads every tenant's.
 - Costs are summed as integer nano-dollars (HINCRBY): exact and the same whichever replica adds
   first; a cost is rounded to the nano-dollar once, when recorded. They come back as float USD.
 - `failures` keeps the latest FAILURES_KEPT failed turns (the admin asks for 200 at most).
