@@ -15,6 +15,7 @@ from .engine.types import Engine
 from .policy.keys import KeyService
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
+from .shared import Shared
 from .store import Store
 
 
@@ -27,6 +28,7 @@ class Gateway:
     store: Store
     keys: KeyService
     workspaces: Workspaces  # agent sessions' working folders (app/agent/workspace.py)
+    shared: Shared | None = None  # the Redis replicas share (GATEWAY_REDIS_URL), if any
     draining: bool = False  # SIGTERM came: no new turns (app/drain.py, app/api/drain.py)
     # The tasks of turn requests whose answer (or stream) is not finished yet, and those of them
     # the drain's timeout cut (app/api/drain.py).

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
 from .agent.policy import gateway_policy, operator_servers
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
     )
     shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
-    store = open_store(settings.data_path)
+    store = open_store(settings.data_path, shared, response_ttl=settings.session_ttl)
     stored = ResponseStore(
         settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store
     )
@@ -92,7 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     service = SessionService(
         registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
     )
-    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces)
+    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces, shared=shared)
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
@@ -138,6 +140,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         error = GatewayError(
             exc.status_code, str(exc.detail), "invalid_request_error", code, headers=getattr(exc, "headers", None) or {}
         )
+        return error_response(request.url.path, error)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def shared_store_down(request: Request, exc: Exception) -> JSONResponse:
+        """Redis (GATEWAY_REDIS_URL) out of reach is the gateway's outage, not a bug: a 503 to retry."""
+        log.warning("the shared store did not answer: %r", exc)
+        error = GatewayError(
+            503, "The gateway's shared store cannot be reached; retry shortly.", "server_error", "store_unavailable"
+        )
+        error.headers["Retry-After"] = "5"
         return error_response(request.url.path, error)
 
     @app.exception_handler(Exception)

@@ -50,7 +50,7 @@ async def create_response(
         frames=builder,
         headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored + turn.unapplied),
         # With replicas, the stored response is in Redis before its client can name it to another.
-        settle=gateway.responses.flush if gateway.settings.redis_url else None,
+        settle=gateway.responses.flush if gateway.shared is not None else None,
     )
 
 

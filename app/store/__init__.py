@@ -1,10 +1,37 @@
 """What must outlive a gateway process: API keys with their policies, the usage ledger, and
 stored Responses API responses.
 
-Everything else talks to `Store` (base.py); `SqliteStore` (sqlite.py) is the embedded default.
+Everything else talks to `Store` (base.py); `SqliteStore` (sqlite.py) is the embedded default,
+`RedisStore` (redis_store.py) the shared one for replicas (GATEWAY_REDIS_URL).
 """
 
-from .base import KeyRecord, ResponseRecord, Spent, Store, UsageEntry, UsageTotal
-from .sqlite import SqliteStore, open_store
+from __future__ import annotations
 
-__all__ = ["KeyRecord", "ResponseRecord", "Spent", "Store", "UsageEntry", "UsageTotal", "SqliteStore", "open_store"]
+from pathlib import Path
+
+from ..shared import Shared
+from .base import KeyRecord, ResponseRecord, Spent, Store, UsageEntry, UsageTotal
+from .redis_store import RedisStore
+from .sqlite import SqliteStore, open_sqlite
+
+
+def open_store(data_dir: Path, shared: Shared | None = None, response_ttl: float | None = None) -> Store:
+    """The shared store when there is a Redis (`shared`), else the SQLite one in `data_dir`.
+    `response_ttl`: how long Redis keeps a stored response (SQLite relies on expire_responses)."""
+    if shared is not None:
+        return RedisStore(shared, response_ttl)
+    return open_sqlite(data_dir)
+
+
+__all__ = [
+    "KeyRecord",
+    "ResponseRecord",
+    "Spent",
+    "Store",
+    "UsageEntry",
+    "UsageTotal",
+    "RedisStore",
+    "SqliteStore",
+    "open_sqlite",
+    "open_store",
+]

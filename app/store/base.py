@@ -91,7 +91,9 @@ class Store(Protocol):
 
     async def list_keys(self) -> list[KeyRecord]: ...
 
-    async def update_key(self, key: KeyRecord) -> None: ...
+    async def update_key(self, key: KeyRecord) -> None:
+        """Change a live key; a revoked one stays revoked (even if revoked since it was read)."""
+        ...
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
         """Revoke a live key; False if there is none of that id."""

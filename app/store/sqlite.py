@@ -25,7 +25,7 @@ T = TypeVar("T")
 DATABASE = "gateway.db"
 
 
-def open_store(data_dir: Path) -> SqliteStore:
+def open_sqlite(data_dir: Path) -> SqliteStore:
     """The store in `data_dir` (created, private to this user), migrated to the current schema."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return SqliteStore(f"sqlite:///{data_dir / DATABASE}")
@@ -69,8 +69,10 @@ class SqliteStore:
         return await self._run(lambda c: [_key(row) for row in c.execute(query)])
 
     async def update_key(self, key: KeyRecord) -> None:
-        row = _key_row(key)
-        await self._run(lambda c: c.execute(keys.update().where(keys.c.id == key.id).values(**row)))
+        """Change a live key (a revoked one stays revoked, even if revoked since it was read)."""
+        row = {name: value for name, value in _key_row(key).items() if name != "revoked"}
+        statement = keys.update().where(keys.c.id == key.id, keys.c.revoked.is_(None)).values(**row)
+        await self._run(lambda c: c.execute(statement))
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
         statement = keys.update().where(keys.c.id == key_id, keys.c.revoked.is_(None)).values(revoked=at)
