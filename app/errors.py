@@ -84,3 +84,12 @@ def rate_limited(message: str, retry_after: int, code: str = "rate_limit_exceede
 
 def upstream_error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> GatewayError:
     return GatewayError(status, message, "api_error", code, headers=headers or {})
+
+
+def store_unavailable() -> GatewayError:
+    """Redis (GATEWAY_REDIS_URL) out of reach: the gateway's outage, not a bug; a 503 to retry."""
+    error = GatewayError(
+        503, "The gateway's shared store cannot be reached; retry shortly.", "server_error", "store_unavailable"
+    )
+    error.headers["Retry-After"] = "5"
+    return error

@@ -39,7 +39,7 @@ from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .config import Settings
 from .engine.types import Engine
-from .errors import GatewayError
+from .errors import GatewayError, store_unavailable
 from .gateway import Gateway
 from .observability.metrics import Metrics
 from .observability.requests import RequestLog, TurnNotes
@@ -147,11 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def shared_store_down(request: Request, exc: Exception) -> JSONResponse:
         """Redis (GATEWAY_REDIS_URL) out of reach is the gateway's outage, not a bug: a 503 to retry."""
         log.warning("the shared store did not answer: %r", exc)
-        error = GatewayError(
-            503, "The gateway's shared store cannot be reached; retry shortly.", "server_error", "store_unavailable"
-        )
-        error.headers["Retry-After"] = "5"
-        return error_response(request.url.path, error)
+        return error_response(request.url.path, store_unavailable())
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -16,9 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from ..auth import ANONYMOUS, Tenant, key_name
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
-from ..errors import GatewayError
+from ..errors import GatewayError, store_unavailable
 from ..policy.limits import Limits
 from ..policy.usage import Ledger, Meter
 from ..store import Store
@@ -214,7 +217,11 @@ class SessionService:
         session; if it was deleted meanwhile on another replica, it ends here too."""
         if self.shared is None:
             return
-        if not await self.shared.save(session):
+        try:
+            saved = await self.shared.save(session)
+        except (RedisConnectionError, RedisTimeoutError) as exc:  # mid-stream: the door's failure event
+            raise store_unavailable() from exc  # the turn failed; the next one pulls what Redis has
+        if not saved:
             self.registry.end(session)
         await self.shared.unlock(session)
 

@@ -4,12 +4,14 @@ a session started on one goes on at the other, whichever way its client names it
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import redis.asyncio as aioredis
 
 from app.engine.types import CONTINUED, NAMED, Finish, Message, TextDelta
 from app.errors import GatewayError
+from tests.real_redis import RedisServer
 from tests.support import ask, make_client
 
 
@@ -196,8 +198,12 @@ async def test_what_redis_holds_expires_with_the_session(redis_url):
     a, _ = replica(redis_url=redis_url, session_ttl=120)
     assert (await a.post("/v1/chat/completions", json=ask("hello", session_id="s8"))).status_code == 200
     client = aioredis.Redis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter("claude-gateway:*")]
-    assert keys, "nothing was shared"
+    keys = [
+        k
+        for pattern in ("session*", "messages:*", "continuation:*")
+        async for k in client.scan_iter(f"claude-gateway:{pattern}")
+    ]
+    assert len(keys) >= 3, "nothing was shared"
     for key in keys:
         ttl = await client.pttl(key)
         if key != b"claude-gateway:sessions":  # the admin's index, trimmed by time when read
@@ -245,3 +251,32 @@ async def test_a_fork_onto_a_name_another_replica_holds_is_a_409(replicas):
     taken = await b.post("/v1/sessions/f1/fork", json={"id": "f2"})
     assert taken.status_code == 409 and taken.json()["error"]["code"] == "session_exists"
     assert (await a.get("/v1/sessions/f2")).json()["message_count"] == 2  # untouched
+
+
+async def test_redis_lost_during_a_turn_fails_that_turn_with_a_503_in_the_doors_envelope(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        a, engine = make_client(redis_url=server.url)
+
+        async def loses_redis(turn):
+            engine.turns.append(turn)
+            yield TextDelta("an answer")
+            server.stop()  # after the turn took its lock, before it is written back
+            yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "an answer"}]))
+
+        engine.stream = loses_redis  # type: ignore[method-assign]
+        whole = await a.post("/v1/chat/completions", json=ask("hello", session_id="lost"))
+        assert whole.status_code == 503 and whole.json()["error"]["code"] == "store_unavailable"
+        assert whole.headers["retry-after"] == "5"
+        server.start()
+        stream = await a.post(
+            "/v1/messages", json={**ask("again", session_id="lost2"), "max_tokens": 50, "stream": True}
+        )
+        assert stream.status_code == 200
+        error = stream.text.split("event: error\ndata: ")[1].splitlines()[0]  # the stream's own failure event
+        assert json.loads(error)["error"] == {
+            "type": "overloaded_error",
+            "message": "The gateway's shared store cannot be reached; retry shortly.",
+        }
+    finally:
+        server.stop()
