@@ -45,6 +45,7 @@ from .policy.keys import KeyService
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
+from .shared.redis import Shared
 from .store import open_store
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store
     )
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
-    service = SessionService(registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces)
+    shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    service = SessionService(
+        registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, shared=shared
+    )
     gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces)
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]

@@ -20,6 +20,8 @@ from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Tur
 from ..errors import GatewayError
 from ..policy.limits import Limits
 from ..policy.usage import Ledger, Meter
+from ..shared.counters import RedisCounters
+from ..shared.redis import Shared
 from ..store import Store
 from ..store.null import NullStore
 from ..translate.common import check_tool_results
@@ -107,13 +109,15 @@ class SessionService:
         store: Store | None = None,
         turn_wait: float = 10.0,
         workspaces: Workspaces | None = None,
+        shared: Shared | None = None,
     ) -> None:
         self.registry = registry
         self.workspaces = workspaces  # agent sessions' folders
         self.engine = engine
         self.busy_wait = busy_wait
         store = store or NullStore()
-        self.limits = Limits(store, turn_wait)  # a key's max_concurrent waits like a busy gateway
+        # A key's max_concurrent waits like a busy gateway; with replicas, its limits count in Redis.
+        self.limits = Limits(store, turn_wait, RedisCounters(shared) if shared else None)
         self.ledger = Ledger(store)
 
     def workspace(self, tenant_id: str, session_id: str) -> Path | None:
