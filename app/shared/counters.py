@@ -74,8 +74,11 @@ return 1
 
 
 class RedisCounters:
-    def __init__(self, shared: Shared, lease: float = LEASE, renew_every: float | None = None) -> None:
+    def __init__(
+        self, shared: Shared, lease: float = LEASE, renew_every: float | None = None, window: float = WINDOW
+    ) -> None:
         self.shared = shared
+        self.window = window  # the rpm window's seconds (shorter only in tests)
         self.lease = lease
         self.renew_every = lease / 3 if renew_every is None else renew_every
         self._requests = shared.client.register_script(_REQUESTS)
@@ -83,7 +86,7 @@ class RedisCounters:
         self._pending: set[asyncio.Task[None]] = set()  # releases of takes that were cut short
 
     async def requests(self, key: str, limit: int, count: bool) -> Window:
-        args: list[int | str] = [limit, int(WINDOW * 1000), uuid.uuid4().hex, 1 if count else 0]
+        args: list[int | str] = [limit, int(self.window * 1000), uuid.uuid4().hex, 1 if count else 0]
         try:
             admitted, used, reset = await self._requests(keys=[self.shared.key("rpm", key)], args=args)
         except RedisError as exc:
