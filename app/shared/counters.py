@@ -136,7 +136,7 @@ class _Lease:
             await asyncio.sleep(self.counters.renew_every)
             try:
                 held = await self.counters.hold(self.name, self.limit, self.lease)
-            except RedisError as exc:
+            except Exception as exc:  # Redis away for a moment: the next renewal may reach it in time
                 log.warning("could not renew the turn slot %s of %s: %s", self.lease, self.name, exc)
                 continue
             if not held:  # lapsed (this replica stalled past the lease) and taken meanwhile
