@@ -31,7 +31,7 @@ async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
     """The caller's tenant, from the API key it presents. A key with an rpm limit gets the rate
     headers on whatever it is answered (RateHeaders writes them)."""
     tenant = await gateway.keys.tenant(presented_key(request))
-    request.state.rate_headers = gateway.sessions.limits.rate_headers(tenant)
+    request.state.rate_headers = await gateway.sessions.limits.rate_headers(tenant)
     request.state.key_name = key_name(tenant)  # for the request's log line (app/observability)
     return tenant
 
@@ -53,7 +53,7 @@ async def authenticate_turn(request: Request, gateway: GatewayDep, tenant: Tenan
     """The caller of a turn (the three doors): its request counted against its rpm, and refused
     once its budget is spent, before the body is even read."""
     limits = gateway.sessions.limits
-    request.state.rate_headers = limits.count_request(tenant)
+    request.state.rate_headers = await limits.count_request(tenant)
     await limits.check_budget(tenant)
     return tenant
 

@@ -10,17 +10,15 @@
 - `max_concurrent`: turns of the key running at once; past it, a turn waits up to busy_wait for
   one to end, then 429. (`max_sessions` is the session registry's, `max_processes` the pool's.)
 
-The counters live in this process: with several replicas, each counts its own share (the
-scale-out issue moves them to the shared store).
+The counting itself is a `Counters`' (counters.py): in this process for one gateway, in Redis when
+replicas share one (app/shared/counters.py), so that a key's limits hold across all of them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -28,53 +26,37 @@ from datetime import datetime, timezone
 from ..auth import Tenant
 from ..errors import GatewayError, model_not_found, rate_limited
 from ..store import Store
-
-WINDOW = 60.0  # seconds of the rpm window
+from .counters import Counters, LocalCounters, Window
 
 
 class Limits:
-    def __init__(self, store: Store, busy_wait: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store, busy_wait: float, counters: Counters | None = None) -> None:
         self.store = store
         self.busy_wait = busy_wait
-        self._clock = clock
-        self._requests: dict[str, deque[float]] = {}
-        self._running: dict[str, tuple[int, asyncio.Semaphore]] = {}
+        self.counters = counters or LocalCounters()
 
     # --- requests per minute ------------------------------------------------------------------
-    def rate_headers(self, tenant: Tenant) -> dict[str, str]:
+    async def rate_headers(self, tenant: Tenant) -> dict[str, str]:
         """The x-ratelimit-*-requests headers of a key with an rpm limit, as things stand."""
         rpm = tenant.policy.rpm if tenant.policy else None
         if rpm is None:
             return {}
-        times = self._window(tenant.id)
-        reset = WINDOW - (self._clock() - times[0]) if times else 0.0
-        return {
-            "x-ratelimit-limit-requests": str(rpm),
-            "x-ratelimit-remaining-requests": str(max(0, rpm - len(times))),
-            "x-ratelimit-reset-requests": _duration(reset),
-        }
+        return _headers(rpm, await self.counters.requests(tenant.id, rpm, count=False))
 
-    def count_request(self, tenant: Tenant) -> dict[str, str]:
+    async def count_request(self, tenant: Tenant) -> dict[str, str]:
         """Count one request against the key's rpm (429 past it); the headers after counting."""
         rpm = tenant.policy.rpm if tenant.policy else None
         if rpm is None:
             return {}
-        times = self._window(tenant.id)
-        if len(times) >= rpm:
-            wait = max(1, math.ceil(WINDOW - (self._clock() - times[0])))
+        window = await self.counters.requests(tenant.id, rpm, count=True)
+        if not window.admitted:
+            wait = max(1, math.ceil(window.reset))
             error = rate_limited(
                 f"Rate limit reached: this API key may make {rpm} requests per minute. Retry in {wait} s.", wait
             )
-            error.headers.update(self.rate_headers(tenant))
+            error.headers.update(_headers(rpm, window))
             raise error
-        times.append(self._clock())
-        return self.rate_headers(tenant)
-
-    def _window(self, tenant: str) -> deque[float]:
-        times = self._requests.setdefault(tenant, deque())
-        while times and self._clock() - times[0] >= WINDOW:
-            times.popleft()
-        return times
+        return _headers(rpm, window)
 
     # --- budgets ------------------------------------------------------------------------------
     async def check_budget(self, tenant: Tenant, now: float | None = None) -> None:
@@ -120,10 +102,8 @@ class Limits:
         if limit is None:
             yield
             return
-        known = self._running.get(tenant.id)
-        slots = known[1] if known and known[0] == limit else asyncio.Semaphore(limit)
-        self._running[tenant.id] = (limit, slots)
-        if not await _acquire_within(slots, self.busy_wait):
+        slot = await self.counters.take(tenant.id, limit, self.busy_wait)
+        if slot is None:
             raise rate_limited(
                 f"This API key already runs {limit} turns at once (its max_concurrent); retry when one has ended.",
                 1,
@@ -132,20 +112,15 @@ class Limits:
         try:
             yield
         finally:
-            slots.release()
+            await slot.release()
 
 
-async def _acquire_within(slots: asyncio.Semaphore, timeout: float) -> bool:
-    if not slots.locked():
-        await slots.acquire()  # free: taken at once
-        return True
-    if timeout <= 0:
-        return False
-    try:
-        await asyncio.wait_for(slots.acquire(), timeout)
-    except asyncio.TimeoutError:
-        return False
-    return True
+def _headers(rpm: int, window: Window) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": str(rpm),
+        "x-ratelimit-remaining-requests": str(max(0, rpm - window.used)),
+        "x-ratelimit-reset-requests": _duration(window.reset),
+    }
 
 
 def period(name: str, now: float) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Tur
 from ..errors import GatewayError, store_unavailable
 from ..policy.limits import Limits
 from ..policy.usage import Ledger, Meter
+from ..shared.counters import RedisCounters
 from ..store import Store
 from ..store.null import NullStore
 from ..translate.common import check_tool_results
@@ -125,7 +126,8 @@ class SessionService:
         self.engine = engine
         self.busy_wait = busy_wait
         store = store or NullStore()
-        self.limits = Limits(store, turn_wait)  # a key's max_concurrent waits like a busy gateway
+        # A key's max_concurrent waits like a busy gateway; with replicas, its limits count in Redis.
+        self.limits = Limits(store, turn_wait, RedisCounters(shared.shared) if shared else None)
         self.ledger = Ledger(store)
 
     def workspace(self, tenant_id: str, session_id: str) -> Path | None:
