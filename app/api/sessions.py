@@ -13,7 +13,7 @@ from ..auth import ADMIN, ANONYMOUS
 from ..errors import GatewayError
 from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
-from ..sessions.registry import stats_of
+from ..sessions.session import stats_of
 from . import openapi
 from .deps import GatewayDep, TenantDep, ViewerDep
 

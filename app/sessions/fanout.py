@@ -14,7 +14,8 @@ from contextlib import aclosing
 
 from ..auth import ANONYMOUS, Tenant
 from ..engine.types import Event, Turn
-from .service import SessionService, SessionTurn
+from .service import SessionService
+from .turn import SessionTurn
 
 Indexed = tuple[int, Event]
 

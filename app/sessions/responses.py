@@ -28,7 +28,8 @@ from ..engine.types import Message
 from ..errors import GatewayError
 from ..store import ResponseRecord, Store
 from ..store.null import NullStore
-from .registry import Pointer, SessionRegistry
+from .registry import SessionRegistry
+from .session import Pointer
 
 
 @dataclass

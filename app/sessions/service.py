@@ -12,16 +12,16 @@ import shutil
 import sys
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..auth import ANONYMOUS, Tenant, key_name
-from ..engine.types import CONTINUED, NAMED, ONE_OFF, Engine, Event, Finish, Turn, extend_hash
-from ..errors import GatewayError, store_unavailable
+from ..engine.types import Engine, Event, Turn
+from ..errors import store_unavailable
 from ..policy.limits import Limits
 from ..policy.usage import Ledger, Meter
 from ..shared.counters import RedisCounters
@@ -29,8 +29,11 @@ from ..store import Store
 from ..store.null import NullStore
 from ..translate.common import check_tool_results
 from .errors import credential_mismatch, session_busy, session_exists, session_not_found
-from .registry import Pointer, Session, SessionRegistry, continuation_points
+from .locks import acquire_within
+from .registry import SessionRegistry
+from .session import Session, continuation_points
 from .shared import SharedSessions
+from .turn import SessionTurn, failure_code
 
 # How long a resent history waits for the stateless session it continues while another replica
 # finishes writing that session's last turn, before it starts a session of its own.
@@ -38,75 +41,6 @@ CONTINUATION_WAIT = 0.5
 
 if TYPE_CHECKING:
     from ..agent.workspace import Workspaces
-
-
-@dataclass
-class SessionTurn:
-    """One request's turn. `session_id` is known once the first event (or error) has come, and
-    `pointer` (where its conversation lives) once the turn finished."""
-
-    service: SessionService
-    turn: Turn
-    requested_id: str | None
-    tenant: Tenant = ANONYMOUS
-    door: str = "chat"
-    session_id: str | None = None
-    pointer: Pointer | None = None
-
-    async def events(self) -> AsyncGenerator[Event, None]:
-        service, registry, tenant = self.service, self.service.registry, self.tenant
-        policy = tenant.policy
-        service.limits.check_model(tenant, self.turn.model, lambda name: service.engine.resolve_model(name))
-        async with service.limits.running(tenant):
-            limit = policy.max_sessions if policy else None
-            session, resent = await service.enter(self.turn, self.requested_id, limit)
-            self.session_id = session.id
-            meter, status, reached, error = Meter(), "cancelled", False, None
-            try:
-                # A named session holds the history; a stateless client resent it itself.
-                history = [] if resent else session.messages
-                messages = [*history, *self.turn.messages]
-                check_tool_results(messages)  # the whole conversation: a call may be in the history
-                served = len(session.messages)
-                turn = replace(
-                    self.turn,
-                    messages=messages,
-                    system=self.turn.system if self.turn.system is not None else session.system,
-                    conversation_id=session.uid,
-                    worth=CONTINUED if resent and served else ONE_OFF if resent else NAMED,
-                    history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
-                    process_limit=policy.max_processes if policy else None,
-                    on_partial_usage=meter.partial,
-                    workspace=service.workspace(tenant.id, session.id) if self.turn.agent else None,
-                )
-                session.model, session.system = turn.model or "default", turn.system
-                session.user = turn.user or session.user
-                session.metadata.update(turn.metadata)
-                reached = True
-                async with aclosing(service.engine.stream(turn)) as events:
-                    async for event in events:
-                        meter.see(event)
-                        if isinstance(event, Finish):
-                            conversation = [*turn.messages, event.message]
-                            registry.record_turn(session, conversation[served:])
-                            self.pointer = registry.pointer(session, conversation)
-                            await service.share(session)  # before the client can ask another replica
-                        yield event
-                status = "ok"
-            except Exception as exc:
-                status, error = "error", failure_code(exc)
-                raise
-            finally:
-                await service.let_go(session)
-                if reached:
-                    await service.ledger.record(
-                        self.turn, tenant.key_id, self.door, session.id, meter, status, error, key_name(tenant)
-                    )
-
-
-def failure_code(exc: Exception) -> str:
-    """What the ledger says a turn failed of: the gateway error's code, else the exception's type."""
-    return (exc.code if isinstance(exc, GatewayError) else None) or type(exc).__name__
 
 
 class SessionService:
@@ -225,13 +159,13 @@ class SessionService:
             raise store_unavailable() from exc  # the turn failed; the next one pulls what Redis has
         if not saved:
             self.registry.end(session)
-        await self.shared.unlock(session)
+        await self.shared.locks.unlock(session)
 
     async def let_go(self, session: Session) -> None:
         """The turn on `session` is over: unlock it, here and in Redis."""
         self.registry.release(session)
         if self.shared is not None:
-            await self.shared.unlock(session)
+            await self.shared.locks.unlock(session)
 
     def turn(self, turn: Turn, session_id: str | None, tenant: Tenant = ANONYMOUS, door: str = "chat") -> SessionTurn:
         return SessionTurn(self, turn, session_id, tenant, door)
@@ -311,10 +245,10 @@ class SessionService:
         points = continuation_points(turn.tenant, model, turn.system, turn.messages, credential)
         for session_id in await self.shared.continuations(points):
             session = self.registry.create(turn.tenant, model, turn.system, session_id, credential, stateless=True)
-            if session.lock.locked() or not await self.shared.lock(session, CONTINUATION_WAIT):
+            if session.lock.locked() or not await self.shared.locks.lock(session, CONTINUATION_WAIT):
                 continue  # busy: another request of that conversation runs (or a replica just let go)
             if not await acquire_within(session.lock, 0):
-                await self.shared.unlock(session)  # taken here meanwhile
+                await self.shared.locks.unlock(session)  # taken here meanwhile
                 continue
             self.registry.adopt(session, await self.shared.pull(session))
             if session.turns and not session.gone:
@@ -330,35 +264,9 @@ class SessionService:
         if self.shared is None:
             return
         try:
-            if not await self.shared.lock(session, wait):
+            if not await self.shared.locks.lock(session, wait):
                 raise session_busy(session.id)
             self.registry.adopt(session, await self.shared.pull(session))
         except BaseException:
             await self.let_go(session)
             raise
-
-
-async def acquire_within(lock: asyncio.Lock, timeout: float) -> bool:
-    """Take `lock`, waiting up to `timeout` seconds. A free lock is taken at once, without giving
-    other tasks a turn first (Python 3.10/3.11's `wait_for(lock.acquire(), 0)` never takes it,
-    and with a timeout it yields before taking it). The lock is never left taken by a wait that
-    timed out or was cancelled."""
-    if not lock.locked():
-        await lock.acquire()  # returns at once: no other task runs in between
-        return True
-    if timeout <= 0:
-        return False
-    acquire = asyncio.ensure_future(lock.acquire())
-    try:
-        await asyncio.wait({acquire}, timeout=timeout)
-    finally:
-        if not acquire.done():
-            acquire.cancel()
-            acquire.add_done_callback(lambda task: _release_if_taken(lock, task))
-    return acquire.done() and not acquire.cancelled() and acquire.exception() is None
-
-
-def _release_if_taken(lock: asyncio.Lock, acquire: asyncio.Future[Any]) -> None:
-    """An acquire cancelled too late still took the lock: give it back."""
-    if not acquire.cancelled() and acquire.exception() is None:
-        lock.release()

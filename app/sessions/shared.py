@@ -12,8 +12,7 @@ sees its last event. Keys (after the operator's prefix):
 - `sessions:<tenant>` and `sessions`: sorted sets of live ids by last use (listing, the admin's too);
 - `continuation:<digest>`: the stateless sessions whose served history has that chain hash (per
   tenant, model, system prompt and credential), which a client resending its history continues;
-- `lock:<tenant>:<id>`: the session's turn lock, a lease renewed while the turn runs, so that a
-  replica that dies mid-turn holds it for one lease at most.
+- `lock:<tenant>:<id>`: the session's turn lock (shared_lock.py).
 
 Everything expires with the session TTL, refreshed by each turn. A turn's save is refused when the
 session was deleted (or replaced) meanwhile on another replica: the turn's answer stands, the
@@ -24,27 +23,22 @@ a save touches several keys in one script.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.types import Message
 from ..shared import Shared
 from ..shared.redis import reply
 from .errors import too_many_sessions
-from .registry import Session
+from .session import Session
+from .shared_lock import SessionLocks
 
 log = logging.getLogger(__name__)
 
-LEASE = 10.0  # seconds a turn lock lasts unless renewed; a dead replica's lock lapses after it
-RENEW = LEASE / 3
-POLL = 0.025  # seconds between tries for a lock another replica holds
 SEP = "\x1f"
 
 _SAVE = """
@@ -70,17 +64,6 @@ if ARGV[9] == '1' then
 end
 return 1
 """
-_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-
-@dataclass
-class Lease:
-    """A session's turn lock held in Redis, renewed in the background until released."""
-
-    key: str
-    token: str
-    renewal: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class SharedSessions:
@@ -89,8 +72,7 @@ class SharedSessions:
         self.client = shared.client
         self.ttl = ttl
         self._save = self.client.register_script(_SAVE)
-        self._renew = self.client.register_script(_RENEW)
-        self._release = self.client.register_script(_RELEASE)
+        self.locks = SessionLocks(shared)
 
     # --- keys ---------------------------------------------------------------------------------
     def _record(self, tenant: str, session_id: str) -> tuple[str, str]:
@@ -98,37 +80,6 @@ class SharedSessions:
 
     def _continuation(self, parts: tuple[str, ...]) -> str:
         return self.shared.key("continuation", hashlib.sha256(SEP.join(parts).encode()).hexdigest())
-
-    # --- the turn lock ------------------------------------------------------------------------
-    async def lock(self, session: Session, wait: float) -> bool:
-        """Take the session's lock across replicas, waiting up to `wait` seconds; it is kept on
-        `session.lease` and renewed until `unlock`."""
-        key, token = self.shared.key("lock", session.tenant, session.id), secrets.token_hex(16)
-        deadline = time.monotonic() + wait
-        while not await self.client.set(key, token, nx=True, px=int(LEASE * 1000)):
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(POLL)
-        lease = Lease(key, token)
-        lease.renewal = asyncio.get_running_loop().create_task(self._keep(lease))
-        session.lease = lease
-        return True
-
-    async def unlock(self, session: Session) -> None:
-        """Let go of the session's lock (once; later calls do nothing)."""
-        lease, session.lease = session.lease, None
-        if lease is None:
-            return
-        if lease.renewal is not None:
-            lease.renewal.cancel()
-        with contextlib.suppress(Exception):  # unreachable Redis: the lease lapses by itself
-            await self._release(keys=[lease.key], args=[lease.token])
-
-    async def _keep(self, lease: Lease) -> None:
-        while True:
-            await asyncio.sleep(RENEW)
-            with contextlib.suppress(Exception):
-                await self._renew(keys=[lease.key], args=[lease.token, int(LEASE * 1000)])
 
     # --- reading ------------------------------------------------------------------------------
     async def pull(self, session: Session) -> Session | None:
@@ -266,7 +217,7 @@ class SharedSessions:
         async with self.client.pipeline(transaction=False) as pipe:
             for session_id in others:
                 pipe.hget(self._record(session.tenant, session_id)[0], "meta")
-                pipe.exists(self.shared.key("lock", session.tenant, session_id))
+                pipe.exists(self.locks.key(session.tenant, session_id))
             found = await pipe.execute()
         idle = [
             session_id

@@ -16,7 +16,8 @@ from app.engine.credentials import Credential
 from app.engine.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
 from app.errors import GatewayError
 from app.server import create_app
-from app.sessions.registry import Pointer, SessionRegistry
+from app.sessions.registry import SessionRegistry
+from app.sessions.session import Pointer
 from app.sessions.responses import ResponseStore, StoredResponse
 from app.sessions.service import SessionService
 

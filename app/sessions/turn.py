@@ -1,0 +1,89 @@
+"""One request's turn inside a session (SessionService.turn): the key's limits, the session held,
+the engine's events passed on, the turn recorded when it succeeded, and its usage in the ledger
+however it ended."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ..auth import ANONYMOUS, Tenant, key_name
+from ..engine.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
+from ..errors import GatewayError
+from ..policy.usage import Meter
+from ..translate.common import check_tool_results
+from .session import Pointer
+
+if TYPE_CHECKING:
+    from .service import SessionService
+
+
+@dataclass
+class SessionTurn:
+    """One request's turn. `session_id` is known once the first event (or error) has come, and
+    `pointer` (where its conversation lives) once the turn finished."""
+
+    service: SessionService
+    turn: Turn
+    requested_id: str | None
+    tenant: Tenant = ANONYMOUS
+    door: str = "chat"
+    session_id: str | None = None
+    pointer: Pointer | None = None
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        service, registry, tenant = self.service, self.service.registry, self.tenant
+        policy = tenant.policy
+        service.limits.check_model(tenant, self.turn.model, lambda name: service.engine.resolve_model(name))
+        async with service.limits.running(tenant):
+            limit = policy.max_sessions if policy else None
+            session, resent = await service.enter(self.turn, self.requested_id, limit)
+            self.session_id = session.id
+            meter, status, reached, error = Meter(), "cancelled", False, None
+            try:
+                # A named session holds the history; a stateless client resent it itself.
+                history = [] if resent else session.messages
+                messages = [*history, *self.turn.messages]
+                check_tool_results(messages)  # the whole conversation: a call may be in the history
+                served = len(session.messages)
+                turn = replace(
+                    self.turn,
+                    messages=messages,
+                    system=self.turn.system if self.turn.system is not None else session.system,
+                    conversation_id=session.uid,
+                    worth=CONTINUED if resent and served else ONE_OFF if resent else NAMED,
+                    history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
+                    process_limit=policy.max_processes if policy else None,
+                    on_partial_usage=meter.partial,
+                    workspace=service.workspace(tenant.id, session.id) if self.turn.agent else None,
+                )
+                session.model, session.system = turn.model or "default", turn.system
+                session.user = turn.user or session.user
+                session.metadata.update(turn.metadata)
+                reached = True
+                async with aclosing(service.engine.stream(turn)) as events:
+                    async for event in events:
+                        meter.see(event)
+                        if isinstance(event, Finish):
+                            conversation = [*turn.messages, event.message]
+                            registry.record_turn(session, conversation[served:])
+                            self.pointer = registry.pointer(session, conversation)
+                            await service.share(session)  # before the client can ask another replica
+                        yield event
+                status = "ok"
+            except Exception as exc:
+                status, error = "error", failure_code(exc)
+                raise
+            finally:
+                await service.let_go(session)
+                if reached:
+                    await service.ledger.record(
+                        self.turn, tenant.key_id, self.door, session.id, meter, status, error, key_name(tenant)
+                    )
+
+
+def failure_code(exc: Exception) -> str:
+    """What the ledger says a turn failed of: the gateway error's code, else the exception's type."""
+    return (exc.code if isinstance(exc, GatewayError) else None) or type(exc).__name__
