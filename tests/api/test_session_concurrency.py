@@ -17,9 +17,9 @@ from app.engine.types import Event, Finish, Message, ModelInfo, TextDelta, Turn,
 from app.errors import GatewayError
 from app.server import create_app
 from app.sessions.registry import SessionRegistry
-from app.sessions.session import Pointer
 from app.sessions.responses import ResponseStore, StoredResponse
 from app.sessions.service import SessionService
+from app.sessions.session import Pointer
 
 
 class GatedEngine:

@@ -19,11 +19,12 @@ from tests.support import conversation, texts, wait_until
 pytestmark = pytest.mark.e2e
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
+ADMIN_KEY = "e2e-replicas-admin"
 
 
 @pytest.fixture(scope="module")
 def pair(upstream, cli_config_dir, tmp_path_factory, redis_server):
-    settings = {"redis_url": redis_server.url, "session_busy_wait": "15"}
+    settings = {"redis_url": redis_server.url, "session_busy_wait": "15", "admin_key": ADMIN_KEY}
     servers = [
         serve(upstream, cli_config_dir, tmp_path_factory, name, **settings) for name in ("replica-a", "replica-b")
     ]
@@ -109,6 +110,36 @@ def test_two_concurrent_turns_on_one_session_through_both_replicas_take_turns(pa
     assert answers == {"a": "slow answer " * 10, "b": "second answer"}
     assert [text for role, text in received(fake) if role == "user"] == ["Start.", "first", "second"]
     assert "slow answer" in received(fake)[-2][1]  # B's turn saw A's whole answer
+
+
+def test_a_keys_rate_limit_holds_over_both_replicas(pair, fake):
+    a, b = pair
+    made = httpx.post(
+        f"{a.url}/admin/keys", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, json={"name": "r", "rpm": 3}
+    )
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": "count me"}]}
+    statuses = [httpx.post(f"{s.url}/v1/chat/completions", headers=key, json=body, timeout=60) for s in (a, b, a, b)]
+    assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+    refused = statuses[-1]
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert int(refused.headers["retry-after"]) > 0 and refused.headers["x-ratelimit-remaining-requests"] == "0"
+    usage = httpx.get(f"{b.url}/v1/usage", headers=key).json()  # the ledger is shared too
+    assert usage["total"]["requests"] == 3
+
+
+def test_a_stored_response_is_continued_and_read_on_the_other_replica(pair, fake):
+    a, b = pair
+    first = client(a).responses.create(model="sonnet", input="My name is Ann.")
+    second = client(b).responses.create(model="sonnet", input="What is my name?", previous_response_id=first.id)
+    assert second.output_text == "echo: What is my name?"
+    assert received(fake) == [
+        ("user", "My name is Ann."),
+        ("assistant", "echo: My name is Ann."),
+        ("user", "What is my name?"),
+    ]
+    assert client(a).responses.retrieve(second.id).output_text == "echo: What is my name?"
 
 
 def test_after_a_replica_is_killed_mid_turn_the_other_goes_on_from_redis(
