@@ -223,7 +223,7 @@ def main() -> None:
     upstream = subprocess.Popen([sys.executable, "-m", "tests.fakes.upstream", "--port", str(upstream_port)], cwd=ROOT)
     fake = FakeAnthropic(port=upstream_port)  # only for its cli_env()
     env = fake.cli_env(str(tmp / "claude-config"))
-    wait_until(lambda: _up(f"{fake.url}/health"), 10)
+    wait_until(lambda: is_up(f"{fake.url}/health"), 10)
     common = {
         **env,
         "GATEWAY_API_KEYS": KEY,
@@ -323,7 +323,7 @@ def step_rows(env: dict[str, str], client: OpenAI, steps: int) -> list[tuple[str
     ]
 
 
-def _up(url: str) -> bool:
+def is_up(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:

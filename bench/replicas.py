@@ -7,14 +7,14 @@ the real bundled Claude Code CLI against the fake Anthropic API on loopback, dri
 Per round, two fresh named sessions (`session_id` in the body), each started on replica A; then,
 after a quiet pause, a follow-up's time to first token (streamed chat completion):
 - on the SAME replica (A): its Claude process for the session is still warm;
-- on the OTHER replica (B): B has no process for it, so it takes a spare and rebuilds the session's
-  history from Redis as real turns (Claude Code's own transcript files stay on A's disk).
+- on the OTHER replica (B): B has no process for it, so it starts one on a transcript it writes
+  from the session's history in Redis (real turns; Claude Code's own files stay on A's disk).
 Rounds interleave the two, so that the noise of a small machine hits both alike.
 
 The fake upstream answers with every user text of the conversation it was sent, so each reply
 shows whether the model saw the first turn: the table counts the follow-ups that recalled it.
-Before replicas share sessions, B does not know the session and starts a new one with that name:
-its follow-ups then recall nothing, and the table says so.
+Should B not find the session in Redis, it would start a new one of that name: its follow-ups
+would recall nothing, and the table says so.
 
 Each replica has its own data folder and its own CLAUDE_CONFIG_DIR, as separate machines would.
 """
@@ -36,7 +36,7 @@ from openai import OpenAI
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench import median_ms, ttft  # noqa: E402
+from bench.bench import is_up, median_ms, ttft  # noqa: E402
 from tests.fakes.upstream import FakeAnthropic, Reply  # noqa: E402
 from tests.real_redis import RedisServer  # noqa: E402
 from tests.support import GatewayServer, conversation, free_port, texts, wait_until  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
     recalled: dict[str, int] = {"same": 0, "other": 0}
     try:
         fake = FakeAnthropic(port=port)  # only for its url and cli_env()
-        if not wait_until(lambda: _up(f"{fake.url}/health"), 60):  # it imports what this module does
+        if not wait_until(lambda: is_up(f"{fake.url}/health"), 60):  # it imports what this module does
             raise RuntimeError("the fake upstream did not start")
         redis = RedisServer(tmp / "redis").start()
         for name in ("a", "b"):
@@ -147,16 +147,9 @@ def print_table(rounds: int, times: dict[str, list[float]], recalled: dict[str, 
         print(f"{name.ljust(width)}  {value}")
     if recalled["other"] < rounds:
         print(
-            "\nThe other replica did not continue every conversation: sessions are not shared through Redis"
-            " (yet), so B started a new session under the same name. Its figure is then a new session's."
+            "\nThe other replica did not continue every conversation: B started a new session under the same"
+            " name (sessions not shared through Redis?). Its figure is then a new session's."
         )
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":
