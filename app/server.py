@@ -12,8 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from .agent.policy import gateway_policy, operator_servers
@@ -142,8 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
         return error_response(request.url.path, error)
 
-    @app.exception_handler(RedisConnectionError)
-    @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(RedisError)  # out of reach, and refusals (READONLY after a failover, OOM)
     async def shared_store_down(request: Request, exc: Exception) -> JSONResponse:
         """Redis (GATEWAY_REDIS_URL) out of reach is the gateway's outage, not a bug: a 503 to retry."""
         log.warning("the shared store did not answer: %r", exc)

@@ -16,8 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from ..auth import ANONYMOUS, Tenant, key_name
 from ..engine.types import Engine, Event, Turn
@@ -72,8 +71,9 @@ class SessionService:
         """A new session with the conversation of `session_id` so far, its workspace copied, and
         Claude Code's session branched off (engine/fork.py); 409 while the source is in a turn."""
         found = await self.lookup(tenant.id, session_id)
+        local_limit = None if self.shared is None else sys.maxsize  # with replicas, Redis counts (make_room)
         source = self.registry.create(
-            tenant.id, found.model, found.system, session_id, found.credential, stateless=found.stateless
+            tenant.id, found.model, found.system, session_id, found.credential, local_limit, stateless=found.stateless
         )
         await self._hold(source, self.busy_wait)
         try:
@@ -138,14 +138,15 @@ class SessionService:
             raise session_not_found(session_id)
         return uid
 
-    def ended_elsewhere(self, kind: str, tenant: str, session_id: str) -> None:
-        """Another replica deleted a session, or revoked a tenant: end this replica's copies (and
-        so their processes) now; one in a turn here ends when its turn lets go."""
+    def ended_elsewhere(self, kind: str, tenant: str, session_id: str, uid: str) -> None:
+        """A replica deleted a session, or revoked a tenant: end this replica's copies (and so
+        their processes) now; one in a turn here ends when its turn lets go. A session made again
+        under that name meanwhile (another uid) stays."""
         if kind == "tenant":
             self.registry.end_tenant(tenant)
             return
         local = self.registry.local(tenant, session_id)
-        if local is not None and local.stored and not local.lock.locked():
+        if local is not None and local.uid == uid and not local.lock.locked():
             self.registry.end(local)
 
     async def share(self, session: Session) -> None:
@@ -153,9 +154,12 @@ class SessionService:
         session; if it was deleted meanwhile on another replica, it ends here too."""
         if self.shared is None:
             return
+        if session.gone:  # deleted during the turn (on this replica): nothing to bring back
+            await self.shared.locks.unlock(session)
+            return
         try:
             saved = await self.shared.save(session)
-        except (RedisConnectionError, RedisTimeoutError) as exc:  # mid-stream: the door's failure event
+        except RedisError as exc:  # mid-stream: the door's failure event, not a broken stream
             raise store_unavailable() from exc  # the turn failed; the next one pulls what Redis has
         if not saved:
             self.registry.end(session)
@@ -243,14 +247,23 @@ class SessionService:
                 await self._hold(found, 0)  # free (continuations are free ones): no wait
             return found
         points = continuation_points(turn.tenant, model, turn.system, turn.messages, credential)
-        for session_id in await self.shared.continuations(points):
-            session = self.registry.create(turn.tenant, model, turn.system, session_id, credential, stateless=True)
+        for point, session_id in await self.shared.continuations(points):
+            session = self.registry.create(
+                turn.tenant, model, turn.system, session_id, credential, sys.maxsize, stateless=True
+            )
             if session.lock.locked() or not await self.shared.locks.lock(session, CONTINUATION_WAIT):
                 continue  # busy: another request of that conversation runs (or a replica just let go)
             if not await acquire_within(session.lock, 0):
                 await self.shared.locks.unlock(session)  # taken here meanwhile
                 continue
-            self.registry.adopt(session, await self.shared.pull(session))
+            try:
+                truth = await self.shared.pull(session)
+                self.registry.adopt(session, truth)
+                if truth is None:  # expired: listed no more
+                    await self.shared.unlist(point, session_id)
+            except BaseException:
+                await self.let_go(session)
+                raise
             if session.turns and not session.gone:
                 return session
             await self.let_go(session)

@@ -51,7 +51,9 @@ elseif stored > 0 then
   return 0
 end
 redis.call('HSET', KEYS[1], 'uid', ARGV[1], 'meta', ARGV[3])
-for i = 10, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+for i = 11, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[10])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[10])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
@@ -118,16 +120,20 @@ class SharedSessions:
         decoded = [json.loads(e) for e in entries]
         return _session(json.loads(raw), [_message(e) for e in decoded], [e["hash"] for e in decoded])
 
-    async def continuations(self, parts: list[tuple[str, ...]]) -> list[str]:
-        """The ids of the stateless sessions listed at each of `parts` (continuation keys, longest
-        history first), in that order."""
+    async def continuations(self, parts: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], str]]:
+        """The stateless sessions listed at each of `parts` (continuation keys, longest history
+        first), in that order: (where it is listed, its id) each."""
         if not parts:
             return []
         async with self.client.pipeline(transaction=False) as pipe:
             for key in parts:
                 pipe.smembers(self._continuation(key))
             found = await pipe.execute()
-        return [member.decode() for members in found for member in sorted(members)]
+        return [(key, member.decode()) for key, members in zip(parts, found, strict=True) for member in sorted(members)]
+
+    async def unlist(self, part: tuple[str, ...], session_id: str) -> None:
+        """Take a session that expired off the continuation list it was left on."""
+        await reply(self.client.srem(self._continuation(part), session_id))
 
     async def listed(self, tenant: str | None) -> list[Session]:
         """The live sessions of `tenant` (every tenant's for None), without their messages."""
@@ -172,6 +178,7 @@ class SharedSessions:
             session.id,
             "1" if old and old != new else "0",
             "1" if new else "0",
+            session.last_used - self.ttl,  # listed sessions idle for longer have expired
             *fresh,
         ]
         if await self._save(keys=keys, args=args) != 1:
@@ -193,7 +200,7 @@ class SharedSessions:
             if meta.get("continuation"):
                 pipe.srem(self._continuation(tuple(meta["continuation"])), session_id)
             await pipe.execute()
-        await self.announce("session", tenant, session_id)
+        await self.announce("session", tenant, session_id, meta["uid"])
         return str(meta["uid"])
 
     async def delete_tenant(self, tenant: str) -> None:
@@ -230,22 +237,23 @@ class SharedSessions:
             await self.delete(session.tenant, session_id)
 
     # --- news for the other replicas ----------------------------------------------------------
-    async def announce(self, kind: str, tenant: str, session_id: str = "") -> None:
-        """Tell every replica that a session (`kind` "session") or all of a tenant's ("tenant")
-        ended, so that they stop its processes now rather than when they idle out."""
-        await reply(self.client.publish(self.shared.key("ended"), json.dumps([kind, tenant, session_id])))
+    async def announce(self, kind: str, tenant: str, session_id: str = "", uid: str = "") -> None:
+        """Tell every replica that a session (`kind` "session", that very one: `uid`) or all of a
+        tenant's ("tenant") ended, so that they stop its processes now rather than when they idle out."""
+        await reply(self.client.publish(self.shared.key("ended"), json.dumps([kind, tenant, session_id, uid])))
 
-    async def listen(self, on_ended: Callable[[str, str, str], None]) -> None:
-        """Call `on_ended(kind, tenant, session_id)` for each announcement, forever (a task the
-        app cancels at shutdown); reconnects after Redis goes away."""
+    async def listen(self, on_ended: Callable[[str, str, str, str], None]) -> None:
+        """Call `on_ended(kind, tenant, session_id, uid)` for each announcement, forever (a task
+        the app cancels at shutdown); subscribes again after Redis went away. It waits for news a
+        second at a time: a blocking read would hit the client's socket timeout when all is quiet."""
         while True:
             try:
                 async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.shared.key("ended"))
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            kind, tenant, session_id = json.loads(message["data"])
-                            on_ended(kind, tenant, session_id)
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if message is not None and message.get("type") == "message":
+                            on_ended(*json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception:

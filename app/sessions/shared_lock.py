@@ -62,7 +62,8 @@ class SessionLocks:
         if lease.renewal is not None:
             lease.renewal.cancel()
         with contextlib.suppress(Exception):  # unreachable Redis: the lease lapses by itself
-            await self._release(keys=[lease.key], args=[lease.token])
+            # Shielded: a turn cancelled as its client leaves still lets go at once.
+            await asyncio.shield(self._release(keys=[lease.key], args=[lease.token]))
 
     async def _keep(self, lease: Lease) -> None:
         while True:

@@ -30,7 +30,9 @@ class Shared:
     @classmethod
     def connect(cls, url: str, prefix: str = "claude-gateway:") -> Shared:
         """A client for `url`; it connects on first use, inside the running event loop."""
-        client = redis.Redis.from_url(url, decode_responses=False, health_check_interval=30, socket_timeout=10)
+        client = redis.Redis.from_url(
+            url, decode_responses=False, health_check_interval=30, socket_timeout=5, socket_connect_timeout=3
+        )
         return cls(client, prefix)
 
     def key(self, *parts: str) -> str:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
+import uvicorn
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.engine.types import CONTINUED, NAMED, Finish, Message, TextDelta
 from app.errors import GatewayError
 from tests.real_redis import RedisServer
-from tests.support import ask, make_client
+from tests.support import ask, free_port, make_client
 
 
 def replica(**settings):
@@ -280,3 +283,118 @@ async def test_redis_lost_during_a_turn_fails_that_turn_with_a_503_in_the_doors_
         }
     finally:
         server.stop()
+
+
+async def test_a_failed_pull_while_continuing_a_stateless_session_leaves_no_lock_behind(redis_url):
+    a, _ = replica(redis_url=redis_url)
+    first = await a.post("/v1/chat/completions", json=ask("hello"))
+    assert first.status_code == 200
+    history = [{"role": "user", "content": "hello"}, first.json()["choices"][0]["message"]]
+    shared = a._transport.app.state.gateway.sessions.shared  # type: ignore[attr-defined]
+    real_pull, failures = shared.pull, [1]
+
+    async def flaky_pull(session):
+        if failures:
+            failures.pop()
+            raise RedisConnectionError("Redis blinked")
+        return await real_pull(session)
+
+    shared.pull = flaky_pull
+    failed = await a.post("/v1/chat/completions", json=ask("again", history))
+    assert failed.status_code == 503
+    registry = a._transport.app.state.gateway.sessions.registry  # type: ignore[attr-defined]
+    held = [s for s in registry._sessions.values() if s.lock.locked()]
+    client = aioredis.Redis.from_url(redis_url)
+    locks = [k async for k in client.scan_iter("claude-gateway:lock:*")]
+    await client.aclose()
+    assert not held and not locks, (held, locks)
+
+
+async def test_a_session_deleted_during_its_first_turn_on_the_same_replica_stays_deleted(redis_url):
+    a, engine_a = replica(redis_url=redis_url)
+    gate = asyncio.Event()
+
+    async def slow(turn):
+        engine_a.turns.append(turn)
+        await gate.wait()
+        yield TextDelta("hi")
+        yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "hi"}]))
+
+    engine_a.stream = slow  # type: ignore[method-assign]
+    running = asyncio.create_task(a.post("/v1/chat/completions", json=ask("one", session_id="d1")))
+    while not engine_a.turns:
+        await asyncio.sleep(0.01)
+    assert (await a.delete("/v1/sessions/d1")).status_code == 200
+    gate.set()
+    assert (await running).status_code == 200
+    assert (await a.get("/v1/sessions/d1")).status_code == 404
+    assert [s["id"] for s in (await a.get("/v1/sessions")).json()["data"]] == []
+
+
+async def test_a_client_leaving_a_stream_lets_go_of_the_sessions_lock_in_redis(redis_url):
+    a, engine_a = replica(redis_url=redis_url)
+    app = a._transport.app  # type: ignore[attr-defined]
+    closed = asyncio.Event()
+
+    async def endless(turn):
+        engine_a.turns.append(turn)
+        try:
+            yield TextDelta("first")
+            await asyncio.Event().wait()
+            yield Finish("stop")
+        finally:
+            closed.set()
+
+    engine_a.stream = endless  # type: ignore[method-assign]
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            async with http.stream(
+                "POST", "/v1/chat/completions", json={**ask("hi", session_id="c1"), "stream": True}
+            ) as r:
+                async for _ in r.aiter_raw():
+                    break
+        await asyncio.wait_for(closed.wait(), 10)
+        registry = app.state.gateway.sessions.registry
+        while registry.local("anonymous", "c1").lock.locked():
+            await asyncio.sleep(0.01)
+        client = aioredis.Redis.from_url(redis_url)
+        for _ in range(100):  # the release is a round trip away at most
+            if not await client.exists("claude-gateway:lock:anonymous:c1"):
+                break
+            await asyncio.sleep(0.01)
+        left = await client.pttl("claude-gateway:lock:anonymous:c1")
+        await client.aclose()
+        assert left == -2, f"the lock outlives the turn by {left} ms"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def test_a_late_announcement_of_a_delete_spares_the_session_made_again_under_that_name(redis_url):
+    a, _ = replica(redis_url=redis_url)
+    service = a._transport.app.state.gateway.sessions  # type: ignore[attr-defined]
+    assert (await a.post("/v1/chat/completions", json=ask("one", session_id="again"))).status_code == 200
+    old = service.registry.local("anonymous", "again").uid
+    assert (await a.delete("/v1/sessions/again")).status_code == 200
+    assert (await a.post("/v1/chat/completions", json=ask("two", session_id="again"))).status_code == 200
+    service.ended_elsewhere("session", "anonymous", "again", old)  # the delete's news, arriving late
+    assert not service.registry.local("anonymous", "again").gone
+    assert (await a.get("/v1/sessions/again")).json()["turns"] == 1
+
+
+async def test_an_expired_stateless_session_is_taken_off_its_continuation_list(redis_url):
+    a, _ = replica(redis_url=redis_url)
+    first = await a.post("/v1/chat/completions", json=ask("hello"))
+    history = [{"role": "user", "content": "hello"}, first.json()["choices"][0]["message"]]
+    client = aioredis.Redis.from_url(redis_url)
+    [listed] = [k async for k in client.scan_iter("claude-gateway:continuation:*")]
+    for key in [k async for k in client.scan_iter("claude-gateway:session:*")]:
+        await client.delete(key)  # as if it expired
+    assert (await a.post("/v1/chat/completions", json=ask("again", history))).status_code == 200
+    assert await client.smembers(listed) == set()
+    await client.aclose()
