@@ -45,7 +45,9 @@ async def test_every_key_of_a_transcript_expires_with_the_session_ttl(shared):
 async def test_an_entry_sent_twice_is_kept_once_and_entries_without_uuid_always(shared):
     store = RedisSessionStore(shared, TTL)
     await store.append(KEY, [{"type": "user", "uuid": "a"}, {"type": "queue-operation"}])
-    await store.append(KEY, [{"type": "user", "uuid": "a"}, {"type": "assistant", "uuid": "b"}, {"type": "queue-operation"}])
+    await store.append(
+        KEY, [{"type": "user", "uuid": "a"}, {"type": "assistant", "uuid": "b"}, {"type": "queue-operation"}]
+    )
     assert await store.load(KEY) == [
         {"type": "user", "uuid": "a"},
         {"type": "queue-operation"},
