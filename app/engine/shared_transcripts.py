@@ -56,12 +56,17 @@ class TranscriptMirror(SessionStore):
     delete = SessionStore.delete
     list_subkeys = SessionStore.list_subkeys
 
-    def __init__(self, store: RedisSessionStore, conversation_id: str) -> None:
+    def __init__(self, store: RedisSessionStore, conversation_id: str, gaps: set[tuple[str, str]]) -> None:
         self.store = store
         self.conversation_id = conversation_id
+        self.gaps = gaps
 
     async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
-        await self.store.append(_key(self.conversation_id, key["session_id"], key.get("subpath")), entries)
+        try:
+            await self.store.append(_key(self.conversation_id, key["session_id"], key.get("subpath")), entries)
+        except BaseException:  # the SDK retries, or drops the batch: either way, it may be missing
+            self.gaps.add((self.conversation_id, key["session_id"]))
+            raise
 
     async def load(self, key: SessionKey) -> list[SessionStoreEntry] | None:
         return None
@@ -73,19 +78,26 @@ class SharedTranscripts:
 
     def __init__(self, store: RedisSessionStore) -> None:
         self.store = store
+        # (conversation, Claude Code session) whose mirroring failed once: their copy in Redis may
+        # lack entries, so it is never marked as holding a conversation (a resumed session keeps
+        # its id; a rebuilt one gets a new id, and with it a complete copy).
+        self.gaps: set[tuple[str, str]] = set()
 
     def mirror_for(self, conversation: Conversation, key: SpawnKey) -> TranscriptMirror | None:
         """Where a process of `key` mirrors its transcript: an agent session's to Redis; a chat
         process's nowhere (a chat session's history is complete: it is rebuilt from it)."""
         if key.agent is None or not conversation.workspace:
             return None
-        return TranscriptMirror(self.store, conversation.id)
+        return TranscriptMirror(self.store, conversation.id, self.gaps)
 
     async def mark(self, conversation: Conversation, key: SpawnKey, claude_session: str | None, holds: str) -> None:
         """A clean turn: Claude Code's session `claude_session` holds the history up to `holds`."""
         if claude_session is None or self.mirror_for(conversation, key) is None:
             return
         try:
+            if (conversation.id, claude_session) in self.gaps:
+                await self.store.unmark(conversation.id)  # other replicas rebuild from the history
+                return
             await self.store.mark(conversation.id, claude_session, holds)
         except Exception:
             log.warning("could not note conversation %s's transcript in Redis", conversation.id, exc_info=True)

@@ -146,6 +146,9 @@ class RedisSessionStore(SessionStore):
         head = json.dumps({"session": session_id, "holds": holds})
         await self.client.set(self.shared.key("transcript-head", _part(project_key)), head, px=int(self.ttl * 1000))
 
+    async def unmark(self, project_key: str) -> None:
+        await self.client.delete(self.shared.key("transcript-head", _part(project_key)))
+
     async def head(self, project_key: str) -> tuple[str, str] | None:
         """(session id, history hash) of the last `mark`, or None."""
         raw = await self.client.get(self.shared.key("transcript-head", _part(project_key)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 
 from tests.e2e.conftest import serve
 from tests.e2e.test_agent_e2e import chat, tool
@@ -75,3 +76,25 @@ def test_an_agent_session_goes_on_at_the_other_replica_with_claude_codes_own_tra
     body = asked(fake, "And once more?")
     assert bash_call(body, "ran-on-") is not None
     assert "What did the command print?" in str(body["messages"])
+
+
+def test_without_a_transcript_in_redis_the_other_replica_rebuilds_from_the_history(agent_pair, fake, redis_server):
+    a, b = agent_pair
+    command = tool("Bash", command="echo lost-$((6 * 7))", description="probe")
+    assert chat(a, command, EDITS, session="agent-history-only").status_code == 200
+    shared = redis.Redis.from_url(redis_server.url)
+    gone = shared.keys("claude-gateway:transcript*")
+    assert gone, "replica A mirrored nothing to Redis"
+    shared.delete(*gone)
+
+    answer = chat(b, "Still there?", EDITS, session="agent-history-only")
+    assert answer.status_code == 200, answer.text
+    body = asked(fake, "Still there?")
+    assert bash_call(body, "lost-") is None  # the text history only: Claude Code's calls are gone
+    assert "results: lost-42" in str(body["messages"])  # A's answer, as the session's history has it
+
+    # Back on A: the transcript B rebuilt from the history went to Redis whole, not only B's own turn.
+    again = chat(a, "And now?", EDITS, session="agent-history-only")
+    assert again.status_code == 200, again.text
+    seen = str(asked(fake, "And now?")["messages"])
+    assert "results: lost-42" in seen and "Still there?" in seen
