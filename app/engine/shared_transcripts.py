@@ -108,18 +108,15 @@ class SharedTranscripts:
         if self.mirror_for(conversation, key) is None:
             return None
         try:
-            head = await self.store.head(conversation.id)
-            if head is None or head[1] != holds or not _is_uuid(head[0]):
-                return None
-            entries = await self.store.load(_key(conversation.id, head[0]))
+            marked = await self.store.marked(conversation.id, holds)
         except Exception:
             log.warning("could not read conversation %s's transcript from Redis", conversation.id, exc_info=True)
             return None
-        if not entries:
+        if marked is None or not _is_uuid(marked[0]):
             return None
         folder = project_dir(conversation.config_dir, conversation.cwd)
-        await asyncio.to_thread(_write_jsonl, folder, head[0], entries)
-        return head[0]
+        await asyncio.to_thread(_write_jsonl, folder, *marked)
+        return marked[0]
 
     async def seed(self, conversation: Conversation, key: SpawnKey, claude_session: str) -> None:
         """Send a transcript the gateway wrote itself (a history rebuilt as one): the CLI mirrors

@@ -13,7 +13,8 @@ prefix; a part's ':' and '%' are escaped, so keys never collide):
   entry appended twice (a retried batch, a transcript sent again) is kept once, as the protocol asks;
 - `transcripts:<project>`: a sorted set of the project's sessions by last append (epoch ms);
 - `transcript-head:<project>`: the gateway's own note of the session that holds a conversation's
-  latest clean turn, and that turn's history hash (`mark`, `head`).
+  latest clean turn, that turn's history hash, and how many entries the session had then
+  (`mark`, `marked`): what a failed or cut-short turn appended after them is never resumed.
 
 Everything expires `ttl` after the last append (the session TTL): the SDK never deletes (its
 docstring leaves retention to the adapter), and a transcript must not outlive its session.
@@ -63,6 +64,15 @@ return pushed
 """
 
 
+# KEYS: entries, head; ARGV: session id, history hash, ttl ms
+_MARK = """
+local head = cjson.encode({session = ARGV[1], holds = ARGV[2], length = redis.call('LLEN', KEYS[1])})
+redis.call('SET', KEYS[2], head, 'PX', ARGV[3])
+"""
+# KEYS: entries; ARGV: how many to keep
+_TRIM = "if redis.call('LLEN', KEYS[1]) > tonumber(ARGV[1]) then redis.call('LTRIM', KEYS[1], 0, ARGV[1] - 1) end"
+
+
 def _part(text: str) -> str:
     return text.replace("%", "%25").replace(":", "%3A")
 
@@ -79,6 +89,8 @@ class RedisSessionStore(SessionStore):
         self.client = shared.client
         self.ttl = ttl
         self._append = self.client.register_script(_APPEND)
+        self._mark = self.client.register_script(_MARK)
+        self._trim = self.client.register_script(_TRIM)
 
     # --- keys ---------------------------------------------------------------------------------
     def _entries(self, key: SessionKey) -> str:
@@ -142,17 +154,31 @@ class RedisSessionStore(SessionStore):
         return sorted(member.decode() for member in await reply(self.client.smembers(self._subpaths(key))))
 
     # --- the gateway's note of which session holds a conversation's latest turn ----------------
+    def _head(self, project_key: str) -> str:
+        return self.shared.key("transcript-head", _part(project_key))
+
     async def mark(self, project_key: str, session_id: str, holds: str) -> None:
-        head = json.dumps({"session": session_id, "holds": holds})
-        await self.client.set(self.shared.key("transcript-head", _part(project_key)), head, px=int(self.ttl * 1000))
+        """Session `session_id`, as it is now, holds the conversation `project_key` up to `holds`."""
+        entries = self._entries({"project_key": project_key, "session_id": session_id})
+        await self._mark(keys=[entries, self._head(project_key)], args=[session_id, holds, int(self.ttl * 1000)])
 
     async def unmark(self, project_key: str) -> None:
-        await self.client.delete(self.shared.key("transcript-head", _part(project_key)))
+        await self.client.delete(self._head(project_key))
 
-    async def head(self, project_key: str) -> tuple[str, str] | None:
-        """(session id, history hash) of the last `mark`, or None."""
-        raw = await self.client.get(self.shared.key("transcript-head", _part(project_key)))
+    async def marked(self, project_key: str, holds: str) -> tuple[str, list[SessionStoreEntry]] | None:
+        """The session marked as holding `project_key` up to `holds`, with its entries as they were
+        then (None if there is none); what came after them (a turn that failed or was cut short)
+        goes, so that what the session's next process mirrors follows them."""
+        raw = await self.client.get(self._head(project_key))
         if raw is None:
             return None
         head = json.loads(raw)
-        return str(head["session"]), str(head["holds"])
+        if head["holds"] != holds or not head["length"]:
+            return None
+        session_id, length = str(head["session"]), int(head["length"])
+        key: SessionKey = {"project_key": project_key, "session_id": session_id}
+        lines = await reply(self.client.lrange(self._entries(key), 0, length - 1))
+        if len(lines) != length:
+            return None  # expired meanwhile
+        await self._trim(keys=[self._entries(key)], args=[length])
+        return session_id, [json.loads(line) for line in lines]

@@ -11,7 +11,7 @@ import redis
 
 from tests.e2e.conftest import serve
 from tests.e2e.test_agent_e2e import chat, tool
-from tests.fakes.upstream import last_user_text
+from tests.fakes.upstream import Reply, last_user_text
 
 pytestmark = pytest.mark.e2e
 
@@ -98,3 +98,18 @@ def test_without_a_transcript_in_redis_the_other_replica_rebuilds_from_the_histo
     assert again.status_code == 200, again.text
     seen = str(asked(fake, "And now?")["messages"])
     assert "results: lost-42" in seen and "Still there?" in seen
+
+
+def test_a_turn_that_failed_on_one_replica_is_not_resumed_on_the_other(agent_pair, fake):
+    a, b = agent_pair
+    command = tool("Bash", command="echo kept-$((6 * 7))", description="probe")
+    assert chat(a, command, EDITS, session="agent-failed-turn").status_code == 200
+    fake.enqueue(Reply(status=500))
+    failed = chat(a, "This turn fails upstream.", EDITS, session="agent-failed-turn")
+    assert failed.status_code >= 500, failed.text
+
+    answer = chat(b, "After the failure.", EDITS, session="agent-failed-turn")
+    assert answer.status_code == 200, answer.text
+    body = asked(fake, "After the failure.")
+    assert bash_call(body, "kept-") is not None
+    assert "This turn fails upstream." not in str(body["messages"])  # the session never had it

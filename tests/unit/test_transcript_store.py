@@ -35,7 +35,7 @@ async def test_every_key_of_a_transcript_expires_with_the_session_ttl(shared):
     store = RedisSessionStore(shared, TTL)
     await store.append(KEY, [{"type": "user", "uuid": "u1"}])
     await store.append({**KEY, "subpath": "subagents/agent-1"}, [{"type": "user", "uuid": "s1"}])
-    await store.mark(KEY["project_key"], KEY["session_id"], "hash")
+    await store.mark(KEY["project_key"], KEY["session_id"], "hash")  # the head
     keys = await shared.client.keys("test-transcripts:*")
     assert len(keys) == 7  # main, sub, their uuids, subpaths, index, head
     for key in keys:
@@ -64,10 +64,26 @@ async def test_colons_in_keys_never_make_two_sessions_one(shared):
     assert await store.load({"project_key": "a", "session_id": "b:c"}) == [{"type": "x", "n": 2}]
 
 
-async def test_the_head_names_the_last_marked_session(shared):
+async def test_the_marked_session_comes_back_as_it_was_when_marked(shared):
     store = RedisSessionStore(shared, TTL)
-    assert await store.head("conv-1") is None
-    await store.mark("conv-1", "s1", "h1")
-    await store.mark("conv-1", "s2", "h2")
-    assert await store.head("conv-1") == ("s2", "h2")
-    assert await store.head("conv-2") is None
+    other = {**KEY, "session_id": "66666666-2222-3333-4444-555555555555"}
+    await store.append(other, [{"type": "user", "uuid": "o1"}])
+    await store.mark("conv-1", other["session_id"], "h0")
+    clean = [{"type": "user", "uuid": "u1"}, {"type": "assistant", "uuid": "a1"}]
+    await store.append(KEY, clean)
+    await store.mark("conv-1", KEY["session_id"], "h1")
+    await store.append(KEY, [{"type": "user", "uuid": "u2"}])  # a turn that then failed
+    assert await store.marked("conv-1", "h0") is None  # the last mark only
+    assert await store.marked("conv-2", "h1") is None
+    assert await store.marked("conv-1", "h1") == (KEY["session_id"], clean)
+    # what the failed turn left is gone, so that the next process's entries follow the clean ones
+    await store.append(KEY, [{"type": "user", "uuid": "u3"}])
+    assert await store.load(KEY) == [*clean, {"type": "user", "uuid": "u3"}]
+
+
+async def test_a_mark_can_be_taken_back(shared):
+    store = RedisSessionStore(shared, TTL)
+    await store.append(KEY, [{"type": "user", "uuid": "u1"}])
+    await store.mark("conv-1", KEY["session_id"], "h1")
+    await store.unmark("conv-1")
+    assert await store.marked("conv-1", "h1") is None
