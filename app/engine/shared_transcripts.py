@@ -6,11 +6,13 @@ An agent conversation's context is Claude Code's own transcript: its tool calls 
   fed by the CLI's `--session-mirror` frames; the SDK flushes it before it passes the turn's result
   on), through `TranscriptMirror`, a view of the RedisSessionStore (app/shared/transcripts.py);
 - at the end of a clean turn, before the client sees it, the router `mark`s which Claude Code
-  session holds the conversation, with the history hash it holds (as a live process's `holds`);
+  session holds the conversation, with the history hash it holds (as a live process's `holds`)
+  and its length then (what a later failed or cut-short turn mirrors is never resumed);
 - a replica whose conversation does not hold the turn's history (it never ran the session, or
   another replica ran its later turns) `restore`s the marked transcript into its own agent config
   folder, if it holds exactly the turn's history, and the router resumes it (`--resume`), as after
-  a restart; otherwise, or if the CLI refuses it, the conversation is rebuilt from the history.
+  a restart; otherwise, or if the CLI refuses it, the conversation is rebuilt from the history
+  (whose transcript the gateway then `seed`s to Redis: the CLI mirrors only what it writes).
 
 Why the gateway materialises, and not the SDK: with `session_store` and `resume`, the SDK loads the
 transcript into a `tempfile.mkdtemp()` folder and points CLAUDE_CONFIG_DIR there, on every resume.
@@ -130,6 +132,7 @@ class SharedTranscripts:
             entries = [json.loads(line) for line in text.splitlines() if line.strip()]
             await self.store.append(_key(conversation.id, claude_session), entries)
         except Exception:
+            self.gaps.add((conversation.id, claude_session))
             log.warning("could not send conversation %s's transcript to Redis", conversation.id, exc_info=True)
 
 

@@ -86,3 +86,23 @@ async def test_redis_failing_leaves_the_turn_to_the_history(tmp_path):
     await transcripts.mark(conversation(tmp_path), AGENT, str(uuid.uuid4()), "h1")  # logged, not raised
     assert await transcripts.restore(conversation(tmp_path), AGENT, "h1") is None
     await broken.close()
+
+
+async def test_a_rebuilt_transcript_that_did_not_reach_redis_is_never_offered(shared, tmp_path):
+    here = conversation(tmp_path)
+    session = str(uuid.uuid4())
+    folder = project_dir(here.config_dir, here.cwd)
+    folder.mkdir(parents=True)
+    (folder / f"{session}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in LINES))
+    broken = Shared.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")
+    transcripts = SharedTranscripts(RedisSessionStore(broken, 3600))
+    await transcripts.seed(here, AGENT, session)  # logged, not raised
+    await broken.close()
+
+    working = SharedTranscripts(RedisSessionStore(shared, 3600))
+    working.gaps = transcripts.gaps  # Redis is back, for the same engine
+    mirror = working.mirror_for(here, AGENT)
+    assert mirror is not None
+    await mirror.append({"project_key": "-path", "session_id": session}, [{"type": "user", "uuid": "u9"}])
+    await working.mark(here, AGENT, session, "h1")
+    assert await working.restore(conversation(tmp_path / "replica-b"), AGENT, "h1") is None
