@@ -26,6 +26,7 @@ def agent_pair(upstream, cli_config_dir, tmp_path_factory, redis_server):
     yield a, b
     for server in servers:
         next(server, None)
+    redis_server.flush()  # the next module's replicas start from an empty Redis
 
 
 def asked(fake, prompt: str) -> dict[str, Any]:
@@ -59,11 +60,11 @@ def bash_call(body: dict[str, Any], marker: str) -> tuple[dict[str, Any], dict[s
 def test_an_agent_session_goes_on_at_the_other_replica_with_claude_codes_own_transcript(agent_pair, fake):
     a, b = agent_pair
     command = tool("Bash", command="echo ran-on-$((6 * 7))-replica-a", description="probe")
-    first = chat(a, command, EDITS, session="agent-moves")
+    first = chat(a, command, EDITS, session="e2e-agent-moves")
     assert first.status_code == 200, first.text
     assert "ran-on-42-replica-a" in first.json()["choices"][0]["message"]["content"]
 
-    second = chat(b, "What did the command print?", EDITS, session="agent-moves")
+    second = chat(b, "What did the command print?", EDITS, session="e2e-agent-moves")
     assert second.status_code == 200, second.text
     call = bash_call(asked(fake, "What did the command print?"), "ran-on-")
     assert call is not None, "replica B's CLI did not get replica A's Bash call and its result"
@@ -71,7 +72,7 @@ def test_an_agent_session_goes_on_at_the_other_replica_with_claude_codes_own_tra
     assert "ran-on-42-replica-a" in str(result["content"])
 
     # Back on A, whose own process missed B's turn: the transcript B's CLI went on with.
-    third = chat(a, "And once more?", EDITS, session="agent-moves")
+    third = chat(a, "And once more?", EDITS, session="e2e-agent-moves")
     assert third.status_code == 200, third.text
     body = asked(fake, "And once more?")
     assert bash_call(body, "ran-on-") is not None
@@ -81,20 +82,20 @@ def test_an_agent_session_goes_on_at_the_other_replica_with_claude_codes_own_tra
 def test_without_a_transcript_in_redis_the_other_replica_rebuilds_from_the_history(agent_pair, fake, redis_server):
     a, b = agent_pair
     command = tool("Bash", command="echo lost-$((6 * 7))", description="probe")
-    assert chat(a, command, EDITS, session="agent-history-only").status_code == 200
+    assert chat(a, command, EDITS, session="e2e-agent-history-only").status_code == 200
     shared = redis.Redis.from_url(redis_server.url)
     gone = shared.keys("claude-gateway:transcript*")
     assert gone, "replica A mirrored nothing to Redis"
     shared.delete(*gone)
 
-    answer = chat(b, "Still there?", EDITS, session="agent-history-only")
+    answer = chat(b, "Still there?", EDITS, session="e2e-agent-history-only")
     assert answer.status_code == 200, answer.text
     body = asked(fake, "Still there?")
     assert bash_call(body, "lost-") is None  # the text history only: Claude Code's calls are gone
     assert "results: lost-42" in str(body["messages"])  # A's answer, as the session's history has it
 
     # Back on A: the transcript B rebuilt from the history went to Redis whole, not only B's own turn.
-    again = chat(a, "And now?", EDITS, session="agent-history-only")
+    again = chat(a, "And now?", EDITS, session="e2e-agent-history-only")
     assert again.status_code == 200, again.text
     seen = str(asked(fake, "And now?")["messages"])
     assert "results: lost-42" in seen and "Still there?" in seen
@@ -103,12 +104,12 @@ def test_without_a_transcript_in_redis_the_other_replica_rebuilds_from_the_histo
 def test_a_turn_that_failed_on_one_replica_is_not_resumed_on_the_other(agent_pair, fake):
     a, b = agent_pair
     command = tool("Bash", command="echo kept-$((6 * 7))", description="probe")
-    assert chat(a, command, EDITS, session="agent-failed-turn").status_code == 200
+    assert chat(a, command, EDITS, session="e2e-agent-failed-turn").status_code == 200
     fake.enqueue(Reply(status=500))
-    failed = chat(a, "This turn fails upstream.", EDITS, session="agent-failed-turn")
+    failed = chat(a, "This turn fails upstream.", EDITS, session="e2e-agent-failed-turn")
     assert failed.status_code >= 500, failed.text
 
-    answer = chat(b, "After the failure.", EDITS, session="agent-failed-turn")
+    answer = chat(b, "After the failure.", EDITS, session="e2e-agent-failed-turn")
     assert answer.status_code == 200, answer.text
     body = asked(fake, "After the failure.")
     assert bash_call(body, "kept-") is not None
