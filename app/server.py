@@ -72,10 +72,11 @@ async def sweep(gateway: Gateway) -> None:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
+    shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     if engine is None:
         from .engine.claude import ClaudeEngine
 
-        engine = ClaudeEngine(settings)
+        engine = ClaudeEngine(settings, shared)
 
     # Agent mode's own settings are read now: a bad one stops the start, never a request.
     gateway_policy(settings.agent_policy)
@@ -83,7 +84,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     registry = SessionRegistry(
         settings.session_ttl, on_end=engine.end_conversation, max_per_tenant=settings.max_sessions_per_key
     )
-    shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     store = open_store(settings.data_path, shared, response_ttl=settings.session_ttl)
     stored = ResponseStore(
         settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store

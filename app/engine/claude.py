@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..shared import Shared
+from ..shared.transcripts import RedisSessionStore
 from . import credentials, sandbox
 from .conversation import Conversation
 from .credentials import Credential
@@ -30,6 +32,7 @@ from .options import Spawn, SpawnOptions
 from .pool import ProcessPool
 from .process import ClaudeProcess
 from .router import TurnRouter
+from .shared_transcripts import SharedTranscripts
 from .tokens import TokenCounter
 from .transcript import remove_transcripts_under
 from .types import Event, ModelInfo, Turn
@@ -41,7 +44,8 @@ SHUTDOWN_GRACE = 10.0
 
 
 class ClaudeEngine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shared: Shared | None = None) -> None:
+        """`shared`: the gateway's Redis, where agent sessions' transcripts go for other replicas."""
         self.settings = settings
         self.catalog = ModelCatalog(settings, self._probe_server_info)
         self.tokens = TokenCounter(settings, self.catalog)
@@ -57,7 +61,8 @@ class ClaudeEngine:
         )
         self.work = GatewayFolder(Path(settings.work_dir) if settings.work_dir else None)
         self.options = SpawnOptions(settings, self.work)
-        self.router = TurnRouter(settings, self.pool, self.options, self.work)
+        transcripts = SharedTranscripts(RedisSessionStore(shared, settings.session_ttl)) if shared else None
+        self.router = TurnRouter(settings, self.pool, self.options, self.work, transcripts)
         self._warm_up: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:

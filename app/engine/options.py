@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk.types import SessionStore
 
 from ..config import Settings
 from . import sandbox
@@ -91,9 +92,18 @@ class SpawnOptions:
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
         self.sandbox = sandbox.AgentSandbox(settings, work)
 
-    def for_key(self, key: SpawnKey, cwd: Path, resume: str | None, spare: bool = False, fork: bool = False) -> Spawn:
+    def for_key(
+        self,
+        key: SpawnKey,
+        cwd: Path,
+        resume: str | None,
+        spare: bool = False,
+        fork: bool = False,
+        mirror: SessionStore | None = None,
+    ) -> Spawn:
         """A process for `key` in `cwd`, resuming Claude Code's session `resume` (as a new session
-        branching off it with `fork`)."""
+        branching off it with `fork`); an agent process's transcript also goes to `mirror`
+        (shared_transcripts.py)."""
         env = self.cli_env(key.credential)
         if spare:  # starts at a lower priority than live turns (launcher.py)
             env[NICE_VARIABLE] = str(SPARE_NICE)
@@ -107,7 +117,7 @@ class SpawnOptions:
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
         bridge = ToolBridge(key.tools) if key.tools else None
         if key.agent is not None:
-            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork), bridge)
+            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
@@ -140,6 +150,7 @@ class SpawnOptions:
         resume: str | None,
         bridge: ToolBridge | None,
         fork: bool = False,
+        mirror: SessionStore | None = None,
     ) -> ClaudeAgentOptions:
         """Agent mode's options (agent.py), the process sandboxed (sandbox.py)."""
         config_dir = self.agent_config_dir(cwd)
@@ -172,6 +183,7 @@ class SpawnOptions:
             model=key.model,
             resume=resume,
             fork_session=fork,
+            session_store=mirror,
             include_partial_messages=True,
             thinking=json.loads(key.thinking) if key.thinking else None,
             **options,

@@ -4,7 +4,8 @@ A conversation keeps its Claude process connected between turns. For each turn, 
 1. the conversation's live process, if Claude already holds exactly the turn's history: only the
    new user message is sent (for a turn held for the client's function results, the results);
 2. a new process resuming the conversation's own transcript (the process was evicted, idled out
-   or died): nothing is replayed by the gateway;
+   or died; or, with Redis, an agent session's transcript that another replica ran, see
+   shared_transcripts.py): nothing is replayed by the gateway;
 3. for a conversation with no history, a warm spare started ahead for the same options;
 4. a new process resuming a transcript the gateway writes from the history (real turns).
 A conversation runs under one credential (the caller's own, or the operator's): its processes
@@ -39,6 +40,7 @@ from .pool import ProcessPool
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .running import TurnMessages, turn_events
+from .shared_transcripts import SharedTranscripts, TranscriptMirror
 from .stops import StopScanner
 from .tools import results_for
 from .transcript import inline_history, latest_session, resumable, write_transcript
@@ -67,15 +69,28 @@ class _Run:
     messages: TurnMessages
     corrected: bool = False
 
+    @property
+    def clean(self) -> bool:
+        """Claude ended the turn, holding what the client sees."""
+        return self.reader.completed_cleanly and not self.reader.awaiting_tools and not self.corrected
+
 
 class TurnRouter:
     """The engine's conversations, and which process runs each of their turns (module docstring)."""
 
-    def __init__(self, settings: Settings, pool: ProcessPool, options: SpawnOptions, work: GatewayFolder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: ProcessPool,
+        options: SpawnOptions,
+        work: GatewayFolder,
+        transcripts: SharedTranscripts | None = None,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.options = options
         self.work = work
+        self.transcripts = transcripts  # agent sessions' transcripts in Redis, for other replicas
         self.all: dict[str, Conversation] = {}
 
     # --- life ---------------------------------------------------------------------------------
@@ -122,6 +137,17 @@ class TurnRouter:
             # An agent session from before a restart: Claude Code's transcript in its workspace goes on.
             resume = latest_session(conversation.config_dir, conversation.cwd)
             if resume is not None:
+                conversation.key, conversation.holds, conversation.claude_session = key, history_hash, resume
+        elif (
+            self.transcripts is not None
+            and turn.history
+            and (conversation.key, conversation.holds) != (key, history_hash)
+        ):
+            # Another replica may have run the history: Claude Code's transcript of it, from Redis.
+            resume = await self.transcripts.restore(conversation, key, history_hash)
+            if resume is not None:
+                conversation.held = None
+                self._drop_process(conversation)
                 conversation.key, conversation.holds, conversation.claude_session = key, history_hash, resume
         try:
             yielded = False
@@ -213,6 +239,9 @@ class TurnRouter:
                     if isinstance(event, Finish):
                         finish = event
                         count_cost(process, event)
+                        if self.transcripts is not None and run.clean:  # before the client hears of it
+                            holds = extend_hash(history_hash, [turn.prompt, event.message])
+                            await self.transcripts.mark(conversation, key, event.claude_session, holds)
                     yield event
         finally:
             reader, sdk_messages = run.reader, run.messages
@@ -281,15 +310,20 @@ class TurnRouter:
                 self._adopt_workdir(conversation, spare)
                 attempt.reused = True
                 return spare, turn.prompt
-            return await self.spawn(self.options.for_key(key, conversation.cwd, None)), turn.prompt
+            mirror = self._mirror(conversation, key)
+            return await self.spawn(self.options.for_key(key, conversation.cwd, None, mirror=mirror)), turn.prompt
         if self.settings.history_mode == "transcript":
             history, prompt = resumable(turn.history, turn.prompt, tools_offered=bool(key.tools))
             session = write_transcript(conversation.config_dir, conversation.cwd, history)
+            if self.transcripts is not None:
+                await self.transcripts.seed(conversation, key, session)
             try:
                 return await self._resume(conversation, key, session), prompt
             except _ResumeRefused:
                 log.warning("Claude Code refused the history transcript; sending the history inline")
-        process = await self.spawn(self.options.for_key(key, conversation.cwd, None))
+        process = await self.spawn(
+            self.options.for_key(key, conversation.cwd, None, mirror=self._mirror(conversation, key))
+        )
         return process, inline_history(turn.history, turn.prompt)
 
     async def spawn(self, spawn: Spawn) -> ClaudeProcess:
@@ -305,7 +339,11 @@ class TurnRouter:
 
     async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
         fork, conversation.fork_pending = conversation.fork_pending, False
-        return await self.spawn(self.options.for_key(key, conversation.cwd, session, fork=fork))
+        mirror = self._mirror(conversation, key)
+        return await self.spawn(self.options.for_key(key, conversation.cwd, session, fork=fork, mirror=mirror))
+
+    def _mirror(self, conversation: Conversation, key: SpawnKey) -> TranscriptMirror | None:
+        return self.transcripts.mirror_for(conversation, key) if self.transcripts is not None else None
 
     def _release_held(self, conversation: Conversation) -> None:
         """The results of a held turn will not come: its process is interrupted and closed (its
