@@ -162,7 +162,7 @@ class ClaudeEngine:
         """What a freshly initialised CLI says about itself: models and account."""
         cwd = self.work.new_folder()
         try:
-            process = await self.router.spawn(Spawn(self.options.isolated(cwd)))
+            process = await self.router.launch.spawn(Spawn(self.options.isolated(cwd)))
             try:
                 return await process.server_info()
             finally:

@@ -27,38 +27,26 @@ import uuid
 from collections.abc import AsyncGenerator, Collection
 from contextlib import aclosing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..errors import GatewayError
 from .conversation import Conversation, Held, count_cost, user_frame
-from .failures import start_error
 from .forcing import ask_for_call, forced_call
-from .options import Spawn, SpawnKey, SpawnOptions
+from .launch import Attempt, Launcher, forget_process
+from .options import SpawnKey, SpawnOptions
 from .pool import ProcessPool
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .running import TurnMessages, turn_events
-from .shared_transcripts import SharedTranscripts, TranscriptMirror
+from .shared_transcripts import SharedTranscripts
 from .stops import StopScanner
 from .tools import results_for
-from .transcript import inline_history, latest_session, resumable, write_transcript
+from .transcript import latest_session
 from .types import HELD, Event, Finish, Message, Turn, extend_hash
 from .workdir import GatewayFolder
 
 log = logging.getLogger(__name__)
-
-RESUME_REFUSED_MARKER = "No conversation found with session ID"
-
-
-class _ResumeRefused(Exception):
-    """The CLI would not resume the transcript it was pointed at."""
-
-
-@dataclass
-class _Attempt:
-    reused: bool = False  # the turn runs on a process that served before (parked, spare, held)
 
 
 @dataclass
@@ -91,6 +79,7 @@ class TurnRouter:
         self.options = options
         self.work = work
         self.transcripts = transcripts  # agent sessions' transcripts in Redis, for other replicas
+        self.launch = Launcher(settings, pool, options, transcripts)
         self.all: dict[str, Conversation] = {}
 
     # --- life ---------------------------------------------------------------------------------
@@ -151,7 +140,7 @@ class TurnRouter:
                 conversation.key, conversation.holds, conversation.claude_session = key, history_hash, resume
         try:
             yielded = False
-            attempt = _Attempt()
+            attempt = Attempt()
             try:
                 async with aclosing(self._attempt(conversation, key, turn, history_hash, attempt)) as events:
                     async for event in events:
@@ -163,7 +152,7 @@ class TurnRouter:
                 if yielded or not attempt.reused or error.code != "claude_process_failed":
                     raise
                 log.warning("a reused Claude process failed before any output (%s); retrying on a fresh one", error)
-                async with aclosing(self._attempt(conversation, key, turn, history_hash, _Attempt())) as events:
+                async with aclosing(self._attempt(conversation, key, turn, history_hash, Attempt())) as events:
                     async for event in events:
                         yield event
         finally:
@@ -194,7 +183,7 @@ class TurnRouter:
         return conversation
 
     async def _attempt(
-        self, conversation: Conversation, key: SpawnKey, turn: Turn, history_hash: str, attempt: _Attempt
+        self, conversation: Conversation, key: SpawnKey, turn: Turn, history_hash: str, attempt: Attempt
     ) -> AsyncGenerator[Event, None]:
         holds_history = conversation.key == key and conversation.holds == history_hash
         held = conversation.held
@@ -217,7 +206,7 @@ class TurnRouter:
                     process.bridge.deliver(reader.cli_ids.get(call_id, call_id), result)
             reader.continue_after_tools(turn.legacy_call_id)
         else:
-            process, prompt = await self._process_for(conversation, key, turn, attempt)
+            process, prompt = await self.launch.process_for(conversation, key, turn, attempt)
             reader = TurnReader(self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id)
             sdk_messages = TurnMessages(process.turn(user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
@@ -262,7 +251,7 @@ class TurnRouter:
                 if finish is not None and reader.completed_cleanly and process.alive:
                     conversation.holds = extend_hash(history_hash, [turn.prompt, finish.message])
                     conversation.claude_session = reader.session_id
-                    self.pool.park(process, lambda: self._forget_process(conversation), turn.worth)
+                    self.pool.park(process, lambda: forget_process(conversation), turn.worth)
                 else:  # failed, cut short or cancelled: start over from the history next time
                     self._drop_process(conversation)
 
@@ -286,65 +275,6 @@ class TurnRouter:
 
         return forced_call(turn, first, again)
 
-    async def _process_for(
-        self, conversation: Conversation, key: SpawnKey, turn: Turn, attempt: _Attempt
-    ) -> tuple[ClaudeProcess, Message]:
-        """The process to run the turn on, and what to send it (see the module docstring)."""
-        if conversation.process is not None and conversation.process.alive:
-            self.pool.unpark(conversation.process)
-            attempt.reused = True
-            return conversation.process, turn.prompt
-        if conversation.process is not None:  # it died since the last turn: resume its transcript
-            self._forget_process(conversation)
-        if conversation.claude_session is not None:
-            try:
-                return await self._resume(conversation, key, conversation.claude_session), turn.prompt
-            except _ResumeRefused:
-                log.warning("Claude Code lost conversation %s; rebuilding it from the history", conversation.id)
-        self.pool.make_room_for(turn.tenant, turn.process_limit)
-        if not turn.history:
-            warm = self.settings.warm_processes and key.agent is None  # agent processes are each their own
-            spare = await self.pool.ready_spare(key.for_spares()) if warm else None
-            if spare is not None:
-                await spare.set_model(key.model)  # spares serve every model of their option set
-                self._adopt_workdir(conversation, spare)
-                attempt.reused = True
-                return spare, turn.prompt
-            mirror = self._mirror(conversation, key)
-            return await self.spawn(self.options.for_key(key, conversation.cwd, None, mirror=mirror)), turn.prompt
-        if self.settings.history_mode == "transcript":
-            history, prompt = resumable(turn.history, turn.prompt, tools_offered=bool(key.tools))
-            session = write_transcript(conversation.config_dir, conversation.cwd, history)
-            if self.transcripts is not None:
-                await self.transcripts.seed(conversation, key, session)
-            try:
-                return await self._resume(conversation, key, session), prompt
-            except _ResumeRefused:
-                log.warning("Claude Code refused the history transcript; sending the history inline")
-        process = await self.spawn(
-            self.options.for_key(key, conversation.cwd, None, mirror=self._mirror(conversation, key))
-        )
-        return process, inline_history(turn.history, turn.prompt)
-
-    async def spawn(self, spawn: Spawn) -> ClaudeProcess:
-        """A new connected process; start-up failures as gateway errors."""
-        try:
-            return await self.pool.spawn(spawn)
-        except GatewayError:
-            raise
-        except Exception as exc:
-            if spawn.options.resume and RESUME_REFUSED_MARKER in str(exc):
-                raise _ResumeRefused() from exc
-            raise start_error(exc, self.settings.connect_timeout, self.settings.retry_after_default) from exc
-
-    async def _resume(self, conversation: Conversation, key: SpawnKey, session: str) -> ClaudeProcess:
-        fork, conversation.fork_pending = conversation.fork_pending, False
-        mirror = self._mirror(conversation, key)
-        return await self.spawn(self.options.for_key(key, conversation.cwd, session, fork=fork, mirror=mirror))
-
-    def _mirror(self, conversation: Conversation, key: SpawnKey) -> TranscriptMirror | None:
-        return self.transcripts.mirror_for(conversation, key) if self.transcripts is not None else None
-
     def _release_held(self, conversation: Conversation) -> None:
         """The results of a held turn will not come: its process is interrupted and closed (its
         calls are not answered first, see `end`)."""
@@ -355,15 +285,5 @@ class TurnRouter:
     def _drop_process(self, conversation: Conversation) -> None:
         if conversation.process is not None:
             self.pool.discard(conversation.process, interrupt=conversation.process.in_turn)
-        self._forget_process(conversation)
-        conversation.holds, conversation.claude_session = None, None
-
-    def _forget_process(self, conversation: Conversation) -> None:
-        """The process is gone (evicted, idled out); the transcript still lets the CLI resume."""
         conversation.process = None
-
-    def _adopt_workdir(self, conversation: Conversation, process: ClaudeProcess) -> None:
-        """A spare was started in a folder of its own; the conversation moves in there, and its
-        old folder goes with the transcripts written in it (a failed first turn's)."""
-        conversation.remove_folder(conversation.cwd)
-        conversation.cwd = Path(process.options.cwd or conversation.cwd)
+        conversation.holds, conversation.claude_session = None, None
