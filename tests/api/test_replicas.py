@@ -32,6 +32,20 @@ def replica(**settings):
     return client, engine
 
 
+def gated(engine) -> asyncio.Event:
+    """Make `engine`'s turns wait for the returned event, then answer "gated answer"."""
+    gate = asyncio.Event()
+
+    async def stream(turn):
+        engine.turns.append(turn)
+        await gate.wait()
+        yield TextDelta("gated answer")
+        yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "gated answer"}]))
+
+    engine.stream = stream
+    return gate
+
+
 @pytest.fixture
 def replicas(redis_url):
     return replica(redis_url=redis_url), replica(redis_url=redis_url)
@@ -95,15 +109,7 @@ async def test_a_delete_on_one_replica_is_seen_by_the_other(replicas):
 async def test_turns_on_one_session_through_two_replicas_take_turns(redis_url):
     a, engine_a = replica(redis_url=redis_url, session_busy_wait=10)
     b, engine_b = replica(redis_url=redis_url, session_busy_wait=10)
-    gate = asyncio.Event()
-
-    async def slow(turn):
-        engine_a.turns.append(turn)
-        await gate.wait()
-        yield TextDelta("first answer")
-        yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "first answer"}]))
-
-    engine_a.stream = slow  # type: ignore[method-assign]
+    gate = gated(engine_a)
     first = asyncio.create_task(a.post("/v1/chat/completions", json=ask("one", session_id="s3")))
     while not engine_a.turns:
         await asyncio.sleep(0.01)
@@ -114,21 +120,14 @@ async def test_turns_on_one_session_through_two_replicas_take_turns(redis_url):
     assert (await first).status_code == 200
     assert (await second).status_code == 200
     # the second turn saw the first one's answer: neither was lost
-    assert said(engine_b) == [("user", "one"), ("assistant", "first answer"), ("user", "two")]
+    assert said(engine_b) == [("user", "one"), ("assistant", "gated answer"), ("user", "two")]
     assert (await a.get("/v1/sessions/s3")).json()["message_count"] == 4
 
 
 async def test_a_busy_session_on_another_replica_is_a_409_when_waiting_is_off(redis_url):
     a, engine_a = replica(redis_url=redis_url)
     b, _ = replica(redis_url=redis_url, session_busy_wait=0)
-    gate = asyncio.Event()
-
-    async def slow(turn):
-        engine_a.turns.append(turn)
-        await gate.wait()
-        yield Finish("stop")
-
-    engine_a.stream = slow  # type: ignore[method-assign]
+    gate = gated(engine_a)
     first = asyncio.create_task(a.post("/v1/chat/completions", json=ask("one", session_id="s4")))
     while not engine_a.turns:
         await asyncio.sleep(0.01)
@@ -142,14 +141,7 @@ async def test_a_turn_that_ends_after_its_session_was_deleted_elsewhere_does_not
     a, engine_a = replica(redis_url=redis_url)
     b, _ = replica(redis_url=redis_url)
     assert (await a.post("/v1/chat/completions", json=ask("hello", session_id="s5"))).status_code == 200
-    gate = asyncio.Event()
-
-    async def slow(turn):
-        engine_a.turns.append(turn)
-        await gate.wait()
-        yield Finish("stop")
-
-    engine_a.stream = slow  # type: ignore[method-assign]
+    gate = gated(engine_a)
     count = len(engine_a.turns)
     running = asyncio.create_task(a.post("/v1/chat/completions", json=ask("more", session_id="s5")))
     while len(engine_a.turns) == count:
@@ -312,15 +304,7 @@ async def test_a_failed_pull_while_continuing_a_stateless_session_leaves_no_lock
 
 async def test_a_session_deleted_during_its_first_turn_on_the_same_replica_stays_deleted(redis_url):
     a, engine_a = replica(redis_url=redis_url)
-    gate = asyncio.Event()
-
-    async def slow(turn):
-        engine_a.turns.append(turn)
-        await gate.wait()
-        yield TextDelta("hi")
-        yield Finish("stop", message=Message("assistant", [{"type": "text", "text": "hi"}]))
-
-    engine_a.stream = slow  # type: ignore[method-assign]
+    gate = gated(engine_a)
     running = asyncio.create_task(a.post("/v1/chat/completions", json=ask("one", session_id="d1")))
     while not engine_a.turns:
         await asyncio.sleep(0.01)
