@@ -1,4 +1,4 @@
-"""Start Claude Gateway: `python main.py [--host H] [--port P]`.
+"""Start Claude Gateway: `python main.py [--host H] [--port P] [--demo]`.
 
 Settings also come from the environment (GATEWAY_*) and `.env`; see `.env.example`.
 """
@@ -21,8 +21,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="OpenAI-compatible gateway to Claude through Claude Code.")
     parser.add_argument("--host", help="address to bind (default 127.0.0.1, or GATEWAY_HOST)")
     parser.add_argument("--port", type=int, help="port (default 8000, or GATEWAY_PORT)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="demo mode: canned answers from a built-in fake Anthropic API, no Claude account (or GATEWAY_DEMO)",
+    )
     args = parser.parse_args()
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "demo": args.demo}.items() if v is not None}
     settings = Settings(**overrides)
     settings.check_bind()
     logs.configure(settings.log_format, settings.log_level)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # Demo mode (`--demo`): the real Claude Code CLI against a built-in fake Anthropic API on
+    # loopback, with canned answers; no Claude credential is used. Loopback only.
+    demo: bool = False
 
     # Comma-separated API keys clients must present (Bearer or x-api-key). Empty: no auth,
     # which is only allowed on a loopback address.
@@ -208,6 +211,8 @@ class Settings(BaseSettings):
     def cli_env(self) -> dict[str, str]:
         """Claude variables from .env, handed to every CLI process (the real environment wins)."""
         env_file = self.model_config.get("env_file")
+        if self.demo:  # the operator's credentials stay out of demo mode (app/demo/mode.py)
+            return {}
         if not env_file or not Path(str(env_file)).is_file():
             return {}
         values = dotenv_values(str(env_file))
@@ -219,6 +224,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def config_dir(self) -> Path:
+        if self.demo:  # never the operator's login
+            return self.data_path / "demo-claude"
         if self.claude_config_dir:
             return Path(self.claude_config_dir).expanduser()
         configured = os.environ.get("CLAUDE_CONFIG_DIR") or self.cli_env.get("CLAUDE_CONFIG_DIR")
@@ -235,7 +242,13 @@ class Settings(BaseSettings):
         return int(total * 0.5) if total else 8 * 1024 * 1024 * 1024
 
     def check_bind(self) -> None:
-        """Refuse to listen beyond loopback without an API key (loopback as app/loopback.py says)."""
+        """Refuse to listen beyond loopback without an API key, and in demo mode at all (loopback
+        as app/loopback.py says)."""
+        if self.demo and not is_loopback_name(self.host):
+            raise SystemExit(
+                f"Refusing to bind {self.host} in demo mode: the demo serves this machine only; bind 127.0.0.1 "
+                "(or leave out --demo and GATEWAY_DEMO)."
+            )
         if not is_loopback_name(self.host) and not self.keyed:
             raise SystemExit(
                 f"Refusing to bind {self.host}: set GATEWAY_API_KEYS or GATEWAY_ADMIN_KEY first, or bind 127.0.0.1."

@@ -37,6 +37,7 @@ from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .config import Settings
+from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
 from .errors import GatewayError, store_unavailable
 from .gateway import Gateway
@@ -72,6 +73,9 @@ async def sweep(gateway: Gateway) -> None:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
+    demo = None
+    if settings.demo and engine is None:  # before the engine: its processes read the demo's environment
+        demo = enter_demo(settings.config_dir)
     shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     if engine is None:
         from .engine.claude import ClaudeEngine
@@ -99,6 +103,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if demo is not None:
+            await asyncio.to_thread(demo.start)
         await engine.start()
         sweeper = asyncio.create_task(sweep(gateway))
         listener = asyncio.create_task(replicated.listen(service.ended_elsewhere)) if replicated else None
@@ -114,6 +120,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             store.close()
             if shared is not None:
                 await shared.close()
+            if demo is not None:
+                await asyncio.to_thread(demo.stop)
 
     app = FastAPI(title="Claude Gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
@@ -123,7 +131,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
-    app.add_middleware(RequestLog, metrics=observed)  # outermost: sees every answer, refusals too
+    app.add_middleware(RequestLog, metrics=observed)  # sees every answer, refusals too
+    if settings.demo:
+        app.add_middleware(DemoHeader)  # outermost: on every answer
     for module in (chat, messages, responses, models, sessions, files, usage, admin, admin_live, console, health):
         app.include_router(module.router)
     app.include_router(metrics.router)

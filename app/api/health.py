@@ -20,8 +20,9 @@ STORE_TIMEOUT = 5.0  # seconds; a store slower than this is not ready to serve
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(gateway: GatewayDep) -> dict[str, object]:
+    """Up; in demo mode it says so (`"demo": true`: canned answers, no Claude behind them)."""
+    return {"status": "ok", "demo": True} if gateway.settings.demo else {"status": "ok"}
 
 
 @router.get("/health/live")

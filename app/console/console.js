@@ -317,4 +317,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("chat-form").addEventListener("submit", send);
   $("chat-new").addEventListener("click", newSession);
   if (sessionStorage.getItem(KEY) !== null) signIn();
+  showDemo();
 });
+
+// Demo mode (`--demo`): the answers are canned, say so where everything else is.
+async function showDemo() {
+  const health = await fetch("/health").then((r) => r.json()).catch(() => ({}));
+  $("demo").hidden = health.demo !== true;
+}

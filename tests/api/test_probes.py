@@ -149,3 +149,16 @@ async def test_turns_in_flight_fall_back_to_zero_however_a_turn_ends():
     engine.script = []  # a turn that ends without a word
     await client.post("/v1/responses", json={"model": "sonnet", "input": "hi"})
     assert gateway.turns == set() and gateway.cut == set()
+
+
+async def test_health_and_every_answer_say_demo_mode_only_in_demo_mode():
+    client, _ = make_client(demo=True)
+    async with client:
+        health = await client.get("/health")
+        refused = await client.post("/v1/chat/completions", json={"model": "sonnet"})  # no messages: 400
+    assert health.json() == {"status": "ok", "demo": True} and health.headers["x-gateway-demo"] == "true"
+    assert refused.status_code == 400 and refused.headers["x-gateway-demo"] == "true"
+    client, _ = make_client()
+    async with client:
+        health = await client.get("/health")
+    assert health.json() == {"status": "ok"} and "x-gateway-demo" not in health.headers
