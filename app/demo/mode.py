@@ -13,8 +13,9 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from ..api.rate_headers import ExtraHeaders
 from ..config import CLI_ENV_PREFIXES
 from ..engine.credentials import is_operator_credential
 from ..engine.workdir import private_folder
@@ -43,20 +44,8 @@ def enter_demo(config_dir: Path, environ: MutableMapping[str, str] = os.environ)
     return upstream
 
 
-class DemoHeader:
+class DemoHeader(ExtraHeaders):
     """Puts `X-Gateway-Demo: true` on every answer, refusals and streams included."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), HEADER]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
+        super().__init__(app, lambda scope: [HEADER])
