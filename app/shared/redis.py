@@ -39,8 +39,5 @@ class Shared:
         """`prefix` + the parts joined by ':' (a part may hold ':' itself; keys are never parsed)."""
         return self.prefix + ":".join(parts)
 
-    async def ping(self) -> None:
-        await reply(self.client.ping())
-
     async def close(self) -> None:
         await self.client.aclose()

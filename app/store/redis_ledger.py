@@ -26,12 +26,10 @@ are recorded, in buckets (P = the operator's prefix; every write of one turn is 
 from __future__ import annotations
 
 import calendar
-import inspect
 import json
 import secrets
 import time
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..shared import Shared
 from .base import Spent, UsageEntry, UsageTotal
@@ -41,14 +39,7 @@ HOUR = 3600
 SPENT_DAYS = 40  # a month-long budget period and some slack
 FAILURES_KEPT = 1000
 NANO = 1_000_000_000
-T = TypeVar("T")
 COUNTERS = ("requests", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-
-
-async def done(result: Awaitable[T] | T) -> T:
-    """A command's result: redis-py types its commands for its sync and async clients at once."""
-    assert inspect.isawaitable(result)
-    return await result
 
 
 def day_of(moment: float) -> str:

@@ -30,8 +30,9 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from ..shared import Shared
+from ..shared.redis import reply
 from .base import KeyRecord, ResponseRecord
-from .redis_ledger import RedisLedger, done
+from .redis_ledger import RedisLedger
 
 ADD_KEY = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('a key with this id exists') end
@@ -109,7 +110,7 @@ class RedisStore(RedisLedger):
         """Nothing: the client is the process's `Shared`, which the app closes after the store."""
 
     async def ping(self) -> None:
-        await done(self.redis.ping())
+        await reply(self.redis.ping())
 
     # --- keys ---------------------------------------------------------------------------------
     async def add_key(self, key: KeyRecord) -> None:
@@ -125,7 +126,7 @@ class RedisStore(RedisLedger):
         return key if key is not None and key.revoked is None and key.digest == digest else None
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
-        key = _key_record(await done(self.redis.hgetall(self._key(key_id))))
+        key = _key_record(await reply(self.redis.hgetall(self._key(key_id))))
         return key if key is not None and key.revoked is None else None
 
     async def list_keys(self) -> list[KeyRecord]:
@@ -168,7 +169,7 @@ class RedisStore(RedisLedger):
         await self._put(keys, head + _flat(fields))
 
     async def get_response(self, response_id: str) -> ResponseRecord | None:
-        raw = await done(self.redis.hgetall(self._response(response_id)))
+        raw = await reply(self.redis.hgetall(self._response(response_id)))
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         if not fields:
             return None
