@@ -5,6 +5,7 @@ upstream; the examples and the official clients get its labelled answers and the
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -42,6 +43,19 @@ def test_the_openai_example_runs_on_the_demo(demo):
     assert "[demo] You said: Name three primary colours." in run.stdout, run.stdout
     assert "[demo] You said: Count from 1 to 5." in run.stdout  # the streamed part
     assert "assistant: [demo] You said: What is my name?" in run.stdout
+
+
+def test_the_anthropic_example_runs_on_the_demo(demo):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    env["GATEWAY_URL"] = f"{demo.url}/v1"  # as for the OpenAI example: the /v1 is dropped
+    run = subprocess.run(
+        [sys.executable, "examples/anthropic_python.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "[demo] You said: Name three primary colours." in run.stdout, run.stdout
+    assert "[demo] You said: Count from 1 to 5." in run.stdout  # the streamed part
+    assert "assistant: [demo] You said: What is my name?" in run.stdout
+    assert re.search(r"input_tokens=[1-9]", run.stdout)
 
 
 def test_openai_client_streams_and_calls_a_function(demo):
