@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import calendar
 import time
+from typing import Any
 
+import anthropic
+import httpx2
 import pytest
 
 from app.store import UsageEntry
@@ -158,4 +161,26 @@ async def test_filters_keep_only_the_matching_turns(tmp_path):
     assert await output(**{"service_tiers[]": "batch"}) == [10]
     assert await output(**{"workspace_ids[]": "wrkspc_1"}) == []  # the gateway has no workspaces
     assert await output(**{"group_by[]": "api_key_id"}) == [100, 1, 10]  # keyless use: api_key_id null, first
+    await client.aclose()
+
+
+async def test_the_anthropic_client_reads_the_report_with_its_admin_key(tmp_path):
+    """The anthropic package has no typed method for these Admin API reports (its
+    beta.organization.analytics ones are the Enterprise analytics API): its generic get() sends
+    the admin key as x-api-key, and a bad query raises its BadRequestError."""
+    client, _ = make_client(admin_key="admin-secret", data_dir=str(tmp_path / "data"))
+    app = client._transport.app
+    admin = anthropic.AsyncAnthropic(
+        base_url="http://localhost",
+        api_key="admin-secret",
+        http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)),
+        max_retries=0,
+    )
+    await app.state.gateway.store.record(UsageEntry(MAR_1 + 1, "gk_1", "key-gk_1", None, "sonnet", "chat", 3, 4))
+    params = {"starting_at": "2026-03-01T00:00:00Z", "ending_at": "2026-03-02T00:00:00Z"}
+    report = await admin.get(USAGE, cast_to=dict[str, Any], options={"params": params})
+    assert report["data"][0]["results"][0]["uncached_input_tokens"] == 3
+    with pytest.raises(anthropic.BadRequestError, match="bucket_width"):
+        await admin.get(COST, cast_to=dict[str, Any], options={"params": {**params, "bucket_width": "1m"}})
+    await admin.close()
     await client.aclose()
