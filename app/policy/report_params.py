@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from datetime import datetime, timezone
 
 from ..errors import GatewayError, invalid_request
 
+# The moments a report may name: from the epoch to the start of 9999 (its last bucket still ends
+# in a year a date can hold).
+FIRST_MOMENT, LAST_MOMENT = 0.0, float(calendar.timegm((9999, 1, 1, 0, 0, 0)))
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
 # bucket_width: (default limit, max limit), as Anthropic's reference has them.
 USAGE_LIMITS = {"1d": (7, 31), "1h": (24, 168), "1m": (60, 1440)}
@@ -103,7 +107,7 @@ def _query(
     ending_at = _one(params, "ending_at")
     end = rfc3339(ending_at, "ending_at") if ending_at else time.time()
     if end <= first:
-        raise invalid_request("'ending_at' must come after 'starting_at'.", "ending_at")
+        raise invalid_request("'ending_at' (by default now) must come after 'starting_at'.", "ending_at")
     default, most = limits[width_name]
     limit = _limit(_one(params, "limit"), default, most, width_name)
     start = first
@@ -130,18 +134,23 @@ def _query(
 
 
 def rfc3339(value: str, param: str) -> float:
-    """An RFC 3339 timestamp with its offset ("2025-08-01T00:00:00Z") as epoch seconds."""
+    """An RFC 3339 timestamp with its offset ("2025-08-01T00:00:00Z") as epoch seconds, from
+    1970 to 9998 (a moment whose buckets a date cannot hold is a 400, not a 500)."""
+    seconds: float | None = None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or "T" not in value.upper():
+        moment = datetime.fromisoformat(value.upper())
+        if moment.tzinfo is not None and "T" in value.upper():
+            seconds = moment.timestamp()
+    except (ValueError, OverflowError):
+        seconds = None
+    if seconds is None or not FIRST_MOMENT <= seconds < LAST_MOMENT:
         raise invalid_request(
-            f"'{param}' must be an RFC 3339 timestamp with a time zone, like 2025-08-01T00:00:00Z; not '{value[:40]}'.",
+            f"'{param}' must be an RFC 3339 timestamp with a time zone, from 1970 to 9998, like "
+            f"2025-08-01T00:00:00Z; not '{value[:40]}'.",
             param,
             "invalid_value",
         )
-    return moment.timestamp()
+    return seconds
 
 
 def stamp(moment: float) -> str:

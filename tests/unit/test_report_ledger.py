@@ -160,6 +160,12 @@ def test_paging_walks_every_bucket_once_and_then_stops():
     assert seen == list(range(MAR_1, MAR_1 + 2 * DAY + HOUR, HOUR))  # 00:00 snapped, to the bucket holding ending_at
 
 
+def test_rfc3339_takes_offsets_fractions_and_lower_case():
+    at = {"ending_at": ["2026-03-02T00:00:00Z"]}
+    assert usage_query({**at, "starting_at": ["2026-03-01T01:00:00+01:00"]}).start == MAR_1
+    assert usage_query({**at, "starting_at": ["2026-03-01t23:59:59.123456z"]}).start == MAR_1
+
+
 def test_limits_default_and_cap_by_bucket_width():
     start = {"starting_at": ["2026-03-01T00:00:00Z"], "ending_at": ["2027-03-01T00:00:00Z"]}
     assert usage_query(start).limit == 7 and usage_query(start).width == DAY
@@ -180,6 +186,10 @@ GOOD = {"starting_at": ["2026-03-01T00:00:00Z"], "ending_at": ["2026-03-02T00:00
         ({"starting_at": ["2026-03-01"]}, "starting_at"),  # a date, not a timestamp
         ({"starting_at": ["2026-03-01T00:00:00"]}, "starting_at"),  # no time zone
         ({"ending_at": ["2026-13-01T00:00:00Z"]}, "ending_at"),
+        ({"starting_at": ["0001-01-01T00:00:00+01:00"]}, "starting_at"),  # before year 1 in UTC
+        ({"starting_at": ["1969-12-31T23:59:59Z"]}, "starting_at"),
+        ({"ending_at": ["9999-12-31T23:59:59-05:00"]}, "ending_at"),  # after 9999 in UTC
+        ({"starting_at": ["\x00"]}, "starting_at"),
         ({"ending_at": ["2026-02-28T00:00:00Z"]}, "ending_at"),  # before starting_at
         ({"bucket_width": ["1w"]}, "bucket_width"),
         ({"limit": ["0"]}, "limit"),
