@@ -28,6 +28,7 @@ from .api import (
     metrics,
     models,
     openapi,
+    reports,
     responses,
     sessions,
     usage,
@@ -134,7 +135,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestLog, metrics=observed)  # sees every answer, refusals too
     if settings.demo:
         app.add_middleware(DemoHeader)  # outermost: on every answer
-    for module in (chat, messages, responses, models, sessions, files, usage, admin, admin_live, console, health):
+    for module in (
+        chat,
+        messages,
+        responses,
+        models,
+        sessions,
+        files,
+        usage,
+        reports,
+        admin,
+        admin_live,
+        console,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(metrics.router)
     openapi.install(app)

@@ -42,8 +42,9 @@ class Frames(Protocol[Item_contra]):
 
 
 def error_response(path: str, error: GatewayError) -> JSONResponse:
-    """The error in the envelope of the API that was called: Anthropic's on /v1/messages."""
-    body = error.anthropic_body() if path.startswith("/v1/messages") else error.openai_body()
+    """The error in the envelope of the API that was called: Anthropic's on /v1/messages and on
+    its Admin-API style reports (/v1/organizations)."""
+    body = error.anthropic_body() if path.startswith(("/v1/messages", "/v1/organizations")) else error.openai_body()
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 

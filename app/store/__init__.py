@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..shared import Shared
-from .base import KeyRecord, ResponseRecord, Spent, Store, UsageEntry, UsageTotal
+from .base import BucketTotal, BucketWidthUnsupported, KeyRecord, ResponseRecord, Spent, Store, UsageEntry, UsageTotal
 from .redis_store import RedisStore
 from .sqlite import SqliteStore, open_sqlite
 
@@ -24,6 +24,8 @@ def open_store(data_dir: Path, shared: Shared | None = None, response_ttl: float
 
 
 __all__ = [
+    "BucketTotal",
+    "BucketWidthUnsupported",
     "KeyRecord",
     "ResponseRecord",
     "Spent",

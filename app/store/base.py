@@ -78,6 +78,50 @@ class UsageTotal:
     cost_usd: float
 
 
+@dataclass
+class BucketTotal:
+    """The ledger summed over one time bucket and one (tenant, key, model, service tier, context
+    window): the finest grouping the usage and cost reports (app/policy/reports.py) fold from."""
+
+    start: int  # the bucket's start (epoch seconds, a multiple of its width)
+    tenant: str
+    key_id: str | None
+    model: str
+    service_tier: str  # "batch" for batch turns, else "standard" (service_tier())
+    context_window: str  # "0-200k" or "200k-1M" (context_window())
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    cost_usd: float
+
+
+class BucketWidthUnsupported(ValueError):
+    """A bucket width this ledger cannot answer (the Redis ledger keeps hour and day counters)."""
+
+
+LONG_CONTEXT = 200_000  # Anthropic's context-window pricing tiers: "0-200k" and "200k-1M"
+
+
+def service_tier(door: str) -> str:
+    """The Anthropic service tier a turn ran at: batch turns (door "batch") at "batch"."""
+    return "batch" if door == "batch" else "standard"
+
+
+def context_window(input_tokens: int, cache_read: int, cache_creation: int) -> str:
+    """The context-window tier of one turn, by its whole prompt (cached parts included)."""
+    return "200k-1M" if input_tokens + cache_read + cache_creation > LONG_CONTEXT else "0-200k"
+
+
+def bucket_span(start: float, end: float, width: int) -> tuple[int, int]:
+    """The start of the first `width`-second bucket (the one `start` is in) and the end of the
+    last one (the last that starts before `end`)."""
+    first = int(start // width * width)
+    count = max(0, -(-(end - first) // width))
+    return first, int(first + count * width)
+
+
 class Store(Protocol):
     async def add_key(self, key: KeyRecord) -> None: ...
 
@@ -113,6 +157,12 @@ class Store(Protocol):
         self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
     ) -> list[UsageTotal]:
         """The ledger between `start` and `end`, summed by tenant, key, day and model."""
+        ...
+
+    async def buckets(self, start: float, end: float, width: int) -> list[BucketTotal]:
+        """The ledger's turns in the `width`-second buckets that start in [floor(start), end),
+        summed per bucket, tenant, key, model, service tier and context window; each bucket
+        counted whole. Raises BucketWidthUnsupported for a width the ledger does not keep."""
         ...
 
     def close(self) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
+from .base import BucketTotal, KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
 
 
 class NullStore:
@@ -36,6 +36,9 @@ class NullStore:
     async def usage(
         self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
     ) -> list[UsageTotal]:
+        return []
+
+    async def buckets(self, start: float, end: float, width: int) -> list[BucketTotal]:
         return []
 
     async def put_response(self, record: ResponseRecord) -> None:

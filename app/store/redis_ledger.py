@@ -9,6 +9,8 @@ are recorded, in buckets (P = the operator's prefix; every write of one turn is 
     P ledger:tenants:<YYYY-MM-DD>               set: the tenants with turns that day
     P ledger:days                               zset: the days with turns (score: the day's start)
     P ledger:failures                           zset: the latest failed turns (JSON; score: `at`)
+    P ledger:report:<YYYY-MM-DD>                hash {"<counter>:" + JSON [tenant, key_id, model,
+    P ledger:report:<YYYY-MM-DD>T<HH>                 service_tier, context_window]: n}: the reports' buckets
 
 - `spent(tenant, since)` runs before every turn of a key with a budget: it reads at most 24 hour
   buckets and 41 day buckets in one round trip. Exact when `since` is at the start of an hour
@@ -20,6 +22,10 @@ are recorded, in buckets (P = the operator's prefix; every write of one turn is 
   own hash per day; everyone's (the admin's, with or without a key_id) reads every tenant's.
 - Costs are summed as integer nano-dollars (HINCRBY): exact and the same whichever replica adds
   first; a cost is rounded to the nano-dollar once, when recorded. They come back as float USD.
+- `buckets(start, end, width)` (the Admin-API style usage and cost reports) reads one report hash
+  per hour or day bucket: 1h and 1d only, a minute has no counters (BucketWidthUnsupported). The
+  hour hashes live REPORT_HOURS_DAYS days, the day ones as long as the day buckets. They count the
+  turns recorded since the gateway that writes them (turns recorded before show in /v1/usage only).
 - `failures` keeps the latest FAILURES_KEPT failed turns (the admin asks for 200 at most).
 """
 
@@ -32,12 +38,22 @@ import time
 from typing import Any
 
 from ..shared import Shared
-from .base import Spent, UsageEntry, UsageTotal
+from .base import (
+    BucketTotal,
+    BucketWidthUnsupported,
+    Spent,
+    UsageEntry,
+    UsageTotal,
+    bucket_span,
+    context_window,
+    service_tier,
+)
 
 DAY = 86400
 HOUR = 3600
 SPENT_DAYS = 40  # a month-long budget period and some slack
 FAILURES_KEPT = 1000
+REPORT_HOURS_DAYS = 400  # the hour buckets of the reports: a year and some slack
 NANO = 1_000_000_000
 COUNTERS = ("requests", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
@@ -80,6 +96,13 @@ class RedisLedger:
         totals = self.shared.key("ledger", "day", day, entry.tenant)
         for name, value in sums.items():
             pipe.hincrby(totals, f"{name}:{group}", value)
+        window = context_window(entry.input_tokens, entry.cache_read_input_tokens, entry.cache_creation_input_tokens)
+        report_group = json.dumps([entry.tenant, entry.key_id, entry.model, service_tier(entry.door), window])
+        for bucket in (day, hour):
+            report = self.shared.key("ledger", "report", bucket)
+            for name, value in sums.items():
+                pipe.hincrby(report, f"{name}:{report_group}", value)
+        pipe.expire(self.shared.key("ledger", "report", hour), REPORT_HOURS_DAYS * DAY)
         pipe.sadd(self.shared.key("ledger", "tenants", day), entry.tenant)
         pipe.zadd(self.shared.key("ledger", "days"), {day: day_score(day)})
         if entry.status == "error":
@@ -138,6 +161,38 @@ class RedisLedger:
         for (day, who), fields in zip(wanted, await pipe.execute(), strict=True):
             totals += [t for t in _totals(day, who, fields) if key_id is None or t.key_id == key_id]
         return sorted(totals, key=lambda t: (t.day, t.tenant, t.model, t.key_id or ""))
+
+    async def buckets(self, start: float, end: float, width: int) -> list[BucketTotal]:
+        if width not in (HOUR, DAY):
+            raise BucketWidthUnsupported(
+                "The ledger is on Redis (GATEWAY_REDIS_URL), which keeps hour and day counters only: "
+                "ask for bucket_width 1h or 1d."
+            )
+        name = hour_of if width == HOUR else day_of
+        first, last = bucket_span(start, end, width)
+        starts = list(range(first, last, width))
+        pipe = self.redis.pipeline(transaction=False)
+        for bucket in starts:
+            pipe.hgetall(self.shared.key("ledger", "report", name(bucket)))
+        totals: list[BucketTotal] = []
+        for bucket, fields in zip(starts, await pipe.execute(), strict=True):
+            totals += _bucket_totals(bucket, fields)
+        return totals
+
+
+def _bucket_totals(start: int, fields: dict[bytes, bytes]) -> list[BucketTotal]:
+    """One report hash as totals, one per (tenant, key, model, service tier, context window)."""
+    groups: dict[str, dict[str, int]] = {}
+    for field, value in fields.items():
+        name, group = field.decode().split(":", 1)
+        groups.setdefault(group, {})[name] = int(value)
+    totals = []
+    for group, sums in sorted(groups.items()):
+        tenant, key_id, model, tier, window = json.loads(group)
+        counts: dict[str, Any] = {name: sums.get(name, 0) for name in COUNTERS}
+        cost = sums.get("nanos", 0) / NANO
+        totals.append(BucketTotal(start, tenant, key_id, model, tier, window, cost_usd=cost, **counts))
+    return totals
 
 
 def _totals(day: str, tenant: str, fields: dict[bytes, bytes]) -> list[UsageTotal]:

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Integer, case, cast, create_engine, event, func, literal, select
 from sqlalchemy.engine import Row
 
-from .base import KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
+from .base import LONG_CONTEXT, BucketTotal, KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal, bucket_span
 from .schema import keys, migrate, responses, usage
 
 T = TypeVar("T")
@@ -151,6 +151,26 @@ class SqliteStore:
             query = query.where(usage.c.key_id == key_id)
         query = query.group_by(*groups).order_by(usage.c.day, usage.c.tenant, usage.c.model)
         return await self._run(lambda c: [UsageTotal(*row) for row in c.execute(query)])
+
+    async def buckets(self, start: float, end: float, width: int) -> list[BucketTotal]:
+        """Rows answer any width: each turn's bucket is `at` rounded down to a multiple of it."""
+        first, last = bucket_span(start, end, width)
+        bucket = cast(usage.c.at / width, Integer) * width
+        prompt = usage.c.input_tokens + usage.c.cache_read_input_tokens + usage.c.cache_creation_input_tokens
+        tier = case((usage.c.door == "batch", literal("batch")), else_=literal("standard"))
+        window = case((prompt > LONG_CONTEXT, literal("200k-1M")), else_=literal("0-200k"))
+        groups = (bucket, usage.c.tenant, usage.c.key_id, usage.c.model, tier, window)
+        sums = [func.sum(getattr(usage.c, name)) for name in _SUMMED]
+        query = (
+            select(*groups, func.count(), *sums)
+            .where(usage.c.at >= first, usage.c.at < last)
+            .group_by(*groups)
+            .order_by(bucket)
+        )
+        return await self._run(lambda c: [BucketTotal(*row) for row in c.execute(query)])
+
+
+_SUMMED = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd")
 
 
 def _pragmas(connection: Any, _record: Any) -> None:
