@@ -213,7 +213,7 @@ class GatewayServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        if not wait_until(self._healthy, timeout=30):
+        if not wait_until(self._healthy, timeout=90):  # a loaded CI machine (parallel workers) starts slowly
             self.stop()
             raise RuntimeError(f"gateway did not start:\n{self.log()}")
         return self
@@ -223,7 +223,7 @@ class GatewayServer:
         if self.process.poll() is not None:
             raise RuntimeError(f"gateway exited:\n{self.log()}")
         try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -165,29 +165,23 @@ def signature(messages: list) -> list[tuple[str, str | None]]:
 # ---- start-up and plain turns ----------------------------------------------------------------
 
 
-def test_starts_fast(config_dir: Path):
-    """From spawn to the initialize response, well under 100 ms (about 25 ms here)."""
+def test_answers_initialize_at_once(config_dir: Path):
+    """A spawn answers the SDK's initialize request first thing (its speed is bench/'s business)."""
     env = {**os.environ, **fake_env(config_dir)}
     request = {"type": "control_request", "request_id": "req_1", "request": {"subtype": "initialize", "hooks": None}}
-    timings = []
-    for _ in range(5):
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            [str(FAKE), "--output-format", "stream-json", "--verbose", "--input-format", "stream-json"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        proc.stdin.write((json.dumps(request) + "\n").encode())
-        proc.stdin.flush()
-        line = json.loads(proc.stdout.readline())
-        timings.append(time.monotonic() - start)
-        proc.stdin.close()
-        assert proc.wait(timeout=5) == 0
-        assert line["type"] == "control_response"
-        assert line["response"]["request_id"] == "req_1"
-    # best of five: the fake's own start-up cost, not the machine's scheduling noise
-    assert min(timings) < 0.1, timings
+    proc = subprocess.Popen(
+        [str(FAKE), "--output-format", "stream-json", "--verbose", "--input-format", "stream-json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    proc.stdin.write((json.dumps(request) + "\n").encode())
+    proc.stdin.flush()
+    line = json.loads(proc.stdout.readline())
+    proc.stdin.close()
+    assert proc.wait(timeout=5) == 0
+    assert line["type"] == "control_response"
+    assert line["response"]["request_id"] == "req_1"
 
 
 def test_version_flag():

@@ -78,6 +78,7 @@ def text_of(content) -> str:
 def test_admin_and_user_in_a_real_browser(console, browser, fake):
     problems: list[str] = []
     expect = sync_api.expect
+    expect.set_options(timeout=30_000)  # the default 5 s is short on a loaded machine (parallel workers)
     admin = open_console(browser, console.url, ADMIN_KEY, problems)
     expect(admin.locator("#admin")).to_be_visible()
     expect(admin.locator("#who")).to_have_text("admin")
