@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,6 +41,7 @@ from .config import Settings
 from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
 from .errors import GatewayError, store_unavailable
+from .files import open_files
 from .gateway import Gateway
 from .observability.metrics import Metrics
 from .observability.requests import RequestLog, TurnNotes
@@ -64,6 +66,7 @@ async def sweep(gateway: Gateway) -> None:
         try:
             gateway.sessions.registry.expire()
             await gateway.responses.expire()
+            await gateway.files.expire(time.time())
             gateway.engine.close_idle_processes()
             # The workspaces of sessions gone for a TTL (the live ones' folders: the lead's to pass).
             await asyncio.to_thread(gateway.workspaces.sweep, settings.session_ttl, set())
@@ -97,7 +100,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     service = SessionService(
         registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
     )
-    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces, shared=shared)
+    uploaded = open_files(settings, store, shared)
+    keys = KeyService(settings, store)
+    gateway = Gateway(settings, engine, service, stored, store, keys, workspaces, uploaded, shared=shared)
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
