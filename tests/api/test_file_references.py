@@ -1,6 +1,6 @@
 """Uploaded files referenced by id on the three doors reach the engine as Claude's blocks: an image
 as a base64 image block, a PDF as a base64 document, text as a plain-text document; an unknown id
-or another key's is a 400 in the door's envelope, never a 500. (tests/e2e/test_files_e2e.py: the
+or another key's is a 400 in the door's envelope, never a 500. (tests/e2e/test_uploads_e2e.py: the
 same through the real CLI.)"""
 
 from __future__ import annotations
