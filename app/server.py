@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,7 @@ from .api import (
     reports,
     responses,
     sessions,
+    uploads,
     usage,
 )
 from .api.drain import DrainGuard
@@ -41,6 +43,7 @@ from .config import Settings
 from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
 from .errors import GatewayError, store_unavailable
+from .files import open_files
 from .gateway import Gateway
 from .observability.metrics import Metrics
 from .observability.requests import RequestLog, TurnNotes
@@ -65,6 +68,7 @@ async def sweep(gateway: Gateway) -> None:
         try:
             gateway.sessions.registry.expire()
             await gateway.responses.expire()
+            await gateway.files.expire(time.time())
             gateway.engine.close_idle_processes()
             # The workspaces of sessions gone for a TTL (the live ones' folders: the lead's to pass).
             await asyncio.to_thread(gateway.workspaces.sweep, settings.session_ttl, set())
@@ -98,7 +102,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     service = SessionService(
         registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
     )
-    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces, shared=shared)
+    uploaded = open_files(settings, store, shared)
+    keys = KeyService(settings, store)
+    gateway = Gateway(settings, engine, service, stored, store, keys, workspaces, uploaded, shared=shared)
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
@@ -142,6 +148,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         models,
         sessions,
         files,
+        uploads,
         usage,
         reports,
         admin,
@@ -155,7 +162,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
-        return error_response(request.url.path, exc)
+        return error_response(request.url.path, exc, request.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -163,19 +170,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         error = GatewayError(
             exc.status_code, str(exc.detail), "invalid_request_error", code, headers=getattr(exc, "headers", None) or {}
         )
-        return error_response(request.url.path, error)
+        return error_response(request.url.path, error, request.headers)
 
     @app.exception_handler(RedisError)  # out of reach, and refusals (READONLY after a failover, OOM)
     async def shared_store_down(request: Request, exc: Exception) -> JSONResponse:
         """Redis (GATEWAY_REDIS_URL) out of reach is the gateway's outage, not a bug: a 503 to retry."""
         log.warning("the shared store did not answer: %r", exc)
-        return error_response(request.url.path, store_unavailable())
+        return error_response(request.url.path, store_unavailable(), request.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(
-            request.url.path, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+            request.url.path,
+            GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error"),
+            request.headers,
         )
 
     return app

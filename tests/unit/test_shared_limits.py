@@ -83,17 +83,17 @@ async def test_each_replica_tells_the_keys_whole_window_in_its_headers(replicas)
 
 
 async def test_the_window_slides_and_its_redis_key_expires_with_it(replicas, redis_url):
-    one, two = replicas(window=0.5), replicas(window=0.5)
+    one, two = replicas(window=2.0), replicas(window=2.0)
     tenant = key(rpm=2)
     await one.count_request(tenant)
     await two.count_request(tenant)
     assert (await refused(one.count_request(tenant))).status == 429
     window = Shared.connect(redis_url, PREFIX)
     try:
-        assert 0 < await window.client.pttl(window.key("rpm", tenant.id)) <= 500  # gone with the window
+        assert 0 < await window.client.pttl(window.key("rpm", tenant.id)) <= 2000  # gone with the window
     finally:
         await window.close()
-    for _ in range(200):  # the two requests leave the window: room again, on either replica
+    for _ in range(600):  # the two requests leave the window: room again, on either replica
         try:
             headers = await two.count_request(tenant)
             break
