@@ -10,7 +10,6 @@ Anthropic's look); the client sends it with the same other parameters.
 from __future__ import annotations
 
 import base64
-import binascii
 import calendar
 import time
 from collections.abc import Mapping, Sequence
@@ -168,7 +167,7 @@ def _page_start(token: str, first: int, end: float, width: int) -> int:
     if token.startswith("page_"):
         try:
             start = rfc3339(base64.b64decode(token[5:], validate=True).decode(), "page")
-        except (GatewayError, binascii.Error, UnicodeDecodeError):
+        except (GatewayError, ValueError):  # binascii.Error, UnicodeDecodeError, a non-ASCII token
             start = None
     if start is None or start % width or not first <= start < end:
         raise invalid_request(
