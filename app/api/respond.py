@@ -44,8 +44,17 @@ class Frames(Protocol[Item_contra]):
 def error_response(path: str, error: GatewayError) -> JSONResponse:
     """The error in the envelope of the API that was called: Anthropic's on /v1/messages and on
     its Admin-API style reports (/v1/organizations)."""
-    body = error.anthropic_body() if path.startswith(("/v1/messages", "/v1/organizations")) else error.openai_body()
+    body = error.anthropic_body() if _anthropic_path(path) else error.openai_body()
     return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+ANTHROPIC_PREFIXES = ("/v1/messages", "/v1/organizations")
+
+
+def _anthropic_path(path: str) -> bool:
+    """Whether `path` is one of Anthropic's doors or below one: whole segments only (/v1/messagesx
+    is no door of Anthropic's)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in ANTHROPIC_PREFIXES)
 
 
 async def respond(
