@@ -102,10 +102,11 @@ def _query(
     starting_at = _one(params, "starting_at")
     if not starting_at:
         raise invalid_request("'starting_at' is required (an RFC 3339 timestamp).", "starting_at")
-    first = int(rfc3339(starting_at, "starting_at") // width * width)
+    starting = rfc3339(starting_at, "starting_at")
+    first = int(starting // width * width)
     ending_at = _one(params, "ending_at")
     end = rfc3339(ending_at, "ending_at") if ending_at else time.time()
-    if end <= first:
+    if end <= starting:  # as sent: not the bucket it snaps to (12:10 does not come after 12:30)
         raise invalid_request("'ending_at' (by default now) must come after 'starting_at'.", "ending_at")
     default, most = limits[width_name]
     limit = _limit(_one(params, "limit"), default, most, width_name)

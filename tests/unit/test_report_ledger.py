@@ -191,6 +191,9 @@ GOOD = {"starting_at": ["2026-03-01T00:00:00Z"], "ending_at": ["2026-03-02T00:00
         ({"ending_at": ["9999-12-31T23:59:59-05:00"]}, "ending_at"),  # after 9999 in UTC
         ({"starting_at": ["\x00"]}, "starting_at"),
         ({"ending_at": ["2026-02-28T00:00:00Z"]}, "ending_at"),  # before starting_at
+        # before, or at, starting_at, in the bucket it snaps to
+        ({"starting_at": ["2026-03-01T12:30:00Z"], "ending_at": ["2026-03-01T12:10:00Z"]}, "ending_at"),
+        ({"starting_at": ["2026-03-01T12:30:00Z"], "ending_at": ["2026-03-01T12:30:00Z"]}, "ending_at"),
         ({"bucket_width": ["1w"]}, "bucket_width"),
         ({"limit": ["0"]}, "limit"),
         ({"limit": ["32"]}, "limit"),  # 1d: 31 at most
