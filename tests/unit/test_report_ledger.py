@@ -13,23 +13,10 @@ import pytest
 from app.errors import GatewayError
 from app.policy.report_params import cost_query, page_token, usage_query
 from app.policy.reports import cost_report, usage_report
-from app.shared import Shared
-from app.store import BucketWidthUnsupported, RedisStore, Store, UsageEntry, open_store
+from app.store import BucketWidthUnsupported, RedisStore, UsageEntry
 
 HOUR, DAY = 3600, 86400
 MAR_1 = calendar.timegm((2026, 3, 1, 0, 0, 0))
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request, tmp_path):
-    if request.param == "sqlite":
-        opened: Store = open_store(tmp_path / "data")
-        yield opened
-        opened.close()
-        return
-    shared = Shared.connect(request.getfixturevalue("redis_url"), "test:")
-    yield RedisStore(shared)
-    await shared.close()
 
 
 def entry(at: float, tenant: str = "key-gk_1", key_id: str | None = "gk_1", **fields) -> UsageEntry:
