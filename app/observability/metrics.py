@@ -36,6 +36,7 @@ DOORS = {
     "/v1/models": "models",
     "/v1/sessions": "sessions",
     "/v1/usage": "usage",
+    "/v1/organizations": "reports",
     "/admin": "admin",
     "/console": "console",
     "/health": "health",

@@ -10,7 +10,6 @@ Anthropic's look); the client sends it with the same other parameters.
 from __future__ import annotations
 
 import base64
-import binascii
 import calendar
 import time
 from collections.abc import Mapping, Sequence
@@ -103,10 +102,11 @@ def _query(
     starting_at = _one(params, "starting_at")
     if not starting_at:
         raise invalid_request("'starting_at' is required (an RFC 3339 timestamp).", "starting_at")
-    first = int(rfc3339(starting_at, "starting_at") // width * width)
+    starting = rfc3339(starting_at, "starting_at")
+    first = int(starting // width * width)
     ending_at = _one(params, "ending_at")
     end = rfc3339(ending_at, "ending_at") if ending_at else time.time()
-    if end <= first:
+    if end <= starting:  # as sent: not the bucket it snaps to (12:10 does not come after 12:30)
         raise invalid_request("'ending_at' (by default now) must come after 'starting_at'.", "ending_at")
     default, most = limits[width_name]
     limit = _limit(_one(params, "limit"), default, most, width_name)
@@ -168,7 +168,7 @@ def _page_start(token: str, first: int, end: float, width: int) -> int:
     if token.startswith("page_"):
         try:
             start = rfc3339(base64.b64decode(token[5:], validate=True).decode(), "page")
-        except (GatewayError, binascii.Error, UnicodeDecodeError):
+        except (GatewayError, ValueError):  # binascii.Error, UnicodeDecodeError, a non-ASCII token
             start = None
     if start is None or start % width or not first <= start < end:
         raise invalid_request(

@@ -76,6 +76,20 @@ async def test_unknown_route_and_wrong_method_use_the_envelope():
     assert wrong.status_code == 405 and "error" in wrong.json()
 
 
+async def test_anthropics_envelope_is_for_its_own_paths_only():
+    """Anthropic's envelope on /v1/messages and /v1/organizations and below them; a path that
+    only starts with the same letters is another route (here none): OpenAI's, as every other."""
+    client, _ = make_client()
+    async with client:
+        anthropic = [await client.get(p) for p in ("/v1/messages/nothing", "/v1/organizations/nothing")]
+        openai = [await client.get(p) for p in ("/v1/messagesx", "/v1/organizations_x", "/v1/organizations2")]
+    for answer in anthropic:
+        assert answer.status_code == 404 and answer.json()["type"] == "error", answer.text
+    for answer in openai:
+        assert answer.status_code == 404 and "type" not in answer.json(), answer.text
+        assert answer.json()["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize(
     "headers, status",
     [

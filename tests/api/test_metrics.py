@@ -149,3 +149,15 @@ async def test_a_model_name_the_client_made_up_never_becomes_a_label(gateway):
     models = {labels.get("model") for found in samples.values() for labels, _ in found} - {None}
     assert made_up not in models and "other" in models
     assert value(samples, "claude_gateway_requests_total", door="chat", model="other", status="2xx") == 1
+
+
+async def test_the_reports_are_their_own_door(gateway):
+    """The Admin-API style reports (/v1/organizations) are a route family of their own, not lumped
+    with the unknown paths scanners try ("other")."""
+    client, _, _ = await gateway(admin_key="admin-secret")
+    report = await client.get("/v1/organizations/cost_report?starting_at=2026-03-01T00:00:00Z", headers=ADMIN)
+    assert report.status_code == 200
+    assert (await client.get("/v1/nothing", headers=ADMIN)).status_code == 404
+    samples = await scrape(client)
+    assert value(samples, "claude_gateway_requests_total", door="reports", status="2xx") == 1
+    assert value(samples, "claude_gateway_requests_total", door="other", status="4xx") == 1

@@ -129,6 +129,7 @@ async def test_the_reports_take_the_admin_key_only(gateway):
         (USAGE, {"starting_at": "2026-03-01T00:00:00Z", "bucket_width": "1h", "limit": "169"}),
         (USAGE, {"starting_at": "2026-03-01T00:00:00Z", "group_by[]": "user"}),
         (USAGE, {"starting_at": "2026-03-01T00:00:00Z", "page": "page_!!"}),
+        (USAGE, {"starting_at": "2026-03-01T00:00:00Z", "page": "page_\u00e9"}),  # not ASCII: base64 refuses it
         (USAGE, {"starting_at": "2026-03-01T00:00:00Z", "context_window[]": "1M+"}),
         (COST, {"starting_at": "2026-03-01T00:00:00Z", "bucket_width": "1h"}),
         (COST, {"starting_at": "2026-03-01T00:00:00Z", "group_by[]": "model"}),

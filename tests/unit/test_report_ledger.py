@@ -13,23 +13,10 @@ import pytest
 from app.errors import GatewayError
 from app.policy.report_params import cost_query, page_token, usage_query
 from app.policy.reports import cost_report, usage_report
-from app.shared import Shared
-from app.store import BucketWidthUnsupported, RedisStore, Store, UsageEntry, open_store
+from app.store import BucketWidthUnsupported, RedisStore, UsageEntry
 
 HOUR, DAY = 3600, 86400
 MAR_1 = calendar.timegm((2026, 3, 1, 0, 0, 0))
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request, tmp_path):
-    if request.param == "sqlite":
-        opened: Store = open_store(tmp_path / "data")
-        yield opened
-        opened.close()
-        return
-    shared = Shared.connect(request.getfixturevalue("redis_url"), "test:")
-    yield RedisStore(shared)
-    await shared.close()
 
 
 def entry(at: float, tenant: str = "key-gk_1", key_id: str | None = "gk_1", **fields) -> UsageEntry:
@@ -191,6 +178,9 @@ GOOD = {"starting_at": ["2026-03-01T00:00:00Z"], "ending_at": ["2026-03-02T00:00
         ({"ending_at": ["9999-12-31T23:59:59-05:00"]}, "ending_at"),  # after 9999 in UTC
         ({"starting_at": ["\x00"]}, "starting_at"),
         ({"ending_at": ["2026-02-28T00:00:00Z"]}, "ending_at"),  # before starting_at
+        # before, or at, starting_at, in the bucket it snaps to
+        ({"starting_at": ["2026-03-01T12:30:00Z"], "ending_at": ["2026-03-01T12:10:00Z"]}, "ending_at"),
+        ({"starting_at": ["2026-03-01T12:30:00Z"], "ending_at": ["2026-03-01T12:30:00Z"]}, "ending_at"),
         ({"bucket_width": ["1w"]}, "bucket_width"),
         ({"limit": ["0"]}, "limit"),
         ({"limit": ["32"]}, "limit"),  # 1d: 31 at most

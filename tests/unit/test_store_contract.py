@@ -10,23 +10,10 @@ import time
 import pytest
 
 from app.policy.limits import period
-from app.shared import Shared
-from app.store import KeyRecord, RedisStore, ResponseRecord, Store, UsageEntry, open_store
+from app.store import KeyRecord, ResponseRecord, UsageEntry
 
 DAY = 86400
 JAN_1 = float(calendar.timegm((2026, 1, 1, 0, 0, 0)))
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request, tmp_path):
-    if request.param == "sqlite":
-        opened: Store = open_store(tmp_path / "data")
-        yield opened
-        opened.close()
-        return
-    shared = Shared.connect(request.getfixturevalue("redis_url"), "test:")
-    yield RedisStore(shared)
-    await shared.close()
 
 
 def key(key_id: str, digest: str, created: float = 1.0, **fields) -> KeyRecord:
