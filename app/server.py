@@ -30,6 +30,7 @@ from .api import (
     openapi,
     responses,
     sessions,
+    sockets,
     usage,
 )
 from .api.drain import DrainGuard
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(DemoHeader)  # outermost: on every answer
     for module in (chat, messages, responses, models, sessions, files, usage, admin, admin_live, console, health):
         app.include_router(module.router)
+    app.include_router(sockets.router)  # WebSockets: /v1/responses (beside its POST) and /v1/chat/ws
     app.include_router(metrics.router)
     openapi.install(app)
 

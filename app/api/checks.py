@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from ..agent.policy import agent_mode_off, resolve
 from ..agent.request import ClaudeCodeRequest
@@ -41,7 +42,7 @@ async def checked_body(
     return body, ignored
 
 
-def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str]) -> None:
+def refuse_if_strict(request: HTTPConnection, strict_setting: bool, ignored: list[str]) -> None:
     """Strict mode (server-wide, or X-Gateway-Strict per request) refuses what would be ignored."""
     header = request.headers.get("x-gateway-strict", "").lower()
     strict = header in ("1", "true", "yes") or (strict_setting and header not in ("0", "false", "no"))
@@ -49,7 +50,7 @@ def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str])
         raise unsupported_parameter(ignored[0])
 
 
-def session_id(request: Request, from_body: str | None) -> str | None:
+def session_id(request: HTTPConnection, from_body: str | None) -> str | None:
     """The session a request names: its body field, else the X-Session-Id header."""
     value = from_body or request.headers.get("x-session-id")
     if from_body is None and value is not None and not re.fullmatch(SESSION_ID_PATTERN, value):
@@ -82,7 +83,7 @@ def agent_mode(request: ClaudeCodeRequest | None, settings: Settings, tenant: Te
 CREDENTIAL_HEADER = "X-Claude-Credential"
 
 
-def request_credential(request: Request, settings: Settings, tenant: Tenant) -> Credential | None:
+def request_credential(request: HTTPConnection, settings: Settings, tenant: Tenant) -> Credential | None:
     """The caller's own Claude credential, sent with this request: 403 unless the caller may send
     one, 400 if it is not one. Its value is never stored, logged, or quoted back."""
     header = request.headers.get(CREDENTIAL_HEADER)

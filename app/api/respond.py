@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..errors import GatewayError
 from .coalesce import coalesced
@@ -45,6 +46,19 @@ def error_response(path: str, error: GatewayError) -> JSONResponse:
     """The error in the envelope of the API that was called: Anthropic's on /v1/messages."""
     body = error.anthropic_body() if path.startswith("/v1/messages") else error.openai_body()
     return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, error: GatewayError) -> None:
+    """A request refused before any route runs: an HTTP request gets the error as its answer, and so
+    does a WebSocket handshake where the server can answer one over HTTP (uvicorn and Starlette's
+    TestClient can: the ASGI denial-response extension); elsewhere the handshake is closed with
+    1013 (try again later) for a 503, else 1008 (policy violation)."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+        code = 1013 if error.status == 503 else 1008
+        reason = error.message.encode()[:120].decode(errors="ignore")  # a close reason: 123 bytes at most
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+        return
+    await error_response(scope["path"], error)(scope, receive, send)
 
 
 async def respond(
@@ -75,7 +89,7 @@ async def respond(
         await events.aclose()
         raise
     return StreamingResponse(
-        coalesced(_sse(frames, first, events, settle)),
+        coalesced(stream_frames(frames, first, events, settle)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers()},
     )
@@ -85,12 +99,14 @@ async def _collect(events: AsyncIterator[Item]) -> list[Item]:
     return [item async for item in events]
 
 
-async def _sse(
+async def stream_frames(
     frames: Frames[Item],
     first: list[Item],
     events: AsyncGenerator[Item, None],
     settle: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[str, None]:
+    """The stream's frames, from its opening to its closing (or its failure); the events are
+    closed with it. The WebSocket doors send the same frames (app/sockets/)."""
     try:
         for frame in frames.opening():
             yield frame

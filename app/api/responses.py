@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ..auth import Tenant
+from ..engine.credentials import Credential
+from ..engine.types import Turn
+from ..gateway import Gateway
 from ..protocol.openai_responses import ResponsesRequest
 from ..sessions.responses import StoredResponse
+from ..sessions.turn import SessionTurn
 from ..translate import openai_responses as translate
 from ..translate import openai_responses_out as translate_out
 from . import openapi
@@ -25,6 +31,33 @@ async def create_response(
     request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep
 ) -> Response:
     body, ignored = await checked_body(request, gateway.settings, ResponsesRequest, translate.ignored_parameters)
+    started = await begin(gateway, body, tenant, credential)
+    return await respond(
+        request,
+        started.run.events(),
+        bool(body.stream),
+        whole=lambda events: translate_out.build(events, started.builder),
+        frames=started.builder,
+        headers=lambda: turn_headers(
+            "X-Request-Id", started.id, started.run.session_id, ignored + started.turn.unapplied
+        ),
+        # With replicas, the stored response is in Redis before its client can name it to another.
+        settle=gateway.responses.flush if gateway.shared is not None else None,
+    )
+
+
+@dataclass
+class Started:
+    """A response under way (the HTTP door and the Responses WebSocket both start them here)."""
+
+    id: str
+    turn: Turn
+    run: SessionTurn
+    builder: translate_out.ResponseBuilder
+
+
+async def begin(gateway: Gateway, body: ResponsesRequest, tenant: Tenant, credential: Credential | None) -> Started:
+    """The request's turn, started; its response is stored when it finishes (unless store=false)."""
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
     earlier, system = await gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)
@@ -42,16 +75,7 @@ async def create_response(
             gateway.responses.put(resp_id, item, body.previous_response_id, added)
 
     builder = translate_out.ResponseBuilder(resp_id, int(time.time()), body, on_finish=store)
-    return await respond(
-        request,
-        run.events(),
-        bool(body.stream),
-        whole=lambda events: translate_out.build(events, builder),
-        frames=builder,
-        headers=lambda: turn_headers("X-Request-Id", resp_id, run.session_id, ignored + turn.unapplied),
-        # With replicas, the stored response is in Redis before its client can name it to another.
-        settle=gateway.responses.flush if gateway.shared is not None else None,
-    )
+    return Started(resp_id, turn, run, builder)
 
 
 @router.get("/v1/responses/{response_id}", **openapi.operation(statuses=(401, 403, 404)))

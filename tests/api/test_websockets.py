@@ -1,0 +1,186 @@
+"""The WebSocket doors on the real engine with the fake `claude`: the Responses API's WebSocket mode
+on /v1/responses and the chat socket /v1/chat/ws (app/sockets/). Starlette's TestClient speaks the
+socket in-process; the e2e module tests/e2e/test_websockets_e2e.py drives both over a real server
+with the Agents SDK and the `websockets` client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from starlette.testclient import TestClient, WebSocketDenialResponse
+
+from app.server import create_app
+from tests.api.conftest import make_settings
+
+KEY = "ws-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def client(tmp_path, config_dir):
+    def start(**overrides):
+        app = create_app(make_settings(tmp_path, api_keys=KEY, **overrides))
+        return TestClient(app)
+
+    clients = []
+
+    def made(**overrides):
+        clients.append(start(**overrides).__enter__())
+        return clients[-1]
+
+    yield made
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def until(ws, done) -> list[dict]:
+    """Messages up to and including the first for which `done` holds."""
+    seen = []
+    while True:
+        message = json.loads(ws.receive_text())
+        seen.append(message)
+        if done(message):
+            return seen
+
+
+def terminal(event: dict) -> bool:
+    return event["type"] in ("response.completed", "response.incomplete", "response.failed", "error")
+
+
+def create(text: str, **fields) -> str:
+    return json.dumps({"type": "response.create", "model": "sonnet", "input": text, **fields})
+
+
+def finished(chunk: dict) -> bool:
+    return "error" in chunk or any(c.get("finish_reason") for c in chunk.get("choices", []))
+
+
+def chat(text: str, **fields) -> str:
+    return json.dumps({"model": "sonnet", "messages": [{"role": "user", "content": text}], **fields})
+
+
+def content(chunks: list[dict]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+
+
+# --- the Responses API's WebSocket mode ---------------------------------------------------------------
+
+
+def test_one_socket_carries_several_responses_with_the_sse_events(client):
+    with client().websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text(create("hello"))
+        first = until(ws, terminal)
+        ws.send_text(create("[[history]]", previous_response_id=first[-1]["response"]["id"]))
+        second = until(ws, terminal)
+    kinds = [e["type"] for e in first]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds
+    assert [e["sequence_number"] for e in first] == list(range(len(first)))
+    assert first[-1]["response"]["output"][0]["content"][0]["text"] == "echo: hello"
+    history = json.loads(second[-1]["response"]["output"][0]["content"][0]["text"])["history"]
+    assert history == [["user", "hello"], ["assistant", "echo: hello"]]
+
+
+def test_a_refused_request_is_an_error_event_and_the_socket_goes_on(client):
+    with client().websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text("{not json")
+        bad_json = json.loads(ws.receive_text())
+        ws.send_text(create("x", previous_response_id="resp_nope"))
+        not_found = json.loads(ws.receive_text())
+        ws.send_text(json.dumps({"type": "response.steer", "input": "x"}))
+        unknown = json.loads(ws.receive_text())
+        ws.send_text(create("still here", stream_id="lane-1"))
+        events = until(ws, terminal)
+    assert bad_json["type"] == "error" and bad_json["status"] == 400
+    assert bad_json["error"]["code"] == "invalid_json"
+    assert not_found["type"] == "error" and not_found["status"] == 404
+    assert unknown["error"]["code"] == "unknown_event" and unknown["error"]["param"] == "type"
+    assert events[-1]["type"] == "response.completed"
+    assert {e["stream_id"] for e in events} == {"lane-1"}
+
+
+def test_a_second_request_while_one_runs_waits_its_turn(client):
+    with client().websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text(create("[[slow]] one"))
+        ws.send_text(create("two"))
+        first = until(ws, terminal)
+        second = until(ws, terminal)
+    assert first[-1]["response"]["output"][0]["content"][0]["text"] == "echo: [[slow]] one"
+    assert second[-1]["response"]["output"][0]["content"][0]["text"] == "echo: two"
+
+
+def test_the_handshake_without_a_valid_key_is_refused_with_401(client):
+    app = client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"x-api-key": "wrong"}):
+        for path in ("/v1/responses", "/v1/chat/ws"):
+            with pytest.raises(WebSocketDenialResponse) as refused:
+                with app.websocket_connect(path, headers=headers):
+                    pass
+            assert refused.value.status_code == 401
+            assert refused.value.json()["error"]["code"] == "invalid_api_key"
+    with app.websocket_connect("/v1/chat/ws", headers={"x-api-key": KEY}) as ws:
+        ws.send_text(chat("hi"))
+        assert content(until(ws, finished)) == "echo: hi"
+
+
+# --- the chat socket -------------------------------------------------------------------------------------
+
+
+def test_chat_turns_keep_one_session_and_send_only_new_messages(client):
+    with client().websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        ws.send_text(chat("first", stream_options={"include_usage": True}))
+        first = until(ws, finished)
+        usage = json.loads(ws.receive_text())
+        ws.send_text(chat("[[history]]"))
+        second = until(ws, finished)
+    assert {c["object"] for c in first} == {"chat.completion.chunk"}
+    assert content(first) == "echo: first"
+    assert first[-1]["choices"][0]["finish_reason"] == "stop"
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] > 0
+    assert json.loads(content(second))["history"] == [["user", "first"], ["assistant", "echo: first"]]
+
+
+def test_chat_cancel_stops_the_turn_and_the_next_turn_is_served(client):
+    with client().websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        ws.send_text(chat("[[slow]] " + "word " * 200))
+        ws.receive_text()  # the turn has started
+        ws.send_text(json.dumps({"type": "cancel"}))
+        rest = until(ws, finished)
+        ws.send_text(chat("[[history]]"))
+        after = until(ws, finished)
+    assert rest[-1]["error"]["code"] == "cancelled"
+    assert not any(c.get("choices") and c["choices"][0].get("finish_reason") for c in rest)
+    assert json.loads(content(after))["history"] == []  # the cancelled turn left no trace
+
+
+def test_chat_bad_messages_are_errors_in_the_openai_envelope_and_the_socket_stays(client):
+    with client(max_body_bytes=2000).websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        ws.send_text("[1, 2")
+        bad_json = json.loads(ws.receive_text())
+        ws.send_text(json.dumps({"model": "sonnet"}))
+        missing = json.loads(ws.receive_text())
+        ws.send_text(chat("x" * 3000))
+        too_large = json.loads(ws.receive_text())
+        ws.send_text(chat("hi", n=2))
+        several = json.loads(ws.receive_text())
+        ws.send_text(chat("ok"))
+        served = until(ws, finished)
+    assert bad_json["error"]["code"] == "invalid_json"
+    assert missing["error"]["param"] == "messages"
+    assert too_large["error"]["code"] == "request_too_large" or "too large" in too_large["error"]["message"]
+    assert several["error"]["param"] == "n"
+    assert content(served) == "echo: ok"
+
+
+def test_a_named_chat_session_outlives_its_socket(client):
+    app = client()
+    with app.websocket_connect("/v1/chat/ws", headers={**AUTH, "X-Session-Id": "mine"}) as ws:
+        ws.send_text(chat("remember"))
+        until(ws, finished)
+    with app.websocket_connect("/v1/chat/ws", headers={**AUTH, "X-Session-Id": "mine"}) as ws:
+        ws.send_text(chat("[[history]]"))
+        history = json.loads(content(until(ws, finished)))["history"]
+    assert history == [["user", "remember"], ["assistant", "echo: remember"]]
+    assert app.get("/v1/sessions/mine", headers=AUTH).status_code == 200
