@@ -169,7 +169,7 @@ def test_chat_bad_messages_are_errors_in_the_openai_envelope_and_the_socket_stay
         served = until(ws, finished)
     assert bad_json["error"]["code"] == "invalid_json"
     assert missing["error"]["param"] == "messages"
-    assert too_large["error"]["code"] == "request_too_large" or "too large" in too_large["error"]["message"]
+    assert too_large["error"]["code"] == "request_too_large"
     assert several["error"]["param"] == "n"
     assert content(served) == "echo: ok"
 
@@ -184,3 +184,56 @@ def test_a_named_chat_session_outlives_its_socket(client):
         history = json.loads(content(until(ws, finished)))["history"]
     assert history == [["user", "remember"], ["assistant", "echo: remember"]]
     assert app.get("/v1/sessions/mine", headers=AUTH).status_code == 200
+
+
+# --- the HTTP policies, on sockets ----------------------------------------------------------------------
+
+
+def test_each_turn_on_a_socket_is_checked_like_a_request(client):
+    """A key's rpm counts every turn, and a key revoked while its socket is open is refused at its
+    next turn, as its next HTTP request would be."""
+    app = client(admin_key="admin")
+    admin = {"Authorization": "Bearer admin"}
+    made = app.post("/admin/keys", json={"name": "limited", "rpm": 1}, headers=admin).json()
+    key = {"Authorization": f"Bearer {made['key']}"}
+    with app.websocket_connect("/v1/chat/ws", headers=key) as ws:
+        ws.send_text(chat("one"))
+        assert content(until(ws, finished)) == "echo: one"
+        ws.send_text(chat("two"))
+        limited = json.loads(ws.receive_text())
+        assert app.delete(f"/admin/keys/{made['id']}", headers=admin).status_code == 200
+        ws.send_text(chat("three"))
+        revoked = json.loads(ws.receive_text())
+    assert limited["error"]["code"] == "rate_limit_exceeded"
+    assert revoked["error"]["code"] == "invalid_api_key"
+
+
+def test_a_draining_gateway_refuses_new_sockets_and_new_turns(client):
+    app = client()
+    with app.websocket_connect("/v1/responses", headers=AUTH) as ws:
+        app.app.state.gateway.draining = True
+        ws.send_text(create("late"))
+        refused_turn = json.loads(ws.receive_text())
+    for path in ("/v1/responses", "/v1/chat/ws"):
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with app.websocket_connect(path, headers=AUTH):
+                pass
+        assert refused.value.status_code == 503
+        assert refused.value.headers["retry-after"]
+    assert refused_turn["status"] == 503 and refused_turn["error"]["code"] == "gateway_draining"
+    assert refused_turn["error"]["headers"]["Retry-After"]
+
+
+def test_a_keyless_gateway_refuses_sockets_from_web_pages(tmp_path, config_dir):
+    """Browsers apply no same-origin rule to WebSockets: without this check any page open on the
+    operator's machine could talk to Claude with the operator's credential."""
+    with TestClient(create_app(make_settings(tmp_path))) as app:
+        for path in ("ws://localhost/v1/responses", "ws://localhost/v1/chat/ws"):
+            with pytest.raises(WebSocketDenialResponse) as refused:
+                with app.websocket_connect(path, headers={"Origin": "https://evil.example"}):
+                    pass
+            assert refused.value.status_code == 403
+            assert refused.value.json()["error"]["code"] == "keyless_gateway"
+        with app.websocket_connect("ws://localhost/v1/chat/ws", headers={"Origin": "http://localhost:8000"}) as ws:
+            ws.send_text(chat("local"))
+            assert content(until(ws, finished)) == "echo: local"
