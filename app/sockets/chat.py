@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -30,6 +31,7 @@ from starlette.websockets import WebSocket
 from ..api.chat import begin
 from ..api.checks import refuse_if_strict, session_id
 from ..api.respond import refuse, stream_frames
+from ..engine.types import Finish
 from ..errors import GatewayError, invalid_request
 from ..gateway import Gateway
 from ..protocol.openai_chat import ChatCompletionRequest
@@ -51,17 +53,18 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
     socket = await accept(websocket, gateway, {"X-Session-Id": name})
     if socket is None:
         return
-    running: asyncio.Task[bool] | None = None
+    latest: ChatTurn | None = None
+    turns: set[asyncio.Task[bool]] = set()  # those not yet done (an answered one may still close)
     try:
         async for message in socket.messages():
-            busy = running is not None and not running.done()
+            busy = latest is not None and latest.busy
             if isinstance(message, GatewayError):
                 await socket.send_json(message.openai_body())
             elif message.get("type") == "cancel":
-                if running is not None and busy:
-                    running.cancel()
-                    await asyncio.wait({running})
-                    if running.cancelled():
+                if latest is not None and busy:
+                    latest.task.cancel()
+                    await asyncio.wait({latest.task})
+                    if latest.task.cancelled():
                         await socket.send_json(cancelled().openai_body())
             elif "type" in message:
                 kind = str(message["type"])[:100]
@@ -80,49 +83,80 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
                 )
                 await socket.send_json(refusal.openai_body())
             else:
-                running = asyncio.create_task(socket.run_turn(_complete(socket, message, name)))
-                running.add_done_callback(_retrieved)
+                latest = ChatTurn(socket, message, name)
+                turns.add(latest.task)
+                latest.task.add_done_callback(turns.discard)
     finally:
-        if running is not None and not running.done():
-            running.cancel()  # the client left: the turn stops, and with it the CLI's turn
-            await asyncio.wait({running})
+        for task in list(turns):
+            task.cancel()  # the client left: the turn stops, and with it the CLI's turn
+        if turns:
+            await asyncio.wait(turns)
         if named is None:
             await _end(socket, name)
 
 
-async def _complete(socket: TurnSocket, message: dict[str, Any], name: str) -> None:
-    """One turn: its chunks, or the error that refuses it."""
-    gateway = socket.gateway
-    try:
-        tenant = await socket.admit()
-        body = parse(ChatCompletionRequest, message)
-        refuse_if_strict(socket.websocket, gateway.settings.strict_params, translate.ignored_parameters(body))
-        if body.session_id is not None and body.session_id != name:
-            raise invalid_request(
-                f"This socket's session is '{name}': leave out session_id, or name another session in "
-                "the X-Session-Id header of a new socket.",
-                "session_id",
-            )
-        chat = begin(gateway, body, tenant, socket.credential, name)
-        events = chat.choices.events()
+class ChatTurn:
+    """One turn on the socket. It is answered once its last chunk (or its error) is on its way: the
+    client may then send the next turn, although this one may still be closing (the session's lock
+    lets the next wait for it)."""
+
+    def __init__(self, socket: TurnSocket, message: dict[str, Any], name: str) -> None:
+        self.socket, self.answered = socket, False
+        self.task = asyncio.create_task(socket.run_turn(self._complete(message, name)))
+        self.task.add_done_callback(_retrieved)
+
+    @property
+    def busy(self) -> bool:
+        return not self.answered and not self.task.done()
+
+    async def _complete(self, message: dict[str, Any], name: str) -> None:
+        """The turn's chunks, or the error that refuses it."""
+        socket, gateway = self.socket, self.socket.gateway
         try:
-            first: list[Indexed] = [await events.__anext__()]
-        except StopAsyncIteration:
-            first = []
-        except BaseException:
-            await events.aclose()
+            tenant = await socket.admit()
+            body = parse(ChatCompletionRequest, message)
+            refuse_if_strict(socket.websocket, gateway.settings.strict_params, translate.ignored_parameters(body))
+            if body.session_id is not None and body.session_id != name:
+                raise invalid_request(
+                    f"This socket's session is '{name}': leave out session_id, or name another session in "
+                    "the X-Session-Id header of a new socket.",
+                    "session_id",
+                )
+            chat = begin(gateway, body, tenant, socket.credential, name)
+            events = self._watched(chat.choices.events())
+            try:
+                first: list[Indexed] = [await events.__anext__()]
+            except StopAsyncIteration:
+                first = []
+            except BaseException:
+                await events.aclose()
+                raise
+        except GatewayError as error:
+            self.answered = True
+            await socket.send_json(error.openai_body())
+            return
+        except Exception:
+            log.exception("a turn on the chat socket failed to start")
+            self.answered = True
+            await socket.send_json(unexpected().openai_body())
+            return
+        async with aclosing(stream_frames(chat.chunks(), first, events)) as frames:
+            async for frame in frames:
+                for text in payloads(frame):
+                    await socket.send_text(text)
+
+    async def _watched(self, events: AsyncGenerator[Indexed, None]) -> AsyncGenerator[Indexed, None]:
+        """The turn's events; the turn counts as answered from its Finish (or its failure) on."""
+        try:
+            async for item in events:
+                if isinstance(item[1], Finish):
+                    self.answered = True
+                yield item
+        except Exception:
+            self.answered = True  # its error message is on its way
             raise
-    except GatewayError as error:
-        await socket.send_json(error.openai_body())
-        return
-    except Exception:
-        log.exception("a turn on the chat socket failed to start")
-        await socket.send_json(unexpected().openai_body())
-        return
-    async with aclosing(stream_frames(chat.chunks(), first, events)) as frames:
-        async for frame in frames:
-            for text in payloads(frame):
-                await socket.send_text(text)
+        finally:
+            await events.aclose()
 
 
 async def _end(socket: TurnSocket, name: str) -> None:

@@ -142,6 +142,17 @@ def test_chat_turns_keep_one_session_and_send_only_new_messages(client):
     assert json.loads(content(second))["history"] == [["user", "first"], ["assistant", "echo: first"]]
 
 
+def test_the_next_chat_turn_may_follow_the_last_chunk_at_once(client):
+    """The turn before may still be closing (its ledger entry, its session's lock): the next one is
+    not refused for that, it waits its turn on the session."""
+    with client().websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        answers = []
+        for i in range(4):
+            ws.send_text(chat(f"turn {i}"))
+            answers.append(content(until(ws, finished)))
+    assert answers == [f"echo: turn {i}" for i in range(4)]
+
+
 def test_chat_cancel_stops_the_turn_and_the_next_turn_is_served(client):
     with client().websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
         ws.send_text(chat("[[slow]] " + "word " * 200))
