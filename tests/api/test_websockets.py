@@ -5,13 +5,17 @@ with the Agents SDK and the `websockets` client."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
+from app.observability import logs
 from app.server import create_app
 from tests.api.conftest import make_settings
+from tests.api.test_request_logs import request_lines
 
 KEY = "ws-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -248,3 +252,32 @@ def test_a_keyless_gateway_refuses_sockets_from_web_pages(tmp_path, config_dir):
         with app.websocket_connect("ws://localhost/v1/chat/ws", headers={"Origin": "http://localhost:8000"}) as ws:
             ws.send_text(chat("local"))
             assert content(until(ws, finished)) == "echo: local"
+
+
+def test_a_socket_is_one_request_log_line_with_its_turns(client):
+    """The gateway logs each request itself (uvicorn's access log is off): a socket, refused or
+    served, is a line too."""
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("json"))
+    logger = logging.getLogger("claude_gateway.requests")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        app = client()
+        with pytest.raises(WebSocketDenialResponse):
+            with app.websocket_connect("/v1/chat/ws"):
+                pass
+        with app.websocket_connect("/v1/chat/ws", headers={**AUTH, "X-Session-Id": "logged"}) as ws:
+            for text in ("one", "two"):
+                ws.send_text(chat(text))
+                until(ws, finished)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    refused, served = request_lines(stream)
+    assert (refused["method"], refused["path"], refused["status"]) == ("WS", "/v1/chat/ws", 401)
+    assert (served["method"], served["status"], served["door"], served["turns"]) == ("WS", 101, "chat", 2)
+    assert served["session"] == "logged" and served["output_tokens"] > 0
