@@ -11,7 +11,9 @@ import logging
 
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
 
+from app.api.drain import cut_turns
 from app.observability import logs
 from app.server import create_app
 from tests.api.conftest import make_settings
@@ -134,6 +136,7 @@ def test_the_handshake_without_a_valid_key_is_refused_with_401(client):
 
 def test_chat_turns_keep_one_session_and_send_only_new_messages(client):
     with client().websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        session = dict(ws.extra_headers)[b"x-session-id"].decode()
         ws.send_text(chat("first", stream_options={"include_usage": True}))
         first = until(ws, finished)
         usage = json.loads(ws.receive_text())
@@ -144,6 +147,7 @@ def test_chat_turns_keep_one_session_and_send_only_new_messages(client):
     assert first[-1]["choices"][0]["finish_reason"] == "stop"
     assert usage["choices"] == [] and usage["usage"]["completion_tokens"] > 0
     assert json.loads(content(second))["history"] == [["user", "first"], ["assistant", "echo: first"]]
+    assert session.startswith("ws-")
 
 
 def test_the_next_chat_turn_may_follow_the_last_chunk_at_once(client):
@@ -212,6 +216,7 @@ def test_each_turn_on_a_socket_is_checked_like_a_request(client):
     made = app.post("/admin/keys", json={"name": "limited", "rpm": 1}, headers=admin).json()
     key = {"Authorization": f"Bearer {made['key']}"}
     with app.websocket_connect("/v1/chat/ws", headers=key) as ws:
+        assert (b"x-ratelimit-limit-requests", b"1") in ws.extra_headers  # as on an HTTP answer
         ws.send_text(chat("one"))
         assert content(until(ws, finished)) == "echo: one"
         ws.send_text(chat("two"))
@@ -281,3 +286,18 @@ def test_a_socket_is_one_request_log_line_with_its_turns(client):
     assert (refused["method"], refused["path"], refused["status"]) == ("WS", "/v1/chat/ws", 401)
     assert (served["method"], served["status"], served["door"], served["turns"]) == ("WS", 101, "chat", 2)
     assert served["session"] == "logged" and served["output_tokens"] > 0
+
+
+def test_a_socket_turn_cut_by_the_drain_closes_the_socket_with_1012(client):
+    """The drain waits for a socket's turn like any other, and cuts it when its time is up."""
+    app = client()
+    gateway = app.app.state.gateway
+    with app.websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        ws.send_text(chat("[[slow]] " + "word " * 200))
+        ws.receive_text()  # the turn has started
+        assert len(gateway.turns) == 1
+        assert ws.portal.call(cut_turns, gateway) == 1
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_text()
+    assert closed.value.code == 1012
