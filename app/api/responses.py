@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 
 from ..auth import Tenant
 from ..engine.credentials import Credential
-from ..engine.types import Turn
+from ..engine.types import Message, Turn
 from ..gateway import Gateway
 from ..protocol.openai_responses import ResponsesRequest
 from ..sessions.responses import StoredResponse
@@ -56,11 +57,35 @@ class Started:
     builder: translate_out.ResponseBuilder
 
 
-async def begin(gateway: Gateway, body: ResponsesRequest, tenant: Tenant, credential: Credential | None) -> Started:
-    """The request's turn, started; its response is stored when it finishes (unless store=false)."""
+@dataclass
+class Remembered:
+    """A response's conversation (its answer included) and system prompt, as a Responses WebSocket
+    keeps its last response whatever its `store`: the reference's connection-local state, so that
+    store=false clients (Codex) chain with previous_response_id."""
+
+    id: str
+    conversation: list[Message]
+    system: str | None
+
+
+async def begin(
+    gateway: Gateway,
+    body: ResponsesRequest,
+    tenant: Tenant,
+    credential: Credential | None,
+    remembered: Remembered | None = None,
+    remember: Callable[[Remembered], None] | None = None,
+) -> Started:
+    """The request's turn, started; its response is stored when it finishes (unless store=false),
+    and given to `remember` (a socket's memory, which continues it as `remembered`)."""
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
-    earlier, system = await gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)
+    if remembered is not None and body.previous_response_id == remembered.id:
+        earlier, system = remembered.conversation, remembered.system
+    else:
+        earlier, system = await gateway.responses.earlier(
+            tenant.id, body.previous_response_id, gateway.sessions.registry
+        )
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
@@ -68,8 +93,10 @@ async def begin(gateway: Gateway, body: ResponsesRequest, tenant: Tenant, creden
     run = gateway.sessions.turn(turn, None, tenant, "responses")
 
     def store(response: dict[str, Any]) -> None:
+        conversation = gateway.sessions.registry.conversation(run.pointer) if run.pointer else None
+        if remember is not None:
+            remember(Remembered(resp_id, list(conversation or turn.messages), turn.system))
         if body.store is not False:
-            conversation = gateway.sessions.registry.conversation(run.pointer) if run.pointer else None
             added = (conversation or turn.messages)[len(earlier) :]  # what this response added
             item = StoredResponse(tenant.id, response, run.pointer, turn.system)
             gateway.responses.put(resp_id, item, body.previous_response_id, added)

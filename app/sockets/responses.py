@@ -6,10 +6,11 @@ One socket carries many `response.create` messages, each the body of `POST /v1/r
 `type` (and `stream`, implicit here) added. Each is answered with exactly the events the SSE
 stream sends, one per message, from `response.created` to `response.completed` (or
 `response.incomplete` / `response.failed`); `previous_response_id` chains as over HTTP, function
-call outputs included. Requests are served one at a time in the order they came (FIFO: the
-reference's rule for one `stream_id` lane; lanes do not run side by side here), at most
-MAX_QUEUED waiting. A request refused before its response starts (bad body, 401, 429, a
-`previous_response_id` not found) is answered with one `error` event:
+call outputs included; the socket's last response can be continued even with `store: false` (it
+keeps that one in memory, as the reference's WebSocket mode does). Requests are served one at a
+time in the order they came (FIFO: the reference's rule for one `stream_id` lane; lanes do not
+run side by side here), at most MAX_QUEUED waiting. A request refused before its response starts
+(bad body, 401, 429, a `previous_response_id` not found) is answered with one `error` event:
 `{"type": "error", "status": 400, "error": {"type", "code", "message", "param"}}`; the socket
 stays open for the next. A message echoes its request's `stream_id`, if it had one.
 """
@@ -26,7 +27,7 @@ from starlette.websockets import WebSocket
 
 from ..api.checks import refuse_if_strict
 from ..api.respond import stream_frames
-from ..api.responses import begin
+from ..api.responses import Remembered, begin
 from ..engine.types import Event
 from ..errors import GatewayError, invalid_request
 from ..gateway import Gateway
@@ -41,12 +42,21 @@ MAX_QUEUED = 16  # response.create messages waiting behind the running one
 ENVELOPE = ("type", "stream", "stream_id")  # the socket's fields, not the request's
 
 
+class Memory:
+    """A socket's last response, stored or not (store=false), so that the next can continue it."""
+
+    last: Remembered | None = None
+
+    def remember(self, response: Remembered) -> None:
+        self.last = response
+
+
 async def serve(websocket: WebSocket, gateway: Gateway) -> None:
     socket = await accept(websocket, gateway)
     if socket is None:
         return
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED)
-    worker = asyncio.create_task(_work(socket, queue))
+    worker = asyncio.create_task(_work(socket, queue, Memory()))
     try:
         async for message in socket.messages():
             if isinstance(message, GatewayError):
@@ -72,11 +82,11 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
         await asyncio.wait({worker})
 
 
-async def _work(socket: TurnSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+async def _work(socket: TurnSocket, queue: asyncio.Queue[dict[str, Any]], memory: Memory) -> None:
     while True:
         message = await queue.get()
         try:
-            if not await socket.run_turn(_respond(socket, message)):
+            if not await socket.run_turn(_respond(socket, message, memory)):
                 return  # cut by the drain: the socket is closed
         except Exception:  # sending failed (the client is gone), or the gateway's own bug
             log.debug("a response on a socket ended in an error", exc_info=True)
@@ -84,7 +94,7 @@ async def _work(socket: TurnSocket, queue: asyncio.Queue[dict[str, Any]]) -> Non
             return
 
 
-async def _respond(socket: TurnSocket, message: dict[str, Any]) -> None:
+async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) -> None:
     """One response.create: its events, or the error event that refuses it."""
     stream_id = message.get("stream_id")
     lane = str(stream_id) if stream_id is not None else None
@@ -94,7 +104,7 @@ async def _respond(socket: TurnSocket, message: dict[str, Any]) -> None:
         body = parse(ResponsesRequest, _request(message))
         ignored = translate.ignored_parameters(body)
         refuse_if_strict(socket.websocket, gateway.settings.strict_params, ignored)
-        started = await begin(gateway, body, tenant, socket.credential)
+        started = await begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
         events = started.run.events()
         try:
             first: list[Event] = [await events.__anext__()]

@@ -89,6 +89,23 @@ def test_one_socket_carries_several_responses_with_the_sse_events(client):
     assert history == [["user", "hello"], ["assistant", "echo: hello"]]
 
 
+def test_the_sockets_last_response_continues_with_store_false(client):
+    """Codex-style clients chain with store=false: the socket keeps its last response in memory,
+    as the reference's WebSocket mode does, while HTTP and other sockets cannot see it."""
+    app = client()
+    with app.websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text(create("secret", store=False))
+        first = until(ws, terminal)[-1]["response"]
+        ws.send_text(create("[[history]]", store=False, previous_response_id=first["id"]))
+        second = until(ws, terminal)[-1]["response"]
+    history = json.loads(second["output"][0]["content"][0]["text"])["history"]
+    assert history == [["user", "secret"], ["assistant", "echo: secret"]]
+    assert app.get(f"/v1/responses/{first['id']}", headers=AUTH).status_code == 404
+    with app.websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text(create("x", previous_response_id=first["id"]))
+        assert json.loads(ws.receive_text())["status"] == 404
+
+
 def test_a_refused_request_is_an_error_event_and_the_socket_goes_on(client):
     with client().websocket_connect("/v1/responses", headers=AUTH) as ws:
         ws.send_text("{not json")
