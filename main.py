@@ -49,6 +49,7 @@ def main() -> None:
         log_config=None,  # uvicorn's loggers write through ours (logs.configure), in the chosen format
         access_log=False,  # the gateway logs each request itself, with more to say (observability/requests.py)
         timeout_graceful_shutdown=int(settings.drain_timeout),  # on SIGINT; SIGTERM drains first
+        ws_max_size=settings.max_body_bytes,  # a socket's message has a request body's limit (16 MiB by default)
     )
     DrainingServer(config, app.state.gateway).run()
 

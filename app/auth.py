@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from .config import Settings
 from .engine.credentials import Credential
@@ -38,7 +38,7 @@ def key_name(tenant: Tenant) -> str:
     return tenant.name or tenant.id
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()

@@ -32,6 +32,7 @@ from .api import (
     reports,
     responses,
     sessions,
+    sockets,
     uploads,
     usage,
 )
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         health,
     ):
         app.include_router(module.router)
+    app.include_router(sockets.router)  # WebSockets: /v1/responses (beside its POST) and /v1/chat/ws
     app.include_router(metrics.router)
     openapi.install(app)
 

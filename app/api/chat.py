@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ..auth import Tenant
+from ..engine.credentials import Credential
+from ..engine.types import Turn
 from ..errors import invalid_request
 from ..files.resolve import resolver
+from ..gateway import Gateway
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
@@ -33,12 +38,50 @@ async def chat_completions(
         translate.ignored_parameters,
         resolver(gateway.files, tenant.id, "chat"),
     )
+    chat = begin(gateway, body, tenant, credential, session_id(request, body.session_id))
+    return await respond(
+        request,
+        chat.choices.events(),
+        bool(body.stream),
+        whole=lambda items: translate_out.completion(
+            by_choice(items, chat.n), chat.id, chat.created, body.model, chat.legacy
+        ),
+        frames=chat.chunks(),
+        headers=lambda: turn_headers("X-Request-Id", chat.id, chat.choices.session_id, ignored + chat.turn.unapplied),
+    )
+
+
+@dataclass
+class Chat:
+    """A chat completion under way: its id, its turn, its `n` answers (the HTTP door and the chat
+    WebSocket both start them here)."""
+
+    id: str
+    created: int
+    body: ChatCompletionRequest
+    turn: Turn
+    choices: Choices
+    n: int
+    legacy: bool
+
+    def chunks(self) -> translate_out.ChunkStream:
+        usage = bool(self.body.stream_options and self.body.stream_options.include_usage)
+        return translate_out.ChunkStream(self.id, self.created, self.body.model, usage, self.legacy, self.n)
+
+
+def begin(
+    gateway: Gateway,
+    body: ChatCompletionRequest,
+    tenant: Tenant,
+    credential: Credential | None,
+    requested: str | None,
+) -> Chat:
+    """The request's turn (or `n` of them) started in session `requested` (None: found or new)."""
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
-    n, created, legacy = body.n or 1, int(time.time()), translate.uses_legacy_functions(body)
-    requested = session_id(request, body.session_id)
+    n = body.n or 1
     if n > 1 and requested:
         raise invalid_request(
             "n > 1 cannot continue a session: each answer is a conversation of its own. "
@@ -46,12 +89,4 @@ async def chat_completions(
             "n",
         )
     choices = Choices(gateway.sessions, turn, requested, n, tenant)
-    usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await respond(
-        request,
-        choices.events(),
-        bool(body.stream),
-        whole=lambda items: translate_out.completion(by_choice(items, n), completion_id, created, body.model, legacy),
-        frames=translate_out.ChunkStream(completion_id, created, body.model, usage, legacy, n),
-        headers=lambda: turn_headers("X-Request-Id", completion_id, choices.session_id, ignored + turn.unapplied),
-    )
+    return Chat(completion_id, int(time.time()), body, turn, choices, n, translate.uses_legacy_functions(body))

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from ..agent.policy import agent_mode_off, resolve
 from ..agent.request import ClaudeCodeRequest
@@ -40,14 +41,25 @@ async def checked_body(
 ) -> tuple[Body, list[str]]:
     """The request's body as `model` (its file ids `resolve`d first: app/files/resolve.py), and the
     parameters in it the gateway will not apply (which strict mode refuses)."""
-    data = await read_json(request, settings)
-    body = parse(model, await resolve(data) if resolve is not None else data)
+    return await checked(await read_json(request, settings), request, settings, model, ignored_parameters, resolve)
+
+
+async def checked(
+    data: Any,
+    connection: HTTPConnection,
+    settings: Settings,
+    model: type[Body],
+    ignored_parameters: Callable[[Body], list[str]],
+    resolve: Resolver | None = None,
+) -> tuple[Body, list[str]]:
+    """A request body already read (a socket's message, or checked_body's) as `model`, as above."""
+    body = parse(model, await resolve(data) if resolve is not None and isinstance(data, dict) else data)
     ignored = ignored_parameters(body)
-    refuse_if_strict(request, settings.strict_params, ignored)
+    refuse_if_strict(connection, settings.strict_params, ignored)
     return body, ignored
 
 
-def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str]) -> None:
+def refuse_if_strict(request: HTTPConnection, strict_setting: bool, ignored: list[str]) -> None:
     """Strict mode (server-wide, or X-Gateway-Strict per request) refuses what would be ignored."""
     header = request.headers.get("x-gateway-strict", "").lower()
     strict = header in ("1", "true", "yes") or (strict_setting and header not in ("0", "false", "no"))
@@ -55,7 +67,7 @@ def refuse_if_strict(request: Request, strict_setting: bool, ignored: list[str])
         raise unsupported_parameter(ignored[0])
 
 
-def session_id(request: Request, from_body: str | None) -> str | None:
+def session_id(request: HTTPConnection, from_body: str | None) -> str | None:
     """The session a request names: its body field, else the X-Session-Id header."""
     value = from_body or request.headers.get("x-session-id")
     if from_body is None and value is not None and not re.fullmatch(SESSION_ID_PATTERN, value):
@@ -88,7 +100,7 @@ def agent_mode(request: ClaudeCodeRequest | None, settings: Settings, tenant: Te
 CREDENTIAL_HEADER = "X-Claude-Credential"
 
 
-def request_credential(request: Request, settings: Settings, tenant: Tenant) -> Credential | None:
+def request_credential(request: HTTPConnection, settings: Settings, tenant: Tenant) -> Credential | None:
     """The caller's own Claude credential, sent with this request: 403 unless the caller may send
     one, 400 if it is not one. Its value is never stored, logged, or quoted back."""
     header = request.headers.get(CREDENTIAL_HEADER)

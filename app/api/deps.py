@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from ..auth import ADMIN, Tenant, key_name, presented_key
 from ..engine.credentials import Credential
@@ -19,7 +20,7 @@ from ..gateway import Gateway
 from .checks import request_credential
 
 
-async def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: HTTPConnection) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -27,7 +28,7 @@ async def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-async def authenticate(request: Request, gateway: GatewayDep) -> Tenant:
+async def authenticate(request: HTTPConnection, gateway: GatewayDep) -> Tenant:
     """The caller's tenant, from the API key it presents. A key with an rpm limit gets the rate
     headers on whatever it is answered (RateHeaders writes them)."""
     tenant = await gateway.keys.tenant(presented_key(request))
@@ -49,7 +50,7 @@ async def authenticate_viewer(request: Request, gateway: GatewayDep) -> Tenant:
 ViewerDep = Annotated[Tenant, Depends(authenticate_viewer)]
 
 
-async def authenticate_turn(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Tenant:
+async def authenticate_turn(request: HTTPConnection, gateway: GatewayDep, tenant: TenantDep) -> Tenant:
     """The caller of a turn (the three doors): its request counted against its rpm, and refused
     once its budget is spent, before the body is even read."""
     limits = gateway.sessions.limits
@@ -74,7 +75,7 @@ async def authenticate_admin(request: Request, gateway: GatewayDep) -> None:
 AdminDep = Depends(authenticate_admin)
 
 
-async def caller_credential(request: Request, gateway: GatewayDep, tenant: TenantDep) -> Credential | None:
+async def caller_credential(request: HTTPConnection, gateway: GatewayDep, tenant: TenantDep) -> Credential | None:
     """The caller's own Claude credential for this request's turns: sent with the request (where
     allowed), else the one stored with its key; None: the operator's. A stored credential that
     cannot be decrypted refuses the turn: it never falls back to the operator's."""

@@ -15,9 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GatewayError
 from ..gateway import Gateway
-from .respond import error_response
+from .respond import error_response, refuse
 
 TURN_DOORS = frozenset({"/v1/chat/completions", "/v1/messages", "/v1/responses"})
+SOCKET_DOORS = frozenset({"/v1/responses", "/v1/chat/ws"})  # their turns are tracked by app/sockets/
 RETRY_AFTER = 5  # seconds: long enough for a load balancer to see the failed readiness probe
 
 
@@ -30,6 +31,9 @@ class DrainGuard:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] in SOCKET_DOORS and self.gateway.draining:
+            await refuse(scope, receive, send, draining())
+            return
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in TURN_DOORS:
             await self.app(scope, receive, send)
             return

@@ -18,18 +18,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GatewayError
 from ..loopback import is_loopback_authority, is_loopback_origin, is_loopback_peer
-from .respond import error_response
+from .respond import refuse
 
 
 class KeylessGuard:
-    """Refuses an HTTP request that does not come from this machine with a 403 in the envelope of
-    the door it called, before any route (or body read) runs."""
+    """Refuses an HTTP request or WebSocket handshake that does not come from this machine with a
+    403 in the envelope of the door it called, before any route (or body read) runs. WebSockets
+    most of all: browsers apply no same-origin rule to them, so without this check any web page
+    open on this machine could use the operator's Claude credential through a socket."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -38,7 +40,7 @@ class KeylessGuard:
         if refused is None:
             await self.app(scope, receive, send)
         else:
-            await error_response(scope["path"], refused, headers)(scope, receive, send)
+            await refuse(scope, receive, send, refused)
 
 
 def keyless_guard(client_host: str | None, host_header: str | None, origin: str | None) -> GatewayError | None:

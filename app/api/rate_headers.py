@@ -12,19 +12,20 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 
 class ExtraHeaders:
-    """Adds `headers_for(scope)` to every HTTP answer, without replacing one the answer has."""
+    """Adds `headers_for(scope)` to every HTTP answer, without replacing one the answer has; and to
+    a WebSocket handshake's answer (its accept, or its refusal)."""
 
     def __init__(self, app: ASGIApp, headers_for: Callable[[Scope], RawHeaders]) -> None:
         self.app = app
         self.headers_for = headers_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] in ANSWERS:
                 extra = self.headers_for(scope)
                 if extra:
                     present = {name.lower() for name, _ in message.get("headers", [])}
@@ -33,6 +34,9 @@ class ExtraHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+ANSWERS = frozenset({"http.response.start", "websocket.accept", "websocket.http.response.start"})
 
 
 def rate_headers(scope: Scope) -> RawHeaders:

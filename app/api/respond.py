@@ -18,6 +18,8 @@ from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
 
 from ..errors import GatewayError
 from .coalesce import coalesced
@@ -64,6 +66,19 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+async def refuse(scope: Scope, receive: Receive, send: Send, error: GatewayError) -> None:
+    """A request refused before any route runs: an HTTP request gets the error as its answer, and so
+    does a WebSocket handshake where the server can answer one over HTTP (uvicorn and Starlette's
+    TestClient can: the ASGI denial-response extension); elsewhere the handshake is closed with
+    1013 (try again later) for a 503, else 1008 (policy violation)."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+        code = 1013 if error.status == 503 else 1008
+        reason = error.message.encode()[:120].decode(errors="ignore")  # a close reason: 123 bytes at most
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+        return
+    await error_response(scope["path"], error, Headers(scope=scope))(scope, receive, send)
+
+
 async def respond(
     request: Request,
     events: AsyncGenerator[Item, None],
@@ -92,7 +107,7 @@ async def respond(
         await events.aclose()
         raise
     return StreamingResponse(
-        coalesced(_sse(frames, first, events, settle)),
+        coalesced(stream_frames(frames, first, events, settle)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers()},
     )
@@ -102,12 +117,14 @@ async def _collect(events: AsyncIterator[Item]) -> list[Item]:
     return [item async for item in events]
 
 
-async def _sse(
+async def stream_frames(
     frames: Frames[Item],
     first: list[Item],
     events: AsyncGenerator[Item, None],
     settle: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[str, None]:
+    """The stream's frames, from its opening to its closing (or its failure); the events are
+    closed with it. The WebSocket doors send the same frames (app/sockets/)."""
     try:
         for frame in frames.opening():
             yield frame

@@ -31,6 +31,7 @@ PREFIX = "claude_gateway_"
 # The front doors, then the other route families: what a request's `door` label may be.
 DOORS = {
     "/v1/chat/completions": "chat",
+    "/v1/chat/ws": "chat",
     "/v1/messages": "messages",
     "/v1/responses": "responses",
     "/v1/models": "models",

@@ -95,23 +95,30 @@ class TurnNotes:
 
 
 class RequestLog:
-    """Opens each HTTP request's record; once answered, counts it and logs its line."""
+    """Opens each HTTP request's record; once answered, counts it and logs its line. A WebSocket
+    is one record from its handshake to its close (method `WS`, status 101 once accepted, or the
+    refusal's), with every turn it carried."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        record = RequestRecord(scope["method"], path, door_of(path))
+        record = RequestRecord(scope.get("method") or "WS", path, door_of(path))
         token = CURRENT.set(record)
 
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.http.response.start"):
                 record.status = message["status"]
+            elif kind == "websocket.accept":
+                record.status = 101
+            elif kind == "websocket.close" and record.status is None:
+                record.status = 403  # refused at the handshake: what the server answers
             await send(message)
 
         try:

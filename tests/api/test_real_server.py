@@ -109,3 +109,16 @@ def test_a_stream_the_client_leaves_is_in_the_ledger_with_the_tokens_claude_had_
     after = total()
     counts = ("requests", "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
     assert [after[count] - before[count] for count in counts] == [1, 10, 3, 2]
+
+
+async def test_a_socket_message_may_be_as_large_as_a_request_body(server):
+    """uvicorn's own limit for a WebSocket message (16 MiB) is below GATEWAY_MAX_BODY_BYTES (20 MiB):
+    main.py gives the socket the body's limit, so a large message is read (here: answered as the
+    bad JSON it is) instead of the socket being closed with 1009."""
+    from websockets.asyncio.client import connect
+
+    url = server.url.replace("http://", "ws://") + "/v1/chat/ws"
+    async with connect(url, max_size=None) as ws:
+        await ws.send("[" * 17 * 1024 * 1024)
+        answer = json.loads(await ws.recv())
+        assert answer["error"]["code"] == "invalid_json"

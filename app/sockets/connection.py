@@ -1,0 +1,154 @@
+"""What the two WebSocket doors share: the handshake authenticated as an HTTP request is, the
+checks every turn on the socket passes again, messages read within the body limit, and turns run
+as tasks the drain can see.
+
+A socket lives long (an agent's whole run), so the checks of an HTTP request are not made once at
+the handshake but for every turn, as HTTP makes them for every request: a key revoked, a budget
+spent or a drain begun since the socket opened refuses the next turn. The key, the caller's own
+Claude credential (X-Claude-Credential) and strict mode (X-Gateway-Strict) are the handshake's
+headers, as they are a request's.
+
+A turn runs in a task of its own, registered with the drain (app/api/drain.py) as an HTTP turn
+is: the drain waits for it, and cuts it when its time is up. A client that leaves (or cancels)
+cancels that task, which closes the turn's events: the engine stops the CLI's turn exactly as it
+does for an HTTP client that disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..api.deps import authenticate, authenticate_turn, caller_credential
+from ..api.drain import draining
+from ..api.respond import refuse
+from ..auth import Tenant
+from ..engine.credentials import Credential
+from ..errors import GatewayError, invalid_request
+from ..gateway import Gateway
+from ..jsontext import InvalidJSON, loads
+from ..requests import body_too_large
+
+log = logging.getLogger(__name__)
+
+SERVICE_RESTART = 1012  # the close code of a socket whose turn the drain cut
+INTERNAL_ERROR = 1011
+
+
+def unexpected() -> GatewayError:
+    return GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+
+
+class TurnSocket:
+    """An accepted socket, the caller it authenticated, and how it sends (one message at a time)."""
+
+    def __init__(self, websocket: WebSocket, gateway: Gateway, tenant: Tenant) -> None:
+        self.websocket, self.gateway, self.tenant = websocket, gateway, tenant
+        self.credential: Credential | None = None
+        self._sending = asyncio.Lock()  # the reader's error answers and a turn's events interleave
+
+    async def admit(self) -> Tenant:
+        """The checks an HTTP turn passes, made again for this turn: not draining, the key still
+        valid, its rpm and budget, the caller's credential. Raises GatewayError."""
+        if self.gateway.draining:
+            raise draining()
+        self.tenant = await authenticate(self.websocket, self.gateway)
+        await authenticate_turn(self.websocket, self.gateway, self.tenant)
+        self.credential = await caller_credential(self.websocket, self.gateway, self.tenant)
+        return self.tenant
+
+    async def send_text(self, text: str) -> None:
+        async with self._sending:
+            await self.websocket.send_text(text)
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+    async def messages(self) -> AsyncIterator[dict[str, Any] | GatewayError]:
+        """Each message the client sends, as a JSON object, or the error that answers it (not JSON,
+        not an object, over GATEWAY_MAX_BODY_BYTES): a bad message does not end the socket. Ends
+        when the client leaves."""
+        limit = self.gateway.settings.max_body_bytes
+        while True:
+            try:
+                message = await self.websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):  # RuntimeError: closed by us meanwhile
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            if len(data) > limit:  # characters or bytes: a text over the limit in bytes is close
+                yield body_too_large(limit)
+                continue
+            try:
+                value = loads(data)
+            except InvalidJSON as exc:
+                yield invalid_request(f"The message is not valid JSON: {exc}.", code="invalid_json")
+                continue
+            if not isinstance(value, dict):
+                yield invalid_request("A message must be a JSON object.", code="invalid_json")
+                continue
+            yield value
+
+    async def run_turn(self, work: Coroutine[Any, Any, None]) -> bool:
+        """`work` (one turn) in a task the drain tracks; False if the drain cut it (the socket is
+        then closed with 1012, service restart). Cancelling the caller cancels the turn and waits
+        for it to unwind."""
+        turn = asyncio.ensure_future(work)
+        self.gateway.turns.add(turn)
+        try:
+            await asyncio.wait({turn})
+        finally:
+            if not turn.done():
+                turn.cancel()
+                await asyncio.wait({turn})
+            self.gateway.turns.discard(turn)
+            cut = turn in self.gateway.cut
+            self.gateway.cut.discard(turn)
+        if turn.cancelled():
+            if cut:
+                await self.close(SERVICE_RESTART)
+                return False
+            raise asyncio.CancelledError()
+        error = turn.exception()
+        if error is not None:
+            raise error
+        return True
+
+    async def close(self, code: int = 1000) -> None:
+        try:
+            await self.websocket.close(code)
+        except (RuntimeError, WebSocketDisconnect):  # closed already
+            pass
+
+
+async def accept(websocket: WebSocket, gateway: Gateway, headers: dict[str, str] | None = None) -> TurnSocket | None:
+    """The socket accepted for its caller, or None: the handshake refused as HTTP refuses a request
+    without a valid key (401 in the OpenAI envelope; 403 for a bad X-Claude-Credential)."""
+    try:
+        tenant = await authenticate(websocket, gateway)
+        socket = TurnSocket(websocket, gateway, tenant)
+        socket.credential = await caller_credential(websocket, gateway, tenant)
+    except GatewayError as error:
+        await refuse(websocket.scope, websocket.receive, websocket.send, error)
+        return None
+    extra = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await websocket.accept(headers=extra)
+    return socket
+
+
+def payloads(frame: str) -> list[str]:
+    """The JSON texts of an SSE frame (`event:` lines and `[DONE]` dropped): what a WebSocket sends
+    one per message."""
+    found = []
+    for line in frame.split("\n"):
+        if line.startswith("data: ") and line != "data: [DONE]":
+            found.append(line[6:])
+    return found

@@ -1,0 +1,159 @@
+"""The OpenAI Responses API over a WebSocket (`GET /v1/responses` upgraded): what the Agents SDK's
+`OpenAIResponsesWSModel` and the openai client's `responses.connect()` open at
+`<base_url>/responses` with the http(s) scheme turned into ws(s).
+
+One socket carries many `response.create` messages, each the body of `POST /v1/responses` with
+`type` (and `stream`, implicit here) added. Each is answered with exactly the events the SSE
+stream sends, one per message, from `response.created` to `response.completed` (or
+`response.incomplete` / `response.failed`); `previous_response_id` chains as over HTTP, function
+call outputs included; the socket's last response can be continued even with `store: false` (it
+keeps that one in memory, as the reference's WebSocket mode does). Requests are served one at a
+time in the order they came (FIFO: the reference's rule for one `stream_id` lane; lanes do not
+run side by side here), at most MAX_QUEUED waiting. A request refused before its response starts
+(bad body, 401, 429, a `previous_response_id` not found) is answered with one `error` event:
+`{"type": "error", "status": 400, "error": {"type", "code", "message", "param"}}`; the socket
+stays open for the next. A message echoes its request's `stream_id`, if it had one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import aclosing
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from ..api.checks import checked
+from ..api.respond import stream_frames
+from ..api.responses import Remembered, begin
+from ..engine.types import Event
+from ..errors import GatewayError, invalid_request
+from ..files.resolve import resolver
+from ..gateway import Gateway
+from ..protocol.openai_responses import ResponsesRequest
+from ..translate import openai_responses as translate
+from .connection import INTERNAL_ERROR, TurnSocket, accept, payloads, unexpected
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED = 16  # response.create messages waiting behind the running one
+ENVELOPE = ("type", "stream", "stream_id")  # the socket's fields, not the request's
+
+
+class Memory:
+    """A socket's last response, stored or not (store=false), so that the next can continue it."""
+
+    last: Remembered | None = None
+
+    def remember(self, response: Remembered) -> None:
+        self.last = response
+
+
+async def serve(websocket: WebSocket, gateway: Gateway) -> None:
+    socket = await accept(websocket, gateway)
+    if socket is None:
+        return
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED)
+    worker = asyncio.create_task(_work(socket, queue, Memory()))
+    try:
+        async for message in socket.messages():
+            if isinstance(message, GatewayError):
+                await socket.send_json(error_event(message))
+            elif message.get("type") != "response.create":
+                kind = str(message.get("type"))[:100]
+                error = invalid_request(
+                    f"Unsupported event type '{kind}': this gateway accepts 'response.create'.", "type", "unknown_event"
+                )
+                await socket.send_json(error_event(error, message.get("stream_id")))
+            elif queue.full():
+                error = GatewayError(
+                    429,
+                    f"{MAX_QUEUED} responses are already waiting on this socket; wait for one to finish.",
+                    "rate_limit_error",
+                    "too_many_queued_responses",
+                )
+                await socket.send_json(error_event(error, message.get("stream_id")))
+            elif not worker.done():
+                queue.put_nowait(message)
+    finally:
+        worker.cancel()  # the client left: its running response stops, and with it the CLI's turn
+        await asyncio.wait({worker})
+
+
+async def _work(socket: TurnSocket, queue: asyncio.Queue[dict[str, Any]], memory: Memory) -> None:
+    while True:
+        message = await queue.get()
+        try:
+            if not await socket.run_turn(_respond(socket, message, memory)):
+                return  # cut by the drain: the socket is closed
+        except Exception:  # sending failed (the client is gone), or the gateway's own bug
+            log.debug("a response on a socket ended in an error", exc_info=True)
+            await socket.close(INTERNAL_ERROR)
+            return
+
+
+async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) -> None:
+    """One response.create: its events, or the error event that refuses it."""
+    stream_id = message.get("stream_id")
+    lane = str(stream_id) if stream_id is not None else None
+    gateway = socket.gateway
+    try:
+        tenant = await socket.admit()
+        files = resolver(gateway.files, tenant.id, "responses")
+        body, ignored = await checked(
+            _request(message), socket.websocket, gateway.settings, ResponsesRequest, translate.ignored_parameters, files
+        )
+        started = await begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
+        events = started.run.events()
+        try:
+            first: list[Event] = [await events.__anext__()]
+        except StopAsyncIteration:
+            first = []
+        except BaseException:
+            await events.aclose()
+            raise
+    except GatewayError as error:
+        await socket.send_json(error_event(error, lane))
+        return
+    except Exception:
+        log.exception("a response on a socket failed to start")
+        await socket.send_json(error_event(unexpected(), lane))
+        return
+    settle = gateway.responses.flush if gateway.shared is not None else None
+    async with aclosing(stream_frames(started.builder, first, events, settle)) as frames:
+        async for frame in frames:
+            for text in payloads(frame):
+                await socket.send_text(text if lane is None else _in_lane(text, lane))
+
+
+def _request(message: dict[str, Any]) -> dict[str, Any]:
+    """The POST /v1/responses body in a response.create message; what the socket cannot do refused."""
+    if message.get("background"):
+        raise invalid_request("background is not supported over WebSocket.", "background", "unsupported_parameter")
+    if message.get("generate") is False:
+        raise invalid_request(
+            "generate: false (a warm-up without an answer) is not supported by this gateway.",
+            "generate",
+            "unsupported_parameter",
+        )
+    return {k: v for k, v in message.items() if k not in ENVELOPE and k != "generate"}
+
+
+def _in_lane(text: str, lane: str) -> str:
+    payload = json.loads(text)
+    payload["stream_id"] = lane
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_event(error: GatewayError, stream_id: Any = None) -> dict[str, Any]:
+    """A refused request, as the Responses WebSocket reports it (the openai client's ResponseWsError):
+    the HTTP status it would have had, and the error's fields (with headers such as Retry-After)."""
+    details: dict[str, Any] = {**error.openai_body()["error"]}
+    if error.headers:
+        details["headers"] = error.headers
+    event: dict[str, Any] = {"type": "error", "status": error.status, "error": details}
+    if stream_id is not None:
+        event["stream_id"] = str(stream_id)
+    return event
