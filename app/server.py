@@ -24,6 +24,7 @@ from .api import (
     console,
     files,
     health,
+    message_batches,
     messages,
     metrics,
     models,
@@ -36,6 +37,8 @@ from .api.drain import DrainGuard
 from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
+from .batches.runner import BatchRunner
+from .batches.store import BatchStore
 from .config import Settings
 from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
     )
     gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces, shared=shared)
+    gateway.batches = BatchRunner(gateway, BatchStore(settings.data_path))
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
@@ -108,9 +112,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         await engine.start()
         sweeper = asyncio.create_task(sweep(gateway))
         listener = asyncio.create_task(replicated.listen(service.ended_elsewhere)) if replicated else None
+        gateway.batches.start()  # resumes what a restart left unfinished
         try:
             yield
         finally:
+            await gateway.batches.stop()  # what runs stays pending, for the next start
+            gateway.batches.store.close()
             sweeper.cancel()
             if listener is not None:
                 listener.cancel()
@@ -134,7 +141,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestLog, metrics=observed)  # sees every answer, refusals too
     if settings.demo:
         app.add_middleware(DemoHeader)  # outermost: on every answer
-    for module in (chat, messages, responses, models, sessions, files, usage, admin, admin_live, console, health):
+    for module in (
+        chat,
+        message_batches,
+        messages,
+        responses,
+        models,
+        sessions,
+        files,
+        usage,
+        admin,
+        admin_live,
+        console,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(metrics.router)
     openapi.install(app)
