@@ -160,6 +160,11 @@ class Settings(BaseSettings):
     # What one key's session workspaces may hold together, MiB (a key's policy may say otherwise).
     workspace_quota_mb: int = Field(default=100, ge=0)
 
+    # --- Files (POST /v1/files) ---
+    # One uploaded file at most, MiB; and what one key's files may take together, MiB.
+    file_max_mb: int = Field(default=32, ge=1)
+    files_quota_mb: int = Field(default=256, ge=0)
+
     # --- Batches (README "Batches") ---
     # Batch requests running at once on this gateway; and they start only while the interactive
     # turns in flight leave a process slot free (interactive traffic comes first).

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .agent.workspace import Workspaces
 from .config import Settings
 from .engine.types import Engine
+from .files import Files
 from .policy.keys import KeyService
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
@@ -31,6 +32,7 @@ class Gateway:
     store: Store
     keys: KeyService
     workspaces: Workspaces  # agent sessions' working folders (app/agent/workspace.py)
+    files: Files  # uploaded files, POST /v1/files (app/files/)
     shared: Shared | None = None  # the Redis replicas share (GATEWAY_REDIS_URL), if any
     draining: bool = False  # SIGTERM came: no new turns (app/drain.py, app/api/drain.py)
     # The tasks of turn requests whose answer (or stream) is not finished yet, and those of them

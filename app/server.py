@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -20,6 +22,7 @@ from .agent.workspace import Workspaces
 from .api import (
     admin,
     admin_live,
+    batches,
     chat,
     console,
     files,
@@ -37,12 +40,14 @@ from .api.drain import DrainGuard
 from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
+from .batches import openai as openai_batches
 from .batches.runner import BatchRunner
 from .batches.store import BatchStore
 from .config import Settings
 from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
 from .errors import GatewayError, store_unavailable
+from .files import open_files
 from .gateway import Gateway
 from .observability.metrics import Metrics
 from .observability.requests import RequestLog, TurnNotes
@@ -67,6 +72,7 @@ async def sweep(gateway: Gateway) -> None:
         try:
             gateway.sessions.registry.expire()
             await gateway.responses.expire()
+            await gateway.files.expire(time.time())
             gateway.engine.close_idle_processes()
             # The workspaces of sessions gone for a TTL (the live ones' folders: the lead's to pass).
             await asyncio.to_thread(gateway.workspaces.sweep, settings.session_ttl, set())
@@ -100,8 +106,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     service = SessionService(
         registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
     )
-    gateway = Gateway(settings, engine, service, stored, store, KeyService(settings, store), workspaces, shared=shared)
+    uploaded = open_files(settings, store, shared)
+    keys = KeyService(settings, store)
+    gateway = Gateway(settings, engine, service, stored, store, keys, workspaces, uploaded, shared=shared)
     gateway.batches = BatchRunner(gateway, BatchStore(settings.data_path))
+    gateway.batches.finalizers[openai_batches.API] = partial(
+        openai_batches.write_files, uploaded, gateway.batches.store
+    )
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
@@ -143,6 +154,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(DemoHeader)  # outermost: on every answer
     for module in (
         chat,
+        batches,
         message_batches,
         messages,
         responses,

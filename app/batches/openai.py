@@ -185,7 +185,8 @@ async def write_files(files: Files, store: BatchStore, batch: Batch) -> None:
     only if it has lines, written as the gateway's own files (outside the key's quota)."""
     if batch.extra.get("errors"):
         return  # failed at validation: no request ran
-    output, failed = [], []
+    output: list[str] = []
+    failed: list[str] = []
     for custom_id, state, result in await store.results(batch.id):
         to_output, line = output_line(custom_id, state, result)
         (output if to_output else failed).append(line)

@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, Connection, Float, Index, Integer, MetaData, String, Table, Text, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
 
 metadata = MetaData()
 
@@ -67,6 +80,23 @@ responses = Table(
     Index("responses_session", "session"),
 )
 
+files = Table(
+    "files",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the listing's order (newest first)
+    Column("id", String(64), nullable=False, unique=True),
+    Column("tenant", String(64), nullable=False),
+    Column("filename", String(1000), nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("media_type", String(200), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("data", LargeBinary, nullable=False),
+    Index("files_tenant_seq", "tenant", "seq"),
+    Index("files_expires_at", "expires_at"),
+)
+
 
 batches = Table(
     "batches",
@@ -115,14 +145,18 @@ def _v3(connection: Connection) -> None:
         connection.execute(text("ALTER TABLE usage ADD COLUMN error VARCHAR(100)"))
 
 
-# v4 is the files' tables (branch files); the lead puts the two in order at the merge.
+def _v4(connection: Connection) -> None:
+    """Uploaded files (app/files/), their bytes with them."""
+    files.create(connection, checkfirst=True)
+
+
 def _v5(connection: Connection) -> None:
     """Message batches (both APIs) and their requests, so that a restart resumes them."""
     batches.create(connection)
     batch_requests.create(connection)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v5]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def migrate(connection: Connection) -> int:

@@ -1,0 +1,114 @@
+"""Uploaded files (the OpenAI and Anthropic Files APIs), one tenant's apart from another's.
+
+`Files` is the one small interface both stores keep: SqliteFiles (bytes in a table of the
+gateway's own database) and RedisFiles (for replicas: a file uploaded through one is read through
+another). Records are plain dataclasses; no database type leaks out of app/files/.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import GatewayError
+
+MB = 1024 * 1024
+
+
+@dataclass
+class FileRecord:
+    id: str  # "file_" + random
+    tenant: str
+    filename: str
+    # OpenAI purposes ("batch", "user_data", "vision", "assistants"), "batch_output", or
+    # "anthropic" for files uploaded through the Anthropic Files API shape
+    purpose: str
+    media_type: str
+    size: int
+    created: float
+    expires_at: float | None = None
+
+
+class Files(Protocol):
+    async def add(
+        self,
+        tenant: str,
+        filename: str,
+        purpose: str,
+        media_type: str,
+        data: bytes,
+        *,
+        quota: bool = True,
+        expires_at: float | None = None,
+    ) -> FileRecord:
+        """Keep `data` as a new file. With `quota` (uploads), a file over the size limit or past the
+        tenant's quota is refused with a GatewayError 413; the gateway's own files (batch output)
+        pass quota=False."""
+        ...
+
+    async def get(self, tenant: str, file_id: str) -> FileRecord | None: ...
+
+    async def content(self, tenant: str, file_id: str) -> bytes | None: ...
+
+    async def list(
+        self,
+        tenant: str,
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        *,
+        before: str | None = None,
+    ) -> list[FileRecord]:
+        """Newest first; `after`: only those older than that file (the next page), `before`: only
+        those newer (the previous page, still newest first)."""
+        ...
+
+    async def delete(self, tenant: str, file_id: str) -> bool: ...
+
+    async def expire(self, now: float) -> int:
+        """Drop the files whose `expires_at` has passed; how many."""
+        ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """GATEWAY_FILE_MAX_MB (one file) and GATEWAY_FILES_QUOTA_MB (one tenant's files together)."""
+
+    max_file_bytes: int = 32 * MB
+    quota_bytes: int = 256 * MB
+
+    def check_size(self, size: int) -> None:
+        if size > self.max_file_bytes:
+            raise too_large(
+                f"The file is {size} bytes; this gateway takes files of at most {self.max_file_bytes} bytes "
+                "(GATEWAY_FILE_MAX_MB).",
+                "file_too_large",
+            )
+
+    def check_quota(self, used: int, size: int) -> None:
+        if used + size > self.quota_bytes:
+            raise over_quota(used, size, self.quota_bytes)
+
+
+def too_large(message: str, code: str) -> GatewayError:
+    return GatewayError(413, message, "invalid_request_error", code, "file")
+
+
+def over_quota(used: int, size: int, quota: int) -> GatewayError:
+    return too_large(
+        f"This key's files take {used} bytes; {size} more would pass its quota of {quota} bytes "
+        "(GATEWAY_FILES_QUOTA_MB). Delete some files first.",
+        "files_quota_exceeded",
+    )
+
+
+def new_file_id() -> str:
+    return "file_" + secrets.token_urlsafe(18).replace("-", "a").replace("_", "b")
+
+
+def live(record: FileRecord | None, now: float) -> FileRecord | None:
+    """The record unless it has expired."""
+    if record is None or (record.expires_at is not None and record.expires_at <= now):
+        return None
+    return record

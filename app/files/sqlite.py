@@ -1,0 +1,124 @@
+"""Files in the gateway's own SQLite database (the `files` table, schema v4): nothing extra to run.
+
+The bytes sit in the same row as the record; listings select the record's columns only. Uploads
+take turns (one lock; one process owns the database) so that two of one tenant cannot both pass
+its quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, ScalarSelect, delete, func, select
+from sqlalchemy.engine import Row
+
+from ..store.schema import files
+from .base import FileRecord, Limits, live, new_file_id
+
+T = TypeVar("T")
+FIELDS = ("id", "tenant", "filename", "purpose", "media_type", "size", "created", "expires_at")
+RECORD = [files.c[name] for name in FIELDS]
+
+
+class SqliteFiles:
+    def __init__(self, engine: Engine, limits: Limits) -> None:
+        self.engine = engine  # the store's (app/store/sqlite.py), already migrated
+        self.limits = limits
+
+        self.adding = asyncio.Lock()
+
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        def in_thread() -> T:
+            with self.engine.begin() as connection:
+                return work(connection)
+
+        return await asyncio.to_thread(in_thread)
+
+    async def add(
+        self,
+        tenant: str,
+        filename: str,
+        purpose: str,
+        media_type: str,
+        data: bytes,
+        *,
+        quota: bool = True,
+        expires_at: float | None = None,
+    ) -> FileRecord:
+        record = FileRecord(new_file_id(), tenant, filename, purpose, media_type, len(data), time.time(), expires_at)
+        if quota:
+            self.limits.check_size(record.size)
+
+        def write(connection: Connection) -> FileRecord:
+            if quota:
+                self.limits.check_quota(_used(connection, tenant, record.created), record.size)
+            connection.execute(files.insert().values(**vars(record), data=data))
+            return record
+
+        async with self.adding:
+            return await self._run(write)
+
+    async def get(self, tenant: str, file_id: str) -> FileRecord | None:
+        query = select(*RECORD).where(files.c.tenant == tenant, files.c.id == file_id)
+        row = await self._run(lambda c: c.execute(query).first())
+        return live(_record(row), time.time()) if row is not None else None
+
+    async def content(self, tenant: str, file_id: str) -> bytes | None:
+        now = time.time()
+        query = select(files.c.data).where(files.c.tenant == tenant, files.c.id == file_id)
+        query = query.where((files.c.expires_at.is_(None)) | (files.c.expires_at > now))
+        data = await self._run(lambda c: c.execute(query).scalar())
+        return bytes(data) if data is not None else None
+
+    async def list(
+        self,
+        tenant: str,
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        *,
+        before: str | None = None,
+    ) -> list[FileRecord]:
+        now = time.time()
+        query = select(*RECORD).where(files.c.tenant == tenant)
+        query = query.where((files.c.expires_at.is_(None)) | (files.c.expires_at > now))
+        if purpose is not None:
+            query = query.where(files.c.purpose == purpose)
+        if after is not None:  # older than that file; an unknown cursor: nothing after it
+            query = query.where(files.c.seq < _seq(tenant, after))
+        if before is not None:
+            # the `limit` nearest ones newer than `before`, then newest first like every page
+            query = query.where(files.c.seq > _seq(tenant, before)).order_by(files.c.seq.asc()).limit(limit)
+            rows = await self._run(lambda c: [_record(row) for row in c.execute(query)])
+            return rows[::-1]
+        query = query.order_by(files.c.seq.desc()).limit(limit)
+        return await self._run(lambda c: [_record(row) for row in c.execute(query)])
+
+    async def delete(self, tenant: str, file_id: str) -> bool:
+        statement = delete(files).where(files.c.tenant == tenant, files.c.id == file_id)
+        return await self._run(lambda c: c.execute(statement).rowcount > 0)
+
+    async def expire(self, now: float) -> int:
+        statement = delete(files).where(files.c.expires_at <= now)
+        return await self._run(lambda c: c.execute(statement).rowcount)
+
+
+def _seq(tenant: str, file_id: str) -> ScalarSelect[int]:
+    """The listing position of a tenant's file, as a scalar subquery (NULL for an unknown id, which
+    then matches nothing)."""
+    return select(files.c.seq).where(files.c.tenant == tenant, files.c.id == file_id).scalar_subquery()
+
+
+def _used(connection: Connection, tenant: str, now: float) -> int:
+    query = select(func.coalesce(func.sum(files.c.size), 0)).where(
+        files.c.tenant == tenant, (files.c.expires_at.is_(None)) | (files.c.expires_at > now)
+    )
+    return int(connection.execute(query).scalar() or 0)
+
+
+def _record(row: Row[tuple[object, ...]] | None) -> FileRecord:
+    assert row is not None
+    return FileRecord(**row._asdict())
