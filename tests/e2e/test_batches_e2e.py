@@ -12,7 +12,6 @@ import pytest
 from anthropic import Anthropic
 
 from tests.fakes.upstream import Reply, echo, last_user_text
-from tests.support import wait_until
 
 from .conftest import API_KEY, serve
 
