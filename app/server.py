@@ -41,6 +41,7 @@ from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .batches import openai as openai_batches
+from .batches.redis_store import RedisBatchStore
 from .batches.runner import BatchRunner
 from .batches.store import BatchStore
 from .config import Settings
@@ -109,7 +110,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     uploaded = open_files(settings, store, shared)
     keys = KeyService(settings, store)
     gateway = Gateway(settings, engine, service, stored, store, keys, workspaces, uploaded, shared=shared)
-    gateway.batches = BatchRunner(gateway, BatchStore(settings.data_path))
+    batch_store = RedisBatchStore(shared) if shared is not None else BatchStore(settings.data_path)
+    gateway.batches = BatchRunner(gateway, batch_store)
     gateway.batches.finalizers[openai_batches.API] = partial(
         openai_batches.write_files, uploaded, gateway.batches.store
     )

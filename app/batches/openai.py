@@ -20,7 +20,7 @@ from ..errors import invalid_request
 from ..files import Files
 from ..protocol.base import Wire
 from .model import CANCELED, CHAT, ERRORED, EXPIRED, RESPONSES, SUCCEEDED, Batch, BatchRequest
-from .store import BatchStore
+from .stores import Storage
 
 API = "openai"
 ENDPOINTS = (CHAT, RESPONSES)
@@ -180,7 +180,7 @@ def output_line(custom_id: str, state: str, result: dict[str, Any] | None) -> tu
     return state == SUCCEEDED, json.dumps(line) + "\n"
 
 
-async def write_files(files: Files, store: BatchStore, batch: Batch) -> None:
+async def write_files(files: Files, store: Storage, batch: Batch) -> None:
     """A batch's end: its output file (the requests that succeeded) and error file (the rest), each
     only if it has lines, written as the gateway's own files (outside the key's quota)."""
     if batch.extra.get("errors"):

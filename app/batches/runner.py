@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from ..engine.credentials import Credential
 from ..errors import GatewayError
 from . import doors
 from .model import CANCELED, ERRORED, EXPIRED, PENDING, SUCCEEDED, Batch, BatchRequest, Outcome
-from .store import BatchStore
+from .stores import Storage
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -46,15 +47,17 @@ Key = tuple[str, int]  # (batch id, request index)
 
 
 class BatchRunner:
-    def __init__(self, gateway: Gateway, store: BatchStore) -> None:
+    def __init__(self, gateway: Gateway, store: Storage) -> None:
         self.gateway = gateway
         self.store = store
+        self.replica = uuid.uuid4().hex  # this replica, as the batches' leases name it
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.settling: dict[str, str] = {}  # batch id -> CANCELED or EXPIRED, while its requests end
         self.finalizers: dict[str, Finalizer] = {}  # per API: what a batch's end writes (OpenAI's files)
         self._later: dict[Key, float] = {}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # --- life ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -70,19 +73,22 @@ class BatchRunner:
 
     async def stop(self) -> None:
         """Stop running: the requests in flight stay pending, and run again on the next start."""
+        self._stopping = True
         tasks = [t for t in (self._loop, *self.running.values()) if t is not None]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
-        self._loop = None
+        self._loop, self._stopping = None, False
 
     async def _forever(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             try:
                 await self._round()
             except Exception:
+                if _cancelled():
+                    raise asyncio.CancelledError() from None
                 log.exception("a round of the batch runner failed")
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL)
@@ -94,6 +100,8 @@ class BatchRunner:
     async def _round(self) -> None:
         now = time.time()
         for batch in await self.store.unfinished():
+            if not await self.store.lease(batch.id, self.replica):
+                continue  # another replica runs it (with Redis); adopted once that one's lease lapses
             state = self.settling.get(batch.id) or (
                 CANCELED if batch.cancel_initiated_at is not None else EXPIRED if now >= batch.expires_at else None
             )
@@ -129,7 +137,7 @@ class BatchRunner:
         if finalize is not None:
             await finalize(batch)
         batch.ended_at = time.time()
-        await self.store.update(batch)
+        await self.store.update(batch, ("ended_at", "extra"))
         self.settling.pop(batch.id, None)
 
     # --- one request ------------------------------------------------------------------------------
@@ -164,11 +172,15 @@ class BatchRunner:
             body = await doors.answer(self.gateway, tenant, credential, batch.endpoint, request.params)
             return Outcome(SUCCEEDED, 200, body)
         except GatewayError as error:
+            if _cancelled():  # a cancel some library turned into an error of its own
+                raise asyncio.CancelledError() from None
             if error.code in RETRY_LATER:
                 return None
             envelope = error.anthropic_body() if batch.api == "anthropic" else error.openai_body()
             return Outcome(ERRORED, error.status, envelope)
         except Exception:
+            if _cancelled():
+                raise asyncio.CancelledError() from None
             log.exception("a batch request failed")
             failed = GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
             return Outcome(ERRORED, 500, failed.anthropic_body() if batch.api == "anthropic" else failed.openai_body())
@@ -207,5 +219,12 @@ class BatchRunner:
         if batch.ended or batch.cancel_initiated_at is not None:
             return
         batch.cancel_initiated_at = time.time()
-        await self.store.update(batch)
+        await self.store.update(batch, ("cancel_initiated_at",))
         await self.settle(batch, CANCELED)
+
+
+def _cancelled() -> bool:
+    """Whether the running task is being cancelled: redis-py, cancelled in the middle of a
+    command, raises an error of its own, which must not pass for a failed request or round."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

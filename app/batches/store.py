@@ -86,8 +86,13 @@ class BatchStore:
         query = select(batches).where(batches.c.ended_at.is_(None)).order_by(batches.c.created)
         return await self._run(lambda c: _with_counts(c, [_batch(row) for row in c.execute(query)]))
 
-    async def update(self, batch: Batch) -> None:
-        row = _batch_row(batch)
+    async def lease(self, batch_id: str, owner: str) -> bool:
+        """Whether this replica runs the batch: always, with the one gateway this store serves."""
+        return True
+
+    async def update(self, batch: Batch, fields: tuple[str, ...] | None = None) -> None:
+        """Write the batch's `fields` (all by default)."""
+        row = {name: value for name, value in _batch_row(batch).items() if fields is None or name in fields}
         await self._run(lambda c: c.execute(batches.update().where(batches.c.id == batch.id).values(**row)))
 
     async def delete(self, batch_id: str) -> None:

@@ -5,13 +5,16 @@ started again on the same data folder, losing nothing."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 from anthropic import Anthropic
+from openai import OpenAI
 
 from tests.fakes.upstream import Reply, echo, last_user_text
+from tests.support import wait_until
 
 from .conftest import API_KEY, serve
 
@@ -88,3 +91,38 @@ def test_a_killed_gateway_resumes_its_batch_and_loses_nothing(upstream, cli_conf
         assert sum(1 for body in fake.requests if "first" == last_user_text(body)) == 1  # not run again
     finally:
         server.stop()
+
+
+def openai_line(custom_id: str, text: str) -> str:
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": text}]}
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body})
+
+
+def test_the_openai_client_runs_a_batch_from_a_file_and_cancels_another(batch_gateway, fake):
+    client = OpenAI(base_url=f"{batch_gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+    data = "\n".join([openai_line("x", "ex"), openai_line("y", "why")]).encode()
+    uploaded = client.files.create(file=("input.jsonl", data), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert batch.status == "in_progress" and batch.request_counts.total == 2
+    deadline = time.monotonic() + 90
+    while batch.status != "completed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        batch = client.batches.retrieve(batch.id)
+    assert batch.status == "completed" and batch.request_counts.completed == 2
+    lines = [json.loads(row) for row in client.files.content(batch.output_file_id).text.splitlines()]
+    answers = {row["custom_id"]: row["response"]["body"]["choices"][0]["message"]["content"] for row in lines}
+    assert answers == {"x": "echo: ex", "y": "echo: why"}
+
+    fake.default = lambda body: Reply(text="never", delay=60)  # Claude thinks for a minute
+    calls = len(fake.requests)
+    slow = client.files.create(
+        file=("slow.jsonl", "\n".join(openai_line(f"s{i}", "wait") for i in range(3)).encode()), purpose="batch"
+    )
+    batch = client.batches.create(input_file_id=slow.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert wait_until(lambda: len(fake.requests) > calls, timeout=60)  # a request's turn is under way
+    assert client.batches.cancel(batch.id).status in ("cancelling", "cancelled")
+    assert wait_until(lambda: client.batches.retrieve(batch.id).status == "cancelled", timeout=30)
+    cancelled = client.batches.retrieve(batch.id)
+    rows = [json.loads(row) for row in client.files.content(cancelled.error_file_id).text.splitlines()]
+    assert {row["error"]["code"] for row in rows} == {"batch_cancelled"} and len(rows) == 3
+    assert batch.id in [b.id for b in client.batches.list(limit=10)]
