@@ -152,8 +152,8 @@ def _v4(connection: Connection) -> None:
 
 def _v5(connection: Connection) -> None:
     """Message batches (both APIs) and their requests, so that a restart resumes them."""
-    batches.create(connection)
-    batch_requests.create(connection)
+    batches.create(connection, checkfirst=True)
+    batch_requests.create(connection, checkfirst=True)
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
