@@ -34,6 +34,7 @@ from .api import (
     openapi,
     responses,
     sessions,
+    uploads,
     usage,
 )
 from .api.drain import DrainGuard
@@ -154,28 +155,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestLog, metrics=observed)  # sees every answer, refusals too
     if settings.demo:
         app.add_middleware(DemoHeader)  # outermost: on every answer
-    for module in (
-        chat,
-        batches,
-        message_batches,
-        messages,
-        responses,
-        models,
-        sessions,
-        files,
-        usage,
-        admin,
-        admin_live,
-        console,
-        health,
-    ):
+    routers = (chat, batches, message_batches, messages, responses, models, sessions, files, uploads)
+    for module in (*routers, usage, admin, admin_live, console, health):
         app.include_router(module.router)
     app.include_router(metrics.router)
     openapi.install(app)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
-        return error_response(request.url.path, exc)
+        return error_response(request.url.path, exc, request.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -183,19 +171,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         error = GatewayError(
             exc.status_code, str(exc.detail), "invalid_request_error", code, headers=getattr(exc, "headers", None) or {}
         )
-        return error_response(request.url.path, error)
+        return error_response(request.url.path, error, request.headers)
 
     @app.exception_handler(RedisError)  # out of reach, and refusals (READONLY after a failover, OOM)
     async def shared_store_down(request: Request, exc: Exception) -> JSONResponse:
         """Redis (GATEWAY_REDIS_URL) out of reach is the gateway's outage, not a bug: a 503 to retry."""
         log.warning("the shared store did not answer: %r", exc)
-        return error_response(request.url.path, store_unavailable())
+        return error_response(request.url.path, store_unavailable(), request.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(
-            request.url.path, GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+            request.url.path,
+            GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error"),
+            request.headers,
         )
 
     return app

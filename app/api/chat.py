@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..errors import invalid_request
+from ..files.resolve import resolver
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..sessions.fanout import Choices, by_choice
 from ..translate import openai_chat as translate
@@ -25,7 +26,13 @@ router = APIRouter()
 async def chat_completions(
     request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep
 ) -> Response:
-    body, ignored = await checked_body(request, gateway.settings, ChatCompletionRequest, translate.ignored_parameters)
+    body, ignored = await checked_body(
+        request,
+        gateway.settings,
+        ChatCompletionRequest,
+        translate.ignored_parameters,
+        resolver(gateway.files, tenant.id, "chat"),
+    )
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential

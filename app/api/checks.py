@@ -21,6 +21,7 @@ from ..engine import credentials, sandbox
 from ..engine.agent import AgentConfig
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_request
+from ..files.resolve import Resolver
 from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
 from ..translate.common import unsupported_parameter
@@ -31,11 +32,16 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 async def checked_body(
-    request: Request, settings: Settings, model: type[Body], ignored_parameters: Callable[[Body], list[str]]
+    request: Request,
+    settings: Settings,
+    model: type[Body],
+    ignored_parameters: Callable[[Body], list[str]],
+    resolve: Resolver | None = None,
 ) -> tuple[Body, list[str]]:
-    """The request's body as `model`, and the parameters in it the gateway will not apply (which
-    strict mode refuses)."""
-    body = parse(model, await read_json(request, settings))
+    """The request's body as `model` (its file ids `resolve`d first: app/files/resolve.py), and the
+    parameters in it the gateway will not apply (which strict mode refuses)."""
+    data = await read_json(request, settings)
+    body = parse(model, await resolve(data) if resolve is not None else data)
     ignored = ignored_parameters(body)
     refuse_if_strict(request, settings.strict_params, ignored)
     return body, ignored

@@ -38,7 +38,7 @@ class KeylessGuard:
         if refused is None:
             await self.app(scope, receive, send)
         else:
-            await error_response(scope["path"], refused)(scope, receive, send)
+            await error_response(scope["path"], refused, headers)(scope, receive, send)
 
 
 def keyless_guard(client_host: str | None, host_header: str | None, origin: str | None) -> GatewayError | None:

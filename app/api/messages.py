@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from ..files.resolve import resolver
 from ..protocol.anthropic_messages import CountTokensRequest, MessagesRequest
 from ..requests import parse, read_json
 from ..translate import anthropic_messages as translate
@@ -18,7 +19,13 @@ router = APIRouter()
 
 @router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
 async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep) -> Response:
-    body, ignored = await checked_body(request, gateway.settings, MessagesRequest, translate.ignored_parameters)
+    body, ignored = await checked_body(
+        request,
+        gateway.settings,
+        MessagesRequest,
+        translate.ignored_parameters,
+        resolver(gateway.files, tenant.id, "messages"),
+    )
     msg_id = translate.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
@@ -38,7 +45,7 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep,
     "/v1/messages/count_tokens", **openapi.operation(CountTokensRequest, (400, 401, 403, 404, 408, 413), anthropic=True)
 )
 async def count_tokens(request: Request, gateway: GatewayDep, tenant: TenantDep, credential: CredentialDep) -> Response:
-    data = await read_json(request, gateway.settings)
+    data = await resolver(gateway.files, tenant.id, "messages")(await read_json(request, gateway.settings))
     body = parse(CountTokensRequest, data)
     model = gateway.engine.resolve_model(body.model)  # 404 unless served
     gateway.sessions.limits.check_model(tenant, model, gateway.engine.resolve_model)  # and the key's list

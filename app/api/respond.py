@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
@@ -41,10 +41,18 @@ class Frames(Protocol[Item_contra]):
     def failure(self, error: GatewayError) -> list[str]: ...
 
 
-def error_response(path: str, error: GatewayError) -> JSONResponse:
-    """The error in the envelope of the API that was called: Anthropic's on /v1/messages."""
-    body = error.anthropic_body() if path.startswith("/v1/messages") else error.openai_body()
+def error_response(path: str, error: GatewayError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The error in the envelope of the API that was called (the request's `headers` tell which)."""
+    body = error.anthropic_body() if anthropic_shaped(path, headers) else error.openai_body()
     return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def anthropic_shaped(path: str, headers: Mapping[str, str] | None) -> bool:
+    """Anthropic's envelope on /v1/messages*; on /v1/files*, which both APIs have, when the caller
+    is an Anthropic client (it always sends `anthropic-version`)."""
+    if path.startswith("/v1/messages"):
+        return True
+    return headers is not None and path.startswith("/v1/files") and "anthropic-version" in headers
 
 
 async def respond(

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ..files.resolve import resolver
 from ..protocol.openai_responses import ResponsesRequest
 from ..sessions.responses import StoredResponse
 from ..translate import openai_responses as translate
@@ -24,7 +25,13 @@ router = APIRouter()
 async def create_response(
     request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep
 ) -> Response:
-    body, ignored = await checked_body(request, gateway.settings, ResponsesRequest, translate.ignored_parameters)
+    body, ignored = await checked_body(
+        request,
+        gateway.settings,
+        ResponsesRequest,
+        translate.ignored_parameters,
+        resolver(gateway.files, tenant.id, "responses"),
+    )
     # previous_response_id continues the conversation it names: the whole history up to it goes
     # in, and the session registry's continuation finds the live conversation (branches included).
     earlier, system = await gateway.responses.earlier(tenant.id, body.previous_response_id, gateway.sessions.registry)

@@ -31,6 +31,22 @@ class ImageBlock(Wire):
     source: Annotated[Base64Source | URLSource, Field(discriminator="type")]
 
 
+class PlainTextSource(Wire):
+    type: Literal["text"]
+    media_type: Literal["text/plain"] = "text/plain"
+    data: str
+
+
+class DocumentBlock(Wire):
+    """A PDF (base64 or URL) or plain text; an uploaded file's `file` source is resolved to one
+    before parsing (app/files/resolve.py)."""
+
+    type: Literal["document"]
+    source: Annotated[Base64Source | PlainTextSource | URLSource, Field(discriminator="type")]
+    title: str | None = None
+    context: str | None = None
+
+
 class ToolUseBlock(Wire):
     type: Literal["tool_use"]
     id: str
@@ -71,7 +87,14 @@ class ActivityBlock(Wire):
 
 
 ContentBlock = Annotated[
-    TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock | ActivityBlock,
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ActivityBlock,
     Field(discriminator="type"),
 ]
 

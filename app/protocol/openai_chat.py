@@ -29,12 +29,23 @@ class ImagePart(Wire):
     image_url: ImageURL
 
 
+class FileData(Wire):
+    file_data: str | None = None  # a data: URL; an uploaded file's file_id becomes one before parsing
+    file_id: str | None = None
+    filename: str | None = None
+
+
+class FilePart(Wire):
+    type: Literal["file"]
+    file: FileData
+
+
 class RefusalPart(Wire):
     type: Literal["refusal"]
     refusal: str
 
 
-UserPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+UserPart = Annotated[TextPart | ImagePart | FilePart, Field(discriminator="type")]
 AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
 
 

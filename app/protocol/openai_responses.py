@@ -33,12 +33,22 @@ class Refusal(Wire):
 
 class InputImage(Wire):
     type: Literal["input_image"]
-    image_url: str | None = None  # a data: or http(s) URL; file ids are not served here
+    image_url: str | None = None  # a data: or http(s) URL; an uploaded file's file_id becomes one
     file_id: str | None = None
     detail: Literal["auto", "low", "high"] | None = None
 
 
-ContentPart = Annotated[InputText | OutputText | PlainText | Refusal | InputImage, Field(discriminator="type")]
+class InputFile(Wire):
+    type: Literal["input_file"]
+    file_data: str | None = None  # a data: URL; an uploaded file's file_id becomes one before parsing
+    file_id: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+
+
+ContentPart = Annotated[
+    InputText | OutputText | PlainText | Refusal | InputImage | InputFile, Field(discriminator="type")
+]
 
 
 class MessageItem(Wire):

@@ -1,4 +1,4 @@
-"""A stateless session keeps no image bytes: its client resends them, and Claude's transcript has
+"""A stateless session keeps no image (or PDF) bytes: its client resends them, and Claude's transcript has
 them. What it keeps instead is a short note of each image (registry.py)."""
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ def without_image_data(messages: list[Message]) -> list[Message]:
 
 def _image_placeholder(block: Block) -> Block:
     """An image's bytes as a short note (a valid block, should it ever be sent); URLs are kept."""
-    if block.get("type") == "image" and block.get("source", {}).get("type") == "base64":
+    if block.get("type") in ("image", "document") and block.get("source", {}).get("type") == "base64":
         source = block["source"]
         size = len(source.get("data", "")) * 3 // 4
-        return {"type": "text", "text": f"[{source.get('media_type', 'image')} image of {size} bytes, not kept]"}
+        kind = "image" if block["type"] == "image" else "document"  # a PDF: bytes like an image's
+        return {"type": "text", "text": f"[{source.get('media_type', kind)} {kind} of {size} bytes, not kept]"}
     if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
         return {**block, "content": [_image_placeholder(part) for part in block["content"]]}
     return block

@@ -40,6 +40,7 @@ from .common import (
     tool_spec,
     url_image,
 )
+from .documents import document_block
 from .sse import FrameTemplate, hole, sse_event, stream_interrupted
 
 STOP_REASONS: dict[FinishReason, str] = {
@@ -116,6 +117,9 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
             add_blocks(blocks, text_blocks(block.text), joined=gap and message.role == "assistant")
         elif isinstance(block, am.ImageBlock):
             blocks.append(_image(block, f"{where}.content[{j}].source"))
+        elif isinstance(block, am.DocumentBlock):
+            source = block.source.model_dump(exclude=set(block.source.model_extra or {}))
+            blocks.append(document_block(source, block.title, block.context, f"{where}.content[{j}].source"))
         elif isinstance(block, am.ToolUseBlock):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
         elif isinstance(block, am.ToolResultBlock):

@@ -26,6 +26,7 @@ from .common import (
     tool_result,
     tool_spec,
 )
+from .documents import file_block
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
 # in strict mode. Each with its no-op values, OpenAI's defaults, which Claude does anyway (Claude
@@ -164,6 +165,8 @@ def _user_blocks(content: str | list[oa.UserPart], where: str) -> list[Block]:
     for j, part in enumerate(content):
         if isinstance(part, oa.TextPart):
             blocks.extend(text_blocks(part.text))
+        elif isinstance(part, oa.FilePart):
+            blocks.append(file_block(part.file.file_data, part.file.filename, f"{where}.content[{j}].file"))
         else:
             blocks.append(image_from_url(part.image_url.url, f"{where}.content[{j}].image_url.url"))
     return blocks

@@ -24,6 +24,7 @@ from .common import (
     tool_result,
     tool_spec,
 )
+from .documents import file_block
 
 # Accepted, not applied (see openai_chat.py), each with its no-op values.
 UNAPPLIED: dict[str, tuple[object, ...]] = {
@@ -121,10 +122,16 @@ def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
             blocks.extend(text_blocks(part.text))
         elif isinstance(part, orq.Refusal):
             blocks.extend(text_blocks(part.refusal))
+        elif isinstance(part, orq.InputFile):
+            if part.file_url is not None and part.file_data is None:
+                raise invalid_request(
+                    "file_url is not served here: upload the file with POST /v1/files and send its file_id.",
+                    f"{where}[{j}].file_url",
+                    "unsupported_file_url",
+                )
+            blocks.append(file_block(part.file_data, part.filename, f"{where}[{j}].file_data"))
         elif part.image_url is not None:
             blocks.append(image_from_url(part.image_url, f"{where}[{j}].image_url"))
         else:
-            raise invalid_request(
-                f"{where}[{j}] needs an image_url: file ids are not served here.", f"{where}[{j}].image_url"
-            )
+            raise invalid_request(f"{where}[{j}] needs an image_url or a file_id.", f"{where}[{j}].image_url")
     return blocks

@@ -1,0 +1,97 @@
+"""File ids in a turn's request, resolved before it is parsed and translated (the translators are
+pure): each reference to an uploaded file becomes the same content given inline, in the door's
+own vocabulary, so that a file and an inline image or PDF then take one path to Claude.
+
+    /v1/messages           {"type": "image"|"document", "source": {"type": "file", "file_id"}}
+                           -> a base64 source (a text file: a text source)
+    /v1/chat/completions   {"type": "file", "file": {"file_id"}} -> {"file": {"file_data", "filename"}}
+    /v1/responses          {"type": "input_file", "file_id"} -> file_data and filename;
+                           {"type": "input_image", "file_id"} -> an image_url data: URL
+
+Only the caller's files are found: an unknown id (or another tenant's) is a 400 naming where it
+was; a file sent twice is read once.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..errors import invalid_request
+from .base import FileRecord, Files
+
+Resolver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Read = Callable[[object, str], Awaitable[tuple[FileRecord, bytes]]]
+ROOTS = {"messages": "messages", "chat": "messages", "responses": "input"}
+
+
+def resolver(files: Files, tenant: str, door: str) -> Resolver:
+    """What resolves the file ids of one request body of `door` ("messages", "chat", "responses")."""
+
+    async def resolve(body: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, tuple[FileRecord, bytes]] = {}
+
+        async def read(file_id: object, where: str) -> tuple[FileRecord, bytes]:
+            if not isinstance(file_id, str):
+                raise invalid_request("A file_id must be a string.", where, "invalid_value")
+            if file_id not in found:
+                record = await files.get(tenant, file_id)
+                data = None if record is None else await files.content(tenant, file_id)
+                if record is None or data is None:
+                    raise invalid_request(
+                        f"No file {file_id!r}: upload it with POST /v1/files first.", where, "file_not_found"
+                    )
+                found[file_id] = record, data
+            return found[file_id]
+
+        root = ROOTS[door]
+        await _walk(body.get(root), root, door, read)
+        return body
+
+    return resolve
+
+
+async def _walk(
+    node: Any, where: str, door: str, read: Callable[[object, str], Awaitable[tuple[FileRecord, bytes]]]
+) -> None:
+    """Resolve every file reference under `node` (in place)."""
+    if isinstance(node, list):
+        for i, child in enumerate(node):
+            await _walk(child, f"{where}[{i}]", door, read)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type")
+    source = node.get("source")
+    if (
+        door == "messages"
+        and kind in ("image", "document")
+        and isinstance(source, dict)
+        and source.get("type") == "file"
+    ):
+        record, data = await read(node["source"].get("file_id"), f"{where}.source.file_id")
+        node["source"] = _anthropic_source(record, data)
+    elif door == "chat" and kind == "file" and isinstance(node.get("file"), dict) and "file_id" in node["file"]:
+        record, data = await read(node["file"].pop("file_id"), f"{where}.file.file_id")
+        node["file"] = {**node["file"], "file_data": data_url(record, data), "filename": record.filename}
+    elif door == "responses" and kind in ("input_file", "input_image") and node.get("file_id") is not None:
+        record, data = await read(node.pop("file_id"), f"{where}.file_id")
+        if kind == "input_image":
+            node["image_url"] = data_url(record, data)
+        else:
+            node.update(file_data=data_url(record, data), filename=record.filename)
+    for key, child in node.items():
+        if isinstance(child, (list, dict)) and key != "source":
+            await _walk(child, f"{where}.{key}", door, read)
+
+
+def _anthropic_source(record: FileRecord, data: bytes) -> dict[str, Any]:
+    """A text file as a text source (Claude reads it as a plain-text document), else base64."""
+    if record.media_type.startswith("text/"):
+        return {"type": "text", "media_type": "text/plain", "data": data.decode("utf-8", "replace")}
+    return {"type": "base64", "media_type": record.media_type, "data": base64.b64encode(data).decode()}
+
+
+def data_url(record: FileRecord, data: bytes) -> str:
+    return f"data:{record.media_type};base64,{base64.b64encode(data).decode()}"
