@@ -58,6 +58,7 @@ class BatchRunner:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
+        self._cuts: set[asyncio.Task[None]] = set()  # tasks this runner cancelled
 
     # --- life ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -65,6 +66,16 @@ class BatchRunner:
         if self._loop is None or self._loop.done():
             self._wake = asyncio.Event()
             self._loop = asyncio.create_task(self._forever())
+
+    def _cut(self, task: asyncio.Task[None]) -> None:
+        self._cuts.add(task)
+        task.add_done_callback(self._cuts.discard)
+        task.cancel()
+
+    def _cancelled(self) -> bool:
+        """Whether the running task is being cancelled: redis-py, cancelled in the middle of a
+        command, raises an error of its own, which must not pass for a failed request or round."""
+        return asyncio.current_task() in self._cuts
 
     def poke(self) -> None:
         self.start()
@@ -76,7 +87,7 @@ class BatchRunner:
         self._stopping = True
         tasks = [t for t in (self._loop, *self.running.values()) if t is not None]
         for task in tasks:
-            task.cancel()
+            self._cut(task)
         if tasks:
             await asyncio.wait(tasks)
         self._loop, self._stopping = None, False
@@ -87,7 +98,7 @@ class BatchRunner:
             try:
                 await self._round()
             except Exception:
-                if _cancelled():
+                if self._cancelled():
                     raise asyncio.CancelledError() from None
                 log.exception("a round of the batch runner failed")
             try:
@@ -172,14 +183,14 @@ class BatchRunner:
             body = await doors.answer(self.gateway, tenant, credential, batch.endpoint, request.params)
             return Outcome(SUCCEEDED, 200, body)
         except GatewayError as error:
-            if _cancelled():  # a cancel some library turned into an error of its own
+            if self._cancelled():  # a cancel some library turned into an error of its own
                 raise asyncio.CancelledError() from None
             if error.code in RETRY_LATER:
                 return None
             envelope = error.anthropic_body() if batch.api == "anthropic" else error.openai_body()
             return Outcome(ERRORED, error.status, envelope)
         except Exception:
-            if _cancelled():
+            if self._cancelled():
                 raise asyncio.CancelledError() from None
             log.exception("a batch request failed")
             failed = GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
@@ -211,7 +222,7 @@ class BatchRunner:
         mine = {key[1]: task for key, task in self.running.items() if key[0] == batch.id}
         await self.store.settle(batch.id, Outcome(state, 0, None), set(mine))
         for task in mine.values():
-            task.cancel()
+            self._cut(task)
         if wake:
             self.poke()
 
@@ -221,10 +232,3 @@ class BatchRunner:
         batch.cancel_initiated_at = time.time()
         await self.store.update(batch, ("cancel_initiated_at",))
         await self.settle(batch, CANCELED)
-
-
-def _cancelled() -> bool:
-    """Whether the running task is being cancelled: redis-py, cancelled in the middle of a
-    command, raises an error of its own, which must not pass for a failed request or round."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
