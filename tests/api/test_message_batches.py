@@ -203,3 +203,33 @@ async def test_a_revoked_keys_remaining_requests_are_errored(gateway):
         await asyncio.sleep(0.05)
     rows = await runner.store.results(made["id"])
     assert rows[-1][1] == "errored" and rows[-1][2]["body"]["error"]["type"] == "authentication_error"
+
+
+@pytest.mark.parametrize(
+    "path, raw",
+    [
+        ("/v1/messages/batches", b"[]"),
+        ("/v1/messages/batches", b'"text"'),
+        ("/v1/messages/batches", b"{not json"),
+        ("/v1/messages/batches", b'{"requests": "x"}'),
+        ("/v1/messages/batches", b'{"requests": [null]}'),
+        ("/v1/messages/batches", b'{"requests": [{"custom_id": "a", "params": []}]}'),
+        ("/v1/messages/batches", b'{"requests": [{"custom_id": 7, "params": {}}]}'),
+        ("/v1/batches", b"[]"),
+        ("/v1/batches", b'{"input_file_id": 5, "endpoint": "/v1/chat/completions", "completion_window": "24h"}'),
+        ("/v1/batches", b'{"input_file_id": "f", "endpoint": 1, "completion_window": "24h"}'),
+        (
+            "/v1/batches",
+            b'{"input_file_id": "f", "endpoint": "/v1/responses", "completion_window": "24h", "metadata": {"a": 1}}',
+        ),
+    ],
+)
+async def test_malformed_bodies_are_400_in_the_doors_envelope(gateway, path, raw):
+    client, _, _ = await gateway()
+    response = await client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    if path.startswith("/v1/messages"):
+        assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    else:
+        assert body["error"]["type"] == "invalid_request_error"
