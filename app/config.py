@@ -165,6 +165,14 @@ class Settings(BaseSettings):
     file_max_mb: int = Field(default=32, ge=1)
     files_quota_mb: int = Field(default=256, ge=0)
 
+    # --- Batches (README "Batches") ---
+    # Batch requests running at once on this gateway; and they start only while the interactive
+    # turns in flight leave a process slot free (interactive traffic comes first).
+    batch_concurrency: int = Field(default=1, ge=1)
+    # Seconds a batch has from its creation; what has not run by then is expired (Anthropic: 24 h).
+    batch_completion_window: float = Field(default=86400.0, gt=0)
+    batch_max_requests: int = Field(default=100_000, ge=1)  # requests in one batch (Anthropic's limit)
+
     # --- Operations: drain ---
     # On SIGTERM new turns get 503 (Retry-After) and /health/ready fails; turns in flight get this
     # long (seconds) to finish, then the rest are cut, every Claude process closes and the server exits.

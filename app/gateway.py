@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .agent.workspace import Workspaces
 from .config import Settings
@@ -18,6 +18,9 @@ from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
 from .shared import Shared
 from .store import Store
+
+if TYPE_CHECKING:
+    from .batches.runner import BatchRunner
 
 
 @dataclass
@@ -36,3 +39,4 @@ class Gateway:
     # the drain's timeout cut (app/api/drain.py).
     turns: set[asyncio.Task[Any]] = field(default_factory=set)
     cut: set[asyncio.Task[Any]] = field(default_factory=set)
+    batches: BatchRunner = field(init=False)  # message batches, both APIs (app/batches/)

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -21,10 +22,12 @@ from .agent.workspace import Workspaces
 from .api import (
     admin,
     admin_live,
+    batches,
     chat,
     console,
     files,
     health,
+    message_batches,
     messages,
     metrics,
     models,
@@ -40,6 +43,10 @@ from .api.drain import DrainGuard
 from .api.keyless import KeylessGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
+from .batches import openai as openai_batches
+from .batches.redis_store import RedisBatchStore
+from .batches.runner import BatchRunner
+from .batches.store import BatchStore
 from .config import Settings
 from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
@@ -106,6 +113,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     uploaded = open_files(settings, store, shared)
     keys = KeyService(settings, store)
     gateway = Gateway(settings, engine, service, stored, store, keys, workspaces, uploaded, shared=shared)
+    batch_store = RedisBatchStore(shared) if shared is not None else BatchStore(settings.data_path)
+    gateway.batches = BatchRunner(gateway, batch_store)
+    gateway.batches.finalizers[openai_batches.API] = partial(
+        openai_batches.write_files, uploaded, gateway.batches.store
+    )
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
 
@@ -116,9 +128,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         await engine.start()
         sweeper = asyncio.create_task(sweep(gateway))
         listener = asyncio.create_task(replicated.listen(service.ended_elsewhere)) if replicated else None
+        gateway.batches.start()  # resumes what a restart left unfinished
         try:
             yield
         finally:
+            await gateway.batches.stop()  # what runs stays pending, for the next start
+            gateway.batches.store.close()
             sweeper.cancel()
             if listener is not None:
                 listener.cancel()
@@ -144,6 +159,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(DemoHeader)  # outermost: on every answer
     for module in (
         chat,
+        batches,
+        message_batches,
         messages,
         responses,
         models,

@@ -178,10 +178,24 @@ async function loadUser(me) {
   $("user-usage-total").textContent = "this month: " + totalLine(usage.total);
   chart("chart-my-day", usage.by_day, "day", "total_tokens");
   chart("chart-my-model", usage.by_model, "model", "total_tokens");
+  await loadBatches();
   fill("sessions", sessions.data.map((s) => [el("code", {}, s.id), s.model, s.turns, when(s.last_used),
     el("span", { class: "row-actions" },
       el("button", { type: "button", class: "view", "data-id": s.id, on: { click: () => viewSession(s.id) } }, "View"),
       el("button", { type: "button", class: "delete", "data-id": s.id, on: { click: () => deleteSession(s.id) } }, "Delete"))]));
+}
+
+// Both APIs' batches, newest first, with their progress (requests ended of all).
+async function loadBatches() {
+  const [anthropic, openai] = await Promise.all([api("GET", "/v1/messages/batches?limit=20"), api("GET", "/v1/batches?limit=20")]);
+  const rows = anthropic.data.map((b) => {
+    const c = b.request_counts, total = c.processing + c.succeeded + c.errored + c.canceled + c.expired;
+    return { id: b.id, api: "Anthropic", status: b.processing_status, done: `${total - c.processing}/${total}`, at: Date.parse(b.created_at) / 1000 };
+  }).concat(openai.data.map((b) => {
+    const c = b.request_counts;
+    return { id: b.id, api: "OpenAI", status: b.status, done: `${c.completed + c.failed}/${c.total}`, at: b.created_at };
+  })).sort((a, b) => b.at - a.at);
+  fill("batches", rows.map((b) => [el("code", {}, b.id), b.api, b.status, b.done, when(b.at)]));
 }
 
 function contentText(content) {

@@ -66,6 +66,11 @@ class KeyService:
                 return self._tenant(record)
         raise invalid_api_key()
 
+    async def tenant_by_id(self, key_id: str) -> Tenant | None:
+        """The tenant of a live managed key (a batch resolves its creator's key again as it runs)."""
+        record = await self.store.get_key(key_id)
+        return None if record is None else self._tenant(record)
+
     def is_admin(self, presented: str | None) -> bool:
         return bool(self.settings.admin_key) and key_matches(presented or "", [self.settings.admin_key])
 

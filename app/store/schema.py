@@ -98,6 +98,35 @@ files = Table(
 )
 
 
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("api", String(16), nullable=False),  # "anthropic" (Message Batches) or "openai" (Batch API)
+    Column("tenant", String(64), nullable=False),
+    Column("key_id", String(32)),  # the creating managed key, resolved again for every request
+    Column("endpoint", String(64), nullable=False),  # the door its requests go to
+    Column("created", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("cancel_initiated_at", Float),
+    Column("ended_at", Float),
+    Column("extra", Text, nullable=False),  # JSON: the API's own fields (metadata, files, errors)
+    Index("batches_tenant_created", "tenant", "created"),
+)
+
+batch_requests = Table(
+    "batch_requests",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("custom_id", String(200), nullable=False),
+    Column("params", Text, nullable=False),  # JSON: the request's body
+    Column("state", String(16), nullable=False),  # pending, succeeded, errored, canceled, expired
+    Column("result", Text),  # JSON: {"status": HTTP status, "body": the answer or the error envelope}
+    Index("batch_requests_state", "state"),
+)
+
+
 def _v1(connection: Connection) -> None:
     """Keys and the usage ledger (with its indexes)."""
     keys.create(connection)
@@ -121,7 +150,13 @@ def _v4(connection: Connection) -> None:
     files.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(connection: Connection) -> None:
+    """Message batches (both APIs) and their requests, so that a restart resumes them."""
+    batches.create(connection, checkfirst=True)
+    batch_requests.create(connection, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def migrate(connection: Connection) -> int:

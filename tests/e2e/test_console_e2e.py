@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support import GatewayServer
+from tests.support import GatewayServer, wait_until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -165,6 +165,18 @@ def test_admin_and_user_in_a_real_browser(console, browser, fake):
     expect(user.locator("#sessions tbody tr", has_text="e2e-console")).to_have_count(0)
     with pytest.raises(openai.NotFoundError):
         client.with_options(max_retries=0).get("/sessions/e2e-console", cast_to=object)
+
+    # A batch of the key's, with its progress.
+    auth = {"Authorization": f"Bearer {key}"}
+    params = {"model": "sonnet", "max_tokens": 50, "messages": [{"role": "user", "content": "batched"}]}
+    body = {"requests": [{"custom_id": "c1", "params": params}]}
+    batch = httpx.post(f"{console.url}/v1/messages/batches", json=body, headers=auth).json()
+    batch_url = f"{console.url}/v1/messages/batches/{batch['id']}"
+    assert wait_until(lambda: httpx.get(batch_url, headers=auth).json()["processing_status"] == "ended", timeout=60)
+    user.click("#refresh")
+    batch_row = user.locator("#batches tbody tr", has_text=batch["id"])
+    expect(batch_row.locator("td").nth(2)).to_have_text("ended")
+    expect(batch_row.locator("td").nth(3)).to_have_text("1/1")
 
     # Revoked in the page: the key's next request is a 401.
     admin.click("#refresh")

@@ -1,0 +1,114 @@
+"""One batch request, answered as its door answers a non-streaming request: the door's own
+protocol model, translator in, a one-off stateless turn (SessionService.one_off, so the key's
+model list, max_concurrent and max_processes hold, and the ledger records it with door "batch"),
+translator out. Nothing here translates anything itself.
+
+`check` is what a request must pass before it is accepted (Anthropic checks every request when the
+batch is created; OpenAI's input lines are checked as they run, a bad one answered 400 in the
+error file, as OpenAI does). A batch request has no session, no stream and no agent mode: each is a
+one-off turn that runs later, with no client to stream to or to hold a session's workspace for.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..auth import Tenant
+from ..engine.credentials import Credential
+from ..errors import invalid_request
+from ..gateway import Gateway
+from ..protocol.anthropic_messages import MessagesRequest
+from ..protocol.openai_chat import ChatCompletionRequest
+from ..protocol.openai_responses import ResponsesRequest
+from ..requests import parse
+from ..sessions.fanout import by_choice, indexed, merged
+from ..translate import anthropic_messages as messages
+from ..translate import openai_chat as chat
+from ..translate import openai_chat_out as chat_out
+from ..translate import openai_responses as responses
+from ..translate import openai_responses_out as responses_out
+from ..translate.common import unsupported_parameter
+from .model import CHAT, MESSAGES, RESPONSES
+
+DOOR = "batch"  # what the ledger calls a batch request's door
+
+MODELS: dict[str, type[BaseModel]] = {
+    MESSAGES: MessagesRequest,
+    CHAT: ChatCompletionRequest,
+    RESPONSES: ResponsesRequest,
+}
+IGNORED: dict[str, Callable[[Any], list[str]]] = {
+    MESSAGES: messages.ignored_parameters,
+    CHAT: chat.ignored_parameters,
+    RESPONSES: responses.ignored_parameters,
+}
+NOT_IN_BATCHES = ("session_id", "claude_code")
+
+
+def check(endpoint: str, params: dict[str, Any], strict: bool) -> BaseModel:
+    """`params` as the door's request, or a 400 naming what a batch request cannot have."""
+    body = parse(MODELS[endpoint], params)
+    if getattr(body, "stream", None):
+        raise invalid_request("A batch request cannot stream: leave out `stream`.", "stream", "invalid_value")
+    for name in NOT_IN_BATCHES:
+        if getattr(body, name, None) is not None:
+            raise invalid_request(
+                f"`{name}` is not available in batches: each batch request is a one-off turn.", name, "invalid_value"
+            )
+    ignored = IGNORED[endpoint](body)
+    if strict and ignored:
+        raise unsupported_parameter(ignored[0])
+    return body
+
+
+async def answer(
+    gateway: Gateway, tenant: Tenant, credential: Credential | None, endpoint: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The door's whole answer to `params` (a GatewayError as the door would raise it)."""
+    body = check(endpoint, params, gateway.settings.strict_params)
+    if isinstance(body, MessagesRequest):
+        return await _message(gateway, tenant, credential, body)
+    if isinstance(body, ChatCompletionRequest):
+        return await _completion(gateway, tenant, credential, body)
+    assert isinstance(body, ResponsesRequest)
+    return await _response(gateway, tenant, credential, body)
+
+
+async def _message(
+    gateway: Gateway, tenant: Tenant, credential: Credential | None, body: MessagesRequest
+) -> dict[str, Any]:
+    msg_id = messages.message_id()
+    turn = messages.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
+    turn.credential = credential
+    events = [event async for event in gateway.sessions.one_off(turn, tenant, DOOR)]
+    return messages.message(events, msg_id, body.model)
+
+
+async def _completion(
+    gateway: Gateway, tenant: Tenant, credential: Credential | None, body: ChatCompletionRequest
+) -> dict[str, Any]:
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    turn = chat.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
+    turn.credential = credential
+    n, created = body.n or 1, int(time.time())
+    runs = [gateway.sessions.one_off(turn, tenant, DOOR) for _ in range(n)]
+    items = [item async for item in (indexed(runs[0]) if n == 1 else merged(runs))]
+    legacy = chat.uses_legacy_functions(body)
+    return chat_out.completion(by_choice(items, n), completion_id, created, body.model, legacy)
+
+
+async def _response(
+    gateway: Gateway, tenant: Tenant, credential: Credential | None, body: ResponsesRequest
+) -> dict[str, Any]:
+    registry = gateway.sessions.registry
+    earlier, system = await gateway.responses.earlier(tenant.id, body.previous_response_id, registry)
+    resp_id = responses_out.response_id()
+    turn = responses.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
+    turn.credential = credential
+    events = [event async for event in gateway.sessions.one_off(turn, tenant, DOOR)]
+    return responses_out.build(events, responses_out.ResponseBuilder(resp_id, int(time.time()), body))

@@ -1,0 +1,234 @@
+"""Running batches in the background, on the same engine as every door, interactive traffic first.
+
+- Share: at most GATEWAY_BATCH_CONCURRENCY batch requests run at once, and a new one starts only
+  while the interactive turns in flight (the doors' requests, `gateway.turns`) and the batch
+  requests together leave a process slot free (GATEWAY_MAX_PROCESSES). A batch request never
+  preempts a turn; a turn that arrives while the share is busy may still find its slot taken, so
+  the share is kept small (1 by default). Requests a busy gateway or the key's max_concurrent turn
+  away (429 gateway_busy, too_many_concurrent_requests, too_many_processes) go back to pending
+  and are tried again a moment later. Oldest batch first, its requests in order.
+- Owner: each request runs as the batch's creator, its key resolved again (policy, budget, stored
+  Claude credential): a key revoked since makes the requests left `errored` (authentication_error),
+  not canceled (which is the client's own act). A key over its budget: that request `errored` with
+  the budget's 429.
+- Store: a result is written as its request ends; a restart runs what is pending, including the
+  requests that were running when the gateway stopped.
+- Cancel and expiry: pending requests are settled at once (canceled / expired); running ones are
+  cancelled like a client that leaves (the CLI's turn is interrupted), and settled the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from ..auth import Tenant
+from ..engine.credentials import Credential
+from ..errors import GatewayError
+from . import doors
+from .model import CANCELED, ERRORED, EXPIRED, PENDING, SUCCEEDED, Batch, BatchRequest, Outcome
+from .stores import Storage
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+POLL = 0.5  # seconds between looks at the share (interactive turns ending) and expiry
+RETRY_LATER = frozenset({"gateway_busy", "too_many_concurrent_requests", "too_many_processes"})
+BACKOFF = 1.0  # seconds before a request the gateway was too busy for is tried again
+
+Finalizer = Callable[[Batch], Awaitable[None]]
+Key = tuple[str, int]  # (batch id, request index)
+
+
+class BatchRunner:
+    def __init__(self, gateway: Gateway, store: Storage) -> None:
+        self.gateway = gateway
+        self.store = store
+        self.replica = uuid.uuid4().hex  # this replica, as the batches' leases name it
+        self.running: dict[Key, asyncio.Task[None]] = {}
+        self.settling: dict[str, str] = {}  # batch id -> CANCELED or EXPIRED, while its requests end
+        self.finalizers: dict[str, Finalizer] = {}  # per API: what a batch's end writes (OpenAI's files)
+        self._later: dict[Key, float] = {}
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._cuts: set[asyncio.Task[None]] = set()  # tasks this runner cancelled
+
+    # --- life ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run (and resume) batches; idempotent, so that a new batch also starts the runner."""
+        if self._loop is None or self._loop.done():
+            self._wake = asyncio.Event()
+            self._loop = asyncio.create_task(self._forever())
+
+    def _cut(self, task: asyncio.Task[None]) -> None:
+        self._cuts.add(task)
+        task.add_done_callback(self._cuts.discard)
+        task.cancel()
+
+    def _cancelled(self) -> bool:
+        """Whether the running task is being cancelled: redis-py, cancelled in the middle of a
+        command, raises an error of its own, which must not pass for a failed request or round."""
+        return asyncio.current_task() in self._cuts
+
+    def poke(self) -> None:
+        self.start()
+        assert self._wake is not None
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop running: the requests in flight stay pending, and run again on the next start."""
+        self._stopping = True
+        tasks = [t for t in (self._loop, *self.running.values()) if t is not None]
+        for task in tasks:
+            self._cut(task)
+        if tasks:
+            await asyncio.wait(tasks)
+        self._loop, self._stopping = None, False
+
+    async def _forever(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            try:
+                await self._round()
+            except Exception:
+                if self._cancelled():
+                    raise asyncio.CancelledError() from None
+                log.exception("a round of the batch runner failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    # --- a round: expire, end, and fill the share -----------------------------------------------
+    async def _round(self) -> None:
+        now = time.time()
+        for batch in await self.store.unfinished():
+            if not await self.store.lease(batch.id, self.replica):
+                continue  # another replica runs it (with Redis); adopted once that one's lease lapses
+            state = self.settling.get(batch.id) or (
+                CANCELED if batch.cancel_initiated_at is not None else EXPIRED if now >= batch.expires_at else None
+            )
+            if state is not None:  # again each round: a request cancelled before it began is pending
+                await self.settle(batch, state, wake=False)
+                batch = await self.store.get(batch.id) or batch
+            mine = [key for key in self.running if key[0] == batch.id]
+            if not batch.counts.get(PENDING) and not mine:
+                await self._end(batch)
+                continue
+            if batch.id in self.settling or self.gateway.draining:
+                continue
+            while self._room():
+                skip = {key[1] for key in self.running if key[0] == batch.id}
+                skip |= {key[1] for key, at in self._later.items() if key[0] == batch.id and at > now}
+                found = await self.store.pending(batch.id, 1, skip)
+                if not found:
+                    break
+                idx, request = found[0]
+                self._later.pop((batch.id, idx), None)
+                task = asyncio.create_task(self._run(batch, idx, request))
+                self.running[(batch.id, idx)] = task
+                task.add_done_callback(self._ended_callback((batch.id, idx)))
+
+    def _room(self) -> bool:
+        share = len(self.running)
+        interactive = len(self.gateway.turns)
+        settings = self.gateway.settings
+        return share < settings.batch_concurrency and interactive + share < settings.max_processes
+
+    async def _end(self, batch: Batch) -> None:
+        finalize = self.finalizers.get(batch.api)
+        if finalize is not None:
+            await finalize(batch)
+        batch.ended_at = time.time()
+        await self.store.update(batch, ("ended_at", "extra"))
+        self.settling.pop(batch.id, None)
+
+    # --- one request ------------------------------------------------------------------------------
+    async def _run(self, batch: Batch, idx: int, request: BatchRequest) -> None:
+        key = (batch.id, idx)
+        try:
+            outcome = await self._outcome(batch, request)
+            if outcome is None:
+                self._later[key] = time.time() + BACKOFF
+            else:
+                await self.store.finish(batch.id, idx, outcome)
+        except asyncio.CancelledError:
+            state = self.settling.get(batch.id)
+            if state is None:
+                raise  # the gateway stops: the request stays pending
+            await asyncio.shield(self.store.finish(batch.id, idx, Outcome(state, 0, None)))
+
+    def _ended_callback(self, key: Key) -> Callable[[asyncio.Task[None]], None]:
+        def ended(task: asyncio.Task[None]) -> None:
+            """The request's task is done (even one cancelled before it began): its slot is free."""
+            self.running.pop(key, None)
+            if self._wake is not None:
+                self._wake.set()
+
+        return ended
+
+    async def _outcome(self, batch: Batch, request: BatchRequest) -> Outcome | None:
+        """The request's outcome; None: the gateway was too busy for it, try again later."""
+        try:
+            tenant, credential = await self.owner(batch)
+            await self.gateway.sessions.limits.check_budget(tenant)
+            body = await doors.answer(self.gateway, tenant, credential, batch.endpoint, request.params)
+            return Outcome(SUCCEEDED, 200, body)
+        except GatewayError as error:
+            if self._cancelled():  # a cancel some library turned into an error of its own
+                raise asyncio.CancelledError() from None
+            if error.code in RETRY_LATER:
+                return None
+            envelope = error.anthropic_body() if batch.api == "anthropic" else error.openai_body()
+            return Outcome(ERRORED, error.status, envelope)
+        except Exception:
+            if self._cancelled():
+                raise asyncio.CancelledError() from None
+            log.exception("a batch request failed")
+            failed = GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
+            return Outcome(ERRORED, 500, failed.anthropic_body() if batch.api == "anthropic" else failed.openai_body())
+
+    async def owner(self, batch: Batch) -> tuple[Tenant, Credential | None]:
+        """The batch's creator as it is now: its key's policy and stored credential."""
+        if batch.key_id is None:  # keyless, or a GATEWAY_API_KEYS key: no policy, the operator's login
+            return Tenant(batch.tenant), None
+        tenant = await self.gateway.keys.tenant_by_id(batch.key_id)
+        if tenant is None:
+            raise GatewayError(
+                401, "The API key that created this batch has been revoked.", "authentication_error", "key_revoked"
+            )
+        if tenant.credential_unreadable:
+            raise GatewayError(
+                503,
+                "This key's stored Claude credential cannot be decrypted (GATEWAY_SECRET_KEY changed?).",
+                "api_error",
+                "stored_credential_unreadable",
+            )
+        return tenant, tenant.credential
+
+    # --- cancel and expiry ------------------------------------------------------------------------
+    async def settle(self, batch: Batch, state: str, wake: bool = True) -> None:
+        """End a batch early: pending requests come to `state` (CANCELED or EXPIRED) at once, and
+        running ones are cancelled (their CLI turns interrupted) and come to it as they stop."""
+        self.settling[batch.id] = state
+        mine = {key[1]: task for key, task in self.running.items() if key[0] == batch.id}
+        await self.store.settle(batch.id, Outcome(state, 0, None), set(mine))
+        for task in mine.values():
+            self._cut(task)
+        if wake:
+            self.poke()
+
+    async def cancel(self, batch: Batch) -> None:
+        if batch.ended or batch.cancel_initiated_at is not None:
+            return
+        batch.cancel_initiated_at = time.time()
+        await self.store.update(batch, ("cancel_initiated_at",))
+        await self.settle(batch, CANCELED)
