@@ -109,6 +109,10 @@ class TurnSocket:
             if not turn.done():
                 turn.cancel()
                 await asyncio.wait({turn})
+            if not turn.cancelled() and turn.exception() is not None:
+                # Retrieved here: if this task is being cancelled (the client left), the turn's own
+                # error (a send to the gone client) is not raised below, and asyncio would log it.
+                log.debug("a socket's turn ended in an error", exc_info=turn.exception())
             self.gateway.turns.discard(turn)
             cut = turn in self.gateway.cut
             self.gateway.cut.discard(turn)
