@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 PREFIX = "claude_gateway_"
 # The front doors, then the other route families: what a request's `door` label may be.
-DOORS = {
+DOORS = {  # the first prefix that matches names the door
+    "/v1/messages/batches": "batches",
+    "/v1/batches": "batches",
+    "/v1/files": "files",
     "/v1/chat/completions": "chat",
     "/v1/chat/ws": "chat",
     "/v1/messages": "messages",
@@ -159,8 +162,8 @@ class Metrics:
 
 
 def door_of_turn(door: str) -> str:
-    """A ledger door as a label: one of the three front doors."""
-    return door if door in ("chat", "messages", "responses") else "other"
+    """A ledger door as a label: one of the three front doors, or "batch" (a batch's request)."""
+    return door if door in ("chat", "messages", "responses", "batch") else "other"
 
 
 class EngineCollector(Collector):

@@ -161,3 +161,17 @@ async def test_the_reports_are_their_own_door(gateway):
     samples = await scrape(client)
     assert value(samples, "claude_gateway_requests_total", door="reports", status="2xx") == 1
     assert value(samples, "claude_gateway_requests_total", door="other", status="4xx") == 1
+
+
+async def test_files_and_batches_are_doors_of_their_own(gateway):
+    """/v1/files, /v1/batches and /v1/messages/batches (not "messages": no turn runs there) are route
+    families of their own."""
+    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")
+    key = {"Authorization": "Bearer static-key"}
+    assert (await client.get("/v1/files", headers=key)).status_code == 200
+    assert (await client.get("/v1/batches", headers=key)).status_code == 200
+    assert (await client.get("/v1/messages/batches", headers=key)).status_code == 200
+    samples = await scrape(client)
+    assert value(samples, "claude_gateway_requests_total", door="files", status="2xx") == 1
+    assert value(samples, "claude_gateway_requests_total", door="batches", status="2xx") == 2
+    assert value(samples, "claude_gateway_requests_total", door="messages") == 0
