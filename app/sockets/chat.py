@@ -38,7 +38,7 @@ from ..gateway import Gateway
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..sessions.fanout import Indexed
 from ..translate import openai_chat as translate
-from .connection import TurnSocket, accept, payloads, unexpected
+from .connection import TurnSocket, accept, first_of, payloads, unexpected
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,7 @@ class ChatTurn:
                 )
             chat = begin(gateway, body, tenant, socket.credential, name)
             events = self._watched(chat.choices.events())
-            try:
-                first: list[Indexed] = [await events.__anext__()]
-            except StopAsyncIteration:
-                first = []
-            except BaseException:
-                await events.aclose()
-                raise
+            first = await first_of(events)
         except GatewayError as error:
             self.answered = True
             await socket.send_json(error.openai_body())

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -35,6 +35,7 @@ from ..jsontext import InvalidJSON, loads
 from ..requests import body_too_large
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SERVICE_RESTART = 1012  # the close code of a socket whose turn the drain cut
 INTERNAL_ERROR = 1011
@@ -156,3 +157,15 @@ def payloads(frame: str) -> list[str]:
         if line.startswith("data: ") and line != "data: [DONE]":
             found.append(line[6:])
     return found
+
+
+async def first_of(events: AsyncGenerator[T, None]) -> list[T]:
+    """A turn's first event ([] if it has none), awaited before anything is sent, so that a turn
+    refused at its start is one error message; the events are closed if it fails."""
+    try:
+        return [await events.__anext__()]
+    except StopAsyncIteration:
+        return []
+    except BaseException:
+        await events.aclose()
+        raise

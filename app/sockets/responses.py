@@ -28,13 +28,12 @@ from starlette.websockets import WebSocket
 from ..api.checks import checked
 from ..api.respond import stream_frames
 from ..api.responses import Remembered, begin
-from ..engine.types import Event
 from ..errors import GatewayError, invalid_request
 from ..files.resolve import resolver
 from ..gateway import Gateway
 from ..protocol.openai_responses import ResponsesRequest
 from ..translate import openai_responses as translate
-from .connection import INTERNAL_ERROR, TurnSocket, accept, payloads, unexpected
+from .connection import INTERNAL_ERROR, TurnSocket, accept, first_of, payloads, unexpected
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +106,7 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
         )
         started = await begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
         events = started.run.events()
-        try:
-            first: list[Event] = [await events.__anext__()]
-        except StopAsyncIteration:
-            first = []
-        except BaseException:
-            await events.aclose()
-            raise
+        first = await first_of(events)
     except GatewayError as error:
         await socket.send_json(error_event(error, lane))
         return
