@@ -107,3 +107,22 @@ async def test_a_chat_request_with_n_choices_takes_one_process_slot_at_a_time(ga
         await asyncio.sleep(0.05)
     assert not any(p.in_turn for p in engine.processes)
 
+
+
+async def test_a_batch_whose_end_keeps_failing_does_not_stop_the_others(gateway):
+    # Oldest batch first: its end (OpenAI's files) failing on every round must not keep every
+    # later batch, of any key, from running.
+    from .test_openai_batches import create as create_openai
+    from .test_openai_batches import line, upload
+
+    client, _, _ = await gateway()
+    runner = runner_of(client)
+
+    async def broken(batch):
+        raise RuntimeError("the output file cannot be written")
+
+    runner.finalizers["openai"] = broken
+    await create_openai(client, await upload(client, line("a", "alpha")))
+    made = await create(client, batch_of("later"))
+    ended = await until(client, made["id"])
+    assert ended["request_counts"]["succeeded"] == 1
