@@ -108,7 +108,6 @@ async def test_a_chat_request_with_n_choices_takes_one_process_slot_at_a_time(ga
     assert not any(p.in_turn for p in engine.processes)
 
 
-
 async def test_a_batch_whose_end_keeps_failing_does_not_stop_the_others(gateway):
     # Oldest batch first: its end (OpenAI's files) failing on every round must not keep every
     # later batch, of any key, from running.
