@@ -26,7 +26,7 @@ from ..protocol.anthropic_messages import MessagesRequest
 from ..protocol.openai_chat import ChatCompletionRequest
 from ..protocol.openai_responses import ResponsesRequest
 from ..requests import parse
-from ..sessions.fanout import by_choice, indexed, merged
+from ..sessions.fanout import by_choice, indexed
 from ..translate import anthropic_messages as messages
 from ..translate import openai_chat as chat
 from ..translate import openai_chat_out as chat_out
@@ -96,8 +96,12 @@ async def _completion(
     turn = chat.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
     n, created = body.n or 1, int(time.time())
-    runs = [gateway.sessions.one_off(turn, tenant, DOOR) for _ in range(n)]
-    items = [item async for item in (indexed(runs[0]) if n == 1 else merged(runs))]
+    # One choice after another, not side by side as the door runs them: a batch request holds one
+    # process slot (the share's cap and interactive traffic's room), and n > GATEWAY_MAX_PROCESSES
+    # would otherwise find the gateway busy each time it is tried.
+    items: list[tuple[int, Any]] = []
+    for choice in range(n):
+        items += [(choice, event) async for _, event in indexed(gateway.sessions.one_off(turn, tenant, DOOR))]
     legacy = chat.uses_legacy_functions(body)
     return chat_out.completion(by_choice(items, n), completion_id, created, body.model, legacy)
 

@@ -197,3 +197,4 @@ async def write_files(files: Files, store: Storage, batch: Batch) -> None:
                 batch.tenant, f"{batch.id}_{name}.jsonl", OUTPUT_PURPOSE, "application/jsonl", data, quota=False
             )
             batch.extra[field] = record.id
+            await store.update(batch, ("extra",))  # at once: a stop before the end must not write it twice

@@ -111,31 +111,40 @@ class BatchRunner:
     async def _round(self) -> None:
         now = time.time()
         for batch in await self.store.unfinished():
-            if not await self.store.lease(batch.id, self.replica):
-                continue  # another replica runs it (with Redis); adopted once that one's lease lapses
-            state = self.settling.get(batch.id) or (
-                CANCELED if batch.cancel_initiated_at is not None else EXPIRED if now >= batch.expires_at else None
-            )
-            if state is not None:  # again each round: a request cancelled before it began is pending
-                await self.settle(batch, state, wake=False)
-                batch = await self.store.get(batch.id) or batch
-            mine = [key for key in self.running if key[0] == batch.id]
-            if not batch.counts.get(PENDING) and not mine:
-                await self._end(batch)
-                continue
-            if batch.id in self.settling or self.gateway.draining:
-                continue
-            while self._room():
-                skip = {key[1] for key in self.running if key[0] == batch.id}
-                skip |= {key[1] for key, at in self._later.items() if key[0] == batch.id and at > now}
-                found = await self.store.pending(batch.id, 1, skip)
-                if not found:
-                    break
-                idx, request = found[0]
-                self._later.pop((batch.id, idx), None)
-                task = asyncio.create_task(self._run(batch, idx, request))
-                self.running[(batch.id, idx)] = task
-                task.add_done_callback(self._ended_callback((batch.id, idx)))
+            try:
+                await self._turn_of(batch, now)
+            except Exception:  # one batch's failure (its end's files, say) must not starve the others
+                if self._cancelled():
+                    raise asyncio.CancelledError() from None
+                log.exception("the batch runner failed on batch %s", batch.id)
+
+    async def _turn_of(self, batch: Batch, now: float) -> None:
+        """One batch's part of a round: its lease, its cancel or expiry, its end or its next requests."""
+        if not await self.store.lease(batch.id, self.replica):
+            return  # another replica runs it (with Redis); adopted once that one's lease lapses
+        state = self.settling.get(batch.id) or (
+            CANCELED if batch.cancel_initiated_at is not None else EXPIRED if now >= batch.expires_at else None
+        )
+        if state is not None:  # again each round: a request cancelled before it began is pending
+            await self.settle(batch, state, wake=False)
+            batch = await self.store.get(batch.id) or batch
+        mine = [key for key in self.running if key[0] == batch.id]
+        if not batch.counts.get(PENDING) and not mine:
+            await self._end(batch)
+            return
+        if batch.id in self.settling or self.gateway.draining:
+            return
+        while self._room():
+            skip = {key[1] for key in self.running if key[0] == batch.id}
+            skip |= {key[1] for key, at in self._later.items() if key[0] == batch.id and at > now}
+            found = await self.store.pending(batch.id, 1, skip)
+            if not found:
+                break
+            idx, request = found[0]
+            self._later.pop((batch.id, idx), None)
+            task = asyncio.create_task(self._run(batch, idx, request))
+            self.running[(batch.id, idx)] = task
+            task.add_done_callback(self._ended_callback((batch.id, idx)))
 
     def _room(self) -> bool:
         share = len(self.running)

@@ -82,3 +82,46 @@ async def test_a_restart_resumes_the_batch_and_loses_no_result(gateway, data_dir
     with sqlite3.connect(data_dir / "gateway.db") as db:
         statuses = [row[0] for row in db.execute("select status from usage where door = 'batch' order by id")]
     assert statuses.count("ok") == 3 and statuses.count("cancelled") == 1  # the cut one, run again
+
+
+async def test_a_chat_request_with_n_choices_takes_one_process_slot_at_a_time(gateway):
+    # A batch request's n choices run one after another: the share (1 here) caps the CLIs in turns,
+    # as it does for n = 1; side by side they took n process slots from interactive traffic.
+    from .test_openai_batches import create as create_openai
+    from .test_openai_batches import line, upload
+
+    client, engine, _ = await gateway(batch_concurrency=1, max_processes=8)
+    made = await create_openai(client, await upload(client, line("c", "[[hang]]", n=3)))
+    runner = runner_of(client)
+    for _ in range(400):
+        if any(p.in_turn for p in engine.processes):
+            break
+        await asyncio.sleep(0.05)
+    for _ in range(6):
+        await asyncio.sleep(0.25)
+        assert sum(1 for p in engine.processes if p.in_turn) == 1
+    await client.post(f"/v1/batches/{made['id']}/cancel")
+    for _ in range(400):
+        if not runner.running:
+            break
+        await asyncio.sleep(0.05)
+    assert not any(p.in_turn for p in engine.processes)
+
+
+async def test_a_batch_whose_end_keeps_failing_does_not_stop_the_others(gateway):
+    # Oldest batch first: its end (OpenAI's files) failing on every round must not keep every
+    # later batch, of any key, from running.
+    from .test_openai_batches import create as create_openai
+    from .test_openai_batches import line, upload
+
+    client, _, _ = await gateway()
+    runner = runner_of(client)
+
+    async def broken(batch):
+        raise RuntimeError("the output file cannot be written")
+
+    runner.finalizers["openai"] = broken
+    await create_openai(client, await upload(client, line("a", "alpha")))
+    made = await create(client, batch_of("later"))
+    ended = await until(client, made["id"])
+    assert ended["request_counts"]["succeeded"] == 1

@@ -171,3 +171,25 @@ async def test_listing_pages_newest_first_with_after(gateway):
     assert [b["id"] for b in rest["data"]] == made[2:] and rest["has_more"] is False
     assert (await client.get("/v1/batches", params={"limit": "0"})).json()["error"]["param"] == "limit"
     assert (await client.get("/v1/messages/batches")).json()["data"] == []  # the other API's list
+
+
+async def test_a_crash_between_its_files_and_its_end_writes_no_second_output_file(gateway):
+    # The batch's end is written after its files: a gateway that stops in between (here: the end's
+    # write fails once) ends the batch again on its next round, and must find the files it wrote.
+    client, _, _ = await gateway()
+    runner = client._transport.app.state.gateway.batches
+    update, failed = runner.store.update, []
+
+    async def crashing(batch, fields=None):
+        if fields and "ended_at" in fields and not failed:
+            failed.append(batch.id)
+            raise RuntimeError("the gateway stopped here")
+        await update(batch, fields)
+
+    runner.store.update = crashing
+    made = await create(client, await upload(client, "\n".join([line("a", "alpha"), line("b", "beta", stream=True)])))
+    done = await until(client, made["id"], "completed")
+    assert failed == [made["id"]]
+    files = client._transport.app.state.gateway.files
+    written = await files.list("anonymous", purpose="batch_output")
+    assert sorted(f.id for f in written) == sorted([done["output_file_id"], done["error_file_id"]])

@@ -58,3 +58,25 @@ def test_a_ledger_made_before_error_codes_gets_the_column_and_keeps_its_rows(tmp
         assert entry.status == "error" and entry.error is None and entry.output_tokens == 2
     finally:
         store.close()
+
+
+def test_a_batch_store_reads_pending_requests_and_counts_from_an_index(tmp_path):
+    # The runner asks, each round, for a batch's next pending request and its counts by state: by
+    # the primary key alone SQLite read every row (params and results) of a 100k-request batch.
+    from app.batches.store import BatchStore
+
+    open_store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "gateway.db") as db:  # as a v5 gateway left it
+        db.execute("drop index if exists batch_requests_batch_state")
+        db.execute("update schema_version set version = 5")
+    BatchStore(tmp_path).close()
+    with sqlite3.connect(tmp_path / "gateway.db") as db:
+        plans = [
+            " ".join(row[3] for row in db.execute("explain query plan " + query))
+            for query in (
+                "select idx from batch_requests where batch_id = 'b' and state = 'pending' order by idx limit 1",
+                "select batch_id, state, count(*) from batch_requests where batch_id in ('b') group by batch_id, state",
+            )
+        ]
+    assert all("batch_requests_batch_state" in plan for plan in plans), plans
+    assert "COVERING INDEX" in plans[1]
