@@ -194,3 +194,21 @@ async def test_a_file_only_labelled_an_image_or_pdf_never_reaches_claude_as_one(
     )
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "unsupported_file_type"
     assert engine.turns == []
+
+
+async def test_one_file_named_many_times_cannot_swell_a_request_past_claudes_limit():
+    """Each reference becomes its own copy of the file: a small body naming a 1 MiB file 40 times
+    would be 40 MiB of base64 in memory (thousands of times: gigabytes). Refused before the turn."""
+    client, engine = make_client()
+    oa, _ = official_clients(client)
+    made = await oa.files.create(file=("big.txt", b"x" * (1024 * 1024)), purpose="user_data")
+    part = {"type": "file", "file": {"file_id": made.id}}
+    answer = await client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "sonnet",
+            "messages": [{"role": "user", "content": [dict(part, file=dict(part["file"])) for _ in range(40)]}],
+        },
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "request_too_large"
+    assert engine.turns == []
