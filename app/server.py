@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -67,21 +67,36 @@ log = logging.getLogger(__name__)
 
 
 async def sweep(gateway: Gateway) -> None:
-    """End expired sessions and close idle processes, forever (cancelled at shutdown)."""
+    """End expired sessions and close idle processes, forever (cancelled at shutdown). Each job
+    runs whatever the others do: a store that is down (Redis) must not keep idle processes open."""
     settings = gateway.settings
     shortest = min(settings.session_ttl, settings.process_idle_timeout, settings.one_off_idle_timeout)
     interval = min(10.0, max(0.2, shortest / 4))  # a sweep takes microseconds
+
+    async def registry() -> None:
+        gateway.sessions.registry.expire()
+
+    async def idle_processes() -> None:
+        gateway.engine.close_idle_processes()
+
+    async def workspaces() -> None:
+        # The workspaces of sessions gone for a TTL (the live ones' folders: the lead's to pass).
+        await asyncio.to_thread(gateway.workspaces.sweep, settings.session_ttl, set())
+
+    jobs: tuple[Callable[[], Awaitable[object]], ...] = (
+        registry,
+        lambda: gateway.responses.expire(),
+        lambda: gateway.files.expire(time.time()),
+        idle_processes,
+        workspaces,
+    )
     while True:
         await asyncio.sleep(interval)
-        try:
-            gateway.sessions.registry.expire()
-            await gateway.responses.expire()
-            await gateway.files.expire(time.time())
-            gateway.engine.close_idle_processes()
-            # The workspaces of sessions gone for a TTL (the live ones' folders: the lead's to pass).
-            await asyncio.to_thread(gateway.workspaces.sweep, settings.session_ttl, set())
-        except Exception:
-            log.exception("sweep failed")
+        for job in jobs:
+            try:
+                await job()
+            except Exception:
+                log.exception("sweep failed")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

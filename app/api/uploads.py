@@ -116,8 +116,14 @@ async def content(file_id: str, gateway: GatewayDep, tenant: TenantDep) -> Respo
     data = None if record is None else await gateway.files.content(tenant.id, file_id)
     if record is None or data is None:
         raise not_found(file_id)
-    disposition = f"attachment; filename*=UTF-8''{quote(record.filename)}"
-    return Response(data, media_type=record.media_type, headers={"Content-Disposition": disposition})
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(record.filename, safe='')}",
+        # Never shown as a page of the gateway's own origin (an HTML file could script the console),
+        # as a workspace's file is not either (app/api/files.py).
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+    }
+    return Response(data, media_type=record.media_type, headers=headers)
 
 
 @router.delete("/v1/files/{file_id}", **openapi.operation(statuses=STATUSES))

@@ -9,7 +9,9 @@ own vocabulary, so that a file and an inline image or PDF then take one path to 
                            {"type": "input_image", "file_id"} -> an image_url data: URL
 
 Only the caller's files are found: an unknown id (or another tenant's) is a 400 naming where it
-was; a file sent twice is read once.
+was; a file sent twice is read once. What the references add up to (each one counted: each becomes
+its own copy in the request) is capped at MAX_RESOLVED_BYTES, so that a small body naming one big
+file thousands of times cannot grow into gigabytes in memory.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..errors import invalid_request
-from .base import FileRecord, Files
+from ..errors import GatewayError, invalid_request
+from .base import MB, FileRecord, Files
 
 Resolver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Read = Callable[[object, str], Awaitable[tuple[FileRecord, bytes]]]
 ROOTS = {"messages": "messages", "chat": "messages", "responses": "input"}
+MAX_RESOLVED_BYTES = 32 * MB  # the Messages API's own request size limit: Claude takes no more
 
 
 def resolver(files: Files, tenant: str, door: str) -> Resolver:
@@ -31,8 +34,10 @@ def resolver(files: Files, tenant: str, door: str) -> Resolver:
 
     async def resolve(body: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, tuple[FileRecord, bytes]] = {}
+        total = 0
 
         async def read(file_id: object, where: str) -> tuple[FileRecord, bytes]:
+            nonlocal total
             if not isinstance(file_id, str):
                 raise invalid_request("A file_id must be a string.", where, "invalid_value")
             if file_id not in found:
@@ -43,6 +48,16 @@ def resolver(files: Files, tenant: str, door: str) -> Resolver:
                         f"No file {file_id!r}: upload it with POST /v1/files first.", where, "file_not_found"
                     )
                 found[file_id] = record, data
+            total += found[file_id][0].size
+            if total > MAX_RESOLVED_BYTES:
+                raise GatewayError(
+                    413,
+                    f"The files this request names add up to more than {MAX_RESOLVED_BYTES} bytes "
+                    "(each reference counted), more than Claude takes in one request.",
+                    "invalid_request_error",
+                    "request_too_large",
+                    where,
+                )
             return found[file_id]
 
         root = ROOTS[door]

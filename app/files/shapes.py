@@ -9,6 +9,7 @@ The OpenAI shape: `{"object": "file", "bytes", "created_at" (epoch), "filename",
 from __future__ import annotations
 
 import mimetypes
+import re
 from datetime import datetime, timezone
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
@@ -25,6 +26,9 @@ SIGNATURES = (
     (b"GIF89a", "image/gif"),
     (b"%PDF-", "application/pdf"),
 )
+# The types Claude reads as images or PDFs: only the bytes' signature makes a file one of them.
+SIGNED = frozenset(media_type for _, media_type in SIGNATURES) | {"image/webp"}
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
 
 def openai_file(record: FileRecord) -> dict[str, Any]:
@@ -71,13 +75,15 @@ def base_name(filename: str | None, media_type: str) -> str:
 
 def media_type_of(data: bytes, sent: str | None, filename: str) -> str:
     """What the bytes are: their signature for the types Claude reads (a client's label may be
-    generic or wrong), else the part's Content-Type, else a guess from the name."""
+    generic or wrong), else the part's Content-Type, else a guess from the name. A label (or name)
+    claiming an image or a PDF that the bytes' signature did not confirm is not trusted: a text
+    file sent as image/png would reach Claude as a broken image."""
     for signature, media_type in SIGNATURES:
         if data.startswith(signature):
             return media_type
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     sent = (sent or "").split(";")[0].strip().lower()
-    if sent and sent != "application/octet-stream":
-        return sent
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    if not _MEDIA_TYPE.match(sent) or sent == "application/octet-stream":
+        sent = mimetypes.guess_type(filename)[0] or ""
+    return sent if sent and sent not in SIGNED else "application/octet-stream"

@@ -177,3 +177,38 @@ def test_a_stateless_session_keeps_no_pdf_bytes_as_it_keeps_no_image_bytes():
     kept = without_image_data([Message("user", [image_block(PNG), PDF_BLOCK, {"type": "text", "text": "hi"}])])
     assert [b["type"] for b in kept[0].content] == ["text", "text", "text"]
     assert "application/pdf document" in kept[0].content[1]["text"]
+
+
+@pytest.mark.parametrize("name", ["a.png", "a.pdf"])
+async def test_a_file_only_labelled_an_image_or_pdf_never_reaches_claude_as_one(name):
+    """The label (part Content-Type or name) of a text file claiming PNG or PDF is not trusted:
+    only the bytes' signature makes an image or a PDF, so the turn is refused, never sent to Claude."""
+    client, engine = make_client()
+    oa, an = official_clients(client)
+    label = "image/png" if name.endswith(".png") else "application/pdf"
+    made = await oa.files.create(file=(name, b"just some text", label), purpose="user_data")
+    assert (await an.beta.files.retrieve_metadata(made.id)).mime_type not in ("image/png", "application/pdf")
+    content = [{"type": "file", "file": {"file_id": made.id}}]
+    answer = await client.post(
+        "/v1/chat/completions", json={"model": "sonnet", "messages": [{"role": "user", "content": content}]}
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "unsupported_file_type"
+    assert engine.turns == []
+
+
+async def test_one_file_named_many_times_cannot_swell_a_request_past_claudes_limit():
+    """Each reference becomes its own copy of the file: a small body naming a 1 MiB file 40 times
+    would be 40 MiB of base64 in memory (thousands of times: gigabytes). Refused before the turn."""
+    client, engine = make_client()
+    oa, _ = official_clients(client)
+    made = await oa.files.create(file=("big.txt", b"x" * (1024 * 1024)), purpose="user_data")
+    part = {"type": "file", "file": {"file_id": made.id}}
+    answer = await client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "sonnet",
+            "messages": [{"role": "user", "content": [dict(part, file=dict(part["file"])) for _ in range(40)]}],
+        },
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "request_too_large"
+    assert engine.turns == []

@@ -178,3 +178,31 @@ def test_uploads_are_in_the_openapi_document():
     app = client._transport.app  # type: ignore[attr-defined]
     paths = app.openapi()["paths"]
     assert {"post", "get"} <= set(paths["/v1/files"]) and "delete" in paths["/v1/files/{file_id}"]
+
+
+async def test_a_part_content_type_that_is_no_media_type_is_not_kept(tmp_path):
+    """A part's Content-Type with control characters would be shown as the file's mime_type and
+    sent back as the download's Content-Type: the name's guess stands in for it."""
+    client, _, an = clients(data_dir=str(tmp_path))
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+        b"Content-Type: text/html\x01\x7f x\r\n\r\nhello\r\n--B--\r\n"
+    )
+    answer = await client.post(
+        "/v1/files", content=body, headers={"content-type": "multipart/form-data; boundary=B", "anthropic-version": "1"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["mime_type"] == "text/plain"
+    download = await client.get(f"/v1/files/{answer.json()['id']}/content")
+    assert download.headers["content-type"].startswith("text/plain")
+
+
+async def test_a_downloaded_file_is_never_a_page_of_the_gateways_origin(tmp_path):
+    """An uploaded HTML file served back with its own type could script the console (same origin),
+    as a workspace's file could: the same headers as its download (app/api/files.py)."""
+    client, oa, _ = clients(data_dir=str(tmp_path))
+    made = await oa.files.create(file=("x.html", b"<script>alert(1)</script>", "text/html"), purpose="user_data")
+    download = await client.get(f"/v1/files/{made.id}/content")
+    assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-security-policy"] == "sandbox"

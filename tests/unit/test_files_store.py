@@ -4,6 +4,7 @@ within a size limit and a quota that the gateway's own files skip."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -83,3 +84,13 @@ async def test_an_expired_file_is_gone_and_expire_drops_it(files: Files):
     assert [f.id for f in await files.list("t1")] == [kept.id]
     assert await files.expire(time.time()) == 1
     assert await files.get("t1", kept.id) == kept
+
+
+async def test_uploads_at_once_never_pass_the_quota_together(files: Files):
+    """Ten uploads of 100 bytes at the same time against a 250-byte quota: exactly two are kept."""
+    tried = await asyncio.gather(
+        *(files.add("t1", f"f{n}", "batch", "text/plain", b"x" * 100) for n in range(10)), return_exceptions=True
+    )
+    kept = [r for r in tried if not isinstance(r, BaseException)]
+    assert len(kept) == 2 and all(isinstance(r, GatewayError) and r.status == 413 for r in tried if r not in kept)
+    assert sorted(f.id for f in await files.list("t1")) == sorted(f.id for f in kept)
