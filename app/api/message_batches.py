@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ..batches import anthropic
-from ..batches.model import Batch
+from ..batches import anthropic, doors
+from ..batches.model import MESSAGES, Batch
 from ..errors import GatewayError, invalid_request
 from ..requests import read_json, whole_number
 from . import openapi
@@ -68,8 +68,11 @@ def base(request: Request) -> str:
 async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
     no_credential_header(request)
     settings = gateway.settings
-    requests = anthropic.requests_of(
-        await read_json(request, settings), settings.strict_params, settings.batch_max_requests
+    requests = await anthropic.requests_of(
+        await read_json(request, settings),
+        settings.strict_params,
+        settings.batch_max_requests,
+        lambda params: doors.resolved(gateway, tenant.id, MESSAGES, params),
     )
     batch = anthropic.new_batch(tenant.id, tenant.key_id, settings.batch_completion_window)
     await gateway.batches.store.add(batch, requests)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,8 +37,11 @@ class CreateMessageBatch(Wire):
     requests: list[BatchRequestParam] = Field(min_length=1)
 
 
-def requests_of(data: dict[str, Any], strict: bool, most: int) -> list[BatchRequest]:
-    """The batch's requests, each checked as a Messages request (400 naming the first bad one)."""
+async def requests_of(
+    data: dict[str, Any], strict: bool, most: int, resolve: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+) -> list[BatchRequest]:
+    """The batch's requests, each checked as a Messages request with its file ids `resolve`d (400
+    naming the first bad one)."""
     body = parse(CreateMessageBatch, data)
     if len(body.requests) > most:
         raise invalid_request(f"A batch holds at most {most} requests.", "requests", "invalid_value")
@@ -52,7 +56,7 @@ def requests_of(data: dict[str, Any], strict: bool, most: int) -> list[BatchRequ
             )
         seen.add(request.custom_id)
         try:
-            doors.check(MESSAGES, request.params, strict)
+            doors.check(MESSAGES, await resolve(request.params), strict)
         except GatewayError as error:
             where = f"requests[{i}].params"
             error.param = f"{where}.{error.param}" if error.param else where

@@ -11,6 +11,7 @@ one-off turn that runs later, with no client to stream to or to hold a session's
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from ..auth import Tenant
 from ..engine.credentials import Credential
 from ..errors import invalid_request
+from ..files.resolve import resolver
 from ..gateway import Gateway
 from ..protocol.anthropic_messages import MessagesRequest
 from ..protocol.openai_chat import ChatCompletionRequest
@@ -48,6 +50,13 @@ IGNORED: dict[str, Callable[[Any], list[str]]] = {
     RESPONSES: responses.ignored_parameters,
 }
 NOT_IN_BATCHES = ("session_id", "claude_code")
+RESOLVED_AS = {MESSAGES: "messages", CHAT: "chat", RESPONSES: "responses"}
+
+
+async def resolved(gateway: Gateway, tenant: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `params` with its file ids read as the door reads them (app/files/resolve.py), as
+    the batch's key: a stored request keeps its ids, and reads its files again when it runs."""
+    return await resolver(gateway.files, tenant, RESOLVED_AS[endpoint])(copy.deepcopy(params))
 
 
 def check(endpoint: str, params: dict[str, Any], strict: bool) -> BaseModel:
@@ -70,7 +79,7 @@ async def answer(
     gateway: Gateway, tenant: Tenant, credential: Credential | None, endpoint: str, params: dict[str, Any]
 ) -> dict[str, Any]:
     """The door's whole answer to `params` (a GatewayError as the door would raise it)."""
-    body = check(endpoint, params, gateway.settings.strict_params)
+    body = check(endpoint, await resolved(gateway, tenant.id, endpoint, params), gateway.settings.strict_params)
     if isinstance(body, MessagesRequest):
         return await _message(gateway, tenant, credential, body)
     if isinstance(body, ChatCompletionRequest):

@@ -233,3 +233,36 @@ async def test_malformed_bodies_are_400_in_the_doors_envelope(gateway, path, raw
         assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     else:
         assert body["error"]["type"] == "invalid_request_error"
+
+
+async def test_a_batch_request_takes_the_keys_uploaded_files_by_id(gateway):
+    """File ids in a batch's requests resolve as on the door itself, as the batch's key: its own
+    file is read when the request runs; an unknown id is found when the batch is checked (a 400
+    naming the request, as any bad params)."""
+    client, _, _ = await gateway()
+    upload = await client.post(
+        "/v1/files", files={"file": ("notes.txt", b"plain words")}, data={"purpose": "user_data"}
+    )
+    assert upload.status_code == 200, upload.text
+
+    def about(file_id: str) -> dict:
+        document = {"type": "document", "source": {"type": "file", "file_id": file_id}}
+        return params("x") | {"messages": [{"role": "user", "content": [document, {"type": "text", "text": "hi"}]}]}
+
+    unknown = await client.post(
+        "/v1/messages/batches",
+        json={
+            "requests": [
+                {"custom_id": "a", "params": about(upload.json()["id"])},
+                {"custom_id": "b", "params": about("file_nope")},
+            ]
+        },
+    )
+    assert unknown.status_code == 400
+    assert "requests[1].params.messages[0].content[0].source.file_id" in unknown.json()["error"]["message"]
+    ended = await until(
+        client,
+        (await create(client, {"requests": [{"custom_id": "mine", "params": about(upload.json()["id"])}]}))["id"],
+    )
+    found = await results(client, ended)
+    assert found["mine"]["type"] == "succeeded", found["mine"]
