@@ -63,10 +63,12 @@ def read_input(data: bytes, endpoint: str, most: int) -> tuple[list[BatchRequest
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark, as some editors write, is no part of line 1
     except UnicodeDecodeError:
         return [], [error("invalid_file_format", "The input file is not UTF-8 text (JSONL).")]
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() also splits at U+2028, U+0085, ..., which a JSON
+    # string may hold as they are. json.loads takes the "\r" of a CRLF end as whitespace.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         problem = _line_problem(line, endpoint, seen)

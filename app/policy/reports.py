@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..auth import ANONYMOUS
 from ..store import BucketTotal
 from .report_params import USAGE_GROUPS, ReportQuery, stamp
 
@@ -24,7 +25,7 @@ NANO_CENTS = Decimal("0.0000001")  # a nano-dollar in cents: the ledger's precis
 def dimensions(total: BucketTotal) -> dict[str, str | None]:
     """Each of the usage report's dimensions for one bucket total."""
     return {
-        "api_key_id": total.key_id or (None if total.tenant == "anonymous" else total.tenant),
+        "api_key_id": total.key_id or (None if total.tenant == ANONYMOUS.id else total.tenant),
         "workspace_id": None,
         "model": total.model,
         "service_tier": total.service_tier,
