@@ -129,7 +129,8 @@ class SharedTranscripts:
         path = project_dir(conversation.config_dir, conversation.cwd) / f"{claude_session}.jsonl"
         try:
             text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-            entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+            # "\n" only: the lines hold U+2028, U+0085, ... raw (ensure_ascii=False), where splitlines() cuts
+            entries = [json.loads(line) for line in text.split("\n") if line.strip()]
             await self.store.append(_key(conversation.id, claude_session), entries)
         except Exception:
             self.gaps.add((conversation.id, claude_session))

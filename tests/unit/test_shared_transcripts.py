@@ -106,3 +106,20 @@ async def test_a_rebuilt_transcript_that_did_not_reach_redis_is_never_offered(sh
     await mirror.append({"project_key": "-path", "session_id": session}, [{"type": "user", "uuid": "u9"}])
     await working.mark(here, AGENT, session, "h1")
     assert await working.restore(conversation(tmp_path / "replica-b"), AGENT, "h1") is None
+
+
+async def test_a_rebuilt_transcript_with_line_separators_in_its_text_reaches_redis_whole(shared, tmp_path):
+    """The gateway writes transcripts with ensure_ascii=False, so U+2028 or U+0085 in a message stays
+    raw: the transcript is read back by "\\n" only (str.splitlines also cut there), else it never
+    reached Redis and the conversation lost its transcript on the other replicas."""
+    here = conversation(tmp_path)
+    session = str(uuid.uuid4())
+    folder = project_dir(here.config_dir, here.cwd)
+    folder.mkdir(parents=True)
+    lines = [{"type": "user", "uuid": "u1", "message": {"role": "user", "content": "one\u2028two\x85three"}}]
+    (folder / f"{session}.jsonl").write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    transcripts = SharedTranscripts(RedisSessionStore(shared, 3600))
+    await transcripts.seed(here, AGENT, session)
+    assert not transcripts.gaps
+    stored = await RedisSessionStore(shared, 3600).load({"project_key": here.id, "session_id": session})
+    assert stored == lines
