@@ -11,7 +11,6 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 from ..errors import GatewayError, invalid_request
 from ..protocol.base import Wire
 from ..requests import parse
+from ..translate import common
 from . import doors
 from .model import CANCELED, ERRORED, EXPIRED, MESSAGES, PENDING, SUCCEEDED, Batch, BatchRequest
 
@@ -70,9 +70,7 @@ def new_id() -> str:
 
 
 def rfc3339(at: float | None) -> str | None:
-    if at is None:
-        return None
-    return datetime.fromtimestamp(at, timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if at is None else common.rfc3339(at)
 
 
 def status(batch: Batch) -> str:

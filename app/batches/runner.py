@@ -95,28 +95,35 @@ class BatchRunner:
     async def _forever(self) -> None:
         assert self._wake is not None
         while not self._stopping:
+            idle = False
             try:
-                await self._round()
+                idle = not await self._round()
             except Exception:
                 if self._cancelled():
                     raise asyncio.CancelledError() from None
                 log.exception("a round of the batch runner failed")
+            # Nothing to run, and no other replica to adopt a batch from: sleep until a batch comes
+            # (poke), rather than read the store twice a second forever.
+            wait = None if idle and self.gateway.shared is None else POLL
             try:
-                await asyncio.wait_for(self._wake.wait(), POLL)
+                await asyncio.wait_for(self._wake.wait(), wait)
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
 
     # --- a round: expire, end, and fill the share -----------------------------------------------
-    async def _round(self) -> None:
+    async def _round(self) -> bool:
+        """Whether there was any unfinished batch."""
         now = time.time()
-        for batch in await self.store.unfinished():
+        batches = await self.store.unfinished()
+        for batch in batches:
             try:
                 await self._turn_of(batch, now)
             except Exception:  # one batch's failure (its end's files, say) must not starve the others
                 if self._cancelled():
                     raise asyncio.CancelledError() from None
                 log.exception("the batch runner failed on batch %s", batch.id)
+        return bool(batches)
 
     async def _turn_of(self, batch: Batch, now: float) -> None:
         """One batch's part of a round: its lease, its cancel or expiry, its end or its next requests."""

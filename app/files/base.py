@@ -8,6 +8,7 @@ another). Records are plain dataclasses; no database type leaks out of app/files
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,6 +86,21 @@ class Limits:
                 "(GATEWAY_FILE_MAX_MB).",
                 "file_too_large",
             )
+
+    def new_record(
+        self,
+        tenant: str,
+        filename: str,
+        purpose: str,
+        media_type: str,
+        data: bytes,
+        quota: bool,
+        expires_at: float | None,
+    ) -> FileRecord:
+        """A new file's record (each store's `add` keeps it), its size checked first for an upload."""
+        if quota:
+            self.check_size(len(data))
+        return FileRecord(new_file_id(), tenant, filename, purpose, media_type, len(data), time.time(), expires_at)
 
     def check_quota(self, used: int, size: int) -> None:
         if used + size > self.quota_bytes:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..shared import Shared
 from ..shared.redis import reply
-from .base import FileRecord, Limits, live, new_file_id, over_quota
+from .base import FileRecord, Limits, live, over_quota
 
 # KEYS: record, data, tenant zset, used, seq, expiring; ARGV: id, size, quota (-1: none),
 # expires_at ('' none), data, fields...
@@ -79,9 +79,7 @@ class RedisFiles:
         quota: bool = True,
         expires_at: float | None = None,
     ) -> FileRecord:
-        record = FileRecord(new_file_id(), tenant, filename, purpose, media_type, len(data), time.time(), expires_at)
-        if quota:
-            self.limits.check_size(record.size)
+        record = self.limits.new_record(tenant, filename, purpose, media_type, data, quota, expires_at)
         keys = [
             self._record(record.id),
             self._data(record.id),

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from datetime import datetime, timezone
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
+from ..translate.common import rfc3339
 from .base import FileRecord
 
 ANTHROPIC = "anthropic"  # the purpose of a file uploaded through the Anthropic shape
@@ -59,10 +59,6 @@ def anthropic_file(record: FileRecord) -> dict[str, Any]:
     if record.expires_at is not None:
         shown["expires_at"] = rfc3339(record.expires_at)
     return shown
-
-
-def rfc3339(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def base_name(filename: str | None, media_type: str) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, ScalarSelect, delete, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import files
-from .base import FileRecord, Limits, live, new_file_id
+from .base import FileRecord, Limits, live
 
 T = TypeVar("T")
 FIELDS = ("id", "tenant", "filename", "purpose", "media_type", "size", "created", "expires_at")
@@ -48,9 +48,7 @@ class SqliteFiles:
         quota: bool = True,
         expires_at: float | None = None,
     ) -> FileRecord:
-        record = FileRecord(new_file_id(), tenant, filename, purpose, media_type, len(data), time.time(), expires_at)
-        if quota:
-            self.limits.check_size(record.size)
+        record = self.limits.new_record(tenant, filename, purpose, media_type, data, quota, expires_at)
 
         def write(connection: Connection) -> FileRecord:
             if quota:

@@ -9,6 +9,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -270,3 +271,8 @@ def base64_image(media_type: str, data: str, param: str, media_param: str | None
     except (binascii.Error, ValueError):
         raise invalid_request("The image data is not valid base64.", param, "invalid_image_url") from None
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def rfc3339(at: float) -> str:
+    """Epoch seconds as the APIs write a moment: RFC 3339 in UTC, to the microsecond, with "Z"."""
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
