@@ -37,7 +37,7 @@ async def checked_body(
     settings: Settings,
     model: type[Body],
     ignored_parameters: Callable[[Body], list[str]],
-    resolve: Resolver | None = None,
+    resolve: Resolver,
 ) -> tuple[Body, list[str]]:
     """The request's body as `model` (its file ids `resolve`d first: app/files/resolve.py), and the
     parameters in it the gateway will not apply (which strict mode refuses)."""
@@ -45,15 +45,15 @@ async def checked_body(
 
 
 async def checked(
-    data: Any,
+    data: dict[str, Any],
     connection: HTTPConnection,
     settings: Settings,
     model: type[Body],
     ignored_parameters: Callable[[Body], list[str]],
-    resolve: Resolver | None = None,
+    resolve: Resolver,
 ) -> tuple[Body, list[str]]:
     """A request body already read (a socket's message, or checked_body's) as `model`, as above."""
-    body = parse(model, await resolve(data) if resolve is not None and isinstance(data, dict) else data)
+    body = parse(model, await resolve(data))
     ignored = ignored_parameters(body)
     refuse_if_strict(connection, settings.strict_params, ignored)
     return body, ignored

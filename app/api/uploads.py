@@ -31,6 +31,7 @@ from ..files.shapes import ANTHROPIC, OPENAI_PURPOSES, anthropic_file, base_name
 from ..requests import body_too_slow, whole_number
 from . import openapi
 from .deps import GatewayDep, TenantDep
+from .respond import anthropic_shaped
 
 router = APIRouter()
 
@@ -39,7 +40,8 @@ FRAMING = 1024 * 1024  # what a multipart body may hold besides the file (bounda
 
 
 def is_anthropic(request: Request) -> bool:
-    return "anthropic-version" in request.headers
+    """An Anthropic client's request (answered in Anthropic's shapes), as errors tell (respond.py)."""
+    return anthropic_shaped(request.url.path, request.headers)
 
 
 def not_found(file_id: str) -> GatewayError:
