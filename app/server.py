@@ -123,7 +123,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
     replicated = SharedSessions(shared, settings.session_ttl) if shared is not None else None
     service = SessionService(
-        registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
+        registry,
+        engine,
+        settings.session_busy_wait,
+        store,
+        settings.busy_wait,
+        workspaces,
+        replicated,
+        turn_timeout=settings.request_timeout,
     )
     uploaded = open_files(settings, store, shared)
     keys = KeyService(settings, store)

@@ -12,6 +12,7 @@ from typing import Any
 
 from .credentials import Credential
 from .options import SpawnKey
+from .prices import price
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .running import TurnMessages
@@ -65,10 +66,18 @@ class Conversation:
 
 def count_cost(process: ClaudeProcess, finish: Finish) -> None:
     """What this answer cost: Claude Code reports its process's running total, so the answer's own
-    cost is what the total grew by since the process last reported it."""
+    cost is what the total grew by since the process last reported it.
+
+    An answer that ended before Claude Code's result (max_tokens or a stop string cut it, it
+    stopped to call the client's functions) is priced at the model's list price (prices.py); the
+    process's total counts that estimate as reported, so that a result that comes later (a held
+    turn going on) adds only what it grew by beyond it."""
     if finish.total_cost_usd is not None:
         finish.cost_usd = max(0.0, finish.total_cost_usd - process.cost_reported)
         process.cost_reported = finish.total_cost_usd
+    else:
+        finish.cost_usd = price(finish.model or process.model, finish.usage)
+        process.cost_reported += finish.cost_usd
 
 
 def user_frame(message: Message) -> dict[str, Any]:

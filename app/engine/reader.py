@@ -21,6 +21,7 @@ from claude_agent_sdk import Message as SdkMessage
 from ..jsontext import partial_object
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity
 from .failures import FailedTurn, turn_error
+from .prices import estimate_tokens
 from .tools import client_name
 from .types import (
     Event,
@@ -94,6 +95,9 @@ class TurnReader:
         self._retry_after: int | None = None
         self._message_usage = Usage()
         self._streamed = Usage()  # every model call's, as streamed (a budget's result reports none)
+        # The current model call's output as counted from its deltas (its own count comes only
+        # with its message_delta): what a call cut short is charged (consumed()).
+        self._deltas = self._delta_chars = 0
         self._stop_reason_seen = True
         # Legacy function calling gives the client no call id; it sends the call back under this one.
         self.legacy_call_id = legacy_call_id
@@ -231,6 +235,8 @@ class TurnReader:
             message = event.get("message", {})
             self._streamed_ids.add(message.get("id", ""))
             self._message_usage = usage_from(message.get("usage"))
+            self._deltas = self._delta_chars = 0
+            self.model = self.model or message.get("model") or None
             self._stop_reason_seen = False
         elif kind == "message_stop" and not self._stop_reason_seen:
             # The stream broke off (an upstream `error` event); Claude Code will call again.
@@ -259,6 +265,7 @@ class TurnReader:
                 return [ToolCallStart(self._tool_index, call_id, name)]
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
+            self._count(delta)
             if delta.get("type") == "text_delta" and not self.structured:
                 return [TextDelta(delta.get("text", ""))]
             if delta.get("type") == "thinking_delta":
@@ -272,15 +279,32 @@ class TurnReader:
         return []
 
     def usage_so_far(self) -> Usage:
-        """The current model call's usage as streamed (for a turn the gateway ends itself)."""
+        """The current model call's usage as streamed (for a turn the gateway ends itself), its
+        output at least what its deltas counted."""
+        if not self._stop_reason_seen:
+            counted = max(self._deltas, estimate_tokens(self._delta_chars))
+            self._message_usage.output_tokens = max(self._message_usage.output_tokens, counted)
         return self._message_usage
+
+    def consumed(self) -> Usage:
+        """What the whole turn used by now and no answer reported yet: its finished model calls,
+        the one under way (output counted from its deltas), less what answers ending in the
+        client's function calls reported. What a turn that ended without a result is charged."""
+        streamed = self._streamed if self._stop_reason_seen else self._streamed + self.usage_so_far()
+        return streamed - self._reported
+
+    def _count(self, delta: dict[str, Any]) -> None:
+        self._deltas += 1
+        for name in ("text", "thinking", "partial_json"):
+            self._delta_chars += len(delta.get(name) or "")
 
     def _cut_at_max_tokens(self, event: dict[str, Any]) -> list[Event]:
         """Claude Code would go on by itself ("Output token limit hit. Resume directly"); the client
         asked for at most this many tokens, so the turn ends here."""
         self.finished = True
         self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
-        return [Finish("length", self._message_usage, self.model, self.answer())]
+        # The turn's model calls so far (this one included), not only this one's.
+        return [Finish("length", self._streamed - self._reported, self.model, self.answer())]
 
     def _block_event(self, block: object) -> Event | None:
         if isinstance(block, TextBlock) and not self.structured:

@@ -235,7 +235,7 @@ class TurnRouter:
         finally:
             reader, sdk_messages = run.reader, run.messages
             if finish is None and turn.on_partial_usage is not None:
-                turn.on_partial_usage(reader.usage_so_far())
+                turn.on_partial_usage(reader.consumed(), reader.model)
             if run.corrected and not reader.awaiting_tools:
                 finish = None  # Claude holds a correction the client never saw: rebuild next time
             if finish is not None and reader.awaiting_tools and process.bridge is not None and process.alive:

@@ -134,7 +134,7 @@ def _filtered(events: list[Event], reader: TurnReader, stops: StopScanner | None
         return events
     out: list[Event] = []
     for event in events:
-        out += stops.filter(event, reader.usage_so_far(), reader.model)
+        out += stops.filter(event, reader.consumed(), reader.model)
         if stops.hit:
             break
     return out

@@ -101,8 +101,9 @@ class Turn:
     # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.
     process_limit: int | None = None
     # Told what Claude had used when the turn ends without a Finish (cut short, failed): the
-    # tokens streamed so far, which the upstream bills all the same (the usage ledger counts them).
-    on_partial_usage: Callable[[Usage], None] | None = field(default=None, compare=False, repr=False)
+    # tokens streamed so far (output counted from the deltas) and the model that streamed them,
+    # which the upstream bills all the same (the usage ledger counts and prices them).
+    on_partial_usage: Callable[[Usage, str | None], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def history(self) -> list[Message]:

@@ -5,6 +5,8 @@
   OpenAI's x-ratelimit-*-requests headers (set on the request here, written by RateHeaders).
 - budgets: what the ledger says the key spent since its period began (UTC day or month); past
   `budget_usd` or `token_budget`, 429 `insufficient_quota` saying what was spent and when it resets.
+  Every turn reserves its estimate when it starts (reserve, reservations.py) and its ledger entry
+  settles it, so concurrent turns cannot all spend the same remainder.
 - `models`: a model outside the list is 404 `model_not_found`, as OpenAI answers for a model a
   key may not use.
 - `max_concurrent`: turns of the key running at once; past it, a turn waits up to busy_wait for
@@ -19,21 +21,29 @@ from __future__ import annotations
 import calendar
 import math
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
+from redis.exceptions import RedisError
+
 from ..auth import Tenant
-from ..errors import GatewayError, model_not_found, rate_limited
-from ..store import Store
+from ..engine.types import Turn
+from ..errors import GatewayError, model_not_found, rate_limited, store_unavailable
+from ..store import Reservation, Store
 from .counters import Counters, LocalCounters, Window
+from .reservations import LEASE_MARGIN, estimate
 
 
 class Limits:
-    def __init__(self, store: Store, busy_wait: float, counters: Counters | None = None) -> None:
+    def __init__(
+        self, store: Store, busy_wait: float, counters: Counters | None = None, turn_timeout: float = 600.0
+    ) -> None:
         self.store = store
         self.busy_wait = busy_wait
         self.counters = counters or LocalCounters()
+        self.hold_lease = turn_timeout + LEASE_MARGIN  # a hold no entry settled lapses then
 
     # --- requests per minute ------------------------------------------------------------------
     async def rate_headers(self, tenant: Tenant) -> dict[str, str]:
@@ -60,6 +70,8 @@ class Limits:
 
     # --- budgets ------------------------------------------------------------------------------
     async def check_budget(self, tenant: Tenant, now: float | None = None) -> None:
+        """429 once the key's budget is spent: the early answer, before a request's body is read.
+        What holds the budget against concurrent turns is each turn's reservation (reserve)."""
         policy = tenant.policy
         if policy is None or (policy.budget_usd is None and policy.token_budget is None):
             return
@@ -71,12 +83,37 @@ class Limits:
             what = f"{spent.tokens} of its {policy.token_budget} tokens"
         else:
             return
-        resets = datetime.fromtimestamp(reset, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        raise rate_limited(
-            f"This API key has spent {what} for this {policy.budget_period}; the budget resets at {resets}.",
-            max(1, math.ceil(reset - (time.time() if now is None else now))),
-            code="insufficient_quota",
-        )
+        raise _over_budget(f"This API key has spent {what}", policy.budget_period, reset, now)
+
+    async def reserve(self, tenant: Tenant, turn: Turn, count: int = 1) -> list[str]:
+        """Hold the estimate of `count` turns like `turn` against the key's budget (reservations.py),
+        atomically over every turn of the key on every replica; the ids the turns' ledger entries
+        settle. 429 insufficient_quota if they do not fit (store/base.py admits())."""
+        policy = tenant.policy
+        if policy is None or (policy.budget_usd is None and policy.token_budget is None):
+            return []
+        start, reset = period(policy.budget_period, time.time())
+        ids = tuple(uuid.uuid4().hex for _ in range(count))
+        each = estimate(turn)
+        reservation = Reservation(tenant.id, start, ids, each, policy.budget_usd, policy.token_budget, self.hold_lease)
+        try:
+            found = await self.store.reserve(reservation)
+        except RedisError as exc:
+            raise store_unavailable() from exc
+        if found.admitted:
+            return list(ids)
+        spent, held, turns = found.spent, found.held, f"{count} turns" if count > 1 else "this turn"
+        if policy.budget_usd is not None:
+            what = (
+                f"spent ${spent.cost_usd:.4f} of its ${policy.budget_usd:g} budget, its running turns hold "
+                f"${held.cost_usd:.4f}, and {turns} would need about ${count * each.cost_usd:.4f}"
+            )
+        else:
+            what = (
+                f"spent {spent.tokens} of its {policy.token_budget} tokens, its running turns hold "
+                f"{held.tokens}, and {turns} would need about {count * each.tokens}"
+            )
+        raise _over_budget(f"This API key has {what}", policy.budget_period, reset, None)
 
     # --- models and turns at once -------------------------------------------------------------
     def check_model(self, tenant: Tenant, model: str | None, resolve: Callable[[str], str | None]) -> None:
@@ -113,6 +150,15 @@ class Limits:
             yield
         finally:
             await slot.release()
+
+
+def _over_budget(what: str, name: str, reset: float, now: float | None) -> GatewayError:
+    resets = datetime.fromtimestamp(reset, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rate_limited(
+        f"{what} for this {name}; the budget resets at {resets}.",
+        max(1, math.ceil(reset - (time.time() if now is None else now))),
+        code="insufficient_quota",
+    )
 
 
 def _headers(rpm: int, window: Window) -> dict[str, str]:

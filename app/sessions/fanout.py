@@ -1,4 +1,5 @@
-"""Chat's `n`: the answers to one request, each tagged with its choice index.
+"""Chat's `n`: the answers to one request, each tagged with its choice index; the budget of all n
+is reserved at once (n times one answer's estimate).
 
 One answer is the request's turn in its session, as on every door. Several are independent
 one-off turns outside any session (a session continues one answer, not several), run side by
@@ -36,7 +37,21 @@ class Choices:
     def events(self) -> AsyncGenerator[Indexed, None]:
         if self._run is not None:
             return indexed(self._run.events())
-        return merged([self._service.one_off(self._turn, self._tenant, "chat") for _ in range(self._n)])
+        return self._answers()
+
+    async def _answers(self) -> AsyncGenerator[Indexed, None]:
+        """The n answers, their budget reserved for all n at once (429 unless all n fit); each
+        answer's ledger entry settles its own hold, and any hold left (an answer cancelled before
+        it began) is given back at the end."""
+        service, tenant = self._service, self._tenant
+        holds = await service.limits.reserve(tenant, self._turn, self._n)
+        try:
+            streams = [service.one_off(self._turn, tenant, "chat", holds[i] if holds else None) for i in range(self._n)]
+            async for item in merged(streams):
+                yield item
+        finally:
+            if holds:
+                await asyncio.shield(service.limits.store.release(tenant.id, holds))
 
 
 def by_choice(items: list[Indexed], n: int) -> list[list[Event]]:

@@ -52,6 +52,7 @@ class SessionService:
         turn_wait: float = 10.0,
         workspaces: Workspaces | None = None,
         shared: SharedSessions | None = None,
+        turn_timeout: float = 600.0,
     ) -> None:
         self.registry = registry
         self.shared = shared  # the sessions every replica sees (Redis); None: this process's alone
@@ -60,8 +61,8 @@ class SessionService:
         self.busy_wait = busy_wait
         store = store or NullStore()
         # A key's max_concurrent waits like a busy gateway; with replicas, its limits count in Redis.
-        self.limits = Limits(store, turn_wait, RedisCounters(shared.shared) if shared else None)
-        self.ledger = Ledger(store)
+        self.limits = Limits(store, turn_wait, RedisCounters(shared.shared) if shared else None, turn_timeout)
+        self.ledger = Ledger(store, getattr(engine, "known_models", None))
 
     def workspace(self, tenant_id: str, session_id: str) -> Path | None:
         """An agent session's workspace, made if new (None where the gateway keeps none)."""
@@ -174,25 +175,38 @@ class SessionService:
     def turn(self, turn: Turn, session_id: str | None, tenant: Tenant = ANONYMOUS, door: str = "chat") -> SessionTurn:
         return SessionTurn(self, turn, session_id, tenant, door)
 
-    async def one_off(self, turn: Turn, tenant: Tenant = ANONYMOUS, door: str = "chat") -> AsyncGenerator[Event, None]:
-        """A turn outside any session (each of chat's n > 1 answers), with the same checks and limits."""
-        check_tool_results(turn.messages)
-        self.limits.check_model(tenant, turn.model, lambda name: self.engine.resolve_model(name))
-        policy = tenant.policy
-        meter, status, error = Meter(), "cancelled", None
-        turn = replace(turn, process_limit=policy.max_processes if policy else None, on_partial_usage=meter.partial)
-        async with self.limits.running(tenant):
-            try:
-                async with aclosing(self.engine.stream(turn)) as events:
-                    async for event in events:
-                        meter.see(event)
-                        yield event
-                status = "ok"
-            except Exception as exc:
-                status, error = "error", failure_code(exc)
-                raise
-            finally:
-                await self.ledger.record(turn, tenant.key_id, door, None, meter, status, error, key_name(tenant))
+    async def one_off(
+        self, turn: Turn, tenant: Tenant = ANONYMOUS, door: str = "chat", hold: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """A turn outside any session (each of chat's n > 1 answers, a batch's request), with the
+        same checks and limits. `hold`: its budget reservation, made by the caller for all of a
+        request's answers at once (Choices), and given back if the turn never runs; without one,
+        it reserves its own."""
+        ran = False
+        try:
+            check_tool_results(turn.messages)
+            self.limits.check_model(tenant, turn.model, lambda name: self.engine.resolve_model(name))
+            policy = tenant.policy
+            meter, status, error = Meter(), "cancelled", None
+            turn = replace(turn, process_limit=policy.max_processes if policy else None, on_partial_usage=meter.partial)
+            async with self.limits.running(tenant):
+                holds = [hold] if hold else await self.limits.reserve(tenant, turn)
+                ran = True
+                try:
+                    async with aclosing(self.engine.stream(turn)) as events:
+                        async for event in events:
+                            meter.see(event)
+                            yield event
+                    status = "ok"
+                except Exception as exc:
+                    status, error = "error", failure_code(exc)
+                    raise
+                finally:
+                    name = key_name(tenant)
+                    await self.ledger.record(turn, tenant.key_id, door, None, meter, status, error, name, holds)
+        finally:
+            if hold and not ran:
+                await asyncio.shield(self.limits.store.release(tenant.id, [hold]))
 
     async def enter(self, turn: Turn, session_id: str | None, limit: int | None = None) -> tuple[Session, bool]:
         """The session for this turn, locked, and whether the request resent its history.

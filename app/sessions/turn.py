@@ -1,6 +1,6 @@
 """One request's turn inside a session (SessionService.turn): the key's limits, the session held,
-the engine's events passed on, the turn recorded when it succeeded, and its usage in the ledger
-however it ended."""
+its budget reserved, the engine's events passed on, the turn recorded when it succeeded, and its
+usage in the ledger (settling the reservation) however it ended."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class SessionTurn:
             limit = policy.max_sessions if policy else None
             session, resent = await service.enter(self.turn, self.requested_id, limit)
             self.session_id = session.id
-            meter, status, reached, error = Meter(), "cancelled", False, None
+            meter, status, reached, error, holds = Meter(), "cancelled", False, None, list[str]()
             try:
                 # A named session holds the history; a stateless client resent it itself.
                 history = [] if resent else session.messages
@@ -62,6 +62,7 @@ class SessionTurn:
                 session.model, session.system = turn.model or "default", turn.system
                 session.user = turn.user or session.user
                 session.metadata.update(turn.metadata)
+                holds = await service.limits.reserve(tenant, turn)  # 429 if its estimate does not fit
                 reached = True
                 async with aclosing(service.engine.stream(turn)) as events:
                     async for event in events:
@@ -79,8 +80,9 @@ class SessionTurn:
             finally:
                 await service.let_go(session)
                 if reached:
+                    name = key_name(tenant)
                     await service.ledger.record(
-                        self.turn, tenant.key_id, self.door, session.id, meter, status, error, key_name(tenant)
+                        self.turn, tenant.key_id, self.door, session.id, meter, status, error, name, holds
                     )
 
 

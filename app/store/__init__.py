@@ -10,7 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..shared import Shared
-from .base import BucketTotal, BucketWidthUnsupported, KeyRecord, ResponseRecord, Spent, Store, UsageEntry, UsageTotal
+from .base import (
+    BucketTotal,
+    BucketWidthUnsupported,
+    KeyRecord,
+    Reservation,
+    Reserved,
+    ResponseRecord,
+    Spent,
+    Store,
+    UsageEntry,
+    UsageTotal,
+)
 from .redis_store import RedisStore
 from .sqlite import SqliteStore, open_sqlite
 
@@ -27,6 +38,8 @@ __all__ = [
     "BucketTotal",
     "BucketWidthUnsupported",
     "KeyRecord",
+    "Reservation",
+    "Reserved",
     "ResponseRecord",
     "Spent",
     "Store",

@@ -3,6 +3,7 @@ the embedded SQLite one. Records are plain dataclasses; no database type leaks o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +61,48 @@ class ResponseRecord:
 class Spent:
     cost_usd: float = 0.0
     tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Budget to hold for turns about to start (app/policy/limits.py): `each` of them (an
+    estimate) under id `ids[i]`, against a key's budgets since `since`. A hold lasts until the
+    turn's ledger entry settles it, or `lease` seconds (a gateway that died mid-turn)."""
+
+    tenant: str
+    since: float
+    ids: tuple[str, ...]
+    each: Spent
+    budget_usd: float | None
+    token_budget: int | None
+    lease: float
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """What a reservation found: whether it was held, the ledger's spending since the period
+    began, and the key's other live holds."""
+
+    admitted: bool
+    spent: Spent
+    held: Spent
+    holds: int = 0
+
+
+def admits(reservation: Reservation, spent: Spent, held: Spent, holds: int) -> bool:
+    """The budget rule, the same in every store: the turns fit when what was spent, what running
+    turns hold and what they reserve stay within each budget. A single turn with no other turn
+    of the key running may start while anything is left (as before reservations), so a budget
+    smaller than one turn's estimate still serves one turn at a time; it overshoots by at most
+    that turn."""
+    count = len(reservation.ids)
+    limits: list[tuple[float | None, float, float, float]] = [
+        (reservation.budget_usd, spent.cost_usd, held.cost_usd, reservation.each.cost_usd),
+        (reservation.token_budget, spent.tokens, held.tokens, reservation.each.tokens),
+    ]
+    if all(limit is None or used + holding + count * each <= limit for limit, used, holding, each in limits):
+        return True
+    return count == 1 and holds == 0 and all(limit is None or used < limit for limit, used, _, _ in limits)
 
 
 @dataclass
@@ -143,7 +186,18 @@ class Store(Protocol):
         """Revoke a live key; False if there is none of that id."""
         ...
 
-    async def record(self, entry: UsageEntry) -> None: ...
+    async def record(self, entry: UsageEntry, holds: Sequence[str] = ()) -> None:
+        """Write a turn's entry and drop the budget holds it settles, in one transaction."""
+        ...
+
+    async def reserve(self, reservation: Reservation) -> Reserved:
+        """Hold the reservation's turns if admits() them, atomically against every other
+        reservation and entry of the tenant (on every replica)."""
+        ...
+
+    async def release(self, tenant: str, holds: Sequence[str]) -> None:
+        """Drop budget holds no entry settled (their turn never reached Claude)."""
+        ...
 
     async def failures(self, limit: int) -> list[UsageEntry]:
         """The latest turns that ended in an error, newest first."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .base import BucketTotal, KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
+from collections.abc import Sequence
+
+from .base import BucketTotal, KeyRecord, Reservation, Reserved, ResponseRecord, Spent, UsageEntry, UsageTotal
 
 
 class NullStore:
@@ -24,7 +26,13 @@ class NullStore:
     async def revoke_key(self, key_id: str, at: float) -> bool:
         return False
 
-    async def record(self, entry: UsageEntry) -> None:
+    async def record(self, entry: UsageEntry, holds: Sequence[str] = ()) -> None:
+        return None
+
+    async def reserve(self, reservation: Reservation) -> Reserved:
+        return Reserved(True, Spent(), Spent())
+
+    async def release(self, tenant: str, holds: Sequence[str]) -> None:
         return None
 
     async def failures(self, limit: int) -> list[UsageEntry]:

@@ -18,7 +18,8 @@ are recorded, in buckets (P = the operator's prefix; every write of one turn is 
   The spent buckets live SPENT_DAYS days: a `since` older than that counts from SPENT_DAYS ago.
 - `usage(start, end)` sums day buckets: a day counts whole when it overlaps [start, end), so a
   period of whole UTC days (all /v1/usage and /admin/usage take by date) is exact. The day
-  buckets are kept, like SQLite's rows, until the operator deletes them. A tenant's usage reads its
+  buckets (and a day's tenants, and its place in `days`) live LEDGER_DAYS days, as long as the
+  reports' hour buckets: keys a client's turns make never stay for good. A tenant's usage reads its
   own hash per day; everyone's (the admin's, with or without a key_id) reads every tenant's.
 - Costs are summed as integer nano-dollars (HINCRBY): exact and the same whichever replica adds
   first; a cost is rounded to the nano-dollar once, when recorded. They come back as float USD.
@@ -35,12 +36,15 @@ import calendar
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..shared import Shared
 from .base import (
     BucketTotal,
     BucketWidthUnsupported,
+    Reservation,
+    Reserved,
     Spent,
     UsageEntry,
     UsageTotal,
@@ -48,12 +52,14 @@ from .base import (
     context_window,
     service_tier,
 )
+from .redis_holds import RedisHolds
 
 DAY = 86400
 HOUR = 3600
 SPENT_DAYS = 40  # a month-long budget period and some slack
 FAILURES_KEPT = 1000
 REPORT_HOURS_DAYS = 400  # the hour buckets of the reports: a year and some slack
+LEDGER_DAYS = 400  # the day buckets (usage, reports, tenants of a day) too: then they expire
 NANO = 1_000_000_000
 COUNTERS = ("requests", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
@@ -78,8 +84,15 @@ class RedisLedger:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.redis = shared.client
+        self.holds = RedisHolds(shared)
 
-    async def record(self, entry: UsageEntry) -> None:
+    async def reserve(self, reservation: Reservation) -> Reserved:
+        return await self.holds.reserve(reservation, self._spent_buckets(reservation.tenant, reservation.since))
+
+    async def release(self, tenant: str, holds: Sequence[str]) -> None:
+        await self.holds.release(tenant, holds)
+
+    async def record(self, entry: UsageEntry, holds: Sequence[str] = ()) -> None:
         day, hour = day_of(entry.at), hour_of(entry.at)
         nanos = round(entry.cost_usd * NANO)
         tokens = (
@@ -96,6 +109,7 @@ class RedisLedger:
         totals = self.shared.key("ledger", "day", day, entry.tenant)
         for name, value in sums.items():
             pipe.hincrby(totals, f"{name}:{group}", value)
+        pipe.expire(totals, LEDGER_DAYS * DAY)
         window = context_window(entry.input_tokens, entry.cache_read_input_tokens, entry.cache_creation_input_tokens)
         report_group = json.dumps([entry.tenant, entry.key_id, entry.model, service_tier(entry.door), window])
         for bucket in (day, hour):
@@ -103,8 +117,17 @@ class RedisLedger:
             for name, value in sums.items():
                 pipe.hincrby(report, f"{name}:{report_group}", value)
         pipe.expire(self.shared.key("ledger", "report", hour), REPORT_HOURS_DAYS * DAY)
-        pipe.sadd(self.shared.key("ledger", "tenants", day), entry.tenant)
-        pipe.zadd(self.shared.key("ledger", "days"), {day: day_score(day)})
+        pipe.expire(self.shared.key("ledger", "report", day), LEDGER_DAYS * DAY)
+        tenants = self.shared.key("ledger", "tenants", day)
+        pipe.sadd(tenants, entry.tenant)
+        pipe.expire(tenants, LEDGER_DAYS * DAY)
+        days = self.shared.key("ledger", "days")
+        pipe.zadd(days, {day: day_score(day)})
+        pipe.zremrangebyscore(days, "-inf", f"({day_score(day) - LEDGER_DAYS * DAY}")
+        if holds:  # the budget the turn reserved, settled by this entry (redis_holds.py)
+            zset, amounts = self.holds.keys(entry.tenant)
+            pipe.zrem(zset, *holds)
+            pipe.hdel(amounts, *holds)
         if entry.status == "error":
             failures = self.shared.key("ledger", "failures")
             member = json.dumps({"n": secrets.token_hex(8), "entry": vars(entry)})  # n: equal entries stay two
@@ -119,6 +142,17 @@ class RedisLedger:
         return [UsageEntry(**json.loads(member)["entry"]) for member in members]
 
     async def spent(self, tenant: str, since: float) -> Spent:
+        pipe = self.redis.pipeline(transaction=False)
+        for bucket in self._spent_buckets(tenant, since):
+            pipe.hmget(bucket, ["nanos", "tokens"])
+        nanos = tokens = 0
+        for found_nanos, found_tokens in await pipe.execute():
+            nanos += int(found_nanos or 0)
+            tokens += int(found_tokens or 0)
+        return Spent(nanos / NANO, tokens)
+
+    def _spent_buckets(self, tenant: str, since: float) -> list[str]:
+        """The keys of the spent buckets that sum a tenant's spending since `since`."""
         now = time.time()
         since = max(since, now - SPENT_DAYS * DAY)
         buckets: list[str] = []
@@ -131,14 +165,7 @@ class RedisLedger:
             first_day += DAY
         for start in range(first_day, day_start(now) + DAY + 1, DAY):  # tomorrow too: a replica's clock runs ahead
             buckets.append(day_of(start))
-        pipe = self.redis.pipeline(transaction=False)
-        for bucket in buckets:
-            pipe.hmget(self.shared.key("ledger", "spent", tenant, bucket), ["nanos", "tokens"])
-        nanos = tokens = 0
-        for found_nanos, found_tokens in await pipe.execute():
-            nanos += int(found_nanos or 0)
-            tokens += int(found_tokens or 0)
-        return Spent(nanos / NANO, tokens)
+        return [self.shared.key("ledger", "spent", tenant, bucket) for bucket in buckets]
 
     async def usage(
         self, start: float, end: float, tenant: str | None = None, key_id: str | None = None

@@ -130,6 +130,20 @@ batch_requests = Table(
 )
 
 
+# Budget reserved by turns running now (app/policy/limits.py): dropped when the turn's usage entry
+# is written, when its lease ends, and all at start-up (one gateway owns a SQLite file).
+holds = Table(
+    "budget_holds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("expires", Float, nullable=False),
+    Index("budget_holds_tenant", "tenant"),
+)
+
+
 def _v1(connection: Connection) -> None:
     """Keys and the usage ledger (with its indexes)."""
     keys.create(connection)
@@ -165,7 +179,12 @@ def _v6(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(connection: Connection) -> None:
+    """Budget reservations of running turns."""
+    holds.create(connection, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 def migrate(connection: Connection) -> int:

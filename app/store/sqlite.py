@@ -11,14 +11,27 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Integer, case, cast, create_engine, event, func, literal, select
 from sqlalchemy.engine import Row
 
-from .base import LONG_CONTEXT, BucketTotal, KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal, bucket_span
+from .base import (
+    LONG_CONTEXT,
+    BucketTotal,
+    KeyRecord,
+    Reservation,
+    Reserved,
+    ResponseRecord,
+    Spent,
+    UsageEntry,
+    UsageTotal,
+    admits,
+    bucket_span,
+)
+from .schema import holds as budget_holds
 from .schema import keys, migrate, responses, usage
 
 T = TypeVar("T")
@@ -37,6 +50,8 @@ class SqliteStore:
         event.listen(self.engine, "connect", _pragmas)
         with self.engine.connect() as connection:
             migrate(connection)
+            connection.execute(budget_holds.delete())  # a previous run's turns are over, whatever they held
+            connection.commit()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -109,26 +124,52 @@ class SqliteStore:
         await self._run(lambda c: c.execute(responses.delete().where(responses.c.stored_at < before)))
 
     # --- the ledger ---------------------------------------------------------------------------
-    async def record(self, entry: UsageEntry) -> None:
+    async def record(self, entry: UsageEntry, holds: Sequence[str] = ()) -> None:
         row = {**vars(entry), "day": time.strftime("%Y-%m-%d", time.gmtime(entry.at))}
-        await self._run(lambda c: c.execute(usage.insert().values(**row)))
+
+        def write(connection: Connection) -> None:
+            connection.execute(usage.insert().values(**row))
+            if holds:
+                connection.execute(budget_holds.delete().where(budget_holds.c.id.in_(list(holds))))
+
+        await self._run(write)
+
+    async def reserve(self, reservation: Reservation) -> Reserved:
+        """In one write transaction taken at once (BEGIN IMMEDIATE): two reservations never both
+        read the same remainder."""
+        tenant, now = reservation.tenant, time.time()
+        held_query = select(func.count(), func.coalesce(func.sum(budget_holds.c.cost_usd), 0.0))
+        held_query = held_query.add_columns(func.coalesce(func.sum(budget_holds.c.tokens), 0))
+        held_query = held_query.where(budget_holds.c.tenant == tenant)
+
+        def work(connection: Connection) -> Reserved:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.execute(budget_holds.delete().where(budget_holds.c.expires < now))
+            spent = _spent(connection, tenant, reservation.since)
+            count, cost, tokens = connection.execute(held_query).one()
+            held = Spent(float(cost), int(tokens))
+            admitted = admits(reservation, spent, held, int(count))
+            if admitted:
+                each, expires = reservation.each, now + reservation.lease
+                rows = [
+                    {"id": i, "tenant": tenant, "cost_usd": each.cost_usd, "tokens": each.tokens}
+                    for i in reservation.ids
+                ]
+                connection.execute(budget_holds.insert(), [{**row, "expires": expires} for row in rows])
+            return Reserved(admitted, spent, held, int(count))
+
+        return await self._run(work)
+
+    async def release(self, tenant: str, holds: Sequence[str]) -> None:
+        statement = budget_holds.delete().where(budget_holds.c.tenant == tenant, budget_holds.c.id.in_(list(holds)))
+        await self._run(lambda c: c.execute(statement))
 
     async def failures(self, limit: int) -> list[UsageEntry]:
         query = select(usage).where(usage.c.status == "error").order_by(usage.c.at.desc()).limit(limit)
         return await self._run(lambda c: [_entry(row) for row in c.execute(query)])
 
     async def spent(self, tenant: str, since: float) -> Spent:
-        tokens = usage.c.input_tokens + usage.c.output_tokens
-        tokens = tokens + usage.c.cache_read_input_tokens + usage.c.cache_creation_input_tokens
-        query = select(func.coalesce(func.sum(usage.c.cost_usd), 0.0), func.coalesce(func.sum(tokens), 0)).where(
-            usage.c.tenant == tenant, usage.c.at >= since
-        )
-
-        def read(connection: Connection) -> Spent:
-            cost, used = connection.execute(query).one()
-            return Spent(float(cost), int(used))
-
-        return await self._run(read)
+        return await self._run(lambda c: _spent(c, tenant, since))
 
     async def usage(
         self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
@@ -168,6 +209,16 @@ class SqliteStore:
             .order_by(bucket)
         )
         return await self._run(lambda c: [BucketTotal(*row) for row in c.execute(query)])
+
+
+def _spent(connection: Connection, tenant: str, since: float) -> Spent:
+    tokens = usage.c.input_tokens + usage.c.output_tokens
+    tokens = tokens + usage.c.cache_read_input_tokens + usage.c.cache_creation_input_tokens
+    query = select(func.coalesce(func.sum(usage.c.cost_usd), 0.0), func.coalesce(func.sum(tokens), 0)).where(
+        usage.c.tenant == tenant, usage.c.at >= since
+    )
+    cost, used = connection.execute(query).one()
+    return Spent(float(cost), int(used))
 
 
 _SUMMED = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd")
