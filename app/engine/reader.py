@@ -294,6 +294,8 @@ class TurnReader:
         return streamed - self._reported
 
     def _count(self, delta: dict[str, Any]) -> None:
+        if delta.get("type") not in ("text_delta", "thinking_delta", "input_json_delta"):
+            return  # a thinking block's signature is no output token
         self._deltas += 1
         for name in ("text", "thinking", "partial_json"):
             self._delta_chars += len(delta.get(name) or "")
