@@ -63,3 +63,18 @@ def test_a_stream_cut_after_fifty_deltas_is_charged_and_the_next_request_refused
     assert recorded["cost_usd"] > 0.0001, recorded  # 50 tokens at Sonnet's $10/M: $0.0005
     refused = httpx.post(f"{server.url}{path}", json={**body, "stream": False}, headers=headers, timeout=30)
     assert refused.status_code == 429 and "budget" in refused.text, refused.text
+
+
+async def test_turns_the_gateway_cuts_short_are_charged_what_they_used(gateway):
+    """A stop string or max_tokens ends the turn before Claude Code's result (and its cost): what
+    was streamed is still priced, so neither is free."""
+    from tests.support import ask
+
+    client, _, _ = await gateway()
+    stopped = await client.post("/v1/chat/completions", json={**ask("[[long 60]]"), "stop": ["w40"]})
+    assert stopped.json()["choices"][0]["finish_reason"] == "stop", stopped.text
+    cut = await client.post("/v1/chat/completions", json=ask("[[max_tokens]] hi"))
+    assert cut.json()["choices"][0]["finish_reason"] == "length", cut.text
+    by_model = (await client.get("/v1/usage")).json()
+    assert by_model["total"]["requests"] == 2 and by_model["total"]["output_tokens"] >= 40, by_model
+    assert by_model["total"]["cost_usd"] >= 40 * 10 / 1e6, by_model  # Sonnet's $10/M output at least
