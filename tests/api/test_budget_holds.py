@@ -122,3 +122,22 @@ async def test_chats_n_reserves_n_turns_at_once(tmp_path):
     assert (await spent(client, limited))["total_tokens"] == 45
     again = await client.post("/v1/chat/completions", json={**ask("hi"), "max_tokens": 20}, headers=limited)
     assert again.status_code == 200, again.text
+
+
+async def test_a_batchs_concurrent_requests_reserve_like_any_turn(gateway):
+    """Batch requests run side by side (batch_concurrency) and each reserves, so a budget that one
+    turn spends is not spent four times over."""
+    client, _, _ = await gateway(admin_key="admin-secret", batch_concurrency=4)
+    limited = await key(client, token_budget=10)
+    params = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": SLOW}]}
+    body = {"requests": [{"custom_id": f"r{i}", "params": params} for i in range(4)]}
+    made = (await client.post("/v1/messages/batches", json=body, headers=limited)).json()
+    batch: dict = {}
+    for _ in range(600):
+        batch = (await client.get(f"/v1/messages/batches/{made['id']}", headers=limited)).json()
+        if batch["processing_status"] == "ended":
+            break
+        await asyncio.sleep(0.05)
+    counts = batch["request_counts"]
+    assert counts["succeeded"] == 1 and counts["errored"] == 3, batch  # without reservations: 4 succeeded
+    assert (await spent(client, limited))["total_tokens"] < 10 + estimate(turn_like(SLOW, 100)).tokens
