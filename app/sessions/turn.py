@@ -9,6 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..agent.quota import within_quota
 from ..auth import ANONYMOUS, Tenant, key_name
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
 from ..errors import GatewayError
@@ -63,7 +64,10 @@ class SessionTurn:
                 session.user = turn.user or session.user
                 session.metadata.update(turn.metadata)
                 reached = True
-                async with aclosing(service.engine.stream(turn)) as events:
+                stream = service.engine.stream(turn)
+                if turn.workspace is not None and service.workspaces is not None:
+                    stream = within_quota(stream, service.workspaces, tenant)  # what tools write
+                async with aclosing(stream) as events:
                     async for event in events:
                         meter.see(event)
                         if isinstance(event, Finish):
