@@ -60,6 +60,8 @@ class SessionTurn:
                     on_partial_usage=meter.partial,
                     workspace=service.workspace(tenant.id, session.id) if self.turn.agent else None,
                 )
+                if turn.agent is not None and service.workspaces is not None:  # stopped by Claude Code too
+                    turn = replace(turn, agent=replace(turn.agent, workspace_quota=service.workspaces.quota(tenant)))
                 session.model, session.system = turn.model or "default", turn.system
                 session.user = turn.user or session.user
                 session.metadata.update(turn.metadata)
