@@ -112,6 +112,15 @@ def remove(top: Path) -> bool:
     return True
 
 
+def discard(top: Path) -> None:
+    """`remove`, whose failure is logged, not raised: shutil.rmtree(ignore_errors=True) for trees of
+    any depth (rmtree's recursion ends in a RecursionError, which ignore_errors does not catch)."""
+    try:
+        remove(top)
+    except OSError:
+        log.exception("could not remove all of %s", top)
+
+
 def copy(source: Path, target: Path, max_bytes: int) -> int:
     """Copy what is under `source` into the empty folder `target`: folders (made 0700), regular
     files (their mode bits and times kept) and links (as links, never followed). FIFOs, sockets,

@@ -14,6 +14,7 @@ import pytest
 from app.agent import tree
 from app.agent.descent import KEPT, SPANS
 from app.agent.workspace import size
+from app.engine.workdir import GatewayFolder
 
 LEVELS = 21_000
 
@@ -102,3 +103,20 @@ def test_a_folder_swapped_for_a_link_mid_walk_is_not_followed(fast_tmp):
     assert second not in seen[seen.index(first) :] and "secret" not in seen
     assert tree.remove(workspace) and tree.remove(fast_tmp / "moved")
     assert (outside / "level2" / second / "secret").exists()
+
+
+def test_the_work_folder_goes_however_deep_a_one_off_agent_turn_nested_its_folders(fast_tmp):
+    """One-off agent turns (n > 1) run in folders of the gateway's work folder; shutil.rmtree
+    ended in a RecursionError there (which ignore_errors does not catch) at shutdown and when a
+    dead gateway's folder was cleared."""
+    dead, live = GatewayFolder(fast_tmp), GatewayFolder(fast_tmp)
+    os.close(nest(dead.open(), 1500))
+    assert dead._lock is not None
+    os.close(dead._lock)  # as if its process died: its lock goes with it
+    dead._lock, dead_path = None, dead.path
+    os.close(nest(live.open(), 1500))  # clears the dead one's folder
+    assert dead_path is not None and not dead_path.exists()
+    conversation_folder = live.new_folder()
+    os.close(nest(conversation_folder, 1500))
+    live.close()
+    assert os.listdir(fast_tmp) == []
