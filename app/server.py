@@ -50,6 +50,7 @@ from .batches.store import BatchStore
 from .config import Settings
 from .demo.mode import DemoHeader, enter_demo
 from .engine.types import Engine
+from .engine.workdir import check_root
 from .errors import GatewayError, store_unavailable
 from .files import open_files
 from .gateway import Gateway
@@ -101,6 +102,7 @@ async def sweep(gateway: Gateway) -> None:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_root(settings.data_path, "GATEWAY_DATA_DIR")  # private to this user, or no start (workdir.py)
     demo = None
     if settings.demo and engine is None:  # before the engine: its processes read the demo's environment
         demo = enter_demo(settings.config_dir)

@@ -30,6 +30,7 @@ from ..auth import Tenant
 from ..engine.workdir import check_root, private_folder
 from ..errors import GatewayError
 from ..requests import body_too_large
+from ..sessions.errors import session_exists
 from . import tree
 from .paths import RESERVED, TEMP_PREFIX, NewFile, entry, parts
 
@@ -77,10 +78,10 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def quota_exceeded(used: int, limit: int) -> GatewayError:
+def quota_exceeded(used: int, limit: int, what: str = "This upload") -> GatewayError:
     return GatewayError(
         413,
-        f"This upload would take this key's workspaces past their quota: they hold {used} bytes, "
+        f"{what} would take this key's workspaces past their quota: they hold {used} bytes, "
         f"and may hold {limit} bytes ({limit / MB:g} MB). Delete files or sessions first.",
         "invalid_request_error",
         "workspace_quota_exceeded",
@@ -131,9 +132,7 @@ class Workspaces:
         """Bytes in the tenant's workspaces: its regular files' sizes (uploads on their way aside)."""
         total = 0
         for folder in _folders(self.tenant_folder(tenant_id)):
-            for path, info in tree.walk(folder):
-                if stat.S_ISREG(info.st_mode) and not path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
-                    total += info.st_size
+            total += size(folder)
         return total
 
     def quota(self, tenant: Tenant) -> int:
@@ -196,11 +195,36 @@ class Workspaces:
 
     def remove(self, tenant_id: str, session_id: str) -> bool:
         """Remove the session's workspace and all in it; whether there was one."""
-        return tree.remove(self.path(tenant_id, session_id))
+        return _remove(self.path(tenant_id, session_id))
 
     def remove_tenant(self, tenant_id: str) -> bool:
         """Remove all the tenant's workspaces (its key was revoked)."""
-        return tree.remove(self.tenant_folder(tenant_id))
+        return _remove(self.tenant_folder(tenant_id))
+
+    async def fork(self, tenant: Tenant, source_id: str, target_id: str) -> Path:
+        """A copy of the source session's workspace as the new `target_id`'s (folders, regular
+        files, links as links; FIFOs, sockets and devices skipped: tree.copy). Refused with 413
+        if the copy would take the tenant's workspaces past their quota, and with 409 if the
+        target already has a workspace (files uploaded before any turn). A failed copy leaves
+        nothing of the target behind."""
+        limit = self.quota(tenant)
+        source = self.path(tenant.id, source_id)
+        used = await asyncio.to_thread(self.usage, tenant.id) + self._pending.get(tenant.id, 0)
+        needed = await asyncio.to_thread(size, source)
+        if used + needed > limit:
+            raise quota_exceeded(used, limit, f"A copy of this workspace ({needed} bytes)")
+        if self.exists(tenant.id, target_id):
+            raise session_exists(target_id)
+        target = self.open(tenant.id, target_id)
+        try:
+            await asyncio.to_thread(tree.copy, source, target, limit - used)
+        except tree.TooLarge:  # the source grew meanwhile (a command still running)
+            await asyncio.to_thread(_remove, target)
+            raise quota_exceeded(used, limit, "A copy of this workspace") from None
+        except BaseException:
+            await asyncio.to_thread(_remove, target)
+            raise
+        return target
 
     def sweep(self, ttl: float, live: set[Path]) -> int:
         """Remove the workspaces not in `live` that nothing has changed for `ttl` seconds (their
@@ -227,14 +251,23 @@ class Workspaces:
         """Every regular file in the workspace, by path; not Claude Code's `.claude/`, not the
         sandbox's empty decoys, not uploads on their way. Links are neither listed nor followed."""
         found = []
-        for path, info in tree.walk(workspace):
-            if not stat.S_ISREG(info.st_mode) or path.startswith(RESERVED + "/"):
+        for folders, name, info in tree.walk(workspace, tree.MAX_DEPTH):
+            if not stat.S_ISREG(info.st_mode) or folders[:1] == [RESERVED] or name.startswith(TEMP_PREFIX):
                 continue
-            name = path.rsplit("/", 1)[-1]
-            if name.startswith(TEMP_PREFIX) or (path in DECOYS and info.st_size == 0):
+            path = "/".join([*folders, name])
+            if path in DECOYS and info.st_size == 0:
                 continue
             found.append(FileInfo(path, info.st_size, int(info.st_mtime)))
         return sorted(found, key=lambda file: file.path)
+
+
+def size(workspace: Path) -> int:
+    """Bytes in a workspace: its regular files' sizes, however deep (uploads on their way aside)."""
+    return sum(
+        info.st_size
+        for _, name, info in tree.walk(workspace)
+        if stat.S_ISREG(info.st_mode) and not name.startswith(TEMP_PREFIX)
+    )
 
 
 def _folders(parent: Path) -> list[Path]:
@@ -244,6 +277,16 @@ def _folders(parent: Path) -> list[Path]:
     except OSError:
         return []
     return [Path(entry.path) for entry in entries if _NAME.match(entry.name) and entry.is_dir(follow_symlinks=False)]
+
+
+def _remove(folder: Path) -> bool:
+    """tree.remove, whose failure is logged, not raised: what Claude left in one workspace must
+    not fail the request that ends it (nor a key's revocation); the sweep tries again later."""
+    try:
+        return tree.remove(folder)
+    except OSError:
+        log.exception("could not remove all of %s; the sweep will try again", folder)
+        return True
 
 
 def _lstat_mode(path: Path) -> int:
@@ -263,7 +306,7 @@ def _newest(workspace: Path, now: float, ttl: float) -> float:
     if now - ttl <= newest <= now + 60:
         return newest
     newest = newest if newest <= now + 60 else 0
-    for _, info in tree.walk(workspace):
+    for _, _, info in tree.walk(workspace):
         if newest < info.st_mtime <= now + 60:
             newest = info.st_mtime
     return newest

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import batch_requests, batches, migrate
-from ..store.sqlite import DATABASE, _pragmas
+from ..store.sqlite import _pragmas, private_database
 from .model import PENDING, Batch, BatchRequest, Outcome
 
 T = TypeVar("T")
@@ -26,8 +26,7 @@ T = TypeVar("T")
 
 class BatchStore:
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.engine = create_engine(f"sqlite:///{data_dir / DATABASE}", connect_args={"timeout": 30})
+        self.engine = create_engine(f"sqlite:///{private_database(data_dir)}", connect_args={"timeout": 30})
         event.listen(self.engine, "connect", _pragmas)
         with self.engine.connect() as connection:
             migrate(connection)

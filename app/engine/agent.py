@@ -25,6 +25,7 @@ from claude_agent_sdk import AgentDefinition, HookMatcher
 from claude_agent_sdk.types import HookCallback
 
 from .permissions import ToolGate
+from .quota_hook import QuotaHook
 from .workdir import write_private
 
 # Claude Code's tools when a request names none: those that work on files and run commands, and
@@ -49,6 +50,7 @@ class AgentConfig:
     fallback_model: str | None = None
     add_dirs: tuple[str, ...] = ()  # relative to the workspace
     allowed_domains: tuple[str, ...] = ()  # the network commands may reach
+    workspace_quota: int | None = None  # bytes the key's workspaces may hold (quota_hook.py)
 
     @property
     def servers(self) -> dict[str, dict[str, Any]]:
@@ -80,8 +82,17 @@ class AgentConfig:
                 "allowUnsandboxedCommands": False,
                 "network": {"allowedDomains": list(self.allowed_domains)},
             },
-            "hooks": {"PreToolUse": [HookMatcher(matcher=None, hooks=[cast(HookCallback, gate.hook)])]},
+            "hooks": {
+                "PreToolUse": [HookMatcher(matcher=None, hooks=[cast(HookCallback, gate.hook)])],
+                **self._quota_hooks(workspace),
+            },
         }
+
+    def _quota_hooks(self, workspace: Path) -> dict[str, list[HookMatcher]]:
+        if self.workspace_quota is None:
+            return {}
+        quota = QuotaHook(workspace.parent, self.workspace_quota)  # the tenant's folder of workspaces
+        return {"PostToolUse": [HookMatcher(matcher=None, hooks=[cast(HookCallback, quota.hook)])]}
 
 
 LOGIN_FILE = ".credentials.json"  # where `claude login` keeps its credential, in the config folder

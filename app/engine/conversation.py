@@ -4,12 +4,12 @@ router.py decides which process runs each turn."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..agent import tree
 from .credentials import Credential
 from .options import SpawnKey
 from .prices import price
@@ -54,10 +54,10 @@ class Conversation:
         config_dir, own_config = self.config_dir, self.own_config
 
         def remove() -> None:
-            shutil.rmtree(folder, ignore_errors=True)
+            tree.discard(folder)  # an agent turn's own folder may hold anything Bash made
             remove_transcripts(config_dir, folder)
             if own_config:
-                shutil.rmtree(config_dir, ignore_errors=True)
+                tree.discard(config_dir)
 
         remove()
         for process in list(self.ran):

@@ -24,11 +24,12 @@ import fcntl
 import os
 import re
 import secrets
-import shutil
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from ..agent import tree
 
 PREFIX = "claude-gateway-"
 _OWN_NAME = re.compile(rf"^{PREFIX}[0-9a-f]{{16}}$")
@@ -112,7 +113,7 @@ class GatewayFolder:
                 os.close(lock)  # a live gateway's
                 continue
             try:
-                shutil.rmtree(entry.path, ignore_errors=True)
+                tree.discard(Path(entry.path))
                 dead.append(Path(entry.path))
             finally:
                 os.close(lock)
@@ -128,7 +129,7 @@ class GatewayFolder:
 
     def close(self) -> None:
         if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+            tree.discard(self.path)  # one-off agent turns' folders: anything Bash made
         if self._lock is not None:
             os.close(self._lock)
         self.path, self._lock = None, None

@@ -8,7 +8,6 @@ usage goes into the ledger once it ends, however it ends (app/policy/usage.py)."
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -82,25 +81,39 @@ class SessionService:
                 raise session_not_found(session_id)  # deleted meanwhile
             limit = tenant.policy.max_sessions if tenant.policy else None
             target = self.registry.fork(source, target_id, limit if self.shared is None else sys.maxsize)
-            if self.shared is not None:
-                try:
+            saved = False
+            try:
+                if self.shared is not None:
                     if await self.shared.load(tenant.id, target.id) is not None:
                         raise session_exists(target.id)  # another replica's
                     await self.shared.make_room(target, limit or self.registry.max_per_tenant)
-                    if not await self.shared.save(target):
+                    saved = await self.shared.save(target)
+                    if not saved:
                         raise session_exists(target.id)  # made meanwhile
-                except BaseException:
-                    self.registry.end(target)
-                    raise
-            workspace = source_workspace = None
-            if self.workspaces is not None and self.workspaces.exists(tenant.id, source.id):
-                source_workspace = self.workspaces.path(tenant.id, source.id)
-                workspace = self.workspaces.open(tenant.id, target.id)
-                await asyncio.to_thread(shutil.copytree, source_workspace, workspace, symlinks=True, dirs_exist_ok=True)
-            self.engine.fork_conversation(source.uid, target.uid, workspace, source_workspace)  # its state: on the loop
+                await self._fork_state(tenant, source, target)
+            except BaseException:  # nothing of a failed fork stays: its id is free again
+                self.registry.end(target)
+                if saved and self.shared is not None:
+                    await self.shared.delete(tenant.id, target.id)
+                raise
             return target
         finally:
             await self.let_go(source)
+
+    async def _fork_state(self, tenant: Tenant, source: Session, target: Session) -> None:
+        """The fork's workspace (a copy of the source's, within the key's quota) and Claude Code's
+        conversation; either undone if the other fails."""
+        workspaces, workspace, source_workspace = self.workspaces, None, None
+        if workspaces is not None and workspaces.exists(tenant.id, source.id):
+            source_workspace = workspaces.path(tenant.id, source.id)
+            workspace = await workspaces.fork(tenant, source.id, target.id)  # 413 past the quota
+        try:
+            self.engine.fork_conversation(source.uid, target.uid, workspace, source_workspace)  # on the loop
+        except BaseException:
+            self.engine.end_conversation(target.uid)
+            if workspaces is not None and workspace is not None:
+                await asyncio.to_thread(workspaces.remove, tenant.id, target.id)
+            raise
 
     async def end_tenant(self, tenant: str) -> None:
         """End a tenant's sessions and their processes (a revoked key)."""

@@ -9,6 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..agent.quota import within_quota
 from ..auth import ANONYMOUS, Tenant, key_name
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
 from ..errors import GatewayError
@@ -59,12 +60,17 @@ class SessionTurn:
                     on_partial_usage=meter.partial,
                     workspace=service.workspace(tenant.id, session.id) if self.turn.agent else None,
                 )
+                if turn.agent is not None and service.workspaces is not None:  # stopped by Claude Code too
+                    turn = replace(turn, agent=replace(turn.agent, workspace_quota=service.workspaces.quota(tenant)))
                 session.model, session.system = turn.model or "default", turn.system
                 session.user = turn.user or session.user
                 session.metadata.update(turn.metadata)
                 holds = await service.limits.reserve(tenant, turn)  # 429 if its estimate does not fit
                 reached = True
-                async with aclosing(service.engine.stream(turn)) as events:
+                stream = service.engine.stream(turn)
+                if turn.workspace is not None and service.workspaces is not None:
+                    stream = within_quota(stream, service.workspaces, tenant)  # what tools write
+                async with aclosing(stream) as events:
                     async for event in events:
                         meter.see(event)
                         if isinstance(event, Finish):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,8 +41,27 @@ DATABASE = "gateway.db"
 
 def open_sqlite(data_dir: Path) -> SqliteStore:
     """The store in `data_dir` (created, private to this user), migrated to the current schema."""
+    return SqliteStore(f"sqlite:///{private_database(data_dir)}")
+
+
+def private_database(data_dir: Path) -> Path:
+    """gateway.db in `data_dir` (made 0700 if missing), created 0600, and an existing one and its
+    -wal, -shm and -journal files made 0600: it holds key digests, usage, stored responses and
+    uploaded files (it was created 0644). SQLite gives the files it makes beside a database the
+    database's own mode. A link in any of their places is refused (ELOOP), never followed."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SqliteStore(f"sqlite:///{data_dir / DATABASE}")
+    path = data_dir / DATABASE
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if not suffix else 0)
+        try:
+            fd = os.open(f"{path}{suffix}", flags, 0o600)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    return path
 
 
 class SqliteStore:

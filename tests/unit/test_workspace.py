@@ -264,8 +264,12 @@ def test_remove_takes_unwritable_and_very_deep_trees(spaces, outside):
     assert spaces.remove(ANN.id, "s1") is False
 
 
-def test_a_walk_stops_at_its_depth(tmp_path):
-    deep = tmp_path / "/".join(["d"] * (tree.MAX_DEPTH + 5))
+def test_a_listing_stops_at_its_depth_and_the_quota_counts_all(spaces):
+    workspace = spaces.open(ANN.id, "s1")
+    deep = workspace / "/".join(["d"] * (tree.MAX_DEPTH + 5))
     deep.mkdir(parents=True)
-    (deep / "f").write_text("x")
-    assert max(path.count("/") for path, _ in tree.walk(tmp_path)) == tree.MAX_DEPTH
+    (deep / "f").write_text("hidden below the listing")
+    (workspace / "top.txt").write_text("x")
+    assert max(len(folders) for folders, _, _ in tree.walk(workspace, tree.MAX_DEPTH)) == tree.MAX_DEPTH
+    assert [file.path for file in spaces.list(workspace)] == ["top.txt"]
+    assert spaces.usage(ANN.id) == 1 + len("hidden below the listing")  # not out of the quota's sight
