@@ -56,6 +56,7 @@ def write_launcher(folder: Path, cli_path: str | None) -> str:
     cli = cli_path or bundled_cli() or shutil.which("claude")
     if cli is None or not os.access(cli, os.X_OK):
         return cli_path or "claude"  # the SDK reports a missing CLI as it always does
+    cli = os.path.realpath(cli)  # the agent sandbox shows the CLI's real folder, not a link on the way
     steps = []
     if shutil.which("setpriv"):
         steps.append("setpriv --pdeathsig KILL --")
