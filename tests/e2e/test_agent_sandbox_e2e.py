@@ -180,6 +180,7 @@ def test_stdio_mcp_servers_see_no_process_outside_their_sandbox(sandbox_gateway,
 def test_the_sandboxs_tmp_is_capped(sandbox_gateway, fake):
     """GATEWAY_AGENT_TMP_MB=2 here: a 3 MB write to $TMPDIR fails with ENOSPC; 1 MB is fine. (No `&&`
     in a scripted command: the fake upstream reads it as two tool calls.)"""
-    command = 'echo "tmp=$TMPDIR"; head -c 1000000 /dev/zero > /tmp/ok; echo small-rc=$?; head -c 3000000 /dev/zero > "${TMPDIR:-/tmp}/big"; echo rc=$?'
+    command = 'echo "tmp=$TMPDIR"; head -c 1000000 /dev/zero > /tmp/ok; echo small-rc=$?; '
+    command += 'head -c 3000000 /dev/zero > "${TMPDIR:-/tmp}/big"; echo rc=$?'
     answer = turn(sandbox_gateway, [tool("Bash", command=command, description="fill")], session="tmp")
     assert "small-rc=0" in answer and "No space left on device" in answer and "rc=1" in answer, answer
