@@ -106,3 +106,23 @@ def test_the_cgroups_of_dead_gateways_go_and_a_live_ones_stay(tmp_path):
         folder.mkdir(parents=True)
     _remove_dead_gateways(tmp_path)
     assert not dead.exists() and (live / "cli-1").is_dir()
+
+
+@needs_bubblewrap
+def test_what_the_private_tmp_holds_is_counted_as_memory(outside_tmp):
+    """The sandbox's /tmp is a tmpfs: memory that no process's RSS shows. The pool counts it with
+    the process's RSS (memory.tmp_in_use), through the process's root in /proc."""
+    from app.engine.memory import tmp_in_use
+    from tests.support import descendants, wait_until
+
+    done = outside_tmp / "done"
+    view = sandbox.View(writable=[outside_tmp], tmp_bytes=8 * 1024 * 1024)
+    script = f"head -c 3000000 /dev/zero > /tmp/held; touch {done}; sleep 30"
+    process = subprocess.Popen([*sandbox.wrap(view), "sh", "-c", script])
+    try:
+        assert wait_until(done.exists, timeout=10)
+        counted = max(tmp_in_use(pid) for pid in descendants(process.pid))
+        assert 3_000_000 <= counted < 4_000_000, counted
+    finally:
+        process.kill()
+        process.wait()
