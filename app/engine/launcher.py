@@ -17,7 +17,8 @@
   the launcher unsets them.
 
 - Agent mode's sandbox (sandbox.py): the process joins its pids cgroup (or gets RLIMIT_NPROC),
-  and runs inside the bubblewrap whose arguments the engine gives it, shell-quoted.
+  and runs inside the bubblewrap whose arguments the engine gives it, shell-quoted. The CLI is
+  named by its real path: the sandbox shows its real folder, not a link on the way (.venv).
 
 The launcher is a POSIX shell script written at start-up into the gateway's private work folder;
 every step execs the next, so the CLI keeps the pid the SDK started. Where `setpriv` or `nice` is
