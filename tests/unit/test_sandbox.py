@@ -126,3 +126,15 @@ def test_what_the_private_tmp_holds_is_counted_as_memory(outside_tmp):
     finally:
         process.kill()
         process.wait()
+
+
+@needs_bubblewrap
+def test_the_process_has_no_capabilities_even_for_a_gateway_run_as_root():
+    """bubblewrap keeps every capability for a process that root starts: the CLI and its MCP servers
+    could have unmounted the read-only binds and the hidden folders. (As root: nobody, in a user
+    namespace.)"""
+    done = run(sandbox.View(), "grep CapEff /proc/self/status; id -u; umount /etc 2>&1; echo rc=$?")
+    lines = done.stdout.split("\n")
+    assert lines[0].split() == ["CapEff:", "0000000000000000"], done
+    assert lines[1] != "0" or os.geteuid() != 0, done
+    assert "rc=0" not in done.stdout, done
