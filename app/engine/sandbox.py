@@ -10,10 +10,15 @@ The process sees, and nothing else:
   (data, work and Claude config folders, working folder, `.env`, MCP config, home folder);
 - writable: the conversation's workspace (its `add_dirs` lie inside it), the process's own config
   folder (transcripts), and a private /tmp, a tmpfs capped at GATEWAY_AGENT_TMP_MB (in RAM);
-- its own /dev, and its own PID namespace with a fresh /proc: neither the CLI nor the stdio MCP
-  servers it starts see the host's processes (other tenants' command lines). Claude Code's own
-  sandbox of commands nests inside it (bubblewrap again, with a user namespace it maps through
-  that /proc), with no network but the key's allowed domains.
+- its own /dev, and the host's /proc. Claude Code's own sandbox of commands nests inside this one
+  (bubblewrap again: its own PID namespace and /proc, no network but the key's allowed domains),
+  and maps its user namespace through /proc; it cannot mount its /proc inside a fresh one that
+  bubblewrap made (bubblewrap covers /proc/sys and the like, so the kernel refuses: "Can't mount
+  proc", measured), so the CLI keeps the host's. The CLI's own file tools are held to the
+  workspace by the permission hook; the stdio MCP servers it starts each get a bubblewrap of
+  their own with a PID namespace and a fresh /proc (own_pids): they see no host process.
+- as root's `nobody` in a user namespace, where root starts it, and never with capabilities
+  (bubblewrap keeps all of root's, with which the CLI could undo every mount).
 The network is the host's: the CLI must reach Claude.
 """
 
@@ -254,8 +259,10 @@ class AgentSandbox:
         cgroup = self.pids.new(self.settings.agent_max_pids)
         if cgroup is not None:
             env[CGROUP_VARIABLE] = str(cgroup)
-        else:
+        elif os.geteuid() != 0:
             env[NPROC_VARIABLE] = str(self.settings.agent_max_pids)
+        # As root there is no cap without a cgroup: the sandbox runs as root's `nobody` without
+        # capabilities, and RLIMIT_NPROC would count every process root has on the host.
         return env
 
     def close(self) -> None:
