@@ -151,11 +151,16 @@ class Settings(BaseSettings):
     agent_mode: bool = False
     agent_policy: str = ""  # JSON of an agent policy (caps and defaults), as a key's `agent`
     # The operator's MCP servers requests may name: a JSON file in Claude Code's .mcp.json form.
-    # A stdio server starts inside the agent sandbox: its command, interpreter and files must lie
-    # outside the folders it hides (home, /tmp, the data, work and Claude config folders).
+    # A stdio server starts inside the agent sandbox: its command, interpreter and files must be in
+    # its sight (the system folders, /usr/local included, or GATEWAY_AGENT_READ_DIRS).
     mcp_config: str | None = None
     # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
     agent_sandbox: bool = True
+    # More folders the agent sandbox shows read-only, comma-separated absolute paths (where the
+    # operator's stdio MCP servers and their interpreters live); the gateway's own stay hidden.
+    agent_read_dirs: str = ""
+    # The agent sandbox's private /tmp, MiB: a tmpfs (memory) of each agent process.
+    agent_tmp_mb: int = Field(default=64, ge=1, le=64 * 1024)
     agent_max_pids: int = Field(default=256, ge=8)  # processes one agent process may have at once
     # What one key's session workspaces may hold together, MiB (a key's policy may say otherwise).
     workspace_quota_mb: int = Field(default=100, ge=0)
@@ -187,12 +192,26 @@ class Settings(BaseSettings):
     # "text" (human lines) or "json" (one JSON object a line, for log shippers); both log one line per request.
     log_format: Literal["text", "json"] = "text"
 
+    @field_validator("agent_read_dirs")
+    @classmethod
+    def _check_agent_read_dirs(cls, value: str) -> str:
+        relative = [
+            folder.strip() for folder in value.split(",") if folder.strip() and not folder.strip().startswith("/")
+        ]
+        if relative:
+            raise ValueError(f"agent_read_dirs takes absolute paths, not {', '.join(relative)}")
+        return value
+
     @field_validator("history_mode")
     @classmethod
     def _check_history_mode(cls, value: str) -> str:
         if value not in {"transcript", "inline"}:
             raise ValueError("history_mode must be 'transcript' or 'inline'")
         return value
+
+    @cached_property
+    def agent_read_dir_list(self) -> list[str]:
+        return [folder.strip() for folder in self.agent_read_dirs.split(",") if folder.strip()]
 
     @cached_property
     def api_key_list(self) -> list[str]:

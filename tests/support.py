@@ -191,8 +191,9 @@ def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool
 class GatewayServer:
     """`python main.py` in a subprocess: the gateway exactly as a user starts it."""
 
-    def __init__(self, env: dict[str, str], tmp: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, args: tuple[str, ...] = (), cwd: Path = ROOT) -> None:
         self.args = args  # more of main.py's options (--demo)
+        self.cwd = cwd  # where it runs from (and reads a .env)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"gateway-{self.port}.log"
@@ -207,8 +208,8 @@ class GatewayServer:
     def start(self) -> GatewayServer:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "main.py", "--port", str(self.port), *self.args],
-            cwd=ROOT,
+            [sys.executable, str(ROOT / "main.py"), "--port", str(self.port), *self.args],
+            cwd=self.cwd,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

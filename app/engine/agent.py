@@ -2,9 +2,10 @@
 policy (AgentConfig, part of a process's spawn key), and the Claude Code options it becomes.
 
 Claude Code's own tools run in the conversation's workspace, inside two sandboxes:
-- the whole CLI runs in a bubblewrap of the gateway's (sandbox.py): the host read-only, the
-  workspace and the process's own config folder writable, the gateway's data and work folders,
-  the host's Claude config, home folder and /etc/shadow out of sight, and a cap on processes;
+- the whole CLI runs in a bubblewrap of the gateway's (sandbox.py), built from an allow-list: the
+  system folders read-only (/etc without what is not world-readable), the workspace, the
+  process's own config folder and a capped /tmp writable, nothing of the gateway's own, and a cap
+  on processes; its stdio MCP servers each get a PID namespace of their own in it;
 - Claude Code's own sandbox for Bash (the SDK's `sandbox` settings, bubblewrap and socat on
   Linux), which denies the network but for the key's allowed domains, and
   CLAUDE_CODE_SUBPROCESS_ENV_SCRUB, which keeps the Claude credential out of commands' environment.

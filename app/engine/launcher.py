@@ -17,7 +17,8 @@
   the launcher unsets them.
 
 - Agent mode's sandbox (sandbox.py): the process joins its pids cgroup (or gets RLIMIT_NPROC),
-  and runs inside the bubblewrap whose arguments the engine gives it, shell-quoted.
+  and runs inside the bubblewrap whose arguments the engine gives it, shell-quoted. The CLI is
+  named by its real path: the sandbox shows its real folder, not a link on the way (.venv).
 
 The launcher is a POSIX shell script written at start-up into the gateway's private work folder;
 every step execs the next, so the CLI keeps the pid the SDK started. Where `setpriv` or `nice` is
@@ -56,6 +57,7 @@ def write_launcher(folder: Path, cli_path: str | None) -> str:
     cli = cli_path or bundled_cli() or shutil.which("claude")
     if cli is None or not os.access(cli, os.X_OK):
         return cli_path or "claude"  # the SDK reports a missing CLI as it always does
+    cli = os.path.realpath(cli)  # the agent sandbox shows the CLI's real folder, not a link on the way
     steps = []
     if shutil.which("setpriv"):
         steps.append("setpriv --pdeathsig KILL --")

@@ -169,7 +169,10 @@ class SpawnOptions:
         # reach of its file tools, and of its commands (its sandbox's denyRead).
         options["disallowed_tools"].append(f"Read(/{config_dir}/**)")
         options["sandbox"]["filesystem"] = {"denyRead": [str(config_dir)]}
-        options["extra_args"] = mcp_config_file(config_dir, options.pop("mcp_servers"))
+        servers = options.pop("mcp_servers")
+        if self.settings.agent_sandbox:  # each stdio server in a PID namespace of its own (sandbox.py)
+            servers = sandbox.own_pids(servers, sandbox.bubblewrap() or "bwrap")
+        options["extra_args"] = mcp_config_file(config_dir, servers)
         options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None else {}
         if bridge is not None:
             options["allowed_tools"] += bridge.allowed

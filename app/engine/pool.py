@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import rate_limited
 from .launcher import renice
-from .memory import ESTIMATE, rss
+from .memory import ESTIMATE, rss, tmp_in_use
 from .options import Spawn
 from .process import ClaudeProcess
 from .spares import Spares
@@ -212,7 +212,8 @@ class ProcessPool:
 
     # --- room ---------------------------------------------------------------------------------
     def memory_in_use(self) -> int:
-        return sum(rss(process.pid) for process in self.processes | self.exiting)
+        processes = self.processes | self.exiting
+        return sum(rss(p.pid) + (tmp_in_use(p.pid) if p.sandboxed else 0) for p in processes)
 
     def _room(self, spare: bool = False) -> bool:
         """Whether one more process fits the limit and the budget (a spare wants a spare margin)."""

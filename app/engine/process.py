@@ -36,6 +36,7 @@ from typing import Any, Literal
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, CLIConnectionError, ResultMessage
 from claude_agent_sdk import Message as SdkMessage
 
+from .launcher import WRAP_VARIABLE
 from .tools import ToolBridge
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,11 @@ class ClaudeProcess:
             callback()
         else:
             self._exit_callbacks.append(callback)
+
+    @property
+    def sandboxed(self) -> bool:
+        """Runs in the agent sandbox, whose private /tmp is memory too (memory.py)."""
+        return WRAP_VARIABLE in (self.options.env or {})
 
     @property
     def alive(self) -> bool:

@@ -54,13 +54,13 @@ def test_commands_cannot_read_secrets_or_reach_the_network(agent_gateway, fake, 
         agent_gateway,
         "cat /etc/shadow; echo shadow-done",
         'echo "KEY=[$ANTHROPIC_API_KEY]"; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c sk-ant-fake',
-        f"ls -A {cli_config_dir} | wc -l; ls -A {data} | tr '\\n' ,; echo; find {work}",
+        f"ls -A {cli_config_dir} 2>/dev/null | wc -l; ls -A {data} | tr '\\n' ,; echo; find {work}",
         "curl -sS -m 5 http://example.com/ 2>&1 | head -3",
     )
     results = answer.removeprefix("results: ").split(" | ")
     assert "root:" not in results[0] and "shadow-done" in results[0]
     assert "KEY=[]" in results[1] and "sk-ant-fake" not in answer
-    # The host's Claude config folder is empty; of the data folder (store, workspaces) and the work
+    # The host's Claude config folder is out of sight; of the data folder (store, workspaces) and the work
     # folder (the launcher, other conversations) only the way to this process's own folders shows.
     # (Claude Code's own sandbox adds empty .claude and .mcp.json decoys in the folders above the workspace.)
     config, data_folder, *work_seen = results[2].split()

@@ -3,9 +3,9 @@ HTTP one with its auth header), a subagent, the fallback model, and tools refuse
 rules and the permission mode. The fake upstream runs `TOOL:Name {...}` prompt lines as tool calls.
 
 The CLI runs in the gateway's bubblewrap (app/engine/sandbox.py), and so do the stdio MCP servers
-it starts: their command and every file they read must be in sight there, which the home folder,
-/tmp and the gateway's data, work and Claude config folders are not. So the probe server runs
-from a copy under /var/tmp, on a Python interpreter outside those folders.
+it starts: their command and every file they read must be in sight there, which only the system
+folders and GATEWAY_AGENT_READ_DIRS are. So the probe server runs from a copy under /var/tmp named
+in that setting, on a Python interpreter under /usr.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def tools_gateway(upstream, cli_config_dir, tmp_path_factory, probe_folder):
     config.write_text(json.dumps({"mcpServers": {"probe": probe}}))
     env = {**upstream.cli_env(str(cli_config_dir)), "GATEWAY_API_KEYS": API_KEY, **FALLBACK_RETRIES}
     settings = {"agent_mode": "true", "admin_key": ADMIN_KEY, "data_dir": str(data), "mcp_config": str(config)}
+    settings["agent_read_dirs"] = str(probe_folder)  # the sandbox shows it (an allow-list)
     env.update({f"GATEWAY_{name.upper()}": value for name, value in settings.items()})
     server = GatewayServer(env, tmp_path_factory.mktemp("tools-gateway")).start()
     yield server

@@ -7,7 +7,8 @@
   the host: its working folder, the size of /etc/shadow, whether the path in $PROBE_HIDDEN
   exists, and whether a Claude credential is in its environment. Inside the gateway's agent
   sandbox, /etc/shadow is empty and the gateway's data folder is out of sight, so a test can
-  tell the server ran inside it.
+  tell the server ran inside it. With $PROBE_CANARY set, also whether any process's command line
+  in /proc holds that text (`canary=seen`), and how many processes it sees.
 """
 
 import json
@@ -34,7 +35,19 @@ def where() -> str:
     hidden = os.environ.get("PROBE_HIDDEN")
     seen = "unset" if not hidden else "visible" if os.path.exists(hidden) else "absent"
     credential = "set" if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN") else "unset"
-    return f"cwd={os.getcwd()} shadow={shadow} hidden={seen} credential={credential}"
+    found = f"cwd={os.getcwd()} shadow={shadow} hidden={seen} credential={credential}"
+    canary = os.environ.get("PROBE_CANARY")
+    if canary:
+        lines = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    lines.append(f.read())
+            except OSError:
+                continue
+        seen = any(canary.encode() in line for line in lines)
+        found += f" canary={'seen' if seen else 'unseen'} procs={len(lines)}"
+    return found
 
 
 def call(name: str, arguments: dict) -> dict:
