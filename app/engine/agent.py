@@ -49,6 +49,7 @@ class AgentConfig:
     fallback_model: str | None = None
     add_dirs: tuple[str, ...] = ()  # relative to the workspace
     allowed_domains: tuple[str, ...] = ()  # the network commands may reach
+    subagent_models: tuple[str, ...] | None = None  # what the subagent tool's `model` may say; None: any
 
     @property
     def servers(self) -> dict[str, dict[str, Any]]:

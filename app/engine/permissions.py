@@ -126,6 +126,9 @@ class ToolGate:
             return f"{tool} is not enabled for this request (claude_code.tools)."
         if any(matches(rule, tool, tool_input, self.cwd, deny=True) for rule in config.disallowed_tools):
             return f"{tool} is disallowed for this request (claude_code.disallowed_tools)."
+        model = tool_input.get("model") if canonical(tool) == "Agent" else None
+        if model is not None and config.subagent_models is not None and model not in config.subagent_models:
+            return f"{tool}: this API key may not use the model {model!r} (its models list); leave `model` out."
         outside = self._outside(tool, tool_input)
         if outside is not None:
             return f"{outside} is outside the session's workspace; file tools work only inside it."

@@ -46,6 +46,16 @@ def test_the_permission_modes(tmp_path, mode):
     assert dict(zip(CALLS, allowed, strict=True)) == dict(zip(CALLS, MODES[mode], strict=True))
 
 
+def test_a_subagent_call_may_pick_only_a_model_of_the_keys_list(tmp_path):
+    """Claude Code's subagent tool takes a `model` (sonnet, opus, ...) that overrides the agent's."""
+    decide = gate(tmp_path, subagent_models=("sonnet",)).decide
+    assert "may not use the model 'opus'" in (decide("Agent", {**CALLS["Agent"], "model": "opus"}) or "")
+    assert decide("Task", {**CALLS["Agent"], "model": "haiku"}) is not None
+    assert decide("Agent", {**CALLS["Agent"], "model": "sonnet"}) is None
+    assert decide("Agent", CALLS["Agent"]) is None  # the agent's own model, checked at the door
+    assert gate(tmp_path).decide("Agent", {**CALLS["Agent"], "model": "opus"}) is None  # no list: any
+
+
 def test_a_refusal_says_why(tmp_path):
     reason = gate(tmp_path, permission_mode="plan").decide("Write", CALLS["Write"])
     assert (
