@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -24,7 +25,7 @@ from typing import Any, cast
 from claude_agent_sdk import AgentDefinition, HookMatcher
 from claude_agent_sdk.types import HookCallback
 
-from .permissions import ToolGate
+from .permissions import ToolGate, inside
 from .workdir import write_private
 
 # Claude Code's tools when a request names none: those that work on files and run commands, and
@@ -58,7 +59,10 @@ class AgentConfig:
 
     def sdk_options(self, workspace: Path, system: str | None) -> dict[str, Any]:
         """ClaudeAgentOptions fields for a process of this config in `workspace`."""
-        dirs = [str(workspace / d) for d in self.add_dirs]
+        # Each checked at the door before the turn (app/agent/paths.py added_folder); here again as
+        # the process starts, resolved: one that leads out of the workspace is no folder of Claude's.
+        real = os.path.realpath(workspace)
+        dirs = [str(workspace / d) for d in self.add_dirs if inside(os.path.realpath(workspace / d), real)]
         gate = ToolGate(self, workspace, [workspace, *map(Path, dirs)])
         # `disallowed_tools` as given and the hook's own denials are refused by Claude Code with
         # the reason, which Claude reads and the client sees in the tool's result.

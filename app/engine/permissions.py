@@ -110,11 +110,19 @@ def commands(line: str) -> list[str]:
     return found
 
 
+def inside(path: str, root: str) -> bool:
+    """Whether `path` is `root` or below it (both already resolved)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
 class ToolGate:
     def __init__(self, config: AgentConfig, cwd: Path, roots: list[Path]) -> None:
         self.config = config
         self.cwd = cwd
-        self.roots = [Path(os.path.realpath(root)) for root in roots]
+        # The workspace and its added folders, resolved once; one that resolves out of the
+        # workspace (a link planted there) is none.
+        real = os.path.realpath(cwd)
+        self.roots = [Path(path) for path in map(os.path.realpath, roots) if inside(path, real)]
         self.servers = set(config.servers)
         self.enabled = {canonical(tool) for tool in config.tools}
 

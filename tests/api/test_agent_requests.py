@@ -111,3 +111,31 @@ async def test_every_model_a_request_names_is_held_to_the_keys_list(tmp_path, pa
         response = await client.post(path, json={**DOORS[path], "claude_code": fine}, headers=key)
         assert response.status_code == 200, response.text
         assert engine.turns[0].agent.subagent_models == ("sonnet",)
+
+
+@pytest.mark.parametrize("path", DOORS)
+async def test_an_added_folder_that_is_or_passes_through_a_link_is_a_400(tmp_path, path):
+    """Before: add_dirs were checked as text, then resolved: `ln -s /etc etclink` in one turn and
+    `add_dirs: ["etclink"]` in the next made /etc an allowed root of the file tools."""
+    client, engine = make_client(agent_mode=True, api_keys="k", data_dir=str(tmp_path / "data"))
+    headers = {"Authorization": "Bearer k", "X-Session-Id": "s1"}
+    async with client:
+        first = await client.post(path, json={**DOORS[path], "claude_code": {}}, headers=headers)
+        assert first.status_code == 200, first.text
+        body = {**DOORS[path]} | ({"previous_response_id": first.json()["id"]} if path == "/v1/responses" else {})
+        root = client._transport.app.state.gateway.workspaces.root
+        workspace = next(p for tenant in root.iterdir() for p in tenant.iterdir())
+        (workspace / "etclink").symlink_to("/etc")  # as Claude's Bash could
+        (workspace / "real" / "deeper").mkdir(parents=True)
+        (workspace / "real" / "inner").symlink_to(workspace / "real" / "deeper")  # even one inside
+        (workspace / "file.txt").write_text("x")
+        for folder in ("etclink", "etclink/ssl", "real/inner", "real/inner/x", "file.txt"):
+            response = await client.post(path, json={**body, "claude_code": {"add_dirs": [folder]}}, headers=headers)
+            error = error_of(path, response, 400)
+            assert "claude_code.add_dirs" in error["message"], error
+            if path != "/v1/messages":
+                assert (error["param"], error["code"]) == ("claude_code.add_dirs", "invalid_path"), error
+        assert len(engine.turns) == 1
+        for fine in (["real"], ["real/deeper"], ["not/made/yet"]):
+            response = await client.post(path, json={**body, "claude_code": {"add_dirs": fine}}, headers=headers)
+            assert response.status_code == 200, response.text

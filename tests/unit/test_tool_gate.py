@@ -184,3 +184,14 @@ def test_a_path_rule_holds_for_absolute_paths_and_symlinks(tmp_path):
         assert "disallowed" in (denied("Read", {"file_path": path}) or ""), path
     allowed = gate(tmp_path, permission_mode="dontAsk", allowed_tools=("Write(src/**)",)).decide
     assert allowed("Write", {"file_path": "src/escape/key", "content": ""}) is not None
+
+
+def test_an_added_folder_that_leads_out_of_the_workspace_is_dropped_as_the_process_starts(tmp_path):
+    """The door refuses such an add_dirs entry (app/agent/paths.py added_folder); should a link be
+    planted between that check and a process's start, its target still becomes no root."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "etclink").symlink_to("/etc")
+    options = AgentConfig(add_dirs=("etclink", "real", "later")).sdk_options(tmp_path, None)
+    assert options["add_dirs"] == [str(tmp_path / "real"), str(tmp_path / "later")]
+    decide = ToolGate(AgentConfig(add_dirs=("etclink",)), tmp_path, [tmp_path, tmp_path / "etclink"]).decide
+    assert "outside" in (decide("Read", {"file_path": "/etc/hostname"}) or "")
