@@ -9,7 +9,8 @@ the permission modes: see agent.py for why Claude Code's own are not used).
   `bypassPermissions` allows every enabled tool. Tools matching an allowed rule, and the tools of
   the MCP servers the request asked for, are allowed in every mode but `plan`.
 Rules are Claude Code's: `Name`, `Name(prefix:*)` (Bash: the command starts with prefix; each
-command of a command line), `Name(glob)` (file tools: the path, Read and Edit rules covering every
+command of a command line as a shell reads it, those that `sh -c`, `eval`, `xargs`... run
+included: bash_rules.py), `Name(glob)` (file tools: the path, Read and Edit rules covering every
 tool that reads or edits; others: the JSON input), `mcp__server` for all a server's tools.
 """
 
@@ -18,9 +19,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .bash_rules import covers, verdict
+from .shell import parse
 
 if TYPE_CHECKING:
     from .agent import AgentConfig
@@ -34,9 +37,6 @@ PATH_FIELDS = ("file_path", "notebook_path", "path")
 # As in Claude Code: a Read rule applies to every tool that reads files, an Edit rule to every one that edits.
 RULE_FAMILIES = {"Read": ("Glob", "Grep", "LS", "NotebookRead"), "Edit": ("Write", "MultiEdit", "NotebookEdit")}
 FOLDER_TOOLS = {"Glob", "Grep", "LS"}
-SHELL_SEPARATORS = re.compile(r"[;&|\n()`]|\$\(")
-ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-WRAPPERS = {"env", "command", "builtin", "exec", "nohup", "nice", "time", "sudo", "doas", "xargs", "then", "do", "else"}
 BY_MODE = {
     "plan": READING,
     "dontAsk": READING,
@@ -61,8 +61,7 @@ def matches(rule: str, tool: str, tool_input: dict[str, Any], cwd: Path, deny: b
         return False
     spec = spec[:-1] if spec.endswith(")") else spec
     if tool == "Bash":
-        found = [_command_matches(spec, command) for command in commands(str(tool_input.get("command", "")))]
-        return any(found) if deny else bool(found) and all(found)
+        return covers(spec, str(tool_input.get("command", "")), deny)
     for field in PATH_FIELDS:
         if field in tool_input:
             found = [
@@ -87,29 +86,6 @@ def _path_matches(spec: str, forms: tuple[str, str], folder: bool) -> bool:
     return any(fnmatch.fnmatch(candidate, spec) for candidate in candidates)
 
 
-def _command_matches(spec: str, command: str) -> bool:
-    if spec.endswith(":*"):
-        prefix = spec[:-2]
-        return command == prefix or command.startswith(prefix + " ")
-    return command == spec
-
-
-def commands(line: str) -> list[str]:
-    """The simple commands of a shell command line, roughly: split at `;`, `&`, `|`, newlines,
-    subshells and command substitutions, each without its leading variable assignments, wrapper
-    (`env`, `command`, `sudo`...) and program folder. Quotes are not parsed, so a rule is checked
-    against more pieces than the shell runs: that errs on the side of refusing."""
-    found = []
-    for piece in SHELL_SEPARATORS.split(line):
-        words = piece.split()
-        while words and (ASSIGNMENT.match(words[0]) or words[0] in WRAPPERS):
-            words.pop(0)
-        if words:
-            words[0] = words[0].rsplit("/", 1)[-1]
-            found.append(" ".join(words))
-    return found
-
-
 def inside(path: str, root: str) -> bool:
     """Whether `path` is `root` or below it (both already resolved)."""
     return path == root or path.startswith(root.rstrip("/") + "/")
@@ -132,6 +108,8 @@ class ToolGate:
         builtin = not tool.startswith("mcp__")
         if builtin and canonical(tool) not in self.enabled:
             return f"{tool} is not enabled for this request (claude_code.tools)."
+        if tool == "Bash" and (doubt := self._bash_doubt(str(tool_input.get("command", "")))):
+            return doubt
         if any(matches(rule, tool, tool_input, self.cwd, deny=True) for rule in config.disallowed_tools):
             return f"{tool} is disallowed for this request (claude_code.disallowed_tools)."
         model = tool_input.get("model") if canonical(tool) == "Agent" else None
@@ -151,6 +129,21 @@ class ToolGate:
             if not builtin and tool.split("__")[1] in self.servers:
                 return None
         return f"{tool} needs permission, which the {mode!r} permission mode does not give (claude_code.allowed_tools)."
+
+    def _bash_doubt(self, line: str) -> str | None:
+        """Why a command line is refused when a Bash deny rule may cover it but the hook cannot
+        tell (`sh script.sh`, `$CMD x`): said to Claude, which can write it plainly."""
+        for rule in self.config.disallowed_tools:
+            name, _, spec = rule.partition("(")
+            if canonical(name) == "Bash" and spec:
+                why = verdict(spec[:-1] if spec.endswith(")") else spec, parse(line), deny=True)
+                if isinstance(why, str):
+                    return (
+                        f"Bash: this command line cannot be checked against the rule {rule} "
+                        f"(claude_code.disallowed_tools): {why}. Run each program by its own name, "
+                        "with its arguments written out."
+                    )
+        return None
 
     def _outside(self, tool: str, tool_input: dict[str, Any]) -> str | None:
         for field in PATH_FIELDS:
