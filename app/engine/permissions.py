@@ -62,13 +62,37 @@ def matches(rule: str, tool: str, tool_input: dict[str, Any], cwd: Path, deny: b
     spec = spec[:-1] if spec.endswith(")") else spec
     if tool == "Bash":
         return covers(spec, str(tool_input.get("command", "")), deny)
-    for field in PATH_FIELDS:
-        if field in tool_input:
-            found = [
-                _path_matches(spec, form, deny and tool in FOLDER_TOOLS) for form in _forms(cwd, tool_input[field])
-            ]
-            return any(found) if deny else all(found)
+    base = search_base(tool, tool_input)
+    for value in [base] if base is not None else [tool_input[f] for f in PATH_FIELDS if f in tool_input][:1]:
+        found = [
+            _path_matches(spec, form, deny and tool in FOLDER_TOOLS, deny and tool == "Grep")
+            for form in _forms(cwd, value)
+        ]
+        return any(found) if deny else all(found)
     return fnmatch.fnmatch(json.dumps(tool_input, sort_keys=True), spec)
+
+
+def search_base(tool: str, tool_input: dict[str, Any]) -> str | None:
+    """Where a Glob or Grep call searches: its `path` (the workspace if none) and the fixed leading
+    folders of its file pattern (Glob's `pattern`, Grep's `glob`): `/etc/**` or `../../x/*`
+    search outside whatever the path says. None for other tools."""
+    if tool not in ("Glob", "Grep"):
+        return None
+    path, pattern = tool_input.get("path"), tool_input.get("pattern" if tool == "Glob" else "glob")
+    root = path if isinstance(path, str) and path else "."
+    return os.path.join(root, fixed_folders(pattern)) if isinstance(pattern, str) else root
+
+
+def fixed_folders(pattern: str, last: bool = False) -> str:
+    """The leading folders of a glob pattern that hold no wildcard (`src/a` of `src/a/*.py`; `/`
+    of `/*`), with the last name too if it holds none and `last`."""
+    names = pattern.split("/")
+    fixed = []
+    for name in names if last else names[:-1]:
+        if any(c in name for c in "*?[{"):
+            break
+        fixed.append(name)
+    return "/".join(fixed) or ("/" if pattern.startswith("/") else "")
 
 
 def _forms(cwd: Path, value: Any) -> list[tuple[str, str]]:
@@ -79,11 +103,21 @@ def _forms(cwd: Path, value: Any) -> list[tuple[str, str]]:
     return [(os.path.relpath(form, base), form) for form, base in ((written, cwd), (resolved, os.path.realpath(cwd)))]
 
 
-def _path_matches(spec: str, forms: tuple[str, str], folder: bool) -> bool:
+def _path_matches(spec: str, forms: tuple[str, str], folder: bool, reads: bool = False) -> bool:
     candidates = list(forms)
     if folder:  # a search in a folder reaches the files below it
         candidates += [candidate.rstrip("/") + "/" for candidate in candidates]
+    if reads and any(_holds(candidate, fixed_folders(spec, last=True)) for candidate in forms):
+        return True  # a search of file contents (Grep) in a folder that holds what the rule covers
     return any(fnmatch.fnmatch(candidate, spec) for candidate in candidates)
+
+
+def _holds(folder: str, area: str) -> bool:
+    """Whether `area` (a rule's fixed leading folders: all of the workspace if none) lies in `folder`."""
+    if folder.startswith("/") != area.startswith("/") and area:
+        return False
+    folder = "" if folder == "." else folder.rstrip("/")
+    return not folder or area == folder or area.startswith(folder + "/")
 
 
 def inside(path: str, root: str) -> bool:
@@ -152,10 +186,8 @@ class ToolGate:
                 resolved = Path(os.path.realpath(self.cwd / value))
                 if not any(resolved == root or root in resolved.parents for root in self.roots):
                     return value
-        pattern = tool_input.get("pattern")  # Glob's pattern is a path; Grep's is a regular expression
-        if tool == "Glob" and isinstance(pattern, str) and pattern.startswith("/") and "path" not in tool_input:
-            return self._outside(tool, {"path": pattern.split("*")[0] or "/"})
-        return None
+        base = search_base(tool, tool_input)
+        return self._outside("", {"path": base}) if base is not None else None
 
     async def hook(self, hook_input: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
         tool = str(hook_input.get("tool_name", ""))

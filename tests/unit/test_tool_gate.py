@@ -201,3 +201,57 @@ def test_an_added_folder_that_leads_out_of_the_workspace_is_dropped_as_the_proce
     assert options["add_dirs"] == [str(tmp_path / "real"), str(tmp_path / "later")]
     decide = ToolGate(AgentConfig(add_dirs=("etclink",)), tmp_path, [tmp_path, tmp_path / "etclink"]).decide
     assert "outside" in (decide("Read", {"file_path": "/etc/hostname"}) or "")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"pattern": "/etc/*"},
+        {"pattern": "/etc/**/host*"},
+        {"pattern": "../../*"},
+        {"pattern": "sub/../../*"},
+        {"pattern": "link/*"},
+        {"path": "sub", "pattern": "../../etc/*"},
+        {"path": "sub", "pattern": "/etc/*"},
+        {"pattern": "/*"},
+    ],
+)
+def test_a_glob_pattern_searches_where_its_fixed_folders_lead(tmp_path, call):
+    """Before: a Glob with only a pattern was checked only when it began with `/`, and against
+    no Read rule at all; `../../x` or a `path` beside an absolute pattern went through."""
+    workspace = tmp_path / "workspace"
+    (workspace / "sub").mkdir(parents=True)
+    (workspace / "link").symlink_to("/etc")
+    reason = gate(workspace, permission_mode="bypassPermissions").decide("Glob", call)
+    assert reason is not None and "outside the session's workspace" in reason, call
+
+
+@pytest.mark.parametrize(
+    "call", [{"pattern": "x", "path": "/etc"}, {"pattern": "x", "glob": "../../*"}, {"pattern": "x", "glob": "/etc/*"}]
+)
+def test_a_grep_glob_searches_where_its_fixed_folders_lead(tmp_path, call):
+    reason = gate(tmp_path, permission_mode="bypassPermissions").decide("Grep", call)
+    assert reason is not None and "outside the session's workspace" in reason, call
+
+
+def test_read_deny_rules_hold_for_glob_and_grep_patterns(tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "src").mkdir()
+    denied = gate(tmp_path, disallowed_tools=("Read(secrets/**)",)).decide
+    for tool, call in [
+        ("Glob", {"pattern": "secrets/*"}),
+        ("Glob", {"pattern": "secrets/**/*.key"}),
+        ("Glob", {"pattern": str(tmp_path / "secrets" / "*")}),
+        ("Glob", {"pattern": "src/../secrets/*"}),
+        ("Grep", {"pattern": "x", "glob": "secrets/*"}),
+        ("Grep", {"pattern": "x"}),  # its contents are searched from the workspace down
+        ("Grep", {"pattern": "x", "path": "."}),
+    ]:
+        assert "disallowed" in (denied(tool, call) or ""), (tool, call)
+    for tool, call in [
+        ("Glob", {"pattern": "src/*.py"}),
+        ("Glob", {"pattern": "**/*.py"}),  # names, not contents
+        ("Grep", {"pattern": "x", "path": "src"}),
+        ("Grep", {"pattern": "x", "glob": "src/*.py"}),
+    ]:
+        assert denied(tool, call) is None, (tool, call)
