@@ -150,3 +150,21 @@ def test_another_sessions_workspace_is_out_of_reach(agent_gateway, fake):
     answer = response.json()["choices"][0]["message"]["content"]
     assert "alice-secret" not in answer and "No such file" in answer, answer
     assert "outside the session's workspace" in answer
+
+
+def test_an_added_folder_planted_as_a_link_is_refused(agent_gateway, fake):
+    """Before: `ln -s /etc etclink` in one turn and `add_dirs: ["etclink"]` in the next made /etc an
+    allowed root, and Read printed /etc/hostname."""
+    planted = chat(
+        agent_gateway, tool("Bash", command="ln -s /etc etclink; mkdir -p real", description="x"), {}, "links"
+    )
+    assert planted.status_code == 200, planted.text
+    read = tool("Read", file_path="etclink/hostname")
+    response = chat(agent_gateway, read, {"add_dirs": ["etclink"]}, "links")
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("claude_code.add_dirs", "invalid_path") and "symbolic link" in error[
+        "message"
+    ]
+    text = chat(agent_gateway, read, {"add_dirs": ["real"]}, "links").json()["choices"][0]["message"]["content"]
+    assert "outside the session's workspace" in text, text
