@@ -31,7 +31,7 @@ from .workdir import write_private
 # Claude Code's tools when a request names none: those that work on files and run commands, and
 # subagents (Task, which CLI 2.1.329 calls Agent). Not the ones that reach outside the workspace on
 # their own (WebFetch, WebSearch: the network goes through Bash's sandbox), nor schedulers and
-# worktrees. Glob and Grep are not in CLI 2.1.329's set (its Bash has rg); a later CLI's are used.
+# worktrees. (The bundled CLI offers Glob and Grep as tools of their own: the hook checks them.)
 DEFAULT_TOOLS = ("Bash", "Read", "Write", "Edit", "NotebookEdit", "Glob", "Grep", "Task")
 
 
