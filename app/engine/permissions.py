@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .bash_rules import covers, verdict
 from .shell import parse
@@ -120,6 +121,20 @@ def _holds(folder: str, area: str) -> bool:
     return not folder or area == folder or area.startswith(folder + "/")
 
 
+def reachable(url: str, domains: tuple[str, ...]) -> bool:
+    """Whether `url` is on a host of `domains` (`example.com`, or `*.example.com` for the hosts
+    below it), as Claude Code's sandbox holds commands' network: WebFetch runs in the CLI itself,
+    outside that sandbox, and would reach the gateway's own network (its admin API, a cloud's
+    metadata service) if the hook did not hold it too."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    return bool(host) and any(
+        host == domain.lower() or (domain.startswith("*.") and host.endswith(domain[1:].lower())) for domain in domains
+    )
+
+
 def inside(path: str, root: str) -> bool:
     """Whether `path` is `root` or below it (both already resolved)."""
     return path == root or path.startswith(root.rstrip("/") + "/")
@@ -149,6 +164,11 @@ class ToolGate:
         model = tool_input.get("model") if canonical(tool) == "Agent" else None
         if model is not None and config.subagent_models is not None and model not in config.subagent_models:
             return f"{tool}: this API key may not use the model {model!r} (its models list); leave `model` out."
+        if tool == "WebFetch" and not reachable(str(tool_input.get("url", "")), config.allowed_domains):
+            return (
+                f"WebFetch may reach only the hosts this key allows (its agent policy's allowed_domains: "
+                f"{', '.join(config.allowed_domains) or 'none'})."
+            )
         outside = self._outside(tool, tool_input)
         if outside is not None:
             return f"{outside} is outside the session's workspace; file tools work only inside it."

@@ -255,3 +255,22 @@ def test_read_deny_rules_hold_for_glob_and_grep_patterns(tmp_path):
         ("Grep", {"pattern": "x", "glob": "src/*.py"}),
     ]:
         assert denied(tool, call) is None, (tool, call)
+
+
+def test_webfetch_reaches_only_the_keys_allowed_domains(tmp_path):
+    """WebFetch runs in the CLI, outside the sandbox that holds commands to allowed_domains: before,
+    a request that enabled it could fetch any URL the gateway's host reaches (its admin API, a
+    cloud's metadata service)."""
+    decide = gate(tmp_path, tools=("WebFetch",), permission_mode="bypassPermissions").decide
+    for url in ("http://127.0.0.1:8000/admin/keys", "http://169.254.169.254/latest/", "https://example.com/"):
+        assert "allowed_domains" in (decide("WebFetch", {"url": url, "prompt": "p"}) or ""), url
+    decide = gate(
+        tmp_path,
+        tools=("WebFetch",),
+        permission_mode="bypassPermissions",
+        allowed_domains=("docs.example.com", "*.python.org"),
+    ).decide
+    assert decide("WebFetch", {"url": "https://docs.example.com/a", "prompt": "p"}) is None
+    assert decide("WebFetch", {"url": "https://docs.python.org/3/", "prompt": "p"}) is None
+    for url in ("https://example.com/", "https://docs.example.com.evil.net/", "https://evilpython.org/", "nonsense"):
+        assert decide("WebFetch", {"url": url, "prompt": "p"}) is not None, url
