@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import GatewayError
+from ..errors import GatewayError, invalid_request
 from .tree import MAX_DEPTH
 
 MAX_PATH = 1024
@@ -76,7 +76,7 @@ def parts(path: str) -> list[str]:
 
 
 def _symlink_refused(path: str) -> GatewayError:
-    return invalid_path(f"'{path}' goes through a symbolic link; the files API never follows one.")
+    return invalid_path(f"'{path}' goes through a symbolic link, which the gateway never follows.")
 
 
 @contextmanager
@@ -120,6 +120,24 @@ def entry(workspace: Path, path: str, names: list[str]) -> os.stat_result | None
     if stat.S_ISLNK(info.st_mode):
         raise _symlink_refused(path)
     return info
+
+
+def added_folder(workspace: Path, path: str) -> None:
+    """A folder a request adds for Claude Code's tools (`claude_code.add_dirs`, already normalised
+    by policy.py): 400 naming that field if it is, or passes through, a symbolic link, or is no
+    folder. Checked by text alone, `ln -s /etc etclink` in one turn and `add_dirs: ["etclink"]` in
+    the next made /etc an allowed root of the file tools. Checked before every turn, before its
+    process starts: the permission hook fixes its roots when the process starts (and resolves each
+    path then), so a link planted later leads nowhere. A folder not made yet is fine."""
+    field = "claude_code.add_dirs"
+    try:
+        info = entry(workspace, path, parts(path))
+    except GatewayError as error:
+        raise GatewayError(400, f"{field}: {error.message}", error.type, error.code, field) from None
+    except OSError as exc:  # Claude may have changed the workspace in any way (permissions)
+        raise invalid_request(f"{field}: '{path}' cannot be used: {exc.strerror}.", field, "invalid_path") from None
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        raise GatewayError(400, f"{field}: '{path}' is not a folder.", "invalid_request_error", "invalid_path", field)
 
 
 def open_file(workspace: Path, path: str) -> tuple[int, os.stat_result]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class AgentPolicy(Strict):
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+INHERIT = "inherit"  # a subagent's model: the request's own
+# What the subagent tool's `model` input may say (CLI 2.1.329's Agent tool: an enum of aliases).
+SUBAGENT_MODELS = ("sonnet", "opus", "haiku", "fable")
 
 
 def forbidden(field: str, why: str) -> GatewayError:
@@ -87,10 +91,11 @@ def resolve(
     request: ClaudeCodeRequest,
     settings: Settings,
     key_policy: Any | None,
-    models: list[str] | None = None,
+    may_use: Callable[[str], bool] | None = None,
 ) -> AgentConfig:
     """`request` under the caller's key (a policy.model.Policy, None for keyless and static keys),
-    which may use agent mode (auth.agent_mode_allowed)."""
+    which may use agent mode (auth.agent_mode_allowed). `may_use` says whether the key's models
+    list allows a model name (None: any model)."""
     policy: AgentPolicy = (key_policy.agent if key_policy is not None else None) or gateway_policy(
         settings.agent_policy
     )
@@ -120,8 +125,7 @@ def resolve(
     servers = _servers(asked.mcp_servers or [], settings, key_policy, policy)
     if asked.agents and not policy.agents:
         raise forbidden("agents", "this key may not define subagents.")
-    if asked.fallback_model and models is not None and asked.fallback_model not in models:
-        raise forbidden("fallback_model", f"this key may use only the models {', '.join(models)}.")
+    subagent_models = _models(asked, may_use)
     return AgentConfig(
         tools=tools,
         allowed_tools=tuple(asked.allowed_tools or ()),
@@ -136,7 +140,23 @@ def resolve(
         fallback_model=asked.fallback_model,
         add_dirs=tuple(_inside("add_dirs", d) for d in asked.add_dirs or ()),
         allowed_domains=tuple(policy.allowed_domains),
+        subagent_models=subagent_models,
     )
+
+
+def _models(asked: ClaudeCodeRequest, may_use: Callable[[str], bool] | None) -> tuple[str, ...] | None:
+    """Every model the request names besides its own (checked at its door), held to the key's list
+    (403 naming the field): the fallback model, each subagent's ("inherit": the request's own).
+    Returns the names Claude may give the subagent tool's `model` input (None: any), which the
+    permission hook holds to: Claude Code lets a call pick a subagent's model."""
+    if may_use is None:
+        return None
+    named = [("fallback_model", asked.fallback_model)]
+    named += [(f"agents.{name}.model", agent.model) for name, agent in (asked.agents or {}).items()]
+    for field, model in named:
+        if model is not None and model != INHERIT and not may_use(model):
+            raise forbidden(field, f"this key may not use the model {model!r} (its models list).")
+    return tuple(name for name in SUBAGENT_MODELS if may_use(name))
 
 
 def _with_defaults(request: ClaudeCodeRequest, defaults: ClaudeCodeRequest | None) -> ClaudeCodeRequest:

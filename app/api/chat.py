@@ -80,7 +80,7 @@ def begin(
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
-    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     n = body.n or 1
     if n > 1 and requested:
         raise invalid_request(

@@ -23,6 +23,7 @@ from ..engine.agent import AgentConfig
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_request
 from ..files.resolve import Resolver
+from ..policy.limits import allows_model
 from ..protocol.base import SESSION_ID_PATTERN
 from ..requests import parse, read_json
 from ..translate.common import unsupported_parameter
@@ -77,15 +78,20 @@ def session_id(request: HTTPConnection, from_body: str | None) -> str | None:
     return value
 
 
-def agent_mode(request: ClaudeCodeRequest | None, settings: Settings, tenant: Tenant) -> AgentConfig | None:
+def agent_mode(
+    request: ClaudeCodeRequest | None,
+    settings: Settings,
+    tenant: Tenant,
+    resolve_model: Callable[[str], str | None],
+) -> AgentConfig | None:
     """A request's `claude_code` under its key's policy (403 naming the field it may not have);
-    None: chat mode. Agent mode needs its sandbox (503 where bubblewrap cannot run)."""
+    None: chat mode. Agent mode needs its sandbox (503 where bubblewrap cannot run). The models it
+    names (fallback, subagents') are held to the key's models list, as `resolve_model` reads them."""
     if request is None:
         return None
     if not agent_mode_allowed(tenant, settings):
         raise agent_mode_off()
-    models = tenant.policy.models if tenant.policy else None
-    config = resolve(request, settings, tenant.policy, models)
+    config = resolve(request, settings, tenant.policy, model_check(tenant, resolve_model))
     if settings.agent_sandbox and sandbox.bubblewrap() is None:
         raise GatewayError(
             503,
@@ -95,6 +101,22 @@ def agent_mode(request: ClaudeCodeRequest | None, settings: Settings, tenant: Te
             "agent_sandbox_unavailable",
         )
     return config
+
+
+def model_check(tenant: Tenant, resolve_model: Callable[[str], str | None]) -> Callable[[str], bool] | None:
+    """Whether the key's models list allows a model name (None: the key has no list); a name
+    this gateway does not serve is not allowed."""
+    if tenant.policy is None or tenant.policy.models is None:
+        return None
+
+    def may_use(name: str) -> bool:
+        try:
+            model = resolve_model(name)
+        except GatewayError:
+            return False
+        return allows_model(tenant, model, resolve_model)
+
+    return may_use
 
 
 CREDENTIAL_HEADER = "X-Claude-Credential"

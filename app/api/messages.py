@@ -29,7 +29,7 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep,
     msg_id = translate.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
-    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     run = gateway.sessions.turn(turn, session_id(request, body.session_id), tenant, "messages")
     return await respond(
         request,

@@ -96,7 +96,7 @@ async def begin(
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
-    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant)
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     run = gateway.sessions.turn(turn, None, tenant, "responses")
 
     def store(response: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -25,14 +26,14 @@ from typing import Any, cast
 from claude_agent_sdk import AgentDefinition, HookMatcher
 from claude_agent_sdk.types import HookCallback
 
-from .permissions import ToolGate
+from .permissions import ToolGate, inside
 from .quota_hook import QuotaHook
 from .workdir import write_private
 
 # Claude Code's tools when a request names none: those that work on files and run commands, and
 # subagents (Task, which CLI 2.1.329 calls Agent). Not the ones that reach outside the workspace on
 # their own (WebFetch, WebSearch: the network goes through Bash's sandbox), nor schedulers and
-# worktrees. Glob and Grep are not in CLI 2.1.329's set (its Bash has rg); a later CLI's are used.
+# worktrees. (The bundled CLI offers Glob and Grep as tools of their own: the hook checks them.)
 DEFAULT_TOOLS = ("Bash", "Read", "Write", "Edit", "NotebookEdit", "Glob", "Grep", "Task")
 
 
@@ -52,6 +53,7 @@ class AgentConfig:
     add_dirs: tuple[str, ...] = ()  # relative to the workspace
     allowed_domains: tuple[str, ...] = ()  # the network commands may reach
     workspace_quota: int | None = None  # bytes the key's workspaces may hold (quota_hook.py)
+    subagent_models: tuple[str, ...] | None = None  # what the subagent tool's `model` may say; None: any
 
     @property
     def servers(self) -> dict[str, dict[str, Any]]:
@@ -60,7 +62,10 @@ class AgentConfig:
 
     def sdk_options(self, workspace: Path, system: str | None) -> dict[str, Any]:
         """ClaudeAgentOptions fields for a process of this config in `workspace`."""
-        dirs = [str(workspace / d) for d in self.add_dirs]
+        # Each checked at the door before the turn (app/agent/paths.py added_folder); here again as
+        # the process starts, resolved: one that leads out of the workspace is no folder of Claude's.
+        real = os.path.realpath(workspace)
+        dirs = [str(workspace / d) for d in self.add_dirs if inside(os.path.realpath(workspace / d), real)]
         gate = ToolGate(self, workspace, [workspace, *map(Path, dirs)])
         # `disallowed_tools` as given and the hook's own denials are refused by Claude Code with
         # the reason, which Claude reads and the client sees in the tool's result.

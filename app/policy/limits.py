@@ -118,16 +118,7 @@ class Limits:
     # --- models and turns at once -------------------------------------------------------------
     def check_model(self, tenant: Tenant, model: str | None, resolve: Callable[[str], str | None]) -> None:
         """404 unless `model` (as resolved) is one the key's list names (as resolved too)."""
-        allowed = tenant.policy.models if tenant.policy else None
-        if allowed is None:
-            return
-        served = set(allowed)
-        for name in allowed:
-            try:
-                served.add(resolve(name) or "default")
-            except GatewayError:
-                pass  # a name this gateway does not serve allows nothing more
-        if (model or "default") not in served:
+        if not allows_model(tenant, model, resolve):
             error = model_not_found(model or "default")
             error.message = f"The model '{model or 'default'}' does not exist or this API key may not use it."
             raise error
@@ -159,6 +150,21 @@ def _over_budget(what: str, name: str, reset: float, now: float | None) -> Gatew
         max(1, math.ceil(reset - (time.time() if now is None else now))),
         code="insufficient_quota",
     )
+
+
+def allows_model(tenant: Tenant, model: str | None, resolve: Callable[[str], str | None]) -> bool:
+    """Whether the key's `models` list (None: any) names `model`, an id as `resolve` gives it
+    (None: the default), itself or by a name that resolves to it."""
+    allowed = tenant.policy.models if tenant.policy else None
+    if allowed is None:
+        return True
+    served = set(allowed)
+    for name in allowed:
+        try:
+            served.add(resolve(name) or "default")
+        except GatewayError:
+            pass  # a name this gateway does not serve allows nothing more
+    return (model or "default") in served
 
 
 def _headers(rpm: int, window: Window) -> dict[str, str]:

@@ -9,6 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..agent.paths import added_folder
 from ..agent.quota import within_quota
 from ..auth import ANONYMOUS, Tenant, key_name
 from ..engine.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
@@ -62,6 +63,9 @@ class SessionTurn:
                 )
                 if turn.agent is not None and service.workspaces is not None:  # stopped by Claude Code too
                     turn = replace(turn, agent=replace(turn.agent, workspace_quota=service.workspaces.quota(tenant)))
+                if turn.workspace is not None and turn.agent is not None:
+                    for folder in turn.agent.add_dirs:  # a link Claude planted since is no root
+                        added_folder(turn.workspace, folder)
                 session.model, session.system = turn.model or "default", turn.system
                 session.user = turn.user or session.user
                 session.metadata.update(turn.metadata)

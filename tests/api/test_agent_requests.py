@@ -72,3 +72,70 @@ async def test_agent_mode_off_is_a_403_in_the_doors_envelope(path):
     assert error["type"] == "permission_error" and "agent_mode" in error["message"], error
     if path != "/v1/messages":
         assert (error["param"], error["code"]) == ("claude_code", "agent_mode_not_allowed")
+
+
+SONNET_ONLY = {"models": ["sonnet"], "agent_mode": True}
+REVIEWER = {"description": "Reviews.", "prompt": "You review."}
+
+
+@pytest.mark.parametrize("path", DOORS)
+@pytest.mark.parametrize(
+    "claude_code, field",
+    [
+        ({"agents": {"x": {**REVIEWER, "model": "opus"}}}, "claude_code.agents.x.model"),
+        (
+            {"agents": {"ok": {**REVIEWER, "model": "sonnet"}, "x": {**REVIEWER, "model": "opus"}}},
+            "claude_code.agents.x.model",
+        ),
+        ({"agents": {"x": {**REVIEWER, "model": "gpt-5"}}}, "claude_code.agents.x.model"),
+        ({"fallback_model": "opus"}, "claude_code.fallback_model"),
+    ],
+)
+async def test_every_model_a_request_names_is_held_to_the_keys_list(tmp_path, path, claude_code, field):
+    """Before: a key limited to ["sonnet"] had `claude_code.agents.x.model: "opus"` reach the
+    upstream as Opus (only the request's own model and its fallback were checked)."""
+    client, engine = make_client(admin_key="admin-secret", data_dir=str(tmp_path))
+    async with client:
+        made = await client.post(
+            "/admin/keys", json={"name": "k", **SONNET_ONLY}, headers={"Authorization": "Bearer admin-secret"}
+        )
+        key = {"Authorization": f"Bearer {made.json()['key']}"}
+        response = await client.post(path, json={**DOORS[path], "claude_code": claude_code}, headers=key)
+        error = error_of(path, response, 403)
+        assert field in error["message"] and "models list" in error["message"], error
+        if path != "/v1/messages":
+            assert (error["param"], error["code"]) == (field, "agent_policy_denied"), error
+        assert engine.turns == []
+        # A subagent of an allowed model, or one that inherits the request's, is fine.
+        fine = {"agents": {"x": {**REVIEWER, "model": "sonnet"}, "y": {**REVIEWER, "model": "inherit"}}}
+        response = await client.post(path, json={**DOORS[path], "claude_code": fine}, headers=key)
+        assert response.status_code == 200, response.text
+        assert engine.turns[0].agent.subagent_models == ("sonnet",)
+
+
+@pytest.mark.parametrize("path", DOORS)
+async def test_an_added_folder_that_is_or_passes_through_a_link_is_a_400(tmp_path, path):
+    """Before: add_dirs were checked as text, then resolved: `ln -s /etc etclink` in one turn and
+    `add_dirs: ["etclink"]` in the next made /etc an allowed root of the file tools."""
+    client, engine = make_client(agent_mode=True, api_keys="k", data_dir=str(tmp_path / "data"))
+    headers = {"Authorization": "Bearer k", "X-Session-Id": "s1"}
+    async with client:
+        first = await client.post(path, json={**DOORS[path], "claude_code": {}}, headers=headers)
+        assert first.status_code == 200, first.text
+        body = {**DOORS[path]} | ({"previous_response_id": first.json()["id"]} if path == "/v1/responses" else {})
+        root = client._transport.app.state.gateway.workspaces.root
+        workspace = next(p for tenant in root.iterdir() for p in tenant.iterdir())
+        (workspace / "etclink").symlink_to("/etc")  # as Claude's Bash could
+        (workspace / "real" / "deeper").mkdir(parents=True)
+        (workspace / "real" / "inner").symlink_to(workspace / "real" / "deeper")  # even one inside
+        (workspace / "file.txt").write_text("x")
+        for folder in ("etclink", "etclink/ssl", "real/inner", "real/inner/x", "file.txt"):
+            response = await client.post(path, json={**body, "claude_code": {"add_dirs": [folder]}}, headers=headers)
+            error = error_of(path, response, 400)
+            assert "claude_code.add_dirs" in error["message"], error
+            if path != "/v1/messages":
+                assert (error["param"], error["code"]) == ("claude_code.add_dirs", "invalid_path"), error
+        assert len(engine.turns) == 1
+        for fine in (["real"], ["real/deeper"], ["not/made/yet"]):
+            response = await client.post(path, json={**body, "claude_code": {"add_dirs": fine}}, headers=headers)
+            assert response.status_code == 200, response.text

@@ -150,3 +150,43 @@ def test_another_sessions_workspace_is_out_of_reach(agent_gateway, fake):
     answer = response.json()["choices"][0]["message"]["content"]
     assert "alice-secret" not in answer and "No such file" in answer, answer
     assert "outside the session's workspace" in answer
+
+
+def test_an_added_folder_planted_as_a_link_is_refused(agent_gateway, fake):
+    """Before: `ln -s /etc etclink` in one turn and `add_dirs: ["etclink"]` in the next made /etc an
+    allowed root, and Read printed /etc/hostname."""
+    planted = chat(
+        agent_gateway, tool("Bash", command="ln -s /etc etclink; mkdir -p real", description="x"), {}, "links"
+    )
+    assert planted.status_code == 200, planted.text
+    read = tool("Read", file_path="etclink/hostname")
+    response = chat(agent_gateway, read, {"add_dirs": ["etclink"]}, "links")
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("claude_code.add_dirs", "invalid_path") and "symbolic link" in error[
+        "message"
+    ]
+    text = chat(agent_gateway, read, {"add_dirs": ["real"]}, "links").json()["choices"][0]["message"]["content"]
+    assert "outside the session's workspace" in text, text
+
+
+def test_a_glob_with_only_a_pattern_stays_in_the_workspace_and_under_read_rules(agent_gateway, fake):
+    """Before: a Glob with only a `pattern` escaped the permission hook's Read deny rules, and a
+    relative pattern (`../../*`) its workspace check."""
+    setup = tool("Bash", command="mkdir -p secrets; echo k > secrets/key.txt; echo n > notes.txt", description="x")
+    assert chat(agent_gateway, setup, {}, "globs").status_code == 200
+    calls = [
+        tool("Glob", pattern="/etc/host*"),
+        tool("Glob", pattern="../../*"),
+        tool("Glob", pattern="secrets/*"),
+        tool("Grep", pattern="k", glob="secrets/*"),
+        tool("Glob", pattern="*.txt"),
+    ]
+    claude_code = {"disallowed_tools": ["Read(secrets/**)"]}
+    text = chat(agent_gateway, "\n".join(calls), claude_code, "globs").json()["choices"][0]["message"]["content"]
+    results = text.removeprefix("results: ").split(" | ")
+    assert "outside the session's workspace" in results[0] and "hostname" not in results[0], results
+    assert "outside the session's workspace" in results[1], results
+    assert "disallowed" in results[2] and "key.txt" not in results[2], results
+    assert "disallowed" in results[3], results
+    assert "notes.txt" in results[4], results

@@ -295,3 +295,58 @@ def test_commands_cannot_read_the_operators_login(login_gateway, fake):
         text = answer(response)
         assert "SECRET" not in text and "No such file or directory" in text, text
         assert text.rstrip().endswith("0"), text  # the config folder looks empty
+
+
+# --- a key's models list binds subagents -----------------------------------------------------
+
+
+def test_a_subagent_never_reaches_a_model_outside_the_keys_list(tools_gateway, fake):
+    """Before: a key limited to sonnet had `claude_code.agents.x.model: "opus"` reach the upstream
+    as Opus. Now that is a 403 naming the field, and a call of the subagent tool that picks Opus
+    itself is refused by the permission hook: the upstream sees only sonnet."""
+    fake.default = reviewer_answers
+    key = new_key(tools_gateway, agent_mode=True, models=["sonnet"])
+    opus = {"agents": {"reviewer": {**REVIEWER, "model": "opus"}}}
+    assert "opus" in refused(chat(tools_gateway, "hi", opus, key=key), "claude_code.agents.reviewer.model")
+    assert fake.requests == []
+    calls = [
+        tool("Agent", subagent_type="reviewer", description="Proofread", prompt="Proofread: teh", model="opus"),
+        tool("Agent", subagent_type="reviewer", description="Proofread", prompt="Proofread: teh"),
+    ]
+    sonnet = {"agents": {"reviewer": {**REVIEWER, "model": "sonnet"}}}
+    results = answer(chat(tools_gateway, "\n".join(calls), sonnet, key=key)).removeprefix("results: ").split(" | ")
+    assert "may not use the model 'opus'" in results[0], results
+    assert "reviewer found 1 typo" in results[1], results
+    models = [body["model"] for body in fake.requests]
+    assert len(models) >= 3 and all("sonnet" in model for model in models), models
+
+
+# --- Bash deny rules hold inside other commands ----------------------------------------------
+
+
+def test_a_bash_deny_rule_holds_inside_sh_c_and_quoting(tools_gateway, fake):
+    """Before: under Bash(cat:*), `cat /etc/hostname` was refused but `sh -c "cat /etc/hostname"` ran."""
+    commands = [
+        'sh -c "cat /etc/hostname"; echo RAN-1',
+        "'c'at /etc/hostname; echo RAN-2",
+        "echo /etc/hostname | xargs cat; echo RAN-3",
+        "X=cat; $X /etc/hostname; echo RAN-4",
+        "echo fine-5",
+    ]
+    prompt = "\n".join(tool("Bash", command=command, description="probe") for command in commands)
+    claude_code = {"tools": ["Bash"], "disallowed_tools": ["Bash(cat:*)"]}
+    results = answer(chat(tools_gateway, prompt, claude_code)).removeprefix("results: ").split(" | ")
+    for n, result in enumerate(results[:4], 1):
+        assert "claude_code.disallowed_tools" in result and f"RAN-{n}" not in result, results
+    assert "cannot be checked against the rule Bash(cat:*)" in results[3], results[3]
+    assert "fine-5" in results[4], results
+
+
+def test_a_bash_allow_rule_is_not_widened_by_a_second_command(tools_gateway, fake):
+    commands = ["echo one; cat /etc/hostname", "sh -c 'echo two'", "echo three"]
+    prompt = "\n".join(tool("Bash", command=command, description="probe") for command in commands)
+    claude_code = {"tools": ["Bash"], "permission_mode": "dontAsk", "allowed_tools": ["Bash(echo:*)"]}
+    results = answer(chat(tools_gateway, prompt, claude_code)).removeprefix("results: ").split(" | ")
+    assert "needs permission" in results[0] and "one" not in results[0].split("needs permission")[0], results
+    assert "needs permission" in results[1], results
+    assert results[2].strip().endswith("three"), results

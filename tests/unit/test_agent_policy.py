@@ -46,7 +46,7 @@ def test_agent_mode_off_is_refused(settings):
     off = [(Settings(_env_file=None), ANONYMOUS), (settings, Tenant("key-x", policy=Policy(agent_mode=False)))]
     for gateway_settings, tenant in off:
         with pytest.raises(GatewayError) as caught:
-            agent_mode(ClaudeCodeRequest(), gateway_settings, tenant)
+            agent_mode(ClaudeCodeRequest(), gateway_settings, tenant, lambda name: name)
         error = caught.value
         assert (error.status, error.code, error.param) == (403, "agent_mode_not_allowed", "claude_code")
 
@@ -157,9 +157,10 @@ def test_url_prefixes_match_whole_path_segments():
 
 
 def test_fallback_model_within_the_keys_models(settings):
-    error = denied(settings, {"fallback_model": "opus"}, key(), models=["sonnet"])
+    sonnet = ["sonnet"].__contains__
+    error = denied(settings, {"fallback_model": "opus"}, key(), models=sonnet)
     assert error.param == "claude_code.fallback_model"
-    assert run(settings, {"fallback_model": "sonnet"}, key(), models=["sonnet"]).fallback_model == "sonnet"
+    assert run(settings, {"fallback_model": "sonnet"}, key(), models=sonnet).fallback_model == "sonnet"
     assert run(settings, {"fallback_model": "opus"}, key()).fallback_model == "opus"  # no model list: any
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.agent import DEFAULT_TOOLS, AgentConfig
-from app.engine.permissions import ToolGate, commands
+from app.engine.permissions import ToolGate
 
 SERVERS = json.dumps({"probe": {"type": "stdio", "command": "probe"}})
 
@@ -46,6 +46,16 @@ def test_the_permission_modes(tmp_path, mode):
     assert dict(zip(CALLS, allowed, strict=True)) == dict(zip(CALLS, MODES[mode], strict=True))
 
 
+def test_a_subagent_call_may_pick_only_a_model_of_the_keys_list(tmp_path):
+    """Claude Code's subagent tool takes a `model` (sonnet, opus, ...) that overrides the agent's."""
+    decide = gate(tmp_path, subagent_models=("sonnet",)).decide
+    assert "may not use the model 'opus'" in (decide("Agent", {**CALLS["Agent"], "model": "opus"}) or "")
+    assert decide("Task", {**CALLS["Agent"], "model": "haiku"}) is not None
+    assert decide("Agent", {**CALLS["Agent"], "model": "sonnet"}) is None
+    assert decide("Agent", CALLS["Agent"]) is None  # the agent's own model, checked at the door
+    assert gate(tmp_path).decide("Agent", {**CALLS["Agent"], "model": "opus"}) is None  # no list: any
+
+
 def test_a_refusal_says_why(tmp_path):
     reason = gate(tmp_path, permission_mode="plan").decide("Write", CALLS["Write"])
     assert (
@@ -71,6 +81,10 @@ def test_the_subagent_tool_goes_by_either_name(tmp_path):
         ("git log && rm -rf x", False),
         ("git log | head", False),
         ("echo $(git log)", False),
+        ("sh -c 'git status; cat x'", False),
+        ("./git status", False),
+        ("PAGER='cat x' git log", False),
+        ("git status\ncat x", False),
     ],
 )
 def test_an_allowed_bash_rule_covers_every_command_of_the_line(tmp_path, command, allowed):
@@ -90,21 +104,23 @@ def test_an_allowed_bash_rule_covers_every_command_of_the_line(tmp_path, command
         "/bin/rm x",
         "FOO=1 env rm x",
         "ls\nrm x",
+        'sh -c "rm x"',
+        "bash -c 'rm x'",
+        "eval rm x",
+        "'r'm x",
+        '"r""m" x',
+        "\\rm x",
+        "timeout 5 rm x",
+        "echo x | xargs rm",
+        "find . -exec rm {} +",
+        "$X x",
+        "sh x.sh",
     ],
 )
 def test_a_disallowed_bash_rule_covers_any_command_of_the_line(tmp_path, command):
     decide = gate(tmp_path, permission_mode="bypassPermissions", disallowed_tools=("Bash(rm:*)",)).decide
     assert "claude_code.disallowed_tools" in (decide("Bash", {"command": command}) or "")
     assert decide("Bash", {"command": "ls -la; echo rmx"}) is None
-
-
-def test_the_pieces_of_a_command_line():
-    assert commands("A=1 /usr/bin/git log --oneline | head -3; echo $(date)") == [
-        "git log --oneline",
-        "head -3",
-        "echo",
-        "date",
-    ]
 
 
 def test_path_rules(tmp_path):
@@ -174,3 +190,87 @@ def test_a_path_rule_holds_for_absolute_paths_and_symlinks(tmp_path):
         assert "disallowed" in (denied("Read", {"file_path": path}) or ""), path
     allowed = gate(tmp_path, permission_mode="dontAsk", allowed_tools=("Write(src/**)",)).decide
     assert allowed("Write", {"file_path": "src/escape/key", "content": ""}) is not None
+
+
+def test_an_added_folder_that_leads_out_of_the_workspace_is_dropped_as_the_process_starts(tmp_path):
+    """The door refuses such an add_dirs entry (app/agent/paths.py added_folder); should a link be
+    planted between that check and a process's start, its target still becomes no root."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "etclink").symlink_to("/etc")
+    options = AgentConfig(add_dirs=("etclink", "real", "later")).sdk_options(tmp_path, None)
+    assert options["add_dirs"] == [str(tmp_path / "real"), str(tmp_path / "later")]
+    decide = ToolGate(AgentConfig(add_dirs=("etclink",)), tmp_path, [tmp_path, tmp_path / "etclink"]).decide
+    assert "outside" in (decide("Read", {"file_path": "/etc/hostname"}) or "")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"pattern": "/etc/*"},
+        {"pattern": "/etc/**/host*"},
+        {"pattern": "../../*"},
+        {"pattern": "sub/../../*"},
+        {"pattern": "link/*"},
+        {"path": "sub", "pattern": "../../etc/*"},
+        {"path": "sub", "pattern": "/etc/*"},
+        {"pattern": "/*"},
+    ],
+)
+def test_a_glob_pattern_searches_where_its_fixed_folders_lead(tmp_path, call):
+    """Before: a Glob with only a pattern was checked only when it began with `/`, and against
+    no Read rule at all; `../../x` or a `path` beside an absolute pattern went through."""
+    workspace = tmp_path / "workspace"
+    (workspace / "sub").mkdir(parents=True)
+    (workspace / "link").symlink_to("/etc")
+    reason = gate(workspace, permission_mode="bypassPermissions").decide("Glob", call)
+    assert reason is not None and "outside the session's workspace" in reason, call
+
+
+@pytest.mark.parametrize(
+    "call", [{"pattern": "x", "path": "/etc"}, {"pattern": "x", "glob": "../../*"}, {"pattern": "x", "glob": "/etc/*"}]
+)
+def test_a_grep_glob_searches_where_its_fixed_folders_lead(tmp_path, call):
+    reason = gate(tmp_path, permission_mode="bypassPermissions").decide("Grep", call)
+    assert reason is not None and "outside the session's workspace" in reason, call
+
+
+def test_read_deny_rules_hold_for_glob_and_grep_patterns(tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "src").mkdir()
+    denied = gate(tmp_path, disallowed_tools=("Read(secrets/**)",)).decide
+    for tool, call in [
+        ("Glob", {"pattern": "secrets/*"}),
+        ("Glob", {"pattern": "secrets/**/*.key"}),
+        ("Glob", {"pattern": str(tmp_path / "secrets" / "*")}),
+        ("Glob", {"pattern": "src/../secrets/*"}),
+        ("Grep", {"pattern": "x", "glob": "secrets/*"}),
+        ("Grep", {"pattern": "x"}),  # its contents are searched from the workspace down
+        ("Grep", {"pattern": "x", "path": "."}),
+    ]:
+        assert "disallowed" in (denied(tool, call) or ""), (tool, call)
+    for tool, call in [
+        ("Glob", {"pattern": "src/*.py"}),
+        ("Glob", {"pattern": "**/*.py"}),  # names, not contents
+        ("Grep", {"pattern": "x", "path": "src"}),
+        ("Grep", {"pattern": "x", "glob": "src/*.py"}),
+    ]:
+        assert denied(tool, call) is None, (tool, call)
+
+
+def test_webfetch_reaches_only_the_keys_allowed_domains(tmp_path):
+    """WebFetch runs in the CLI, outside the sandbox that holds commands to allowed_domains: before,
+    a request that enabled it could fetch any URL the gateway's host reaches (its admin API, a
+    cloud's metadata service)."""
+    decide = gate(tmp_path, tools=("WebFetch",), permission_mode="bypassPermissions").decide
+    for url in ("http://127.0.0.1:8000/admin/keys", "http://169.254.169.254/latest/", "https://example.com/"):
+        assert "allowed_domains" in (decide("WebFetch", {"url": url, "prompt": "p"}) or ""), url
+    decide = gate(
+        tmp_path,
+        tools=("WebFetch",),
+        permission_mode="bypassPermissions",
+        allowed_domains=("docs.example.com", "*.python.org"),
+    ).decide
+    assert decide("WebFetch", {"url": "https://docs.example.com/a", "prompt": "p"}) is None
+    assert decide("WebFetch", {"url": "https://docs.python.org/3/", "prompt": "p"}) is None
+    for url in ("https://example.com/", "https://docs.example.com.evil.net/", "https://evilpython.org/", "nonsense"):
+        assert decide("WebFetch", {"url": url, "prompt": "p"}) is not None, url
