@@ -56,6 +56,7 @@ from .gateway import Gateway
 from .observability.metrics import Metrics
 from .observability.requests import RequestLog, TurnNotes
 from .policy.keys import KeyService
+from .sessions.credential_names import CredentialNames
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
@@ -122,8 +123,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
     replicated = SharedSessions(shared, settings.session_ttl) if shared is not None else None
+    names = CredentialNames(settings.secret_key, store)
     service = SessionService(
-        registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated
+        registry, engine, settings.session_busy_wait, store, settings.busy_wait, workspaces, replicated, names
     )
     uploaded = open_files(settings, store, shared)
     keys = KeyService(settings, store)

@@ -165,6 +165,11 @@ class Store(Protocol):
         counted whole. Raises BucketWidthUnsupported for a width the ledger does not keep."""
         ...
 
+    async def shared_secret(self, name: str) -> bytes:
+        """32 random bytes made on the first call for `name` and kept: every later call, on any
+        replica and after a restart, gets the same (what GATEWAY_SECRET_KEY gives when it is set)."""
+        ...
+
     def close(self) -> None: ...
 
     async def ping(self) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+
 from .base import BucketTotal, KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal
 
 
 class NullStore:
+    def __init__(self) -> None:
+        self._secrets: dict[str, bytes] = {}  # kept by this instance alone: it keeps nothing else either
+
     async def add_key(self, key: KeyRecord) -> None:
         return None
 
@@ -55,6 +60,9 @@ class NullStore:
 
     async def expire_responses(self, before: float) -> None:
         return None
+
+    async def shared_secret(self, name: str) -> bytes:
+        return self._secrets.setdefault(name, secrets.token_bytes(32))
 
     def close(self) -> None:
         return None

@@ -8,6 +8,7 @@ of a gateway sees the same (GATEWAY_REDIS_URL; app/shared/redis.py gives the cli
     P resp:<id>              hash: a stored response (`messages` absent once its session is gone)
     P resp-session:<uid>     set: the ids of the responses a session served (forget_session)
     P resp-stored            zset: response ids by stored_at (expire_responses: no scan)
+    P secret:<name>          string: a random key made once (shared_secret), kept without expiry
     P ledger:*               the usage ledger's counters (redis_ledger.py)
 
 Every write that touches more than one key is one Lua script (a key's record and its digest index,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -111,6 +113,15 @@ class RedisStore(RedisLedger):
 
     async def ping(self) -> None:
         await reply(self.redis.ping())
+
+    async def shared_secret(self, name: str) -> bytes:
+        """SET NX, then GET: the first replica's bytes win, every replica reads those."""
+        key = self.shared.key("secret", name)
+        await self.redis.set(key, secrets.token_bytes(32), nx=True)
+        value = await self.redis.get(key)
+        if value is None:  # deleted by hand between the two calls
+            raise RuntimeError(f"the shared secret {key} vanished; retry")
+        return bytes(value)
 
     # --- keys ---------------------------------------------------------------------------------
     async def add_key(self, key: KeyRecord) -> None:

@@ -130,6 +130,14 @@ batch_requests = Table(
 )
 
 
+secrets = Table(
+    "gateway_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+
 def _v1(connection: Connection) -> None:
     """Keys and the usage ledger (with its indexes)."""
     keys.create(connection)
@@ -165,7 +173,12 @@ def _v6(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(connection: Connection) -> None:
+    """Random keys made once and kept for every later start (Store.shared_secret)."""
+    secrets.create(connection, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 def migrate(connection: Connection) -> int:

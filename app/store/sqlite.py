@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets as random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine, Integer, case, cast, create_engine, e
 from sqlalchemy.engine import Row
 
 from .base import LONG_CONTEXT, BucketTotal, KeyRecord, ResponseRecord, Spent, UsageEntry, UsageTotal, bucket_span
-from .schema import keys, migrate, responses, usage
+from .schema import keys, migrate, responses, secrets, usage
 
 T = TypeVar("T")
 DATABASE = "gateway.db"
@@ -50,6 +51,17 @@ class SqliteStore:
                 return work(connection)
 
         return await asyncio.to_thread(in_thread)
+
+    async def shared_secret(self, name: str) -> bytes:
+        """Inserted unless there, then read, in one transaction: two starts at once keep one."""
+        insert = secrets.insert().prefix_with("OR IGNORE").values(name=name, value=random.token_bytes(32))
+        query = select(secrets.c.value).where(secrets.c.name == name)
+
+        def work(connection: Connection) -> bytes:
+            connection.execute(insert)
+            return bytes(connection.execute(query).scalar_one())
+
+        return await self._run(work)
 
     # --- keys ---------------------------------------------------------------------------------
     async def add_key(self, key: KeyRecord) -> None:

@@ -189,3 +189,10 @@ async def test_expire_responses_drops_those_stored_before(store):
 
 async def test_ping_answers(store):
     await store.ping()
+
+
+async def test_a_shared_secret_is_made_once_and_the_same_ever_after(store):
+    first = await store.shared_secret("purpose-a")
+    assert len(first) == 32
+    assert await store.shared_secret("purpose-a") == first
+    assert await store.shared_secret("purpose-b") != first
