@@ -27,7 +27,7 @@ from ..config import Settings
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_api_key, invalid_request
 from ..store import KeyRecord, Store
-from .model import POLICY_FIELDS, ClaudeCredentialIn, KeyCreate, KeyPatch, Policy
+from .model import POLICY_FIELDS, ClaudeCredentialIn, KeyCreate, KeyPatch, Policy, stored_policy
 from .secret import credential_fernet
 
 KEY_PREFIX = "sk-gw-"
@@ -84,7 +84,7 @@ class KeyService:
                 credential = Credential(data["type"], data["value"])
             except (AssertionError, InvalidToken):
                 unreadable = True  # the secret changed or is gone: its turns are refused, never the operator's
-        policy = Policy.model_validate(record.policy)
+        policy = stored_policy(record.policy)
         return Tenant(tenant_of(record.id), record.id, record.name, policy, credential, unreadable)
 
     # --- the admin API ------------------------------------------------------------------------
@@ -122,7 +122,8 @@ class KeyService:
                 record.credential = self._fernet.rotate(record.credential.encode()).decode()
             except InvalidToken:
                 pass  # unreadable (the secret changed): kept as it is, the admin may set it again
-        policy = {**record.policy, **{k: v for k, v in changes.items() if k in POLICY_FIELDS}}
+        stored = stored_policy(record.policy).model_dump()
+        policy = {**stored, **{k: v for k, v in changes.items() if k in POLICY_FIELDS}}
         if policy.get("budget_period") is None:
             policy["budget_period"] = "month"
         if policy.get("agent_mode") is None:
