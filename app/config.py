@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .loopback import is_loopback_name
@@ -70,8 +70,22 @@ def default_max_processes() -> int:
     return max(2, min(64, int(total * 0.5 // PROCESS_MEMORY))) if total else 8
 
 
+# A secret of the operator's (the admin key, the secret key) has at least this many characters,
+# at least MIN_SECRET_KINDS of them different: `openssl rand -hex 32` passes, `change-me` or
+# "aaaa..." do not. (A rough gate on guessable values, not an entropy measure.)
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_KINDS = 10
+
+
+def weak_secret(value: str) -> bool:
+    return len(value) < MIN_SECRET_LENGTH or len(set(value)) < MIN_SECRET_KINDS
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused setting's error never quotes its value (a secret, a Redis URL's password).
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -84,6 +98,7 @@ class Settings(BaseSettings):
     # which is only allowed on a loopback address.
     api_keys: str = ""
     # The key of the admin API (/admin/keys, /admin/usage). Set, the gateway is never keyless.
+    # Both secrets below must be strong (weak_secret), or the gateway refuses to start.
     admin_key: str = ""
     # The secret that encrypts stored Claude credentials (any string; a long random one).
     secret_key: str = ""
@@ -186,6 +201,18 @@ class Settings(BaseSettings):
     metrics_key_label: bool = False
     # "text" (human lines) or "json" (one JSON object a line, for log shippers); both log one line per request.
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("admin_key", "secret_key")
+    @classmethod
+    def _check_strength(cls, value: str, info: ValidationInfo) -> str:
+        """The admin key opens every key's data; the secret key guards stored credentials: a
+        guessable one is refused at start, naming the variable."""
+        if value and weak_secret(value):
+            raise ValueError(
+                f"GATEWAY_{str(info.field_name).upper()} is too weak: use at least {MIN_SECRET_LENGTH} "
+                f"characters, at least {MIN_SECRET_KINDS} of them different (e.g. `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("history_mode")
     @classmethod
