@@ -140,7 +140,7 @@ class Store(Protocol):
         ...
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
-        """Revoke a live key; False if there is none of that id."""
+        """Revoke a live key, dropping its stored credential; False if there is none of that id."""
         ...
 
     async def record(self, entry: UsageEntry) -> None: ...
@@ -185,6 +185,10 @@ class Store(Protocol):
 
     async def forget_session(self, session: str) -> None:
         """Drop the messages of the responses a deleted session served (the responses stay)."""
+        ...
+
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        """Delete every stored response of `tenant` (its key was revoked)."""
         ...
 
     async def expire_responses(self, before: float) -> None:

@@ -58,6 +58,9 @@ class NullStore:
     async def forget_session(self, session: str) -> None:
         return None
 
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        return None
+
     async def expire_responses(self, before: float) -> None:
         return None
 

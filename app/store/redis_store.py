@@ -59,6 +59,7 @@ return 1
 REVOKE_KEY = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'revoked', ARGV[2])
+redis.call('HDEL', KEYS[1], 'credential')
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
@@ -200,6 +201,23 @@ class RedisStore(RedisLedger):
 
     async def forget_session(self, session: str) -> None:
         await self._forget([self.shared.key("resp-session", session)], [self._response("")])
+
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        """A walk over every stored response (their zset, a page at a time), reading each one's
+        tenant: no index by tenant is kept for a rare admin action."""
+        stored, start = self.shared.key("resp-stored"), 0
+        while True:
+            ids = [i.decode() for i in await self.redis.zrange(stored, start, start + EXPIRE_BATCH - 1)]
+            pipe = self.redis.pipeline(transaction=False)
+            for response_id in ids:
+                pipe.hget(self._response(response_id), "tenant")
+            owners = await pipe.execute()
+            theirs = [i for i, owner in zip(ids, owners, strict=True) if owner == tenant.encode()]
+            if theirs:
+                await self._drop_responses(theirs)
+            if len(ids) < EXPIRE_BATCH:
+                return
+            start += EXPIRE_BATCH - len(theirs)
 
     async def expire_responses(self, before: float) -> None:
         stored = self.shared.key("resp-stored")

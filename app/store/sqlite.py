@@ -87,7 +87,8 @@ class SqliteStore:
         await self._run(lambda c: c.execute(statement))
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
-        statement = keys.update().where(keys.c.id == key_id, keys.c.revoked.is_(None)).values(revoked=at)
+        live = keys.c.id == key_id, keys.c.revoked.is_(None)
+        statement = keys.update().where(*live).values(revoked=at, credential=None)
         return await self._run(lambda c: c.execute(statement).rowcount > 0)
 
     # --- stored responses ---------------------------------------------------------------------
@@ -116,6 +117,9 @@ class SqliteStore:
     async def forget_session(self, session: str) -> None:
         statement = responses.update().where(responses.c.session == session).values(messages=None)
         await self._run(lambda c: c.execute(statement))
+
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        await self._run(lambda c: c.execute(responses.delete().where(responses.c.tenant == tenant)))
 
     async def expire_responses(self, before: float) -> None:
         await self._run(lambda c: c.execute(responses.delete().where(responses.c.stored_at < before)))
