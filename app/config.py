@@ -9,6 +9,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, ValidationInfo, field_validator
@@ -81,6 +82,23 @@ def weak_secret(value: str) -> bool:
     return len(value) < MIN_SECRET_LENGTH or len(set(value)) < MIN_SECRET_KINDS
 
 
+def parse_origins(text: str) -> frozenset[str]:
+    """GATEWAY_ALLOWED_ORIGINS' origins, lowercased as browsers send them; ValueError naming a bad entry."""
+    origins = set()
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        parts = urlsplit(entry)
+        bad_parts = parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
+        if parts.scheme not in ("http", "https") or not parts.netloc or bad_parts:
+            raise ValueError(
+                f"GATEWAY_ALLOWED_ORIGINS: {entry[:100]!r} is not an origin (scheme://host[:port], "
+                "e.g. https://chat.example.com)"
+            )
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused setting's error never quotes its value (a secret, a Redis URL's password).
     model_config = SettingsConfigDict(
@@ -110,6 +128,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Every Redis key the gateway writes starts with this (several gateways can share one Redis).
     redis_prefix: str = Field(default="claude-gateway:", min_length=1, max_length=100)
+
+    # Web pages that may call the gateway from a browser, by exact origin, comma-separated
+    # ("https://chat.example.com,http://localhost:3000"). Set, a request with any other Origin
+    # header is refused (403), keyed or keyless; the gateway's own console always may. Empty:
+    # keyless mode takes pages on any loopback origin, keyed mode any page with a key.
+    allowed_origins: str = ""
 
     # Let callers run their turns with their own Claude credential, sent per request in the
     # X-Claude-Credential header (never stored). Off: such a request gets 403.
@@ -213,6 +237,16 @@ class Settings(BaseSettings):
                 f"characters, at least {MIN_SECRET_KINDS} of them different (e.g. `openssl rand -hex 32`)"
             )
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
+
+    @cached_property
+    def allowed_origin_set(self) -> frozenset[str]:
+        return parse_origins(self.allowed_origins)
 
     @field_validator("history_mode")
     @classmethod

@@ -41,6 +41,7 @@ from .api import (
 )
 from .api.drain import DrainGuard
 from .api.keyless import KeylessGuard
+from .api.origins import OriginGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .batches import openai as openai_batches
@@ -171,6 +172,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
+    if settings.allowed_origin_set:
+        app.add_middleware(OriginGuard, allowed=settings.allowed_origin_set)
     app.add_middleware(RequestLog, metrics=observed)  # sees every answer, refusals too
     if settings.demo:
         app.add_middleware(DemoHeader)  # outermost: on every answer
