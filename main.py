@@ -9,12 +9,23 @@ import argparse
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from app.config import Settings
 from app.drain import DrainingServer
 from app.engine.workdir import UnsafeWorkDir, check_root
 from app.observability import logs
 from app.server import create_app
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Each bad setting as `GATEWAY_NAME: why` (the variable the operator sets, not the field)."""
+    problems = []
+    for error in exc.errors():
+        variable = "GATEWAY_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(message if message.startswith(variable) else f"{variable}: {message}")
+    return "; ".join(problems)
 
 
 def main() -> None:
@@ -29,7 +40,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "demo": args.demo}.items() if v is not None}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:  # a bad setting: say which, without a traceback
+        raise SystemExit(f"Refusing to start: {settings_problems(exc)}") from None
     settings.check_bind()
     logs.configure(settings.log_format, settings.log_level)
     if settings.work_dir:

@@ -9,9 +9,10 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .loopback import is_loopback_name
@@ -70,8 +71,39 @@ def default_max_processes() -> int:
     return max(2, min(64, int(total * 0.5 // PROCESS_MEMORY))) if total else 8
 
 
+# A secret of the operator's (the admin key, the secret key) has at least this many characters,
+# at least MIN_SECRET_KINDS of them different: `openssl rand -hex 32` passes, `change-me` or
+# "aaaa..." do not. (A rough gate on guessable values, not an entropy measure.)
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_KINDS = 10
+
+
+def weak_secret(value: str) -> bool:
+    return len(value) < MIN_SECRET_LENGTH or len(set(value)) < MIN_SECRET_KINDS
+
+
+def parse_origins(text: str) -> frozenset[str]:
+    """GATEWAY_ALLOWED_ORIGINS' origins, lowercased as browsers send them; ValueError naming a bad entry."""
+    origins = set()
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        parts = urlsplit(entry)
+        bad_parts = parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
+        if parts.scheme not in ("http", "https") or not parts.netloc or bad_parts:
+            raise ValueError(
+                f"GATEWAY_ALLOWED_ORIGINS: {entry[:100]!r} is not an origin (scheme://host[:port], "
+                "e.g. https://chat.example.com)"
+            )
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused setting's error never quotes its value (a secret, a Redis URL's password).
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -84,6 +116,7 @@ class Settings(BaseSettings):
     # which is only allowed on a loopback address.
     api_keys: str = ""
     # The key of the admin API (/admin/keys, /admin/usage). Set, the gateway is never keyless.
+    # Both secrets below must be strong (weak_secret), or the gateway refuses to start.
     admin_key: str = ""
     # The secret that encrypts stored Claude credentials (any string; a long random one).
     secret_key: str = ""
@@ -95,6 +128,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Every Redis key the gateway writes starts with this (several gateways can share one Redis).
     redis_prefix: str = Field(default="claude-gateway:", min_length=1, max_length=100)
+
+    # Web pages that may call the gateway from a browser, by exact origin, comma-separated
+    # ("https://chat.example.com,http://localhost:3000"). Set, a request with any other Origin
+    # header is refused (403), keyed or keyless; the gateway's own console always may. Empty:
+    # keyless mode takes pages on any loopback origin, keyed mode any page with a key.
+    allowed_origins: str = ""
 
     # Let callers run their turns with their own Claude credential, sent per request in the
     # X-Claude-Credential header (never stored). Off: such a request gets 403.
@@ -201,6 +240,28 @@ class Settings(BaseSettings):
         if relative:
             raise ValueError(f"agent_read_dirs takes absolute paths, not {', '.join(relative)}")
         return value
+
+    @field_validator("admin_key", "secret_key")
+    @classmethod
+    def _check_strength(cls, value: str, info: ValidationInfo) -> str:
+        """The admin key opens every key's data; the secret key guards stored credentials: a
+        guessable one is refused at start, naming the variable."""
+        if value and weak_secret(value):
+            raise ValueError(
+                f"GATEWAY_{str(info.field_name).upper()} is too weak: use at least {MIN_SECRET_LENGTH} "
+                f"characters, at least {MIN_SECRET_KINDS} of them different (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
+
+    @cached_property
+    def allowed_origin_set(self) -> frozenset[str]:
+        return parse_origins(self.allowed_origins)
 
     @field_validator("history_mode")
     @classmethod

@@ -41,6 +41,7 @@ from .api import (
 )
 from .api.drain import DrainGuard
 from .api.keyless import KeylessGuard
+from .api.origins import OriginGuard
 from .api.rate_headers import RateHeaders
 from .api.respond import error_response
 from .batches import openai as openai_batches
@@ -57,6 +58,7 @@ from .gateway import Gateway
 from .observability.metrics import Metrics
 from .observability.requests import RequestLog, TurnNotes
 from .policy.keys import KeyService
+from .sessions.credential_names import CredentialNames
 from .sessions.registry import SessionRegistry
 from .sessions.responses import ResponseStore
 from .sessions.service import SessionService
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
     replicated = SharedSessions(shared, settings.session_ttl) if shared is not None else None
+    names = CredentialNames(settings.secret_key, store)
     service = SessionService(
         registry,
         engine,
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.busy_wait,
         workspaces,
         replicated,
+        names,
         turn_timeout=settings.request_timeout,
     )
     uploaded = open_files(settings, store, shared)
@@ -178,6 +182,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RateHeaders)
     if not settings.keyed:
         app.add_middleware(KeylessGuard)
+    if settings.allowed_origin_set:
+        app.add_middleware(OriginGuard, allowed=settings.allowed_origin_set)
     app.add_middleware(RequestLog, metrics=observed)  # sees every answer, refusals too
     if settings.demo:
         app.add_middleware(DemoHeader)  # outermost: on every answer

@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError
@@ -24,6 +24,11 @@ from ..engine.permissions import canonical
 from ..errors import GatewayError, invalid_request
 from .request import ClaudeCodeRequest, McpServerIn, PermissionModeName, Strict, ToolName
 
+MAX_TURNS, MAX_BUDGET_USD = 1000, 1_000_000  # a request's own ceilings (request.py)
+MAX_ENTRIES = 256  # of each list of a policy
+MAX_WORKSPACE_QUOTA_MB = 1024 * 1024  # 1 TiB
+Entry = Annotated[str, Field(max_length=2048)]
+
 
 class AgentPolicy(Strict):
     tools: list[ToolName] | None = Field(default=None, description="Built-in tools the key may enable; null: all.")
@@ -32,13 +37,20 @@ class AgentPolicy(Strict):
         default=None, description="Modes the key may ask for; null: all but bypassPermissions."
     )
     allow_bypass_permissions: bool = False
-    max_turns: int | None = Field(default=None, ge=1)
-    max_budget_usd: float | None = Field(default=None, gt=0)
-    mcp_urls: list[str] = Field(default_factory=list, description="URL prefixes the key's own MCP servers may use.")
-    allowed_domains: list[str] = Field(default_factory=list, description="Hosts commands may reach.")
+    # Bounded as a request's own claude_code fields are (request.py); lists and quota sanely.
+    max_turns: int | None = Field(default=None, ge=1, le=MAX_TURNS)
+    max_budget_usd: float | None = Field(default=None, gt=0, le=MAX_BUDGET_USD, allow_inf_nan=False)
+    mcp_urls: list[Entry] = Field(
+        default_factory=list, max_length=MAX_ENTRIES, description="URL prefixes the key's own MCP servers may use."
+    )
+    allowed_domains: list[Entry] = Field(
+        default_factory=list, max_length=MAX_ENTRIES, description="Hosts commands may reach."
+    )
     agents: bool = Field(default=True, description="The key may define subagents.")
-    disallowed_tools: list[str] = Field(default_factory=list, description="Always added to a request's.")
-    workspace_quota_mb: int | None = Field(default=None, ge=0)
+    disallowed_tools: list[Entry] = Field(
+        default_factory=list, max_length=MAX_ENTRIES, description="Always added to a request's."
+    )
+    workspace_quota_mb: int | None = Field(default=None, ge=0, le=MAX_WORKSPACE_QUOTA_MB)
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -1,12 +1,11 @@
 """The admin API (GATEWAY_ADMIN_KEY): managed keys and everyone's usage (GET /admin/usage).
 
 POST /admin/keys answers the new key once; nothing shows it again (only its digest is kept).
-DELETE revokes it at once: its next request gets 401, and its sessions and processes end.
+DELETE revokes it at once: its next request gets 401, and what it left goes (forget.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +16,7 @@ from ..policy.keys import public, tenant_of
 from ..policy.model import KeyCreate, KeyPatch
 from ..requests import parse, read_json
 from .deps import AdminDep, GatewayDep
+from .forget import forget_tenant
 from .usage import report, usage_period
 
 router = APIRouter(prefix="/admin", dependencies=[AdminDep])
@@ -48,8 +48,7 @@ async def update_key(key_id: str, request: Request, gateway: GatewayDep) -> dict
 @router.delete("/keys/{key_id}")
 async def revoke_key(key_id: str, gateway: GatewayDep) -> dict[str, Any]:
     await gateway.keys.revoke(key_id)
-    await gateway.sessions.end_tenant(tenant_of(key_id))
-    await asyncio.to_thread(gateway.workspaces.remove_tenant, tenant_of(key_id))  # its files go too
+    await forget_tenant(gateway, tenant_of(key_id))  # its sessions, batches, files, responses, workspaces
     return {"id": key_id, "object": "api_key.deleted", "deleted": True}
 
 

@@ -6,6 +6,8 @@ operator's account, so the port must be reachable from this machine's own progra
 - the peer must be loopback, even if someone starts uvicorn on 0.0.0.0 by hand;
 - the Host header must name loopback: a DNS-rebinding page reaches 127.0.0.1 under its own name;
 - a cross-origin Origin header means a web page is calling; browsers send it on every such POST.
+  A page on any loopback origin (another local port too) passes: GATEWAY_ALLOWED_ORIGINS
+  (origins.py) narrows that to the listed pages.
 
 What counts as loopback, and why `127.1` or `localhost.` do not, is in app/loopback.py. With API
 keys, the keys decide and this middleware is not installed (app/server.py).

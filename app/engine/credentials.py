@@ -33,7 +33,9 @@ VARIABLES: dict[str, str] = {"api_key": "ANTHROPIC_API_KEY", "oauth_token": "CLA
 LABELS: dict[str, str] = {"api_key": "Anthropic API key", "oauth_token": "Claude subscription token"}
 
 # Names a credential id with a key of this process alone: a folder name says nothing about the
-# credential to whoever reads it, and cannot be checked against guesses offline.
+# credential to whoever reads it, and cannot be checked against guesses offline. The id names this
+# process's CLI processes and config folders only: a session is bound to a credential by a name
+# every replica agrees on (sessions/credential_names.py).
 _ID_KEY = secrets.token_bytes(32)
 
 
@@ -46,7 +48,7 @@ class Credential:
 
     @property
     def id(self) -> str:
-        """A name of this credential, the same for the same credential while the gateway runs."""
+        """A name of this credential, the same for the same credential while this process runs."""
         message = f"{self.type}\0{self.value}".encode()
         return hmac.new(_ID_KEY, message, hashlib.sha256).hexdigest()[:32]
 

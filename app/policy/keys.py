@@ -5,14 +5,14 @@ a key of that entropy (no dictionary to try). A presented key is looked up by it
 request, so a revoked key fails at once, on every replica of a shared store. A key's tenant is
 `key-<id>`: stable across restarts, so its sessions and usage stay its own.
 
-A key's Claude credential is encrypted with Fernet under GATEWAY_SECRET_KEY (whose SHA-256 is the
-Fernet key: any string works, a long random one is meant) and decrypted only into the resolved
-caller (auth.Tenant.credential).
+A key's Claude credential is encrypted with Fernet under a key derived from GATEWAY_SECRET_KEY
+(app/policy/secret.py) and decrypted only into the resolved caller (auth.Tenant.credential). A
+record written under the older derivation (SHA-256 of the secret) is still read, and is written
+again under the new one whenever its key is changed (`update`).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -20,14 +20,15 @@ import secrets
 import time
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 
 from ..auth import ANONYMOUS, Tenant, key_matches, key_tenant
 from ..config import Settings
 from ..engine.credentials import Credential
 from ..errors import GatewayError, invalid_api_key, invalid_request
 from ..store import KeyRecord, Store
-from .model import POLICY_FIELDS, ClaudeCredentialIn, KeyCreate, KeyPatch, Policy
+from .model import POLICY_FIELDS, ClaudeCredentialIn, KeyCreate, KeyPatch, Policy, stored_policy
+from .secret import credential_fernet
 
 KEY_PREFIX = "sk-gw-"
 
@@ -49,7 +50,7 @@ class KeyService:
         self.settings = settings
         self.store = store
         secret = settings.secret_key
-        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())) if secret else None
+        self._fernet = credential_fernet(secret) if secret else None
 
     # --- who is calling -----------------------------------------------------------------------
     async def tenant(self, presented: str | None) -> Tenant:
@@ -83,7 +84,7 @@ class KeyService:
                 credential = Credential(data["type"], data["value"])
             except (AssertionError, InvalidToken):
                 unreadable = True  # the secret changed or is gone: its turns are refused, never the operator's
-        policy = Policy.model_validate(record.policy)
+        policy = stored_policy(record.policy)
         return Tenant(tenant_of(record.id), record.id, record.name, policy, credential, unreadable)
 
     # --- the admin API ------------------------------------------------------------------------
@@ -116,7 +117,13 @@ class KeyService:
             record.name = changes["name"]
         if "claude_credential" in patch.model_fields_set:
             record.credential = self._encrypt(patch.claude_credential)
-        policy = {**record.policy, **{k: v for k, v in changes.items() if k in POLICY_FIELDS}}
+        elif record.credential is not None and self._fernet is not None:
+            try:  # written again under the newest derivation (a no-op's cost for a current one)
+                record.credential = self._fernet.rotate(record.credential.encode()).decode()
+            except InvalidToken:
+                pass  # unreadable (the secret changed): kept as it is, the admin may set it again
+        stored = stored_policy(record.policy).model_dump()
+        policy = {**stored, **{k: v for k, v in changes.items() if k in POLICY_FIELDS}}
         if policy.get("budget_period") is None:
             policy["budget_period"] = "month"
         if policy.get("agent_mode") is None:

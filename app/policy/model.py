@@ -7,11 +7,44 @@ Every limit is optional; None means none. `budget_usd` and `token_budget` count 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..agent.policy import AgentPolicy
+from ..agent.policy import MAX_BUDGET_USD as AGENT_MAX_BUDGET_USD
+from ..agent.policy import MAX_TURNS, MAX_WORKSPACE_QUOTA_MB, AgentPolicy
+
+# Every number an admin sets has a ceiling far above any real use and far below what breaks a
+# 64-bit counter or a sum (rpm 10**26 and budget_usd 1e308 used to be accepted): past it, 400
+# naming the field. Floats must be finite (JSON's Infinity and NaN, which Python reads, too).
+MAX_RPM = 1_000_000
+MAX_RUNNING = 10_000  # max_concurrent, max_processes
+MAX_SESSIONS = 1_000_000
+MAX_BUDGET_USD = 10_000_000.0
+MAX_TOKEN_BUDGET = 10**12
+MAX_NAMES = 256  # entries of a key's models and mcp_servers lists
+MAX_NAME_LENGTH = 256
+
+Rpm = Annotated[int, Field(ge=1, le=MAX_RPM)]
+Running = Annotated[int, Field(ge=1, le=MAX_RUNNING)]
+Sessions = Annotated[int, Field(ge=1, le=MAX_SESSIONS)]
+BudgetUsd = Annotated[float, Field(ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False)]
+TokenBudget = Annotated[int, Field(ge=0, le=MAX_TOKEN_BUDGET)]
+Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
+Names = Annotated[list[Name], Field(max_length=MAX_NAMES)]
+CEILINGS: dict[str, float] = {
+    "rpm": MAX_RPM,
+    "max_concurrent": MAX_RUNNING,
+    "max_processes": MAX_RUNNING,
+    "max_sessions": MAX_SESSIONS,
+    "budget_usd": MAX_BUDGET_USD,
+    "token_budget": MAX_TOKEN_BUDGET,
+}
+AGENT_CEILINGS: dict[str, float] = {
+    "max_turns": MAX_TURNS,
+    "max_budget_usd": AGENT_MAX_BUDGET_USD,
+    "workspace_quota_mb": MAX_WORKSPACE_QUOTA_MB,
+}
 
 
 class Strict(BaseModel):
@@ -27,17 +60,17 @@ class ClaudeCredentialIn(Strict):
 
 
 class Policy(Strict):
-    models: list[str] | None = Field(default=None, description="Models the key may use (names or aliases).")
-    rpm: int | None = Field(default=None, ge=1, description="Requests per minute.")
-    max_concurrent: int | None = Field(default=None, ge=1, description="Turns running at once.")
-    max_processes: int | None = Field(default=None, ge=1, description="Claude processes the key may hold.")
-    max_sessions: int | None = Field(default=None, ge=1, description="Sessions the key may keep.")
-    budget_usd: float | None = Field(default=None, ge=0, description="USD per budget period.")
+    models: Names | None = Field(default=None, description="Models the key may use (names or aliases).")
+    rpm: Rpm | None = Field(default=None, description="Requests per minute.")
+    max_concurrent: Running | None = Field(default=None, description="Turns running at once.")
+    max_processes: Running | None = Field(default=None, description="Claude processes the key may hold.")
+    max_sessions: Sessions | None = Field(default=None, description="Sessions the key may keep.")
+    budget_usd: BudgetUsd | None = Field(default=None, description="USD per budget period.")
     budget_period: Literal["day", "month"] = "month"
-    token_budget: int | None = Field(default=None, ge=0, description="Tokens per budget period.")
+    token_budget: TokenBudget | None = Field(default=None, description="Tokens per budget period.")
     agent_mode: bool = False
     agent: AgentPolicy | None = Field(default=None, description="Agent mode's caps and defaults (README).")
-    mcp_servers: list[str] | None = Field(default=None, description="The gateway's MCP servers it may use; null: all.")
+    mcp_servers: Names | None = Field(default=None, description="The gateway's MCP servers it may use; null: all.")
     request_credentials: bool = Field(
         default=False, description="The key may send its own Claude credential per request (X-Claude-Credential)."
     )
@@ -57,19 +90,37 @@ class KeyPatch(Strict):
     """Fields to change; a limit set to null is lifted, a credential set to null removed."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    models: list[str] | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
-    max_processes: int | None = Field(default=None, ge=1)
-    max_sessions: int | None = Field(default=None, ge=1)
-    budget_usd: float | None = Field(default=None, ge=0)
+    models: Names | None = None
+    rpm: Rpm | None = None
+    max_concurrent: Running | None = None
+    max_processes: Running | None = None
+    max_sessions: Sessions | None = None
+    budget_usd: BudgetUsd | None = None
     budget_period: Literal["day", "month"] | None = None
-    token_budget: int | None = Field(default=None, ge=0)
+    token_budget: TokenBudget | None = None
     agent_mode: bool | None = None
     agent: AgentPolicy | None = None
-    mcp_servers: list[str] | None = None
+    mcp_servers: Names | None = None
     request_credentials: bool | None = None
     claude_credential: ClaudeCredentialIn | None = None
 
 
 POLICY_FIELDS = tuple(Policy.model_fields)
+
+
+def stored_policy(data: dict[str, Any]) -> Policy:
+    """A policy as the store keeps it. One written before the ceilings may hold a number above
+    one: it counts as the ceiling (as unlimited as it meant), so that its key keeps working."""
+    policy = _clamped(data, CEILINGS)
+    if isinstance(policy.get("agent"), dict):
+        policy["agent"] = _clamped(policy["agent"], AGENT_CEILINGS)
+    return Policy.model_validate(policy)
+
+
+def _clamped(data: dict[str, Any], ceilings: dict[str, float]) -> dict[str, Any]:
+    clamped = dict(data)
+    for name, ceiling in ceilings.items():
+        value = clamped.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not value <= ceiling:
+            clamped[name] = type(value)(ceiling) if value > ceiling else None  # NaN: no limit, as it acted
+    return clamped

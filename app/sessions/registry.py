@@ -6,7 +6,7 @@ whose served history its messages extend (same tenant, model and system prompt),
 over the messages. Because the chain covers the assistant turns the gateway produced, a client
 can only continue a conversation whose answers it was given.
 
-A session is bound to the Claude credential it ran with (by `Credential.id`, never the value):
+A session is bound to the Claude credential it ran with (by its name, credential_names.py, never the value):
 a stateless history only continues a session of the same credential, and a named session that
 has served a turn refuses another credential (409) instead of moving its conversation over.
 """

@@ -152,6 +152,13 @@ class ResponseStore:
         await self._settled()  # a response of it may be on its way to the store
         await self._store.forget_session(uid)
 
+    async def delete_tenant(self, tenant: str) -> None:
+        """Every response of `tenant`, here and in the store (its key was revoked)."""
+        await self._settled()  # its writes under way must not land after the delete
+        for response_id in [k for k, v in self._items.items() if v.tenant == tenant]:
+            self._drop(response_id)
+        await self._store.delete_tenant_responses(tenant)
+
     async def expire(self) -> None:
         now = self._clock()
         for response_id in [k for k, v in self._items.items() if not self._fresh(v.stored_at, now)]:

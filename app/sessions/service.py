@@ -26,6 +26,7 @@ from ..shared.counters import RedisCounters
 from ..store import Store
 from ..store.null import NullStore
 from ..translate.common import check_tool_results
+from .credential_names import CredentialNames
 from .errors import credential_mismatch, session_busy, session_exists, session_not_found
 from .locks import acquire_within
 from .registry import SessionRegistry
@@ -51,6 +52,7 @@ class SessionService:
         turn_wait: float = 10.0,
         workspaces: Workspaces | None = None,
         shared: SharedSessions | None = None,
+        credential_names: CredentialNames | None = None,
         turn_timeout: float = 600.0,
     ) -> None:
         self.registry = registry
@@ -59,6 +61,8 @@ class SessionService:
         self.engine = engine
         self.busy_wait = busy_wait
         store = store or NullStore()
+        # What binds a session to its caller's credential, the same on every replica (409 otherwise).
+        self.credential_names = credential_names or CredentialNames("", store)
         # A key's max_concurrent waits like a busy gateway; with replicas, its limits count in Redis.
         self.limits = Limits(store, turn_wait, RedisCounters(shared.shared) if shared else None, turn_timeout)
         self.ledger = Ledger(store, getattr(engine, "known_models", None))
@@ -230,7 +234,7 @@ class SessionService:
         it served with (registry.py): a named one refuses another (409) once it has served a turn.
         """
         model = turn.model or "default"
-        credential = turn.credential.id if turn.credential else None
+        credential = await self.credential_names.of(turn.credential)
         # With replicas, Redis counts a key's sessions (make_room below); this replica's registry
         # only holds copies of those it ran lately.
         shared_limit, limit = limit or self.registry.max_per_tenant, limit if self.shared is None else sys.maxsize

@@ -48,7 +48,7 @@ class Session:
     uid: str = field(default_factory=lambda: secrets.token_hex(16))  # unique across tenants
     gone: bool = False  # ended (deleted, expired); a turn still running on it records nothing
     continuation_key: tuple[str, ...] | None = None  # where it is listed as a continuation
-    credential: str | None = None  # Credential.id of the caller's own credential; None: the operator's
+    credential: str | None = None  # the name (credential_names.py) of the caller's own credential; None: the operator's
     # With replicas (shared.py): how many of `messages` Redis has, where Redis lists it as a
     # continuation, and the turn lock this replica holds there.
     stored: int = 0

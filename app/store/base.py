@@ -183,7 +183,7 @@ class Store(Protocol):
         ...
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
-        """Revoke a live key; False if there is none of that id."""
+        """Revoke a live key, dropping its stored credential; False if there is none of that id."""
         ...
 
     async def record(self, entry: UsageEntry, holds: Sequence[str] = ()) -> None:
@@ -219,6 +219,11 @@ class Store(Protocol):
         counted whole. Raises BucketWidthUnsupported for a width the ledger does not keep."""
         ...
 
+    async def shared_secret(self, name: str) -> bytes:
+        """32 random bytes made on the first call for `name` and kept: every later call, on any
+        replica and after a restart, gets the same (what GATEWAY_SECRET_KEY gives when it is set)."""
+        ...
+
     def close(self) -> None: ...
 
     async def ping(self) -> None:
@@ -234,6 +239,10 @@ class Store(Protocol):
 
     async def forget_session(self, session: str) -> None:
         """Drop the messages of the responses a deleted session served (the responses stay)."""
+        ...
+
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        """Delete every stored response of `tenant` (its key was revoked)."""
         ...
 
     async def expire_responses(self, before: float) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 from .base import BucketTotal, KeyRecord, Reservation, Reserved, ResponseRecord, Spent, UsageEntry, UsageTotal
 
 
 class NullStore:
+    def __init__(self) -> None:
+        self._secrets: dict[str, bytes] = {}  # kept by this instance alone: it keeps nothing else either
+
     async def add_key(self, key: KeyRecord) -> None:
         return None
 
@@ -61,8 +65,14 @@ class NullStore:
     async def forget_session(self, session: str) -> None:
         return None
 
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        return None
+
     async def expire_responses(self, before: float) -> None:
         return None
+
+    async def shared_secret(self, name: str) -> bytes:
+        return self._secrets.setdefault(name, secrets.token_bytes(32))
 
     def close(self) -> None:
         return None

@@ -8,6 +8,7 @@ of a gateway sees the same (GATEWAY_REDIS_URL; app/shared/redis.py gives the cli
     P resp:<id>              hash: a stored response (`messages` absent once its session is gone)
     P resp-session:<uid>     set: the ids of the responses a session served (forget_session)
     P resp-stored            zset: response ids by stored_at (expire_responses: no scan)
+    P secret:<name>          string: a random key made once (shared_secret), kept without expiry
     P ledger:*               the usage ledger's counters (redis_ledger.py)
 
 Every write that touches more than one key is one Lua script (a key's record and its digest index,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +59,7 @@ return 1
 REVOKE_KEY = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'revoked', ARGV[2])
+redis.call('HDEL', KEYS[1], 'credential')
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
@@ -111,6 +114,15 @@ class RedisStore(RedisLedger):
 
     async def ping(self) -> None:
         await reply(self.redis.ping())
+
+    async def shared_secret(self, name: str) -> bytes:
+        """SET NX, then GET: the first replica's bytes win, every replica reads those."""
+        key = self.shared.key("secret", name)
+        await self.redis.set(key, secrets.token_bytes(32), nx=True)
+        value = await self.redis.get(key)
+        if value is None:  # deleted by hand between the two calls
+            raise RuntimeError(f"the shared secret {key} vanished; retry")
+        return bytes(value)
 
     # --- keys ---------------------------------------------------------------------------------
     async def add_key(self, key: KeyRecord) -> None:
@@ -189,6 +201,23 @@ class RedisStore(RedisLedger):
 
     async def forget_session(self, session: str) -> None:
         await self._forget([self.shared.key("resp-session", session)], [self._response("")])
+
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        """A walk over every stored response (their zset, a page at a time), reading each one's
+        tenant: no index by tenant is kept for a rare admin action."""
+        stored, start = self.shared.key("resp-stored"), 0
+        while True:
+            ids = [i.decode() for i in await self.redis.zrange(stored, start, start + EXPIRE_BATCH - 1)]
+            pipe = self.redis.pipeline(transaction=False)
+            for response_id in ids:
+                pipe.hget(self._response(response_id), "tenant")
+            owners = await pipe.execute()
+            theirs = [i for i, owner in zip(ids, owners, strict=True) if owner == tenant.encode()]
+            if theirs:
+                await self._drop_responses(theirs)
+            if len(ids) < EXPIRE_BATCH:
+                return
+            start += EXPIRE_BATCH - len(theirs)
 
     async def expire_responses(self, before: float) -> None:
         stored = self.shared.key("resp-stored")

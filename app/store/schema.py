@@ -144,6 +144,14 @@ holds = Table(
 )
 
 
+secrets = Table(
+    "gateway_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+
 def _v1(connection: Connection) -> None:
     """Keys and the usage ledger (with its indexes)."""
     keys.create(connection)
@@ -184,7 +192,12 @@ def _v7(connection: Connection) -> None:
     holds.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(connection: Connection) -> None:
+    """Random keys made once and kept for every later start (Store.shared_secret)."""
+    secrets.create(connection, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 def migrate(connection: Connection) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets as random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,7 +34,7 @@ from .base import (
     bucket_span,
 )
 from .schema import holds as budget_holds
-from .schema import keys, migrate, responses, usage
+from .schema import keys, migrate, responses, secrets, usage
 
 T = TypeVar("T")
 DATABASE = "gateway.db"
@@ -86,6 +87,17 @@ class SqliteStore:
 
         return await asyncio.to_thread(in_thread)
 
+    async def shared_secret(self, name: str) -> bytes:
+        """Inserted unless there, then read, in one transaction: two starts at once keep one."""
+        insert = secrets.insert().prefix_with("OR IGNORE").values(name=name, value=random.token_bytes(32))
+        query = select(secrets.c.value).where(secrets.c.name == name)
+
+        def work(connection: Connection) -> bytes:
+            connection.execute(insert)
+            return bytes(connection.execute(query).scalar_one())
+
+        return await self._run(work)
+
     # --- keys ---------------------------------------------------------------------------------
     async def add_key(self, key: KeyRecord) -> None:
         row = _key_row(key)
@@ -110,7 +122,8 @@ class SqliteStore:
         await self._run(lambda c: c.execute(statement))
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
-        statement = keys.update().where(keys.c.id == key_id, keys.c.revoked.is_(None)).values(revoked=at)
+        live = keys.c.id == key_id, keys.c.revoked.is_(None)
+        statement = keys.update().where(*live).values(revoked=at, credential=None)
         return await self._run(lambda c: c.execute(statement).rowcount > 0)
 
     # --- stored responses ---------------------------------------------------------------------
@@ -139,6 +152,9 @@ class SqliteStore:
     async def forget_session(self, session: str) -> None:
         statement = responses.update().where(responses.c.session == session).values(messages=None)
         await self._run(lambda c: c.execute(statement))
+
+    async def delete_tenant_responses(self, tenant: str) -> None:
+        await self._run(lambda c: c.execute(responses.delete().where(responses.c.tenant == tenant)))
 
     async def expire_responses(self, before: float) -> None:
         await self._run(lambda c: c.execute(responses.delete().where(responses.c.stored_at < before)))

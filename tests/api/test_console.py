@@ -10,7 +10,7 @@ import re
 from app.api.console import FILES
 from tests.support import ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -18,7 +18,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 async def test_the_page_and_its_files_are_served_under_a_strict_policy(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     page = await client.get("/console")  # public: it holds no data, the APIs it calls need a key
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
@@ -46,7 +46,7 @@ def test_the_page_runs_no_inline_code_and_inserts_no_html():
 
 
 async def test_me_names_the_admin_a_managed_key_an_unmanaged_key_or_nobody(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="plain-key")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="plain-key")
     assert (await client.get("/v1/me", headers=ADMIN)).json() == {
         "object": "caller",
         "admin": True,
@@ -69,7 +69,7 @@ async def test_me_names_the_admin_a_managed_key_an_unmanaged_key_or_nobody(gatew
 
 
 async def test_the_admin_sees_the_whole_pool_and_every_session_a_key_only_its_own(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     ann, bob = [
         (await client.post("/admin/keys", json={"name": name}, headers=ADMIN)).json() for name in ("ann", "bob")
     ]
@@ -93,7 +93,7 @@ async def test_the_admin_sees_the_whole_pool_and_every_session_a_key_only_its_ow
 
 async def test_the_admin_sees_whose_claude_credential_a_key_only_that_there_is_one(gateway, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     operator = await client.get("/v1/auth/status", headers=ADMIN)
     assert operator.json()["claude_code"]["account"] and "sk-ant-secret" not in operator.text
     ann = (await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()
@@ -102,7 +102,7 @@ async def test_the_admin_sees_whose_claude_credential_a_key_only_that_there_is_o
 
 
 async def test_the_latest_failed_turns_are_listed_for_the_admin(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     ann = (await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()
     key = bearer(ann["key"])
     assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=key)).status_code == 200

@@ -10,7 +10,7 @@ import pytest
 from app.agent.workspace import Workspaces
 from tests.support import ask, make_client
 
-ANN, BOB, ADMIN = "ann-key", "bob-key", "admin-key"
+ANN, BOB, ADMIN = "ann-key", "bob-key", "admin-key-0123456789abcdef-0123456789"
 
 
 def auth(key: str = ANN) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support import ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 JSON = {"Content-Type": "application/json"}
 
 BAD_BODIES = [
@@ -93,7 +93,9 @@ def assert_client_error(response, status: int | None = None) -> dict:
 @pytest.fixture
 async def admin(gateway):
     """(client, a managed key's id, headers for a key that may send its own credential)."""
-    client, _, _ = await gateway(admin_key="admin-secret", secret_key="s" * 40)
+    client, _, _ = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789", secret_key="secret-0123456789abcdef-0123456789"
+    )
     created = await client.post("/admin/keys", json={"name": "hostile", "request_credentials": True}, headers=ADMIN)
     assert created.status_code == 201, created.text
     key = created.json()

@@ -10,7 +10,7 @@ from app.policy.keys import KeyService
 from app.store import open_store
 from tests.support import ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -24,7 +24,7 @@ async def new_key(client, **body) -> dict:
 
 
 async def test_a_created_key_is_shown_once_and_works(gateway, data_dir):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = await new_key(client, models=["sonnet"], rpm=10)
     assert created["key"].startswith("sk-gw-") and created["id"].startswith("gk_")
     assert created["policy"]["models"] == ["sonnet"] and created["policy"]["rpm"] == 10
@@ -42,7 +42,7 @@ async def test_a_created_key_is_shown_once_and_works(gateway, data_dir):
 
 
 async def test_an_admin_key_makes_the_gateway_keyed(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="static-key")
     assert (await client.post("/v1/chat/completions", json=ask("hi"))).status_code == 401
     unknown = await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer("sk-gw-nope"))
     assert unknown.status_code == 401 and unknown.json()["error"]["code"] == "invalid_api_key"
@@ -59,7 +59,7 @@ async def test_the_admin_api_is_off_without_an_admin_key(gateway):
 
 
 async def test_bad_policies_get_a_clear_400_in_openais_envelope(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     for body, param in [
         ({"rpm": 0, "name": "x"}, "rpm"),
         ({"budget_period": "week", "name": "x"}, "budget_period"),
@@ -76,7 +76,7 @@ async def test_bad_policies_get_a_clear_400_in_openais_envelope(gateway):
 
 
 async def test_patch_changes_and_lifts_limits(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = await new_key(client, rpm=5, budget_usd=1.5)
     patched = await client.patch(f"/admin/keys/{created['id']}", json={"rpm": None, "max_sessions": 2}, headers=ADMIN)
     assert patched.status_code == 200, patched.text
@@ -85,12 +85,14 @@ async def test_patch_changes_and_lifts_limits(gateway):
 
 
 async def test_a_credential_is_refused_without_the_secret_and_stored_encrypted_with_it(gateway, data_dir):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     credential = {"type": "api_key", "value": "sk-ant-owner-credential"}
     refused = await client.post("/admin/keys", json={"name": "x", "claude_credential": credential}, headers=ADMIN)
     assert refused.status_code == 400 and "GATEWAY_SECRET_KEY" in refused.json()["error"]["message"]
 
-    client, _, settings = await gateway(admin_key="admin-secret", secret_key="server-secret")
+    client, _, settings = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789", secret_key="server-secret-0123456789abcdef-0123456789"
+    )
     created = await new_key(client, claude_credential=credential)
     assert created["has_claude_credential"] is True and "sk-ant-owner" not in str(created)
     with sqlite3.connect(data_dir / "gateway.db") as db:
@@ -103,7 +105,7 @@ async def test_a_credential_is_refused_without_the_secret_and_stored_encrypted_w
 
 
 async def test_revoking_a_key_ends_its_sessions_and_its_next_request_gets_401(gateway):
-    client, engine, _ = await gateway(admin_key="admin-secret")
+    client, engine, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = await new_key(client)
     other = await new_key(client)
     headers = {**bearer(created["key"]), "X-Session-Id": "mine"}
@@ -120,9 +122,11 @@ async def test_revoking_a_key_ends_its_sessions_and_its_next_request_gets_401(ga
 
 
 async def test_keys_survive_a_restart(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = await new_key(client, rpm=7)
-    client, _, _ = await gateway(admin_key="admin-secret")  # a second app on the same data folder
+    client, _, _ = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789"
+    )  # a second app on the same data folder
     assert (await client.get(f"/admin/keys/{created['id']}", headers=ADMIN)).json()["policy"]["rpm"] == 7
     assert (
         await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(created["key"]))
@@ -135,9 +139,13 @@ def engine_sessions(client):
 
 
 async def test_a_stored_credential_that_cannot_be_decrypted_refuses_turns_never_serving_the_operators(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", secret_key="first-secret")
+    client, _, _ = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789", secret_key="first-secret-0123456789abcdef-0123456789"
+    )
     created = await new_key(client, claude_credential={"type": "api_key", "value": "sk-ant-owner-credential"})
-    client, _, _ = await gateway(admin_key="admin-secret", secret_key="another-secret")  # the secret changed
+    client, _, _ = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789", secret_key="another-secret-0123456789abcdef-0123456789"
+    )  # the secret changed
     turn = await client.post("/v1/messages", json=anthropic_ask("hi"), headers=bearer(created["key"]))
     assert turn.status_code == 503, turn.text
     assert turn.json()["type"] == "error"  # Anthropic's envelope

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -179,7 +179,7 @@ async def test_requests_not_run_within_the_completion_window_expire(gateway):
 
 
 async def test_a_request_over_the_keys_budget_is_errored_with_the_budget_error(gateway, data_dir):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = await client.post("/admin/keys", json={"name": "small", "token_budget": 10}, headers=ADMIN)
     key = created.json()["key"]
     made = await create(client, batch_of("first", "second"), bearer(key))
@@ -191,7 +191,7 @@ async def test_a_request_over_the_keys_budget_is_errored_with_the_budget_error(g
 
 
 async def test_a_revoked_keys_remaining_requests_are_errored(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = (await client.post("/admin/keys", json={"name": "gone"}, headers=ADMIN)).json()
     made = await create(client, batch_of("[[slow]] a b c d e f g h", "b", "c"), bearer(created["key"]))
     await client.delete(f"/admin/keys/{created['id']}", headers=ADMIN)

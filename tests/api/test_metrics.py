@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 TOKEN = {"Authorization": "Bearer metrics-secret"}
 MESSAGE = {"model": "sonnet", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -37,7 +37,7 @@ def value(samples, name: str, **labels) -> float:
 
 
 async def test_counters_match_the_requests_sent_and_the_ledger(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     key = bearer((await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()["key"])
     assert (await client.post("/v1/chat/completions", json=ask("one"), headers=key)).status_code == 200
     streamed = await client.post("/v1/chat/completions", json=ask("two", stream=True), headers=key)
@@ -101,7 +101,9 @@ async def test_a_full_pool_is_counted_as_a_wait_and_a_gateway_busy_answer(gatewa
 
 
 async def test_only_the_admin_key_or_the_metrics_token_reads_metrics(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", metrics_token="metrics-secret", api_keys="static-key")
+    client, _, _ = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789", metrics_token="metrics-secret", api_keys="static-key"
+    )
     await scrape(client, ADMIN)
     await scrape(client, TOKEN)
     for headers in ({}, bearer("static-key"), bearer("wrong"), {"x-api-key": "static-key"}):
@@ -127,7 +129,7 @@ async def test_a_keyless_gateway_serves_metrics_to_this_machine_unless_a_token_i
 
 async def test_the_key_label_is_there_only_when_turned_on(gateway):
     for on in (False, True):
-        client, _, _ = await gateway(admin_key="admin-secret", metrics_key_label=on)
+        client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", metrics_key_label=on)
         key = bearer((await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()["key"])
         assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=key)).status_code == 200
         samples = await scrape(client)
@@ -154,7 +156,7 @@ async def test_a_model_name_the_client_made_up_never_becomes_a_label(gateway):
 async def test_the_reports_are_their_own_door(gateway):
     """The Admin-API style reports (/v1/organizations) are a route family of their own, not lumped
     with the unknown paths scanners try ("other")."""
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     report = await client.get("/v1/organizations/cost_report?starting_at=2026-03-01T00:00:00Z", headers=ADMIN)
     assert report.status_code == 200
     assert (await client.get("/v1/nothing", headers=ADMIN)).status_code == 404
@@ -166,7 +168,7 @@ async def test_the_reports_are_their_own_door(gateway):
 async def test_files_and_batches_are_doors_of_their_own(gateway):
     """/v1/files, /v1/batches and /v1/messages/batches (not "messages": no turn runs there) are route
     families of their own."""
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="static-key")
     key = {"Authorization": "Bearer static-key"}
     assert (await client.get("/v1/files", headers=key)).status_code == 200
     assert (await client.get("/v1/batches", headers=key)).status_code == 200

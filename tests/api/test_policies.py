@@ -7,7 +7,7 @@ import asyncio
 
 from tests.support import ask, wait_until
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 def bearer(key: str, **extra: str) -> dict[str, str]:
@@ -28,7 +28,7 @@ def anthropic(text: str, model: str = "sonnet") -> dict:
 
 
 async def test_a_model_outside_the_keys_list_is_404_in_each_doors_envelope(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     limited, free = await keys(client, {"models": ["haiku"]}, {})
     chat = await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(limited))
     assert chat.status_code == 404 and chat.json()["error"]["code"] == "model_not_found", chat.text
@@ -46,7 +46,7 @@ async def test_a_model_outside_the_keys_list_is_404_in_each_doors_envelope(gatew
 
 
 async def test_past_rpm_429_with_retry_after_and_rate_headers_on_every_response(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     limited, free = await keys(client, {"rpm": 2}, {})
     first = await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(limited))
     assert first.status_code == 200
@@ -69,7 +69,7 @@ async def test_past_rpm_429_with_retry_after_and_rate_headers_on_every_response(
 
 
 async def test_a_spent_budget_is_429_insufficient_quota_saying_what_was_spent_and_when_it_resets(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     dollars, tokens, free = await keys(
         client, {"budget_usd": 0.000001, "budget_period": "day"}, {"token_budget": 10}, {}
     )
@@ -86,7 +86,7 @@ async def test_a_spent_budget_is_429_insufficient_quota_saying_what_was_spent_an
 
 
 async def test_max_sessions_overrides_the_gateways_per_key_cap(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     one, free = await keys(client, {"max_sessions": 1}, {})
     first = await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(one, **{"X-Session-Id": "a"}))
     assert first.status_code == 200
@@ -100,7 +100,7 @@ async def test_max_sessions_overrides_the_gateways_per_key_cap(gateway):
 
 
 async def test_max_processes_evicts_the_keys_own_idle_processes_only(gateway):
-    client, engine, _ = await gateway(admin_key="admin-secret", spare_processes=0)
+    client, engine, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", spare_processes=0)
     one, free = await keys(client, {"max_processes": 1}, {})
     b = await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(free, **{"X-Session-Id": "b"}))
     assert b.status_code == 200
@@ -116,7 +116,7 @@ async def test_max_processes_evicts_the_keys_own_idle_processes_only(gateway):
 
 
 async def test_past_max_concurrent_a_turn_waits_then_429_and_a_cut_short_turn_is_in_the_ledger(gateway):
-    client, engine, _ = await gateway(admin_key="admin-secret", busy_wait=0.2)
+    client, engine, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", busy_wait=0.2)
     [one] = await keys(client, {"max_concurrent": 1})
     hanging = asyncio.create_task(client.post("/v1/chat/completions", json=ask("[[hang]]"), headers=bearer(one)))
     assert await asyncio.to_thread(wait_until, lambda: any(p.in_turn for p in engine.pool.processes))

@@ -15,7 +15,7 @@ from app.engine.types import Event, Turn
 from app.server import create_app
 from tests.support import ScriptedEngine, ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 class GatedEngine(ScriptedEngine):
@@ -40,7 +40,12 @@ async def replicas(redis_url):
     def start(**settings) -> tuple[httpx.AsyncClient, GatedEngine]:
         engine = GatedEngine()
         engine.gate.set()
-        values = {"redis_url": redis_url, "redis_prefix": "test-replicas:", "admin_key": "admin-secret", **settings}
+        values = {
+            "redis_url": redis_url,
+            "redis_prefix": "test-replicas:",
+            "admin_key": "admin-secret-0123456789abcdef-0123456789",
+            **settings,
+        }
         app = create_app(Settings(_env_file=None, **values), engine)
         apps.append(app)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), engine

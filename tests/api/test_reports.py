@@ -16,7 +16,10 @@ import pytest
 from app.store import UsageEntry
 from tests.support import ask, make_client
 
-ADMIN = {"x-api-key": "admin-secret", "anthropic-version": "2023-06-01"}  # as Anthropic's admin clients send it
+ADMIN = {
+    "x-api-key": "admin-secret-0123456789abcdef-0123456789",
+    "anthropic-version": "2023-06-01",
+}  # as Anthropic's admin clients send it
 USAGE = "/v1/organizations/usage_report/messages"
 COST = "/v1/organizations/cost_report"
 HOUR, DAY = 3600, 86400
@@ -32,14 +35,20 @@ def today() -> str:
 
 
 async def test_the_reports_add_up_to_what_real_turns_recorded(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")
-    ann = (await client.post("/admin/keys", json={"name": "ann"}, headers=bearer("admin-secret"))).json()
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="static-key")
+    ann = (
+        await client.post(
+            "/admin/keys", json={"name": "ann"}, headers=bearer("admin-secret-0123456789abcdef-0123456789")
+        )
+    ).json()
     for key in (ann["key"], ann["key"], "static-key"):
         assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(key))).status_code == 200
     message = {"model": "sonnet", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
     assert (await client.post("/v1/messages", json=message, headers=bearer(ann["key"]))).status_code == 200
 
-    ledger = (await client.get("/admin/usage?group_by=key", headers=bearer("admin-secret"))).json()
+    ledger = (
+        await client.get("/admin/usage?group_by=key", headers=bearer("admin-secret-0123456789abcdef-0123456789"))
+    ).json()
     by_key = {group["key"]: group for group in ledger["by_key"]}
     query = {"starting_at": today(), "group_by[]": ["api_key_id", "model"]}
     report = (await client.get(USAGE, params=query, headers=ADMIN)).json()
@@ -65,7 +74,9 @@ async def test_the_reports_add_up_to_what_real_turns_recorded(gateway):
 @pytest.mark.parametrize("shared", [False, True], ids=["sqlite", "redis"])
 async def test_paging_walks_every_hour_bucket_once_and_the_sums_match(shared, request, tmp_path):
     settings = {"redis_url": request.getfixturevalue("redis_url")} if shared else {}
-    client, _ = make_client(admin_key="admin-secret", data_dir=str(tmp_path / "data"), **settings)
+    client, _ = make_client(
+        admin_key="admin-secret-0123456789abcdef-0123456789", data_dir=str(tmp_path / "data"), **settings
+    )
     gateway = client._transport.app.state.gateway
     recorded = 0
     for hour in range(0, 48, 5):  # every fifth hour over two days, one a batch turn
@@ -105,11 +116,13 @@ async def test_paging_walks_every_hour_bucket_once_and_the_sums_match(shared, re
 
 
 async def test_the_reports_take_the_admin_key_only(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="static-key")
     for path in (USAGE, COST):
         params = {"starting_at": today()}
         assert (await client.get(path, params=params, headers=ADMIN)).status_code == 200
-        assert (await client.get(path, params=params, headers=bearer("admin-secret"))).status_code == 200
+        assert (
+            await client.get(path, params=params, headers=bearer("admin-secret-0123456789abcdef-0123456789"))
+        ).status_code == 200
         for headers in ({}, bearer("static-key"), {"x-api-key": "wrong"}):
             refused = await client.get(path, params=params, headers=headers)
             assert refused.status_code == 401
@@ -137,7 +150,7 @@ async def test_the_reports_take_the_admin_key_only(gateway):
     ],
 )
 async def test_bad_report_queries_get_a_400_in_anthropics_envelope(path, params, tmp_path):
-    client, _ = make_client(admin_key="admin-secret", data_dir=str(tmp_path / "data"))
+    client, _ = make_client(admin_key="admin-secret-0123456789abcdef-0123456789", data_dir=str(tmp_path / "data"))
     answer = await client.get(path, params=params, headers=ADMIN)
     assert answer.status_code == 400
     assert answer.json()["type"] == "error" and answer.json()["error"]["type"] == "invalid_request_error"
@@ -145,7 +158,7 @@ async def test_bad_report_queries_get_a_400_in_anthropics_envelope(path, params,
 
 
 async def test_filters_keep_only_the_matching_turns(tmp_path):
-    client, _ = make_client(admin_key="admin-secret", data_dir=str(tmp_path / "data"))
+    client, _ = make_client(admin_key="admin-secret-0123456789abcdef-0123456789", data_dir=str(tmp_path / "data"))
     store = client._transport.app.state.gateway.store
     await store.record(UsageEntry(MAR_1, "gk_1", "key-gk_1", None, "sonnet", "chat", output_tokens=1))
     await store.record(UsageEntry(MAR_1, "gk_2", "key-gk_2", None, "opus", "batch", output_tokens=10))
@@ -169,11 +182,11 @@ async def test_the_anthropic_client_reads_the_report_with_its_admin_key(tmp_path
     """The anthropic package has no typed method for these Admin API reports (its
     beta.organization.analytics ones are the Enterprise analytics API): its generic get() sends
     the admin key as x-api-key, and a bad query raises its BadRequestError."""
-    client, _ = make_client(admin_key="admin-secret", data_dir=str(tmp_path / "data"))
+    client, _ = make_client(admin_key="admin-secret-0123456789abcdef-0123456789", data_dir=str(tmp_path / "data"))
     app = client._transport.app
     admin = anthropic.AsyncAnthropic(
         base_url="http://localhost",
-        api_key="admin-secret",
+        api_key="admin-secret-0123456789abcdef-0123456789",
         http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)),
         max_retries=0,
     )

@@ -13,7 +13,7 @@ import pytest
 from app.observability import logs
 from tests.support import ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 CLIENT_SIDE = ("httpx", "httpcore")  # the test's own HTTP client, not the gateway
 
 
@@ -39,7 +39,7 @@ def request_lines(stream: io.StringIO) -> list[dict]:
 
 
 async def test_one_json_line_per_request_with_the_turn_in_it(gateway, captured):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = (await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()
     key = {"Authorization": f"Bearer {created['key']}"}
     answered = await client.post("/v1/chat/completions", json=ask("hi", session_id="s1"), headers=key)
@@ -83,17 +83,17 @@ async def test_a_failed_turn_is_logged_with_its_error(gateway, captured):
 
 async def test_no_secret_reaches_the_log(gateway, captured, monkeypatch):
     secrets = {
-        "admin-secret",
+        "admin-secret-0123456789abcdef-0123456789",
         "static-key-secret",
-        "server-secret-for-credentials",
+        "server-secret-for-credentials-0123456789",
         "sk-ant-api03-SECRET-sent-per-request",
         "sk-ant-oat01-SECRET-stored-with-a-key",
         "wrong-key-someone-tried",
     }
     client, _, _ = await gateway(
-        admin_key="admin-secret",
+        admin_key="admin-secret-0123456789abcdef-0123456789",
         api_keys="static-key-secret",
-        secret_key="server-secret-for-credentials",
+        secret_key="server-secret-for-credentials-0123456789",
         allow_request_credentials=True,
     )
     credential = {"type": "oauth_token", "value": "sk-ant-oat01-SECRET-stored-with-a-key"}

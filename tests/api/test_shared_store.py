@@ -8,7 +8,7 @@ from app.engine.types import Finish, TextDelta, Usage
 from tests.real_redis import RedisServer
 from tests.support import ask, make_client
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -18,7 +18,9 @@ def bearer(key: str) -> dict[str, str]:
 def replica(redis_url: str, data_dir) -> tuple:
     """A gateway on a ScriptedEngine whose turns cost 7+3 tokens and $0.01, with its own data
     folder: what the replicas share goes through Redis alone."""
-    client, engine = make_client(redis_url=redis_url, admin_key="admin-secret", data_dir=str(data_dir))
+    client, engine = make_client(
+        redis_url=redis_url, admin_key="admin-secret-0123456789abcdef-0123456789", data_dir=str(data_dir)
+    )
     engine.script = [TextDelta("hi"), Finish("stop", Usage(input_tokens=7, output_tokens=3), cost_usd=0.01)]
     return client, engine
 

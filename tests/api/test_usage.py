@@ -8,7 +8,7 @@ import json
 
 from tests.support import ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -28,7 +28,7 @@ def sse_usage(text: str) -> dict:
 
 
 async def test_usage_totals_equal_what_the_clients_were_told(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)
     key = created.json()["key"]
     told_in = told_out = 0
@@ -62,13 +62,15 @@ async def test_usage_totals_equal_what_the_clients_were_told(gateway):
 
 
 async def test_each_caller_sees_only_its_own_usage_and_a_restart_keeps_it(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="static-key")
     ann = (await client.post("/admin/keys", json={"name": "ann"}, headers=ADMIN)).json()
     assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer(ann["key"]))).status_code == 200
     assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer("static-key"))).status_code == 200
     assert (await client.post("/v1/chat/completions", json=ask("hi"), headers=bearer("static-key"))).status_code == 200
 
-    client, _, _ = await gateway(admin_key="admin-secret", api_keys="static-key")  # same data folder
+    client, _, _ = await gateway(
+        admin_key="admin-secret-0123456789abcdef-0123456789", api_keys="static-key"
+    )  # same data folder
     assert (await client.get("/v1/usage", headers=bearer(ann["key"]))).json()["total"]["requests"] == 1
     assert (await client.get("/v1/usage", headers=bearer("static-key"))).json()["total"]["requests"] == 2
     one = (await client.get(f"/admin/usage?key_id={ann['id']}&group_by=model", headers=ADMIN)).json()
@@ -78,7 +80,7 @@ async def test_each_caller_sees_only_its_own_usage_and_a_restart_keeps_it(gatewa
 
 
 async def test_bad_usage_queries_get_a_400(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret")
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     for path, headers in [
         ("/admin/usage?group_by=week", ADMIN),
         ("/admin/usage?start=yesterday", ADMIN),

@@ -228,8 +228,8 @@ def test_a_named_chat_session_outlives_its_socket(client):
 def test_each_turn_on_a_socket_is_checked_like_a_request(client):
     """A key's rpm counts every turn, and a key revoked while its socket is open is refused at its
     next turn, as its next HTTP request would be."""
-    app = client(admin_key="admin")
-    admin = {"Authorization": "Bearer admin"}
+    app = client(admin_key="admin-0123456789abcdef-0123456789")
+    admin = {"Authorization": "Bearer admin-0123456789abcdef-0123456789"}
     made = app.post("/admin/keys", json={"name": "limited", "rpm": 1}, headers=admin).json()
     key = {"Authorization": f"Bearer {made['key']}"}
     with app.websocket_connect("/v1/chat/ws", headers=key) as ws:

@@ -167,7 +167,7 @@ def gateway_env(folder: Path, port: int = 8000, keys: bool = True) -> dict[str, 
     """The image's ENV (deploy/Dockerfile), with the data folder in the fresh folder."""
     env = {"GATEWAY_HOST": "0.0.0.0", "GATEWAY_PORT": str(port), "GATEWAY_DATA_DIR": str(folder / "data")}
     if keys:
-        env |= {"GATEWAY_API_KEYS": KEY, "GATEWAY_ADMIN_KEY": "sk-deploy-test-admin"}
+        env |= {"GATEWAY_API_KEYS": KEY, "GATEWAY_ADMIN_KEY": "sk-deploy-test-admin-0123456789abcdef"}
     return env
 
 

@@ -24,7 +24,7 @@ from tests.support import GatewayServer, wait_until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-ADMIN_KEY = "e2e-console-admin"
+ADMIN_KEY = "e2e-console-admin-0123456789abcdef"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: poetry install")
 pytestmark = [

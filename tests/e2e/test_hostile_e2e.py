@@ -21,7 +21,7 @@ from tests.support import alive, wait_until
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_KEY = "admin-" + "h" * 24
+ADMIN_KEY = "admin-0123456789abcdef-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 DOORS = {
     "/v1/chat/completions": {"model": "sonnet", "stream": True, "messages": [{"role": "user", "content": "go"}]},
@@ -46,7 +46,7 @@ def hostile(upstream, cli_config_dir, tmp_path_factory):
         "hostile",
         api_keys="",
         admin_key=ADMIN_KEY,
-        secret_key="secret-" + "s" * 32,
+        secret_key="secret-0123456789abcdef-0123456789",
         spare_processes="0",
     )
 

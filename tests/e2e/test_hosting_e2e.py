@@ -13,7 +13,7 @@ from tests.support import GatewayServer
 
 pytestmark = pytest.mark.e2e
 
-ADMIN = {"Authorization": "Bearer e2e-admin"}
+ADMIN = {"Authorization": "Bearer e2e-admin-0123456789abcdef-0123456789"}
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def hosting(upstream, cli_config_dir, tmp_path):
     def start() -> GatewayServer:
         env = {
             **upstream.cli_env(str(cli_config_dir)),
-            "GATEWAY_ADMIN_KEY": "e2e-admin",
+            "GATEWAY_ADMIN_KEY": "e2e-admin-0123456789abcdef-0123456789",
             "GATEWAY_DATA_DIR": str(tmp_path / "data"),
         }
         server = GatewayServer(env, tmp_path).start()

@@ -19,7 +19,7 @@ from tests.support import conversation, texts, wait_until
 pytestmark = pytest.mark.e2e
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
-ADMIN_KEY = "e2e-replicas-admin"
+ADMIN_KEY = "e2e-replicas-admin-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")

@@ -189,3 +189,21 @@ async def test_expire_responses_drops_those_stored_before(store):
 
 async def test_ping_answers(store):
     await store.ping()
+
+
+async def test_a_shared_secret_is_made_once_and_the_same_ever_after(store):
+    first = await store.shared_secret("purpose-a")
+    assert len(first) == 32
+    assert await store.shared_secret("purpose-a") == first
+    assert await store.shared_secret("purpose-b") != first
+
+
+async def test_a_tenants_responses_are_deleted_all_others_kept(store):
+    """More than one page (the Redis store walks its responses 500 at a time), tenants interleaved."""
+    for n in range(1203):
+        record = stored(f"resp_{n}", session=f"s{n % 3}")
+        record.tenant = "gone" if n % 3 else "kept"
+        await store.put_response(record)
+    await store.delete_tenant_responses("gone")
+    left = [n for n in range(1203) if await store.get_response(f"resp_{n}") is not None]
+    assert left == list(range(0, 1203, 3))
