@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import FAKE_CLAUDE, GatewayServer
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hangup")
     env = {
         "GATEWAY_CLI_PATH": str(FAKE_CLAUDE),
-        "GATEWAY_ADMIN_KEY": "admin-secret",
+        "GATEWAY_ADMIN_KEY": "admin-secret-0123456789abcdef-0123456789",
         "CLAUDE_CONFIG_DIR": str(tmp / "claude-config"),
         "GATEWAY_SPARE_PROCESSES": "0",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

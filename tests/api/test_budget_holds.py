@@ -17,7 +17,7 @@ from app.policy.reservations import estimate
 from app.server import create_app
 from tests.support import ScriptedEngine, ask
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 SLOW = "[[slow]] hi"  # the fake CLI's echo of it: 5 chunks, 0.1 s apart
 
 
@@ -47,7 +47,7 @@ async def burst(clients: list[httpx.AsyncClient], headers: dict[str, str], body:
 
 
 async def test_twenty_concurrent_chats_on_one_gateway_spend_at_most_the_budget_and_one_reservation(gateway):
-    client, _, _ = await gateway(admin_key="admin-secret", max_processes=4, busy_wait=60)
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", max_processes=4, busy_wait=60)
     free = await key(client)
     body = {**ask(SLOW), "max_tokens": 8}
     assert (await client.post("/v1/chat/completions", json=body, headers=free)).status_code == 200
@@ -82,7 +82,7 @@ async def replicas(redis_url, tmp_path):
     """Two gateways on one Redis, each on a SlowEngine: their clients."""
     apps = []
     for name in ("a", "b"):
-        values = {"redis_url": redis_url, "redis_prefix": "budget:", "admin_key": "admin-secret"}
+        values = {"redis_url": redis_url, "redis_prefix": "budget:", "admin_key": "admin-secret-0123456789abcdef-0123456789"}
         apps.append(create_app(Settings(_env_file=None, data_dir=str(tmp_path / name), **values), SlowEngine()))
     clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") for app in apps]
     yield clients
@@ -109,7 +109,7 @@ async def test_twenty_concurrent_chats_over_two_replicas_spend_at_most_the_budge
 
 
 async def test_chats_n_reserves_n_turns_at_once(tmp_path):
-    app = create_app(Settings(_env_file=None, data_dir=str(tmp_path), admin_key="admin-secret"), SlowEngine())
+    app = create_app(Settings(_env_file=None, data_dir=str(tmp_path), admin_key="admin-secret-0123456789abcdef-0123456789"), SlowEngine())
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
     each = estimate(turn_like("hi", 20)).tokens
     limited = await key(client, token_budget=3 * each)
@@ -127,7 +127,7 @@ async def test_chats_n_reserves_n_turns_at_once(tmp_path):
 async def test_a_batchs_concurrent_requests_reserve_like_any_turn(gateway):
     """Batch requests run side by side (batch_concurrency) and each reserves, so a budget that one
     turn spends is not spent four times over."""
-    client, _, _ = await gateway(admin_key="admin-secret", batch_concurrency=4)
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", batch_concurrency=4)
     limited = await key(client, token_budget=10)
     params = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": SLOW}]}
     body = {"requests": [{"custom_id": f"r{i}", "params": params} for i in range(4)]}

@@ -15,7 +15,7 @@ from app.auth import key_tenant
 from tests.support import make_client
 from tests.unit.test_workspace_tree import nest
 
-ANN, ADMIN = "ann-key", "admin-key"
+ANN, ADMIN = "ann-key", "admin-key-of-the-deep-workspace-tests-0123456789"
 LEVELS = 600
 
 
