@@ -64,10 +64,11 @@ def base(request: Request) -> str:
     return str(request.base_url)
 
 
-@router.post(PATH, **openapi.operation(anthropic.CreateMessageBatch, STATUSES, anthropic=True))
+@router.post(PATH, **openapi.operation(anthropic.CreateMessageBatch, (*STATUSES, 429), anthropic=True))
 async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
     no_credential_header(request)
-    settings = gateway.settings
+    settings, bounds = gateway.settings, gateway.batches.bounds
+    await bounds.check_open(tenant.id)  # before the body's work; again with the add
     requests = await anthropic.requests_of(
         await read_json(request, settings),
         settings.strict_params,
@@ -75,7 +76,9 @@ async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> di
         lambda params: doors.resolved(gateway, tenant.id, MESSAGES, params),
     )
     batch = anthropic.new_batch(tenant.id, tenant.key_id, settings.batch_completion_window)
-    await gateway.batches.store.add(batch, requests)
+    async with bounds.creating:
+        await bounds.check_open(tenant.id)
+        await gateway.batches.store.add(batch, requests)
     gateway.batches.poke()
     return anthropic.shown(await owned(gateway, tenant.id, batch.id), base(request))
 

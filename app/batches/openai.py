@@ -184,7 +184,8 @@ def output_line(custom_id: str, state: str, result: dict[str, Any] | None) -> tu
 
 async def write_files(files: Files, store: Storage, batch: Batch) -> None:
     """A batch's end: its output file (the requests that succeeded) and error file (the rest), each
-    only if it has lines, written as the gateway's own files (outside the key's quota)."""
+    only if it has lines. They are written past the key's quota (a batch's end must not fail), but
+    count in it from then on, as its results did while it ran (bounds.py)."""
     if batch.extra.get("errors"):
         return  # failed at validation: no request ran
     output: list[str] = []

@@ -13,7 +13,8 @@
 - Owner: each request runs as the batch's creator, its key resolved again (policy, budget, stored
   Claude credential): a key revoked since makes the requests left `errored` (authentication_error),
   not canceled (which is the client's own act). A key over its budget: that request `errored` with
-  the budget's 429.
+  the budget's 429. A key whose files and batch results fill its files quota: `errored` with 413
+  (bounds.py).
 - Store: a result is written as its request ends; a restart runs what is pending, including the
   requests that were running when the gateway stopped.
 - Cancel and expiry: pending requests are settled at once (canceled / expired); running ones are
@@ -32,7 +33,9 @@ from typing import TYPE_CHECKING
 from ..auth import Tenant
 from ..engine.credentials import Credential
 from ..errors import GatewayError
+from ..files import limits
 from . import doors
+from .bounds import Bounds
 from .fair import Turns
 from .model import CANCELED, ERRORED, EXPIRED, PENDING, SUCCEEDED, Batch, BatchRequest, Outcome
 from .stores import Storage
@@ -64,6 +67,8 @@ class BatchRunner:
         self._stopping = False
         self._cuts: set[asyncio.Task[None]] = set()  # tasks this runner cancelled
         self.turns = Turns()  # which key's request starts next
+        settings = gateway.settings
+        self.bounds = Bounds(store, gateway.files, settings.batch_max_open_per_key, limits(settings).quota_bytes)
 
     # --- life ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -182,7 +187,7 @@ class BatchRunner:
         skip = {key[1] for key in self.running if key[0] == batch.id}
         skip |= {key[1] for key, at in self._later.items() if key[0] == batch.id and at > now}
         found = await self.store.pending(batch.id, 1, skip)
-        if not found:
+        if not found or self._stopping:  # a stop that came during the read (redis-py may swallow it)
             return False
         idx, request = found[0]
         self._later.pop((batch.id, idx), None)
@@ -234,6 +239,7 @@ class BatchRunner:
         try:
             tenant, credential = await self.owner(batch)
             await self.gateway.sessions.limits.check_budget(tenant)
+            await self.bounds.check_output(batch.tenant)
             body = await doors.answer(self.gateway, tenant, credential, batch.endpoint, request.params)
             return Outcome(SUCCEEDED, 200, body)
         except GatewayError as error:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, func, select
+from sqlalchemy import Connection, LargeBinary, cast, create_engine, event, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import batch_requests, batches, migrate
@@ -85,6 +85,22 @@ class BatchStore:
     async def unfinished(self) -> list[Batch]:
         query = select(batches).where(batches.c.ended_at.is_(None)).order_by(batches.c.created)
         return await self._run(lambda c: _with_counts(c, [_batch(row) for row in c.execute(query)]))
+
+    async def open_count(self, tenant: str) -> int:
+        """How many of the tenant's batches (both APIs) have not ended."""
+        query = select(func.count()).where(batches.c.tenant == tenant, batches.c.ended_at.is_(None))
+        return await self._run(lambda c: int(c.execute(query).scalar() or 0))
+
+    async def output_bytes(self, tenant: str) -> int:
+        """The bytes of results the store holds for the tenant: every Anthropic batch's, and the
+        OpenAI batches' not ended yet (an ended one's are its output and error files, which the
+        files store counts)."""
+        held = select(batches.c.id).where(
+            batches.c.tenant == tenant, (batches.c.api != "openai") | batches.c.ended_at.is_(None)
+        )
+        size = func.coalesce(func.sum(func.length(cast(batch_requests.c.result, LargeBinary))), 0)
+        query = select(size).where(batch_requests.c.batch_id.in_(held.scalar_subquery()))
+        return await self._run(lambda c: int(c.execute(query).scalar() or 0))
 
     async def lease(self, batch_id: str, owner: str) -> bool:
         """Whether this replica runs the batch: always, with the one gateway this store serves."""
