@@ -73,7 +73,7 @@ async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> di
         await read_json(request, settings),
         settings.strict_params,
         settings.batch_max_requests,
-        lambda params: doors.resolved(gateway, tenant.id, MESSAGES, params),
+        doors.checking(gateway, tenant.id, MESSAGES),
     )
     batch = anthropic.new_batch(tenant.id, tenant.key_id, settings.batch_completion_window)
     async with bounds.creating:

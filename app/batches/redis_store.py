@@ -27,6 +27,7 @@ from ..shared.redis import reply
 from .model import PENDING, Batch, BatchRequest, Outcome
 
 APIS = ("anthropic", "openai")
+SETTLE_PAGE = 1000  # requests settled a round trip
 LEASE = 10.0  # seconds a replica's hold on a batch lasts unless renewed (every round renews it)
 
 # KEYS: state, result, pending, counts, bytes; ARGV: idx, new state, result JSON
@@ -196,10 +197,18 @@ class RedisBatchStore:
         return bool(done)
 
     async def settle(self, batch_id: str, outcome: Outcome, but: set[int]) -> None:
+        """Each pending request but those in `but` comes to `outcome`, SETTLE_PAGE of them a round
+        trip (one by one, a 100,000-request batch's cancel took 100,000 round trips)."""
+        kinds = ("batch-state", "batch-result", "batch-pending", "batch-counts", "batch-bytes")
+        keys = [self._key(kind, batch_id) for kind in kinds]
+        result = json.dumps(outcome.result)
         ids = await reply(self.redis.zrange(self._key("batch-pending", batch_id), 0, -1))
-        for idx in (int(i) for i in ids):
-            if idx not in but:
-                await self.finish(batch_id, idx, outcome)
+        chosen = [i.decode() for i in ids if int(i) not in but]
+        for start in range(0, len(chosen), SETTLE_PAGE):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for idx in chosen[start : start + SETTLE_PAGE]:
+                    await self._finish(keys=keys, args=[idx, outcome.state, result], client=pipe)
+                await pipe.execute()
 
     async def results(self, batch_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
         requests = await reply(self.redis.hgetall(self._key("batch-req", batch_id)))
