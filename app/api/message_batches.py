@@ -12,6 +12,7 @@ The batch runs in the background (app/batches/runner.py).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,7 @@ router = APIRouter()
 
 STATUSES = (400, 401, 403, 404)
 PATH = "/v1/messages/batches"
+RESULTS_PAGE = 500  # requests' results read from the store at a time
 
 
 def not_found(batch_id: str) -> GatewayError:
@@ -135,5 +137,13 @@ async def results(batch_id: str, gateway: GatewayDep, tenant: TenantDep) -> Stre
             f"Message batch '{batch_id}' has not ended yet: its results are there once processing_status is 'ended'.",
             "message_batch_id",
         )
-    lines = [anthropic.result_line(*row) for row in await gateway.batches.store.results(batch_id)]
-    return StreamingResponse(iter(lines), media_type="application/x-jsonl")
+    return StreamingResponse(_lines(gateway, batch_id), media_type="application/x-jsonl")
+
+
+async def _lines(gateway: GatewayDep, batch_id: str) -> AsyncIterator[str]:
+    """The results' lines, RESULTS_PAGE requests read at a time (all at once, 100,000 results and
+    their lines were held in memory together)."""
+    start = 0
+    while rows := await gateway.batches.store.results(batch_id, start, RESULTS_PAGE):
+        yield "".join(anthropic.result_line(*row) for row in rows)
+        start += RESULTS_PAGE

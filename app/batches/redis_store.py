@@ -210,21 +210,28 @@ class RedisBatchStore:
                     await self._finish(keys=keys, args=[idx, outcome.state, result], client=pipe)
                 await pipe.execute()
 
-    async def results(self, batch_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
-        requests = await reply(self.redis.hgetall(self._key("batch-req", batch_id)))
-        states = await reply(self.redis.hgetall(self._key("batch-state", batch_id)))
-        results = await reply(self.redis.hgetall(self._key("batch-result", batch_id)))
+    async def results(
+        self, batch_id: str, start: int = 0, count: int | None = None
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(custom_id, state, result) of every request (or of `count` from index `start`), in order."""
+        total = int(await reply(self.redis.hlen(self._key("batch-req", batch_id))))
+        fields = [str(i) for i in range(start, total if count is None else min(total, start + count))]
+        if not fields:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for kind in ("batch-req", "batch-state", "batch-result"):
+                pipe.hmget(self._key(kind, batch_id), fields)
+            requests, states, results = await pipe.execute()
         out = []
-        for idx in sorted((int(i) for i in requests), key=int):
-            key = str(idx).encode()
-            result = results.get(key)
-            out.append(
-                (
-                    json.loads(requests[key])["custom_id"],
-                    states.get(key, PENDING.encode()).decode(),
-                    None if result is None else json.loads(result),
+        for request, state, result in zip(requests, states, results, strict=True):
+            if request is not None:
+                out.append(
+                    (
+                        json.loads(request)["custom_id"],
+                        (state or PENDING.encode()).decode(),
+                        None if result is None else json.loads(result),
+                    )
                 )
-            )
         return out
 
 

@@ -191,12 +191,15 @@ class BatchStore:
         await self._run(lambda c: c.execute(statement))
         self._forget(batch_id)  # read again when next counted
 
-    async def results(self, batch_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
-        """(custom_id, state, result) of every request, in order."""
+    async def results(
+        self, batch_id: str, start: int = 0, count: int | None = None
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(custom_id, state, result) of every request (or of `count` from index `start`), in order."""
         query = (
             select(batch_requests.c.custom_id, batch_requests.c.state, batch_requests.c.result)
-            .where(batch_requests.c.batch_id == batch_id)
+            .where(batch_requests.c.batch_id == batch_id, batch_requests.c.idx >= start)
             .order_by(batch_requests.c.idx)
+            .limit(count if count is not None else -1)
         )
         rows = await self._run(lambda c: list(c.execute(query)))
         return [(row.custom_id, row.state, None if row.result is None else json.loads(row.result)) for row in rows]

@@ -5,6 +5,7 @@ the batches' results count in the key's files quota with its uploads."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -119,5 +120,30 @@ async def test_openai_output_files_count_in_the_files_quota(store):
         assert (await client.delete(f"/v1/files/{batch['output_file_id']}")).status_code == 200
         taken = await client.post("/v1/files", files={"file": ("a.txt", b"a")}, data={"purpose": "user_data"})
         assert taken.status_code == 200, taken.text  # the results count once: as the output file
+    finally:
+        await stopped(client)
+
+
+async def test_results_are_read_from_the_store_a_page_at_a_time(store, monkeypatch):
+    client, engine = make_client(**store)
+    slow(engine, 30)
+    gateway = client._transport.app.state.gateway
+    try:
+        made = await create(client, batch_of(*[f"q{i}" for i in range(1200)]))
+        await client.post(f"/v1/messages/batches/{made['id']}/cancel")
+        ended = await until(client, made["id"])
+        pages: list[int] = []
+        real = gateway.batches.store.results
+
+        async def counting(*args, **kwargs):
+            rows = await real(*args, **kwargs)
+            pages.append(len(rows))
+            return rows
+
+        monkeypatch.setattr(gateway.batches.store, "results", counting)
+        lines = (await client.get(ended["results_url"])).text.splitlines()
+        assert [json.loads(x)["custom_id"] for x in lines] == [f"r{i}" for i in range(1200)]
+        assert all('"canceled"' in x for x in lines)
+        assert pages == [500, 500, 200, 0]  # never the whole batch at once
     finally:
         await stopped(client)
