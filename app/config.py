@@ -216,6 +216,8 @@ class Settings(BaseSettings):
     # Seconds a batch has from its creation; what has not run by then is expired (Anthropic: 24 h).
     batch_completion_window: float = Field(default=86400.0, gt=0)
     batch_max_requests: int = Field(default=100_000, ge=1)  # requests in one batch (Anthropic's limit)
+    # Batches one key may have not ended (both APIs together); one more is refused with 429.
+    batch_max_open_per_key: int = Field(default=20, ge=1)
 
     # --- Operations: drain ---
     # On SIGTERM new turns get 503 (Retry-After) and /health/ready fails; turns in flight get this

@@ -11,6 +11,7 @@ background (app/batches/runner.py).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -40,11 +41,13 @@ async def owned(gateway: GatewayDep, tenant_id: str, batch_id: str) -> Batch:
     return batch
 
 
-@router.post("/v1/batches", **openapi.operation(openai.CreateBatch, STATUSES))
+@router.post("/v1/batches", **openapi.operation(openai.CreateBatch, (*STATUSES, 429)))
 async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
     no_credential_header(request)
     body = parse(openai.CreateBatch, await read_json(request, gateway.settings))
     openai.check(body)
+    bounds = gateway.batches.bounds
+    await bounds.check_open(tenant.id)  # before the file's work; again with the add
     found = await gateway.files.get(tenant.id, body.input_file_id)
     data = await gateway.files.content(tenant.id, body.input_file_id) if found is not None else None
     if found is None or data is None:
@@ -57,10 +60,15 @@ async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> di
         )
     settings = gateway.settings
     batch = openai.new_batch(tenant.id, tenant.key_id, body, settings.batch_completion_window)
-    requests, errors = openai.read_input(data, body.endpoint, settings.batch_max_requests)
+    # In a thread: a 32 MB file of 100,000 lines takes seconds to parse, which the other requests
+    # would otherwise wait for.
+    requests, errors = await asyncio.to_thread(openai.read_input, data, body.endpoint, settings.batch_max_requests)
     if errors:  # a file that is not a batch input: the batch fails, nothing runs
         batch.extra["errors"], batch.ended_at, requests = errors, time.time(), []
-    await gateway.batches.store.add(batch, requests)
+    async with bounds.creating:
+        if not errors:  # a failed batch has ended: it holds no place
+            await bounds.check_open(tenant.id)
+        await gateway.batches.store.add(batch, requests)
     gateway.batches.poke()
     return openai.shown(await owned(gateway, tenant.id, batch.id))
 

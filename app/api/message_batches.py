@@ -12,6 +12,7 @@ The batch runs in the background (app/batches/runner.py).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,7 @@ router = APIRouter()
 
 STATUSES = (400, 401, 403, 404)
 PATH = "/v1/messages/batches"
+RESULTS_PAGE = 500  # requests' results read from the store at a time
 
 
 def not_found(batch_id: str) -> GatewayError:
@@ -64,18 +66,21 @@ def base(request: Request) -> str:
     return str(request.base_url)
 
 
-@router.post(PATH, **openapi.operation(anthropic.CreateMessageBatch, STATUSES, anthropic=True))
+@router.post(PATH, **openapi.operation(anthropic.CreateMessageBatch, (*STATUSES, 429), anthropic=True))
 async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> dict[str, Any]:
     no_credential_header(request)
-    settings = gateway.settings
+    settings, bounds = gateway.settings, gateway.batches.bounds
+    await bounds.check_open(tenant.id)  # before the body's work; again with the add
     requests = await anthropic.requests_of(
         await read_json(request, settings),
         settings.strict_params,
         settings.batch_max_requests,
-        lambda params: doors.resolved(gateway, tenant.id, MESSAGES, params),
+        doors.checking(gateway, tenant.id, MESSAGES),
     )
     batch = anthropic.new_batch(tenant.id, tenant.key_id, settings.batch_completion_window)
-    await gateway.batches.store.add(batch, requests)
+    async with bounds.creating:
+        await bounds.check_open(tenant.id)
+        await gateway.batches.store.add(batch, requests)
     gateway.batches.poke()
     return anthropic.shown(await owned(gateway, tenant.id, batch.id), base(request))
 
@@ -132,5 +137,13 @@ async def results(batch_id: str, gateway: GatewayDep, tenant: TenantDep) -> Stre
             f"Message batch '{batch_id}' has not ended yet: its results are there once processing_status is 'ended'.",
             "message_batch_id",
         )
-    lines = [anthropic.result_line(*row) for row in await gateway.batches.store.results(batch_id)]
-    return StreamingResponse(iter(lines), media_type="application/x-jsonl")
+    return StreamingResponse(_lines(gateway, batch_id), media_type="application/x-jsonl")
+
+
+async def _lines(gateway: GatewayDep, batch_id: str) -> AsyncIterator[str]:
+    """The results' lines, RESULTS_PAGE requests read at a time (all at once, 100,000 results and
+    their lines were held in memory together)."""
+    start = 0
+    while rows := await gateway.batches.store.results(batch_id, start, RESULTS_PAGE):
+        yield "".join(anthropic.result_line(*row) for row in rows)
+        start += RESULTS_PAGE

@@ -68,19 +68,24 @@ def read_input(data: bytes, endpoint: str, most: int) -> tuple[list[BatchRequest
         return [], [error("invalid_file_format", "The input file is not UTF-8 text (JSONL).")]
     # Lines end at "\n" only: str.splitlines() also splits at U+2028, U+0085, ..., which a JSON
     # string may hold as they are. json.loads takes the "\r" of a CRLF end as whitespace.
+    # It stops at the first line past `most` requests, or once it has MAX_ERRORS errors: the rest
+    # of a file that fails anyway is not parsed.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        if len(requests) == most:
+            errors.append(error("too_many_requests", f"A batch holds at most {most} requests.", number))
+            break
         problem = _line_problem(line, endpoint, seen)
         if isinstance(problem, dict):
             errors.append({**problem, "line": number})
+            if len(errors) == MAX_ERRORS:
+                break
         else:
             requests.append(problem)
             seen.add(problem.custom_id)
     if not requests and not errors:
         errors.append(error("empty_file", "The input file holds no requests."))
-    if len(requests) > most:
-        errors.append(error("too_many_requests", f"A batch holds at most {most} requests."))
     return requests, errors[:MAX_ERRORS]
 
 
@@ -184,7 +189,8 @@ def output_line(custom_id: str, state: str, result: dict[str, Any] | None) -> tu
 
 async def write_files(files: Files, store: Storage, batch: Batch) -> None:
     """A batch's end: its output file (the requests that succeeded) and error file (the rest), each
-    only if it has lines, written as the gateway's own files (outside the key's quota)."""
+    only if it has lines. They are written past the key's quota (a batch's end must not fail), but
+    count in it from then on, as its results did while it ran (bounds.py)."""
     if batch.extra.get("errors"):
         return  # failed at validation: no request ran
     output: list[str] = []

@@ -7,6 +7,7 @@ and a batch whose replica died is adopted by another. Under the operator's prefi
     P batch-result:<id>       hash: idx -> the result (JSON)
     P batch-pending:<id>      zset: the pending idxs, in order (scored by idx)
     P batch-counts:<id>       hash: state -> how many requests are in it
+    P batch-bytes:<id>        string: the bytes its results take (the files quota counts them)
     P batches:<tenant>:<api>  zset: the tenant's batch ids, by creation
     P batches-open            set: the ids of batches not ended
     P batch-lease:<id>        string: the replica that runs the batch, for LEASE seconds
@@ -25,9 +26,11 @@ from ..shared import Shared
 from ..shared.redis import reply
 from .model import PENDING, Batch, BatchRequest, Outcome
 
+APIS = ("anthropic", "openai")
+SETTLE_PAGE = 1000  # requests settled a round trip
 LEASE = 10.0  # seconds a replica's hold on a batch lasts unless renewed (every round renews it)
 
-# KEYS: state, result, pending, counts; ARGV: idx, new state, result JSON
+# KEYS: state, result, pending, counts, bytes; ARGV: idx, new state, result JSON
 FINISH = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'pending' then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -35,6 +38,7 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'pending', -1)
 redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
+redis.call('INCRBY', KEYS[5], #ARGV[3])
 return 1
 """
 # KEYS: lease; ARGV: owner, milliseconds
@@ -121,6 +125,31 @@ class RedisBatchStore:
         found = [b for b in [await self._batch(i.decode()) for i in ids] if b is not None]
         return await self.counted(sorted(found, key=lambda b: b.created))
 
+    async def open_count(self, tenant: str) -> int:
+        """How many of the tenant's batches (both APIs) have not ended."""
+        ids = [i for api in APIS for i in await self._ids(tenant, api)]
+        return sum(await self._open(ids))
+
+    async def output_bytes(self, tenant: str) -> int:
+        """The bytes of results the store holds for the tenant: every Anthropic batch's, and the
+        OpenAI batches' not ended yet (an ended one's are its output and error files, which the
+        files store counts)."""
+        openai = await self._ids(tenant, "openai")
+        still = await self._open(openai)
+        held = await self._ids(tenant, "anthropic") + [i for i, o in zip(openai, still, strict=True) if o]
+        if not held:
+            return 0
+        sizes = await reply(self.redis.mget([self._key("batch-bytes", i) for i in held]))
+        return sum(int(size) for size in sizes if size is not None)
+
+    async def _ids(self, tenant: str, api: str) -> list[str]:
+        return [i.decode() for i in await reply(self.redis.zrange(self.shared.key("batches", tenant, api), 0, -1))]
+
+    async def _open(self, ids: list[str]) -> list[bool]:
+        if not ids:
+            return []
+        return [bool(x) for x in await reply(self.redis.smismember(self.shared.key("batches-open"), ids))]
+
     async def update(self, batch: Batch, fields: tuple[str, ...] = FIELDS) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key("batch", batch.id), mapping=_fields(batch, fields))
@@ -130,7 +159,16 @@ class RedisBatchStore:
 
     async def delete(self, batch_id: str) -> None:
         batch = await self._batch(batch_id)
-        kinds = ("batch", "batch-req", "batch-state", "batch-result", "batch-pending", "batch-counts", "batch-lease")
+        kinds = (
+            "batch",
+            "batch-req",
+            "batch-state",
+            "batch-result",
+            "batch-pending",
+            "batch-counts",
+            "batch-lease",
+            "batch-bytes",
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(*(self._key(kind, batch_id) for kind in kinds))
             if batch is not None:
@@ -153,31 +191,47 @@ class RedisBatchStore:
         return out
 
     async def finish(self, batch_id: str, idx: int, outcome: Outcome) -> bool:
-        keys = [self._key(kind, batch_id) for kind in ("batch-state", "batch-result", "batch-pending", "batch-counts")]
+        kinds = ("batch-state", "batch-result", "batch-pending", "batch-counts", "batch-bytes")
+        keys = [self._key(kind, batch_id) for kind in kinds]
         done = await self._finish(keys=keys, args=[str(idx), outcome.state, json.dumps(outcome.result)])
         return bool(done)
 
     async def settle(self, batch_id: str, outcome: Outcome, but: set[int]) -> None:
+        """Each pending request but those in `but` comes to `outcome`, SETTLE_PAGE of them a round
+        trip (one by one, a 100,000-request batch's cancel took 100,000 round trips)."""
+        kinds = ("batch-state", "batch-result", "batch-pending", "batch-counts", "batch-bytes")
+        keys = [self._key(kind, batch_id) for kind in kinds]
+        result = json.dumps(outcome.result)
         ids = await reply(self.redis.zrange(self._key("batch-pending", batch_id), 0, -1))
-        for idx in (int(i) for i in ids):
-            if idx not in but:
-                await self.finish(batch_id, idx, outcome)
+        chosen = [i.decode() for i in ids if int(i) not in but]
+        for start in range(0, len(chosen), SETTLE_PAGE):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for idx in chosen[start : start + SETTLE_PAGE]:
+                    await self._finish(keys=keys, args=[idx, outcome.state, result], client=pipe)
+                await pipe.execute()
 
-    async def results(self, batch_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
-        requests = await reply(self.redis.hgetall(self._key("batch-req", batch_id)))
-        states = await reply(self.redis.hgetall(self._key("batch-state", batch_id)))
-        results = await reply(self.redis.hgetall(self._key("batch-result", batch_id)))
+    async def results(
+        self, batch_id: str, start: int = 0, count: int | None = None
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(custom_id, state, result) of every request (or of `count` from index `start`), in order."""
+        total = int(await reply(self.redis.hlen(self._key("batch-req", batch_id))))
+        fields = [str(i) for i in range(start, total if count is None else min(total, start + count))]
+        if not fields:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for kind in ("batch-req", "batch-state", "batch-result"):
+                pipe.hmget(self._key(kind, batch_id), fields)
+            requests, states, results = await pipe.execute()
         out = []
-        for idx in sorted((int(i) for i in requests), key=int):
-            key = str(idx).encode()
-            result = results.get(key)
-            out.append(
-                (
-                    json.loads(requests[key])["custom_id"],
-                    states.get(key, PENDING.encode()).decode(),
-                    None if result is None else json.loads(result),
+        for request, state, result in zip(requests, states, results, strict=True):
+            if request is not None:
+                out.append(
+                    (
+                        json.loads(request)["custom_id"],
+                        (state or PENDING.encode()).decode(),
+                        None if result is None else json.loads(result),
+                    )
                 )
-            )
         return out
 
 

@@ -6,11 +6,15 @@
   preempts a turn; a turn that arrives while the share is busy may still find its slot taken, so
   the share is kept small (1 by default). Requests a busy gateway or the key's max_concurrent turn
   away (429 gateway_busy, too_many_concurrent_requests, too_many_processes) go back to pending
-  and are tried again a moment later. Oldest batch first, its requests in order.
+  and are tried again a moment later.
+- Fair across keys: each free slot goes to the key (tenant) with pending requests that has the
+  fewest running and was served longest ago (fair.py), so a 100,000-request batch of one key does
+  not hold up another key's small one; within a key, oldest batch first, its requests in order.
 - Owner: each request runs as the batch's creator, its key resolved again (policy, budget, stored
   Claude credential): a key revoked since makes the requests left `errored` (authentication_error),
   not canceled (which is the client's own act). A key over its budget: that request `errored` with
-  the budget's 429.
+  the budget's 429. A key whose files and batch results fill its files quota: `errored` with 413
+  (bounds.py).
 - Store: a result is written as its request ends; a restart runs what is pending, including the
   requests that were running when the gateway stopped.
 - Cancel and expiry: pending requests are settled at once (canceled / expired); running ones are
@@ -29,7 +33,10 @@ from typing import TYPE_CHECKING
 from ..auth import Tenant
 from ..engine.credentials import Credential
 from ..errors import GatewayError
+from ..files import limits
 from . import doors
+from .bounds import Bounds
+from .fair import Turns
 from .model import CANCELED, ERRORED, EXPIRED, PENDING, SUCCEEDED, Batch, BatchRequest, Outcome
 from .stores import Storage
 
@@ -59,6 +66,9 @@ class BatchRunner:
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
         self._cuts: set[asyncio.Task[None]] = set()  # tasks this runner cancelled
+        self.turns = Turns()  # which key's request starts next
+        settings = gateway.settings
+        self.bounds = Bounds(store, gateway.files, settings.batch_max_open_per_key, limits(settings).quota_bytes)
 
     # --- life ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -111,24 +121,29 @@ class BatchRunner:
                 pass
             self._wake.clear()
 
-    # --- a round: expire, end, and fill the share -----------------------------------------------
+    # --- a round: expire, end, and fill the share fairly --------------------------------------
     async def _round(self) -> bool:
         """Whether there was any unfinished batch."""
         now = time.time()
         batches = await self.store.unfinished()
+        ready: list[Batch] = []
         for batch in batches:
             try:
-                await self._turn_of(batch, now)
+                if await self._tend(batch, now):
+                    ready.append(batch)
             except Exception:  # one batch's failure (its end's files, say) must not starve the others
                 if self._cancelled():
                     raise asyncio.CancelledError() from None
                 log.exception("the batch runner failed on batch %s", batch.id)
+        await self._fill(ready, {b.id: b.tenant for b in batches}, now)
+        self.turns.forget({b.tenant for b in batches})
         return bool(batches)
 
-    async def _turn_of(self, batch: Batch, now: float) -> None:
-        """One batch's part of a round: its lease, its cancel or expiry, its end or its next requests."""
+    async def _tend(self, batch: Batch, now: float) -> bool:
+        """One batch's part of a round: its lease, its cancel or expiry, its end; whether it may
+        start requests."""
         if not await self.store.lease(batch.id, self.replica):
-            return  # another replica runs it (with Redis); adopted once that one's lease lapses
+            return False  # another replica runs it (with Redis); adopted once that one's lease lapses
         state = self.settling.get(batch.id) or (
             CANCELED if batch.cancel_initiated_at is not None else EXPIRED if now >= batch.expires_at else None
         )
@@ -138,20 +153,48 @@ class BatchRunner:
         mine = [key for key in self.running if key[0] == batch.id]
         if not batch.counts.get(PENDING) and not mine:
             await self._end(batch)
-            return
-        if batch.id in self.settling or self.gateway.draining:
-            return
-        while self._room():
-            skip = {key[1] for key in self.running if key[0] == batch.id}
-            skip |= {key[1] for key, at in self._later.items() if key[0] == batch.id and at > now}
-            found = await self.store.pending(batch.id, 1, skip)
-            if not found:
-                break
-            idx, request = found[0]
-            self._later.pop((batch.id, idx), None)
-            task = asyncio.create_task(self._run(batch, idx, request))
-            self.running[(batch.id, idx)] = task
-            task.add_done_callback(self._ended_callback((batch.id, idx)))
+            return False
+        return batch.id not in self.settling and not self.gateway.draining and bool(batch.counts.get(PENDING))
+
+    async def _fill(self, ready: list[Batch], tenant_of: dict[str, str], now: float) -> None:
+        """Start requests while there is room, one at a time from the key whose turn it is (fair.py)."""
+        queues = self.turns.queues(ready)
+        while queues and self._room():
+            running: dict[str, int] = {}
+            for batch_id, _ in self.running:
+                key = tenant_of.get(batch_id)
+                if key is not None:
+                    running[key] = running.get(key, 0) + 1
+            key = self.turns.order(queues, running)[0]
+            started = False
+            while queues[key] and not started:
+                batch = queues[key][0]
+                try:
+                    started = await self._start_next(batch, now)
+                except Exception:
+                    if self._cancelled():
+                        raise asyncio.CancelledError() from None
+                    log.exception("the batch runner failed on batch %s", batch.id)
+                if not started:
+                    queues[key].pop(0)  # nothing of it to start now: the key's next batch
+            if started:
+                self.turns.served(key)
+            else:
+                del queues[key]
+
+    async def _start_next(self, batch: Batch, now: float) -> bool:
+        """Start the batch's next pending request that is neither running nor waiting; whether there was one."""
+        skip = {key[1] for key in self.running if key[0] == batch.id}
+        skip |= {key[1] for key, at in self._later.items() if key[0] == batch.id and at > now}
+        found = await self.store.pending(batch.id, 1, skip)
+        if not found or self._stopping:  # a stop that came during the read (redis-py may swallow it)
+            return False
+        idx, request = found[0]
+        self._later.pop((batch.id, idx), None)
+        task = asyncio.create_task(self._run(batch, idx, request))
+        self.running[(batch.id, idx)] = task
+        task.add_done_callback(self._ended_callback((batch.id, idx)))
+        return True
 
     def _room(self) -> bool:
         share = len(self.running)
@@ -196,6 +239,7 @@ class BatchRunner:
         try:
             tenant, credential = await self.owner(batch)
             await self.gateway.sessions.limits.check_budget(tenant)
+            await self.bounds.check_output(batch.tenant)
             body = await doors.answer(self.gateway, tenant, credential, batch.endpoint, request.params)
             return Outcome(SUCCEEDED, 200, body)
         except GatewayError as error:

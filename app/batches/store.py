@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, func, select
+from sqlalchemy import Connection, LargeBinary, cast, create_engine, event, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import batch_requests, batches, migrate
@@ -30,6 +31,9 @@ class BatchStore:
         event.listen(self.engine, "connect", _pragmas)
         with self.engine.connect() as connection:
             migrate(connection)
+        # batch id -> the bytes of its results (output_bytes), and what keeps a count and a write apart
+        self._sizes: dict[str, int] = {}
+        self._sizing = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -85,6 +89,38 @@ class BatchStore:
         query = select(batches).where(batches.c.ended_at.is_(None)).order_by(batches.c.created)
         return await self._run(lambda c: _with_counts(c, [_batch(row) for row in c.execute(query)]))
 
+    async def open_count(self, tenant: str) -> int:
+        """How many of the tenant's batches (both APIs) have not ended."""
+        query = select(func.count()).where(batches.c.tenant == tenant, batches.c.ended_at.is_(None))
+        return await self._run(lambda c: int(c.execute(query).scalar() or 0))
+
+    async def output_bytes(self, tenant: str) -> int:
+        """The bytes of results the store holds for the tenant: every Anthropic batch's, and the
+        OpenAI batches' not ended yet (an ended one's are its output and error files, which the
+        files store counts). Each batch's is read once, then kept up to date as its results are
+        written (this process is the store's only writer): reading them all at each request's start
+        took 0.3 s for a key with 100,000 results."""
+        held = select(batches.c.id).where(
+            batches.c.tenant == tenant, (batches.c.api != "openai") | batches.c.ended_at.is_(None)
+        )
+
+        def count(c: Connection) -> int:
+            ids = [row.id for row in c.execute(held)]
+            with self._sizing:
+                missing = [i for i in ids if i not in self._sizes]
+                if missing:
+                    size = func.coalesce(func.sum(func.length(cast(batch_requests.c.result, LargeBinary))), 0)
+                    query = (
+                        select(batch_requests.c.batch_id, size)
+                        .where(batch_requests.c.batch_id.in_(missing))
+                        .group_by(batch_requests.c.batch_id)
+                    )
+                    found = {row[0]: int(row[1]) for row in c.execute(query)}
+                    self._sizes.update({i: found.get(i, 0) for i in missing})
+                return sum(self._sizes[i] for i in ids)
+
+        return await self._run(count)
+
     async def lease(self, batch_id: str, owner: str) -> bool:
         """Whether this replica runs the batch: always, with the one gateway this store serves."""
         return True
@@ -100,6 +136,11 @@ class BatchStore:
             c.execute(batches.delete().where(batches.c.id == batch_id))
 
         await self._run(delete)
+        self._forget(batch_id)
+
+    def _forget(self, batch_id: str) -> None:
+        with self._sizing:
+            self._sizes.pop(batch_id, None)
 
     # --- requests -----------------------------------------------------------------------------
     async def pending(self, batch_id: str, limit: int, skip: set[int]) -> list[tuple[int, BatchRequest]]:
@@ -115,6 +156,7 @@ class BatchStore:
 
     async def finish(self, batch_id: str, idx: int, outcome: Outcome) -> bool:
         """Record a request's outcome, if it is still pending; whether it was."""
+        result = json.dumps(outcome.result)
         statement = (
             batch_requests.update()
             .where(
@@ -122,9 +164,17 @@ class BatchStore:
                 batch_requests.c.idx == idx,
                 batch_requests.c.state == PENDING,
             )
-            .values(state=outcome.state, result=json.dumps(outcome.result))
+            .values(state=outcome.state, result=result)
         )
-        return await self._run(lambda c: c.execute(statement).rowcount > 0)
+
+        def finish(c: Connection) -> bool:
+            with self._sizing:
+                done = c.execute(statement).rowcount > 0
+                if done and batch_id in self._sizes:
+                    self._sizes[batch_id] += len(result.encode())
+                return done
+
+        return await self._run(finish)
 
     async def settle(self, batch_id: str, outcome: Outcome, but: set[int]) -> None:
         """Every pending request of the batch, but those in `but` (running), comes to `outcome`."""
@@ -138,13 +188,17 @@ class BatchStore:
             .values(state=outcome.state, result=json.dumps(outcome.result))
         )
         await self._run(lambda c: c.execute(statement))
+        self._forget(batch_id)  # read again when next counted
 
-    async def results(self, batch_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
-        """(custom_id, state, result) of every request, in order."""
+    async def results(
+        self, batch_id: str, start: int = 0, count: int | None = None
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(custom_id, state, result) of every request (or of `count` from index `start`), in order."""
         query = (
             select(batch_requests.c.custom_id, batch_requests.c.state, batch_requests.c.result)
-            .where(batch_requests.c.batch_id == batch_id)
+            .where(batch_requests.c.batch_id == batch_id, batch_requests.c.idx >= start)
             .order_by(batch_requests.c.idx)
+            .limit(count if count is not None else -1)
         )
         rows = await self._run(lambda c: list(c.execute(query)))
         return [(row.custom_id, row.state, None if row.result is None else json.loads(row.result)) for row in rows]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import GatewayError
 
 MB = 1024 * 1024
+Others = Callable[[str], Awaitable[int]]
 
 
 @dataclass
@@ -49,6 +51,14 @@ class Files(Protocol):
         ...
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None: ...
+
+    async def used(self, tenant: str) -> int:
+        """The bytes the tenant's files take (the quota's count; the batch output is `others`')."""
+        ...
+
+    # What else counts in a tenant's quota (its batches' stored results, app/batches/), in bytes;
+    # set once by the gateway's wiring.
+    others: Others | None
 
     async def content(self, tenant: str, file_id: str) -> bytes | None: ...
 
@@ -113,8 +123,8 @@ def too_large(message: str, code: str) -> GatewayError:
 
 def over_quota(used: int, size: int, quota: int) -> GatewayError:
     return too_large(
-        f"This key's files take {used} bytes; {size} more would pass its quota of {quota} bytes "
-        "(GATEWAY_FILES_QUOTA_MB). Delete some files first.",
+        f"This key's files and batch results take {used} bytes; {size} more would pass its quota of {quota} "
+        "bytes (GATEWAY_FILES_QUOTA_MB). Delete some files or ended batches first.",
         "files_quota_exceeded",
     )
 

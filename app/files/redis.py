@@ -21,7 +21,7 @@ from typing import Any
 
 from ..shared import Shared
 from ..shared.redis import reply
-from .base import FileRecord, Limits, live, over_quota
+from .base import FileRecord, Limits, Others, live, over_quota
 
 # KEYS: record, data, tenant zset, used, seq, expiring; ARGV: id, size, quota (-1: none),
 # expires_at ('' none), data, fields...
@@ -58,6 +58,7 @@ class RedisFiles:
         self.limits = limits
         self._add = self.redis.register_script(ADD)
         self._delete = self.redis.register_script(DELETE)
+        self.others: Others | None = None
 
     def _record(self, file_id: str) -> str:
         return self.shared.key("file", file_id)
@@ -88,13 +89,17 @@ class RedisFiles:
             self.shared.key("files-seq"),
             self.shared.key("files-expiring"),
         ]
-        limit = self.limits.quota_bytes if quota else -1
+        others = await self.others(tenant) if quota and self.others is not None else 0
+        limit = max(self.limits.quota_bytes - others, 0) if quota else -1
         fields = [part for name, value in vars(record).items() if value is not None for part in (name, str(value))]
         expiry = "" if expires_at is None else repr(expires_at)
         done, used = await self._add(keys, [record.id, record.size, limit, expiry, data, *fields])
         if not done:
-            raise over_quota(int(used), record.size, self.limits.quota_bytes)
+            raise over_quota(int(used) + others, record.size, self.limits.quota_bytes)
         return record
+
+    async def used(self, tenant: str) -> int:
+        return int(await reply(self.redis.get(self.shared.key("files-used", tenant))) or 0)
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:
         raw = await reply(self.redis.hgetall(self._record(file_id)))

@@ -27,6 +27,7 @@ Resolver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Read = Callable[[object, str], Awaitable[tuple[FileRecord, bytes]]]
 ROOTS = {"messages": "messages", "chat": "messages", "responses": "input"}
 MAX_RESOLVED_BYTES = 32 * MB  # the Messages API's own request size limit: Claude takes no more
+MAX_FILES = 1000  # different files one batch may name (checker): each is one lookup at its create
 
 
 def resolver(files: Files, tenant: str, door: str) -> Resolver:
@@ -44,20 +45,9 @@ def resolver(files: Files, tenant: str, door: str) -> Resolver:
                 record = await files.get(tenant, file_id)
                 data = None if record is None else await files.content(tenant, file_id)
                 if record is None or data is None:
-                    raise invalid_request(
-                        f"No file {file_id!r}: upload it with POST /v1/files first.", where, "file_not_found"
-                    )
+                    raise not_found(file_id, where)
                 found[file_id] = record, data
-            total += found[file_id][0].size
-            if total > MAX_RESOLVED_BYTES:
-                raise GatewayError(
-                    413,
-                    f"The files this request names add up to more than {MAX_RESOLVED_BYTES} bytes "
-                    "(each reference counted), more than Claude takes in one request.",
-                    "invalid_request_error",
-                    "request_too_large",
-                    where,
-                )
+            total = _counted(total, found[file_id][0].size, where)
             return found[file_id]
 
         root = ROOTS[door]
@@ -65,6 +55,59 @@ def resolver(files: Files, tenant: str, door: str) -> Resolver:
         return body
 
     return resolve
+
+
+def checker(files: Files, tenant: str, door: str, most: int | None = None) -> Resolver:
+    """What checks the file ids of many request bodies of `door` without reading a file: each
+    reference becomes an empty stand-in of its kind (so that the body can be checked as the door's
+    request), each distinct id looked up once over all the bodies, at most `most` distinct ids, and
+    each body's references counted against MAX_RESOLVED_BYTES by their records' sizes. The content
+    is read when each request runs (`resolver`). For a batch's create: 100,000 requests naming one
+    file read and base64-encoded it 100,000 times."""
+    known: dict[str, FileRecord] = {}
+    most = MAX_FILES if most is None else most
+
+    async def check(body: dict[str, Any]) -> dict[str, Any]:
+        total = 0
+
+        async def read(file_id: object, where: str) -> tuple[FileRecord, bytes]:
+            nonlocal total
+            if not isinstance(file_id, str):
+                raise invalid_request("A file_id must be a string.", where, "invalid_value")
+            if file_id not in known:
+                if len(known) >= most:
+                    raise invalid_request(f"A batch names at most {most} different files.", where, "too_many_files")
+                record = await files.get(tenant, file_id)
+                if record is None:
+                    raise not_found(file_id, where)
+                known[file_id] = record
+            total = _counted(total, known[file_id].size, where)
+            return known[file_id], b""
+
+        root = ROOTS[door]
+        await _walk(body.get(root), root, door, read)
+        return body
+
+    return check
+
+
+def not_found(file_id: str, where: str) -> GatewayError:
+    return invalid_request(f"No file {file_id!r}: upload it with POST /v1/files first.", where, "file_not_found")
+
+
+def _counted(total: int, size: int, where: str) -> int:
+    """`total` with one more reference of `size` bytes, within MAX_RESOLVED_BYTES."""
+    total += size
+    if total > MAX_RESOLVED_BYTES:
+        raise GatewayError(
+            413,
+            f"The files this request names add up to more than {MAX_RESOLVED_BYTES} bytes "
+            "(each reference counted), more than Claude takes in one request.",
+            "invalid_request_error",
+            "request_too_large",
+            where,
+        )
+    return total
 
 
 async def _walk(

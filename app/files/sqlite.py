@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, ScalarSelect, delete, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import files
-from .base import FileRecord, Limits, live
+from .base import FileRecord, Limits, Others, live
 
 T = TypeVar("T")
 FIELDS = ("id", "tenant", "filename", "purpose", "media_type", "size", "created", "expires_at")
@@ -29,6 +29,7 @@ class SqliteFiles:
         self.limits = limits
 
         self.adding = asyncio.Lock()
+        self.others: Others | None = None
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
         def in_thread() -> T:
@@ -50,14 +51,18 @@ class SqliteFiles:
     ) -> FileRecord:
         record = self.limits.new_record(tenant, filename, purpose, media_type, data, quota, expires_at)
 
-        def write(connection: Connection) -> FileRecord:
+        def write(connection: Connection, others: int) -> FileRecord:
             if quota:
-                self.limits.check_quota(_used(connection, tenant, record.created), record.size)
+                self.limits.check_quota(_used(connection, tenant, record.created) + others, record.size)
             connection.execute(files.insert().values(**vars(record), data=data))
             return record
 
         async with self.adding:
-            return await self._run(write)
+            others = await self.others(tenant) if quota and self.others is not None else 0
+            return await self._run(lambda c: write(c, others))
+
+    async def used(self, tenant: str) -> int:
+        return await self._run(lambda c: _used(c, tenant, time.time()))
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:
         query = select(*RECORD).where(files.c.tenant == tenant, files.c.id == file_id)
