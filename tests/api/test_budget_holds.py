@@ -82,7 +82,11 @@ async def replicas(redis_url, tmp_path):
     """Two gateways on one Redis, each on a SlowEngine: their clients."""
     apps = []
     for name in ("a", "b"):
-        values = {"redis_url": redis_url, "redis_prefix": "budget:", "admin_key": "admin-secret-0123456789abcdef-0123456789"}
+        values = {
+            "redis_url": redis_url,
+            "redis_prefix": "budget:",
+            "admin_key": "admin-secret-0123456789abcdef-0123456789",
+        }
         apps.append(create_app(Settings(_env_file=None, data_dir=str(tmp_path / name), **values), SlowEngine()))
     clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") for app in apps]
     yield clients
@@ -109,7 +113,10 @@ async def test_twenty_concurrent_chats_over_two_replicas_spend_at_most_the_budge
 
 
 async def test_chats_n_reserves_n_turns_at_once(tmp_path):
-    app = create_app(Settings(_env_file=None, data_dir=str(tmp_path), admin_key="admin-secret-0123456789abcdef-0123456789"), SlowEngine())
+    app = create_app(
+        Settings(_env_file=None, data_dir=str(tmp_path), admin_key="admin-secret-0123456789abcdef-0123456789"),
+        SlowEngine(),
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
     each = estimate(turn_like("hi", 20)).tokens
     limited = await key(client, token_budget=3 * each)
