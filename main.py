@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.drain import DrainingServer
 from app.engine.workdir import UnsafeWorkDir, check_root
+from app.header_deadline import protocol
 from app.observability import logs
 from app.server import create_app
 
@@ -64,6 +65,7 @@ def main() -> None:
         access_log=False,  # the gateway logs each request itself, with more to say (observability/requests.py)
         timeout_graceful_shutdown=int(settings.drain_timeout),  # on SIGINT; SIGTERM drains first
         ws_max_size=settings.max_body_bytes,  # a socket's message has a request body's limit (16 MiB by default)
+        http=protocol(settings.header_read_timeout),  # uvicorn has no deadline for a request's headers
     )
     DrainingServer(config, app.state.gateway).run()
 

@@ -144,9 +144,14 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     body_read_timeout: float = Field(default=30.0, gt=0)  # the whole request body must arrive within it
+    header_read_timeout: float = Field(default=10.0, gt=0)  # a request's headers, from its first byte
     request_timeout: float = Field(default=600.0, gt=0)  # a whole turn, seconds
     connect_timeout: float = Field(default=60.0, gt=0)  # spawning and initialising the CLI
     retry_after_default: int = Field(default=30, ge=1)  # when Claude's 429 names no time
+    # WebSockets one key may hold open on this replica, and the bytes of the response.create
+    # messages that may wait on one socket behind its running response (past it: an error event).
+    ws_max_sockets_per_key: int = Field(default=16, ge=1)
+    ws_max_queued_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
     # Where the Claude Code CLI comes from: empty means the one bundled with claude-agent-sdk.
     cli_path: str | None = None

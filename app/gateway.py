@@ -39,4 +39,5 @@ class Gateway:
     # the drain's timeout cut (app/api/drain.py).
     turns: set[asyncio.Task[Any]] = field(default_factory=set)
     cut: set[asyncio.Task[Any]] = field(default_factory=set)
+    sockets: dict[str, int] = field(default_factory=dict)  # open WebSockets per tenant (app/sockets/)
     batches: BatchRunner = field(init=False)  # message batches, both APIs (app/batches/)

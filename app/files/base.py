@@ -7,16 +7,22 @@ another). Records are plain dataclasses; no database type leaks out of app/files
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from ..errors import GatewayError
 
 MB = 1024 * 1024
 Others = Callable[[str], Awaitable[int]]
+CHUNK = MB  # what a store reads of an uploaded file at a time
+# A file's bytes: an upload arrives as a file (spooled to disk as it was received, app/api/uploads.py)
+# that the store writes from, a piece at a time, so that no copy of the whole body sits in memory;
+# the gateway's own files (batch output) are bytes.
+Content = bytes | BinaryIO
 
 
 @dataclass
@@ -40,14 +46,20 @@ class Files(Protocol):
         filename: str,
         purpose: str,
         media_type: str,
-        data: bytes,
+        data: Content,
         *,
         quota: bool = True,
         expires_at: float | None = None,
     ) -> FileRecord:
-        """Keep `data` as a new file. With `quota` (uploads), a file over the size limit or past the
-        tenant's quota is refused with a GatewayError 413; the gateway's own files (batch output)
-        pass quota=False."""
+        """Keep `data` (bytes, or a file read from its start) as a new file. With `quota`
+        (uploads), a file over the size limit or past the tenant's quota is refused with a
+        GatewayError 413; the gateway's own files (batch output) pass quota=False."""
+        ...
+
+    async def room(self, tenant: str, size: int) -> None:
+        """Raise the quota's GatewayError 413 unless `size` more bytes fit in the tenant's quota: an
+        upload is refused from its Content-Length, before its body is read. (`add` checks again,
+        atomically with the write: two uploads may both pass this.)"""
         ...
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None: ...
@@ -103,18 +115,34 @@ class Limits:
         filename: str,
         purpose: str,
         media_type: str,
-        data: bytes,
+        data: Content,
         quota: bool,
         expires_at: float | None,
     ) -> FileRecord:
         """A new file's record (each store's `add` keeps it), its size checked first for an upload."""
+        size = size_of(data)
         if quota:
-            self.check_size(len(data))
-        return FileRecord(new_file_id(), tenant, filename, purpose, media_type, len(data), time.time(), expires_at)
+            self.check_size(size)
+        return FileRecord(new_file_id(), tenant, filename, purpose, media_type, size, time.time(), expires_at)
 
     def check_quota(self, used: int, size: int) -> None:
         if used + size > self.quota_bytes:
             raise over_quota(used, size, self.quota_bytes)
+
+
+def size_of(data: Content) -> int:
+    if isinstance(data, bytes):
+        return len(data)
+    size = data.seek(0, os.SEEK_END)
+    data.seek(0)
+    return size
+
+
+def pieces(data: BinaryIO) -> Iterator[bytes]:
+    """A file's bytes from its start, CHUNK at a time (blocking reads: call it in a thread)."""
+    data.seek(0)
+    while piece := data.read(CHUNK):
+        yield piece
 
 
 def too_large(message: str, code: str) -> GatewayError:

@@ -7,6 +7,9 @@ any other. Under the operator's prefix P (app/shared/redis.py):
     P files-used:<tenant>    string: the bytes the tenant's files take (the quota's count)
     P files-seq              string: the upload counter that orders the listings
     P files-expiring         zset: ids of files with an expiry, by expires_at (expire: no scan)
+    P file-upload:<id>       string: an upload's bytes while they are sent, a piece at a time (so
+                             that no whole copy sits in the gateway's memory); the add script
+                             renames it to file-data:<id>, or drops it past the quota
 
 Adding and deleting are one Lua script each (the quota check with the write; the record, bytes,
 indexes and count together), so that no replica sees half a file or lets two uploads both pass a
@@ -16,22 +19,31 @@ Redis (or Sentinel), not for Redis Cluster.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..shared import Shared
 from ..shared.redis import reply
-from .base import FileRecord, Limits, Others, live, over_quota
+from .base import CHUNK, Content, FileRecord, Limits, Others, live, over_quota
 
-# KEYS: record, data, tenant zset, used, seq, expiring; ARGV: id, size, quota (-1: none),
-# expires_at ('' none), data, fields...
+# KEYS: record, data, tenant zset, used, seq, expiring[, staged upload]; ARGV: id, size, quota
+# (-1: none), expires_at ('' none), data ('' when staged), fields...
 ADD = """
 local used = tonumber(redis.call('GET', KEYS[4]) or '0')
 local size = tonumber(ARGV[2])
 local quota = tonumber(ARGV[3])
-if quota >= 0 and used + size > quota then return {0, used} end
+if quota >= 0 and used + size > quota then
+  if KEYS[7] then redis.call('DEL', KEYS[7]) end
+  return {0, used}
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-redis.call('SET', KEYS[2], ARGV[5])
+if KEYS[7] then
+  redis.call('RENAME', KEYS[7], KEYS[2])
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[5])
+end
 redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), ARGV[1])
 redis.call('INCRBY', KEYS[4], size)
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1]) end
@@ -49,6 +61,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
 PAGE = 200  # ids read per round while a listing fills
+STAGED_FOR = 3600  # seconds an upload's staged bytes outlive a replica that died sending them
 
 
 class RedisFiles:
@@ -75,7 +88,7 @@ class RedisFiles:
         filename: str,
         purpose: str,
         media_type: str,
-        data: bytes,
+        data: Content,
         *,
         quota: bool = True,
         expires_at: float | None = None,
@@ -93,13 +106,40 @@ class RedisFiles:
         limit = max(self.limits.quota_bytes - others, 0) if quota else -1
         fields = [part for name, value in vars(record).items() if value is not None for part in (name, str(value))]
         expiry = "" if expires_at is None else repr(expires_at)
-        done, used = await self._add(keys, [record.id, record.size, limit, expiry, data, *fields])
+        if isinstance(data, bytes):
+            done, used = await self._add(keys, [record.id, record.size, limit, expiry, data, *fields])
+        else:
+            staged = self.shared.key("file-upload", record.id)
+            try:
+                await self._stage(staged, data)
+                done, used = await self._add([*keys, staged], [record.id, record.size, limit, expiry, "", *fields])
+            except BaseException:
+                await reply(self.redis.delete(staged))
+                raise
         if not done:
             raise over_quota(int(used) + others, record.size, self.limits.quota_bytes)
         return record
 
     async def used(self, tenant: str) -> int:
         return int(await reply(self.redis.get(self.shared.key("files-used", tenant))) or 0)
+
+    async def _stage(self, key: str, data: BinaryIO) -> None:
+        """`data` into `key` a piece at a time (SET, then APPEND), read from its file in a thread."""
+        await asyncio.to_thread(data.seek, 0)
+        first = True
+        while True:
+            piece = await asyncio.to_thread(data.read, CHUNK)
+            if first:
+                await reply(self.redis.set(key, piece, ex=STAGED_FOR))
+            elif piece:
+                await reply(self.redis.append(key, piece))
+            if not piece:
+                return
+            first = False
+
+    async def room(self, tenant: str, size: int) -> None:
+        others = await self.others(tenant) if self.others is not None else 0
+        self.limits.check_quota(await self.used(tenant) + others, size)
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:
         raw = await reply(self.redis.hgetall(self._record(file_id)))

@@ -1,8 +1,10 @@
 """Files in the gateway's own SQLite database (the `files` table, schema v4): nothing extra to run.
 
-The bytes sit in the same row as the record; listings select the record's columns only. Uploads
-take turns (one lock; one process owns the database) so that two of one tenant cannot both pass
-its quota.
+The bytes sit in the same row as the record; listings select the record's columns only. An
+upload's file is written into its row a piece at a time (SQLite's incremental blob I/O on a
+zeroblob of its size), so that no whole copy of it is held in memory: four concurrent 31 MB
+uploads once took the gateway from 124 to 798 MB. Uploads take turns (one lock; one process owns
+the database) so that two of one tenant cannot both pass its quota.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from sqlalchemy import Connection, Engine, ScalarSelect, delete, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import files
-from .base import FileRecord, Limits, Others, live
+from .base import Content, FileRecord, Limits, Others, live, pieces
 
 T = TypeVar("T")
 FIELDS = ("id", "tenant", "filename", "purpose", "media_type", "size", "created", "expires_at")
@@ -44,7 +46,7 @@ class SqliteFiles:
         filename: str,
         purpose: str,
         media_type: str,
-        data: bytes,
+        data: Content,
         *,
         quota: bool = True,
         expires_at: float | None = None,
@@ -54,7 +56,10 @@ class SqliteFiles:
         def write(connection: Connection, others: int) -> FileRecord:
             if quota:
                 self.limits.check_quota(_used(connection, tenant, record.created) + others, record.size)
-            connection.execute(files.insert().values(**vars(record), data=data))
+            if isinstance(data, bytes):
+                connection.execute(files.insert().values(**vars(record), data=data))
+            else:
+                _write_blob(connection, record, data)
             return record
 
         async with self.adding:
@@ -63,6 +68,10 @@ class SqliteFiles:
 
     async def used(self, tenant: str) -> int:
         return await self._run(lambda c: _used(c, tenant, time.time()))
+
+    async def room(self, tenant: str, size: int) -> None:
+        others = await self.others(tenant) if self.others is not None else 0
+        self.limits.check_quota(await self.used(tenant) + others, size)
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:
         query = select(*RECORD).where(files.c.tenant == tenant, files.c.id == file_id)
@@ -120,6 +129,22 @@ def _used(connection: Connection, tenant: str, now: float) -> int:
         files.c.tenant == tenant, (files.c.expires_at.is_(None)) | (files.c.expires_at > now)
     )
     return int(connection.execute(query).scalar() or 0)
+
+
+def _write_blob(connection: Connection, record: FileRecord, data: BinaryIO) -> None:
+    """A row for `record` with `data` written into a zeroblob of its size a piece at a time, in the
+    connection's open transaction. Python 3.10's sqlite3 has no blob I/O: there the bytes are read
+    whole (one copy, where reading the upload whole then parsing it made five)."""
+    raw = connection.connection.driver_connection
+    blobopen = getattr(raw, "blobopen", None)  # Python 3.11+
+    if blobopen is None or record.size == 0:  # a blob of no bytes cannot be opened (nor needs it)
+        connection.execute(files.insert().values(**vars(record), data=b"".join(pieces(data))))
+        return
+    inserted = connection.execute(files.insert().values(**vars(record), data=func.zeroblob(record.size)))
+    assert inserted.inserted_primary_key is not None
+    with blobopen("files", "data", inserted.inserted_primary_key[0]) as blob:
+        for piece in pieces(data):
+            blob.write(piece)
 
 
 def _record(row: Row[tuple[object, ...]] | None) -> FileRecord:

@@ -50,13 +50,13 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
         await refuse(websocket.scope, websocket.receive, websocket.send, error)
         return
     name = named or f"ws-{uuid.uuid4().hex}"
-    socket = await accept(websocket, gateway, {"X-Session-Id": name})
+    socket = await accept(websocket, gateway, GatewayError.openai_body, {"X-Session-Id": name})
     if socket is None:
         return
     latest: ChatTurn | None = None
     turns: set[asyncio.Task[bool]] = set()  # those not yet done (an answered one may still close)
     try:
-        async for message in socket.messages():
+        async for message, _ in socket.messages():
             busy = latest is not None and latest.busy
             if isinstance(message, GatewayError):
                 await socket.send_json(message.openai_body())
@@ -91,6 +91,7 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
             task.cancel()  # the client left: the turn stops, and with it the CLI's turn
         if turns:
             await asyncio.wait(turns)
+        socket.release()
         if named is None:
             await _end(socket, name)
 

@@ -9,7 +9,9 @@ stream sends, one per message, from `response.created` to `response.completed` (
 call outputs included; the socket's last response can be continued even with `store: false` (it
 keeps that one in memory, as the reference's WebSocket mode does). Requests are served one at a
 time in the order they came (FIFO: the reference's rule for one `stream_id` lane; lanes do not
-run side by side here), at most MAX_QUEUED waiting. A request refused before its response starts
+run side by side here), at most MAX_QUEUED waiting, and GATEWAY_WS_MAX_QUEUED_BYTES of them (their
+text as sent is queued, not its parsed objects, which can be many times larger: two sockets with
+16 queued 10 MB messages each once took the gateway from 119 to 613 MB). A request refused before its response starts
 (bad body, 401, 429, a `previous_response_id` not found) is answered with one `error` event:
 `{"type": "error", "status": 400, "error": {"type", "code", "message", "param"}}`; the socket
 stays open for the next. A message echoes its request's `stream_id`, if it had one.
@@ -31,6 +33,7 @@ from ..api.responses import Remembered, begin
 from ..errors import GatewayError, invalid_request
 from ..files.resolve import resolver
 from ..gateway import Gateway
+from ..jsontext import loads
 from ..protocol.openai_responses import ResponsesRequest
 from ..translate import openai_responses as translate
 from .connection import INTERNAL_ERROR, TurnSocket, accept, first_of, payloads, unexpected
@@ -50,14 +53,46 @@ class Memory:
         self.last = response
 
 
+class Waiting:
+    """The messages queued behind the running response, as sent, and their bytes."""
+
+    def __init__(self, most_bytes: int) -> None:
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(MAX_QUEUED)
+        self.bytes, self.most_bytes = 0, most_bytes
+
+    def full(self) -> GatewayError | None:
+        if self.queue.full():
+            message = f"{MAX_QUEUED} responses are already waiting on this socket; wait for one to finish."
+            return GatewayError(429, message, "rate_limit_error", "too_many_queued_responses")
+        return None
+
+    def put(self, text: str | bytes) -> GatewayError | None:
+        """Queue `text`, or the error that refuses it: past the socket's bytes."""
+        if self.bytes and self.bytes + len(text) > self.most_bytes:
+            message = (
+                f"The responses waiting on this socket already take {self.bytes} bytes; this one would pass "
+                f"{self.most_bytes} (GATEWAY_WS_MAX_QUEUED_BYTES). Wait for one to finish."
+            )
+            return GatewayError(429, message, "rate_limit_error", "too_many_queued_bytes")
+        self.bytes += len(text)
+        self.queue.put_nowait(text)
+        return None
+
+    async def get(self) -> dict[str, Any]:
+        text = await self.queue.get()
+        self.bytes -= len(text)
+        value: dict[str, Any] = loads(text)  # an object: checked as it came
+        return value
+
+
 async def serve(websocket: WebSocket, gateway: Gateway) -> None:
-    socket = await accept(websocket, gateway)
+    socket = await accept(websocket, gateway, error_event)
     if socket is None:
         return
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED)
-    worker = asyncio.create_task(_work(socket, queue, Memory()))
+    waiting = Waiting(gateway.settings.ws_max_queued_bytes)
+    worker = asyncio.create_task(_work(socket, waiting, Memory()))
     try:
-        async for message in socket.messages():
+        async for message, text in socket.messages():
             if isinstance(message, GatewayError):
                 await socket.send_json(error_event(message))
             elif message.get("type") != "response.create":
@@ -66,24 +101,19 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
                     f"Unsupported event type '{kind}': this gateway accepts 'response.create'.", "type", "unknown_event"
                 )
                 await socket.send_json(error_event(error, message.get("stream_id")))
-            elif queue.full():
-                error = GatewayError(
-                    429,
-                    f"{MAX_QUEUED} responses are already waiting on this socket; wait for one to finish.",
-                    "rate_limit_error",
-                    "too_many_queued_responses",
-                )
-                await socket.send_json(error_event(error, message.get("stream_id")))
             elif not worker.done():
-                queue.put_nowait(message)
+                refused = waiting.full() or waiting.put(text)
+                if refused is not None:
+                    await socket.send_json(error_event(refused, message.get("stream_id")))
     finally:
         worker.cancel()  # the client left: its running response stops, and with it the CLI's turn
         await asyncio.wait({worker})
+        socket.release()
 
 
-async def _work(socket: TurnSocket, queue: asyncio.Queue[dict[str, Any]], memory: Memory) -> None:
+async def _work(socket: TurnSocket, waiting: Waiting, memory: Memory) -> None:
     while True:
-        message = await queue.get()
+        message = await waiting.get()
         try:
             if not await socket.run_turn(_respond(socket, message, memory)):
                 return  # cut by the drain: the socket is closed

@@ -7,11 +7,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import sys
+from pathlib import Path
 
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from app.observability import logs
-from tests.support import ask
+from tests.support import FAKE_CLAUDE, GatewayServer, ask
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}
 CLIENT_SIDE = ("httpx", "httpcore")  # the test's own HTTP client, not the gateway
@@ -118,3 +123,81 @@ async def test_no_secret_reaches_the_log(gateway, captured, monkeypatch):
     text = captured.getvalue()
     assert len(request_lines(captured)) == 5
     assert [secret for secret in secrets if secret in text] == []
+
+
+SOCKET_SECRETS = ("sk-gw-SECRET-socket-key", "sk-ant-api03-SECRET-socket-credential", "sk-gw-WRONG-SECRET")
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "warning"])
+def test_no_secret_of_a_socket_reaches_the_log_at_any_level(tmp_path, level):
+    """On a real server (uvicorn's socket protocol logs under `uvicorn.error`, with websockets'
+    frame dumps at DEBUG: the handshake's headers and each message's start)."""
+    env = {
+        "GATEWAY_CLI_PATH": str(FAKE_CLAUDE),
+        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude-config"),
+        "GATEWAY_API_KEYS": SOCKET_SECRETS[0],
+        "GATEWAY_ALLOW_REQUEST_CREDENTIALS": "true",
+        "GATEWAY_LOG_LEVEL": level,
+        "GATEWAY_SPARE_PROCESSES": "0",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    server = GatewayServer(env, tmp_path).start()
+    try:
+        url = f"ws://127.0.0.1:{server.port}"
+        headers = {"Authorization": f"Bearer {SOCKET_SECRETS[0]}", "X-Claude-Credential": SOCKET_SECRETS[1]}
+        response = {"type": "response.create", "model": "sonnet", "input": "message-SECRET-text"}
+        with connect(f"{url}/v1/responses", additional_headers=headers, open_timeout=60) as ws:
+            ws.send(json.dumps(response))
+            while json.loads(ws.recv(timeout=60))["type"] != "response.completed":
+                pass
+        with connect(f"{url}/v1/chat/ws", additional_headers=headers, open_timeout=60) as ws:
+            ws.send(json.dumps(ask("message-SECRET-text")))
+            while not json.loads(ws.recv(timeout=60))["choices"][0].get("finish_reason"):
+                pass
+        with pytest.raises(InvalidStatus):
+            connect(f"{url}/v1/responses", additional_headers={"Authorization": f"Bearer {SOCKET_SECRETS[2]}"})
+    finally:
+        server.stop()
+    text = server.log()
+    assert [secret for secret in (*SOCKET_SECRETS, "message-SECRET-text") if secret in text] == []
+    assert '"WebSocket /v1/responses" [accepted]' in text if level != "warning" else True
+    if level == "debug":
+        assert " DEBUG " in text  # the level was on: the wire's records alone were dropped
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_a_request_path_cannot_forge_a_log_line(gateway, log_format):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter(log_format))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        client, _, _ = await gateway()
+        forged = "1999-12-07 12:00:00,000 INFO claude_gateway.requests: POST /admin/keys 201"
+        for breaks in ("%0A", "%0D%0A", "%E2%80%A8", "%C2%85"):  # \n, \r\n, U+2028, U+0085 (NEL)
+            await client.get(f"/v1/models{breaks}{forged.replace(' ', '%20')}")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    lines = stream.getvalue().splitlines()  # splits at every line break a reader might
+    assert [line for line in lines if line.startswith("1999-")] == []
+    if log_format == "json":
+        request = [json.loads(line) for line in lines]  # each line whole JSON
+        assert [line["path"][:11] for line in request if line["logger"] == "claude_gateway.requests"] == [
+            "/v1/models\n",
+            "/v1/models\r",
+            "/v1/models\u2028",
+            "/v1/models\x85",
+        ]
+    else:
+        assert len([line for line in lines if "INFO claude_gateway.requests: GET /v1/models" in line]) == 4
+
+
+def test_a_text_lines_fields_cannot_pass_for_more_fields():
+    record = logging.LogRecord("claude_gateway.requests", logging.INFO, "", 0, "GET /x 200", None, None)
+    record.fields = {"key": "ann status=201 key=admin", "error": "boom\nnext line", "session": "s1"}
+    line = logs.TextFormatter().format(record)
+    assert line.endswith(' key="ann status=201 key=admin" error="boom\\nnext line" session=s1')

@@ -26,7 +26,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 @pytest.fixture
 def client(tmp_path, config_dir):
     def start(**overrides):
-        app = create_app(make_settings(tmp_path, api_keys=KEY, **overrides))
+        app = create_app(make_settings(tmp_path, **{"api_keys": KEY, **overrides}))
         return TestClient(app)
 
     clients = []
@@ -132,6 +132,49 @@ def test_a_second_request_while_one_runs_waits_its_turn(client):
         second = until(ws, terminal)
     assert first[-1]["response"]["output"][0]["content"][0]["text"] == "echo: [[slow]] one"
     assert second[-1]["response"]["output"][0]["content"][0]["text"] == "echo: two"
+
+
+def test_queued_messages_past_the_sockets_bytes_are_refused_and_the_socket_goes_on(client):
+    # The running response hangs; 2 MB waits behind it; 2 MB more would pass 3 MB and is refused.
+    with client(ws_max_queued_bytes=3_000_000).websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text(create("[[slow]] [[long 20]]"))
+        ws.send_text(create("queued", padding="x" * 2_000_000))  # an unknown field: ignored, but sent
+        ws.send_text(create("refused", padding="x" * 2_000_000, stream_id="big"))
+        ws.send_text(create("small"))  # 2 MB and a little: fits
+        seen = until(ws, lambda event: event["type"] == "error")
+        assert all(event["type"] != "response.completed" for event in seen)  # refused while one runs
+        refused = seen[-1]
+        answers = [until(ws, terminal)[-1] for _ in range(3)]
+    assert refused["status"] == 429 and refused["stream_id"] == "big"
+    assert refused["error"]["code"] == "too_many_queued_bytes"
+    assert [a["response"]["output"][0]["content"][0]["text"][:12] for a in answers] == [
+        "w0 w1 w2 w3 ",
+        "echo: queued",
+        "echo: small",
+    ]
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/chat/ws"])
+def test_a_key_past_its_sockets_is_refused_with_the_openai_code_and_a_closed_socket_frees_one(client, path):
+    app = client(api_keys=f"{KEY},other-key", ws_max_sockets_per_key=2)
+    with app.websocket_connect(path, headers=AUTH), app.websocket_connect(path, headers=AUTH):
+        with app.websocket_connect(path, headers=AUTH) as third:
+            refusal = json.loads(third.receive_text())
+            with pytest.raises(WebSocketDisconnect) as closed:
+                third.receive_text()
+        with app.websocket_connect(path, headers={"Authorization": "Bearer other-key"}) as other:
+            other.send_text(create("hi") if path == "/v1/responses" else chat("hi"))
+            assert json.loads(other.receive_text()).get("error") is None  # another key's are its own
+    assert closed.value.code == 1008
+    error = refusal["error"]
+    assert (
+        error["code"] == "websocket_connection_limit_reached" and "GATEWAY_WS_MAX_SOCKETS_PER_KEY" in error["message"]
+    )
+    if path == "/v1/responses":
+        assert refusal["type"] == "error" and refusal["status"] == 429
+    with app.websocket_connect(path, headers=AUTH) as again:  # the first two were closed: room again
+        again.send_text(create("hi") if path == "/v1/responses" else chat("hi"))
+        assert json.loads(again.receive_text()).get("error") is None
 
 
 def test_the_handshake_without_a_valid_key_is_refused_with_401(client):

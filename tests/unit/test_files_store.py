@@ -5,6 +5,7 @@ within a size limit and a quota that the gateway's own files skip."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import pytest
@@ -94,3 +95,22 @@ async def test_uploads_at_once_never_pass_the_quota_together(files: Files):
     kept = [r for r in tried if not isinstance(r, BaseException)]
     assert len(kept) == 2 and all(isinstance(r, GatewayError) and r.status == 413 for r in tried if r not in kept)
     assert sorted(f.id for f in await files.list("t1")) == sorted(f.id for f in kept)
+
+
+async def test_a_file_is_written_from_an_open_file_a_piece_at_a_time(files: Files, monkeypatch):
+    monkeypatch.setattr("app.files.base.CHUNK", 7)  # several pieces
+    monkeypatch.setattr("app.files.redis.CHUNK", 7)
+    data = bytes(range(95))
+    added = await files.add("t1", "a.bin", "user_data", "application/octet-stream", io.BytesIO(data))
+    empty = await files.add("t1", "e.bin", "user_data", "application/octet-stream", io.BytesIO(b""))
+    assert (added.size, empty.size) == (95, 0)
+    assert await files.content("t1", added.id) == data and await files.content("t1", empty.id) == b""
+    await files.room("t1", 155)  # 95 of 250 used: 155 more fit
+    with pytest.raises(GatewayError) as refused:
+        await files.room("t1", 156)
+    assert refused.value.status == 413 and refused.value.code == "files_quota_exceeded"
+    with pytest.raises(GatewayError):  # past the quota: refused, and nothing staged is left behind
+        await files.add("t1", "b.bin", "user_data", "application/octet-stream", io.BytesIO(data[:90]))
+        await files.add("t1", "c.bin", "user_data", "application/octet-stream", io.BytesIO(data[:90]))
+    if isinstance(files, RedisFiles):
+        assert await files.redis.keys(files.shared.key("file-upload", "*")) == []
