@@ -94,10 +94,12 @@ REVIEWER = {"description": "Reviews.", "prompt": "You review."}
 async def test_every_model_a_request_names_is_held_to_the_keys_list(tmp_path, path, claude_code, field):
     """Before: a key limited to ["sonnet"] had `claude_code.agents.x.model: "opus"` reach the
     upstream as Opus (only the request's own model and its fallback were checked)."""
-    client, engine = make_client(admin_key="admin-secret", data_dir=str(tmp_path))
+    client, engine = make_client(admin_key="admin-secret-0123456789abcdef-0123456789", data_dir=str(tmp_path))
     async with client:
         made = await client.post(
-            "/admin/keys", json={"name": "k", **SONNET_ONLY}, headers={"Authorization": "Bearer admin-secret"}
+            "/admin/keys",
+            json={"name": "k", **SONNET_ONLY},
+            headers={"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"},
         )
         key = {"Authorization": f"Bearer {made.json()['key']}"}
         response = await client.post(path, json={**DOORS[path], "claude_code": claude_code}, headers=key)
