@@ -17,6 +17,7 @@ from app.engine.workdir import UnsafeWorkDir, check_root
 from app.header_deadline import protocol
 from app.observability import logs
 from app.server import create_app
+from app.undumpable import close_own_proc
 
 
 def settings_problems(exc: ValidationError) -> str:
@@ -47,6 +48,7 @@ def main() -> None:
         raise SystemExit(f"Refusing to start: {settings_problems(exc)}") from None
     settings.check_bind()
     logs.configure(settings.log_format, settings.log_level)
+    close_own_proc()  # no process of the gateway's user reads its environment or folders through /proc
     if settings.work_dir:
         try:
             check_root(Path(settings.work_dir))
@@ -54,7 +56,7 @@ def main() -> None:
             raise SystemExit(f"Refusing to start: {exc}") from None
     try:
         app = create_app(settings)
-    except UnsafeWorkDir as exc:  # the workspaces' folder (GATEWAY_DATA_DIR/workspaces)
+    except (UnsafeWorkDir, OSError) as exc:  # the data and workspaces' folders (GATEWAY_DATA_DIR)
         raise SystemExit(f"Refusing to start: {exc}") from None
     config = uvicorn.Config(
         app,

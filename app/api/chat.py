@@ -82,6 +82,12 @@ def begin(
     turn.credential = credential
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     n = body.n or 1
+    if n > 1 and turn.agent is not None:
+        raise invalid_request(
+            "n > 1 is not available in agent mode: each answer would need a workspace of its own, "
+            "which the key's workspace quota could not hold to. Ask for one answer.",
+            "n",
+        )
     if n > 1 and requested:
         raise invalid_request(
             "n > 1 cannot continue a session: each answer is a conversation of its own. "

@@ -15,11 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from ..agent import tree
+from ..agent.paths import TEMP_PREFIX
 
 
 def used(tenant_folder: Path) -> int:
-    """Bytes in the regular files of all the tenant's workspaces."""
-    return sum(info.st_size for _, _, info in tree.walk(tenant_folder) if stat.S_ISREG(info.st_mode))
+    """Bytes in the regular files of all the tenant's workspaces, uploads on their way aside (as
+    the gateway's own measure counts them: workspace.size)."""
+    return sum(
+        info.st_size
+        for _, name, info in tree.walk(tenant_folder)
+        if stat.S_ISREG(info.st_mode) and not name.startswith(TEMP_PREFIX)
+    )
 
 
 class QuotaHook:

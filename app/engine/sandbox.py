@@ -215,6 +215,19 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(paths))
 
 
+def cli_shown(cli_path: str | None, hidden: list[Path]) -> Path:
+    """What of the CLI the sandbox shows: its real folder (found as the launcher finds it, a bare
+    name on PATH), or the executable alone where that folder is, or holds, one the sandbox hides (a
+    CLI kept in the gateway's working folder must not show the working folder, `.env` and all)."""
+    named = cli_path or bundled_cli() or "claude"
+    found = named if os.sep in named else shutil.which(named) or named
+    cli = Path(os.path.realpath(found))
+    folder = cli.parent
+    if any(folder == own or folder in own.parents for own in _resolved(hidden)):
+        return cli
+    return folder
+
+
 class AgentSandbox:
     """The launcher's sandbox variables (launcher.py) for each agent process: its bubblewrap, and
     its cap on processes (pids.py)."""
@@ -228,7 +241,6 @@ class AgentSandbox:
     def view(self, cwd: Path, config_dir: Path) -> View:
         """What a process of workspace `cwd` with config folder `config_dir` sees."""
         settings = self.settings
-        cli = Path(os.path.realpath(settings.cli_path or bundled_cli() or "claude"))
         own = [settings.data_path, settings.config_dir, Path.home(), Path.cwd(), Path(".env")]
         own += [Path(settings.mcp_config)] if settings.mcp_config else []
         own += [self.work.path] if self.work is not None and self.work.path is not None else []
@@ -236,7 +248,7 @@ class AgentSandbox:
             writable=[cwd, config_dir],
             shown=[Path(folder) for folder in settings.agent_read_dir_list],
             hidden=own,
-            on_top=[cli.parent],
+            on_top=[cli_shown(settings.cli_path, own)],
             tmp_bytes=settings.agent_tmp_mb * MIB,
         )
 

@@ -117,9 +117,11 @@ class Lexer:
             else:
                 raw.append(c)
                 parts.append(c)
-                known = known and c not in "*?["
+                known = known and c not in "*?"
                 self.i += 1
         unquoted = "".join(raw)
+        if re.search(r"\[.*\]", unquoted):
+            known = False  # a bracket pattern; a lone `[` or `[[` (test) is itself
         if "{" in unquoted and "}" in unquoted and ("," in unquoted or ".." in unquoted):
             known = False  # brace expansion: `{cat,/etc/hostname}` is two words
         return Word("".join(parts), known, assignment)

@@ -106,6 +106,14 @@ OPAQUE = {
     "case": "has a case statement",
     "enable": "may load a builtin",
 }
+# Programs that run another program after options of their own, whose options are not read here:
+# a line with one of them is a line the rules cannot check.
+RUNNERS = (
+    "taskset unshare prlimit chrt setpriv strace ltrace numactl faketime parallel nsenter chroot "
+    "systemd-run cgexec sg firejail valgrind perf gdb catchsegv chpst setarch linux32 linux64 fakeroot "
+    "proot bwrap"
+).split()
+OPAQUE |= {name: "runs another program, with options the rules do not read" for name in RUNNERS}
 
 
 def inner(name: str, words: list[str], known: list[bool]) -> Inner:

@@ -84,9 +84,16 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """The standard text line, then a record's `fields` that are set, as key=value (but those
     the message already says: a request line's method, path and status); the message and the
-    values escaped, a traceback left as it is."""
+    values escaped; each line of a traceback set off by `  | `, so that an exception's message
+    (which may quote a client's text) cannot begin a line of its own."""
 
     IN_MESSAGE = ("method", "path", "status")
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return _set_off(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return _set_off(super().formatStack(stack_info))
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
@@ -104,6 +111,10 @@ class TextFormatter(logging.Formatter):
             )
             line = f"{line} {pairs}" if pairs else line
         return line
+
+
+def _set_off(text: str) -> str:
+    return "\n".join("  | " + escaped(line) for line in text.splitlines())
 
 
 def formatter(log_format: str) -> logging.Formatter:

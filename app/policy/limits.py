@@ -18,6 +18,7 @@ replicas share one (app/shared/counters.py), so that a key's limits hold across 
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import math
 import time
@@ -31,7 +32,7 @@ from redis.exceptions import RedisError
 from ..auth import Tenant
 from ..engine.types import Turn
 from ..errors import GatewayError, model_not_found, rate_limited, store_unavailable
-from ..store import Reservation, Store
+from ..store import Reservation, Reserved, Store
 from .counters import Counters, LocalCounters, Window
 from .reservations import LEASE_MARGIN, estimate
 
@@ -96,8 +97,13 @@ class Limits:
         ids = tuple(uuid.uuid4().hex for _ in range(count))
         each = estimate(turn)
         reservation = Reservation(tenant.id, start, ids, each, policy.budget_usd, policy.token_budget, self.hold_lease)
-        try:
-            found = await self.store.reserve(reservation)
+        store = self.store
+        task = asyncio.ensure_future(store.reserve(reservation))
+        try:  # a client that leaves meanwhile must not leave the hold behind (its lease is minutes)
+            found = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: _release_if_held(store, tenant.id, ids, done))
+            raise
         except RedisError as exc:
             raise store_unavailable() from exc
         if found.admitted:
@@ -165,6 +171,12 @@ def allows_model(tenant: Tenant, model: str | None, resolve: Callable[[str], str
         except GatewayError:
             pass  # a name this gateway does not serve allows nothing more
     return (model or "default") in served
+
+
+def _release_if_held(store: Store, tenant: str, ids: tuple[str, ...], done: asyncio.Future[Reserved]) -> None:
+    """After a reservation its caller stopped waiting for: let its holds go, if it made them."""
+    if not done.cancelled() and done.exception() is None and done.result().admitted:
+        asyncio.ensure_future(store.release(tenant, list(ids)))
 
 
 def _headers(rpm: int, window: Window) -> dict[str, str]:

@@ -87,11 +87,11 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
                 turns.add(latest.task)
                 latest.task.add_done_callback(turns.discard)
     finally:
+        socket.release()  # first: a wait cancelled below (the server stopping) must not keep it counted
         for task in list(turns):
             task.cancel()  # the client left: the turn stops, and with it the CLI's turn
         if turns:
             await asyncio.wait(turns)
-        socket.release()
         if named is None:
             await _end(socket, name)
 

@@ -106,9 +106,9 @@ async def serve(websocket: WebSocket, gateway: Gateway) -> None:
                 if refused is not None:
                     await socket.send_json(error_event(refused, message.get("stream_id")))
     finally:
+        socket.release()  # first: a wait cancelled below (the server stopping) must not keep it counted
         worker.cancel()  # the client left: its running response stops, and with it the CLI's turn
         await asyncio.wait({worker})
-        socket.release()
 
 
 async def _work(socket: TurnSocket, waiting: Waiting, memory: Memory) -> None:

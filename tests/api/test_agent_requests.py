@@ -141,3 +141,15 @@ async def test_an_added_folder_that_is_or_passes_through_a_link_is_a_400(tmp_pat
         for fine in (["real"], ["real/deeper"], ["not/made/yet"]):
             response = await client.post(path, json={**body, "claude_code": {"add_dirs": fine}}, headers=headers)
             assert response.status_code == 200, response.text
+
+
+async def test_n_above_one_in_agent_mode_is_a_400_naming_n():
+    """Each of n answers would run as a one-off turn in a folder of its own, outside the key's
+    workspace quota (and its checks after each tool call): agent mode asks for one answer."""
+    client, engine = make_client(agent_mode=True)
+    async with client:
+        body = {**DOORS["/v1/chat/completions"], "n": 2, "claude_code": {"max_turns": 2}}
+        response = await client.post("/v1/chat/completions", json=body)
+    assert engine.turns == []
+    error = error_of("/v1/chat/completions", response, 400)
+    assert error["param"] == "n" and "agent mode" in error["message"]

@@ -201,3 +201,16 @@ def test_a_text_lines_fields_cannot_pass_for_more_fields():
     record.fields = {"key": "ann status=201 key=admin", "error": "boom\nnext line", "session": "s1"}
     line = logs.TextFormatter().format(record)
     assert line.endswith(' key="ann status=201 key=admin" error="boom\\nnext line" session=s1')
+
+
+def test_a_traceback_cannot_forge_a_line_of_its_own():
+    """An exception's message may quote a client's text; in the text format every line of the
+    traceback is set off, so a newline in it starts no line that reads as a log line."""
+    forged = "2026-12-07 10:00:00,000 INFO claude_gateway.requests: POST /admin/keys 201"
+    try:
+        raise ValueError(f"bad model\n{forged}\u2028{forged}")
+    except ValueError:
+        record = logging.LogRecord("app", logging.ERROR, "", 0, "turn failed", None, sys.exc_info())
+    lines = logs.TextFormatter().format(record).splitlines()
+    assert lines[0].endswith("turn failed") and len(lines) > 2
+    assert all(line.startswith("  | ") for line in lines[1:])

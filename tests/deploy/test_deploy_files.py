@@ -209,7 +209,7 @@ def test_writable_folders_are_mounted_under_a_read_only_root():
     mounts = {m["mountPath"]: m["name"] for m in container()["volumeMounts"]}
     assert container()["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"/data", "/tmp", "/home/gateway"} <= set(mounts)
-    assert env(container()["env"])["GATEWAY_DATA_DIR"] == "/data"
+    assert env(container()["env"])["GATEWAY_DATA_DIR"] == "/data/gateway"  # made 0700 inside the 0777 volume
     volumes = {v["name"]: v for v in deployment()["spec"]["template"]["spec"]["volumes"]}
     assert set(mounts.values()) <= set(volumes)
     # Chat mode with Redis: nothing in /data is needed by another pod, so each pod has its own.

@@ -70,3 +70,34 @@ async def test_holds_of_a_dead_gateway_do_not_last(tmp_path, redis_url):
     names = {n.decode() for n in await shared.client.keys("test:ledger:hold*")}
     assert len(names) == 2 and all([0 < await shared.client.pttl(n) <= 60_000 for n in names])
     await shared.close()
+
+
+async def test_a_reservation_whose_caller_left_holds_nothing(store):
+    """A client that hangs up while its turn's reservation is being written (SQLite's runs in a
+    thread, Redis's is a round trip) must not leave the hold behind for its lease (minutes), which
+    would keep the key's next lone turn out."""
+    from app.auth import Tenant
+    from app.engine.types import Turn
+    from app.policy.limits import Limits
+    from app.policy.model import Policy
+
+    tenant = Tenant("t1", "k1", "key", Policy(token_budget=10))
+    written = asyncio.Event()
+    real = store.reserve
+
+    async def slow(reservation):  # the real store, reached a moment later
+        await asyncio.sleep(0.1)
+        found = await real(reservation)
+        written.set()
+        return found
+
+    store.reserve = slow
+    limits = Limits(store, busy_wait=1.0)
+    waiting = asyncio.create_task(limits.reserve(tenant, Turn(model="sonnet", messages=[])))
+    await asyncio.sleep(0.02)
+    waiting.cancel()
+    await asyncio.wait_for(written.wait(), 5)
+    await asyncio.sleep(0.2)  # the release that follows
+    store.reserve = real
+    # a lone turn may start on what is left only with nothing else of the key held
+    assert (await store.reserve(reservation("next", budget=None, token_budget=10, tokens=10**6))).admitted

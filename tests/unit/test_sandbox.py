@@ -138,3 +138,21 @@ def test_the_process_has_no_capabilities_even_for_a_gateway_run_as_root():
     assert lines[0].split() == ["CapEff:", "0000000000000000"], done
     assert lines[1] != "0" or os.geteuid() != 0, done
     assert "rc=0" not in done.stdout, done
+
+
+def test_a_cli_in_a_hidden_folder_is_shown_alone_not_its_folder(tmp_path, monkeypatch):
+    """A CLI kept in the gateway's working folder (or named bare and found there on PATH) must not
+    show that folder, `.env` and all: only the executable is mounted then."""
+    home = tmp_path / "gateway"
+    (home / "bin").mkdir(parents=True)
+    cli = home / "claude"
+    cli.write_text("#!/bin/sh\n")
+    cli.chmod(0o755)
+    assert sandbox.cli_shown(str(cli), [home]) == cli
+    monkeypatch.setenv("PATH", str(home))
+    assert sandbox.cli_shown("claude", [home]) == cli  # a bare name is found as the launcher finds it
+    assert sandbox.cli_shown(str(cli), [home / "bin"]) == cli  # a folder holding a hidden one
+    elsewhere = tmp_path / "opt" / "claude"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("#!/bin/sh\n")
+    assert sandbox.cli_shown(str(elsewhere), [home]) == elsewhere.parent

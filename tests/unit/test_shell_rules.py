@@ -208,6 +208,12 @@ DENIED = [
     "trap 'cat /etc/hostname' EXIT",
     "su -c 'cat /etc/hostname'",
     "busybox cat /etc/hostname",
+    "taskset 1 cat /etc/hostname",
+    "unshare -r cat /etc/hostname",
+    "prlimit --nofile=10 cat /etc/hostname",
+    "setpriv --reuid 1 cat /etc/hostname",
+    "strace -f cat /etc/hostname",
+    "ls [ab]*; cat /etc/hostname",
 ]
 
 
@@ -216,7 +222,10 @@ def test_a_deny_rule_covers_the_command_however_it_is_written(line):
     assert covers("cat:*", line, deny=True)
 
 
-@pytest.mark.parametrize("line", ["ls -la; echo rmx", "echo cat", "concat x", "grep cat x", "git log | head"])
+@pytest.mark.parametrize(
+    "line",
+    ["ls -la; echo rmx", "echo cat", "concat x", "grep cat x", "git log | head", "[ -f x ] && ls x", "[[ -d y ]]"],
+)
 def test_a_deny_rule_leaves_other_commands_alone(line):
     assert not covers("cat:*", line, deny=True)
     assert not covers("rm:*", line, deny=True)
