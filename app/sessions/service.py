@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from ..auth import ANONYMOUS, Tenant, key_name
+from ..auth import ANONYMOUS, Tenant
 from ..engine.types import Engine, Event, Turn
 from ..errors import store_unavailable
 from ..policy.limits import Limits
@@ -32,7 +32,7 @@ from .locks import acquire_within
 from .registry import SessionRegistry
 from .session import Session, continuation_points
 from .shared import SharedSessions
-from .turn import SessionTurn, failure_code
+from .turn import SessionTurn, recorded
 
 # How long a resent history waits for the stateless session it continues while another replica
 # finishes writing that session's last turn, before it starts a session of its own.
@@ -204,23 +204,17 @@ class SessionService:
             check_tool_results(turn.messages)
             self.limits.check_model(tenant, turn.model, lambda name: self.engine.resolve_model(name))
             policy = tenant.policy
-            meter, status, error = Meter(), "cancelled", None
+            meter = Meter()
             turn = replace(turn, process_limit=policy.max_processes if policy else None, on_partial_usage=meter.partial)
             async with self.limits.running(tenant):
                 holds = [hold] if hold else await self.limits.reserve(tenant, turn)
                 ran = True
-                try:
+                async with recorded(self.ledger, turn, tenant, door, None, meter) as entry:
+                    entry.holds = holds
                     async with aclosing(self.engine.stream(turn)) as events:
                         async for event in events:
                             meter.see(event)
                             yield event
-                    status = "ok"
-                except Exception as exc:
-                    status, error = "error", failure_code(exc)
-                    raise
-                finally:
-                    name = key_name(tenant)
-                    await self.ledger.record(turn, tenant.key_id, door, None, meter, status, error, name, holds)
         finally:
             if hold and not ran:
                 await asyncio.shield(self.limits.store.release(tenant.id, [hold]))
