@@ -25,6 +25,7 @@ from .base import MB, FileRecord, Files
 
 Resolver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Read = Callable[[object, str], Awaitable[tuple[FileRecord, bytes]]]
+Lookup = Callable[[str, str], Awaitable[tuple[FileRecord, bytes]]]  # one file id, not yet found
 ROOTS = {"messages": "messages", "chat": "messages", "responses": "input"}
 MAX_RESOLVED_BYTES = 32 * MB  # the Messages API's own request size limit: Claude takes no more
 MAX_FILES = 1000  # different files one batch may name (checker): each is one lookup at its create
@@ -33,26 +34,15 @@ MAX_FILES = 1000  # different files one batch may name (checker): each is one lo
 def resolver(files: Files, tenant: str, door: str) -> Resolver:
     """What resolves the file ids of one request body of `door` ("messages", "chat", "responses")."""
 
+    async def lookup(file_id: str, where: str) -> tuple[FileRecord, bytes]:
+        record = await files.get(tenant, file_id)
+        data = None if record is None else await files.content(tenant, file_id)
+        if record is None or data is None:
+            raise not_found(file_id, where)
+        return record, data
+
     async def resolve(body: dict[str, Any]) -> dict[str, Any]:
-        found: dict[str, tuple[FileRecord, bytes]] = {}
-        total = 0
-
-        async def read(file_id: object, where: str) -> tuple[FileRecord, bytes]:
-            nonlocal total
-            if not isinstance(file_id, str):
-                raise invalid_request("A file_id must be a string.", where, "invalid_value")
-            if file_id not in found:
-                record = await files.get(tenant, file_id)
-                data = None if record is None else await files.content(tenant, file_id)
-                if record is None or data is None:
-                    raise not_found(file_id, where)
-                found[file_id] = record, data
-            total = _counted(total, found[file_id][0].size, where)
-            return found[file_id]
-
-        root = ROOTS[door]
-        await _walk(body.get(root), root, door, read)
-        return body
+        return await _resolved(body, door, {}, lookup)
 
     return resolve
 
@@ -64,31 +54,42 @@ def checker(files: Files, tenant: str, door: str, most: int | None = None) -> Re
     each body's references counted against MAX_RESOLVED_BYTES by their records' sizes. The content
     is read when each request runs (`resolver`). For a batch's create: 100,000 requests naming one
     file read and base64-encoded it 100,000 times."""
-    known: dict[str, FileRecord] = {}
+    known: dict[str, tuple[FileRecord, bytes]] = {}
     most = MAX_FILES if most is None else most
 
+    async def lookup(file_id: str, where: str) -> tuple[FileRecord, bytes]:
+        if len(known) >= most:
+            raise invalid_request(f"A batch names at most {most} different files.", where, "too_many_files")
+        record = await files.get(tenant, file_id)
+        if record is None:
+            raise not_found(file_id, where)
+        return record, b""
+
     async def check(body: dict[str, Any]) -> dict[str, Any]:
-        total = 0
-
-        async def read(file_id: object, where: str) -> tuple[FileRecord, bytes]:
-            nonlocal total
-            if not isinstance(file_id, str):
-                raise invalid_request("A file_id must be a string.", where, "invalid_value")
-            if file_id not in known:
-                if len(known) >= most:
-                    raise invalid_request(f"A batch names at most {most} different files.", where, "too_many_files")
-                record = await files.get(tenant, file_id)
-                if record is None:
-                    raise not_found(file_id, where)
-                known[file_id] = record
-            total = _counted(total, known[file_id].size, where)
-            return known[file_id], b""
-
-        root = ROOTS[door]
-        await _walk(body.get(root), root, door, read)
-        return body
+        return await _resolved(body, door, known, lookup)
 
     return check
+
+
+async def _resolved(
+    body: dict[str, Any], door: str, found: dict[str, tuple[FileRecord, bytes]], lookup: Lookup
+) -> dict[str, Any]:
+    """`body` with its file references resolved: each id a string, looked up once (`lookup`, for
+    those not in `found`, which keeps what it gave) and all its references counted together."""
+    total = 0
+
+    async def read(file_id: object, where: str) -> tuple[FileRecord, bytes]:
+        nonlocal total
+        if not isinstance(file_id, str):
+            raise invalid_request("A file_id must be a string.", where, "invalid_value")
+        if file_id not in found:
+            found[file_id] = await lookup(file_id, where)
+        total = _counted(total, found[file_id][0].size, where)
+        return found[file_id]
+
+    root = ROOTS[door]
+    await _walk(body.get(root), root, door, read)
+    return body
 
 
 def not_found(file_id: str, where: str) -> GatewayError:
@@ -110,9 +111,7 @@ def _counted(total: int, size: int, where: str) -> int:
     return total
 
 
-async def _walk(
-    node: Any, where: str, door: str, read: Callable[[object, str], Awaitable[tuple[FileRecord, bytes]]]
-) -> None:
+async def _walk(node: Any, where: str, door: str, read: Read) -> None:
     """Resolve every file reference under `node` (in place)."""
     if isinstance(node, list):
         for i, child in enumerate(node):
