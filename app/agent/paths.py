@@ -24,12 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import GatewayError, invalid_request
-from .tree import MAX_DEPTH
+from .tree import MAX_DEPTH, TEMP_PREFIX
 
 MAX_PATH = 1024
 MAX_NAME = 255  # bytes in one name (Linux NAME_MAX)
 RESERVED = ".claude"  # Claude Code's folder in its working folder
-TEMP_PREFIX = ".gateway-upload-"  # uploads on their way; hidden, and never a client's name
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 64  # folders below the workspace that a listing looks into (a client path's limit)
 CHUNK = 1024 * 1024
+TEMP_PREFIX = ".gateway-upload-"  # uploads on their way; hidden, and never a client's name
 
 
 class TooLarge(Exception):
@@ -60,6 +61,13 @@ def walk(top: Path, max_depth: int | None = None) -> Iterator[tuple[list[str], s
                     pending.append(iter(names))
     finally:
         descent.close()
+
+
+def size(top: Path) -> int:
+    """Bytes under `top`: its regular files' sizes, however deep (uploads on their way aside)."""
+    return sum(
+        info.st_size for _, name, info in walk(top) if stat.S_ISREG(info.st_mode) and not name.startswith(TEMP_PREFIX)
+    )
 
 
 def _enter(descent: Descent, name: str) -> list[str] | None:

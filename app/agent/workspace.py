@@ -32,7 +32,8 @@ from ..errors import GatewayError
 from ..requests import body_too_large
 from ..sessions.errors import session_exists
 from . import tree
-from .paths import RESERVED, TEMP_PREFIX, NewFile, entry, parts
+from .paths import RESERVED, NewFile, entry, parts
+from .tree import TEMP_PREFIX, size
 
 log = logging.getLogger(__name__)
 
@@ -259,15 +260,6 @@ class Workspaces:
                 continue
             found.append(FileInfo(path, info.st_size, int(info.st_mtime)))
         return sorted(found, key=lambda file: file.path)
-
-
-def size(workspace: Path) -> int:
-    """Bytes in a workspace: its regular files' sizes, however deep (uploads on their way aside)."""
-    return sum(
-        info.st_size
-        for _, name, info in tree.walk(workspace)
-        if stat.S_ISREG(info.st_mode) and not name.startswith(TEMP_PREFIX)
-    )
 
 
 def _folders(parent: Path) -> list[Path]:

@@ -10,22 +10,10 @@ right there: `continue: false` (the measure is the same, of the tenant's folder 
 from __future__ import annotations
 
 import asyncio
-import stat
 from pathlib import Path
 from typing import Any
 
 from ..agent import tree
-from ..agent.paths import TEMP_PREFIX
-
-
-def used(tenant_folder: Path) -> int:
-    """Bytes in the regular files of all the tenant's workspaces, uploads on their way aside (as
-    the gateway's own measure counts them: workspace.size)."""
-    return sum(
-        info.st_size
-        for _, name, info in tree.walk(tenant_folder)
-        if stat.S_ISREG(info.st_mode) and not name.startswith(TEMP_PREFIX)
-    )
 
 
 class QuotaHook:
@@ -33,7 +21,8 @@ class QuotaHook:
         self.tenant_folder, self.quota = tenant_folder, quota
 
     async def hook(self, hook_input: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
-        total = await asyncio.to_thread(used, self.tenant_folder)
+        # All the tenant's workspaces, measured as the gateway's own measure does (tree.size).
+        total = await asyncio.to_thread(tree.size, self.tenant_folder)
         if total <= self.quota:
             return {}
         return {
