@@ -49,8 +49,12 @@ class Credential:
     @property
     def id(self) -> str:
         """A name of this credential, the same for the same credential while this process runs."""
+        return self.named(_ID_KEY)
+
+    def named(self, key: bytes) -> str:
+        """This credential's name under `key` (an HMAC: it tells nothing of the credential)."""
         message = f"{self.type}\0{self.value}".encode()
-        return hmac.new(_ID_KEY, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
     @property
     def label(self) -> str:

@@ -13,9 +13,6 @@ whoever reads the store can read too (set GATEWAY_SECRET_KEY to keep it off the 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from ..engine.credentials import Credential
 from ..policy.secret import CREDENTIAL_NAMES, derive
 from ..store import Store
@@ -32,5 +29,4 @@ class CredentialNames:
             return None
         if self._key is None:
             self._key = await self._store.shared_secret(CREDENTIAL_NAMES)
-        message = f"{credential.type}\0{credential.value}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return credential.named(self._key)
