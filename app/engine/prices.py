@@ -14,14 +14,17 @@ dearest family, so that an estimate errs towards holding a budget.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from .types import Usage
+from .types import Turn, Usage
 
 MILLION = 1_000_000
 CHARS_PER_TOKEN = 4  # the estimate count_tokens uses without Anthropic's count (tokens.py)
+IMAGE_TOKENS = 1600  # Anthropic's cost of a full-size image; a document's page count is unknown here
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,26 @@ def price(model: str | None, usage: Usage) -> float:
 def estimate_tokens(text_length: int) -> int:
     """Tokens in a text of this many characters, roughly (4 characters a token)."""
     return math.ceil(text_length / CHARS_PER_TOKEN)
+
+
+def prompt_tokens(turn: Turn) -> int:
+    """The turn's prompt (system text and every message) in tokens, roughly."""
+    chars, media = len(turn.system or ""), 0
+    for message in turn.messages:
+        for block in message.content:
+            kind = block.get("type")
+            if kind in ("image", "document"):
+                media += 1
+            elif kind == "text":
+                chars += len(str(block.get("text", "")))
+            else:  # tool calls and results: their JSON, less any media inside
+                chars += len(json.dumps(_without_data(block), ensure_ascii=False))
+    return estimate_tokens(chars) + media * IMAGE_TOKENS
+
+
+def _without_data(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_data(v) for k, v in value.items() if k != "data"}
+    if isinstance(value, list):
+        return [_without_data(v) for v in value]
+    return value

@@ -105,8 +105,10 @@ class TurnReader:
         self._reported = Usage()  # usage already given to the client by answers ending in tool calls
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
         self.activity = Activity()
+        self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
 
     def feed(self, message: SdkMessage) -> list[Event]:
+        self.heard = True
         events = self._read(message)
         for event in events:
             if isinstance(event, ToolResult):

@@ -21,6 +21,7 @@ The caller runs one turn at a time per conversation (the session lock); one-off 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -36,6 +37,7 @@ from .forcing import ask_for_call, forced_call
 from .launch import Attempt, Launcher, forget_process
 from .options import SpawnKey, SpawnOptions
 from .pool import ProcessPool
+from .prices import prompt_tokens
 from .process import ClaudeProcess
 from .reader import TurnReader
 from .running import TurnMessages, turn_events
@@ -43,10 +45,21 @@ from .shared_transcripts import SharedTranscripts
 from .stops import StopScanner
 from .tools import results_for
 from .transcript import latest_session
-from .types import HELD, Event, Finish, Message, Turn, extend_hash
+from .types import HELD, Event, Finish, Message, Turn, Usage, extend_hash
 from .workdir import GatewayFolder
 
 log = logging.getLogger(__name__)
+
+
+def cut_short(reader: TurnReader, turn: Turn, left: bool) -> Usage:
+    """What a turn that ended without a result is charged: what it streamed; and when its client
+    `left` after the CLI had begun it but before any model call said a word (a client gone right
+    after its body), its prompt, estimated: that call reached Claude, whose input is billed all
+    the same. (A call that failed upstream is not billed: nothing then.)"""
+    used = reader.consumed()
+    if used == Usage() and reader.heard and left:
+        return Usage(input_tokens=prompt_tokens(turn))
+    return used
 
 
 @dataclass
@@ -221,6 +234,7 @@ class TurnRouter:
             )
 
         finish: Finish | None = None
+        left = False
         run = _Run(reader, sdk_messages)
         try:
             async with aclosing(self._events(process, run, turn)) as events:
@@ -232,10 +246,13 @@ class TurnRouter:
                             holds = extend_hash(history_hash, [turn.prompt, event.message])
                             await self.transcripts.mark(conversation, key, event.claude_session, holds)
                     yield event
+        except (GeneratorExit, asyncio.CancelledError):
+            left = True  # the client left (not a failure: an upstream error is not billed)
+            raise
         finally:
             reader, sdk_messages = run.reader, run.messages
             if finish is None and turn.on_partial_usage is not None:
-                turn.on_partial_usage(reader.consumed(), reader.model)
+                turn.on_partial_usage(cut_short(reader, turn, left), reader.model)
             if run.corrected and not reader.awaiting_tools:
                 finish = None  # Claude holds a correction the client never saw: rebuild next time
             if finish is not None and reader.awaiting_tools and process.bridge is not None and process.alive:

@@ -43,3 +43,21 @@ def test_every_call_of_a_multi_step_turn_is_charged_not_only_the_last():
     for message in [start("m1"), delta("text_delta", "a"), end(7, "tool_use"), start("m2"), delta("text_delta", "b")]:
         reader.feed(message)
     assert reader.consumed() == Usage(input_tokens=20, output_tokens=8, cache_read_input_tokens=6)
+
+
+def test_a_turn_the_cli_began_but_no_model_call_reported_is_charged_its_prompt():
+    """A client gone right after its body: the CLI had begun the turn (its first frame) and its
+    model call was on the wire, but no usage came back. That call's input is billed by Anthropic,
+    so the turn is charged its prompt, estimated (a hostile client hung up 50 ms after each body
+    and spent nothing). A turn the CLI never began is charged nothing."""
+    from claude_agent_sdk.types import SystemMessage
+
+    from app.engine.router import cut_short
+    from app.engine.types import Message, Turn
+
+    turn = Turn(model="sonnet", messages=[Message("user", [{"type": "text", "text": "x" * 400}])])
+    reader = TurnReader(60)
+    assert cut_short(reader, turn, left=True) == Usage()
+    reader.feed(SystemMessage(subtype="init", data={"type": "system", "subtype": "init"}))
+    assert cut_short(reader, turn, left=True) == Usage(input_tokens=100)
+    assert cut_short(reader, turn, left=False) == Usage()  # it failed: an upstream error is not billed
