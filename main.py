@@ -11,13 +11,13 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from app.config import Settings
-from app.drain import DrainingServer
-from app.engine.workdir import UnsafeWorkDir, check_root
-from app.header_deadline import protocol
+from app.core.disk.workdir import UnsafeWorkDir, check_root
+from app.core.settings import Settings
+from app.core.undumpable import close_own_proc
+from app.http.app import create_app
+from app.http.drain import DrainingServer
+from app.http.header_deadline import protocol
 from app.observability import logs
-from app.server import create_app
-from app.undumpable import close_own_proc
 
 
 def settings_problems(exc: ValidationError) -> str:

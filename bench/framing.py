@@ -35,15 +35,15 @@ from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, ResultMessage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.config import Settings  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
+from app.core.types import Finish, TextDelta  # noqa: E402
+from app.dialects.anthropic_messages.translate import EventStream  # noqa: E402
+from app.dialects.openai_chat.outbound import ChunkStream  # noqa: E402
+from app.dialects.openai_responses.outbound import ResponseBuilder  # noqa: E402
+from app.dialects.openai_responses.wire import ResponsesRequest  # noqa: E402
 from app.engine.claude import ClaudeEngine  # noqa: E402
-from app.engine.process import ClaudeProcess  # noqa: E402
-from app.engine.types import Finish, TextDelta  # noqa: E402
-from app.protocol.openai_responses import ResponsesRequest  # noqa: E402
-from app.server import create_app  # noqa: E402
-from app.translate.anthropic_messages import EventStream  # noqa: E402
-from app.translate.openai_chat_out import ChunkStream  # noqa: E402
-from app.translate.openai_responses_out import ResponseBuilder  # noqa: E402
+from app.engine.processes.process import ClaudeProcess  # noqa: E402
+from app.http.app import create_app  # noqa: E402
 
 PIECE = "abcd"  # what the fake upstream streams: 4 characters a delta
 ASK = [{"role": "user", "content": "x"}]

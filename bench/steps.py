@@ -15,8 +15,8 @@ import time
 
 from openai import OpenAI
 
-from app.engine.tools import SERVER, ToolBridge, ToolResult
-from app.engine.types import ToolSpec
+from app.core.types import ToolSpec
+from app.engine.processes.tools import SERVER, ToolBridge, ToolResult
 
 STEP = {
     "type": "function",

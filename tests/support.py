@@ -18,11 +18,11 @@ import httpx2
 from anthropic import AsyncAnthropic
 from openai import AsyncOpenAI
 
-from app.config import Settings
-from app.engine.credentials import Credential
-from app.engine.types import Event, Finish, ModelInfo, TextDelta, Turn
-from app.errors import model_not_found
-from app.server import create_app
+from app.core.credentials import Credential
+from app.core.errors import model_not_found
+from app.core.settings import Settings
+from app.core.types import Event, Finish, ModelInfo, TextDelta, Turn
+from app.http.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_CLAUDE = ROOT / "tests" / "fakes" / "fake_claude.py"

@@ -18,10 +18,10 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError
 
-from ..config import Settings
-from ..engine.agent import DEFAULT_TOOLS, AgentConfig
-from ..engine.permissions import canonical
-from ..errors import GatewayError, invalid_request
+from ..core.errors import GatewayError, invalid_request
+from ..core.settings import Settings
+from ..engine.agent.config import DEFAULT_TOOLS, AgentConfig
+from ..engine.agent.permissions import canonical
 from .request import ClaudeCodeRequest, McpServerIn, PermissionModeName, Strict, ToolName
 
 MAX_TURNS, MAX_BUDGET_USD = 1000, 1_000_000  # a request's own ceilings (request.py)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..protocol.base import ModelName
+from ..core.wire import ModelName
 
 PermissionModeName = Literal["default", "acceptEdits", "plan", "dontAsk", "bypassPermissions"]
 # A built-in tool's name (Bash, Read, ...), or a rule in Claude Code's form: `Bash(git:*)`, `Read(src/**)`.

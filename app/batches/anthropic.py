@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..errors import GatewayError, invalid_request
-from ..protocol.base import Wire
-from ..requests import parse
-from ..translate import common
-from . import doors
+from ..core.bodies import parse
+from ..core.errors import GatewayError, invalid_request
+from ..core.wire import Wire
+from ..dialects import request_rules as common
+from ..doors import batch as doors
 from .model import CANCELED, ERRORED, EXPIRED, MESSAGES, PENDING, SUCCEEDED, Batch, BatchRequest
 
 API = "anthropic"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..errors import GatewayError, rate_limited
+from ..core.errors import GatewayError, rate_limited
 from ..files import Files
 from .stores import Storage
 

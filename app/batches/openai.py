@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..errors import invalid_request
+from ..core.errors import invalid_request
+from ..core.wire import Wire
 from ..files import Files
-from ..protocol.base import Wire
 from .model import CANCELED, CHAT, ERRORED, EXPIRED, RESPONSES, SUCCEEDED, Batch, BatchRequest
 from .stores import Storage
 

@@ -30,18 +30,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ..auth import Tenant
-from ..engine.credentials import Credential
-from ..errors import GatewayError
+from ..core.credentials import Credential
+from ..core.errors import GatewayError
+from ..doors import batch as doors
 from ..files import limits
-from . import doors
+from ..tenancy.auth import Tenant
 from .bounds import Bounds
 from .fair import Turns
 from .model import CANCELED, ERRORED, EXPIRED, PENDING, SUCCEEDED, Batch, BatchRequest, Outcome
 from .stores import Storage
 
 if TYPE_CHECKING:
-    from ..gateway import Gateway
+    from ..doors.gateway import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from .redis_store import RedisBatchStore
-from .store import BatchStore
+from .redis import RedisBatchStore
+from .sqlite import BatchStore
 
 Storage: TypeAlias = BatchStore | RedisBatchStore
 

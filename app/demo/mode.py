@@ -15,10 +15,10 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
-from ..api.rate_headers import ExtraHeaders
-from ..config import CLI_ENV_PREFIXES
-from ..engine.credentials import is_operator_credential
-from ..engine.workdir import private_folder
+from ..core.credentials import is_operator_credential
+from ..core.disk.workdir import private_folder
+from ..core.settings import CLI_ENV_PREFIXES
+from ..http.middleware.rate_headers import ExtraHeaders
 from .upstream import API_KEY, DemoUpstream, offline_env
 
 log = logging.getLogger(__name__)

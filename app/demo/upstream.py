@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..engine.transcript import CONTINUE_AFTER_TOOLS
+from ..engine.transcripts.local import CONTINUE_AFTER_TOOLS
 from .wire import Reply, last_user_text, message_json, sse, text_of, tool_results
 
 LABEL = "[demo]"

@@ -1,10 +1,11 @@
 """The engine that runs turns on the Claude Code CLI through the Claude Agent SDK: its lifecycle,
 and the facade the rest of the gateway sees (turns, models, credential status, token counts, stats).
 
-What runs where: `router.py` routes each turn onto a process; `pool.py` owns the processes
-(limit, spares, eviction); `process.py` one CLI process; `options.py` what a process starts with;
-`running.py` and `reader.py` turn the CLI's messages into events; `models.py` the model names;
-`tokens.py` token counting; `workdir.py` the folders on disk.
+What runs where: `engine/turns/router.py` routes each turn onto a process;
+`engine/processes/pool.py` owns the processes (limit, spares, eviction); `engine/processes/process.py`
+one CLI process; `engine/processes/options.py` what a process starts with; `engine/reading/running.py`
+and `engine/reading/reader.py` turn the CLI's messages into events; `models.py` the model names;
+`tokens.py` token counting; `core/disk/workdir.py` the folders on disk.
 """
 
 from __future__ import annotations
@@ -18,25 +19,26 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..shared import Shared
-from ..shared.transcripts import RedisSessionStore
-from . import credentials, sandbox
-from .conversation import Conversation
-from .credentials import Credential
-from .failures import CredentialRefusal
-from .fork import fork
-from .launcher import write_launcher
+from ..core import credentials
+from ..core.credentials import Credential
+from ..core.disk.workdir import GatewayFolder
+from ..core.redis import Shared
+from ..core.settings import Settings
+from ..core.types import Event, ModelInfo, Turn
+from .agent import sandbox
 from .models import ModelCatalog
-from .options import Spawn, SpawnOptions
-from .pool import ProcessPool
-from .process import ClaudeProcess
-from .router import TurnRouter
-from .shared_transcripts import SharedTranscripts
+from .processes.options import Spawn, SpawnOptions
+from .processes.pool import ProcessPool
+from .processes.process import ClaudeProcess
+from .processes.wrapper_script import write_launcher
+from .reading.failures import CredentialRefusal
 from .tokens import TokenCounter
-from .transcript import remove_transcripts_under
-from .types import Event, ModelInfo, Turn
-from .workdir import GatewayFolder
+from .transcripts.local import remove_transcripts_under
+from .transcripts.redis_store import RedisSessionStore
+from .transcripts.replicated import SharedTranscripts
+from .turns.conversation import Conversation
+from .turns.fork import fork
+from .turns.router import TurnRouter
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..config import Settings
-from ..errors import model_not_found
-from .types import ModelInfo
+from ..core.errors import model_not_found
+from ..core.settings import Settings
+from ..core.types import ModelInfo
 
 log = logging.getLogger(__name__)
 

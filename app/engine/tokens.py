@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from ..config import Settings
-from .credentials import Credential
+from ..core.credentials import Credential
+from ..core.settings import Settings
 from .models import ModelCatalog
 
 log = logging.getLogger(__name__)

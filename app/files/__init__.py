@@ -7,8 +7,8 @@ gateway's SQLite database.
 
 from __future__ import annotations
 
-from ..config import Settings
-from ..shared import Shared
+from ..core.redis import Shared
+from ..core.settings import Settings
 from ..store import SqliteStore, Store, open_sqlite
 from .base import MB, FileRecord, Files, Limits
 from .redis import RedisFiles

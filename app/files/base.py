@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from ..errors import GatewayError
+from ..core.errors import GatewayError
 
 MB = 1024 * 1024
 Others = Callable[[str], Awaitable[int]]
 CHUNK = MB  # what a store reads of an uploaded file at a time
-# A file's bytes: an upload arrives as a file (spooled to disk as it was received, app/api/uploads.py)
+# A file's bytes: an upload arrives as a file (spooled to disk as it was received, app/http/routes/files.py)
 # that the store writes from, a piece at a time, so that no copy of the whole body sits in memory;
 # the gateway's own files (batch output) are bytes.
 Content = bytes | BinaryIO

@@ -1,5 +1,5 @@
 """Files in Redis (GATEWAY_REDIS_URL), so that a file uploaded through one replica is read through
-any other. Under the operator's prefix P (app/shared/redis.py):
+any other. Under the operator's prefix P (app/core/redis.py):
 
     P file:<id>              hash: the record (expires_at absent for None)
     P file-data:<id>         string: the bytes
@@ -23,8 +23,7 @@ import asyncio
 import time
 from typing import Any, BinaryIO
 
-from ..shared import Shared
-from ..shared.redis import reply
+from ..core.redis import Shared, reply
 from .base import CHUNK, Content, FileRecord, Limits, Others, live, over_quota
 
 # KEYS: record, data, tenant zset, used, seq, expiring[, staged upload]; ARGV: id, size, quota

@@ -20,7 +20,7 @@ import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..errors import GatewayError, invalid_request
+from ..core.errors import GatewayError, invalid_request
 from .base import MB, FileRecord, Files
 
 Resolver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -13,7 +13,7 @@ import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ..translate.common import rfc3339
+from ..dialects.request_rules import rfc3339
 from .base import FileRecord
 
 ANTHROPIC = "anthropic"  # the purpose of a file uploaded through the Anthropic shape

@@ -19,13 +19,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..engine.types import Engine, Turn
+from ..core.types import Engine, Turn
 from ..store import UsageEntry
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..policy.usage import Meter
+    from ..core.settings import Settings
     from ..sessions.registry import SessionRegistry
+    from ..usage.ledger import Meter
 
 PREFIX = "claude_gateway_"
 # The front doors, then the other route families: what a request's `door` label may be.

@@ -19,9 +19,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..engine.types import Turn
-from ..policy.usage import Meter
+from ..core.types import Turn
 from ..store import UsageEntry
+from ..usage.ledger import Meter
 from .metrics import Metrics, door_of
 
 log = logging.getLogger("claude_gateway.requests")

@@ -4,7 +4,7 @@ another credential (409 session_credential_mismatch).
 
 A name is an HMAC of the credential, never the credential: Redis and the registry hold names only,
 and a name cannot be checked against guessed credentials without the HMAC's key. That key is
-derived from GATEWAY_SECRET_KEY (app/policy/secret.py) when it is set; without it, it is a random
+derived from GATEWAY_SECRET_KEY (app/tenancy/secret.py) when it is set; without it, it is a random
 key the store makes once and keeps (Store.shared_secret: SQLite, or Redis for replicas), which
 whoever reads the store can read too (set GATEWAY_SECRET_KEY to keep it off the store).
 
@@ -13,9 +13,9 @@ whoever reads the store can read too (set GATEWAY_SECRET_KEY to keep it off the 
 
 from __future__ import annotations
 
-from ..engine.credentials import Credential
-from ..policy.secret import CREDENTIAL_NAMES, derive
+from ..core.credentials import Credential
 from ..store import Store
+from ..tenancy.secret import CREDENTIAL_NAMES, derive
 
 
 class CredentialNames:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import GatewayError
+from ..core.errors import GatewayError
 
 
 def session_not_found(session_id: str) -> GatewayError:

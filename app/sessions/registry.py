@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..engine.types import Message, chain
+from ..core.types import Message, chain
 from .errors import session_exists, session_not_found, too_many_sessions
 from .images import has_image_data, without_image_data
 from .session import Pointer, Session, continuation_key, continuation_points, stats_of
@@ -101,7 +101,7 @@ class SessionRegistry:
     ) -> Session:
         """A new session, or the live one of that name (a named session starts on first use).
         Without a name, the session is a stateless one (with one, too, if `stateless`: another
-        replica's, shared.py). Past the per-key limit (`limit`, the key's
+        replica's, redis.py). Past the per-key limit (`limit`, the key's
         own max_sessions, else the gateway's), the key's least recently used idle stateless session
         makes room; if it has none, 429. `credential` is the new session's (see the module docstring)."""
         stateless = session_id is None if stateless is None else stateless

@@ -2,8 +2,8 @@
 turn only when it succeeded (a failed turn leaves the session as it was).
 
 Every door's turns come through here, so this is where a key's policy applies to a turn (its
-model list, max_concurrent, max_sessions, max_processes: app/policy/limits.py) and where the turn's
-usage goes into the ledger once it ends, however it ends (app/policy/usage.py)."""
+model list, max_concurrent, max_sessions, max_processes: app/tenancy/limits.py) and where the turn's
+usage goes into the ledger once it ends, however it ends (app/usage/ledger.py)."""
 
 from __future__ import annotations
 
@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from ..auth import ANONYMOUS, Tenant
-from ..engine.types import Engine, Event, Turn
-from ..errors import store_unavailable
-from ..policy.limits import Limits
-from ..policy.usage import Ledger, Meter
-from ..shared.counters import RedisCounters
+from ..core.errors import store_unavailable
+from ..core.types import Engine, Event, Turn
+from ..dialects.request_rules import check_tool_results
 from ..store import Store
 from ..store.null import NullStore
-from ..translate.common import check_tool_results
+from ..tenancy.auth import ANONYMOUS, Tenant
+from ..tenancy.limits import Limits
+from ..tenancy.redis_counters import RedisCounters
+from ..usage.ledger import Ledger, Meter
 from .credential_names import CredentialNames
 from .errors import credential_mismatch, session_busy, session_exists, session_not_found
 from .locks import acquire_within
+from .redis import SharedSessions
 from .registry import SessionRegistry
 from .session import Session, continuation_points
-from .shared import SharedSessions
 from .turn import SessionTurn, recorded
 
 # How long a resent history waits for the stateless session it continues while another replica
@@ -39,7 +39,7 @@ from .turn import SessionTurn, recorded
 CONTINUATION_WAIT = 0.5
 
 if TYPE_CHECKING:
-    from ..agent.workspace import Workspaces
+    from ..workspaces.workspaces import Workspaces
 
 
 class SessionService:
@@ -73,7 +73,7 @@ class SessionService:
 
     async def fork(self, tenant: Tenant, session_id: str, target_id: str | None) -> Session:
         """A new session with the conversation of `session_id` so far, its workspace copied, and
-        Claude Code's session branched off (engine/fork.py); 409 while the source is in a turn."""
+        Claude Code's session branched off (engine/turns/fork.py); 409 while the source is in a turn."""
         found = await self.lookup(tenant.id, session_id)
         local_limit = None if self.shared is None else sys.maxsize  # with replicas, Redis counts (make_room)
         source = self.registry.create(

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.types import Message, chain
+from ..core.types import Message, chain
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Session:
     gone: bool = False  # ended (deleted, expired); a turn still running on it records nothing
     continuation_key: tuple[str, ...] | None = None  # where it is listed as a continuation
     credential: str | None = None  # the name (credential_names.py) of the caller's own credential; None: the operator's
-    # With replicas (shared.py): how many of `messages` Redis has, where Redis lists it as a
+    # With replicas (redis.py): how many of `messages` Redis has, where Redis lists it as a
     # continuation, and the turn lock this replica holds there.
     stored: int = 0
     listed: tuple[str, ...] | None = None

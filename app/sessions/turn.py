@@ -9,13 +9,13 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ..agent.paths import added_folder
-from ..agent.quota import within_quota
-from ..auth import ANONYMOUS, Tenant, key_name
-from ..engine.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
-from ..errors import GatewayError
-from ..policy.usage import Ledger, Meter
-from ..translate.common import check_tool_results
+from ..core.errors import GatewayError
+from ..core.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
+from ..dialects.request_rules import check_tool_results
+from ..tenancy.auth import ANONYMOUS, Tenant, key_name
+from ..usage.ledger import Ledger, Meter
+from ..workspaces.paths import added_folder
+from ..workspaces.quota import within_quota
 from .session import Pointer
 
 if TYPE_CHECKING:

@@ -2,14 +2,14 @@
 stored Responses API responses.
 
 Everything else talks to `Store` (base.py); `SqliteStore` (sqlite.py) is the embedded default,
-`RedisStore` (redis_store.py) the shared one for replicas (GATEWAY_REDIS_URL).
+`RedisStore` (redis.py) the shared one for replicas (GATEWAY_REDIS_URL).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..shared import Shared
+from ..core.redis import Shared
 from .base import (
     BucketTotal,
     BucketWidthUnsupported,
@@ -22,7 +22,7 @@ from .base import (
     UsageEntry,
     UsageTotal,
 )
-from .redis_store import RedisStore
+from .redis import RedisStore
 from .sqlite import SqliteStore, open_sqlite
 
 

@@ -15,7 +15,7 @@ class KeyRecord:
     id: str
     name: str
     digest: str  # sha256 hex of the key
-    policy: dict[str, Any]  # the policy's JSON form (app/policy/model.py)
+    policy: dict[str, Any]  # the policy's JSON form (app/tenancy/policy.py)
     created: float
     credential: str | None = None  # the owner's Claude credential, encrypted (Fernet token)
     revoked: float | None = None
@@ -65,7 +65,7 @@ class Spent:
 
 @dataclass(frozen=True)
 class Reservation:
-    """Budget to hold for turns about to start (app/policy/limits.py): `each` of them (an
+    """Budget to hold for turns about to start (app/tenancy/limits.py): `each` of them (an
     estimate) under id `ids[i]`, against a key's budgets since `since`. A hold lasts until the
     turn's ledger entry settles it, or `lease` seconds (a gateway that died mid-turn)."""
 
@@ -124,7 +124,7 @@ class UsageTotal:
 @dataclass
 class BucketTotal:
     """The ledger summed over one time bucket and one (tenant, key, model, service tier, context
-    window): the finest grouping the usage and cost reports (app/policy/reports.py) fold from."""
+    window): the finest grouping the usage and cost reports (app/usage/reports.py) fold from."""
 
     start: int  # the bucket's start (epoch seconds, a multiple of its width)
     tenant: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..shared import Shared
+from ..core.redis import Shared
 from .base import Reservation, Reserved, Spent
 
 NANO = 1_000_000_000

@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..shared import Shared
+from ..core.redis import Shared
 from .base import (
     BucketTotal,
     BucketWidthUnsupported,

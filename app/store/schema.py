@@ -130,7 +130,7 @@ batch_requests = Table(
 )
 
 
-# Budget reserved by turns running now (app/policy/limits.py): dropped when the turn's usage entry
+# Budget reserved by turns running now (app/tenancy/limits.py): dropped when the turn's usage entry
 # is written, when its lease ends, and all at start-up (one gateway owns a SQLite file).
 holds = Table(
     "budget_holds",

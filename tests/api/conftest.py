@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.engine.claude import ClaudeEngine
-from app.server import create_app
+from app.http.app import create_app
 from tests.support import FAKE_CLAUDE
 
 

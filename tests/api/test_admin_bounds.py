@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from app.policy.keys import digest
-from app.policy.model import MAX_RPM, stored_policy
 from app.store import KeyRecord, open_store
+from app.tenancy.keys import digest
+from app.tenancy.policy import MAX_RPM, stored_policy
 from tests.support import make_client
 
 ADMIN_KEY = "admin-key-of-the-admin-bounds-tests-0123456789"

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
-from app.config import Settings
-from app.server import create_app
+from app.core.settings import Settings
+from app.http.app import create_app
 from tests.api.conftest import make_settings
 from tests.support import ask, make_client
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from app.engine.types import Finish, Message, TextDelta
+from app.core.types import Finish, Message, TextDelta
 from tests.support import make_client
 
 from .test_batch_fairness import slow

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from app.engine.types import Finish, Message, TextDelta
+from app.core.types import Finish, Message, TextDelta
 from tests.support import make_client
 
 from .test_message_batches import batch_of, bearer, create, until

@@ -9,7 +9,7 @@ import base64
 
 import pytest
 
-from app.batches import doors
+from app.doors import batch as doors
 from tests.support import make_client
 
 from .test_message_batches import params

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from app.engine.types import Finish, Message, TextDelta
+from app.core.types import Finish, Message, TextDelta
 
 from .test_message_batches import batch_of
 from .test_replicas import gated, replica
@@ -16,7 +16,7 @@ from .test_replicas import gated, replica
 
 @pytest.fixture
 def replicas(redis_url, monkeypatch):
-    monkeypatch.setattr("app.batches.redis_store.LEASE", 1.0)  # a dead replica's batches wait 1 s
+    monkeypatch.setattr("app.batches.redis.LEASE", 1.0)  # a dead replica's batches wait 1 s
     return replica(redis_url=redis_url), replica(redis_url=redis_url)
 
 

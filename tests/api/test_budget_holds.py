@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.config import Settings
-from app.engine.types import Event, Finish, Message, TextDelta, Turn, Usage
-from app.policy.reservations import estimate
-from app.server import create_app
+from app.core.settings import Settings
+from app.core.types import Event, Finish, Message, TextDelta, Turn, Usage
+from app.http.app import create_app
+from app.tenancy.reservations import estimate
 from tests.support import ScriptedEngine, ask
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}

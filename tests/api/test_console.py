@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from app.api.console import FILES
+from app.http.routes.console import FILES
 from tests.support import ask
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}

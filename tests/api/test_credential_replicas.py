@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.credentials import Credential
+from app.core.credentials import Credential
 from app.sessions.credential_names import CredentialNames
 from app.store import open_store
 from tests.support import ask, make_client
@@ -69,7 +69,7 @@ async def test_a_credential_session_goes_on_after_a_restart(redis_url):
 
 NAME_IN_ANOTHER_PROCESS = """
 import asyncio, sys
-from app.engine.credentials import Credential
+from app.core.credentials import Credential
 from app.sessions.credential_names import CredentialNames
 from app.store import open_sqlite
 from pathlib import Path

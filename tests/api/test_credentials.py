@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from app.engine.credentials import Credential
-from app.engine.options import CREDENTIALS_FOLDER
+from app.core.credentials import Credential
+from app.engine.processes.options import CREDENTIALS_FOLDER
 from tests.support import ask, make_client
 
 ALICE = "sk-ant-api03-SECRET-alice"

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from app.engine.workdir import UnsafeWorkDir
+from app.core.disk.workdir import UnsafeWorkDir
 from tests.support import ask, make_client
 
 

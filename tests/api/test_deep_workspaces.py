@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from app.auth import key_tenant
+from app.tenancy.auth import key_tenant
 from tests.support import make_client
 from tests.unit.test_workspace_tree import nest
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from app.agent.workspace import Workspaces
+from app.workspaces.workspaces import Workspaces
 from tests.support import ask, make_client
 
 ANN, BOB, ADMIN = "ann-key", "bob-key", "admin-key-0123456789abcdef-0123456789"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from app.policy.keys import KeyService
 from app.store import open_store
+from app.tenancy.keys import KeyService
 from tests.support import ask
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from claude_agent_sdk import ClaudeAgentOptions
 
-from app.engine import pool as pool_module
-from app.engine.options import Spawn
-from app.engine.pool import ProcessPool
-from app.engine.types import CONTINUED, HELD, NAMED, ONE_OFF
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.types import CONTINUED, HELD, NAMED, ONE_OFF
+from app.engine.processes import pool as pool_module
+from app.engine.processes.options import Spawn
+from app.engine.processes.pool import ProcessPool
 from tests.support import FAKE_CLAUDE, ask
 
 

@@ -10,9 +10,9 @@ import shutil
 import httpx
 import pytest
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.engine import models
-from app.server import create_app
+from app.http.app import create_app
 from tests.support import FAKE_CLAUDE, ScriptedEngine, ask, make_client
 
 

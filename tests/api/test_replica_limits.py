@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.config import Settings
-from app.engine.types import Event, Turn
-from app.server import create_app
+from app.core.settings import Settings
+from app.core.types import Event, Turn
+from app.http.app import create_app
 from tests.support import ScriptedEngine, ask
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789abcdef-0123456789"}

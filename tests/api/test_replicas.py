@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 import uvicorn
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.engine.types import CONTINUED, NAMED, Finish, Message, TextDelta
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.types import CONTINUED, NAMED, Finish, Message, TextDelta
 from tests.real_redis import RedisServer
 from tests.support import ask, free_port, make_client
 

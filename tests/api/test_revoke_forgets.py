@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 import redis.asyncio as aioredis
 
-from app.policy.keys import tenant_of
+from app.tenancy.keys import tenant_of
 from tests.support import make_client
 
 ADMIN_KEY = "admin-key-of-the-revoke-tests-0123456789abcdef"

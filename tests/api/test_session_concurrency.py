@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from app.config import Settings
-from app.engine.credentials import Credential
-from app.engine.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
-from app.errors import GatewayError
-from app.server import create_app
+from app.core.credentials import Credential
+from app.core.errors import GatewayError
+from app.core.settings import Settings
+from app.core.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
+from app.http.app import create_app
 from app.sessions.registry import SessionRegistry
-from app.sessions.responses import ResponseStore, StoredResponse
 from app.sessions.service import SessionService
 from app.sessions.session import Pointer
+from app.sessions.stored_responses import ResponseStore, StoredResponse
 
 
 class GatedEngine:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from app.engine.types import Finish, TextDelta, ToolResult, ToolUse, Turn, Usage, answer_message
+from app.core.types import Finish, TextDelta, ToolResult, ToolUse, Turn, Usage, answer_message
 from tests.support import ScriptedEngine, make_client
 
 ANN = {"Authorization": "Bearer ann-key"}

@@ -199,7 +199,7 @@ async def test_a_part_content_type_that_is_no_media_type_is_not_kept(tmp_path):
 
 async def test_a_downloaded_file_is_never_a_page_of_the_gateways_origin(tmp_path):
     """An uploaded HTML file served back with its own type could script the console (same origin),
-    as a workspace's file could: the same headers as its download (app/api/files.py)."""
+    as a workspace's file could: the same headers as its download (app/http/routes/workspace_files.py)."""
     client, oa, _ = clients(data_dir=str(tmp_path))
     made = await oa.files.create(file=("x.html", b"<script>alert(1)</script>", "text/html"), purpose="user_data")
     download = await client.get(f"/v1/files/{made.id}/content")

@@ -1,5 +1,5 @@
 """The WebSocket doors on the real engine with the fake `claude`: the Responses API's WebSocket mode
-on /v1/responses and the chat socket /v1/chat/ws (app/sockets/). Starlette's TestClient speaks the
+on /v1/responses and the chat socket /v1/chat/ws (app/http/sockets/). Starlette's TestClient speaks the
 socket in-process; the e2e module tests/e2e/test_websockets_e2e.py drives both over a real server
 with the Agents SDK and the `websockets` client."""
 
@@ -13,9 +13,9 @@ import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.drain import cut_turns
+from app.http.app import create_app
+from app.http.middleware.drain import cut_turns
 from app.observability import logs
-from app.server import create_app
 from tests.api.conftest import make_settings
 from tests.api.test_request_logs import request_lines
 

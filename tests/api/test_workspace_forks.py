@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from app.agent.workspace import Workspaces
-from app.auth import key_tenant
+from app.tenancy.auth import key_tenant
+from app.workspaces.workspaces import Workspaces
 from tests.support import ask
 
 ANN = {"Authorization": "Bearer ann-key"}

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.server import create_app
+from app.core.settings import Settings
+from app.http.app import create_app
 from tests.support import ROOT, ScriptedEngine
 
 DEPLOY = ROOT / "deploy"

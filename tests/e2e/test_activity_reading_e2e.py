@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 
-from app.engine.reader import TurnReader
-from app.engine.types import Finish, TextDelta, ToolResult, ToolUse
+from app.core.types import Finish, TextDelta, ToolResult, ToolUse
+from app.engine.reading.reader import TurnReader
 from tests.fakes.upstream import Reply, tool_results
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
 """What an agent process sees of the host, end to end: the real CLI in the gateway's bubblewrap
-(app/engine/sandbox.py), its tools scripted by the fake upstream (`TOOL:Name {...}` lines).
+(app/engine/agent/sandbox.py), its tools scripted by the fake upstream (`TOOL:Name {...}` lines).
 
 The sandbox is an allow-list. Canary files (0600 and 0644) in the gateway's working folder (and
 its `.env`), next to its MCP config, in /var/tmp, /srv and /opt, in another session's workspace and

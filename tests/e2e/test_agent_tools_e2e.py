@@ -2,7 +2,7 @@
 HTTP one with its auth header), a subagent, the fallback model, and tools refused by the key's
 rules and the permission mode. The fake upstream runs `TOOL:Name {...}` prompt lines as tool calls.
 
-The CLI runs in the gateway's bubblewrap (app/engine/sandbox.py), and so do the stdio MCP servers
+The CLI runs in the gateway's bubblewrap (app/engine/agent/sandbox.py), and so do the stdio MCP servers
 it starts: their command and every file they read must be in sight there, which only the system
 folders and GATEWAY_AGENT_READ_DIRS are. So the probe server runs from a copy under /var/tmp named
 in that setting, on a Python interpreter under /usr.

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from app.translate.common import CONTINUE_PROMPT
+from app.dialects.request_rules import CONTINUE_PROMPT
 from tests.e2e.conftest import API_KEY
 from tests.fakes.upstream import Reply, tool_results
 from tests.support import conversation, texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.shared import Shared
+from app.core.redis import Shared
 from app.store import RedisStore, Store, open_store
 
 

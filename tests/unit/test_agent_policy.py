@@ -10,12 +10,12 @@ import pytest
 
 from app.agent.policy import AgentPolicy, operator_servers, resolve, url_allowed
 from app.agent.request import ClaudeCodeRequest
-from app.api.checks import agent_mode
-from app.auth import ANONYMOUS, Tenant
-from app.config import Settings
-from app.engine.agent import DEFAULT_TOOLS
-from app.errors import GatewayError
-from app.policy.model import Policy
+from app.core.errors import GatewayError
+from app.core.settings import Settings
+from app.doors.checks import agent_mode
+from app.engine.agent.config import DEFAULT_TOOLS
+from app.tenancy.auth import ANONYMOUS, Tenant
+from app.tenancy.policy import Policy
 
 PROBE = {"type": "stdio", "command": "/usr/bin/probe", "args": []}
 
@@ -171,7 +171,7 @@ def test_the_workspace_itself_is_no_added_folder(settings):
 
 def test_a_bad_agent_policy_or_mcp_config_stops_the_start_not_a_request(tmp_path):
     from app.agent.policy import gateway_policy
-    from app.server import create_app
+    from app.http.app import create_app
     from tests.support import ScriptedEngine
 
     bad_json = tmp_path / "mcp.json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.api.keyless import keyless_guard
-from app.config import Settings
+from app.core.settings import Settings
+from app.http.middleware.keyless import keyless_guard
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_keys_are_compared_as_digests_of_equal_length(monkeypatch):
     every comparison must be between two SHA-256 digests, and every key must be compared."""
     import hmac
 
-    from app import auth
+    from app.tenancy import auth
 
     compared: list[tuple[int, int]] = []
     real = hmac.compare_digest

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from app.shared import Shared
+from app.core.redis import Shared
 from app.store import RedisStore, Reservation, Spent, open_store
 from tests.unit.test_store_contract import entry
 
@@ -76,10 +76,10 @@ async def test_a_reservation_whose_caller_left_holds_nothing(store):
     """A client that hangs up while its turn's reservation is being written (SQLite's runs in a
     thread, Redis's is a round trip) must not leave the hold behind for its lease (minutes), which
     would keep the key's next lone turn out."""
-    from app.auth import Tenant
-    from app.engine.types import Turn
-    from app.policy.limits import Limits
-    from app.policy.model import Policy
+    from app.core.types import Turn
+    from app.tenancy.auth import Tenant
+    from app.tenancy.limits import Limits
+    from app.tenancy.policy import Policy
 
     tenant = Tenant("t1", "k1", "key", Policy(token_budget=10))
     written = asyncio.Event()

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from app.api.coalesce import MOST, coalesced
+from app.http.coalesce import MOST, coalesced
 
 
 def run(scenario) -> None:  # type: ignore[no-untyped-def]

@@ -8,13 +8,13 @@ import stat
 
 import pytest
 
-from app.config import Settings
-from app.engine.credentials import Credential, is_operator_credential, parse
-from app.engine.failures import FailedTurn, turn_error
-from app.engine.launcher import UNSET_VARIABLE
-from app.engine.options import SpawnKey, SpawnOptions
-from app.engine.types import Message, Turn
-from app.engine.workdir import GatewayFolder
+from app.core.credentials import Credential, is_operator_credential, parse
+from app.core.disk.workdir import GatewayFolder
+from app.core.settings import Settings
+from app.core.types import Message, Turn
+from app.engine.processes.options import SpawnKey, SpawnOptions
+from app.engine.processes.wrapper_script import UNSET_VARIABLE
+from app.engine.reading.failures import FailedTurn, turn_error
 
 API_KEY = "sk-ant-api03-SECRET-user-key"
 TOKEN = "sk-ant-oat01-SECRET-user-token"

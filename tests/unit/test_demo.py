@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.demo.mode import enter_demo
 from app.demo.upstream import API_KEY, demo_reply
-from app.engine.transcript import CONTINUE_AFTER_TOOLS
+from app.engine.transcripts.local import CONTINUE_AFTER_TOOLS
 
 WEATHER = {
     "name": "mcp__client__get_weather",

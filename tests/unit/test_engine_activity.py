@@ -15,10 +15,10 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from app.engine.activity import MAX_OUTPUT_CHARS, full_length
-from app.engine.reader import TurnReader
-from app.engine.types import Finish, Restart, TextDelta, ToolCallDelta, ToolCallStart, ToolResult, ToolUse
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.types import Finish, Restart, TextDelta, ToolCallDelta, ToolCallStart, ToolResult, ToolUse
+from app.engine.reading.activity import MAX_OUTPUT_CHARS, full_length
+from app.engine.reading.reader import TurnReader
 
 
 def stream(event: dict) -> StreamEvent:

@@ -14,10 +14,10 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk._errors import CLINotFoundError, ResultError
 
-from app.engine.failures import FailedTurn, sdk_exception_error, turn_error
-from app.engine.reader import TurnReader
-from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
+from app.engine.reading.failures import FailedTurn, sdk_exception_error, turn_error
+from app.engine.reading.reader import TurnReader
 
 
 def stream(event: dict) -> StreamEvent:

@@ -7,7 +7,7 @@ import logging
 import pytest
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
-from app.engine.failures import FailedTurn, scrub, sdk_exception_error, turn_error
+from app.engine.reading.failures import FailedTurn, scrub, sdk_exception_error, turn_error
 
 HINT = " This is a server-side issue, usually temporary \u2014 try again in a moment."
 GATEWAY = " If it persists, check your inference gateway (127.0.0.1:46009)."

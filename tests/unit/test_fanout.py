@@ -7,9 +7,9 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from app.engine.types import Event, Finish, TextDelta
-from app.errors import GatewayError
-from app.sessions.fanout import by_choice, indexed, merged
+from app.core.errors import GatewayError
+from app.core.types import Event, Finish, TextDelta
+from app.doors.fanout import by_choice, indexed, merged
 
 
 def scripted(*steps: object, log: list[str] | None = None, name: str = "") -> AsyncGenerator[Event, None]:

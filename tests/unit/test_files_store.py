@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.redis import Shared
 from app.files import Files, Limits, RedisFiles, SqliteFiles
-from app.shared import Shared
 from app.store import open_sqlite
 
 

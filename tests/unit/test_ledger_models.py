@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from app.engine.types import Message, Turn
-from app.policy.model_names import OTHER, recorded_model
-from app.policy.usage import Ledger, Meter
-from app.shared import Shared
+from app.core.redis import Shared
+from app.core.types import Message, Turn
 from app.store import RedisStore
 from app.store.redis_ledger import LEDGER_DAYS
+from app.usage.ledger import Ledger, Meter
+from app.usage.model_names import OTHER, recorded_model
 
 KNOWN = {"default", "opus", "sonnet", "haiku", "fable", "claude-opus-5-5", "claude-sonnet-5-5"}
 

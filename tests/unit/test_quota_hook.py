@@ -1,13 +1,13 @@
 """The PostToolUse hook that stops Claude Code's own turn once its tools took the key's workspaces
-past their quota (app/engine/quota_hook.py): before the next step runs, not only when the gateway
+past their quota (app/engine/agent/quota_hook.py): before the next step runs, not only when the gateway
 reads the tool's result."""
 
 from __future__ import annotations
 
 import asyncio
 
-from app.engine.agent import AgentConfig
-from app.engine.quota_hook import QuotaHook
+from app.engine.agent.config import AgentConfig
+from app.engine.agent.quota_hook import QuotaHook
 
 
 def test_the_hook_stops_the_turn_past_the_quota_only(tmp_path):

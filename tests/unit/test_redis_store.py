@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.shared import Shared
+from app.core.redis import Shared
 from app.store import KeyRecord, RedisStore, UsageEntry, redis_ledger
 from tests.unit.test_store_contract import entry, stored
 

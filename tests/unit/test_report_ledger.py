@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
-from app.errors import GatewayError
-from app.policy.report_params import cost_query, page_token, usage_query
-from app.policy.reports import cost_report, usage_report
+from app.core.errors import GatewayError
 from app.store import BucketWidthUnsupported, RedisStore, UsageEntry
+from app.usage.report_params import cost_query, page_token, usage_query
+from app.usage.reports import cost_report, usage_report
 
 HOUR, DAY = 3600, 86400
 MAR_1 = calendar.timegm((2026, 3, 1, 0, 0, 0))

@@ -1,4 +1,4 @@
-"""The bubblewrap around agent processes (app/engine/sandbox.py), run for real where it can run."""
+"""The bubblewrap around agent processes (app/engine/agent/sandbox.py), run for real where it can run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import sandbox
+from app.engine.agent.config import sandbox
 
 needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="bubblewrap cannot run here")
 
@@ -99,7 +99,7 @@ def test_mcp_servers_out_of_the_sandboxs_sight_are_found(outside_tmp):
 
 
 def test_the_cgroups_of_dead_gateways_go_and_a_live_ones_stay(tmp_path):
-    from app.engine.pids import _remove_dead_gateways
+    from app.engine.agent.pids import _remove_dead_gateways
 
     dead, live = tmp_path / "claude-gateway-999999999", tmp_path / f"claude-gateway-{os.getpid()}"
     for folder in (dead / "cli-1", dead / "cli-2", live / "cli-1"):
@@ -112,7 +112,7 @@ def test_the_cgroups_of_dead_gateways_go_and_a_live_ones_stay(tmp_path):
 def test_what_the_private_tmp_holds_is_counted_as_memory(outside_tmp):
     """The sandbox's /tmp is a tmpfs: memory that no process's RSS shows. The pool counts it with
     the process's RSS (memory.tmp_in_use), through the process's root in /proc."""
-    from app.engine.memory import tmp_in_use
+    from app.engine.processes.memory import tmp_in_use
     from tests.support import descendants, wait_until
 
     done = outside_tmp / "done"

@@ -18,11 +18,11 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import ValidationError
 
-from app.config import Settings
-from app.policy.keys import KeyService, digest
-from app.policy.model import KeyPatch
-from app.policy.secret import CREDENTIAL_NAMES, STORED_CREDENTIALS, derive
+from app.core.settings import Settings
 from app.store import KeyRecord, open_store
+from app.tenancy.keys import KeyService, digest
+from app.tenancy.policy import KeyPatch
+from app.tenancy.secret import CREDENTIAL_NAMES, STORED_CREDENTIALS, derive
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = "0123456789abcdef0123456789abcdef"  # `openssl rand -hex 16`'s shape, 32 characters
@@ -93,7 +93,7 @@ async def test_a_credential_stored_under_the_old_derivation_is_read_and_rewritte
 
 
 async def test_a_new_credential_is_written_under_the_derived_key(tmp_path):
-    from app.policy.model import KeyCreate
+    from app.tenancy.policy import KeyCreate
 
     store = open_store(tmp_path)
     keys = KeyService(Settings(_env_file=None, secret_key=STRONG), store)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.types import Message
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.types import Message
 from app.sessions.registry import SessionRegistry
 
 

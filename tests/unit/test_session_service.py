@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from app.engine.types import Event, Finish, Message, TextDelta, Turn, extend_hash
-from app.errors import GatewayError
+from app.core.errors import GatewayError
+from app.core.types import Event, Finish, Message, TextDelta, Turn, extend_hash
 from app.sessions.registry import SessionRegistry
 from app.sessions.service import SessionService
 

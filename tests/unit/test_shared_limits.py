@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from app.auth import Tenant
-from app.errors import GatewayError
-from app.policy.counters import LocalCounters
-from app.policy.limits import Limits
-from app.policy.model import Policy
-from app.shared.counters import RedisCounters
-from app.shared.redis import Shared
+from app.core.errors import GatewayError
+from app.core.redis import Shared
 from app.store.null import NullStore
+from app.tenancy.auth import Tenant
+from app.tenancy.counters import LocalCounters
+from app.tenancy.limits import Limits
+from app.tenancy.policy import Policy
+from app.tenancy.redis_counters import RedisCounters
 from tests.support import free_port
 
 PREFIX = "test-limits:"

@@ -1,4 +1,4 @@
-"""The engine's side of agent transcripts shared through Redis (app/engine/shared_transcripts.py),
+"""The engine's side of agent transcripts shared through Redis (app/engine/transcripts/replicated.py),
 on a real redis-server: what a replica restores, and when it must not."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import uuid
 import pytest
 import redis
 
-from app.engine.agent import AgentConfig
-from app.engine.conversation import Conversation
-from app.engine.options import SpawnKey
-from app.engine.shared_transcripts import SharedTranscripts
-from app.engine.transcript import project_dir
-from app.shared import Shared
-from app.shared.transcripts import RedisSessionStore
+from app.core.redis import Shared
+from app.engine.agent.config import AgentConfig
+from app.engine.processes.options import SpawnKey
+from app.engine.transcripts.local import project_dir
+from app.engine.transcripts.redis_store import RedisSessionStore
+from app.engine.transcripts.replicated import SharedTranscripts
+from app.engine.turns.conversation import Conversation
 
 AGENT = SpawnKey(None, None, None, agent=AgentConfig())
 CHAT = SpawnKey(None, None, None)

@@ -1,4 +1,4 @@
-"""Bash rules against command lines as a shell reads them (app/engine/shell.py, wrappers.py,
+"""Bash rules against command lines as a shell reads them (app/engine/agent/shell.py, wrappers.py,
 bash_rules.py). Before, a line was split at `;`, `|`, `&&` as text: under `Bash(cat:*)`,
 `cat /etc/hostname` was refused but `sh -c "cat /etc/hostname"` ran, and quoting (`'c'at`) or a
 wrapper the list missed got around it the same way."""
@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from app.engine.agent import AgentConfig
-from app.engine.bash_rules import covers
-from app.engine.permissions import ToolGate
-from app.engine.shell import parse
+from app.engine.agent.bash_rules import covers
+from app.engine.agent.config import AgentConfig
+from app.engine.agent.permissions import ToolGate
+from app.engine.agent.shell import parse
 
 
 def texts(line: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""A socket's turn (app/sockets/connection.py run_turn) that fails while it is being stopped, as a
+"""A socket's turn (app/http/sockets/connection.py run_turn) that fails while it is being stopped, as a
 send to a client that has just left does, leaves no "Task exception was never retrieved" behind."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import gc
 from types import SimpleNamespace
 from typing import Any
 
-from app.sockets.connection import TurnSocket
+from app.http.sockets.connection import TurnSocket
 
 
 async def test_a_turn_failing_as_its_socket_goes_leaves_no_unretrieved_error():

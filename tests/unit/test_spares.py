@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import spares as spares_module
-from app.engine.spares import BURST_GAP, DEMAND_WINDOW, Spares
+from app.engine.processes import spares as spares_module
+from app.engine.processes.spares import BURST_GAP, DEMAND_WINDOW, Spares
 
 
 @pytest.fixture

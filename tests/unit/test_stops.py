@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.stops import StopScanner
-from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallStart, ToolResult, ToolUse, Usage
+from app.core.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallStart, ToolResult, ToolUse, Usage
+from app.engine.reading.stops import StopScanner
 
 
 def run(stops, deltas, finish=True):

@@ -63,7 +63,7 @@ def test_a_ledger_made_before_error_codes_gets_the_column_and_keeps_its_rows(tmp
 def test_a_batch_store_reads_pending_requests_and_counts_from_an_index(tmp_path):
     # The runner asks, each round, for a batch's next pending request and its counts by state: by
     # the primary key alone SQLite read every row (params and results) of a 100k-request batch.
-    from app.batches.store import BatchStore
+    from app.batches.sqlite import BatchStore
 
     open_store(tmp_path).close()
     with sqlite3.connect(tmp_path / "gateway.db") as db:  # as a v5 gateway left it

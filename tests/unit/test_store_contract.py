@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from app.policy.limits import period
 from app.store import KeyRecord, ResponseRecord, UsageEntry
+from app.tenancy.limits import period
 
 DAY = 86400
 JAN_1 = float(calendar.timegm((2026, 1, 1, 0, 0, 0)))

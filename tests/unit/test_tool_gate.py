@@ -1,4 +1,4 @@
-"""The gateway's PreToolUse decisions (app/engine/permissions.py ToolGate.decide): the permission
+"""The gateway's PreToolUse decisions (app/engine/agent/permissions.py ToolGate.decide): the permission
 modes, Claude Code's rules, and file tools kept inside the workspace, symlinks resolved."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.agent import DEFAULT_TOOLS, AgentConfig
-from app.engine.permissions import ToolGate
+from app.engine.agent.config import DEFAULT_TOOLS, AgentConfig
+from app.engine.agent.permissions import ToolGate
 
 SERVERS = json.dumps({"probe": {"type": "stdio", "command": "probe"}})
 
@@ -193,7 +193,7 @@ def test_a_path_rule_holds_for_absolute_paths_and_symlinks(tmp_path):
 
 
 def test_an_added_folder_that_leads_out_of_the_workspace_is_dropped_as_the_process_starts(tmp_path):
-    """The door refuses such an add_dirs entry (app/agent/paths.py added_folder); should a link be
+    """The door refuses such an add_dirs entry (app/workspaces/paths.py added_folder); should a link be
     planted between that check and a process's start, its target still becomes no root."""
     (tmp_path / "real").mkdir()
     (tmp_path / "etclink").symlink_to("/etc")

@@ -1,4 +1,4 @@
-"""RedisSessionStore (app/shared/transcripts.py) on a real redis-server: the Agent SDK's own
+"""RedisSessionStore (app/engine/transcripts/redis_store.py) on a real redis-server: the Agent SDK's own
 conformance suite for SessionStore adapters, and what the gateway adds (expiry, duplicates)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import itertools
 import pytest
 from claude_agent_sdk.testing import run_session_store_conformance
 
-from app.shared import Shared
-from app.shared.transcripts import RedisSessionStore
+from app.core.redis import Shared
+from app.engine.transcripts.redis_store import RedisSessionStore
 
 TTL = 3600.0
 KEY = {"project_key": "conv-1", "session_id": "11111111-2222-3333-4444-555555555555"}

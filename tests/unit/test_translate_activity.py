@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.types import (
+from app.core.bodies import parse
+from app.core.types import (
     Finish,
     Message,
     Restart,
@@ -17,13 +18,16 @@ from app.engine.types import (
     Usage,
     answer_message,
 )
-from app.protocol.anthropic_messages import MessagesRequest
-from app.protocol.openai_chat import ChatCompletionRequest
-from app.protocol.openai_responses import ResponsesRequest
-from app.requests import parse
-from app.translate import activity, anthropic_messages, openai_chat, openai_chat_out, openai_responses
-from app.translate import openai_responses_out as responses_out
-from app.translate.answer import Answer
+from app.dialects import activity
+from app.dialects.answer import Answer
+from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages.wire import MessagesRequest
+from app.dialects.openai_chat import inbound as openai_chat
+from app.dialects.openai_chat import outbound as openai_chat_out
+from app.dialects.openai_chat.wire import ChatCompletionRequest
+from app.dialects.openai_responses import inbound as openai_responses
+from app.dialects.openai_responses import outbound as responses_out
+from app.dialects.openai_responses.wire import ResponsesRequest
 from tests.unit.translate_helpers import text, written
 
 BASH = ToolUse("toolu_1", "Bash", {"command": "ls -la"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
-from app.translate.answer import Answer, random_id
+from app.core.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from app.dialects.answer import Answer, random_id
 
 
 def parts(answer: Answer) -> list[tuple]:

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from app.engine.types import (
+from app.core.bodies import parse
+from app.core.errors import GatewayError
+from app.core.types import (
     Finish,
     Message,
     Restart,
@@ -18,10 +20,8 @@ from app.engine.types import (
     ToolSpec,
     Usage,
 )
-from app.errors import GatewayError
-from app.protocol.anthropic_messages import MessagesRequest
-from app.requests import parse
-from app.translate import anthropic_messages as t
+from app.dialects.anthropic_messages import translate as t
+from app.dialects.anthropic_messages.wire import MessagesRequest
 from tests.unit.translate_helpers import PNG_B64, text
 
 USER = [{"role": "user", "content": "hi"}]
@@ -284,7 +284,7 @@ def test_invalid_requests_name_the_parameter(body, param):
         ({}, []),
         ({"temperature": 0.2, "top_p": 0.5, "top_k": 3}, ["temperature", "top_p", "top_k"]),
         ({"max_tokens": 200_000}, ["max_tokens"]),
-        ({"tools": [WEATHER], "tool_choice": {"type": "any"}}, []),  # enforced (engine/forcing.py)
+        ({"tools": [WEATHER], "tool_choice": {"type": "any"}}, []),  # enforced (engine/turns/forcing.py)
         ({"tools": [WEATHER], "tool_choice": {"type": "auto"}}, []),
         (
             {"tools": [WEATHER], "tool_choice": {"type": "auto", "disable_parallel_tool_use": True}},

@@ -7,10 +7,12 @@ import json
 
 import pytest
 
-from app.engine.types import Finish, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
-from app.protocol.openai_responses import ResponsesRequest
-from app.translate import anthropic_messages, openai_chat_out, openai_responses_out
-from app.translate.sse import FrameTemplate, hole, sse, sse_event
+from app.core.types import Finish, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.openai_chat import outbound as openai_chat_out
+from app.dialects.openai_responses import outbound as openai_responses_out
+from app.dialects.openai_responses.wire import ResponsesRequest
+from app.dialects.sse import FrameTemplate, hole, sse, sse_event
 
 PIECES = [
     "plain",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import GatewayError
-from app.protocol import anthropic_messages as am
-from app.protocol import openai_chat as oc
-from app.protocol import openai_responses as orq
-from app.translate import anthropic_messages, openai_chat, openai_responses
-from app.translate.common import MAX_SCHEMA_BYTES
+from app.core.errors import GatewayError
+from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages import wire as am
+from app.dialects.openai_chat import inbound as openai_chat
+from app.dialects.openai_chat import wire as oc
+from app.dialects.openai_responses import inbound as openai_responses
+from app.dialects.openai_responses import wire as orq
+from app.dialects.request_rules import MAX_SCHEMA_BYTES
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from app.engine.types import Finish, Message, Restart, TextDelta, ThinkingDelta, Usage
-from app.errors import GatewayError
-from app.protocol.openai_chat import ChatCompletionRequest
-from app.requests import parse
-from app.translate import openai_chat as t
-from app.translate import openai_chat_out as chat_out
+from app.core.bodies import parse
+from app.core.errors import GatewayError
+from app.core.types import Finish, Message, Restart, TextDelta, ThinkingDelta, Usage
+from app.dialects.openai_chat import inbound as t
+from app.dialects.openai_chat import outbound as chat_out
+from app.dialects.openai_chat.wire import ChatCompletionRequest
 from tests.unit.translate_helpers import PNG_B64, text
 
 

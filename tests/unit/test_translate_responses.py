@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from app.engine.types import (
+from app.core.bodies import parse
+from app.core.errors import GatewayError
+from app.core.types import (
     Finish,
     Message,
     Restart,
@@ -18,11 +20,9 @@ from app.engine.types import (
     ToolSpec,
     Usage,
 )
-from app.errors import GatewayError
-from app.protocol.openai_responses import ResponsesRequest
-from app.requests import parse
-from app.translate import openai_responses as t
-from app.translate import openai_responses_out as responses_out
+from app.dialects.openai_responses import inbound as t
+from app.dialects.openai_responses import outbound as responses_out
+from app.dialects.openai_responses.wire import ResponsesRequest
 from tests.unit.translate_helpers import PNG_B64, text
 
 
@@ -279,7 +279,7 @@ def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(input, e
         ({"parallel_tool_calls": False}, []),  # no tools: nothing to call in parallel
         ({"parallel_tool_calls": True}, []),
         ({"tools": [WEATHER], "parallel_tool_calls": True}, []),
-        ({"tools": [WEATHER], "tool_choice": "required"}, []),  # enforced (engine/forcing.py)
+        ({"tools": [WEATHER], "tool_choice": "required"}, []),  # enforced (engine/turns/forcing.py)
         ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get"}}, []),
         ({"tools": [WEATHER], "tool_choice": "auto"}, []),
         ({"user": "u", "metadata": {"k": "v"}, "store": False}, []),  # applied

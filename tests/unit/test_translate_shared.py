@@ -6,14 +6,18 @@ import json
 
 import pytest
 
-from app.engine.types import Restart, TextDelta
-from app.errors import GatewayError
-from app.protocol.anthropic_messages import MessagesRequest
-from app.protocol.openai_chat import ChatCompletionRequest
-from app.protocol.openai_responses import ResponsesRequest
-from app.translate import anthropic_messages, openai_chat, openai_chat_out, openai_responses, openai_responses_out
-from app.translate.common import CONTINUE_PROMPT
-from app.translate.sse import sse, sse_event
+from app.core.errors import GatewayError
+from app.core.types import Restart, TextDelta
+from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages.wire import MessagesRequest
+from app.dialects.openai_chat import inbound as openai_chat
+from app.dialects.openai_chat import outbound as openai_chat_out
+from app.dialects.openai_chat.wire import ChatCompletionRequest
+from app.dialects.openai_responses import inbound as openai_responses
+from app.dialects.openai_responses import outbound as openai_responses_out
+from app.dialects.openai_responses.wire import ResponsesRequest
+from app.dialects.request_rules import CONTINUE_PROMPT
+from app.dialects.sse import sse, sse_event
 
 WRITERS = {
     "chat": lambda: openai_chat_out.ChunkStream("c", 1, "m", include_usage=False),

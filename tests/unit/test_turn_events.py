@@ -7,10 +7,10 @@ from collections.abc import AsyncGenerator
 
 from claude_agent_sdk import AssistantMessage, ResultMessage, TextBlock, ToolUseBlock
 
-from app.engine.reader import TurnReader
-from app.engine.running import TurnMessages, turn_events
-from app.engine.stops import StopScanner
-from app.engine.types import Finish, TextDelta, ToolCallStart
+from app.core.types import Finish, TextDelta, ToolCallStart
+from app.engine.reading.reader import TurnReader
+from app.engine.reading.running import TurnMessages, turn_events
+from app.engine.reading.stops import StopScanner
 
 
 class StandInProcess:

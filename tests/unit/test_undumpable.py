@@ -1,4 +1,4 @@
-"""The gateway's /proc entries are closed to other processes of its user (app/undumpable.py)."""
+"""The gateway's /proc entries are closed to other processes of its user (app/core/undumpable.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 PROBE = """
 import ctypes, ctypes.util
-from app.undumpable import close_own_proc
+from app.core.undumpable import close_own_proc
 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 before = libc.prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
 close_own_proc()

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from app.engine.transcript import project_dir, remove_transcripts_under, write_transcript
-from app.engine.types import Message
-from app.engine.workdir import GatewayFolder, UnsafeWorkDir, check_root, write_private
+from app.core.disk.workdir import GatewayFolder, UnsafeWorkDir, check_root, write_private
+from app.core.types import Message
+from app.engine.transcripts.local import project_dir, remove_transcripts_under, write_transcript
 from tests.support import ROOT
 
 
@@ -83,7 +83,7 @@ def test_a_dead_gateways_folder_goes_and_a_live_ones_stays(tmp_path):
     live_path = live.open()
     # A gateway process that died without cleaning up (the lock goes with the process).
     code = (
-        "import sys; from pathlib import Path; from app.engine.workdir import GatewayFolder; "
+        "import sys; from pathlib import Path; from app.core.disk.workdir import GatewayFolder; "
         "g = GatewayFolder(Path(sys.argv[1])); p = g.open(); (p / 'conv').mkdir(); print(p)"
     )
     dead_path = subprocess.run(

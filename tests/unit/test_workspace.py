@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from app.agent import tree
-from app.agent.paths import delete_file, open_file, parts
-from app.agent.workspace import DECOYS, Workspaces, digest
-from app.auth import Tenant
-from app.engine.workdir import UnsafeWorkDir
-from app.errors import GatewayError
-from app.policy.model import Policy
+from app.core.disk import tree
+from app.core.disk.workdir import UnsafeWorkDir
+from app.core.errors import GatewayError
+from app.tenancy.auth import Tenant
+from app.tenancy.policy import Policy
+from app.workspaces.paths import delete_file, open_file, parts
+from app.workspaces.workspaces import DECOYS, Workspaces, digest
 
 ANN = Tenant("key-ann")
 BOB = Tenant("key-bob")

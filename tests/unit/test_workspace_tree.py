@@ -1,4 +1,4 @@
-"""Workspace trees of any depth (app/agent/tree.py, descent.py): walked, measured, copied and
+"""Workspace trees of any depth (app/core/disk/tree.py, descent.py): walked, measured, copied and
 removed with a bounded few descriptors, never through a link, even when a folder on the way is
 swapped for one mid-walk. Claude made 21,000 nested folders once; removal then ended in EMFILE."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from app.agent import tree
-from app.agent.descent import KEPT, SPANS
-from app.agent.workspace import size
-from app.engine.workdir import GatewayFolder
+from app.core.disk import tree
+from app.core.disk.descent import KEPT, SPANS
+from app.core.disk.workdir import GatewayFolder
+from app.workspaces.workspaces import size
 
 LEVELS = 21_000
 

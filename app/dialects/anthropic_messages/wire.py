@@ -1,0 +1,169 @@
+"""Anthropic Messages API wire models: what a request may hold. No logic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from ...agent.request import ClaudeCodeRequest
+from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
+
+
+class Base64Source(Wire):
+    type: Literal["base64"]
+    media_type: str
+    data: str
+
+
+class URLSource(Wire):
+    type: Literal["url"]
+    url: str
+
+
+class TextBlock(Wire):
+    type: Literal["text"]
+    text: str
+
+
+class ImageBlock(Wire):
+    type: Literal["image"]
+    source: Annotated[Base64Source | URLSource, Field(discriminator="type")]
+
+
+class PlainTextSource(Wire):
+    type: Literal["text"]
+    media_type: Literal["text/plain"] = "text/plain"
+    data: str
+
+
+class DocumentBlock(Wire):
+    """A PDF (base64 or URL) or plain text; an uploaded file's `file` source is resolved to one
+    before parsing (app/files/resolve.py)."""
+
+    type: Literal["document"]
+    source: Annotated[Base64Source | PlainTextSource | URLSource, Field(discriminator="type")]
+    title: str | None = None
+    context: str | None = None
+
+
+class ToolUseBlock(Wire):
+    type: Literal["tool_use"]
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ToolResultBlock(Wire):
+    type: Literal["tool_result"]
+    tool_use_id: str
+    content: str | list[Annotated[TextBlock | ImageBlock, Field(discriminator="type")]] | None = None
+    is_error: bool | None = None
+
+
+class ThinkingBlock(Wire):
+    type: Literal["thinking"]
+    thinking: str
+    signature: str | None = None
+
+
+class RedactedThinkingBlock(Wire):
+    type: Literal["redacted_thinking"]
+    data: str
+
+
+class ActivityBlock(Wire):
+    """A tool that ran without the client, as an earlier answer reported it (Claude Code's own in
+    agent mode, an MCP server's, or a server tool's) and the client sent back: never passed on."""
+
+    type: Literal[
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+    ]
+
+
+ContentBlock = Annotated[
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ActivityBlock,
+    Field(discriminator="type"),
+]
+
+
+class MessageParam(Wire):
+    role: Literal["user", "assistant"]
+    content: str | list[ContentBlock]
+
+
+class Tool(Wire):
+    name: ToolName
+    description: str | None = None
+    input_schema: dict[str, Any]
+    type: Literal["custom"] | None = None
+
+
+class ToolChoice(Wire):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = None
+    disable_parallel_tool_use: bool | None = None
+
+
+class ThinkingEnabled(Wire):
+    type: Literal["enabled"]
+    budget_tokens: int = Field(ge=1024)
+    display: Literal["summarized", "omitted"] | None = None
+
+
+class ThinkingDisabled(Wire):
+    type: Literal["disabled"]
+
+
+class ThinkingAdaptive(Wire):
+    type: Literal["adaptive"]
+    display: Literal["summarized", "omitted"] | None = None
+
+
+Thinking = Annotated[ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive, Field(discriminator="type")]
+
+
+class Metadata(Wire):
+    user_id: str | None = None
+
+
+class MessagesRequest(Wire):
+    model: ModelName
+    max_tokens: int = Field(ge=1)  # required, as Anthropic requires it
+    messages: list[MessageParam] = Field(min_length=1)
+    system: str | list[TextBlock] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    stop_sequences: list[str] | None = None
+    stream: bool | None = False
+    thinking: Thinking | None = None
+    metadata: Metadata | None = None
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    service_tier: str | None = None
+    # Gateway extension, as on /v1/chat/completions.
+    session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
+    # Gateway extension: agent mode (app/agent/request.py).
+    claude_code: ClaudeCodeRequest | None = None
+
+
+class CountTokensRequest(Wire):
+    model: ModelName
+    messages: list[MessageParam] = Field(min_length=1)
+    system: str | list[TextBlock] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    thinking: Thinking | None = None

@@ -1,0 +1,189 @@
+"""OpenAI Chat Completions request -> the gateway's Turn. Pure functions, no I/O.
+
+The answer's side, events -> a completion or its chunks, is in outbound.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.errors import invalid_request
+from ...core.types import Block, Message, Turn
+from ..documents import file_block
+from ..request_rules import (
+    append_message,
+    clamped_limits,
+    continue_after_assistant,
+    effort,
+    ignored,
+    image_from_url,
+    output_limit,
+    output_schema,
+    require_content,
+    system_prompt,
+    text_blocks,
+    tool_call,
+    tool_result,
+    tool_spec,
+)
+from . import wire as oa
+
+# Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
+# in strict mode. Each with its no-op values, OpenAI's defaults, which Claude does anyway (Claude
+# Code sends no sampling parameters: Claude's default temperature is 1, as OpenAI's is).
+UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "seed": (),
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "logit_bias": ({},),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "service_tier": ("auto",),  # Anthropic's default too
+    "store": (False,),  # nothing is stored for OpenAI's evals or distillation
+    "prediction": (),
+    "audio": (),
+    "modalities": (["text"],),
+    "web_search_options": (),
+}
+
+
+def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
+    """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
+    found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
+    if request.parallel_tool_calls is False and _tools(request):
+        found.append("parallel_tool_calls")  # Claude may call several functions at once
+    return ignored(request, UNAPPLIED, found)
+
+
+def _tools(request: oa.ChatCompletionRequest) -> list[oa.FunctionDefinition]:
+    """The client's functions (tools, or the legacy functions), unless tool_choice hides them."""
+    if request.tool_choice == "none" or request.function_call == "none":
+        return []
+    return [tool.function for tool in request.tools or []] + list(request.functions or [])
+
+
+def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
+    """'' for tool_choice required, a name for a named function; None when Claude may choose."""
+    if not _tools(request):
+        return None
+    if request.tool_choice == "required":
+        return ""
+    if isinstance(request.tool_choice, oa.NamedToolChoice):
+        return request.tool_choice.function.name
+    if isinstance(request.function_call, oa.NamedFunction):
+        return request.function_call.name
+    return None
+
+
+MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
+
+
+# What OpenAI accepts but this gateway cannot serve well: a clear 400 beats a silent no.
+def _check_supported(request: oa.ChatCompletionRequest) -> None:
+    if (request.n or 1) > MAX_CHOICES:
+        raise invalid_request(
+            f"n is at most {MAX_CHOICES} here: each choice is a whole Claude Code turn of its own.",
+            "n",
+            "invalid_value",
+        )
+    if (request.n or 1) > 1 and request.session_id:
+        raise invalid_request(
+            "n > 1 cannot be used with session_id: a session continues one answer, not several.", "n", "invalid_value"
+        )
+
+
+def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, request_id: str) -> Turn:
+    _check_supported(request)
+    system_parts: list[str] = []
+    messages: list[Message] = []
+    legacy_call = ""  # id given to the last legacy function_call, for the function message after it
+    for i, message in enumerate(request.messages):
+        where = f"messages[{i}]"
+        if isinstance(message, (oa.SystemMessage, oa.DeveloperMessage)):
+            system_parts.append(_plain_text(message.content))
+        elif isinstance(message, oa.UserMessage):
+            append_message(messages, "user", require_content(_user_blocks(message.content, where), where))
+        elif isinstance(message, oa.AssistantMessage):
+            if message.function_call is not None:  # legacy: no id, so one is made up
+                legacy_call = f"call_legacy_{i}"
+                message = message.model_copy(
+                    update={
+                        "tool_calls": [oa.ToolCall(id=legacy_call, function=message.function_call)],
+                        "function_call": None,
+                    }
+                )
+            append_message(messages, "assistant", _assistant_blocks(message, where))
+        elif isinstance(message, oa.FunctionMessage):
+            append_message(messages, "user", [tool_result(legacy_call, message.content or "")])
+        elif isinstance(message, oa.ToolMessage):
+            content = message.content if isinstance(message.content, str) else _user_blocks(message.content, where)
+            append_message(messages, "user", [tool_result(message.tool_call_id, content)])
+    continue_after_assistant(messages, "messages")
+    forced = _forced_function(request)
+    return Turn(
+        model=model,
+        messages=messages,
+        system=system_prompt(system_parts, forced),
+        forced_tool=forced,
+        max_output_tokens=output_limit(request.max_completion_tokens or request.max_tokens),
+        tenant=tenant,
+        request_id=request_id,
+        effort=effort(request.reasoning_effort, "reasoning_effort"),
+        stop=_stops(request.stop),
+        output_schema=_output_schema(request.response_format),
+        user=request.user,
+        metadata=dict(request.metadata or {}),
+        tools=tuple(tool_spec(f.name, f.description, f.parameters) for f in _tools(request)),
+        # The legacy answer's call comes back (as the assistant message after these) under this id.
+        legacy_call_id=f"call_legacy_{len(request.messages)}" if uses_legacy_functions(request) else None,
+    )
+
+
+def _stops(stop: str | list[str] | None) -> list[str]:
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    if len(stops) > 4:
+        raise invalid_request("stop takes at most 4 sequences.", "stop", "invalid_value")
+    return [s for s in stops if s]
+
+
+def _output_schema(response_format: oa.ResponseFormat | None) -> dict[str, Any] | None:
+    schema = response_format.json_schema.schema_ if isinstance(response_format, oa.JSONSchemaFormat) else None
+    kind = response_format.type if response_format else None
+    return output_schema(kind, schema, "response_format.json_schema.schema")
+
+
+def _plain_text(content: str | list[oa.TextPart]) -> str:
+    return content if isinstance(content, str) else "\n".join(part.text for part in content)
+
+
+def _user_blocks(content: str | list[oa.UserPart], where: str) -> list[Block]:
+    if isinstance(content, str):
+        return text_blocks(content)
+    blocks: list[Block] = []
+    for j, part in enumerate(content):
+        if isinstance(part, oa.TextPart):
+            blocks.extend(text_blocks(part.text))
+        elif isinstance(part, oa.FilePart):
+            blocks.append(file_block(part.file.file_data, part.file.filename, f"{where}.content[{j}].file"))
+        else:
+            blocks.append(image_from_url(part.image_url.url, f"{where}.content[{j}].image_url.url"))
+    return blocks
+
+
+def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
+    blocks: list[Block] = []
+    if isinstance(message.content, str):
+        blocks.extend(text_blocks(message.content))
+    elif message.content:
+        for part in message.content:
+            blocks.extend(text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
+    for j, call in enumerate(message.tool_calls or []):
+        param = f"{where}.tool_calls[{j}].function.arguments"
+        blocks.append(tool_call(call.id, call.function.name, call.function.arguments, param))
+    return blocks
+
+
+def uses_legacy_functions(request: oa.ChatCompletionRequest) -> bool:
+    return bool(request.functions) and not request.tools

@@ -1,0 +1,137 @@
+"""OpenAI Responses request -> the gateway's Turn. Pure functions, no I/O.
+
+The answer's side, events -> the Response object or its stream events, is in
+outbound.py.
+"""
+
+from __future__ import annotations
+
+from ...core.errors import invalid_request
+from ...core.types import Block, Message, Turn
+from ..documents import file_block
+from ..request_rules import (
+    append_message,
+    clamped_limits,
+    continue_after_assistant,
+    effort,
+    ignored,
+    image_from_url,
+    output_limit,
+    output_schema,
+    system_prompt,
+    text_blocks,
+    tool_call,
+    tool_result,
+    tool_spec,
+)
+from . import wire as orq
+
+# Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values.
+UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "truncation": ("disabled",),  # OpenAI's default: the gateway truncates nothing either
+    "service_tier": ("auto",),
+    "include": ([],),
+}
+
+
+def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
+    found = clamped_limits(max_output_tokens=request.max_output_tokens)
+    if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
+        found.append("parallel_tool_calls")  # Claude may call several functions at once
+    return ignored(request, UNAPPLIED, found)
+
+
+def _forced_function(request: orq.ResponsesRequest) -> str | None:
+    """'' for tool_choice required, a name for a named function; None when Claude may choose."""
+    if not request.tools:
+        return None
+    if request.tool_choice == "required":
+        return ""
+    if isinstance(request.tool_choice, orq.NamedFunction):
+        return request.tool_choice.name
+    return None
+
+
+def to_turn(
+    request: orq.ResponsesRequest,
+    model: str | None,
+    tenant: str,
+    request_id: str,
+    earlier: list[Message],
+    earlier_system: str | None,
+) -> Turn:
+    """The turn: the conversation up to previous_response_id (`earlier`), then the new input."""
+    system_parts = [request.instructions or earlier_system]
+    messages = [Message(m.role, list(m.content)) for m in earlier]
+    items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
+    left_out = False  # the item before was not passed on
+    for i, item in enumerate(items):
+        _add_item(item, f"input[{i}]", messages, system_parts, joined=left_out)
+        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem))
+    continue_after_assistant(messages, "input")
+    hidden = request.tool_choice == "none"
+    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
+    fmt = request.text.format if request.text else None
+    forced = _forced_function(request)
+    return Turn(
+        model=model,
+        messages=messages,
+        system=system_prompt(system_parts, forced),
+        forced_tool=forced,
+        max_output_tokens=output_limit(request.max_output_tokens),
+        tenant=tenant,
+        request_id=request_id,
+        effort=effort(request.reasoning.effort if request.reasoning else None, "reasoning.effort"),
+        output_schema=output_schema(fmt.type if fmt else None, fmt.schema_ if fmt else None, "text.format.schema"),
+        user=request.user,
+        metadata=dict(request.metadata or {}),
+        tools=tools,
+    )
+
+
+def _add_item(
+    item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str | None], joined: bool
+) -> None:
+    """Add an input item; `joined`: it goes on with an answer after items left out (add_blocks)."""
+    if isinstance(item, orq.MessageItem):
+        blocks = _content(item.content, f"{where}.content")
+        if item.role == "system" or item.role == "developer":
+            system_parts.append(" ".join(b["text"] for b in blocks if b["type"] == "text"))
+        else:
+            append_message(messages, item.role, blocks, joined)
+    elif isinstance(item, orq.FunctionCallItem):
+        append_message(
+            messages, "assistant", [tool_call(item.call_id, item.name, item.arguments, f"{where}.arguments")]
+        )
+    elif isinstance(item, orq.FunctionCallOutputItem):
+        output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
+        append_message(messages, "user", [tool_result(item.call_id, output)])
+    # Left out: reasoning items (earlier reasoning is not sent back to Claude), and the tools Claude
+    # Code ran itself (mcp_call, claude_code_call items): it ran them, Claude must not run them again.
+
+
+def _content(content: str | list[orq.ContentPart], where: str) -> list[Block]:
+    """Content parts (at `where`, a message's content or a function's output) as blocks."""
+    if isinstance(content, str):
+        return text_blocks(content)
+    blocks: list[Block] = []
+    for j, part in enumerate(content):
+        if isinstance(part, (orq.InputText, orq.OutputText, orq.PlainText)):
+            blocks.extend(text_blocks(part.text))
+        elif isinstance(part, orq.Refusal):
+            blocks.extend(text_blocks(part.refusal))
+        elif isinstance(part, orq.InputFile):
+            if part.file_url is not None and part.file_data is None:
+                raise invalid_request(
+                    "file_url is not served here: upload the file with POST /v1/files and send its file_id.",
+                    f"{where}[{j}].file_url",
+                    "unsupported_file_url",
+                )
+            blocks.append(file_block(part.file_data, part.filename, f"{where}[{j}].file_data"))
+        elif part.image_url is not None:
+            blocks.append(image_from_url(part.image_url, f"{where}[{j}].image_url"))
+        else:
+            raise invalid_request(f"{where}[{j}] needs an image_url or a file_id.", f"{where}[{j}].image_url")
+    return blocks

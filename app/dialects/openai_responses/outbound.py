@@ -1,0 +1,235 @@
+"""Events -> OpenAI Responses: the Response object, whole or as its stream of events. Pure
+functions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ...core.errors import GatewayError
+from ...core.types import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
+from .. import activity
+from ..answer import Answer, Part, random_id
+from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
+from . import wire as orq
+
+ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
+
+
+def response_id() -> str:
+    return random_id("resp_")
+
+
+class ResponseBuilder:
+    """The Response object, and its streaming events, from the turn's events: each part of the
+    answer is an output item (reasoning, a message, a function call, a tool Claude Code ran)."""
+
+    def __init__(
+        self,
+        resp_id: str,
+        created: int,
+        request: orq.ResponsesRequest,
+        on_finish: Callable[[dict[str, Any]], None] = lambda response: None,
+    ) -> None:
+        # Given the finished Response once, whole or streamed: the very one the client gets.
+        self.on_finish = on_finish
+        self.base: dict[str, Any] = {
+            "id": resp_id,
+            "object": "response",
+            "created_at": created,
+            "model": request.model,
+            "instructions": request.instructions,
+            "max_output_tokens": request.max_output_tokens,
+            "previous_response_id": request.previous_response_id,
+            "store": request.store is not False,
+            "tools": [t.model_dump(exclude_none=True) for t in request.tools or []],
+            "tool_choice": request.tool_choice
+            if isinstance(request.tool_choice, str) or request.tool_choice is None
+            else request.tool_choice.model_dump(),
+            "parallel_tool_calls": request.parallel_tool_calls is not False,
+            "text": {
+                "format": (
+                    request.text.format.model_dump(by_alias=True, exclude_none=True)
+                    if request.text and request.text.format
+                    else {"type": "text"}
+                )
+            },
+            "metadata": request.metadata or {},
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "user": request.user,
+        }
+        self.answer = Answer()
+        self._seq = 0
+        self._open: Part | None = None  # the part whose output item is being streamed
+        self._index = -1  # its index in output
+        self._running: dict[str, int] = {}  # tools Claude Code runs: call id -> output index
+        self._templates: dict[tuple[str, str, int], FrameTemplate] = {}
+
+    # whole
+    def response(self, status: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The Response as far as the turn has come (or with the `status` and `error` it failed with)."""
+        finish = self.answer.finish
+        cut = finish is not None and finish.reason == "length"
+        return {
+            **self.base,
+            "error": error,
+            # max_output_tokens, or in agent mode a limit of the request's claude_code (max_turns, ...)
+            "incomplete_details": {"reason": finish.limit or "max_output_tokens"} if finish and cut else None,
+            "status": status or ("in_progress" if finish is None else "incomplete" if cut else "completed"),
+            "output": [self._item(part) for part in self.answer.parts],
+            "usage": None if finish is None else _usage(finish.usage),
+        }
+
+    def failed(self, error: GatewayError) -> dict[str, Any]:
+        return self.response("failed", {"code": error.code or error.type, "message": error.message})
+
+    def _item(self, part: Part, status: str | None = None) -> dict[str, Any]:
+        """A part as an output item; its status is the turn's, unless given."""
+        status = status or ("in_progress" if self.answer.finish is None else "completed")
+        if part.kind == "tool":
+            return activity.responses_item(part, finished=self.answer.finish is not None)
+        if part.kind == "thinking":
+            return {"type": "reasoning", "id": _item_id(part), "summary": [{"type": "summary_text", "text": part.text}]}
+        if part.kind == "text":
+            return {
+                "type": "message",
+                "id": _item_id(part),
+                "status": status,
+                "role": "assistant",
+                "content": [_text_part(part.text)],
+            }
+        return {
+            "type": "function_call",
+            "id": _item_id(part),
+            "call_id": part.call_id,
+            "name": part.name,
+            "arguments": part.text,
+            "status": status,
+        }
+
+    # streamed
+    def _event(self, kind: str, **fields: Any) -> str:
+        payload = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return sse_event(payload)
+
+    def opening(self) -> list[str]:
+        return [
+            self._event("response.created", response=self.response()),
+            self._event("response.in_progress", response=self.response()),
+        ]
+
+    def closing(self) -> list[str]:
+        return []  # response.completed came with the Finish
+
+    def failure(self, error: GatewayError) -> list[str]:
+        return [self._event("response.failed", response=self.failed(error))]
+
+    def frames(self, event: Event) -> list[str]:
+        """Streaming events for one engine event (thinking is kept for the final response only)."""
+        if isinstance(event, Restart):
+            raise stream_interrupted()
+        part = self.answer.add(event)
+        if isinstance(event, Finish):
+            done = self.response()
+            self.on_finish(done)
+            kind = "response.incomplete" if done["status"] == "incomplete" else "response.completed"
+            frames = self._close()  # each frame's sequence number in the order they go out
+            frames += [frame for call_id in list(self._running) for frame in self._tool_done(call_id)]
+            return frames + [self._event(kind, response=done)]
+        if part is None:
+            return []
+        if isinstance(event, ToolUse):  # added now, done when its result comes
+            index = self._running[event.id] = len(self.answer.parts) - 1
+            closed = self._close()
+            return closed + [self._event("response.output_item.added", output_index=index, item=self._item(part))]
+        if isinstance(event, ToolResult):
+            return self._tool_done(event.id)
+        frames = []
+        if part is not self._open:
+            frames += self._close()
+            self._open, self._index = part, len(self.answer.parts) - 1
+            frames += self._added(part)
+        if isinstance(event, TextDelta):
+            frames.append(self._delta("response.output_text.delta", part, event.text))
+        elif isinstance(event, ToolCallDelta):
+            frames.append(self._delta("response.function_call_arguments.delta", part, event.arguments))
+        return frames
+
+    def _delta(self, kind: str, part: Part, piece: str) -> str:
+        """A delta event of the open item, from a template made once (dialects/sse.py)."""
+        key = (kind, part.key, self._index)
+        template = self._templates.get(key)
+        if template is None:
+            payload = {"type": kind, "sequence_number": hole(0), **self._where(part), "delta": hole(1)}
+            template = self._templates[key] = FrameTemplate(sse_event(payload), holes=2)
+        self._seq += 1
+        return template.fill(self._seq - 1, piece)
+
+    def _where(self, part: Part) -> dict[str, Any]:
+        where = {"item_id": _item_id(part), "output_index": self._index}
+        return {**where, "content_index": 0} if part.kind == "text" else where
+
+    def _added(self, part: Part) -> list[str]:
+        """The events of an item that begins: a message's opens with its empty text part."""
+        if part.kind == "thinking":
+            return []
+        if part.kind == "tool_call":
+            item = {**self._item(part), "arguments": ""}
+            return [self._event("response.output_item.added", output_index=self._index, item=item)]
+        return [
+            self._event(
+                "response.output_item.added", output_index=self._index, item={**self._item(part), "content": []}
+            ),
+            self._event("response.content_part.added", **self._where(part), part=_text_part("")),
+        ]
+
+    def _tool_done(self, call_id: str) -> list[str]:
+        """The done event of a tool Claude Code ran: with its result, or incomplete without one."""
+        index = self._running.pop(call_id, None)
+        if index is None:
+            return []
+        return [self._event("response.output_item.done", output_index=index, item=self._item(self.answer.parts[index]))]
+
+    def _close(self) -> list[str]:
+        """The .done events of the item that ends."""
+        part, self._open = self._open, None
+        if part is None or part.kind == "thinking":
+            return []
+        if part.kind == "tool_call":
+            frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
+        else:
+            frames = [
+                self._event("response.output_text.done", **self._where(part), text=part.text),
+                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text)),
+            ]
+        done = self._item(part, "completed")
+        return [*frames, self._event("response.output_item.done", output_index=self._index, item=done)]
+
+
+def _item_id(part: Part) -> str:
+    return f"{ITEM_ID_PREFIXES[part.kind]}{part.key}"
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": []}
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cache_read_input_tokens},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.prompt_tokens + usage.output_tokens,
+    }
+
+
+def build(events: Iterable[Event], builder: ResponseBuilder) -> dict[str, Any]:
+    for event in events:
+        builder.answer.add(event)
+    response = builder.response()
+    if builder.answer.finish is not None:
+        builder.on_finish(response)
+    return response

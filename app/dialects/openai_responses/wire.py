@@ -1,0 +1,157 @@
+"""OpenAI Responses API wire models: what a request may hold. No logic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag
+
+from ...agent.request import ClaudeCodeRequest
+from ...core.wire import MAX_TOOLS, ModelName, ToolName, Wire
+
+
+# --- input items ------------------------------------------------------------------------------
+class InputText(Wire):
+    type: Literal["input_text"]
+    text: str
+
+
+class OutputText(Wire):  # an earlier answer's text, sent back
+    type: Literal["output_text"]
+    text: str
+
+
+class PlainText(Wire):
+    type: Literal["text"]
+    text: str
+
+
+class Refusal(Wire):
+    type: Literal["refusal"]
+    refusal: str
+
+
+class InputImage(Wire):
+    type: Literal["input_image"]
+    image_url: str | None = None  # a data: or http(s) URL; an uploaded file's file_id becomes one
+    file_id: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class InputFile(Wire):
+    type: Literal["input_file"]
+    file_data: str | None = None  # a data: URL; an uploaded file's file_id becomes one before parsing
+    file_id: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+
+
+ContentPart = Annotated[
+    InputText | OutputText | PlainText | Refusal | InputImage | InputFile, Field(discriminator="type")
+]
+
+
+class MessageItem(Wire):
+    type: Literal["message"] = "message"
+    role: Literal["user", "assistant", "system", "developer"]
+    content: str | list[ContentPart]
+
+
+class FunctionCallItem(Wire):
+    type: Literal["function_call"]
+    call_id: str = Field(min_length=1)
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+class FunctionCallOutputItem(Wire):
+    type: Literal["function_call_output"]
+    call_id: str = Field(min_length=1)
+    output: str | list[ContentPart]
+
+
+class ReasoningItem(Wire):  # an earlier answer's reasoning, sent back (and not passed on)
+    type: Literal["reasoning"]
+
+
+class ActivityItem(Wire):
+    """A tool Claude Code ran itself (agent mode), as an earlier response reported it (an mcp_call
+    item; a claude_code_call item is taken too) and the client sent back: never passed on, the
+    gateway ran it."""
+
+    type: Literal["mcp_call", "claude_code_call"]
+
+
+def _item_type(item: Any) -> str | None:
+    """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
+    if isinstance(item, dict):
+        return item.get("type", "message" if "role" in item else None)
+    return getattr(item, "type", None)
+
+
+InputItem = Annotated[
+    Annotated[MessageItem, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[ActivityItem, Tag("mcp_call")]
+    | Annotated[ActivityItem, Tag("claude_code_call")],
+    Discriminator(_item_type),
+]
+
+
+# --- tools and options ------------------------------------------------------------------------
+
+
+class FunctionTool(Wire):
+    type: Literal["function"]
+    name: ToolName
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class NamedFunction(Wire):
+    type: Literal["function"]
+    name: str
+
+
+class TextFormat(Wire):
+    type: Literal["text", "json_schema", "json_object"]
+    name: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class TextConfig(Wire):
+    format: TextFormat | None = None
+
+
+class Reasoning(Wire):
+    effort: str | None = None
+
+
+class ResponsesRequest(Wire):
+    model: ModelName
+    # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning,
+    # and the tools Claude Code ran itself (mcp_call items) as a response gave them.
+    input: str | list[InputItem]
+    instructions: str | None = None
+    tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: Literal["none", "auto", "required"] | NamedFunction | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    text: TextConfig | None = None
+    previous_response_id: str | None = None
+    store: bool | None = True
+    stream: bool | None = False
+    reasoning: Reasoning | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    parallel_tool_calls: bool | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    truncation: str | None = None
+    service_tier: str | None = None
+    include: list[str] | None = None
+    # Gateway extension: agent mode (app/agent/request.py).
+    claude_code: ClaudeCodeRequest | None = None

@@ -1,0 +1,174 @@
+"""What every front door checks in a request, and the headers it answers with: the body read and
+validated, strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), the
+caller's own Claude credential (X-Claude-Credential), and the report of what was ignored
+(X-Gateway-Ignored-Params)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import Request
+from pydantic import BaseModel
+from starlette.requests import HTTPConnection
+
+from ..agent.policy import agent_mode_off, resolve
+from ..agent.request import ClaudeCodeRequest
+from ..core import credentials
+from ..core.bodies import parse, read_json
+from ..core.credentials import Credential
+from ..core.errors import GatewayError, invalid_request
+from ..core.settings import Settings
+from ..core.wire import SESSION_ID_PATTERN
+from ..dialects.request_rules import unsupported_parameter
+from ..engine.agent import sandbox
+from ..engine.agent.config import AgentConfig
+from ..files.resolve import Resolver
+from ..tenancy.auth import Tenant, agent_mode_allowed, request_credential_allowed
+from ..tenancy.limits import allows_model
+
+MAX_IGNORED_HEADER = 1024  # characters of parameter names in X-Gateway-Ignored-Params
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def checked_body(
+    request: Request,
+    settings: Settings,
+    model: type[Body],
+    ignored_parameters: Callable[[Body], list[str]],
+    resolve: Resolver,
+) -> tuple[Body, list[str]]:
+    """The request's body as `model` (its file ids `resolve`d first: app/files/resolve.py), and the
+    parameters in it the gateway will not apply (which strict mode refuses)."""
+    return await checked(await read_json(request, settings), request, settings, model, ignored_parameters, resolve)
+
+
+async def checked(
+    data: dict[str, Any],
+    connection: HTTPConnection,
+    settings: Settings,
+    model: type[Body],
+    ignored_parameters: Callable[[Body], list[str]],
+    resolve: Resolver,
+) -> tuple[Body, list[str]]:
+    """A request body already read (a socket's message, or checked_body's) as `model`, as above."""
+    body = parse(model, await resolve(data))
+    ignored = ignored_parameters(body)
+    refuse_if_strict(connection, settings.strict_params, ignored)
+    return body, ignored
+
+
+def refuse_if_strict(request: HTTPConnection, strict_setting: bool, ignored: list[str]) -> None:
+    """Strict mode (server-wide, or X-Gateway-Strict per request) refuses what would be ignored."""
+    header = request.headers.get("x-gateway-strict", "").lower()
+    strict = header in ("1", "true", "yes") or (strict_setting and header not in ("0", "false", "no"))
+    if ignored and strict:
+        raise unsupported_parameter(ignored[0])
+
+
+def session_id(request: HTTPConnection, from_body: str | None) -> str | None:
+    """The session a request names: its body field, else the X-Session-Id header."""
+    value = from_body or request.headers.get("x-session-id")
+    if from_body is None and value is not None and not re.fullmatch(SESSION_ID_PATTERN, value):
+        raise invalid_request(
+            "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
+        )
+    return value
+
+
+def agent_mode(
+    request: ClaudeCodeRequest | None,
+    settings: Settings,
+    tenant: Tenant,
+    resolve_model: Callable[[str], str | None],
+) -> AgentConfig | None:
+    """A request's `claude_code` under its key's policy (403 naming the field it may not have);
+    None: chat mode. Agent mode needs its sandbox (503 where bubblewrap cannot run). The models it
+    names (fallback, subagents') are held to the key's models list, as `resolve_model` reads them."""
+    if request is None:
+        return None
+    if not agent_mode_allowed(tenant, settings):
+        raise agent_mode_off()
+    config = resolve(request, settings, tenant.policy, model_check(tenant, resolve_model))
+    if settings.agent_sandbox and sandbox.bubblewrap() is None:
+        raise GatewayError(
+            503,
+            "Agent mode needs bubblewrap on the gateway's host (Debian: apt-get install bubblewrap socat), "
+            "or GATEWAY_AGENT_SANDBOX=false where the host is itself a throwaway sandbox.",
+            "api_error",
+            "agent_sandbox_unavailable",
+        )
+    return config
+
+
+def model_check(tenant: Tenant, resolve_model: Callable[[str], str | None]) -> Callable[[str], bool] | None:
+    """Whether the key's models list allows a model name (None: the key has no list); a name
+    this gateway does not serve is not allowed."""
+    if tenant.policy is None or tenant.policy.models is None:
+        return None
+
+    def may_use(name: str) -> bool:
+        try:
+            model = resolve_model(name)
+        except GatewayError:
+            return False
+        return allows_model(tenant, model, resolve_model)
+
+    return may_use
+
+
+CREDENTIAL_HEADER = "X-Claude-Credential"
+
+
+def request_credential(request: HTTPConnection, settings: Settings, tenant: Tenant) -> Credential | None:
+    """The caller's own Claude credential, sent with this request: 403 unless the caller may send
+    one, 400 if it is not one. Its value is never stored, logged, or quoted back."""
+    header = request.headers.get(CREDENTIAL_HEADER)
+    if header is None:
+        return None
+    if not request_credential_allowed(tenant, settings):
+        raise GatewayError(
+            403,
+            f"This gateway does not accept Claude credentials per request ({CREDENTIAL_HEADER}); "
+            "its operator can allow them with GATEWAY_ALLOW_REQUEST_CREDENTIALS=true.",
+            "permission_error",
+            "request_credentials_not_allowed",
+            CREDENTIAL_HEADER,
+        )
+    try:
+        return credentials.parse(header)
+    except ValueError as exc:
+        raise invalid_request(f"{CREDENTIAL_HEADER}: {exc}", CREDENTIAL_HEADER, "invalid_credential") from None
+
+
+def turn_headers(id_header: str, request_id: str, session: str | None, ignored: list[str]) -> dict[str, str]:
+    """The headers every front door answers with: its request id, the session, what was ignored."""
+    headers = {id_header: request_id}
+    if session:
+        headers["X-Session-Id"] = session  # validated against SESSION_ID_PATTERN
+    if ignored:
+        headers["X-Gateway-Ignored-Params"] = ignored_header(ignored)
+    return headers
+
+
+def ignored_header(names: list[str]) -> str:
+    """The ignored parameters' names, safe as a header value.
+
+    The names of unknown fields are the client's: they may hold CR/LF or NUL (which would end the
+    response, or let the client write headers of its own) or text outside latin-1 (which cannot be
+    sent at all), and there may be thousands. So each name is percent-encoded, and the list stops
+    at about 1 KB with a count of the rest.
+    """
+    shown: list[str] = []
+    size = 0
+    for name in names:
+        encoded = quote(name, safe="[]", errors="replace")
+        if size + len(encoded) > MAX_IGNORED_HEADER:
+            break
+        shown.append(encoded)
+        size += len(encoded) + 1
+    rest = len(names) - len(shown)
+    return ",".join(shown + ([f"...({rest} more)"] if rest else []))

@@ -1,0 +1,260 @@
+"""What a Claude Code process is started with: the spawn key of a turn, and the SDK options built
+from it, with the process's working folder and system prompt file.
+
+Chat mode for every process the engine starts (conversations, spares, the model probe): no
+built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions.
+Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
+project config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
+
+A turn with the caller's own credential runs on a process of that credential alone: the credential
+is part of the spawn key (spares included), and the process gets that credential, a Claude config
+folder of its own (so not the operator's `claude login`, and transcripts apart), and none of the
+operator's credential variables (core/credentials.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, cast
+
+from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk.types import SessionStore
+
+from ...core.credentials import Credential, operator_variables
+from ...core.disk.workdir import GatewayFolder, private_folder, write_private
+from ...core.settings import Settings
+from ...core.types import ToolSpec, Turn
+from ..agent import sandbox
+from ..agent.config import AgentConfig, mcp_config_file, share_login
+from .tools import SERVER, ToolBridge
+from .wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT_FILE = ".system-prompt"
+CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
+AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per agent workspace
+MIN_LINE_BUFFER = 16 * 1024 * 1024
+HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
+
+
+@dataclass(frozen=True)
+class SpawnKey:
+    """What a process is started with and cannot change afterwards."""
+
+    model: str | None
+    system: str | None
+    max_output_tokens: int | None
+    effort: str | None = None
+    output_schema: str | None = None  # JSON text of the schema (hashable)
+    tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
+    thinking: str | None = None  # JSON text of the thinking config
+    credential: Credential | None = None  # the caller's own; None: the operator's
+    agent: AgentConfig | None = None  # agent mode (engine/agent/config.py); None: chat mode
+
+    def for_spares(self) -> SpawnKey:
+        """The key spares are kept under: the model is not part of it (set at run time); the
+        credential is, so that a spare never serves another credential's turn."""
+        return replace(self, model=None)
+
+    @classmethod
+    def of(cls, turn: Turn) -> SpawnKey:
+        return cls(
+            turn.model,
+            turn.system,
+            turn.max_output_tokens,
+            turn.effort,
+            json.dumps(turn.output_schema, sort_keys=True) if turn.output_schema else None,
+            turn.tools,
+            json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
+            turn.credential,
+            turn.agent,
+        )
+
+
+@dataclass
+class Spawn:
+    """Everything a new process needs: its SDK options and the bridge to the client's functions."""
+
+    options: ClaudeAgentOptions
+    bridge: ToolBridge | None = None
+
+
+class SpawnOptions:
+    def __init__(self, settings: Settings, work: GatewayFolder | None = None) -> None:
+        self.settings = settings
+        self.work = work  # where the config folders of callers' credentials go
+        self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
+        self.sandbox = sandbox.AgentSandbox(settings, work)
+
+    def for_key(
+        self,
+        key: SpawnKey,
+        cwd: Path,
+        resume: str | None,
+        spare: bool = False,
+        fork: bool = False,
+        mirror: SessionStore | None = None,
+    ) -> Spawn:
+        """A process for `key` in `cwd`, resuming Claude Code's session `resume` (as a new session
+        branching off it with `fork`); an agent process's transcript also goes to `mirror`
+        (engine/transcripts/replicated.py)."""
+        env = self.cli_env(key.credential)
+        if spare:  # starts at a lower priority than live turns (wrapper_script.py)
+            env[NICE_VARIABLE] = str(SPARE_NICE)
+        if key.max_output_tokens:
+            env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)
+        if key.tools:
+            # A call of the client's functions waits for the client's next request. Claude Code gives
+            # up on an MCP call after MCP_TOOL_TIMEOUT and goes on without the result (measured: it
+            # tells Claude the call "timed out"), so it must outlast the gateway's own hold, which
+            # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
+            env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
+        bridge = ToolBridge(key.tools) if key.tools else None
+        if key.agent is not None:
+            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
+        # From a file, not the command line: argv is size-limited (128 KiB an argument) and
+        # readable by every local user through ps.
+        prompt_file = self._prompt_file(cwd)
+        prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
+        write_private(prompt_file, key.system or "")
+        options = self.isolated(
+            cwd,
+            env,
+            allowed_tools=bridge.allowed if bridge else [],
+            mcp_servers={SERVER: bridge.server} if bridge else {},
+            system_prompt={"type": "file", "path": str(prompt_file)},
+            model=key.model,
+            resume=resume,
+            fork_session=fork,
+            include_partial_messages=True,
+            effort=key.effort,
+            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)}
+            if key.output_schema
+            else None,
+            thinking=json.loads(key.thinking) if key.thinking else None,
+        )
+        return Spawn(options, bridge)
+
+    def _agent(
+        self,
+        key: SpawnKey,
+        agent: AgentConfig,
+        cwd: Path,
+        env: dict[str, str],
+        resume: str | None,
+        bridge: ToolBridge | None,
+        fork: bool = False,
+        mirror: SessionStore | None = None,
+    ) -> ClaudeAgentOptions:
+        """Agent mode's options (engine/agent/config.py), the process sandboxed (engine/agent/sandbox.py)."""
+        config_dir = self.agent_config_dir(cwd)
+        env["CLAUDE_CONFIG_DIR"] = str(config_dir)
+        env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"  # commands never see the Claude credential
+        # A request waits for its whole answer: a subagent (CLI 2.1.329 runs them in the background
+        # by default) or a command left running in the background would end the turn with "Async
+        # agent launched", then call Claude again on its own once done, with no client listening.
+        env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] = "1"
+        if key.credential is None:
+            share_login(self.settings.config_dir, config_dir)
+        if self.settings.agent_sandbox:
+            env.update(self.sandbox.env(cwd, config_dir, agent.servers))
+        options: dict[str, Any] = agent.sdk_options(cwd, key.system)
+        # Claude Code's own folder (the login's copy, transcripts, the MCP servers' file): out of
+        # reach of its file tools, and of its commands (its sandbox's denyRead).
+        options["disallowed_tools"].append(f"Read(/{config_dir}/**)")
+        options["sandbox"]["filesystem"] = {"denyRead": [str(config_dir)]}
+        servers = options.pop("mcp_servers")
+        if self.settings.agent_sandbox:  # each stdio server in a PID namespace of its own (engine/agent/sandbox.py)
+            servers = sandbox.own_pids(servers, sandbox.bubblewrap() or "bwrap")
+        options["extra_args"] = mcp_config_file(config_dir, servers)
+        options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None else {}
+        if bridge is not None:
+            options["allowed_tools"] += bridge.allowed
+        return ClaudeAgentOptions(
+            setting_sources=[],
+            strict_mcp_config=True,
+            cwd=str(cwd),
+            cli_path=self.cli_path,
+            env=env,
+            max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes),
+            model=key.model,
+            resume=resume,
+            fork_session=fork,
+            session_store=mirror,
+            include_partial_messages=True,
+            thinking=json.loads(key.thinking) if key.thinking else None,
+            **options,
+            effort=cast(Any, key.effort),
+            output_format={"type": "json_schema", "schema": json.loads(key.output_schema)}
+            if key.output_schema
+            else None,
+        )
+
+    def _prompt_file(self, cwd: Path) -> Path:
+        """Where a chat-mode process's system prompt goes: its folder, unless that is an agent
+        session's workspace (a chat turn in an agent session), which is the client's own."""
+        work = self.work.path if self.work is not None else None
+        if work is None or work in cwd.parents:
+            return cwd / SYSTEM_PROMPT_FILE
+        folder = work / "prompts"
+        private_folder(folder)
+        return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
+
+    def agent_config_dir(self, workspace: Path) -> Path:
+        """The Claude config folder of an agent conversation's processes: its own, next to the
+        workspaces (so that its transcripts outlive a restart), never the operator's."""
+        name = hashlib.sha256(str(workspace).encode()).hexdigest()[:32]
+        folder = self.settings.data_path / AGENT_CONFIGS / name
+        private_folder(folder.parent)
+        private_folder(folder)
+        return folder
+
+    def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
+        """Chat-mode options (see the module docstring), plus `options`."""
+        return ClaudeAgentOptions(
+            tools=[],
+            setting_sources=[],
+            strict_mcp_config=True,
+            cwd=str(cwd),
+            cli_path=self.cli_path,
+            env=self.cli_env() if env is None else env,
+            # The CLI writes a whole message on one line, a client's function result or image
+            # included (the SDK reads at most 1 MB a line by default): room for a whole request.
+            max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes),
+            **options,
+        )
+
+    def cli_env(self, credential: Credential | None = None) -> dict[str, str]:
+        """What a CLI process gets on top of the gateway's own environment: for the caller's own
+        credential, that credential, its config folder, and each of the operator's credential
+        variables emptied (the SDK cannot remove an inherited variable) and named for the launcher
+        to unset."""
+        env = dict(self.settings.cli_env)
+        if credential is None:
+            if self.settings.claude_config_dir:
+                env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
+            return env
+        removed = operator_variables(os.environ, env)
+        env = {name: value for name, value in env.items() if name not in removed}
+        env.update({name: "" for name in removed})
+        env.update(credential.env())
+        env[UNSET_VARIABLE] = " ".join(name for name in removed if not env[name])
+        env["CLAUDE_CONFIG_DIR"] = str(self.config_dir(credential))
+        return env
+
+    def config_dir(self, credential: Credential | None) -> Path:
+        """The Claude config folder (login, transcripts) of processes with this credential: the
+        operator's, or one of the credential's own (0700) in the gateway's private work folder."""
+        if credential is None:
+            return self.settings.config_dir
+        if self.work is None or self.work.path is None:
+            raise RuntimeError("the gateway's work folder is not open")
+        folder = self.work.path / CREDENTIALS_FOLDER / credential.id
+        private_folder(folder)
+        return folder

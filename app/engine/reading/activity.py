@@ -1,0 +1,96 @@
+"""Agent mode: the tools Claude Code runs itself, read from its messages as ToolUse and ToolResult
+events for the client to see (it never runs them, nor sends them back).
+
+A call is read from the assistant frame of its tool_use block: the CLI sends one such frame per
+content block, streamed message or not, and it holds the whole input. Its result is read from the
+user frame that hands Claude the tool_result. The client's own functions (engine/processes/tools.py) and
+Claude Code's StructuredOutput tool are not activity: they are the answer, read by reader.py.
+A subagent's calls (Task, Agent) are reported too, each with the call it ran inside.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
+
+from ...core.types import ToolResult, ToolUse
+from ..processes.tools import SERVER, client_name
+
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
+MCP_PREFIX = "mcp__"
+# A result's text is cut to this many characters: the client sees what a tool did, not all it
+# read (a Read of a large file would otherwise go out whole, to every door, in every stream).
+MAX_OUTPUT_CHARS = 4096
+_CUT = re.compile(r"… \(([\d,]+) characters\)\Z")
+_ERROR_WRAPPER = re.compile(r"\A<tool_use_error>(.*)</tool_use_error>\Z", re.DOTALL)
+
+
+def is_activity(name: str) -> bool:
+    """Whether a tool_use of this name is one Claude Code runs itself."""
+    return client_name(name) is None and name != STRUCTURED_OUTPUT_TOOL
+
+
+def mcp_server(name: str) -> str | None:
+    """The MCP server of an `mcp__<server>__<tool>` name (not the gateway's own); None otherwise."""
+    server, separator, tool = name.removeprefix(MCP_PREFIX).partition("__")
+    if not name.startswith(MCP_PREFIX) or not separator or not server or not tool or server == SERVER:
+        return None
+    return server
+
+
+def cut(text: str) -> str:
+    """The text, cut to MAX_OUTPUT_CHARS with a marker that says how long it was."""
+    return text if len(text) <= MAX_OUTPUT_CHARS else f"{text[:MAX_OUTPUT_CHARS]}… ({len(text):,} characters)"
+
+
+def full_length(output: str) -> int | None:
+    """How long an output that `cut` shortened was; None for an output given whole."""
+    found = _CUT.search(output)
+    return int(found.group(1).replace(",", "")) if found and len(output) > MAX_OUTPUT_CHARS else None
+
+
+def output_text(content: str | list[dict[str, Any]] | None) -> str:
+    """A tool_result's content as text: its text blocks; other blocks (images) named in brackets.
+    Claude Code's wrapper around an error's text is left out."""
+    if isinstance(content, list):
+        content = "\n".join(str(b.get("text")) if b.get("type") == "text" else f"[{b.get('type')}]" for b in content)
+    text = content or ""
+    wrapped = _ERROR_WRAPPER.match(text)
+    return wrapped.group(1) if wrapped else text
+
+
+class Activity:
+    """The turn's reported calls, so each is reported once and each result names its call."""
+
+    def __init__(self) -> None:
+        self._uses: dict[str, ToolUse] = {}
+        self._answered: set[str] = set()
+
+    def use(self, block: object, parent: str | None) -> ToolUse | None:
+        """The ToolUse of a content block, if it is a call Claude Code runs and is new."""
+        if not isinstance(block, ToolUseBlock) or not is_activity(block.name) or block.id in self._uses:
+            return None
+        use = ToolUse(block.id, block.name, dict(block.input), mcp_server(block.name), parent)
+        self._uses[block.id] = use
+        return use
+
+    def uses(self, message: AssistantMessage) -> list[ToolUse]:
+        """A (subagent's) message's calls only: its text is not the answer."""
+        found = (self.use(block, message.parent_tool_use_id) for block in message.content)
+        return [use for use in found if use is not None]
+
+    def results(self, message: UserMessage) -> list[ToolResult]:
+        """The results of reported calls in a user frame (not those of the client's functions)."""
+        blocks = [] if isinstance(message.content, str) else message.content
+        results = []
+        for block in blocks:
+            if not isinstance(block, ToolResultBlock) or block.tool_use_id in self._answered:
+                continue
+            use = self._uses.get(block.tool_use_id)
+            if use is not None:
+                self._answered.add(use.id)
+                output = cut(output_text(block.content))
+                results.append(ToolResult(use.id, use.name, output, bool(block.is_error), use.server, use.parent))
+        return results
