@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.agent.config import sandbox
+from app.engine.agent import sandbox
 
 needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="bubblewrap cannot run here")
 
