@@ -368,7 +368,7 @@ def test_nginx_affinity_hashes_the_session_header_the_app_reads():
     # An empty key (no header) is balanced round robin by nginx >= 1.17.1: no map needed.
     assert re.search(r"^\s*hash\s+\$http_x_session_id\s+consistent;", upstream, re.M)
     assert re.search(r"^\s*zone\s+\w+\s+\d+k;", upstream, re.M)  # one round robin for all workers
-    assert 'headers.get("x-session-id")' in (ROOT / "app" / "api" / "checks.py").read_text()
+    assert 'headers.get("x-session-id")' in (ROOT / "app" / "doors" / "checks.py").read_text()
 
 
 # --- Dockerfile ---------------------------------------------------------------------------------

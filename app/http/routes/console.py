@@ -1,4 +1,4 @@
-"""The console (/console): a page, one script and one stylesheet from app/console/, and the one
+"""The console (/console): a page, one script and one stylesheet from http/console/, and the one
 thing the page asks the gateway besides the APIs it drives: who the presented key is (GET /v1/me).
 
 The page is static and public (it holds no data; everything it shows comes from the APIs with the
