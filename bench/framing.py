@@ -35,8 +35,8 @@ from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, ResultMessage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.core.events import Finish, TextDelta  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
-from app.core.types import Finish, TextDelta  # noqa: E402
 from app.dialects.anthropic_messages.translate import EventStream  # noqa: E402
 from app.dialects.openai_chat.outbound import ChunkStream  # noqa: E402
 from app.dialects.openai_responses.outbound import ResponseBuilder  # noqa: E402

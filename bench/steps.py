@@ -15,7 +15,7 @@ import time
 
 from openai import OpenAI
 
-from app.core.types import ToolSpec
+from app.core.messages import ToolSpec
 from app.engine.processes.tools import SERVER, ToolBridge, ToolResult
 
 STEP = {

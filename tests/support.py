@@ -20,8 +20,10 @@ from openai import AsyncOpenAI
 
 from app.core.credentials import Credential
 from app.core.errors import model_not_found
+from app.core.events import Event, Finish, TextDelta
 from app.core.settings import Settings
-from app.core.types import Event, Finish, ModelInfo, TextDelta, Turn
+from app.core.turn import Turn
+from app.engine.interface import ModelInfo
 from app.http.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

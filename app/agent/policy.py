@@ -18,9 +18,9 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError
 
+from ..core.agent import DEFAULT_TOOLS, AgentConfig
 from ..core.errors import GatewayError, invalid_request
 from ..core.settings import Settings
-from ..engine.agent.config import DEFAULT_TOOLS, AgentConfig
 from ..engine.agent.permissions import canonical
 from .request import ClaudeCodeRequest, McpServerIn, PermissionModeName, Strict, ToolName
 

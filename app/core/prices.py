@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .types import Turn, Usage
+from .events import Usage
+from .turn import Turn
 
 MILLION = 1_000_000
 CHARS_PER_TOKEN = 4  # the estimate count_tokens uses without Anthropic's count (engine/tokens.py)

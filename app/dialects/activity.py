@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.types import ToolResult, ToolUse
-from ..engine.reading.activity import full_length
+from ..core.events import ToolResult, ToolUse, full_length
 from .answer import Part
 
 BUILT_IN_SERVER = "claude_code"  # the MCP server a tool built into Claude Code is named as from

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..core.types import (
+from ..core.events import (
     Event,
     Finish,
     Restart,

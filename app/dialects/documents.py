@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from ..core.errors import invalid_request
-from ..core.types import Block
+from ..core.messages import Block
 from .request_rules import IMAGE_MEDIA_TYPES, base64_image, url_image
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(;[^,;]*)*?;base64,(?P<data>.*)$", re.DOTALL)

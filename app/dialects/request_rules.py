@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from ..core import jsontext
 from ..core.errors import GatewayError, invalid_request
-from ..core.types import Block, Message, Role, ToolSpec
-from ..engine.turns.forcing import ask_for_call
+from ..core.messages import Block, Message, Role, ToolSpec
+from ..core.turn import ask_for_call
 
 IMAGE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # Claude Code takes an output schema only on its command line (--json-schema, no file form), where

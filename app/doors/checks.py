@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection
 from ..agent.policy import agent_mode_off, resolve
 from ..agent.request import ClaudeCodeRequest
 from ..core import credentials
+from ..core.agent import AgentConfig
 from ..core.bodies import parse, read_json
 from ..core.credentials import Credential
 from ..core.errors import GatewayError, invalid_request
@@ -24,7 +25,6 @@ from ..core.settings import Settings
 from ..core.wire import SESSION_ID_PATTERN
 from ..dialects.request_rules import unsupported_parameter
 from ..engine.agent import sandbox
-from ..engine.agent.config import AgentConfig
 from ..files.resolve import Resolver
 from ..tenancy.auth import Tenant, agent_mode_allowed, request_credential_allowed
 from ..tenancy.limits import allows_model

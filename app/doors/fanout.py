@@ -13,7 +13,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from ..core.types import Event, Turn
+from ..core.events import Event
+from ..core.turn import Turn
 from ..sessions.service import SessionService
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import ANONYMOUS, Tenant

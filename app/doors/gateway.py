@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.redis import Shared
 from ..core.settings import Settings
-from ..core.types import Engine
+from ..engine.interface import Engine
 from ..files import Files
 from ..sessions.service import SessionService
 from ..sessions.stored_responses import ResponseStore

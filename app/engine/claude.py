@@ -22,15 +22,16 @@ from typing import Any
 from ..core import credentials
 from ..core.credentials import Credential
 from ..core.disk.workdir import GatewayFolder
+from ..core.events import Event
 from ..core.redis import Shared
 from ..core.settings import Settings
-from ..core.types import Event, ModelInfo, Turn
+from ..core.turn import Turn
 from .agent import sandbox
+from .interface import ModelInfo
 from .models import ModelCatalog
 from .processes.options import Spawn, SpawnOptions
 from .processes.pool import ProcessPool
 from .processes.process import ClaudeProcess
-from .processes.wrapper_script import write_launcher
 from .reading.failures import CredentialRefusal
 from .tokens import TokenCounter
 from .transcripts.local import remove_transcripts_under
@@ -39,6 +40,7 @@ from .transcripts.replicated import SharedTranscripts
 from .turns.conversation import Conversation
 from .turns.fork import fork
 from .turns.router import TurnRouter
+from .wrapper_script import write_launcher
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.errors import model_not_found
 from ..core.settings import Settings
-from ..core.types import ModelInfo
+from .interface import ModelInfo
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ def bundled_cli() -> str | None:
     """The Claude Code CLI that the SDK's wheel bundles, if it is there.
 
     The SDK finds it itself when no `cli_path` is given; the gateway names it because it starts
-    the CLI through a launcher of its own (engine/processes/wrapper_script.py). The SDK exports no public way to ask
+    the CLI through a launcher of its own (engine/wrapper_script.py). The SDK exports no public way to ask
     where it is: this is where its transport looks (`_bundled/claude`, next to the package).
     """
     import claude_agent_sdk

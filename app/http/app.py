@@ -26,9 +26,9 @@ from ..core.disk.workdir import check_root
 from ..core.errors import GatewayError, store_unavailable
 from ..core.redis import Shared
 from ..core.settings import Settings
-from ..core.types import Engine
 from ..demo.mode import DemoHeader, enter_demo
 from ..doors.gateway import Gateway
+from ..engine.interface import Engine
 from ..files import open_files
 from ..observability.metrics import Metrics
 from ..observability.requests import RequestLog, TurnNotes

@@ -19,7 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..core.types import Engine, Turn
+from ..core.turn import Turn
+from ..engine.interface import Engine
 from ..store import UsageEntry
 
 if TYPE_CHECKING:

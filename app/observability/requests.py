@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..core.types import Turn
+from ..core.turn import Turn
 from ..store import UsageEntry
 from ..usage.ledger import Meter
 from .metrics import Metrics, door_of

@@ -3,7 +3,7 @@ them. What it keeps instead is a short note of each image (registry.py)."""
 
 from __future__ import annotations
 
-from ..core.types import Block, Message
+from ..core.messages import Block, Message
 
 
 def has_image_data(message: Message) -> bool:

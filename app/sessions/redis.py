@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..core.errors import too_many_sessions
+from ..core.messages import Message
 from ..core.redis import Shared, reply
-from ..core.types import Message
-from .errors import too_many_sessions
 from .redis_lock import SessionLocks
 from .session import Session
 

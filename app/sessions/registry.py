@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core.types import Message, chain
-from .errors import session_exists, session_not_found, too_many_sessions
+from ..core.errors import session_exists, session_not_found, too_many_sessions
+from ..core.messages import Message, chain
 from .images import has_image_data, without_image_data
 from .session import Pointer, Session, continuation_key, continuation_points, stats_of
 

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from ..core.errors import store_unavailable
-from ..core.types import Engine, Event, Turn
+from ..core.errors import credential_mismatch, session_busy, session_exists, session_not_found, store_unavailable
+from ..core.events import Event
+from ..core.turn import Turn
 from ..dialects.request_rules import check_tool_results
+from ..engine.interface import Engine
 from ..store import Store
 from ..store.null import NullStore
 from ..tenancy.auth import ANONYMOUS, Tenant
@@ -27,7 +29,6 @@ from ..tenancy.limits import Limits
 from ..tenancy.redis_counters import RedisCounters
 from ..usage.ledger import Ledger, Meter
 from .credential_names import CredentialNames
-from .errors import credential_mismatch, session_busy, session_exists, session_not_found
 from .locks import acquire_within
 from .redis import SharedSessions
 from .registry import SessionRegistry

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.types import Message, chain
+from ..core.messages import Message, chain
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import GatewayError
-from ..core.types import Message
+from ..core.messages import Message
 from ..store import ResponseRecord, Store
 from ..store.null import NullStore
 from .registry import SessionRegistry

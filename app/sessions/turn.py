@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..core.errors import GatewayError
-from ..core.types import CONTINUED, NAMED, ONE_OFF, Event, Finish, Turn, extend_hash
+from ..core.events import Event, Finish
+from ..core.messages import extend_hash
+from ..core.turn import CONTINUED, NAMED, ONE_OFF, Turn
 from ..dialects.request_rules import check_tool_results
 from ..tenancy.auth import ANONYMOUS, Tenant, key_name
 from ..usage.ledger import Ledger, Meter

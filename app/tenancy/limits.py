@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from redis.exceptions import RedisError
 
 from ..core.errors import GatewayError, model_not_found, rate_limited, store_unavailable
-from ..core.types import Turn
+from ..core.turn import Turn
 from ..store import Reservation, Reserved, Store
 from .auth import Tenant
 from .counters import Counters, LocalCounters, Window

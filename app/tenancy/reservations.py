@@ -13,8 +13,9 @@ for `token_budget`.
 
 from __future__ import annotations
 
+from ..core.events import Usage
 from ..core.prices import price, prompt_tokens
-from ..core.types import Turn, Usage
+from ..core.turn import Turn
 from ..store import Spent
 
 # Output tokens a turn without max_tokens reserves: a long answer. Claude Code itself would allow

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core.events import Event, Finish, TextDelta, ThinkingDelta, ToolCallStart, Usage
 from ..core.prices import price
-from ..core.types import Event, Finish, TextDelta, ThinkingDelta, ToolCallStart, Turn, Usage
+from ..core.turn import Turn
 from ..store import Store, UsageEntry, UsageTotal
 from .model_names import namer
 

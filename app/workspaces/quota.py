@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from ..core.errors import GatewayError
-from ..core.types import Event, ToolResult
+from ..core.events import Event, ToolResult
 from ..tenancy.auth import Tenant
 from .workspaces import MB, Workspaces
 

@@ -30,8 +30,7 @@ from ..core.bodies import body_too_large
 from ..core.disk import tree
 from ..core.disk.tree import TEMP_PREFIX, size
 from ..core.disk.workdir import check_root, private_folder
-from ..core.errors import GatewayError
-from ..sessions.errors import session_exists
+from ..core.errors import GatewayError, session_exists
 from ..tenancy.auth import Tenant
 from .paths import RESERVED, NewFile, entry, parts
 

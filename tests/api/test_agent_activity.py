@@ -9,7 +9,8 @@ import json
 
 from agents import Agent, ItemHelpers, OpenAIResponsesModel, Runner, set_tracing_disabled
 
-from app.core.types import Finish, Message, TextDelta, ToolResult, ToolUse, Usage, answer_message
+from app.core.events import Finish, TextDelta, ToolResult, ToolUse, Usage
+from app.core.messages import Message, answer_message
 from tests.support import make_client, official_clients
 
 ANSWER = answer_message("Let me look.Two files.")

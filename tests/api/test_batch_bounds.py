@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from app.core.types import Finish, Message, TextDelta
+from app.core.events import Finish, TextDelta
+from app.core.messages import Message
 from tests.support import make_client
 
 from .test_batch_fairness import slow

@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from app.core.types import Finish, Message, TextDelta
+from app.core.events import Finish, TextDelta
+from app.core.messages import Message
 from tests.support import make_client
 
 from .test_message_batches import batch_of, bearer, create, until

@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from app.core.types import Finish, Message, TextDelta
+from app.core.events import Finish, TextDelta
+from app.core.messages import Message
 
 from .test_message_batches import batch_of
 from .test_replicas import gated, replica

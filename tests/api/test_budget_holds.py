@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from app.core.events import Event, Finish, TextDelta, Usage
+from app.core.messages import Message
 from app.core.settings import Settings
-from app.core.types import Event, Finish, Message, TextDelta, Turn, Usage
+from app.core.turn import Turn
 from app.http.app import create_app
 from app.tenancy.reservations import estimate
 from tests.support import ScriptedEngine, ask

@@ -9,7 +9,7 @@ import base64
 
 import pytest
 
-from app.core.types import Message
+from app.core.messages import Message
 from app.sessions.images import without_image_data
 from tests.support import make_client, official_clients
 

@@ -9,7 +9,7 @@ import pytest
 from claude_agent_sdk import ClaudeAgentOptions
 
 from app.core.errors import GatewayError
-from app.core.types import CONTINUED, HELD, NAMED, ONE_OFF
+from app.core.turn import CONTINUED, HELD, NAMED, ONE_OFF
 from app.engine.processes import pool as pool_module
 from app.engine.processes.options import Spawn
 from app.engine.processes.pool import ProcessPool

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from app.core.events import Event
 from app.core.settings import Settings
-from app.core.types import Event, Turn
+from app.core.turn import Turn
 from app.http.app import create_app
 from tests.support import ScriptedEngine, ask
 

@@ -13,7 +13,9 @@ import uvicorn
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.core.errors import GatewayError
-from app.core.types import CONTINUED, NAMED, Finish, Message, TextDelta
+from app.core.events import Finish, TextDelta
+from app.core.messages import Message
+from app.core.turn import CONTINUED, NAMED
 from tests.real_redis import RedisServer
 from tests.support import ask, free_port, make_client
 

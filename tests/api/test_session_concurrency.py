@@ -13,8 +13,11 @@ import pytest
 
 from app.core.credentials import Credential
 from app.core.errors import GatewayError
+from app.core.events import Event, Finish, TextDelta
+from app.core.messages import Message, chain
 from app.core.settings import Settings
-from app.core.types import Event, Finish, Message, ModelInfo, TextDelta, Turn, chain
+from app.core.turn import Turn
+from app.engine.interface import ModelInfo
 from app.http.app import create_app
 from app.sessions.registry import SessionRegistry
 from app.sessions.service import SessionService

@@ -4,7 +4,7 @@ the other at once; and a replica whose Redis is gone says so on /health/ready.""
 
 from __future__ import annotations
 
-from app.core.types import Finish, TextDelta, Usage
+from app.core.events import Finish, TextDelta, Usage
 from tests.real_redis import RedisServer
 from tests.support import ask, make_client
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 
-from app.core.types import Finish, TextDelta, ToolResult, ToolUse, Turn, Usage, answer_message
+from app.core.events import Finish, TextDelta, ToolResult, ToolUse, Usage
+from app.core.messages import answer_message
+from app.core.turn import Turn
 from tests.support import ScriptedEngine, make_client
 
 ANN = {"Authorization": "Bearer ann-key"}

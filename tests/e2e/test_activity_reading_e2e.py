@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 
-from app.core.types import Finish, TextDelta, ToolResult, ToolUse
+from app.core.events import Finish, TextDelta, ToolResult, ToolUse
 from app.engine.reading.reader import TurnReader
 from tests.fakes.upstream import Reply, tool_results
 

@@ -10,10 +10,10 @@ import pytest
 
 from app.agent.policy import AgentPolicy, operator_servers, resolve, url_allowed
 from app.agent.request import ClaudeCodeRequest
+from app.core.agent import DEFAULT_TOOLS
 from app.core.errors import GatewayError
 from app.core.settings import Settings
 from app.doors.checks import agent_mode
-from app.engine.agent.config import DEFAULT_TOOLS
 from app.tenancy.auth import ANONYMOUS, Tenant
 from app.tenancy.policy import Policy
 

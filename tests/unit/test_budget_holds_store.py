@@ -76,7 +76,7 @@ async def test_a_reservation_whose_caller_left_holds_nothing(store):
     """A client that hangs up while its turn's reservation is being written (SQLite's runs in a
     thread, Redis's is a round trip) must not leave the hold behind for its lease (minutes), which
     would keep the key's next lone turn out."""
-    from app.core.types import Turn
+    from app.core.turn import Turn
     from app.tenancy.auth import Tenant
     from app.tenancy.limits import Limits
     from app.tenancy.policy import Policy

@@ -10,11 +10,12 @@ import pytest
 
 from app.core.credentials import Credential, is_operator_credential, parse
 from app.core.disk.workdir import GatewayFolder
+from app.core.messages import Message
 from app.core.settings import Settings
-from app.core.types import Message, Turn
+from app.core.turn import Turn
 from app.engine.processes.options import SpawnKey, SpawnOptions
-from app.engine.processes.wrapper_script import UNSET_VARIABLE
 from app.engine.reading.failures import FailedTurn, turn_error
+from app.engine.wrapper_script import UNSET_VARIABLE
 
 API_KEY = "sk-ant-api03-SECRET-user-key"
 TOKEN = "sk-ant-oat01-SECRET-user-token"

@@ -16,8 +16,17 @@ from claude_agent_sdk import (
 )
 
 from app.core.errors import GatewayError
-from app.core.types import Finish, Restart, TextDelta, ToolCallDelta, ToolCallStart, ToolResult, ToolUse
-from app.engine.reading.activity import MAX_OUTPUT_CHARS, full_length
+from app.core.events import (
+    MAX_OUTPUT_CHARS,
+    Finish,
+    Restart,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResult,
+    ToolUse,
+    full_length,
+)
 from app.engine.reading.reader import TurnReader
 
 

@@ -15,7 +15,7 @@ from claude_agent_sdk import (
 from claude_agent_sdk._errors import CLINotFoundError, ResultError
 
 from app.core.errors import GatewayError
-from app.core.types import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
+from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart
 from app.engine.reading.failures import FailedTurn, sdk_exception_error, turn_error
 from app.engine.reading.reader import TurnReader
 

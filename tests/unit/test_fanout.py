@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import pytest
 
 from app.core.errors import GatewayError
-from app.core.types import Event, Finish, TextDelta
+from app.core.events import Event, Finish, TextDelta
 from app.doors.fanout import by_choice, indexed, merged
 
 

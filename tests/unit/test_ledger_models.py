@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from app.core.messages import Message
 from app.core.redis import Shared
-from app.core.types import Message, Turn
+from app.core.turn import Turn
 from app.store import RedisStore
 from app.store.redis_ledger import LEDGER_DAYS
 from app.usage.ledger import Ledger, Meter

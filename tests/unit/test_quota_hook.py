@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from app.engine.agent.config import AgentConfig
+from app.core.agent import AgentConfig
 from app.engine.agent.quota_hook import QuotaHook
+from app.engine.agent.setup import sdk_options
 
 
 def test_the_hook_stops_the_turn_past_the_quota_only(tmp_path):
@@ -23,7 +24,7 @@ def test_the_hook_stops_the_turn_past_the_quota_only(tmp_path):
 
 def test_an_agent_config_with_a_quota_measures_the_tenants_folder(tmp_path):
     workspace = tmp_path / "tenant" / "ws"
-    assert "PostToolUse" not in AgentConfig().sdk_options(workspace, None)["hooks"]
-    hooks = AgentConfig(workspace_quota=5).sdk_options(workspace, None)["hooks"]["PostToolUse"]
+    assert "PostToolUse" not in sdk_options(AgentConfig(), workspace, None)["hooks"]
+    hooks = sdk_options(AgentConfig(workspace_quota=5), workspace, None)["hooks"]["PostToolUse"]
     hook = hooks[0].hooks[0].__self__
     assert (hook.tenant_folder, hook.quota) == (tmp_path / "tenant", 5)

@@ -4,7 +4,7 @@ count comes only at its end), less what answers already reported."""
 
 from __future__ import annotations
 
-from app.core.types import Usage
+from app.core.events import Usage
 from app.engine.reading.reader import TurnReader
 from tests.unit.test_engine_reading import delta, stream
 
@@ -52,7 +52,8 @@ def test_a_turn_the_cli_began_but_no_model_call_reported_is_charged_its_prompt()
     and spent nothing). A turn the CLI never began is charged nothing."""
     from claude_agent_sdk.types import SystemMessage
 
-    from app.core.types import Message, Turn
+    from app.core.messages import Message
+    from app.core.turn import Turn
     from app.engine.turns.router import cut_short
 
     turn = Turn(model="sonnet", messages=[Message("user", [{"type": "text", "text": "x" * 400}])])

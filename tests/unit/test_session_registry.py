@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import GatewayError
-from app.core.types import Message
+from app.core.messages import Message
 from app.sessions.registry import SessionRegistry
 
 

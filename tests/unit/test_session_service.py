@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from app.core.errors import GatewayError
-from app.core.types import Event, Finish, Message, TextDelta, Turn, extend_hash
+from app.core.events import Event, Finish, TextDelta
+from app.core.messages import Message, extend_hash
+from app.core.turn import Turn
 from app.sessions.registry import SessionRegistry
 from app.sessions.service import SessionService
 

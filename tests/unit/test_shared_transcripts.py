@@ -9,8 +9,8 @@ import uuid
 import pytest
 import redis
 
+from app.core.agent import AgentConfig
 from app.core.redis import Shared
-from app.engine.agent.config import AgentConfig
 from app.engine.processes.options import SpawnKey
 from app.engine.transcripts.local import project_dir
 from app.engine.transcripts.redis_store import RedisSessionStore

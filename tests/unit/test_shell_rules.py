@@ -9,8 +9,8 @@ import random
 
 import pytest
 
+from app.core.agent import AgentConfig
 from app.engine.agent.bash_rules import covers
-from app.engine.agent.config import AgentConfig
 from app.engine.agent.permissions import ToolGate
 from app.engine.agent.shell import parse
 

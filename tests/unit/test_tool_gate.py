@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.agent.config import DEFAULT_TOOLS, AgentConfig
+from app.core.agent import DEFAULT_TOOLS, AgentConfig
 from app.engine.agent.permissions import ToolGate
+from app.engine.agent.setup import sdk_options
 
 SERVERS = json.dumps({"probe": {"type": "stdio", "command": "probe"}})
 
@@ -197,7 +198,7 @@ def test_an_added_folder_that_leads_out_of_the_workspace_is_dropped_as_the_proce
     planted between that check and a process's start, its target still becomes no root."""
     (tmp_path / "real").mkdir()
     (tmp_path / "etclink").symlink_to("/etc")
-    options = AgentConfig(add_dirs=("etclink", "real", "later")).sdk_options(tmp_path, None)
+    options = sdk_options(AgentConfig(add_dirs=("etclink", "real", "later")), tmp_path, None)
     assert options["add_dirs"] == [str(tmp_path / "real"), str(tmp_path / "later")]
     decide = ToolGate(AgentConfig(add_dirs=("etclink",)), tmp_path, [tmp_path, tmp_path / "etclink"]).decide
     assert "outside" in (decide("Read", {"file_path": "/etc/hostname"}) or "")

@@ -7,17 +7,8 @@ from __future__ import annotations
 import pytest
 
 from app.core.bodies import parse
-from app.core.types import (
-    Finish,
-    Message,
-    Restart,
-    TextDelta,
-    ThinkingDelta,
-    ToolResult,
-    ToolUse,
-    Usage,
-    answer_message,
-)
+from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, ToolResult, ToolUse, Usage
+from app.core.messages import Message, answer_message
 from app.dialects import activity
 from app.dialects.answer import Answer
 from app.dialects.anthropic_messages import translate as anthropic_messages

@@ -9,17 +9,8 @@ import pytest
 
 from app.core.bodies import parse
 from app.core.errors import GatewayError
-from app.core.types import (
-    Finish,
-    Message,
-    Restart,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    ToolCallStart,
-    ToolSpec,
-    Usage,
-)
+from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from app.core.messages import Message, ToolSpec
 from app.dialects.anthropic_messages import translate as t
 from app.dialects.anthropic_messages.wire import MessagesRequest
 from tests.unit.translate_helpers import PNG_B64, text

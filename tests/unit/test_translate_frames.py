@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.core.types import Finish, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from app.core.events import Finish, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
 from app.dialects.anthropic_messages import translate as anthropic_messages
 from app.dialects.openai_chat import outbound as openai_chat_out
 from app.dialects.openai_responses import outbound as openai_responses_out

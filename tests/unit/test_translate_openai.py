@@ -8,7 +8,8 @@ import pytest
 
 from app.core.bodies import parse
 from app.core.errors import GatewayError
-from app.core.types import Finish, Message, Restart, TextDelta, ThinkingDelta, Usage
+from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, Usage
+from app.core.messages import Message
 from app.dialects.openai_chat import inbound as t
 from app.dialects.openai_chat import outbound as chat_out
 from app.dialects.openai_chat.wire import ChatCompletionRequest

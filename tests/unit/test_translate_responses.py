@@ -9,17 +9,8 @@ import pytest
 
 from app.core.bodies import parse
 from app.core.errors import GatewayError
-from app.core.types import (
-    Finish,
-    Message,
-    Restart,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    ToolCallStart,
-    ToolSpec,
-    Usage,
-)
+from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
+from app.core.messages import Message, ToolSpec
 from app.dialects.openai_responses import inbound as t
 from app.dialects.openai_responses import outbound as responses_out
 from app.dialects.openai_responses.wire import ResponsesRequest

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.core.errors import GatewayError
-from app.core.types import Restart, TextDelta
+from app.core.events import Restart, TextDelta
 from app.dialects.anthropic_messages import translate as anthropic_messages
 from app.dialects.anthropic_messages.wire import MessagesRequest
 from app.dialects.openai_chat import inbound as openai_chat

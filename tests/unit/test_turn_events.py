@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 
 from claude_agent_sdk import AssistantMessage, ResultMessage, TextBlock, ToolUseBlock
 
-from app.core.types import Finish, TextDelta, ToolCallStart
+from app.core.events import Finish, TextDelta, ToolCallStart
 from app.engine.reading.reader import TurnReader
 from app.engine.reading.running import TurnMessages, turn_events
 from app.engine.reading.stops import StopScanner

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from app.core.disk.workdir import GatewayFolder, UnsafeWorkDir, check_root, write_private
-from app.core.types import Message
+from app.core.messages import Message
 from app.engine.transcripts.local import project_dir, remove_transcripts_under, write_transcript
 from tests.support import ROOT
 

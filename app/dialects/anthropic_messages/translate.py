@@ -7,21 +7,20 @@ from typing import Any
 
 from ...core import jsontext
 from ...core.errors import GatewayError
-from ...core.types import (
-    Block,
+from ...core.events import (
     Event,
     Finish,
     FinishReason,
-    Message,
     Restart,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
     ToolResult,
     ToolUse,
-    Turn,
     Usage,
 )
+from ...core.messages import Block, Message
+from ...core.turn import Turn
 from .. import activity
 from ..answer import Answer, Part, random_id
 from ..documents import document_block

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import invalid_request
-from ...core.types import Block, Message, Turn
+from ...core.messages import Block, Message
+from ...core.turn import Turn
 from ..documents import file_block
 from ..request_rules import (
     append_message,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import GatewayError
-from ...core.types import (
+from ...core.events import (
     Event,
     Finish,
     FinishReason,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ...core.errors import GatewayError
-from ...core.types import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
+from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
 from .. import activity
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted

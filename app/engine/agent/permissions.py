@@ -20,14 +20,12 @@ import fnmatch
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from ...core.agent import AgentConfig
 from .bash_rules import covers, verdict
 from .shell import parse
-
-if TYPE_CHECKING:
-    from .config import AgentConfig
 
 # Claude Code's subagent tool is `Agent` (CLI 2.1.329: in its tool list and in hooks); `Task`, its
 # earlier name, still enables it (`--tools`) and is what clients and policies may say.

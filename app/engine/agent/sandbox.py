@@ -38,8 +38,8 @@ from typing import Any
 
 from ...core.disk.workdir import GatewayFolder
 from ...core.settings import Settings
-from ..processes.wrapper_script import CGROUP_VARIABLE, NPROC_VARIABLE, WRAP_VARIABLE
 from ..sdk_private import bundled_cli
+from ..wrapper_script import CGROUP_VARIABLE, NPROC_VARIABLE, WRAP_VARIABLE
 from .pids import PidsCgroup
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ def cli_shown(cli_path: str | None, hidden: list[Path]) -> Path:
 
 
 class AgentSandbox:
-    """The launcher's sandbox variables (engine/processes/wrapper_script.py) for each agent process: its bubblewrap, and
+    """The launcher's sandbox variables (engine/wrapper_script.py) for each agent process: its bubblewrap, and
     its cap on processes (pids.py)."""
 
     def __init__(self, settings: Settings, work: GatewayFolder | None) -> None:

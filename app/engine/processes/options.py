@@ -25,14 +25,16 @@ from typing import Any, cast
 from claude_agent_sdk import ClaudeAgentOptions
 from claude_agent_sdk.types import SessionStore
 
+from ...core.agent import AgentConfig
 from ...core.credentials import Credential, operator_variables
 from ...core.disk.workdir import GatewayFolder, private_folder, write_private
+from ...core.messages import ToolSpec
 from ...core.settings import Settings
-from ...core.types import ToolSpec, Turn
+from ...core.turn import Turn
 from ..agent import sandbox
-from ..agent.config import AgentConfig, mcp_config_file, share_login
+from ..agent.setup import mcp_config_file, sdk_options, share_login
+from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .tools import SERVER, ToolBridge
-from .wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,7 @@ class SpawnOptions:
             share_login(self.settings.config_dir, config_dir)
         if self.settings.agent_sandbox:
             env.update(self.sandbox.env(cwd, config_dir, agent.servers))
-        options: dict[str, Any] = agent.sdk_options(cwd, key.system)
+        options: dict[str, Any] = sdk_options(agent, cwd, key.system)
         # Claude Code's own folder (the login's copy, transcripts, the MCP servers' file): out of
         # reach of its file tools, and of its commands (its sandbox's denyRead).
         options["disallowed_tools"].append(f"Read(/{config_dir}/**)")

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import rate_limited
-from ...core.types import HELD, ONE_OFF
+from ...core.turn import HELD, ONE_OFF
+from ..wrapper_script import renice
 from .memory import ESTIMATE, rss, tmp_in_use
 from .options import Spawn
 from .process import ClaudeProcess
 from .spares import Spares
-from .wrapper_script import renice
 
 log = logging.getLogger(__name__)
 

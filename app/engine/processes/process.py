@@ -36,8 +36,8 @@ from typing import Any, Literal
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, CLIConnectionError, ResultMessage
 from claude_agent_sdk import Message as SdkMessage
 
+from ..wrapper_script import WRAP_VARIABLE
 from .tools import ToolBridge
-from .wrapper_script import WRAP_VARIABLE
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from claude_agent_sdk import McpSdkServerConfig
 from mcp.server import Server
 from mcp.types import CallToolResult, ImageContent, ListToolsResult, TextContent, Tool
 
-from ...core.types import Block, Message, ToolSpec
+from ...core.messages import Block, Message, ToolSpec
 
 SERVER = "client"
 PREFIX = f"mcp__{SERVER}__"  # how Claude sees the client's function `name`: mcp__client__name

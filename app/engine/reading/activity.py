@@ -15,15 +15,11 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 
-from ...core.types import ToolResult, ToolUse
+from ...core.events import ToolResult, ToolUse, cut
 from ..processes.tools import SERVER, client_name
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 MCP_PREFIX = "mcp__"
-# A result's text is cut to this many characters: the client sees what a tool did, not all it
-# read (a Read of a large file would otherwise go out whole, to every door, in every stream).
-MAX_OUTPUT_CHARS = 4096
-_CUT = re.compile(r"… \(([\d,]+) characters\)\Z")
 _ERROR_WRAPPER = re.compile(r"\A<tool_use_error>(.*)</tool_use_error>\Z", re.DOTALL)
 
 
@@ -38,17 +34,6 @@ def mcp_server(name: str) -> str | None:
     if not name.startswith(MCP_PREFIX) or not separator or not server or not tool or server == SERVER:
         return None
     return server
-
-
-def cut(text: str) -> str:
-    """The text, cut to MAX_OUTPUT_CHARS with a marker that says how long it was."""
-    return text if len(text) <= MAX_OUTPUT_CHARS else f"{text[:MAX_OUTPUT_CHARS]}… ({len(text):,} characters)"
-
-
-def full_length(output: str) -> int | None:
-    """How long an output that `cut` shortened was; None for an output given whole."""
-    found = _CUT.search(output)
-    return int(found.group(1).replace(",", "")) if found and len(output) > MAX_OUTPUT_CHARS else None
 
 
 def output_text(content: str | list[dict[str, Any]] | None) -> str:

@@ -18,13 +18,10 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk import Message as SdkMessage
 
-from ...core.jsontext import partial_object
-from ...core.prices import estimate_tokens
-from ...core.types import (
+from ...core.events import (
     Event,
     Finish,
     FinishReason,
-    Message,
     Restart,
     TextDelta,
     ThinkingDelta,
@@ -32,8 +29,10 @@ from ...core.types import (
     ToolCallStart,
     ToolResult,
     Usage,
-    answer_message,
 )
+from ...core.jsontext import partial_object
+from ...core.messages import Message, answer_message
+from ...core.prices import estimate_tokens
 from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity
 from .failures import FailedTurn, turn_error

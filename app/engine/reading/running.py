@@ -21,7 +21,7 @@ from claude_agent_sdk import Message as SdkMessage
 from claude_agent_sdk import ProcessError
 
 from ...core.errors import GatewayError, upstream_error
-from ...core.types import Event
+from ...core.events import Event
 from ..processes.process import ClaudeProcess
 from .failures import sdk_exception_error
 from .reader import TurnReader

@@ -6,7 +6,8 @@ never shows any part of it.
 
 from __future__ import annotations
 
-from ...core.types import Event, Finish, Restart, TextDelta, ToolResult, Usage, answer_message
+from ...core.events import Event, Finish, Restart, TextDelta, ToolResult, Usage
+from ...core.messages import answer_message
 
 
 class StopScanner:

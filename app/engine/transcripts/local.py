@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.disk.workdir import private_folder, write_private
-from ...core.types import Block, Message
+from ...core.messages import Block, Message
 from ..processes.tools import claude_name
 from ..sdk_private import BUNDLED_CLI_VERSION
 

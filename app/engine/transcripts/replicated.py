@@ -36,16 +36,32 @@ import logging
 import os
 import uuid
 from pathlib import Path
+from typing import Protocol
 
 from claude_agent_sdk.types import SessionKey, SessionStore, SessionStoreEntry
 
 from ...core.disk.workdir import private_folder, write_private
 from ..processes.options import SpawnKey
-from ..turns.conversation import Conversation
 from .local import project_dir
 from .redis_store import RedisSessionStore
 
 log = logging.getLogger(__name__)
+
+
+class Conversation(Protocol):
+    """What a transcript needs of a conversation (engine/turns/conversation.py has the whole)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def cwd(self) -> Path: ...
+
+    @property
+    def config_dir(self) -> Path: ...
+
+    @property
+    def workspace(self) -> bool: ...
 
 
 class TranscriptMirror(SessionStore):

@@ -11,8 +11,9 @@ from typing import Any
 
 from ...core.credentials import Credential
 from ...core.disk import tree
+from ...core.events import Finish
+from ...core.messages import Message
 from ...core.prices import price
-from ...core.types import Finish, Message
 from ..processes.options import SpawnKey
 from ..processes.process import ClaudeProcess
 from ..reading.reader import TurnReader

@@ -15,14 +15,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
-from ...core.types import Event, Finish, ToolCallStart, Turn
+from ...core.events import Event, Finish, ToolCallStart
+from ...core.turn import Turn
 
 TOOL_CHOICE = "tool_choice"
-
-
-def ask_for_call(forced: str) -> str:
-    """What Claude is told when it must call a function (`forced`: its name, or '' for any)."""
-    return f"You must call the function `{forced}` now." if forced else "You must call one of the functions now."
 
 
 async def forced_call(

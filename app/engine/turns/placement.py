@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.errors import GatewayError
+from ...core.messages import Message
 from ...core.settings import Settings
-from ...core.types import Message, Turn
+from ...core.turn import Turn
 from ..processes.options import Spawn, SpawnKey, SpawnOptions
 from ..processes.pool import ProcessPool
 from ..processes.process import ClaudeProcess

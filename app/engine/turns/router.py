@@ -32,9 +32,11 @@ from typing import Any
 
 from ...core.disk.workdir import GatewayFolder
 from ...core.errors import GatewayError
+from ...core.events import Event, Finish, Usage
+from ...core.messages import Message, extend_hash
 from ...core.prices import prompt_tokens
 from ...core.settings import Settings
-from ...core.types import HELD, Event, Finish, Message, Turn, Usage, extend_hash
+from ...core.turn import HELD, Turn, ask_for_call
 from ..processes.options import SpawnKey, SpawnOptions
 from ..processes.pool import ProcessPool
 from ..processes.process import ClaudeProcess
@@ -45,7 +47,7 @@ from ..reading.stops import StopScanner
 from ..transcripts.local import latest_session
 from ..transcripts.replicated import SharedTranscripts
 from .conversation import Conversation, Held, count_cost, user_frame
-from .forcing import ask_for_call, forced_call
+from .forcing import forced_call
 from .placement import Attempt, Launcher, forget_process
 
 log = logging.getLogger(__name__)

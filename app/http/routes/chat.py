@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from ...core.credentials import Credential
 from ...core.errors import invalid_request
-from ...core.types import Turn
+from ...core.turn import Turn
 from ...dialects.openai_chat import inbound as translate
 from ...dialects.openai_chat import outbound as translate_out
 from ...dialects.openai_chat.wire import ChatCompletionRequest

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ...core.credentials import Credential
-from ...core.types import Message, Turn
+from ...core.messages import Message
+from ...core.turn import Turn
 from ...dialects.openai_responses import inbound as translate
 from ...dialects.openai_responses import outbound as translate_out
 from ...dialects.openai_responses.wire import ResponsesRequest

@@ -29,7 +29,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from ...core.errors import GatewayError, invalid_request
-from ...core.types import Finish
+from ...core.events import Finish
 from ...dialects.openai_chat import inbound as translate
 from ...dialects.openai_chat.wire import ChatCompletionRequest
 from ...doors.checks import checked, session_id

@@ -33,8 +33,8 @@ import shlex
 import shutil
 from pathlib import Path
 
-from ...core.disk.workdir import write_private
-from ..sdk_private import bundled_cli
+from ..core.disk.workdir import write_private
+from .sdk_private import bundled_cli
 
 log = logging.getLogger(__name__)
 

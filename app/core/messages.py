@@ -1,0 +1,53 @@
+"""A conversation's messages as the gateway keeps them, neutral to every API.
+
+Content is kept as Anthropic content blocks (`{"type": "text", "text": ...}`,
+`{"type": "image", "source": {...}}`, `tool_use`, `tool_result`): that is what Claude Code takes,
+so translators convert to it once and the engine passes it through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Block = dict[str, Any]
+Role = Literal["user", "assistant"]
+
+
+@dataclass
+class Message:
+    role: Role
+    content: list[Block]
+
+
+def chain(messages: list[Message], start: str = "") -> list[str]:
+    """h[i] = sha256(h[i-1] + message i): h[-1] names the whole conversation up to there, so a
+    conversation's name grows by hashing only its new messages."""
+    hashes, previous = [], start
+    for message in messages:
+        canonical = json.dumps({"role": message.role, "content": message.content}, sort_keys=True, ensure_ascii=False)
+        previous = hashlib.sha256((previous + canonical).encode()).hexdigest()
+        hashes.append(previous)
+    return hashes
+
+
+def extend_hash(start: str, messages: list[Message]) -> str:
+    """The chain hash of a conversation named `start` ("" if empty) once `messages` join it."""
+    return chain(messages, start)[-1] if messages else start
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the client offers; Claude sees it as an in-process MCP tool."""
+
+    name: str
+    description: str
+    schema: str  # JSON text of the parameters schema (hashable: part of a process's options)
+
+
+def answer_message(text: str, tool_uses: list[Block] | None = None) -> Message:
+    """An assistant turn as a client sends it back: its text (if any), then its tool calls."""
+    blocks: list[Block] = [{"type": "text", "text": text}] if text.strip() else []
+    return Message("assistant", blocks + list(tool_uses or []))
