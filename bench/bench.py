@@ -1,5 +1,5 @@
 """Claude Gateway benchmark: the real bundled Claude Code CLI against the fake Anthropic API on
-loopback, driven with the `openai` client. Prints one table; the README quotes it.
+loopback, driven with the `openai` client. Prints one table; docs/testing.md quotes it.
 
     python -m bench.bench [--rounds 10]
 

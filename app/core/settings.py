@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     data_dir: str | None = None
     # Replicas: a Redis URL (redis://host:6379/0, rediss:// for TLS) that every replica shares.
     # Set, sessions, stored responses, keys, the usage ledger and the limits' counters live there
-    # (README "Scaling out"); unset, they stay in memory and in SQLite under the data folder.
+    # (docs/operations.md, "Scaling out"); unset, they stay in memory and in SQLite under the data folder.
     redis_url: str | None = None
     # Every Redis key the gateway writes starts with this (several gateways can share one Redis).
     redis_prefix: str = Field(default="claude-gateway:", min_length=1, max_length=100)
@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     one_off_idle_timeout: float = Field(default=45.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
-    # Agent mode (README "Agent mode"): Claude Code's own tools in a sandboxed workspace.
+    # Agent mode (docs/agent-mode.md): Claude Code's own tools in a sandboxed workspace.
     # For keyless mode and GATEWAY_API_KEYS keys (managed keys have their own policy):
     agent_mode: bool = False
     agent_policy: str = ""  # JSON of an agent policy (caps and defaults), as a key's `agent`
@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     file_max_mb: int = Field(default=32, ge=1)
     files_quota_mb: int = Field(default=256, ge=0)
 
-    # --- Batches (README "Batches") ---
+    # --- Batches (docs/api-batches.md) ---
     # Batch requests running at once on this gateway; and they start only while the interactive
     # turns in flight leave a process slot free (interactive traffic comes first).
     batch_concurrency: int = Field(default=1, ge=1)

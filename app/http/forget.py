@@ -1,6 +1,6 @@
 """What revoking a key (DELETE /admin/keys/{id}) removes besides the key: everything the key's
 tenant left in the gateway, on every replica of a shared store, so that nothing of a former user
-lingers (README "Hosting for a team"). Only the usage ledger stays: it holds figures, no content,
+lingers (docs/hosting.md, "Hosting for a team"). Only the usage ledger stays: it holds figures, no content,
 and the reports must still add up.
 
 In order: its sessions (and their processes, on every replica), its batches (running ones are

@@ -191,7 +191,7 @@ async def test_a_request_over_the_keys_budget_is_errored_with_the_budget_error(g
 
 
 async def test_a_revoked_keys_batches_are_stopped_and_forgotten(gateway):
-    """Revoking a key deletes its batches (README: what revoking a key removes): the one running
+    """Revoking a key deletes its batches (docs/hosting.md: what revoking a key removes): the one running
     is cancelled, no later request of it runs, and no record of it comes back."""
     client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789")
     created = (await client.post("/admin/keys", json={"name": "gone"}, headers=ADMIN)).json()
