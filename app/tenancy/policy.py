@@ -69,7 +69,7 @@ class Policy(Strict):
     budget_period: Literal["day", "month"] = "month"
     token_budget: TokenBudget | None = Field(default=None, description="Tokens per budget period.")
     agent_mode: bool = False
-    agent: AgentPolicy | None = Field(default=None, description="Agent mode's caps and defaults (README).")
+    agent: AgentPolicy | None = Field(default=None, description="Agent mode's caps and defaults (docs/agent-mode.md).")
     mcp_servers: Names | None = Field(default=None, description="The gateway's MCP servers it may use; null: all.")
     request_credentials: bool = Field(
         default=False, description="The key may send its own Claude credential per request (X-Claude-Credential)."
