@@ -41,6 +41,9 @@ class FileRecord:
     expires_at: float | None = None
 
 
+Page = list[FileRecord]  # one page of a listing (a name of its own: within Files, `list` is a method)
+
+
 @dataclass(frozen=True)
 class Limits:
     """GATEWAY_FILE_MAX_MB (one file) and GATEWAY_FILES_QUOTA_MB (one tenant's files together)."""
@@ -118,7 +121,6 @@ class Files(ABC):
     @abstractmethod
     async def content(self, tenant: str, file_id: str) -> bytes | None: ...
 
-    @abstractmethod
     async def list(
         self,
         tenant: str,
@@ -129,7 +131,14 @@ class Files(ABC):
         before: str | None = None,
     ) -> list[FileRecord]:
         """Newest first; `after`: only those older than that file (the next page), `before`: only
-        those newer (the previous page, still newest first)."""
+        those newer (the previous page, still newest first). An unknown cursor: nothing past it."""
+        page = await self._page(tenant, purpose, after, before, limit)
+        return page if before is None else page[::-1]
+
+    @abstractmethod
+    async def _page(self, tenant: str, purpose: str | None, after: str | None, before: str | None, limit: int) -> Page:
+        """The `limit` live files of `list` nearest its cursor, going away from it: newest first,
+        but with `before`, oldest first (the ones just newer than it; `list` turns them round)."""
 
     @abstractmethod
     async def delete(self, tenant: str, file_id: str) -> bool: ...

@@ -24,7 +24,7 @@ import time
 from typing import Any, BinaryIO
 
 from ..core.redis import Shared, reply
-from .base import CHUNK, Content, FileRecord, Files, Limits, live, over_quota
+from .base import CHUNK, Content, FileRecord, Files, Limits, Page, live, over_quota
 
 # KEYS: record, data, tenant zset, used, seq, expiring[, staged upload]; ARGV: id, size, quota
 # (-1: none), expires_at ('' none), data ('' when staged), fields...
@@ -138,15 +138,7 @@ class RedisFiles(Files):
         data: bytes | None = await reply(self.redis.get(self._data(file_id)))
         return data
 
-    async def list(
-        self,
-        tenant: str,
-        purpose: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        *,
-        before: str | None = None,
-    ) -> list[FileRecord]:
+    async def _page(self, tenant: str, purpose: str | None, after: str | None, before: str | None, limit: int) -> Page:
         index = self._index(tenant)
         newest_first = before is None
         low, high = "-inf", "+inf"
@@ -182,8 +174,7 @@ class RedisFiles(Files):
                 high = f"({last}"
             else:
                 low = f"({last}"
-        found = found[:limit]
-        return found if newest_first else found[::-1]
+        return found[:limit]
 
     async def delete(self, tenant: str, file_id: str) -> bool:
         return bool(await self._remove(file_id, tenant))

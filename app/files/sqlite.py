@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, ScalarSelect, delete, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import files
-from .base import Content, FileRecord, Files, Limits, live, pieces
+from .base import Content, FileRecord, Files, Limits, Page, live, pieces
 
 T = TypeVar("T")
 FIELDS = ("id", "tenant", "filename", "purpose", "media_type", "size", "created", "expires_at")
@@ -67,15 +67,7 @@ class SqliteFiles(Files):
         data = await self._run(lambda c: c.execute(query).scalar())
         return bytes(data) if data is not None else None
 
-    async def list(
-        self,
-        tenant: str,
-        purpose: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        *,
-        before: str | None = None,
-    ) -> list[FileRecord]:
+    async def _page(self, tenant: str, purpose: str | None, after: str | None, before: str | None, limit: int) -> Page:
         now = time.time()
         query = select(*RECORD).where(files.c.tenant == tenant)
         query = query.where((files.c.expires_at.is_(None)) | (files.c.expires_at > now))
@@ -83,12 +75,11 @@ class SqliteFiles(Files):
             query = query.where(files.c.purpose == purpose)
         if after is not None:  # older than that file; an unknown cursor: nothing after it
             query = query.where(files.c.seq < _seq(tenant, after))
-        if before is not None:
-            # the `limit` nearest ones newer than `before`, then newest first like every page
-            query = query.where(files.c.seq > _seq(tenant, before)).order_by(files.c.seq.asc()).limit(limit)
-            rows = await self._run(lambda c: [_record(row) for row in c.execute(query)])
-            return rows[::-1]
-        query = query.order_by(files.c.seq.desc()).limit(limit)
+        if before is not None:  # the `limit` nearest ones newer than `before`
+            query = query.where(files.c.seq > _seq(tenant, before)).order_by(files.c.seq.asc())
+        else:
+            query = query.order_by(files.c.seq.desc())
+        query = query.limit(limit)
         return await self._run(lambda c: [_record(row) for row in c.execute(query)])
 
     async def delete(self, tenant: str, file_id: str) -> bool:
