@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, LargeBinary, cast, create_engine, event, func, select
+from sqlalchemy import Connection, LargeBinary, cast, func, select
 from sqlalchemy.engine import Row
 
-from ..store.schema import batch_requests, batches, migrate
-from ..store.sqlite import _pragmas, private_database
+from ..store.schema import batch_requests, batches
+from ..store.sqlite import private_database, sqlite_engine
 from .model import PENDING, Batch, BatchRequest, Outcome
 
 T = TypeVar("T")
@@ -27,10 +27,7 @@ T = TypeVar("T")
 
 class BatchStore:
     def __init__(self, data_dir: Path) -> None:
-        self.engine = create_engine(f"sqlite:///{private_database(data_dir)}", connect_args={"timeout": 30})
-        event.listen(self.engine, "connect", _pragmas)
-        with self.engine.connect() as connection:
-            migrate(connection)
+        self.engine = sqlite_engine(f"sqlite:///{private_database(data_dir)}")
         # batch id -> the bytes of its results (output_bytes), and what keeps a count and a write apart
         self._sizes: dict[str, int] = {}
         self._sizing = threading.Lock()

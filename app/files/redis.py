@@ -24,7 +24,7 @@ import time
 from typing import Any, BinaryIO
 
 from ..core.redis import Shared, reply
-from .base import CHUNK, Content, FileRecord, Limits, Others, live, over_quota
+from .base import CHUNK, Content, FileRecord, Files, Limits, Page, live, over_quota
 
 # KEYS: record, data, tenant zset, used, seq, expiring[, staged upload]; ARGV: id, size, quota
 # (-1: none), expires_at ('' none), data ('' when staged), fields...
@@ -63,14 +63,13 @@ PAGE = 200  # ids read per round while a listing fills
 STAGED_FOR = 3600  # seconds an upload's staged bytes outlive a replica that died sending them
 
 
-class RedisFiles:
+class RedisFiles(Files):
     def __init__(self, shared: Shared, limits: Limits) -> None:
+        super().__init__(limits)
         self.shared = shared
         self.redis = shared.client
-        self.limits = limits
         self._add = self.redis.register_script(ADD)
         self._delete = self.redis.register_script(DELETE)
-        self.others: Others | None = None
 
     def _record(self, file_id: str) -> str:
         return self.shared.key("file", file_id)
@@ -81,18 +80,8 @@ class RedisFiles:
     def _index(self, tenant: str) -> str:
         return self.shared.key("files", tenant)
 
-    async def add(
-        self,
-        tenant: str,
-        filename: str,
-        purpose: str,
-        media_type: str,
-        data: Content,
-        *,
-        quota: bool = True,
-        expires_at: float | None = None,
-    ) -> FileRecord:
-        record = self.limits.new_record(tenant, filename, purpose, media_type, data, quota, expires_at)
+    async def _keep(self, record: FileRecord, data: Content, quota: bool) -> FileRecord:
+        tenant, expires_at = record.tenant, record.expires_at
         keys = [
             self._record(record.id),
             self._data(record.id),
@@ -101,7 +90,7 @@ class RedisFiles:
             self.shared.key("files-seq"),
             self.shared.key("files-expiring"),
         ]
-        others = await self.others(tenant) if quota and self.others is not None else 0
+        others = await self._others(tenant) if quota else 0
         limit = max(self.limits.quota_bytes - others, 0) if quota else -1
         fields = [part for name, value in vars(record).items() if value is not None for part in (name, str(value))]
         expiry = "" if expires_at is None else repr(expires_at)
@@ -136,10 +125,6 @@ class RedisFiles:
                 return
             first = False
 
-    async def room(self, tenant: str, size: int) -> None:
-        others = await self.others(tenant) if self.others is not None else 0
-        self.limits.check_quota(await self.used(tenant) + others, size)
-
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:
         raw = await reply(self.redis.hgetall(self._record(file_id)))
         record = _parse(raw)
@@ -153,15 +138,7 @@ class RedisFiles:
         data: bytes | None = await reply(self.redis.get(self._data(file_id)))
         return data
 
-    async def list(
-        self,
-        tenant: str,
-        purpose: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        *,
-        before: str | None = None,
-    ) -> list[FileRecord]:
+    async def _page(self, tenant: str, purpose: str | None, after: str | None, before: str | None, limit: int) -> Page:
         index = self._index(tenant)
         newest_first = before is None
         low, high = "-inf", "+inf"
@@ -197,8 +174,7 @@ class RedisFiles:
                 high = f"({last}"
             else:
                 low = f"({last}"
-        found = found[:limit]
-        return found if newest_first else found[::-1]
+        return found[:limit]
 
     async def delete(self, tenant: str, file_id: str) -> bool:
         return bool(await self._remove(file_id, tenant))

@@ -18,20 +18,18 @@ from sqlalchemy import Connection, Engine, ScalarSelect, delete, func, select
 from sqlalchemy.engine import Row
 
 from ..store.schema import files
-from .base import Content, FileRecord, Limits, Others, live, pieces
+from .base import Content, FileRecord, Files, Limits, Page, live, pieces
 
 T = TypeVar("T")
 FIELDS = ("id", "tenant", "filename", "purpose", "media_type", "size", "created", "expires_at")
 RECORD = [files.c[name] for name in FIELDS]
 
 
-class SqliteFiles:
+class SqliteFiles(Files):
     def __init__(self, engine: Engine, limits: Limits) -> None:
+        super().__init__(limits)
         self.engine = engine  # the store's (app/store/sqlite.py), already migrated
-        self.limits = limits
-
         self.adding = asyncio.Lock()
-        self.others: Others | None = None
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
         def in_thread() -> T:
@@ -40,22 +38,10 @@ class SqliteFiles:
 
         return await asyncio.to_thread(in_thread)
 
-    async def add(
-        self,
-        tenant: str,
-        filename: str,
-        purpose: str,
-        media_type: str,
-        data: Content,
-        *,
-        quota: bool = True,
-        expires_at: float | None = None,
-    ) -> FileRecord:
-        record = self.limits.new_record(tenant, filename, purpose, media_type, data, quota, expires_at)
-
+    async def _keep(self, record: FileRecord, data: Content, quota: bool) -> FileRecord:
         def write(connection: Connection, others: int) -> FileRecord:
             if quota:
-                self.limits.check_quota(_used(connection, tenant, record.created) + others, record.size)
+                self.limits.check_quota(_used(connection, record.tenant, record.created) + others, record.size)
             if isinstance(data, bytes):
                 connection.execute(files.insert().values(**vars(record), data=data))
             else:
@@ -63,15 +49,11 @@ class SqliteFiles:
             return record
 
         async with self.adding:
-            others = await self.others(tenant) if quota and self.others is not None else 0
+            others = await self._others(record.tenant) if quota else 0
             return await self._run(lambda c: write(c, others))
 
     async def used(self, tenant: str) -> int:
         return await self._run(lambda c: _used(c, tenant, time.time()))
-
-    async def room(self, tenant: str, size: int) -> None:
-        others = await self.others(tenant) if self.others is not None else 0
-        self.limits.check_quota(await self.used(tenant) + others, size)
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:
         query = select(*RECORD).where(files.c.tenant == tenant, files.c.id == file_id)
@@ -85,15 +67,7 @@ class SqliteFiles:
         data = await self._run(lambda c: c.execute(query).scalar())
         return bytes(data) if data is not None else None
 
-    async def list(
-        self,
-        tenant: str,
-        purpose: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        *,
-        before: str | None = None,
-    ) -> list[FileRecord]:
+    async def _page(self, tenant: str, purpose: str | None, after: str | None, before: str | None, limit: int) -> Page:
         now = time.time()
         query = select(*RECORD).where(files.c.tenant == tenant)
         query = query.where((files.c.expires_at.is_(None)) | (files.c.expires_at > now))
@@ -101,12 +75,11 @@ class SqliteFiles:
             query = query.where(files.c.purpose == purpose)
         if after is not None:  # older than that file; an unknown cursor: nothing after it
             query = query.where(files.c.seq < _seq(tenant, after))
-        if before is not None:
-            # the `limit` nearest ones newer than `before`, then newest first like every page
-            query = query.where(files.c.seq > _seq(tenant, before)).order_by(files.c.seq.asc()).limit(limit)
-            rows = await self._run(lambda c: [_record(row) for row in c.execute(query)])
-            return rows[::-1]
-        query = query.order_by(files.c.seq.desc()).limit(limit)
+        if before is not None:  # the `limit` nearest ones newer than `before`
+            query = query.where(files.c.seq > _seq(tenant, before)).order_by(files.c.seq.asc())
+        else:
+            query = query.order_by(files.c.seq.desc())
+        query = query.limit(limit)
         return await self._run(lambda c: [_record(row) for row in c.execute(query)])
 
     async def delete(self, tenant: str, file_id: str) -> bool:

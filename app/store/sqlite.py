@@ -65,12 +65,22 @@ def private_database(data_dir: Path) -> Path:
     return path
 
 
+def sqlite_engine(url: str) -> Engine:
+    """An engine on the SQLite database at `url`, opened as every embedded store opens gateway.db
+    (this store, the batches', app/batches/sqlite.py): a 30 s wait for another writer's lock, WAL
+    (readers go on while one writes) with synchronous=NORMAL, and the schema migrated to the
+    current version."""
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _pragmas)
+    with engine.connect() as connection:
+        migrate(connection)
+    return engine
+
+
 class SqliteStore:
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(self.engine, "connect", _pragmas)
+        self.engine: Engine = sqlite_engine(url)
         with self.engine.connect() as connection:
-            migrate(connection)
             connection.execute(budget_holds.delete())  # a previous run's turns are over, whatever they held
             connection.commit()
 

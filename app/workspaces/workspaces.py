@@ -9,16 +9,15 @@ is (core/disk/workdir.py).
 
 A workspace ends with its session (DELETE /v1/sessions/{id}, or `sweep` once it has not been used
 for the session TTL); every use touches its mtime. Paths inside it are opened by paths.py, which
-never follows a link; walks and removal are core/disk/tree.py's, which follow none either.
+never follows a link; walks and removal are core/disk/tree.py's, which follow none either, and
+the folders themselves (their names, finding, removing and ageing them) are folders.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
-import re
 import stat
 import time
 from collections.abc import AsyncIterator
@@ -32,12 +31,12 @@ from ..core.disk.tree import TEMP_PREFIX, size
 from ..core.disk.workdir import check_root, private_folder
 from ..core.errors import GatewayError, session_exists
 from ..tenancy.auth import Tenant
+from .folders import digest, last_change, lstat_mode, remove_empty, remove_logged, workspace_folders
 from .paths import RESERVED, NewFile, entry, parts
 
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
-_NAME = re.compile(r"^[0-9a-f]{32}$")
 # What Claude Code's Bash sandbox (bubblewrap) leaves in its working folder: empty files and an
 # empty node_modules/.bin it mounts over, so that commands cannot plant them. Hidden from the
 # listing only while empty (an empty folder is never listed: only files are).
@@ -74,10 +73,6 @@ class FileInfo:
         return {"object": "session.file", "path": self.path, "size": self.size, "modified": self.modified}
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
 def quota_exceeded(used: int, limit: int, what: str = "This upload") -> GatewayError:
     return GatewayError(
         413,
@@ -105,7 +100,7 @@ class Workspaces:
         return self.tenant_folder(tenant_id) / digest(f"{tenant_id}\0{session_id}")
 
     def exists(self, tenant_id: str, session_id: str) -> bool:
-        return stat.S_ISDIR(_lstat_mode(self.path(tenant_id, session_id)))
+        return stat.S_ISDIR(lstat_mode(self.path(tenant_id, session_id)))
 
     def open(self, tenant_id: str, session_id: str) -> Path:
         """The session's workspace, created (0700) if new, and marked as used now."""
@@ -131,7 +126,7 @@ class Workspaces:
     def usage(self, tenant_id: str) -> int:
         """Bytes in the tenant's workspaces: its regular files' sizes (uploads on their way aside)."""
         total = 0
-        for folder in _folders(self.tenant_folder(tenant_id)):
+        for folder in workspace_folders(self.tenant_folder(tenant_id)):
             total += size(folder)
         return total
 
@@ -176,7 +171,7 @@ class Workspaces:
         except BaseException:
             file.close()
             if new:  # made for this upload: it goes with it (rmdir: only while still empty)
-                _remove_empty(file.workspace, file.workspace.parent)
+                remove_empty(file.workspace, file.workspace.parent)
             raise
         finally:
             self._pending[tenant.id] = self._pending.get(tenant.id, 0) - file.written
@@ -195,11 +190,11 @@ class Workspaces:
 
     def remove(self, tenant_id: str, session_id: str) -> bool:
         """Remove the session's workspace and all in it; whether there was one."""
-        return _remove(self.path(tenant_id, session_id))
+        return remove_logged(self.path(tenant_id, session_id))
 
     def remove_tenant(self, tenant_id: str) -> bool:
         """Remove all the tenant's workspaces (its key was revoked)."""
-        return _remove(self.tenant_folder(tenant_id))
+        return remove_logged(self.tenant_folder(tenant_id))
 
     async def fork(self, tenant: Tenant, source_id: str, target_id: str) -> Path:
         """A copy of the source session's workspace as the new `target_id`'s (folders, regular
@@ -219,10 +214,10 @@ class Workspaces:
         try:
             await asyncio.to_thread(tree.copy, source, target, limit - used)
         except tree.TooLarge:  # the source grew meanwhile (a command still running)
-            await asyncio.to_thread(_remove, target)
+            await asyncio.to_thread(remove_logged, target)
             raise quota_exceeded(used, limit, "A copy of this workspace") from None
         except BaseException:
-            await asyncio.to_thread(_remove, target)
+            await asyncio.to_thread(remove_logged, target)
             raise
         return target
 
@@ -230,10 +225,10 @@ class Workspaces:
         """Remove the workspaces not in `live` that nothing has changed for `ttl` seconds (their
         session has expired); returns how many went. A tenant's folder goes once empty."""
         now, removed = time.time(), 0
-        for tenant_folder in _folders(self.root):
+        for tenant_folder in workspace_folders(self.root):
             before = removed
-            for workspace in _folders(tenant_folder):
-                if workspace in live or now - _newest(workspace, now, ttl) <= ttl:
+            for workspace in workspace_folders(tenant_folder):
+                if workspace in live or now - last_change(workspace, now, ttl) <= ttl:
                     continue
                 try:
                     removed += tree.remove(workspace)
@@ -259,53 +254,3 @@ class Workspaces:
                 continue
             found.append(FileInfo(path, info.st_size, int(info.st_mtime)))
         return sorted(found, key=lambda file: file.path)
-
-
-def _folders(parent: Path) -> list[Path]:
-    """The workspace-named folders in `parent` (not links)."""
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return []
-    return [Path(entry.path) for entry in entries if _NAME.match(entry.name) and entry.is_dir(follow_symlinks=False)]
-
-
-def _remove(folder: Path) -> bool:
-    """tree.remove, whose failure is logged, not raised: what Claude left in one workspace must
-    not fail the request that ends it (nor a key's revocation); the sweep tries again later."""
-    try:
-        return tree.remove(folder)
-    except OSError:
-        log.exception("could not remove all of %s; the sweep will try again", folder)
-        return True
-
-
-def _lstat_mode(path: Path) -> int:
-    try:
-        return os.lstat(path).st_mode
-    except OSError:
-        return 0
-
-
-def _newest(workspace: Path, now: float, ttl: float) -> float:
-    """When anything in the workspace last changed; times in the future (a `touch -d 2099` from
-    Claude) are not believed, or the workspace would never expire."""
-    try:
-        newest = os.lstat(workspace).st_mtime
-    except OSError:
-        return now  # gone meanwhile: nothing to do
-    if now - ttl <= newest <= now + 60:
-        return newest
-    newest = newest if newest <= now + 60 else 0
-    for _, _, info in tree.walk(workspace):
-        if newest < info.st_mtime <= now + 60:
-            newest = info.st_mtime
-    return newest
-
-
-def _remove_empty(*folders: Path) -> None:
-    for folder in folders:
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return  # not empty (in use meanwhile), or gone

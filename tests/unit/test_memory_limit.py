@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.settings import cgroup_memory_limit
+from app.core.settings.memory import cgroup_memory_limit
 
 
 def write(path, text):

@@ -15,8 +15,9 @@ from app.core.disk.workdir import UnsafeWorkDir
 from app.core.errors import GatewayError
 from app.tenancy.auth import Tenant
 from app.tenancy.policy import Policy
+from app.workspaces.folders import digest
 from app.workspaces.paths import delete_file, open_file, parts
-from app.workspaces.workspaces import DECOYS, Workspaces, digest
+from app.workspaces.workspaces import DECOYS, Workspaces
 
 ANN = Tenant("key-ann")
 BOB = Tenant("key-bob")

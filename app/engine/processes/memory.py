@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ...core.settings import PROCESS_MEMORY
+from ...core.settings.memory import PROCESS_MEMORY
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 ESTIMATE = PROCESS_MEMORY  # what a process counts before its memory can be read

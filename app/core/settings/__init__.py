@@ -1,6 +1,8 @@
 """Gateway settings: read from the environment (prefix `GATEWAY_`) and from `.env`.
 
-Every setting is documented in `.env.example`; keep the two in step.
+Every setting is documented in `.env.example`; keep the two in step. `Settings` is here, with its
+fields and the values derived from them; beside it, memory.py reads the machine's memory that the
+process defaults come from, and checks.py holds the rules a secret and an origin must pass.
 """
 
 from __future__ import annotations
@@ -9,94 +11,17 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .loopback import is_loopback_name
+from ..loopback import is_loopback_name
+from .checks import MIN_SECRET_KINDS, MIN_SECRET_LENGTH, parse_origins, weak_secret
+from .memory import default_max_processes, physical_memory
 
 # Variables in .env that are meant for the Claude Code CLI (credentials, provider, endpoint).
 CLI_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR", "AWS_", "GOOGLE_", "CLOUD_ML_", "VERTEX_")
-
-
-PROCESS_MEMORY = 220 * 1024 * 1024  # a Claude Code process takes 175-210 MiB RSS (measured)
-
-
-def physical_memory() -> int | None:
-    """The memory this process may use: the machine's, or its container's limit if lower."""
-    try:
-        total: int | None = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        total = None
-    limit = cgroup_memory_limit()
-    return min(total, limit) if total and limit else total or limit
-
-
-def cgroup_memory_limit(root: Path = Path("/sys/fs/cgroup"), membership: str | None = None) -> int | None:
-    """The memory limit of this process's cgroup and its parents (a container's, a Kubernetes
-    pod's), cgroup v2 (`memory.max`) or v1 (`memory.limit_in_bytes`); None if unlimited or unknown.
-    `membership`: /proc/self/cgroup's text (read if None)."""
-    try:
-        membership = Path("/proc/self/cgroup").read_text() if membership is None else membership
-    except OSError:
-        return None
-    limits = []
-    for line in membership.splitlines():
-        if line.count(":") < 2:
-            continue
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":  # v2: one tree
-            folder, name = root / path.lstrip("/"), "memory.max"
-        elif "memory" in controllers.split(","):
-            folder, name = root / "memory" / path.lstrip("/"), "memory.limit_in_bytes"
-        else:
-            continue
-        for level in [folder, *folder.parents]:
-            try:
-                value = (level / name).read_text().strip()
-            except OSError:
-                value = "max"
-            if value.isdigit() and int(value) < 2**60:  # v1 writes "unlimited" as a huge number
-                limits.append(int(value))
-            if level == root:
-                break
-    return min(limits) if limits else None
-
-
-def default_max_processes() -> int:
-    """Half the machine's memory worth of Claude processes, between 2 and 64."""
-    total = physical_memory()
-    return max(2, min(64, int(total * 0.5 // PROCESS_MEMORY))) if total else 8
-
-
-# A secret of the operator's (the admin key, the secret key) has at least this many characters,
-# at least MIN_SECRET_KINDS of them different: `openssl rand -hex 32` passes, `change-me` or
-# "aaaa..." do not. (A rough gate on guessable values, not an entropy measure.)
-MIN_SECRET_LENGTH = 32
-MIN_SECRET_KINDS = 10
-
-
-def weak_secret(value: str) -> bool:
-    return len(value) < MIN_SECRET_LENGTH or len(set(value)) < MIN_SECRET_KINDS
-
-
-def parse_origins(text: str) -> frozenset[str]:
-    """GATEWAY_ALLOWED_ORIGINS' origins, lowercased as browsers send them; ValueError naming a bad entry."""
-    origins = set()
-    for entry in (part.strip() for part in text.split(",")):
-        if not entry:
-            continue
-        parts = urlsplit(entry)
-        bad_parts = parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
-        if parts.scheme not in ("http", "https") or not parts.netloc or bad_parts:
-            raise ValueError(
-                f"GATEWAY_ALLOWED_ORIGINS: {entry[:100]!r} is not an origin (scheme://host[:port], "
-                "e.g. https://chat.example.com)"
-            )
-        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
-    return frozenset(origins)
 
 
 class Settings(BaseSettings):
