@@ -82,15 +82,19 @@ class RedisSessions:
     def _continuation(self, parts: tuple[str, ...]) -> str:
         return self.shared.key("continuation", hashlib.sha256(SEP.join(parts).encode()).hexdigest())
 
+    async def _meta(self, record: str) -> dict[str, Any] | None:
+        """A session record's `meta` (None: Redis has no such session)."""
+        raw = await reply(self.client.hget(record, "meta"))
+        return json.loads(raw) if raw is not None else None
+
     # --- reading ------------------------------------------------------------------------------
     async def pull(self, session: Session) -> Session | None:
         """The session as Redis has it, reading only the messages `session` lacks when it is an
         older copy of the same one; None if Redis has no such session."""
         record, messages = self._record(session.tenant, session.id)
-        raw = await reply(self.client.hget(record, "meta"))
-        if raw is None:
+        meta = await self._meta(record)
+        if meta is None:
             return None
-        meta = json.loads(raw)
         have = len(session.messages)
         if meta["uid"] == session.uid and meta["length"] >= have:
             if meta["length"] == have and meta["last_hash"] == (session.hashes[-1] if have else ""):
@@ -188,10 +192,9 @@ class RedisSessions:
     async def delete(self, tenant: str, session_id: str) -> str | None:
         """Delete the session; its uid, or None if Redis had no such session."""
         record, messages = self._record(tenant, session_id)
-        raw = await reply(self.client.hget(record, "meta"))
-        if raw is None:
+        meta = await self._meta(record)
+        if meta is None:
             return None
-        meta = json.loads(raw)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(record, messages)
             pipe.zrem(self.shared.key("sessions", tenant), session_id)
