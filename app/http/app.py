@@ -32,8 +32,8 @@ from ..engine.interface import Engine
 from ..files import open_files
 from ..observability.metrics import Metrics
 from ..observability.requests import RequestLog, TurnNotes
+from ..sessions import open_keeper
 from ..sessions.credential_names import CredentialNames
-from ..sessions.redis import SharedSessions
 from ..sessions.registry import SessionRegistry
 from ..sessions.service import SessionService
 from ..sessions.stored_responses import ResponseStore
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.session_ttl, settings.max_stored_responses, settings.max_stored_response_bytes, store=store
     )
     workspaces = Workspaces(settings.data_path / "workspaces", settings.workspace_quota_mb)
-    replicated = SharedSessions(shared, settings.session_ttl) if shared is not None else None
+    keeper = open_keeper(registry, shared, settings.session_ttl)
     names = CredentialNames(settings.secret_key, store)
     service = SessionService(
         registry,
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         store,
         settings.busy_wait,
         workspaces,
-        replicated,
+        keeper,
         names,
         turn_timeout=settings.request_timeout,
     )
@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             await asyncio.to_thread(demo.start)
         await engine.start()
         sweeper = asyncio.create_task(sweep(gateway))
-        listener = asyncio.create_task(replicated.listen(service.ended_elsewhere)) if replicated else None
+        listener = asyncio.create_task(keeper.listen())  # what other replicas end (none without Redis)
         gateway.batches.start()  # resumes what a restart left unfinished
         try:
             yield

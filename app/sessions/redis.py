@@ -1,9 +1,9 @@
 """Sessions in Redis, so that any replica can run any session's next turn (`GATEWAY_REDIS_URL`).
 
-Each replica still runs a turn on a `Session` object of its own registry (registry.py); Redis holds
-the truth between turns, and a replica brings its object up to date under the session's lock
-before every turn (`pull`), and writes the turn back when it ends (`save`), before the client
-sees its last event. Keys (after the operator's prefix):
+Each replica still runs a turn on a `Session` object of its own registry (registry.py; the two are
+held together by replicated.py); Redis holds the truth between turns, and a replica brings its
+object up to date under the session's lock before every turn (`pull`), and writes the turn back
+when it ends (`save`), before the client sees its last event. Keys (after the operator's prefix):
 
 - `session:<tenant>:<id>`: a hash: `uid`, and `meta` (JSON: model, system, times, turns, user,
   metadata, credential id, where it is listed as a continuation, message count, last chain hash);
@@ -31,9 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import too_many_sessions
-from ..core.messages import Message
 from ..core.redis import Shared, reply
 from .redis_lock import SessionLocks
+from .redis_records import message_of, meta_of, session_of
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ return 1
 """
 
 
-class SharedSessions:
+class RedisSessions:
     def __init__(self, shared: Shared, ttl: float) -> None:
         self.shared = shared
         self.client = shared.client
@@ -82,27 +82,31 @@ class SharedSessions:
     def _continuation(self, parts: tuple[str, ...]) -> str:
         return self.shared.key("continuation", hashlib.sha256(SEP.join(parts).encode()).hexdigest())
 
+    async def _meta(self, record: str) -> dict[str, Any] | None:
+        """A session record's `meta` (None: Redis has no such session)."""
+        raw = await reply(self.client.hget(record, "meta"))
+        return json.loads(raw) if raw is not None else None
+
     # --- reading ------------------------------------------------------------------------------
     async def pull(self, session: Session) -> Session | None:
         """The session as Redis has it, reading only the messages `session` lacks when it is an
         older copy of the same one; None if Redis has no such session."""
         record, messages = self._record(session.tenant, session.id)
-        raw = await reply(self.client.hget(record, "meta"))
-        if raw is None:
+        meta = await self._meta(record)
+        if meta is None:
             return None
-        meta = json.loads(raw)
         have = len(session.messages)
         if meta["uid"] == session.uid and meta["length"] >= have:
             if meta["length"] == have and meta["last_hash"] == (session.hashes[-1] if have else ""):
-                return _session(meta, list(session.messages), list(session.hashes))
+                return session_of(meta, list(session.messages), list(session.hashes))
             start = max(0, have - 1)
             entries = [json.loads(e) for e in await reply(self.client.lrange(messages, start, -1))]
             joins = not have or (entries and entries[0]["hash"] == session.hashes[-1])
             if entries and len(entries) == meta["length"] - start and joins:
                 fresh = entries[1:] if have else entries
-                return _session(
+                return session_of(
                     meta,
-                    [*session.messages, *(_message(e) for e in fresh)],
+                    [*session.messages, *(message_of(e) for e in fresh)],
                     [*session.hashes, *(e["hash"] for e in fresh)],
                 )
         return await self.load(session.tenant, session.id)
@@ -117,7 +121,7 @@ class SharedSessions:
         if raw is None:
             return None
         decoded = [json.loads(e) for e in entries]
-        return _session(json.loads(raw), [_message(e) for e in decoded], [e["hash"] for e in decoded])
+        return session_of(json.loads(raw), [message_of(e) for e in decoded], [e["hash"] for e in decoded])
 
     async def continuations(self, parts: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], str]]:
         """The stateless sessions listed at each of `parts` (continuation keys, longest history
@@ -145,14 +149,14 @@ class SharedSessions:
             for owner, session_id in pairs:
                 pipe.hget(self._record(owner, session_id)[0], "meta")
             metas = await pipe.execute()
-        return [_session(json.loads(raw), [], []) for raw in metas if raw is not None]
+        return [session_of(json.loads(raw), [], []) for raw in metas if raw is not None]
 
     # --- writing ------------------------------------------------------------------------------
     async def save(self, session: Session) -> bool:
         """Write the turn that just ended on `session` (its messages past `session.stored`); False
         if the session was deleted or replaced meanwhile, elsewhere."""
         record, messages = self._record(session.tenant, session.id)
-        meta = _meta(session)
+        meta = meta_of(session)
         old, new = session.listed, session.continuation_key
         meta["continuation"] = list(new) if new else None
         fresh = [
@@ -188,10 +192,9 @@ class SharedSessions:
     async def delete(self, tenant: str, session_id: str) -> str | None:
         """Delete the session; its uid, or None if Redis had no such session."""
         record, messages = self._record(tenant, session_id)
-        raw = await reply(self.client.hget(record, "meta"))
-        if raw is None:
+        meta = await self._meta(record)
+        if meta is None:
             return None
-        meta = json.loads(raw)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(record, messages)
             pipe.zrem(self.shared.key("sessions", tenant), session_id)
@@ -258,49 +261,3 @@ class SharedSessions:
             except Exception:
                 log.warning("lost the Redis subscription to ended sessions; subscribing again", exc_info=True)
                 await asyncio.sleep(1)
-
-
-def _meta(session: Session) -> dict[str, Any]:
-    return {
-        "uid": session.uid,
-        "id": session.id,
-        "tenant": session.tenant,
-        "model": session.model,
-        "system": session.system,
-        "created": session.created,
-        "last_used": session.last_used,
-        "turns": session.turns,
-        "user": session.user,
-        "metadata": session.metadata,
-        "stateless": session.stateless,
-        "credential": session.credential,
-        "length": len(session.messages),
-        "last_hash": session.hashes[-1] if session.hashes else "",
-    }
-
-
-def _session(meta: dict[str, Any], messages: list[Message], hashes: list[str]) -> Session:
-    """A detached Session (no registry's) as Redis has it; `stored`: every message is there."""
-    session = Session(
-        meta["id"],
-        meta["tenant"],
-        meta["model"],
-        meta["system"],
-        created=meta["created"],
-        last_used=meta["last_used"],
-        messages=messages,
-        hashes=hashes,
-        turns=meta["turns"],
-        user=meta["user"],
-        metadata=meta["metadata"],
-        stateless=meta["stateless"],
-        uid=meta["uid"],
-        credential=meta["credential"],
-    )
-    session.stored = meta["length"]
-    session.listed = session.continuation_key = tuple(meta["continuation"]) if meta.get("continuation") else None
-    return session
-
-
-def _message(entry: dict[str, Any]) -> Message:
-    return Message(entry["role"], entry["content"])

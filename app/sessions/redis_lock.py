@@ -1,6 +1,6 @@
 """A session's turn lock across replicas: a Redis key `lock:<tenant>:<id>` holding a token, leased
 for LEASE seconds and renewed while the turn runs, so that a replica that dies mid-turn holds it
-for one lease at most. Taken on top of the replica's own asyncio lock (service.py)."""
+for one lease at most. Taken on top of the replica's own asyncio lock (replicated.py)."""
 
 from __future__ import annotations
 

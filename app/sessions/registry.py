@@ -101,7 +101,7 @@ class SessionRegistry:
     ) -> Session:
         """A new session, or the live one of that name (a named session starts on first use).
         Without a name, the session is a stateless one (with one, too, if `stateless`: another
-        replica's, redis.py). Past the per-key limit (`limit`, the key's
+        replica's, replicated.py). Past the per-key limit (`limit`, the key's
         own max_sessions, else the gateway's), the key's least recently used idle stateless session
         makes room; if it has none, 429. `credential` is the new session's (see the module docstring)."""
         stateless = session_id is None if stateless is None else stateless

@@ -1,27 +1,53 @@
-"""One request's turn inside a session (SessionService.turn): the key's limits, the session held,
-its budget reserved, the engine's events passed on, the turn recorded when it succeeded, and its
-usage in the ledger (settling the reservation) however it ended."""
+"""One request's turn inside a session (SessionService.turn): the key's limits, the session found
+or started and held, its budget reserved, the engine's events passed on, the turn recorded when it
+succeeded, and its usage in the ledger (settling the reservation) however it ended.
+
+The turn is given what it runs with (`TurnParts`); it never reaches back into the service."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import GatewayError
+from ..core.errors import credential_mismatch
 from ..core.events import Event, Finish
 from ..core.messages import extend_hash
 from ..core.turn import CONTINUED, NAMED, ONE_OFF, Turn
 from ..dialects.request_rules import check_tool_results
-from ..tenancy.auth import ANONYMOUS, Tenant, key_name
+from ..engine.interface import Engine
+from ..tenancy.auth import ANONYMOUS, Tenant
+from ..tenancy.limits import Limits
 from ..usage.ledger import Ledger, Meter
 from ..workspaces.paths import added_folder
 from ..workspaces.quota import within_quota
-from .session import Pointer
+from .base import SessionKeeper
+from .credential_names import CredentialNames
+from .metering import metered, recorded
+from .registry import SessionRegistry
+from .session import Pointer, Session
 
 if TYPE_CHECKING:
-    from .service import SessionService
+    from ..workspaces.workspaces import Workspaces
+
+
+@dataclass(frozen=True)
+class TurnParts:
+    """What a turn in a session runs with: the sessions (this process's `registry`, and the
+    `keeper` that holds them for a turn, base.py), the engine, the key's limits, the ledger, what
+    binds a session to its caller's credential, how long a named session's turn waits for the one
+    before it, and the agent sessions' folders (None where the gateway keeps none)."""
+
+    registry: SessionRegistry
+    keeper: SessionKeeper
+    engine: Engine
+    limits: Limits
+    ledger: Ledger
+    credential_names: CredentialNames
+    busy_wait: float
+    workspaces: Workspaces | None
 
 
 @dataclass
@@ -29,7 +55,7 @@ class SessionTurn:
     """One request's turn. `session_id` is known once the first event (or error) has come, and
     `pointer` (where its conversation lives) once the turn finished."""
 
-    service: SessionService
+    parts: TurnParts
     turn: Turn
     requested_id: str | None
     tenant: Tenant = ANONYMOUS
@@ -38,14 +64,13 @@ class SessionTurn:
     pointer: Pointer | None = None
 
     async def events(self) -> AsyncGenerator[Event, None]:
-        service, registry, tenant = self.service, self.service.registry, self.tenant
+        parts, tenant = self.parts, self.tenant
         policy = tenant.policy
-        service.limits.check_model(tenant, self.turn.model, lambda name: service.engine.resolve_model(name))
-        async with service.limits.running(tenant):
-            limit = policy.max_sessions if policy else None
-            session, resent = await service.enter(self.turn, self.requested_id, limit)
+        parts.limits.check_model(tenant, self.turn.model, lambda name: parts.engine.resolve_model(name))
+        async with parts.limits.running(tenant):
+            session, resent = await self._enter(policy.max_sessions if policy else None)
             self.session_id = session.id
-            async with recorded(service.ledger, self.turn, tenant, self.door, session.id, Meter()) as entry:
+            async with recorded(parts.ledger, self.turn, tenant, self.door, session.id, Meter()) as entry:
                 meter = entry.meter
                 try:
                     # A named session holds the history; a stateless client resent it itself.
@@ -62,63 +87,69 @@ class SessionTurn:
                         history_hash=extend_hash(session.hashes[-1] if served else "", messages[served:-1]),
                         process_limit=policy.max_processes if policy else None,
                         on_partial_usage=meter.partial,
-                        workspace=service.workspace(tenant.id, session.id) if self.turn.agent else None,
+                        workspace=self._workspace(session) if self.turn.agent else None,
                     )
-                    if turn.agent is not None and service.workspaces is not None:  # stopped by Claude Code too
-                        turn = replace(
-                            turn, agent=replace(turn.agent, workspace_quota=service.workspaces.quota(tenant))
-                        )
+                    if turn.agent is not None and parts.workspaces is not None:  # stopped by Claude Code too
+                        turn = replace(turn, agent=replace(turn.agent, workspace_quota=parts.workspaces.quota(tenant)))
                     if turn.workspace is not None and turn.agent is not None:
                         for folder in turn.agent.add_dirs:  # a link Claude planted since is no root
                             added_folder(turn.workspace, folder)
                     session.model, session.system = turn.model or "default", turn.system
                     session.user = turn.user or session.user
                     session.metadata.update(turn.metadata)
-                    entry.holds = await service.limits.reserve(tenant, turn)  # 429 if its estimate does not fit
-                    stream = service.engine.stream(turn)
-                    if turn.workspace is not None and service.workspaces is not None:
-                        stream = within_quota(stream, service.workspaces, tenant)  # what tools write
-                    async with aclosing(stream) as events:
+                    entry.holds = await parts.limits.reserve(tenant, turn)  # 429 if its estimate does not fit
+                    stream = parts.engine.stream(turn)
+                    if turn.workspace is not None and parts.workspaces is not None:
+                        stream = within_quota(stream, parts.workspaces, tenant)  # what tools write
+                    async with aclosing(metered(stream, meter)) as events:
                         async for event in events:
-                            meter.see(event)
                             if isinstance(event, Finish):
                                 conversation = [*turn.messages, event.message]
-                                registry.record_turn(session, conversation[served:])
-                                self.pointer = registry.pointer(session, conversation)
-                                await service.share(session)  # before the client can ask another replica
+                                parts.registry.record_turn(session, conversation[served:])
+                                self.pointer = parts.registry.pointer(session, conversation)
+                                await parts.keeper.share(session)  # before the client can ask another replica
                             yield event
                 finally:
-                    await service.let_go(session)
+                    await parts.keeper.let_go(session)
 
+    def _workspace(self, session: Session) -> Path | None:
+        """An agent session's workspace, made if new (None where the gateway keeps none)."""
+        workspaces = self.parts.workspaces
+        return workspaces.open(self.tenant.id, session.id) if workspaces is not None else None
 
-def failure_code(exc: Exception) -> str:
-    """What the ledger says a turn failed of: the gateway error's code, else the exception's type."""
-    return (exc.code if isinstance(exc, GatewayError) else None) or type(exc).__name__
+    async def _enter(self, limit: int | None) -> tuple[Session, bool]:
+        """The session for this turn, held, and whether the request resent its history.
 
-
-@dataclass
-class Recorded:
-    """A turn being metered for the ledger: `holds`, its budget reservations, once made; till
-    then the turn has not reached Claude and no entry is written."""
-
-    meter: Meter
-    holds: list[str] | None = field(default=None)
-
-
-@asynccontextmanager
-async def recorded(
-    ledger: Ledger, turn: Turn, tenant: Tenant, door: str, session_id: str | None, meter: Meter
-) -> AsyncIterator[Recorded]:
-    """Write the turn's ledger entry on the way out, once it reserved (`holds` set): "ok", "error"
-    (with its failure_code) or "cancelled" (cut short), settling its reservations."""
-    entry, status, error = Recorded(meter), "cancelled", None
-    try:
-        yield entry
-        status = "ok"
-    except Exception as exc:
-        status, error = "error", failure_code(exc)
-        raise
-    finally:
-        if entry.holds is not None:
-            name = key_name(tenant)
-            await ledger.record(turn, tenant.key_id, door, session_id, meter, status, error, name, entry.holds)
+        A named session is created on first use. Without a name, a history that extends a served
+        conversation (same tenant, model and system prompt) continues it, unless that one is busy;
+        anything else starts a new session from the whole history. A session keeps the credential
+        it served with (registry.py): a named one refuses another (409) once it has served a turn.
+        """
+        registry, keeper, turn, session_id = self.parts.registry, self.parts.keeper, self.turn, self.requested_id
+        model = turn.model or "default"
+        credential = await self.parts.credential_names.of(turn.credential)
+        here = keeper.registry_limit(limit)
+        while True:
+            if session_id:
+                session = registry.create(turn.tenant, model, turn.system, session_id, credential, here)
+                await keeper.hold(session, self.parts.busy_wait)
+                resent = False
+                if session.credential != credential and not session.gone:
+                    if session.turns:
+                        await keeper.let_go(session)
+                        raise credential_mismatch(session_id)
+                    session.credential = credential  # it served nothing yet: nothing to move over
+            else:
+                found = await keeper.continuation(turn, model, credential)
+                session = found or registry.create(turn.tenant, model, turn.system, None, credential, here)
+                if found is None:
+                    await keeper.hold(session, 0)  # a new one: free
+                resent = True
+                if found is not None and not registry.extends(found, turn.messages):
+                    await keeper.let_go(found)  # moved on meanwhile: not this history's any more
+                    continue
+            if session.gone:
+                await keeper.let_go(session)  # deleted while this request waited for it
+                continue
+            await keeper.admit(session, limit)  # new to every replica: room among the key's sessions
+            return session, resent

@@ -284,7 +284,7 @@ async def test_a_failed_pull_while_continuing_a_stateless_session_leaves_no_lock
     first = await a.post("/v1/chat/completions", json=ask("hello"))
     assert first.status_code == 200
     history = [{"role": "user", "content": "hello"}, first.json()["choices"][0]["message"]]
-    shared = a._transport.app.state.gateway.sessions.shared  # type: ignore[attr-defined]
+    shared = a._transport.app.state.gateway.sessions.keeper.redis  # type: ignore[attr-defined]
     real_pull, failures = shared.pull, [1]
 
     async def flaky_pull(session):
@@ -368,7 +368,7 @@ async def test_a_late_announcement_of_a_delete_spares_the_session_made_again_und
     old = service.registry.local("anonymous", "again").uid
     assert (await a.delete("/v1/sessions/again")).status_code == 200
     assert (await a.post("/v1/chat/completions", json=ask("two", session_id="again"))).status_code == 200
-    service.ended_elsewhere("session", "anonymous", "again", old)  # the delete's news, arriving late
+    service.keeper.ended_elsewhere("session", "anonymous", "again", old)  # the delete's news, arriving late
     assert not service.registry.local("anonymous", "again").gone
     assert (await a.get("/v1/sessions/again")).json()["turns"] == 1
 
