@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.events import Finish, TextDelta  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
-from app.dialects.anthropic_messages.translate import EventStream  # noqa: E402
+from app.dialects.anthropic_messages.outbound import EventStream  # noqa: E402
 from app.dialects.openai_chat.outbound import ChunkStream  # noqa: E402
 from app.dialects.openai_responses.outbound import ResponseBuilder  # noqa: E402
 from app.dialects.openai_responses.wire import ResponsesRequest  # noqa: E402
