@@ -11,10 +11,12 @@ from ...core.messages import Block, Message
 from ...core.turn import Turn
 from ..documents import document_block
 from ..request_rules import (
+    CLAUDE_SAMPLING,
     add_blocks,
     append_message,
     base64_image,
     clamped_limits,
+    forced_tool,
     ignored,
     output_limit,
     require_content,
@@ -28,7 +30,7 @@ from ..request_rules import (
 from . import wire as am
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values: Claude's defaults.
-UNAPPLIED: dict[str, tuple[object, ...]] = {"temperature": (1,), "top_p": (1,), "top_k": (), "service_tier": ("auto",)}
+UNAPPLIED: dict[str, tuple[object, ...]] = {**CLAUDE_SAMPLING, "top_k": (), "service_tier": ("auto",)}
 
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
@@ -40,12 +42,11 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
     return ignored(request, UNAPPLIED, found)
 
 
-def _forced_tool(request: am.MessagesRequest) -> str | None:
-    """'' for tool_choice any, a name for a named tool; None when Claude may choose."""
+def _forced_tool(request: am.MessagesRequest, offered: bool) -> str | None:
+    """tool_choice "any" or a named tool (request_rules.forced_tool)."""
     choice = request.tool_choice
-    if choice is None or choice.type not in ("any", "tool"):
-        return None
-    return choice.name or "" if choice.type == "tool" else ""
+    named = choice.name or "" if choice is not None and choice.type == "tool" else None
+    return forced_tool(offered, choice is not None and choice.type == "any", named)
 
 
 def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request_id: str) -> Turn:
@@ -60,7 +61,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
     tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
-    forced = _forced_tool(request) if tools else None
+    forced = _forced_tool(request, bool(tools))
     return Turn(
         model=model,
         messages=messages,
