@@ -42,10 +42,10 @@ class Meter:
         self._deltas = self._delta_chars = 0
         self.call_open = True
 
-    def end(self, usage: dict[str, Any] | None) -> None:
+    def end(self, usage: dict[str, Any]) -> None:
         """The model call told its stop reason (message_delta), with its output count."""
         self.call_open = False
-        self.call.output_tokens = int((usage or {}).get("output_tokens") or 0)
+        self.call.output_tokens = int(usage.get("output_tokens") or 0)
         self.streamed = self.streamed + self.call
 
     def count(self, delta: dict[str, Any]) -> None:

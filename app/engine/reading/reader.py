@@ -226,7 +226,7 @@ class TurnReader:
             self.meter.call_open = False
             return [Restart()] if self._unsettled_output else []
         elif kind == "message_delta" and event.get("delta", {}).get("stop_reason"):
-            self.meter.end(event.get("usage"))
+            self.meter.end(event.get("usage", {}))
             if event["delta"]["stop_reason"] == "max_tokens":
                 return self._cut_at_max_tokens()
             if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls:
