@@ -154,7 +154,7 @@ class InProcessGateway:
         async def process_for(conversation: Any, key: Any, turn: Any, attempt: Any) -> tuple[ClaudeProcess, Any]:
             return stand_in_process(sdk_messages(self.deltas)), turn.prompt
 
-        self.engine.router._process_for = process_for  # type: ignore[method-assign]
+        self.engine.router.launch.process_for = process_for  # type: ignore[method-assign]
 
     async def request(self, door: str, deltas: int) -> tuple[float, bytes]:
         """CPU seconds of one streamed request of `deltas` deltas, and the body it wrote."""
