@@ -25,15 +25,13 @@ from ...core.events import (
     Restart,
     TextDelta,
     ThinkingDelta,
-    ToolCallDelta,
-    ToolCallStart,
     ToolResult,
     Usage,
 )
-from ...core.jsontext import partial_object
 from ...core.messages import Message, answer_message
 from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity
+from .calls import ClientCalls
 from .failures import FailedTurn, turn_error
 from .meter import Meter, usage_from
 
@@ -66,9 +64,7 @@ class TurnReader:
         # without a schema; text next to those calls is not part of the (JSON) answer.
         self.structured = structured
         self._in_structured_block = False
-        self._calls: dict[int, list[str]] = {}  # see tool_calls
-        self._pieces: dict[int, list[str]] = {}  # streamed arguments not yet joined into _calls
-        self._tool_index: int | None = None  # the call whose arguments are streaming
+        self.calls = ClientCalls(legacy_call_id)  # the client's functions this answer calls
         self.awaiting_tools = False  # the answer stopped to call the client's functions
         self.finished = False
         self.completed_cleanly = False  # the CLI reported success and is idle again
@@ -83,9 +79,6 @@ class TurnReader:
         self._failure: FailedTurn | None = None
         self._retry_after: int | None = None
         self.meter = Meter()  # what a call cut short is charged (consumed())
-        # Legacy function calling gives the client no call id; it sends the call back under this one.
-        self.legacy_call_id = legacy_call_id
-        self.cli_ids: dict[str, str] = {}  # the id the client knows a call by -> Claude Code's
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
         self.activity = Activity()
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
@@ -104,31 +97,21 @@ class TurnReader:
                 self._text.append(event.text)
             elif isinstance(event, Restart):
                 del self._text[self._settled_text :]
-                self.tool_calls.clear()
-                self._tool_index = None
+                self.calls.clear()
         return events
 
     @property
     def tool_calls(self) -> dict[int, list[str]]:
-        """Calls of the client's functions in this answer: index -> [id, name, JSON text so far].
-        Streamed arguments are kept as pieces and joined when read: adding each delta to the string
-        would copy all of it every time."""
-        for index, pieces in self._pieces.items():
-            self._calls[index][2] += "".join(pieces)
-        self._pieces.clear()
-        return self._calls
+        """Calls of the client's functions in this answer: index -> [id, name, JSON text so far]."""
+        return self.calls.by_index
 
     def answer(self) -> Message:
         """The assistant turn as a client will send it back: its text, then its function calls."""
-        uses = []
-        for call_id, name, arguments in (self.tool_calls[i] for i in sorted(self.tool_calls)):
-            # max_tokens may have cut the arguments off: what is complete of them is kept
-            uses.append({"type": "tool_use", "id": call_id, "name": name, "input": partial_object(arguments)})
-        return answer_message("".join(self._text), uses)
+        return answer_message("".join(self._text), self.calls.uses())
 
     def continue_after_tools(self, legacy_call_id: str | None = None) -> None:
         """The client sent the results: the same Claude turn goes on as a new answer."""
-        self.legacy_call_id = legacy_call_id
+        self.calls.legacy_call_id = legacy_call_id
         self.awaiting_tools = False
         self.finished = False
         self._unsettled_output = False  # a break-off now voids only what this answer has said
@@ -187,7 +170,7 @@ class TurnReader:
                 continue
             elif isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
                 self._unstreamed_message = message
-                events += self._unstreamed_tool_call(block)
+                events += self.calls.whole(block.id, client_name(block.name) or "", block.input)
             elif (event := self._block_event(block)) is not None:
                 events.append(event)
         return events
@@ -234,15 +217,12 @@ class TurnReader:
         elif kind == "content_block_start":
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
-            self._tool_index = None
+            self.calls.streaming = None
             if self._in_structured_block and self.structured and len(self._text) > self._settled_text:
                 return [Restart()]  # Claude wrote the structured output again (the first try failed)
             name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:
-                self._tool_index = len(self.tool_calls)
-                call_id = self._client_id(block.get("id", ""))
-                self.tool_calls[self._tool_index] = [call_id, name, ""]
-                return [ToolCallStart(self._tool_index, call_id, name)]
+                return [self.calls.start(block.get("id", ""), name)]
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
             self.meter.count(delta)
@@ -252,10 +232,8 @@ class TurnReader:
                 return [ThinkingDelta(delta.get("thinking", ""))]
             if delta.get("type") == "input_json_delta" and self.structured and self._in_structured_block:
                 return [TextDelta(delta.get("partial_json", ""))]
-            if delta.get("type") == "input_json_delta" and self._tool_index is not None:
-                piece = delta.get("partial_json", "")
-                self._pieces.setdefault(self._tool_index, []).append(piece)
-                return [ToolCallDelta(self._tool_index, piece)]
+            if delta.get("type") == "input_json_delta" and self.calls.streaming is not None:
+                return [self.calls.piece(self.calls.streaming, delta.get("partial_json", ""))]
         return []
 
     def consumed(self) -> Usage:
@@ -278,18 +256,3 @@ class TurnReader:
         if isinstance(block, ToolUseBlock) and self.structured and block.name == STRUCTURED_OUTPUT_TOOL:
             return TextDelta(json.dumps(block.input, ensure_ascii=False))
         return None
-
-    def _unstreamed_tool_call(self, block: ToolUseBlock) -> list[Event]:
-        name = client_name(block.name) or ""
-        index = len(self.tool_calls)
-        arguments = json.dumps(block.input, ensure_ascii=False)
-        call_id = self._client_id(block.id)
-        self.tool_calls[index] = [call_id, name, arguments]
-        return [ToolCallStart(index, call_id, name), ToolCallDelta(index, arguments)]
-
-    def _client_id(self, cli_id: str) -> str:
-        """The id the client gets for the next call: Claude Code's, or for the first call of a
-        legacy answer (the only one it shows) the id the client will send it back under."""
-        call_id = self.legacy_call_id if self.legacy_call_id and not self.tool_calls else cli_id
-        self.cli_ids[call_id] = cli_id
-        return call_id

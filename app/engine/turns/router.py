@@ -201,7 +201,7 @@ class TurnRouter:
             self.pool.unpark(process)
             for call_id, result in (results or {}).items():
                 if process.bridge is not None:
-                    process.bridge.deliver(reader.cli_ids.get(call_id, call_id), result)
+                    process.bridge.deliver(reader.calls.cli_ids.get(call_id, call_id), result)
             reader.continue_after_tools(turn.legacy_call_id)
         else:
             process, prompt = await self.launch.process_for(conversation, key, turn, attempt)
