@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.events import Finish, TextDelta  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
-from app.dialects.anthropic_messages.translate import EventStream  # noqa: E402
+from app.dialects.anthropic_messages.outbound import EventStream  # noqa: E402
 from app.dialects.openai_chat.outbound import ChunkStream  # noqa: E402
 from app.dialects.openai_responses.outbound import ResponseBuilder  # noqa: E402
 from app.dialects.openai_responses.wire import ResponsesRequest  # noqa: E402
@@ -154,7 +154,7 @@ class InProcessGateway:
         async def process_for(conversation: Any, key: Any, turn: Any, attempt: Any) -> tuple[ClaudeProcess, Any]:
             return stand_in_process(sdk_messages(self.deltas)), turn.prompt
 
-        self.engine.router._process_for = process_for  # type: ignore[method-assign]
+        self.engine.router.launch.process_for = process_for  # type: ignore[method-assign]
 
     async def request(self, door: str, deltas: int) -> tuple[float, bytes]:
         """CPU seconds of one streamed request of `deltas` deltas, and the body it wrote."""

@@ -34,6 +34,9 @@ NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 # What Claude Code is sent when a conversation ends with the assistant's message (see
 # continue_after_assistant).
 CONTINUE_PROMPT = "(No new message from the user: write your next message.)"
+# Sampling parameters at the values Claude samples with anyway (Claude Code sends none, and Claude's
+# default temperature is 1, as OpenAI's is): every door's no-op values for them (see `ignored`).
+CLAUDE_SAMPLING: dict[str, tuple[object, ...]] = {"temperature": (1,), "top_p": (1,)}
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
 
 
@@ -106,6 +109,14 @@ def checked_schema(schema: dict[str, Any], param: str) -> dict[str, Any]:
 
 
 # --- tools ------------------------------------------------------------------------------------------
+def forced_tool(offered: bool, required: bool, named: str | None) -> str | None:
+    """The function the answer must call: '' for any of them (OpenAI's tool_choice "required",
+    Anthropic's "any"), the `named` one; None when Claude may choose, or no function is `offered`."""
+    if not offered:
+        return None
+    return "" if required else named
+
+
 def tool_spec(name: str, description: str | None, parameters: dict[str, Any] | None) -> ToolSpec:
     """A client's function as Claude is offered it. The schema is JSON text with sorted keys: the
     spec is part of a process's options, so equal schemas must be equal text."""

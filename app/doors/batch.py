@@ -24,7 +24,8 @@ from ..batches.model import CHAT, MESSAGES, RESPONSES
 from ..core.bodies import parse
 from ..core.credentials import Credential
 from ..core.errors import invalid_request
-from ..dialects.anthropic_messages import translate as messages
+from ..dialects.anthropic_messages import inbound as messages
+from ..dialects.anthropic_messages import outbound as messages_out
 from ..dialects.anthropic_messages.wire import MessagesRequest
 from ..dialects.openai_chat import inbound as chat
 from ..dialects.openai_chat import outbound as chat_out
@@ -106,11 +107,11 @@ async def answer(
 async def _message(
     gateway: Gateway, tenant: Tenant, credential: Credential | None, body: MessagesRequest
 ) -> dict[str, Any]:
-    msg_id = messages.message_id()
+    msg_id = messages_out.message_id()
     turn = messages.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
     events = [event async for event in gateway.sessions.one_off(turn, tenant, DOOR)]
-    return messages.message(events, msg_id, body.model)
+    return messages_out.message(events, msg_id, body.model)
 
 
 async def _completion(

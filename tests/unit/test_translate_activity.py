@@ -11,7 +11,8 @@ from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, ToolResul
 from app.core.messages import Message, answer_message
 from app.dialects import activity
 from app.dialects.answer import Answer
-from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages import inbound as anthropic_messages
+from app.dialects.anthropic_messages import outbound as anthropic_messages_out
 from app.dialects.anthropic_messages.wire import MessagesRequest
 from app.dialects.openai_chat import inbound as openai_chat
 from app.dialects.openai_chat import outbound as openai_chat_out
@@ -159,13 +160,13 @@ EXPECTED_BLOCKS = [
 
 
 def test_a_whole_anthropic_message_holds_mcp_connector_blocks_in_order():
-    whole = anthropic_messages.message(EVENTS, "msg_1", "sonnet")
+    whole = anthropic_messages_out.message(EVENTS, "msg_1", "sonnet")
     assert whole["content"] == EXPECTED_BLOCKS
     assert (whole["stop_reason"], "claude_code_limit" in whole) == ("end_turn", False)
 
 
 def anthropic_stream(events) -> list[dict]:
-    return written(anthropic_messages.EventStream("msg_1", "sonnet"), events)
+    return written(anthropic_messages_out.EventStream("msg_1", "sonnet"), events)
 
 
 def test_an_anthropic_stream_gives_each_block_its_own_index_and_adds_up_to_the_whole():
@@ -191,7 +192,7 @@ def test_a_subagents_call_names_its_parent_on_anthropic():
 
 
 def test_a_run_at_its_limit_pauses_and_names_the_limit_on_anthropic():
-    whole = anthropic_messages.message(LIMITED, "msg_1", "sonnet")
+    whole = anthropic_messages_out.message(LIMITED, "msg_1", "sonnet")
     assert (whole["stop_reason"], whole["claude_code_limit"]) == ("pause_turn", "max_turns")
     delta = [e for e in anthropic_stream(LIMITED) if e["type"] == "message_delta"][0]["delta"]
     assert delta == {"stop_reason": "pause_turn", "stop_sequence": None, "claude_code_limit": "max_turns"}
@@ -279,7 +280,7 @@ def test_a_chat_answer_sent_back_with_its_activity_is_the_remembered_answer():
 
 
 def test_an_anthropic_answer_sent_back_with_its_activity_is_the_remembered_answer():
-    sent = {"role": "assistant", "content": anthropic_messages.message(EVENTS, "msg_1", "sonnet")["content"]}
+    sent = {"role": "assistant", "content": anthropic_messages_out.message(EVENTS, "msg_1", "sonnet")["content"]}
     request = parse(MessagesRequest, {"model": "sonnet", "max_tokens": 9, "messages": [user("hi"), sent, user("and?")]})
     assert anthropic_messages.to_turn(request, "sonnet", "t", "id").messages[1] == ANSWER
 

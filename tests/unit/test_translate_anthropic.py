@@ -11,7 +11,8 @@ from app.core.bodies import parse
 from app.core.errors import GatewayError
 from app.core.events import Finish, Restart, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
 from app.core.messages import Message, ToolSpec
-from app.dialects.anthropic_messages import translate as t
+from app.dialects.anthropic_messages import inbound as t
+from app.dialects.anthropic_messages import outbound as t_out
 from app.dialects.anthropic_messages.wire import MessagesRequest
 from tests.unit.translate_helpers import PNG_B64, text
 
@@ -291,7 +292,7 @@ def test_ignored_parameters_are_named(extra, ignored):
 
 # --- events -> whole message ------------------------------------------------------------------------
 def message(*events):
-    return t.message(list(events), "msg_1", "sonnet")
+    return t_out.message(list(events), "msg_1", "sonnet")
 
 
 @pytest.mark.parametrize(
@@ -394,7 +395,7 @@ def parsed(frames: list[str]) -> list[tuple[str, dict]]:
 
 
 def stream(*events) -> list[tuple[str, dict]]:
-    writer = t.EventStream("msg_1", "sonnet")
+    writer = t_out.EventStream("msg_1", "sonnet")
     frames = writer.opening()
     for event in events:
         frames += writer.frames(event)
@@ -528,7 +529,7 @@ def test_the_stream_ends_with_the_stop_reason(finish, delta):
 
 
 def test_a_restart_mid_stream_fails_the_stream():
-    writer = t.EventStream("msg_1", "sonnet")
+    writer = t_out.EventStream("msg_1", "sonnet")
     writer.frames(TextDelta("x"))
     with pytest.raises(GatewayError) as caught:
         writer.frames(Restart())
@@ -536,6 +537,6 @@ def test_a_restart_mid_stream_fails_the_stream():
 
 
 def test_a_failure_is_an_error_event_in_anthropics_envelope():
-    writer = t.EventStream("msg_1", "sonnet")
+    writer = t_out.EventStream("msg_1", "sonnet")
     (frame,) = parsed(writer.failure(GatewayError(503, "Overloaded", "overloaded_error")))
     assert frame == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})

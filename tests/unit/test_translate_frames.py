@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.core.events import Finish, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart, Usage
-from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages import outbound as anthropic_messages_out
 from app.dialects.openai_chat import outbound as openai_chat_out
 from app.dialects.openai_responses import outbound as openai_responses_out
 from app.dialects.openai_responses.wire import ResponsesRequest
@@ -108,7 +108,7 @@ def test_chat_delta_chunks_are_json_dumps_exact(piece, legacy):
 
 @pytest.mark.parametrize("piece", PIECES)
 def test_anthropic_delta_events_are_json_dumps_exact(piece):
-    stream = anthropic_messages.EventStream("msg_1", "m")
+    stream = anthropic_messages_out.EventStream("msg_1", "m")
     frames = [frame for event in answer(piece) for frame in stream.frames(event)]
     deltas = [(p["index"], p["delta"]) for p in checked(frames) if p["type"] == "content_block_delta"]
     assert deltas == [

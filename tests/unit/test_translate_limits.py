@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import GatewayError
-from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages import inbound as anthropic_messages
 from app.dialects.anthropic_messages import wire as am
 from app.dialects.openai_chat import inbound as openai_chat
 from app.dialects.openai_chat import wire as oc

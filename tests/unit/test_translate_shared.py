@@ -8,7 +8,8 @@ import pytest
 
 from app.core.errors import GatewayError
 from app.core.events import Restart, TextDelta
-from app.dialects.anthropic_messages import translate as anthropic_messages
+from app.dialects.anthropic_messages import inbound as anthropic_messages
+from app.dialects.anthropic_messages import outbound as anthropic_messages_out
 from app.dialects.anthropic_messages.wire import MessagesRequest
 from app.dialects.openai_chat import inbound as openai_chat
 from app.dialects.openai_chat import outbound as openai_chat_out
@@ -21,7 +22,7 @@ from app.dialects.sse import sse, sse_event
 
 WRITERS = {
     "chat": lambda: openai_chat_out.ChunkStream("c", 1, "m", include_usage=False),
-    "messages": lambda: anthropic_messages.EventStream("msg_1", "m"),
+    "messages": lambda: anthropic_messages_out.EventStream("msg_1", "m"),
     "responses": lambda: openai_responses_out.ResponseBuilder(
         "resp_1", 1, ResponsesRequest.model_validate({"model": "m", "input": "x"})
     ),

@@ -12,10 +12,12 @@ from ...core.messages import Block, Message
 from ...core.turn import Turn
 from ..documents import file_block
 from ..request_rules import (
+    CLAUDE_SAMPLING,
     append_message,
     clamped_limits,
     continue_after_assistant,
     effort,
+    forced_tool,
     ignored,
     image_from_url,
     output_limit,
@@ -30,11 +32,9 @@ from ..request_rules import (
 from . import wire as oa
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
-# in strict mode. Each with its no-op values, OpenAI's defaults, which Claude does anyway (Claude
-# Code sends no sampling parameters: Claude's default temperature is 1, as OpenAI's is).
+# in strict mode. Each with its no-op values, OpenAI's defaults, which Claude does anyway.
 UNAPPLIED: dict[str, tuple[object, ...]] = {
-    "temperature": (1,),
-    "top_p": (1,),
+    **CLAUDE_SAMPLING,
     "seed": (),
     "presence_penalty": (0,),
     "frequency_penalty": (0,),
@@ -66,16 +66,13 @@ def _tools(request: oa.ChatCompletionRequest) -> list[oa.FunctionDefinition]:
 
 
 def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
-    """'' for tool_choice required, a name for a named function; None when Claude may choose."""
-    if not _tools(request):
-        return None
-    if request.tool_choice == "required":
-        return ""
-    if isinstance(request.tool_choice, oa.NamedToolChoice):
-        return request.tool_choice.function.name
-    if isinstance(request.function_call, oa.NamedFunction):
-        return request.function_call.name
-    return None
+    """tool_choice "required", a named tool or a named legacy function_call (request_rules.forced_tool)."""
+    choice, legacy, named = request.tool_choice, request.function_call, None
+    if isinstance(choice, oa.NamedToolChoice):
+        named = choice.function.name
+    elif isinstance(legacy, oa.NamedFunction):
+        named = legacy.name
+    return forced_tool(bool(_tools(request)), choice == "required", named)
 
 
 MAX_CHOICES = 8  # each choice is a full Claude turn on its own process

@@ -11,10 +11,12 @@ from ...core.messages import Block, Message
 from ...core.turn import Turn
 from ..documents import file_block
 from ..request_rules import (
+    CLAUDE_SAMPLING,
     append_message,
     clamped_limits,
     continue_after_assistant,
     effort,
+    forced_tool,
     ignored,
     image_from_url,
     output_limit,
@@ -29,8 +31,7 @@ from . import wire as orq
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values.
 UNAPPLIED: dict[str, tuple[object, ...]] = {
-    "temperature": (1,),
-    "top_p": (1,),
+    **CLAUDE_SAMPLING,
     "truncation": ("disabled",),  # OpenAI's default: the gateway truncates nothing either
     "service_tier": ("auto",),
     "include": ([],),
@@ -45,14 +46,9 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
 
 
 def _forced_function(request: orq.ResponsesRequest) -> str | None:
-    """'' for tool_choice required, a name for a named function; None when Claude may choose."""
-    if not request.tools:
-        return None
-    if request.tool_choice == "required":
-        return ""
-    if isinstance(request.tool_choice, orq.NamedFunction):
-        return request.tool_choice.name
-    return None
+    """tool_choice "required" or a named function (request_rules.forced_tool)."""
+    named = request.tool_choice.name if isinstance(request.tool_choice, orq.NamedFunction) else None
+    return forced_tool(bool(request.tools), request.tool_choice == "required", named)
 
 
 def to_turn(

@@ -3,11 +3,11 @@ which idle process goes first when room is needed.
 
 - Every process counts against `max_live` and the memory budget from spawn until it has exited
   (a closing CLI still holds its memory for a few milliseconds to seconds).
-- A conversation's process stays connected between turns ("parked"). Parked processes are worth
-  what their conversation is likely to bring: a turn held for the client's function results most,
-  then a named session, then a stateless conversation that continued before, then a one-off.
-  Room is made from the least worth first (spares of the coldest option set before any of them),
-  least recently used among equals. A one-off closes after `one_off_timeout` idle, the rest after
+- A conversation's process stays connected between turns ("parked", parking.py). Parked processes
+  are worth what their conversation is likely to bring: a turn held for the client's function
+  results most, then a named session, then a stateless conversation that continued before, then a
+  one-off. Room is made from the least worth first (spares of the coldest option set before any of
+  them), least recently used among equals. A one-off closes after `one_off_timeout` idle, the rest after
   `idle_timeout`; the conversation itself stays resumable from its transcript.
 - Spares (spares.py) start at once at a lower CPU priority (wrapper_script.py), SPARES_STARTING at a
   time, never evict anything, and are sized to recent bursts.
@@ -22,14 +22,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import rate_limited
-from ...core.turn import HELD, ONE_OFF
 from ..wrapper_script import renice
 from .memory import ESTIMATE, rss, tmp_in_use
 from .options import Spawn
+from .parking import Parking
 from .process import ClaudeProcess
 from .spares import Spares
 
@@ -40,13 +39,6 @@ FREEZE_AFTER = 3.0  # seconds idle before a process is frozen (a quick follow-up
 # Spares starting at once. A burst's refill must not crowd out the burst itself: each start also
 # costs the gateway's own event loop (connect, initialize), which runs at the normal priority.
 SPARES_STARTING = 2
-
-
-@dataclass
-class Parked:
-    since: float
-    on_evict: Callable[[], None]
-    worth: int
 
 
 class ProcessPool:
@@ -69,7 +61,7 @@ class ProcessPool:
         self.processes: set[ClaudeProcess] = set()  # counted against max_live
         self.exiting: set[ClaudeProcess] = set()  # asked to close, not yet gone
         self.spares = Spares(spares_per_key, most_spares_per_key, warm_keys)
-        self._parked: dict[ClaudeProcess, Parked] = {}
+        self._parked = Parking()
         self._freed = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.spawned_total = 0
@@ -160,18 +152,17 @@ class ProcessPool:
     # --- between turns ------------------------------------------------------------------------
     def park(self, process: ClaudeProcess, on_evict: Callable[[], None], worth: int) -> None:
         """An idle conversation process: kept, but evictable by worth and closed after idling."""
-        self._parked.pop(process, None)
-        self._parked[process] = Parked(time.monotonic(), on_evict, worth)
+        self._parked.park(process, on_evict, worth)
         self._freed.set()
         self._freeze_later(process)
 
     def unpark(self, process: ClaudeProcess) -> None:
-        self._parked.pop(process, None)
+        self._parked.pop(process)
         process.thaw()
 
     def discard(self, process: ClaudeProcess, interrupt: bool = False) -> None:
         """Close a process (in the background); it counts until it has exited."""
-        self._parked.pop(process, None)
+        self._parked.pop(process)
         if process in self.processes:
             self.processes.discard(process)
             self.exiting.add(process)
@@ -189,12 +180,11 @@ class ProcessPool:
     def close_idle(self, idle_timeout: float, one_off_timeout: float) -> int:
         """Close processes idle for longer than their class allows, and spares no longer wanted
         (an idle gateway goes back to its base spares, and to none once unused for `idle_timeout`)."""
-        now, closed = time.monotonic(), 0
-        for process, parked in list(self._parked.items()):
-            if now - parked.since > (one_off_timeout if parked.worth == ONE_OFF else idle_timeout):
-                parked.on_evict()
-                self.discard(process)
-                closed += 1
+        closed = 0
+        for process, parked in self._parked.expired(idle_timeout, one_off_timeout):
+            parked.on_evict()
+            self.discard(process)
+            closed += 1
         for process in self.spares.surplus(idle_timeout):
             self._drop_spare(process)
             closed += 1
@@ -250,7 +240,7 @@ class ProcessPool:
         if limit is None:
             return
         mine = [p for p in self.processes if p.tenant == tenant]
-        idle = sorted((p for p in mine if p in self._parked), key=lambda p: self._parked[p].since)
+        idle = self._parked.oldest_first(mine)
         if len(mine) - len(idle) >= limit:
             raise rate_limited(
                 f"This API key's {limit} Claude processes (its max_processes) are all busy; retry shortly.",
@@ -267,8 +257,9 @@ class ProcessPool:
         if spare is not None:
             self._drop_spare(spare)
             return True
-        if self._parked:
-            process, parked = min(self._parked.items(), key=lambda item: (item[1].worth, item[1].since))
+        least = self._parked.least_worth()
+        if least is not None:
+            process, parked = least
             parked.on_evict()
             self.discard(process)
             return True
@@ -281,7 +272,7 @@ class ProcessPool:
         def gone() -> None:
             self.processes.discard(process)
             self.exiting.discard(process)
-            parked = self._parked.pop(process, None)
+            parked = self._parked.pop(process)
             if parked is not None:  # died while parked: its conversation must not count on it
                 parked.on_evict()
             if self.spares.remove(process):
@@ -295,7 +286,7 @@ class ProcessPool:
             "live": len(self.processes),
             "max_live": self.max_live,
             "parked": len(self._parked),
-            "held": sum(1 for parked in self._parked.values() if parked.worth == HELD),
+            "held": self._parked.held(),
             "spares": self.spares.count(),
             "exiting": len(self.exiting),
             "frozen": sum(1 for process in self.processes if process.frozen),

@@ -25,17 +25,15 @@ from ...core.events import (
     Restart,
     TextDelta,
     ThinkingDelta,
-    ToolCallDelta,
-    ToolCallStart,
     ToolResult,
     Usage,
 )
-from ...core.jsontext import partial_object
 from ...core.messages import Message, answer_message
-from ...core.prices import estimate_tokens
 from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity
+from .calls import ClientCalls
 from .failures import FailedTurn, turn_error
+from .meter import Meter, usage_from
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -48,16 +46,6 @@ STOP_REASONS: dict[str, FinishReason] = {
 # Agent mode: results that end a run at a limit of the request's, and the limit each names. The
 # run is not a failure: the client gets what Claude did so far, cut short ("length").
 LIMITS = {"error_max_turns": "max_turns", "error_max_budget_usd": "max_budget_usd"}
-
-
-def usage_from(raw: dict[str, Any] | None) -> Usage:
-    raw = raw or {}
-    return Usage(
-        input_tokens=int(raw.get("input_tokens") or 0),
-        output_tokens=int(raw.get("output_tokens") or 0),
-        cache_read_input_tokens=int(raw.get("cache_read_input_tokens") or 0),
-        cache_creation_input_tokens=int(raw.get("cache_creation_input_tokens") or 0),
-    )
 
 
 class TurnReader:
@@ -76,9 +64,7 @@ class TurnReader:
         # without a schema; text next to those calls is not part of the (JSON) answer.
         self.structured = structured
         self._in_structured_block = False
-        self._calls: dict[int, list[str]] = {}  # see tool_calls
-        self._pieces: dict[int, list[str]] = {}  # streamed arguments not yet joined into _calls
-        self._tool_index: int | None = None  # the call whose arguments are streaming
+        self.calls = ClientCalls(legacy_call_id)  # the client's functions this answer calls
         self.awaiting_tools = False  # the answer stopped to call the client's functions
         self.finished = False
         self.completed_cleanly = False  # the CLI reported success and is idle again
@@ -92,16 +78,7 @@ class TurnReader:
         self._streamed_ids: set[str] = set()
         self._failure: FailedTurn | None = None
         self._retry_after: int | None = None
-        self._message_usage = Usage()
-        self._streamed = Usage()  # every model call's, as streamed (a budget's result reports none)
-        # The current model call's output as counted from its deltas (its own count comes only
-        # with its message_delta): what a call cut short is charged (consumed()).
-        self._deltas = self._delta_chars = 0
-        self._stop_reason_seen = True
-        # Legacy function calling gives the client no call id; it sends the call back under this one.
-        self.legacy_call_id = legacy_call_id
-        self.cli_ids: dict[str, str] = {}  # the id the client knows a call by -> Claude Code's
-        self._reported = Usage()  # usage already given to the client by answers ending in tool calls
+        self.meter = Meter()  # what a call cut short is charged (consumed())
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
         self.activity = Activity()
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
@@ -120,31 +97,21 @@ class TurnReader:
                 self._text.append(event.text)
             elif isinstance(event, Restart):
                 del self._text[self._settled_text :]
-                self.tool_calls.clear()
-                self._tool_index = None
+                self.calls.clear()
         return events
 
     @property
     def tool_calls(self) -> dict[int, list[str]]:
-        """Calls of the client's functions in this answer: index -> [id, name, JSON text so far].
-        Streamed arguments are kept as pieces and joined when read: adding each delta to the string
-        would copy all of it every time."""
-        for index, pieces in self._pieces.items():
-            self._calls[index][2] += "".join(pieces)
-        self._pieces.clear()
-        return self._calls
+        """Calls of the client's functions in this answer: index -> [id, name, JSON text so far]."""
+        return self.calls.by_index
 
     def answer(self) -> Message:
         """The assistant turn as a client will send it back: its text, then its function calls."""
-        uses = []
-        for call_id, name, arguments in (self.tool_calls[i] for i in sorted(self.tool_calls)):
-            # max_tokens may have cut the arguments off: what is complete of them is kept
-            uses.append({"type": "tool_use", "id": call_id, "name": name, "input": partial_object(arguments)})
-        return answer_message("".join(self._text), uses)
+        return answer_message("".join(self._text), self.calls.uses())
 
     def continue_after_tools(self, legacy_call_id: str | None = None) -> None:
         """The client sent the results: the same Claude turn goes on as a new answer."""
-        self.legacy_call_id = legacy_call_id
+        self.calls.legacy_call_id = legacy_call_id
         self.awaiting_tools = False
         self.finished = False
         self._unsettled_output = False  # a break-off now voids only what this answer has said
@@ -165,7 +132,7 @@ class TurnReader:
 
     def _ask_for_results(self, usage: Usage) -> list[Event]:
         self.awaiting_tools = self.finished = True  # the CLI now waits for the client's results
-        self._reported = self._reported + usage
+        self.meter.reported = self.meter.reported + usage
         return [Finish("tool_use", usage, self.model, self.answer())]
 
     def _read(self, message: SdkMessage) -> list[Event]:
@@ -203,7 +170,7 @@ class TurnReader:
                 continue
             elif isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
                 self._unstreamed_message = message
-                events += self._unstreamed_tool_call(block)
+                events += self.calls.whole(block.id, client_name(block.name) or "", block.input)
             elif (event := self._block_event(block)) is not None:
                 events.append(event)
         return events
@@ -224,8 +191,8 @@ class TurnReader:
         # The result's usage covers the whole turn: answers that ended in tool calls reported theirs.
         usage = usage_from(message.usage)
         if limit is not None and usage == Usage():  # error_max_budget_usd's result: zeros (CLI 2.1.329)
-            usage = self._streamed
-        usage = usage - self._reported
+            usage = self.meter.streamed
+        usage = usage - self.meter.reported
         finish = Finish("length" if limit else reason, usage, self.model, self.answer(), limit=limit)
         finish.total_cost_usd, finish.claude_session = message.total_cost_usd, message.session_id
         return [finish]
@@ -235,79 +202,51 @@ class TurnReader:
         if kind == "message_start":
             message = event.get("message", {})
             self._streamed_ids.add(message.get("id", ""))
-            self._message_usage = usage_from(message.get("usage"))
-            self._deltas = self._delta_chars = 0
+            self.meter.begin(message.get("usage"))
             self.model = self.model or message.get("model") or None
-            self._stop_reason_seen = False
-        elif kind == "message_stop" and not self._stop_reason_seen:
+        elif kind == "message_stop" and self.meter.call_open:
             # The stream broke off (an upstream `error` event); Claude Code will call again.
-            self._stop_reason_seen = True
+            self.meter.call_open = False
             return [Restart()] if self._unsettled_output else []
         elif kind == "message_delta" and event.get("delta", {}).get("stop_reason"):
-            self._stop_reason_seen = True
-            self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
-            self._streamed = self._streamed + self._message_usage
+            self.meter.end(event.get("usage", {}))
             if event["delta"]["stop_reason"] == "max_tokens":
-                return self._cut_at_max_tokens(event)
+                return self._cut_at_max_tokens()
             if event["delta"]["stop_reason"] == "tool_use" and self.tool_calls:
-                self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
-                return self._ask_for_results(self._message_usage)
+                return self._ask_for_results(self.meter.call)
         elif kind == "content_block_start":
             block = event.get("content_block", {})
             self._in_structured_block = block.get("type") == "tool_use" and block.get("name") == STRUCTURED_OUTPUT_TOOL
-            self._tool_index = None
+            self.calls.streaming = None
             if self._in_structured_block and self.structured and len(self._text) > self._settled_text:
                 return [Restart()]  # Claude wrote the structured output again (the first try failed)
             name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:
-                self._tool_index = len(self.tool_calls)
-                call_id = self._client_id(block.get("id", ""))
-                self.tool_calls[self._tool_index] = [call_id, name, ""]
-                return [ToolCallStart(self._tool_index, call_id, name)]
+                return [self.calls.start(block.get("id", ""), name)]
         elif kind == "content_block_delta":
             delta = event.get("delta", {})
-            self._count(delta)
+            self.meter.count(delta)
             if delta.get("type") == "text_delta" and not self.structured:
                 return [TextDelta(delta.get("text", ""))]
             if delta.get("type") == "thinking_delta":
                 return [ThinkingDelta(delta.get("thinking", ""))]
             if delta.get("type") == "input_json_delta" and self.structured and self._in_structured_block:
                 return [TextDelta(delta.get("partial_json", ""))]
-            if delta.get("type") == "input_json_delta" and self._tool_index is not None:
-                piece = delta.get("partial_json", "")
-                self._pieces.setdefault(self._tool_index, []).append(piece)
-                return [ToolCallDelta(self._tool_index, piece)]
+            if delta.get("type") == "input_json_delta" and self.calls.streaming is not None:
+                return [self.calls.piece(self.calls.streaming, delta.get("partial_json", ""))]
         return []
 
-    def usage_so_far(self) -> Usage:
-        """The current model call's usage as streamed (for a turn the gateway ends itself), its
-        output at least what its deltas counted."""
-        if not self._stop_reason_seen:
-            counted = max(self._deltas, estimate_tokens(self._delta_chars))
-            self._message_usage.output_tokens = max(self._message_usage.output_tokens, counted)
-        return self._message_usage
-
     def consumed(self) -> Usage:
-        """What the whole turn used by now and no answer reported yet: its finished model calls,
-        the one under way (output counted from its deltas), less what answers ending in the
-        client's function calls reported. What a turn that ended without a result is charged."""
-        streamed = self._streamed if self._stop_reason_seen else self._streamed + self.usage_so_far()
-        return streamed - self._reported
+        """What the whole turn used by now and no answer reported yet (meter.py): what a turn
+        that ended without a result is charged."""
+        return self.meter.consumed()
 
-    def _count(self, delta: dict[str, Any]) -> None:
-        if delta.get("type") not in ("text_delta", "thinking_delta", "input_json_delta"):
-            return  # a thinking block's signature is no output token
-        self._deltas += 1
-        for name in ("text", "thinking", "partial_json"):
-            self._delta_chars += len(delta.get(name) or "")
-
-    def _cut_at_max_tokens(self, event: dict[str, Any]) -> list[Event]:
+    def _cut_at_max_tokens(self) -> list[Event]:
         """Claude Code would go on by itself ("Output token limit hit. Resume directly"); the client
         asked for at most this many tokens, so the turn ends here."""
         self.finished = True
-        self._message_usage.output_tokens = int(event.get("usage", {}).get("output_tokens") or 0)
         # The turn's model calls so far (this one included), not only this one's.
-        return [Finish("length", self._streamed - self._reported, self.model, self.answer())]
+        return [Finish("length", self.meter.streamed - self.meter.reported, self.model, self.answer())]
 
     def _block_event(self, block: object) -> Event | None:
         if isinstance(block, TextBlock) and not self.structured:
@@ -317,18 +256,3 @@ class TurnReader:
         if isinstance(block, ToolUseBlock) and self.structured and block.name == STRUCTURED_OUTPUT_TOOL:
             return TextDelta(json.dumps(block.input, ensure_ascii=False))
         return None
-
-    def _unstreamed_tool_call(self, block: ToolUseBlock) -> list[Event]:
-        name = client_name(block.name) or ""
-        index = len(self.tool_calls)
-        arguments = json.dumps(block.input, ensure_ascii=False)
-        call_id = self._client_id(block.id)
-        self.tool_calls[index] = [call_id, name, arguments]
-        return [ToolCallStart(index, call_id, name), ToolCallDelta(index, arguments)]
-
-    def _client_id(self, cli_id: str) -> str:
-        """The id the client gets for the next call: Claude Code's, or for the first call of a
-        legacy answer (the only one it shows) the id the client will send it back under."""
-        call_id = self.legacy_call_id if self.legacy_call_id and not self.tool_calls else cli_id
-        self.cli_ids[call_id] = cli_id
-        return call_id

@@ -8,17 +8,63 @@ sees text that the correction replaces. If the second answer has no call either,
 the first answer (with the usage of both), and the turn notes `tool_choice` as not applied (the
 response header `X-Gateway-Ignored-Params` names it). A call of another function than the one
 named is passed on as it is, and noted the same way.
+
+The one asking again replaces the turn's reader and SDK messages (`Run`): the router reads from
+the run whatever the answer's end left (the reader, the messages to close or hold).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 
 from ...core.events import Event, Finish, ToolCallStart
-from ...core.turn import Turn
+from ...core.messages import Message
+from ...core.turn import Turn, ask_for_call
+from ..processes.process import ClaudeProcess
+from ..reading.reader import TurnReader
+from ..reading.running import TurnMessages, turn_events
+from ..reading.stops import StopScanner
+from .conversation import user_frame
 
 TOOL_CHOICE = "tool_choice"
+
+
+@dataclass
+class Run:
+    """What reads the turn's answer; a correction replaces both."""
+
+    reader: TurnReader
+    messages: TurnMessages
+    corrected: bool = False
+
+    @property
+    def clean(self) -> bool:
+        """Claude ended the turn, holding what the client sees."""
+        return self.reader.completed_cleanly and not self.reader.awaiting_tools and not self.corrected
+
+
+def answer_events(
+    process: ClaudeProcess, run: Run, turn: Turn, timeout: float, retry_after: int
+) -> AsyncGenerator[Event, None]:
+    """The answer's events; one that must call a function is asked again once (`forced_call`)."""
+    stops = StopScanner(turn.stop) if turn.stop else None
+    first = turn_events(process, run.messages, run.reader, stops, timeout, retry_after)
+    if turn.forced_tool is None or not turn.tools:
+        return first
+
+    async def again() -> AsyncGenerator[Event, None]:
+        await run.messages.aclose()
+        run.corrected = True
+        run.reader = TurnReader(retry_after, turn.output_schema is not None, turn.legacy_call_id)
+        ask = Message("user", [{"type": "text", "text": ask_for_call(turn.forced_tool or "")}])
+        run.messages = TurnMessages(process.turn(user_frame(ask)))
+        async with aclosing(turn_events(process, run.messages, run.reader, stops, timeout, retry_after)) as events:
+            async for event in events:
+                yield event
+
+    return forced_call(turn, first, again)
 
 
 async def forced_call(

@@ -27,27 +27,24 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Collection
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 
 from ...core.disk.workdir import GatewayFolder
 from ...core.errors import GatewayError
 from ...core.events import Event, Finish, Usage
-from ...core.messages import Message, extend_hash
+from ...core.messages import extend_hash
 from ...core.prices import prompt_tokens
 from ...core.settings import Settings
-from ...core.turn import HELD, Turn, ask_for_call
+from ...core.turn import HELD, Turn
 from ..processes.options import SpawnKey, SpawnOptions
 from ..processes.pool import ProcessPool
-from ..processes.process import ClaudeProcess
 from ..processes.tools import results_for
 from ..reading.reader import TurnReader
-from ..reading.running import TurnMessages, turn_events
-from ..reading.stops import StopScanner
+from ..reading.running import TurnMessages
 from ..transcripts.local import latest_session
 from ..transcripts.replicated import SharedTranscripts
 from .conversation import Conversation, Held, count_cost, user_frame
-from .forcing import forced_call
+from .forcing import Run, answer_events
 from .placement import Attempt, Launcher, forget_process
 
 log = logging.getLogger(__name__)
@@ -62,20 +59,6 @@ def cut_short(reader: TurnReader, turn: Turn, left: bool) -> Usage:
     if used == Usage() and reader.heard and left:
         return Usage(input_tokens=prompt_tokens(turn))
     return used
-
-
-@dataclass
-class _Run:
-    """What reads the turn's answer; a correction (forcing.py) replaces both."""
-
-    reader: TurnReader
-    messages: TurnMessages
-    corrected: bool = False
-
-    @property
-    def clean(self) -> bool:
-        """Claude ended the turn, holding what the client sees."""
-        return self.reader.completed_cleanly and not self.reader.awaiting_tools and not self.corrected
 
 
 class TurnRouter:
@@ -218,7 +201,7 @@ class TurnRouter:
             self.pool.unpark(process)
             for call_id, result in (results or {}).items():
                 if process.bridge is not None:
-                    process.bridge.deliver(reader.cli_ids.get(call_id, call_id), result)
+                    process.bridge.deliver(reader.calls.cli_ids.get(call_id, call_id), result)
             reader.continue_after_tools(turn.legacy_call_id)
         else:
             process, prompt = await self.launch.process_for(conversation, key, turn, attempt)
@@ -237,9 +220,10 @@ class TurnRouter:
 
         finish: Finish | None = None
         left = False
-        run = _Run(reader, sdk_messages)
+        run = Run(reader, sdk_messages)
+        timeout, retry_after = self.settings.request_timeout, self.settings.retry_after_default
         try:
-            async with aclosing(self._events(process, run, turn)) as events:
+            async with aclosing(answer_events(process, run, turn, timeout, retry_after)) as events:
                 async for event in events:
                     if isinstance(event, Finish):
                         finish = event
@@ -273,26 +257,6 @@ class TurnRouter:
                     self.pool.park(process, lambda: forget_process(conversation), turn.worth)
                 else:  # failed, cut short or cancelled: start over from the history next time
                     self._drop_process(conversation)
-
-    def _events(self, process: ClaudeProcess, run: _Run, turn: Turn) -> AsyncGenerator[Event, None]:
-        """The answer's events; one that must call a function is asked again once (forcing.py)."""
-        stops = StopScanner(turn.stop) if turn.stop else None
-        timeout, retry_after = self.settings.request_timeout, self.settings.retry_after_default
-        first = turn_events(process, run.messages, run.reader, stops, timeout, retry_after)
-        if turn.forced_tool is None or not turn.tools:
-            return first
-
-        async def again() -> AsyncGenerator[Event, None]:
-            await run.messages.aclose()
-            run.corrected = True
-            run.reader = TurnReader(retry_after, turn.output_schema is not None, turn.legacy_call_id)
-            ask = Message("user", [{"type": "text", "text": ask_for_call(turn.forced_tool or "")}])
-            run.messages = TurnMessages(process.turn(user_frame(ask)))
-            async with aclosing(turn_events(process, run.messages, run.reader, stops, timeout, retry_after)) as events:
-                async for event in events:
-                    yield event
-
-        return forced_call(turn, first, again)
 
     def _release_held(self, conversation: Conversation) -> None:
         """The results of a held turn will not come: its process is interrupted and closed (its

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...core.bodies import parse, read_json
-from ...dialects.anthropic_messages import translate as translate
+from ...dialects.anthropic_messages import inbound as translate
+from ...dialects.anthropic_messages import outbound as translate_out
 from ...dialects.anthropic_messages.wire import CountTokensRequest, MessagesRequest
 from ...doors.checks import agent_mode, checked_body, session_id, turn_headers
 from ...files.resolve import resolver
@@ -26,7 +27,7 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep,
         translate.ignored_parameters,
         resolver(gateway.files, tenant.id, "messages"),
     )
-    msg_id = translate.message_id()
+    msg_id = translate_out.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
@@ -35,8 +36,8 @@ async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep,
         request,
         run.events(),
         bool(body.stream),
-        whole=lambda events: translate.message(events, msg_id, body.model),
-        frames=translate.EventStream(msg_id, body.model),
+        whole=lambda events: translate_out.message(events, msg_id, body.model),
+        frames=translate_out.EventStream(msg_id, body.model),
         headers=lambda: turn_headers("request-id", msg_id, run.session_id, ignored + turn.unapplied),
     )
 

@@ -1,4 +1,9 @@
-"""Anthropic Messages <-> the gateway's Turn and Events. Pure functions, no I/O."""
+"""Events -> Anthropic Messages: a whole message, or its stream of events (content blocks opened,
+added to and closed). Pure functions, no I/O.
+
+Agent mode adds the tools Claude Code ran as MCP tool blocks (dialects/activity.py), and the limit a
+run ended at as `claude_code_limit` (stop_reason "pause_turn").
+"""
 
 from __future__ import annotations
 
@@ -19,28 +24,9 @@ from ...core.events import (
     ToolUse,
     Usage,
 )
-from ...core.messages import Block, Message
-from ...core.turn import Turn
 from .. import activity
 from ..answer import Answer, Part, random_id
-from ..documents import document_block
-from ..request_rules import (
-    add_blocks,
-    append_message,
-    base64_image,
-    clamped_limits,
-    ignored,
-    output_limit,
-    require_content,
-    require_user_last,
-    system_prompt,
-    text_blocks,
-    tool_result,
-    tool_spec,
-    url_image,
-)
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
-from . import wire as am
 
 STOP_REASONS: dict[FinishReason, str] = {
     "stop": "end_turn",
@@ -49,116 +35,8 @@ STOP_REASONS: dict[FinishReason, str] = {
     "tool_use": "tool_use",
     "content_filter": "refusal",
 }
-# Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values: Claude's defaults.
-UNAPPLIED: dict[str, tuple[object, ...]] = {"temperature": (1,), "top_p": (1,), "top_k": (), "service_tier": ("auto",)}
 
 
-def ignored_parameters(request: am.MessagesRequest) -> list[str]:
-    found = clamped_limits(max_tokens=request.max_tokens)
-    if request.tools and request.tool_choice and request.tool_choice.disable_parallel_tool_use:
-        found.append("tool_choice.disable_parallel_tool_use")
-    if request.thinking is not None:
-        found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
-    return ignored(request, UNAPPLIED, found)
-
-
-def _forced_tool(request: am.MessagesRequest) -> str | None:
-    """'' for tool_choice any, a name for a named tool; None when Claude may choose."""
-    choice = request.tool_choice
-    if choice is None or choice.type not in ("any", "tool"):
-        return None
-    return choice.name or "" if choice.type == "tool" else ""
-
-
-def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request_id: str) -> Turn:
-    messages: list[Message] = []
-    for i, message in enumerate(request.messages):
-        where = f"messages[{i}]"
-        blocks = _blocks(message, where)
-        if message.role == "user" and not blocks and _only_activity(message):
-            continue  # tools that ran without the client: nothing for Claude
-        append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
-    require_user_last(messages, "messages")
-    hidden = request.tool_choice is not None and request.tool_choice.type == "none"
-    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
-    system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
-    forced = _forced_tool(request) if tools else None
-    return Turn(
-        model=model,
-        messages=messages,
-        system=system_prompt(system, forced),
-        forced_tool=forced,
-        max_output_tokens=output_limit(request.max_tokens),
-        tenant=tenant,
-        request_id=request_id,
-        stop=[s for s in request.stop_sequences or [] if s],
-        user=request.metadata.user_id if request.metadata else None,
-        tools=tools,
-        thinking=_thinking(request.thinking),
-    )
-
-
-def _thinking(thinking: am.Thinking | None) -> dict[str, Any] | None:
-    """Claude Code's thinking setting: the known fields only (each becomes a command-line flag);
-    unknown ones are named in the ignored-parameters header instead."""
-    if thinking is None:
-        return None
-    return thinking.model_dump(exclude_none=True, exclude=set(thinking.model_extra or {}))
-
-
-def _blocks(message: am.MessageParam, where: str) -> list[Block]:
-    if isinstance(message.content, str):
-        return text_blocks(message.content)
-    blocks: list[Block] = []
-    gap = False  # the blocks before were left out
-    for j, block in enumerate(message.content):
-        if isinstance(block, am.TextBlock):
-            add_blocks(blocks, text_blocks(block.text), joined=gap and message.role == "assistant")
-        elif isinstance(block, am.ImageBlock):
-            blocks.append(_image(block, f"{where}.content[{j}].source"))
-        elif isinstance(block, am.DocumentBlock):
-            source = block.source.model_dump(exclude=set(block.source.model_extra or {}))
-            blocks.append(document_block(source, block.title, block.context, f"{where}.content[{j}].source"))
-        elif isinstance(block, am.ToolUseBlock):
-            blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
-        elif isinstance(block, am.ToolResultBlock):
-            blocks.append(tool_result(block.tool_use_id, _result_content(block, f"{where}.content[{j}]")))
-        # Left out: thinking blocks of earlier answers (their signatures are Anthropic's), and tools
-        # that ran without the client (Claude Code's own, in agent mode): Claude Code ran them.
-        gap = isinstance(block, (am.ThinkingBlock, am.RedactedThinkingBlock, am.ActivityBlock))
-    return blocks
-
-
-def _only_activity(message: am.MessageParam) -> bool:
-    content = message.content
-    return isinstance(content, list) and bool(content) and all(isinstance(b, am.ActivityBlock) for b in content)
-
-
-def _image(block: am.ImageBlock, param: str) -> Block:
-    """The image with only the fields Claude reads (a source's unknown fields are not passed on),
-    under the same rules as on the OpenAI doors."""
-    source = block.source
-    if isinstance(source, am.URLSource):
-        return url_image(source.url, f"{param}.url")
-    return base64_image(source.media_type, source.data, f"{param}.data", f"{param}.media_type")
-
-
-def _result_content(block: am.ToolResultBlock, where: str) -> str | list[Block]:
-    """A tool result's text (marked as an error where it is one), and its images."""
-    if isinstance(block.content, str) or block.content is None:
-        return f"Error: {block.content or ''}" if block.is_error else block.content or ""
-    parts: list[Block] = []
-    for k, part in enumerate(block.content):
-        if isinstance(part, am.TextBlock):
-            parts.append({"type": "text", "text": part.text})
-        else:
-            parts.append(_image(part, f"{where}.content[{k}].source"))
-    if block.is_error:
-        parts.insert(0, {"type": "text", "text": "Error:"})
-    return parts
-
-
-# --- out ------------------------------------------------------------------------------------
 def message_id() -> str:
     return random_id("msg_")
 
