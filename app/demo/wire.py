@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.events import Usage
+from ..dialects.anthropic_messages.outbound import usage_object
+
 
 @dataclass
 class Reply:
@@ -122,12 +125,8 @@ def _stop_reason(reply: Reply) -> str:
 
 
 def _usage(reply: Reply) -> dict[str, int]:
-    return {
-        "input_tokens": reply.input_tokens,
-        "output_tokens": reply.output_tokens,
-        "cache_read_input_tokens": reply.cache_read_input_tokens,
-        "cache_creation_input_tokens": reply.cache_creation_input_tokens,
-    }
+    counts = (reply.input_tokens, reply.output_tokens, reply.cache_read_input_tokens, reply.cache_creation_input_tokens)
+    return usage_object(Usage(*counts))
 
 
 def _tool_id() -> str:

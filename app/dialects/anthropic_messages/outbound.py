@@ -58,7 +58,7 @@ def _message(msg_id: str, model: str, content: list[dict[str, Any]], finish: Fin
         "content": content,
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": _usage(finish.usage if finish else Usage()),
+        "usage": usage_object(finish.usage if finish else Usage()),
     }
     return {**message, **_ending(finish)} if finish else message
 
@@ -87,7 +87,8 @@ def _block(part: Part, whole: bool = True) -> dict[str, Any]:
     return {"type": "tool_use", "id": part.call_id, "name": part.name, "input": jsontext.partial_object(text)}
 
 
-def _usage(usage: Usage) -> dict[str, int]:
+def usage_object(usage: Usage) -> dict[str, int]:
+    """Usage as an Anthropic message (and the fake upstreams: demo/wire.py) writes it."""
     return {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
@@ -130,7 +131,7 @@ class EventStream:
         part = self.answer.add(event)
         if isinstance(event, Finish):
             return self._close() + [
-                sse_event({"type": "message_delta", "delta": _ending(event), "usage": _usage(event.usage)}),
+                sse_event({"type": "message_delta", "delta": _ending(event), "usage": usage_object(event.usage)}),
                 sse_event({"type": "message_stop"}),
             ]
         if part is None:
