@@ -29,13 +29,10 @@ from starlette.websockets import WebSocket
 
 from ...core.errors import GatewayError, invalid_request
 from ...core.jsontext import loads
-from ...dialects.openai_responses import inbound as translate
-from ...dialects.openai_responses.wire import ResponsesRequest
-from ...doors.checks import checked
+from ...doors import responses
 from ...doors.gateway import Gateway
-from ...files.resolve import resolver
+from ...doors.responses import Remembered
 from ..respond import stream_frames
-from ..routes.responses import Remembered, begin
 from .connection import INTERNAL_ERROR, TurnSocket, accept, first_of, payloads, unexpected
 
 log = logging.getLogger(__name__)
@@ -130,11 +127,8 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
     gateway = socket.gateway
     try:
         tenant = await socket.admit()
-        files = resolver(gateway.files, tenant.id, "responses")
-        body, ignored = await checked(
-            _request(message), socket.websocket, gateway.settings, ResponsesRequest, translate.ignored_parameters, files
-        )
-        started = await begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
+        body, _ = await responses.REQUESTS.checked(_request(message), socket.websocket, gateway, tenant)
+        started = await responses.begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
         events = started.run.events()
         first = await first_of(events)
     except GatewayError as error:
