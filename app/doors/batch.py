@@ -1,8 +1,8 @@
-"""One batch request, answered as its door answers a non-streaming request (`BatchDoor.answer`, what
-the batch runner is given to answer with, app/batches/runner.py): the door's own
-protocol model, translator in, a one-off stateless turn (SessionService.one_off, so the key's
-model list, max_concurrent and max_processes hold, and the ledger records it with door "batch"),
-translator out. Nothing here translates anything itself.
+"""One batch request, answered as its door answers a non-streaming request (`BatchDoor.answer`,
+which the batch runner is given to answer with: app/batches/runner.py): the door's own protocol
+model (its REQUESTS), translator in, a one-off stateless turn (SessionService.one_off, so the
+key's model list, max_concurrent and max_processes hold, and the ledger records it with door
+"batch"), translator out. Nothing here translates anything itself.
 
 `check` is what a request must pass before it is accepted (Anthropic checks every request when the
 batch is created; OpenAI's input lines are checked as they run, a bad one answered 400 in the
