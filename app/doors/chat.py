@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,8 @@ REQUESTS = Requests(ChatCompletionRequest, translate.ignored_parameters, "chat")
 
 @dataclass
 class Chat:
-    """A chat completion under way: its id, its turn, its `n` answers."""
+    """A chat completion under way: its id, its turn, its `n` answers; its events, and how they
+    are rendered whole or as a stream (app/http/respond.py `Started`)."""
 
     id: str
     created: int
@@ -36,11 +38,15 @@ class Chat:
     n: int
     legacy: bool
 
-    def chunks(self) -> translate_out.ChunkStream:
+    def events(self) -> AsyncGenerator[Indexed, None]:
+        return self.choices.events()
+
+    def frames(self) -> translate_out.ChunkStream:
+        """The stream's chunks (SSE over HTTP, one message each over the chat WebSocket)."""
         usage = bool(self.body.stream_options and self.body.stream_options.include_usage)
         return translate_out.ChunkStream(self.id, self.created, self.body.model, usage, self.legacy, self.n)
 
-    def completion(self, items: list[Indexed]) -> dict[str, Any]:
+    def whole(self, items: list[Indexed]) -> dict[str, Any]:
         """The whole completion, its `n` answers' events collected."""
         return translate_out.completion(by_choice(items, self.n), self.id, self.created, self.body.model, self.legacy)
 

@@ -4,6 +4,7 @@ turn translated, agent mode under the key's policy, the session). The HTTP route
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,18 +23,22 @@ REQUESTS = Requests(MessagesRequest, translate.ignored_parameters, "messages")
 
 @dataclass
 class Started:
-    """A message under way: its id, its request, its turn in its session."""
+    """A message under way: its id, its request, its turn in its session; how it is rendered whole
+    or as a stream (app/http/respond.py `Started`)."""
 
     id: str
     body: MessagesRequest
     turn: Turn
     run: SessionTurn
 
-    def message(self, events: list[Event]) -> dict[str, Any]:
+    def events(self) -> AsyncGenerator[Event, None]:
+        return self.run.events()
+
+    def whole(self, events: list[Event]) -> dict[str, Any]:
         """The whole message, its events collected."""
         return translate.message(events, self.id, self.body.model)
 
-    def stream(self) -> translate.EventStream:
+    def frames(self) -> translate.EventStream:
         return translate.EventStream(self.id, self.body.model)
 
     def headers(self, ignored: list[str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ start their responses here, and render them their own way."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,16 +29,23 @@ REQUESTS = Requests(ResponsesRequest, translate.ignored_parameters, "responses")
 
 @dataclass
 class Started:
-    """A response under way: its id, its turn in its session, and what builds its response."""
+    """A response under way: its id, its turn in its session, and what builds its response (whole
+    or as a stream: app/http/respond.py `Started`)."""
 
     id: str
     turn: Turn
     run: SessionTurn
     builder: translate_out.ResponseBuilder
 
-    def response(self, events: list[Event]) -> dict[str, Any]:
+    def events(self) -> AsyncGenerator[Event, None]:
+        return self.run.events()
+
+    def whole(self, events: list[Event]) -> dict[str, Any]:
         """The whole response, its events collected."""
         return translate_out.build(events, self.builder)
+
+    def frames(self) -> translate_out.ResponseBuilder:
+        return self.builder
 
     def headers(self, ignored: list[str]) -> dict[str, str]:
         return turn_headers("X-Request-Id", self.id, self.run.session_id, ignored + self.turn.unapplied)

@@ -11,7 +11,7 @@ from ...doors import chat
 from ...doors.checks import session_id
 from .. import openapi
 from ..deps import CredentialDep, GatewayDep, TurnTenantDep
-from ..respond import respond
+from ..respond import answer
 
 router = APIRouter()
 
@@ -22,11 +22,4 @@ async def chat_completions(
 ) -> Response:
     body, ignored = await chat.REQUESTS.read(request, gateway, tenant)
     started = chat.begin(gateway, body, tenant, credential, session_id(request, body.session_id))
-    return await respond(
-        request,
-        started.choices.events(),
-        bool(body.stream),
-        whole=started.completion,
-        frames=started.chunks(),
-        headers=lambda: started.headers(ignored),
-    )
+    return await answer(request, started, bool(body.stream), ignored)

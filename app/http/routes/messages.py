@@ -13,7 +13,7 @@ from ...doors.checks import session_id
 from ...files.resolve import resolver
 from .. import openapi
 from ..deps import CredentialDep, GatewayDep, TenantDep, TurnTenantDep
-from ..respond import respond
+from ..respond import answer
 
 router = APIRouter()
 
@@ -22,14 +22,7 @@ router = APIRouter()
 async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep) -> Response:
     body, ignored = await door.REQUESTS.read(request, gateway, tenant)
     started = door.begin(gateway, body, tenant, credential, session_id(request, body.session_id))
-    return await respond(
-        request,
-        started.run.events(),
-        bool(body.stream),
-        whole=started.message,
-        frames=started.stream(),
-        headers=lambda: started.headers(ignored),
-    )
+    return await answer(request, started, bool(body.stream), ignored)
 
 
 @router.post(

@@ -12,7 +12,7 @@ from ...dialects.openai_responses.wire import ResponsesRequest
 from ...doors import responses
 from .. import openapi
 from ..deps import CredentialDep, GatewayDep, TenantDep, TurnTenantDep
-from ..respond import respond
+from ..respond import answer
 
 router = APIRouter()
 
@@ -23,13 +23,11 @@ async def create_response(
 ) -> Response:
     body, ignored = await responses.REQUESTS.read(request, gateway, tenant)
     started = await responses.begin(gateway, body, tenant, credential)
-    return await respond(
+    return await answer(
         request,
-        started.run.events(),
+        started,
         bool(body.stream),
-        whole=started.response,
-        frames=started.builder,
-        headers=lambda: started.headers(ignored),
+        ignored,
         # With replicas, the stored response is in Redis before its client can name it to another.
         settle=gateway.responses.flush if gateway.shared is not None else None,
     )

@@ -120,7 +120,7 @@ class ChatTurn:
                     "session_id",
                 )
             started = chat.begin(gateway, body, tenant, socket.credential, name)
-            events = self._watched(started.choices.events())
+            events = self._watched(started.events())
             first = await first_of(events)
         except GatewayError as error:
             self.answered = True
@@ -131,7 +131,7 @@ class ChatTurn:
             self.answered = True
             await socket.send_json(unexpected().openai_body())
             return
-        async with aclosing(stream_frames(started.chunks(), first, events)) as frames:
+        async with aclosing(stream_frames(started.frames(), first, events)) as frames:
             async for frame in frames:
                 for text in payloads(frame):
                     await socket.send_text(text)

@@ -129,7 +129,7 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
         tenant = await socket.admit()
         body, _ = await responses.REQUESTS.checked(_request(message), socket.websocket, gateway, tenant)
         started = await responses.begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
-        events = started.run.events()
+        events = started.events()
         first = await first_of(events)
     except GatewayError as error:
         await socket.send_json(error_event(error, lane))
@@ -139,7 +139,7 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
         await socket.send_json(error_event(unexpected(), lane))
         return
     settle = gateway.responses.flush if gateway.shared is not None else None
-    async with aclosing(stream_frames(started.builder, first, events, settle)) as frames:
+    async with aclosing(stream_frames(started.frames(), first, events, settle)) as frames:
         async for frame in frames:
             for text in payloads(frame):
                 await socket.send_text(text if lane is None else _in_lane(text, lane))
