@@ -20,7 +20,6 @@ from ..core.bodies import parse
 from ..core.errors import GatewayError, invalid_request
 from ..core.wire import Wire
 from ..dialects import request_rules as common
-from ..doors import batch as doors
 from .model import CANCELED, ERRORED, EXPIRED, MESSAGES, PENDING, SUCCEEDED, Batch, BatchRequest
 
 API = "anthropic"
@@ -40,10 +39,10 @@ class CreateMessageBatch(Wire):
 
 
 async def requests_of(
-    data: dict[str, Any], strict: bool, most: int, resolve: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+    data: dict[str, Any], most: int, check: Callable[[dict[str, Any]], Awaitable[object]]
 ) -> list[BatchRequest]:
-    """The batch's requests, each checked as a Messages request, its file ids checked by `resolve`
-    (doors.checking: looked up, not read) (400 naming the first bad one)."""
+    """The batch's requests, each `check`ed as a Messages request, its file ids looked up, not read
+    (app/doors/batch.py `checking`) (400 naming the first bad one)."""
     body = parse(CreateMessageBatch, data)
     if len(body.requests) > most:
         raise invalid_request(f"A batch holds at most {most} requests.", "requests", "invalid_value")
@@ -60,7 +59,7 @@ async def requests_of(
         if i % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)  # let the other requests in: 100,000 checks take seconds
         try:
-            doors.check(MESSAGES, await resolve(request.params), strict)
+            await check(request.params)
         except GatewayError as error:
             where = f"requests[{i}].params"
             error.param = f"{where}.{error.param}" if error.param else where

@@ -1,7 +1,7 @@
 """Running batches in the background, on the same engine as every door, interactive traffic first.
 
 - Share: at most GATEWAY_BATCH_CONCURRENCY batch requests run at once, and a new one starts only
-  while the interactive turns in flight (the doors' requests, `gateway.turns`) and the batch
+  while the interactive turns in flight (the doors' requests, `traffic.turns`) and the batch
   requests together leave a process slot free (GATEWAY_MAX_PROCESSES). A batch request never
   preempts a turn; a turn that arrives while the share is busy may still find its slot taken, so
   the share is kept small (1 by default). Requests a busy gateway or the key's max_concurrent turn
@@ -19,6 +19,10 @@
   requests that were running when the gateway stopped.
 - Cancel and expiry: pending requests are settled at once (canceled / expired); running ones are
   cancelled like a client that leaves (the CLI's turn is interrupted), and settled the same way.
+
+The runner is given the parts it uses (app/http/wiring.py builds them): how one request is
+answered (the batch door, app/doors/batch.py), the store and the key's bounds, the keys, the
+budget check, the interactive traffic; it knows nothing of HTTP or of the doors.
 """
 
 from __future__ import annotations
@@ -27,21 +31,20 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from ..core.credentials import Credential
 from ..core.errors import GatewayError
-from ..doors import batch as doors
-from ..files import limits
+from ..core.settings import Settings
+from ..core.traffic import Traffic
 from ..tenancy.auth import Tenant
+from ..tenancy.keys import KeyService
 from .bounds import Bounds
 from .fair import Turns
 from .model import CANCELED, ERRORED, EXPIRED, PENDING, SUCCEEDED, Batch, BatchRequest, Outcome
+from .owner import owner
 from .stores import Storage
-
-if TYPE_CHECKING:
-    from ..doors.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +54,44 @@ BACKOFF = 1.0  # seconds before a request the gateway was too busy for is tried 
 
 Finalizer = Callable[[Batch], Awaitable[None]]
 Key = tuple[str, int]  # (batch id, request index)
+# One request's whole answer, as its door answers it (a GatewayError as the door would raise it):
+# the batch's owner, its stored credential, the batch's endpoint, the request's params.
+Answer = Callable[[Tenant, Credential | None, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Budget = Callable[[Tenant], Awaitable[None]]  # raises the key's budget refusal (429)
 
 
 class BatchRunner:
-    def __init__(self, gateway: Gateway, store: Storage) -> None:
-        self.gateway = gateway
+    def __init__(
+        self,
+        store: Storage,
+        bounds: Bounds,
+        answer: Answer,
+        *,
+        keys: KeyService,
+        budget: Budget,
+        traffic: Traffic,
+        settings: Settings,
+        replicated: bool,
+        finalizers: Mapping[str, Finalizer] | None = None,
+    ) -> None:
         self.store = store
+        self.bounds = bounds
+        self.answer = answer
+        self.keys = keys
+        self.budget = budget
+        self.traffic = traffic  # the interactive turns, which come first, and the drain
+        self.settings = settings
+        self.replicated = replicated  # other replicas (Redis) may leave batches to adopt
         self.replica = uuid.uuid4().hex  # this replica, as the batches' leases name it
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.settling: dict[str, str] = {}  # batch id -> CANCELED or EXPIRED, while its requests end
-        self.finalizers: dict[str, Finalizer] = {}  # per API: what a batch's end writes (OpenAI's files)
+        self.finalizers = dict(finalizers or {})  # per API: what a batch's end writes (OpenAI's files)
         self._later: dict[Key, float] = {}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
         self._cuts: set[asyncio.Task[None]] = set()  # tasks this runner cancelled
         self.turns = Turns()  # which key's request starts next
-        settings = gateway.settings
-        self.bounds = Bounds(store, gateway.files, settings.batch_max_open_per_key, limits(settings).quota_bytes)
 
     # --- life ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,7 +137,7 @@ class BatchRunner:
                 log.exception("a round of the batch runner failed")
             # Nothing to run, and no other replica to adopt a batch from: sleep until a batch comes
             # (poke), rather than read the store twice a second forever.
-            wait = None if idle and self.gateway.shared is None else POLL
+            wait = None if idle and not self.replicated else POLL
             try:
                 await asyncio.wait_for(self._wake.wait(), wait)
             except asyncio.TimeoutError:
@@ -154,7 +177,7 @@ class BatchRunner:
         if not batch.counts.get(PENDING) and not mine:
             await self._end(batch)
             return False
-        return batch.id not in self.settling and not self.gateway.draining and bool(batch.counts.get(PENDING))
+        return batch.id not in self.settling and not self.traffic.draining and bool(batch.counts.get(PENDING))
 
     async def _fill(self, ready: list[Batch], tenant_of: dict[str, str], now: float) -> None:
         """Start requests while there is room, one at a time from the key whose turn it is (fair.py)."""
@@ -198,8 +221,8 @@ class BatchRunner:
 
     def _room(self) -> bool:
         share = len(self.running)
-        interactive = len(self.gateway.turns)
-        settings = self.gateway.settings
+        interactive = len(self.traffic.turns)
+        settings = self.settings
         return share < settings.batch_concurrency and interactive + share < settings.max_processes
 
     async def _end(self, batch: Batch) -> None:
@@ -237,10 +260,10 @@ class BatchRunner:
     async def _outcome(self, batch: Batch, request: BatchRequest) -> Outcome | None:
         """The request's outcome; None: the gateway was too busy for it, try again later."""
         try:
-            tenant, credential = await self.owner(batch)
-            await self.gateway.sessions.limits.check_budget(tenant)
+            tenant, credential = await owner(self.keys, batch)
+            await self.budget(tenant)
             await self.bounds.check_output(batch.tenant)
-            body = await doors.answer(self.gateway, tenant, credential, batch.endpoint, request.params)
+            body = await self.answer(tenant, credential, batch.endpoint, request.params)
             return Outcome(SUCCEEDED, 200, body)
         except GatewayError as error:
             if self._cancelled():  # a cancel some library turned into an error of its own
@@ -255,24 +278,6 @@ class BatchRunner:
             log.exception("a batch request failed")
             failed = GatewayError(500, "The gateway failed unexpectedly.", "server_error", "internal_error")
             return Outcome(ERRORED, 500, failed.anthropic_body() if batch.api == "anthropic" else failed.openai_body())
-
-    async def owner(self, batch: Batch) -> tuple[Tenant, Credential | None]:
-        """The batch's creator as it is now: its key's policy and stored credential."""
-        if batch.key_id is None:  # keyless, or a GATEWAY_API_KEYS key: no policy, the operator's login
-            return Tenant(batch.tenant), None
-        tenant = await self.gateway.keys.tenant_by_id(batch.key_id)
-        if tenant is None:
-            raise GatewayError(
-                401, "The API key that created this batch has been revoked.", "authentication_error", "key_revoked"
-            )
-        if tenant.credential_unreadable:
-            raise GatewayError(
-                503,
-                "This key's stored Claude credential cannot be decrypted (GATEWAY_SECRET_KEY changed?).",
-                "api_error",
-                "stored_credential_unreadable",
-            )
-        return tenant, tenant.credential
 
     # --- cancel and expiry ------------------------------------------------------------------------
     async def settle(self, batch: Batch, state: str, wake: bool = True) -> None:

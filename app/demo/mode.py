@@ -1,5 +1,6 @@
-"""Entering demo mode: the demo upstream, the gateway process's environment emptied of the
-operator's Claude credentials and pointed at that upstream, and the `X-Gateway-Demo` header.
+"""Entering demo mode: the demo upstream, and the gateway process's environment emptied of the
+operator's Claude credentials and pointed at that upstream (the `X-Gateway-Demo` header on every
+answer: app/http/middleware/demo_header.py).
 
 The environment is the process's own (os.environ) because every Claude Code process, the token
 counter and /v1/auth/status read it: emptied once here, no real credential (an API key, a token,
@@ -13,17 +14,12 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from starlette.types import ASGIApp
-
 from ..core.credentials import is_operator_credential
 from ..core.disk.workdir import private_folder
 from ..core.settings import CLI_ENV_PREFIXES
-from ..http.middleware.rate_headers import ExtraHeaders
 from .upstream import API_KEY, DemoUpstream, offline_env
 
 log = logging.getLogger(__name__)
-
-HEADER = (b"x-gateway-demo", b"true")
 
 
 def enter_demo(config_dir: Path, environ: MutableMapping[str, str] = os.environ) -> DemoUpstream:
@@ -42,10 +38,3 @@ def enter_demo(config_dir: Path, environ: MutableMapping[str, str] = os.environ)
         f"; ignoring {', '.join(dropped)}" if dropped else "",
     )
     return upstream
-
-
-class DemoHeader(ExtraHeaders):
-    """Puts `X-Gateway-Demo: true` on every answer, refusals and streams included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app, lambda scope: [HEADER])

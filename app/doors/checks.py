@@ -1,5 +1,5 @@
 """What every front door checks in a request, and the headers it answers with: the body read and
-validated, strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), the
+validated (`Requests`), strict mode (X-Gateway-Strict), the session a request names (X-Session-Id), the
 caller's own Claude credential (X-Claude-Credential), and the report of what was ignored
 (X-Gateway-Ignored-Params)."""
 
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
@@ -25,40 +26,39 @@ from ..core.settings import Settings
 from ..core.wire import SESSION_ID_PATTERN
 from ..dialects.request_rules import unsupported_parameter
 from ..engine.agent import sandbox
-from ..files.resolve import Resolver
+from ..files.resolve import resolver
 from ..tenancy.auth import Tenant, agent_mode_allowed, request_credential_allowed
 from ..tenancy.limits import allows_model
+from .gateway import Gateway
 
 MAX_IGNORED_HEADER = 1024  # characters of parameter names in X-Gateway-Ignored-Params
 
 Body = TypeVar("Body", bound=BaseModel)
 
 
-async def checked_body(
-    request: Request,
-    settings: Settings,
-    model: type[Body],
-    ignored_parameters: Callable[[Body], list[str]],
-    resolve: Resolver,
-) -> tuple[Body, list[str]]:
-    """The request's body as `model` (its file ids `resolve`d first: app/files/resolve.py), and the
-    parameters in it the gateway will not apply (which strict mode refuses)."""
-    return await checked(await read_json(request, settings), request, settings, model, ignored_parameters, resolve)
+@dataclass(frozen=True)
+class Requests(Generic[Body]):
+    """How one door reads its requests: their model, the parameters in one the gateway will not
+    apply (which strict mode refuses), and the door's name for reading their file ids
+    (app/files/resolve.py). Each door has one (app/doors/chat.py, messages.py, responses.py)."""
 
+    model: type[Body]
+    ignored_parameters: Callable[[Body], list[str]]
+    files: str
 
-async def checked(
-    data: dict[str, Any],
-    connection: HTTPConnection,
-    settings: Settings,
-    model: type[Body],
-    ignored_parameters: Callable[[Body], list[str]],
-    resolve: Resolver,
-) -> tuple[Body, list[str]]:
-    """A request body already read (a socket's message, or checked_body's) as `model`, as above."""
-    body = parse(model, await resolve(data))
-    ignored = ignored_parameters(body)
-    refuse_if_strict(connection, settings.strict_params, ignored)
-    return body, ignored
+    async def read(self, request: Request, gateway: Gateway, tenant: Tenant) -> tuple[Body, list[str]]:
+        """The HTTP request's body as the door's request, and what it has that will be ignored."""
+        return await self.checked(await read_json(request, gateway.settings), request, gateway, tenant)
+
+    async def checked(
+        self, data: dict[str, Any], connection: HTTPConnection, gateway: Gateway, tenant: Tenant
+    ) -> tuple[Body, list[str]]:
+        """A request body already read (a socket's message, or `read`'s), as above: its file ids
+        resolved first, as the caller's."""
+        body = parse(self.model, await resolver(gateway.files, tenant.id, self.files)(data))
+        ignored = self.ignored_parameters(body)
+        refuse_if_strict(connection, gateway.settings.strict_params, ignored)
+        return body, ignored
 
 
 def refuse_if_strict(request: HTTPConnection, strict_setting: bool, ignored: list[str]) -> None:

@@ -1,16 +1,16 @@
 """The gateway's state, one object per app (`app.state.gateway`): settings, engine, sessions,
-stored responses, the store, the keys, the agent workspaces, and whether it is draining. Its own
-module so that both the app factory and the routes' dependencies can name its type without
-importing each other."""
+stored responses, the store, the keys, the agent workspaces, the uploaded files, the batch runner
+and the traffic in flight. Built whole by app/http/wiring.py. Its own module so that both the
+wiring and the routes' dependencies can name its type without importing each other."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from ..batches.runner import BatchRunner
 from ..core.redis import Shared
 from ..core.settings import Settings
+from ..core.traffic import Traffic
 from ..engine.interface import Engine
 from ..files import Files
 from ..sessions.service import SessionService
@@ -18,9 +18,6 @@ from ..sessions.stored_responses import ResponseStore
 from ..store import Store
 from ..tenancy.keys import KeyService
 from ..workspaces.workspaces import Workspaces
-
-if TYPE_CHECKING:
-    from ..batches.runner import BatchRunner
 
 
 @dataclass
@@ -33,11 +30,9 @@ class Gateway:
     keys: KeyService
     workspaces: Workspaces  # agent sessions' working folders (app/workspaces/workspaces.py)
     files: Files  # uploaded files, POST /v1/files (app/files/)
+    batches: BatchRunner  # message batches, both APIs (app/batches/)
+    # The turn requests in flight, and whether the gateway drains (app/http/drain.py,
+    # app/http/middleware/drain.py); the batch runner leaves them their room.
+    traffic: Traffic
     shared: Shared | None = None  # the Redis replicas share (GATEWAY_REDIS_URL), if any
-    draining: bool = False  # SIGTERM came: no new turns (app/http/drain.py, app/http/middleware/drain.py)
-    # The tasks of turn requests whose answer (or stream) is not finished yet, and those of them
-    # the drain's timeout cut (app/http/middleware/drain.py).
-    turns: set[asyncio.Task[Any]] = field(default_factory=set)
-    cut: set[asyncio.Task[Any]] = field(default_factory=set)
     sockets: dict[str, int] = field(default_factory=dict)  # open WebSockets per tenant (app/http/sockets/)
-    batches: BatchRunner = field(init=False)  # message batches, both APIs (app/batches/)

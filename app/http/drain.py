@@ -12,7 +12,7 @@ draining, with the listener still open:
 When the timeout has passed, the turns still running are cut as if their clients had left (their
 clients see the connection close mid-answer). Then uvicorn's usual shutdown runs, with what is left
 of the timeout as its grace for other requests: it closes the listener (new connections are
-refused from here on), and the lifespan closes every Claude process (app/http/app.py). The process
+refused from here on), and the lifespan closes every Claude process (app/http/lifespan.py). The process
 exits with status 0.
 
 A second SIGTERM, or SIGINT (Ctrl-C), is uvicorn's own: shut down now.
@@ -50,10 +50,10 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Runs in the main thread between two steps of the event loop: only flags and a callback."""
-        if sig != signal.SIGTERM or self.gateway.draining or self.loop is None or self.should_exit:
+        if sig != signal.SIGTERM or self.gateway.traffic.draining or self.loop is None or self.should_exit:
             super().handle_exit(sig, frame)
             return
-        self.gateway.draining = True  # from this instant on, no new turn starts
+        self.gateway.traffic.draining = True  # from this instant on, no new turn starts
         self.loop.call_soon_threadsafe(self._start_drain)
 
     def _start_drain(self) -> None:
@@ -62,15 +62,15 @@ class DrainingServer(uvicorn.Server):
     async def drain(self) -> None:
         gateway = self.gateway
         timeout = gateway.settings.drain_timeout
-        log.warning("SIGTERM: draining; %d turn(s) in flight, up to %s s", len(gateway.turns), timeout)
+        log.warning("SIGTERM: draining; %d turn(s) in flight, up to %s s", len(gateway.traffic.turns), timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while gateway.turns and loop.time() < deadline:
+        while gateway.traffic.turns and loop.time() < deadline:
             await asyncio.sleep(POLL)
-        if gateway.turns:
+        if gateway.traffic.turns:
             log.warning("drain timeout: cutting %d turn(s) still in flight", cut_turns(gateway))
             cut_deadline = loop.time() + CUT_GRACE
-            while gateway.turns and loop.time() < cut_deadline:
+            while gateway.traffic.turns and loop.time() < cut_deadline:
                 await asyncio.sleep(POLL)
         # What remains of the timeout is uvicorn's grace for the other open requests.
         self.config.timeout_graceful_shutdown = max(1, math.ceil(deadline - loop.time()))

@@ -43,6 +43,19 @@ class Frames(Protocol[Item_contra]):
     def failure(self, error: GatewayError) -> list[str]: ...
 
 
+class Started(Protocol[Item]):
+    """A door's turn under way (app/doors/chat.py, messages.py, responses.py): its events, and how
+    they are rendered whole, as a stream, and in the answer's headers."""
+
+    def events(self) -> AsyncGenerator[Item, None]: ...
+
+    def whole(self, items: list[Item]) -> dict[str, Any]: ...
+
+    def frames(self) -> Frames[Item]: ...
+
+    def headers(self, ignored: list[str]) -> dict[str, str]: ...
+
+
 def error_response(path: str, error: GatewayError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The error in the envelope of the API that was called (the request's `headers` tell which)."""
     body = error.anthropic_body() if anthropic_shaped(path, headers) else error.openai_body()
@@ -77,6 +90,26 @@ async def refuse(scope: Scope, receive: Receive, send: Send, error: GatewayError
         await send({"type": "websocket.close", "code": code, "reason": reason})
         return
     await error_response(scope["path"], error, Headers(scope=scope))(scope, receive, send)
+
+
+async def answer(
+    request: Request,
+    started: Started[Item],
+    stream: bool,
+    ignored: list[str],
+    settle: Callable[[], Awaitable[None]] | None = None,
+) -> Response:
+    """A door's turn answered over HTTP (`respond`); `ignored`: the request's parameters that were
+    not applied, named in the answer's headers."""
+    return await respond(
+        request,
+        started.events(),
+        stream,
+        whole=started.whole,
+        frames=started.frames(),
+        headers=lambda: started.headers(ignored),
+        settle=settle,
+    )
 
 
 async def respond(

@@ -1,11 +1,11 @@
 """One log line per HTTP request, and the requests counter: request id, key name (never the
 key), session, model, door, status, time to first token, duration, tokens and cost.
 
-RequestLog (an ASGI middleware, outermost) opens a RequestRecord for the request in a context
-variable; the turns the request runs fill it in where the ledger records them (`turn_ended`, a
-Ledger observer: the doors themselves do nothing); the line is written once the answer (a whole
-stream too) has gone. Nothing of the request's headers or body is logged, so no key or Claude
-credential can reach the log.
+RequestLog (an ASGI middleware, outermost: app/http/middleware/request_log.py) opens a
+RequestRecord for the request in a context variable; the turns the request runs fill it in where
+the ledger records them (`turn_ended`, a Ledger observer: the doors themselves do nothing); the
+line is written once the answer (a whole stream too) has gone. Nothing of the request's headers
+or body is logged, so no key or Claude credential can reach the log.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from ..core.turn import Turn
 from ..store import UsageEntry
 from ..usage.ledger import Meter
-from .metrics import Metrics, door_of
+from .metrics import Metrics
 
 log = logging.getLogger("claude_gateway.requests")
 
@@ -92,50 +90,3 @@ class TurnNotes:
         for name in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
             record.usage[name] = record.usage.get(name, 0) + getattr(entry, name)
         record.cost_usd += entry.cost_usd
-
-
-class RequestLog:
-    """Opens each HTTP request's record; once answered, counts it and logs its line. A WebSocket
-    is one record from its handshake to its close (method `WS`, status 101 once accepted, or the
-    refusal's), with every turn it carried."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        record = RequestRecord(scope.get("method") or "WS", path, door_of(path))
-        token = CURRENT.set(record)
-
-        async def sending(message: Message) -> None:
-            kind = message["type"]
-            if kind in ("http.response.start", "websocket.http.response.start"):
-                record.status = message["status"]
-            elif kind == "websocket.accept":
-                record.status = 101
-            elif kind == "websocket.close" and record.status is None:
-                record.status = 403  # refused at the handshake: what the server answers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        except Exception:
-            record.status = record.status or 500  # what Starlette's outermost handler answers
-            raise
-        finally:
-            CURRENT.reset(token)
-            state = scope.get("state") or {}
-            record.key = record.key or (state.get("key_name") if isinstance(state, dict) else None)
-            self.done(record)
-
-    def done(self, record: RequestRecord) -> None:
-        try:
-            self.metrics.request_ended(record.door, record.status, record.model, record.key)
-            fields = record.fields()
-            log.info("%s %s %s", record.method, record.path, record.status, extra={"fields": fields})
-        except Exception:
-            log.exception("could not log a request")

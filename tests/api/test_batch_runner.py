@@ -43,7 +43,7 @@ async def test_interactive_turns_come_first(gateway):
     interactive = asyncio.create_task(client.post("/v1/chat/completions", json=ask("[[hang]]")))
     gateway_state = client._transport.app.state.gateway
     for _ in range(400):
-        if gateway_state.turns and any(p.in_turn for p in engine.processes):
+        if gateway_state.traffic.turns and any(p.in_turn for p in engine.processes):
             break
         await asyncio.sleep(0.05)
     made = await create(client, batch_of(*["[[hang]]"] * 3))

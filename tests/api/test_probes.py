@@ -101,7 +101,7 @@ async def test_ready_is_503_when_the_store_cannot_be_reached(data_dir):
 )
 async def test_a_draining_gateway_refuses_new_turns_with_503_in_the_openai_envelope(path, body):
     client, engine = make_client()
-    gateway_of(client).draining = True
+    gateway_of(client).traffic.draining = True
     response = await client.post(path, json=body)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
@@ -112,7 +112,7 @@ async def test_a_draining_gateway_refuses_new_turns_with_503_in_the_openai_envel
 
 async def test_a_draining_gateway_refuses_new_messages_in_the_anthropic_envelope():
     client, engine = make_client()
-    gateway_of(client).draining = True
+    gateway_of(client).traffic.draining = True
     body = {"model": "sonnet", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     response = await client.post("/v1/messages", json=body)
     assert response.status_code == 503
@@ -124,7 +124,7 @@ async def test_a_draining_gateway_refuses_new_messages_in_the_anthropic_envelope
 
 async def test_a_draining_gateway_is_not_ready_but_alive_and_still_answers_other_routes():
     client, _ = make_client()
-    gateway_of(client).draining = True
+    gateway_of(client).traffic.draining = True
     ready = await client.get("/health/ready")
     assert ready.status_code == 503
     assert ready.json() == {"status": "draining", "checks": {"claude_code": "ok", "store": "ok", "draining": "yes"}}
@@ -148,7 +148,7 @@ async def test_turns_in_flight_fall_back_to_zero_however_a_turn_ends():
     assert (await client.post("/v1/messages", content=b"{not json")).status_code == 400
     engine.script = []  # a turn that ends without a word
     await client.post("/v1/responses", json={"model": "sonnet", "input": "hi"})
-    assert gateway.turns == set() and gateway.cut == set()
+    assert gateway.traffic.turns == set() and gateway.traffic.cut == set()
 
 
 async def test_health_and_every_answer_say_demo_mode_only_in_demo_mode():

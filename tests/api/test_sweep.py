@@ -1,4 +1,4 @@
-"""The background sweep (app/http/app.py): each of its jobs runs even when another fails, so that a
+"""The background sweep (app/http/lifespan.py): each of its jobs runs even when another fails, so that a
 store that is down (Redis) does not stop files from expiring or idle processes from closing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import func, select
 
-from app.http.app import sweep
+from app.http.lifespan import sweep
 from app.store.schema import files
 from tests.support import make_client
 

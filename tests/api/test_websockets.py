@@ -291,7 +291,7 @@ def test_each_turn_on_a_socket_is_checked_like_a_request(client):
 def test_a_draining_gateway_refuses_new_sockets_and_new_turns(client):
     app = client()
     with app.websocket_connect("/v1/responses", headers=AUTH) as ws:
-        app.app.state.gateway.draining = True
+        app.app.state.gateway.traffic.draining = True
         ws.send_text(create("late"))
         refused_turn = json.loads(ws.receive_text())
     for path in ("/v1/responses", "/v1/chat/ws"):
@@ -355,7 +355,7 @@ def test_a_socket_turn_cut_by_the_drain_closes_the_socket_with_1012(client):
     with app.websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
         ws.send_text(chat("[[slow]] " + "word " * 200))
         ws.receive_text()  # the turn has started
-        assert len(gateway.turns) == 1
+        assert len(gateway.traffic.turns) == 1
         assert ws.portal.call(cut_turns, gateway) == 1
         with pytest.raises(WebSocketDisconnect) as closed:
             while True:

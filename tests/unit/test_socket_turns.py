@@ -8,6 +8,7 @@ import gc
 from types import SimpleNamespace
 from typing import Any
 
+from app.core.traffic import Traffic
 from app.http.sockets.connection import TurnSocket
 
 
@@ -16,7 +17,7 @@ async def test_a_turn_failing_as_its_socket_goes_leaves_no_unretrieved_error():
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
     socket = TurnSocket.__new__(TurnSocket)
-    socket.gateway = SimpleNamespace(turns=set(), cut=set())
+    socket.gateway = SimpleNamespace(traffic=Traffic())
     started = asyncio.Event()
 
     async def turn() -> None:

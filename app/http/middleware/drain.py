@@ -31,37 +31,37 @@ class DrainGuard:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] in SOCKET_DOORS and self.gateway.draining:
+        if scope["type"] == "websocket" and scope["path"] in SOCKET_DOORS and self.gateway.traffic.draining:
             await refuse(scope, receive, send, draining())
             return
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in TURN_DOORS:
             await self.app(scope, receive, send)
             return
-        if self.gateway.draining:
+        if self.gateway.traffic.draining:
             await error_response(scope["path"], draining())(scope, receive, send)
             return
         # Its own task, so that the drain can cancel the turn without cancelling the server's
         # request task (which would end in a traceback in uvicorn's log).
         turn = asyncio.ensure_future(self.app(scope, receive, send))
-        self.gateway.turns.add(turn)
+        self.gateway.traffic.turns.add(turn)
         try:
             await turn
         except asyncio.CancelledError:
-            if turn not in self.gateway.cut:
+            if turn not in self.gateway.traffic.cut:
                 raise
             # Cut by the drain: the turn has ended as if its client had left (the engine's own
             # clean-up ran on the way out); the server closes the connection mid-answer.
         finally:
-            self.gateway.turns.discard(turn)
-            self.gateway.cut.discard(turn)
+            self.gateway.traffic.turns.discard(turn)
+            self.gateway.traffic.cut.discard(turn)
 
 
 def cut_turns(gateway: Gateway) -> int:
     """End every turn still in flight (the drain's time is up); how many there were."""
-    for task in gateway.turns:
-        gateway.cut.add(task)
+    for task in gateway.traffic.turns:
+        gateway.traffic.cut.add(task)
         task.cancel()
-    return len(gateway.turns)
+    return len(gateway.traffic.turns)
 
 
 def draining() -> GatewayError:

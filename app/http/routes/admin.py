@@ -1,4 +1,6 @@
-"""The admin API (GATEWAY_ADMIN_KEY): managed keys and everyone's usage (GET /admin/usage).
+"""The admin API (GATEWAY_ADMIN_KEY): managed keys, everyone's usage (GET /admin/usage), and what
+the admin sees live besides (the console's admin view): every tenant's sessions, and the latest
+turns that failed (from the usage ledger).
 
 POST /admin/keys answers the new key once; nothing shows it again (only its digest is kept).
 DELETE revokes it at once: its next request gets 401, and what it left goes (http/forget.py).
@@ -11,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ...core.bodies import parse, read_json
+from ...core.bodies import parse, read_json, whole_number
 from ...core.errors import invalid_request
 from ...tenancy.keys import public, tenant_of
 from ...tenancy.policy import KeyCreate, KeyPatch
@@ -66,3 +68,23 @@ async def all_usage(
     since, until = usage_period(start, end)
     totals = await gateway.store.usage(since, until, key_id=key_id)
     return report(totals, since, until, (group_by,))
+
+
+@router.get("/sessions")
+async def all_sessions(gateway: GatewayDep) -> dict[str, Any]:
+    """Every tenant's live sessions, most recently used first, each with its tenant (a managed
+    key's tenant is `key-<id>`, as /admin/keys lists it)."""
+    ttl = gateway.sessions.registry.ttl
+    sessions = await gateway.sessions.listed(None)
+    return {"object": "list", "data": [{**s.summary(ttl), "tenant": s.tenant} for s in sessions]}
+
+
+@router.get("/errors")
+async def recent_errors(gateway: GatewayDep, limit: str = "20") -> dict[str, Any]:
+    """The latest turns that ended in an error, newest first: who, which model and door, when.
+    (`limit` is read here, so that a bad one is a 400 in the gateway's envelope.)"""
+    count = whole_number(limit)
+    if count is None or not 1 <= count <= 200:
+        raise invalid_request("'limit' must be a whole number from 1 to 200.", "limit", "invalid_value")
+    failed = await gateway.store.failures(count)
+    return {"object": "list", "data": [{**vars(entry), "at": int(entry.at)} for entry in failed]}

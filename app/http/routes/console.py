@@ -20,7 +20,7 @@ from ..deps import ViewerDep
 
 router = APIRouter()
 
-FILES = Path(__file__).resolve().parent.parent / "console"
+FILES = Path(__file__).resolve().parents[1] / "console"
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

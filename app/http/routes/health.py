@@ -38,10 +38,10 @@ async def ready(gateway: GatewayDep) -> JSONResponse:
     checks = {
         "claude_code": "ok" if gateway.engine.ready() else "not_probed",
         "store": await store_check(gateway),
-        "draining": "yes" if gateway.draining else "no",
+        "draining": "yes" if gateway.traffic.draining else "no",
     }
-    failed = gateway.draining or checks["claude_code"] != "ok" or checks["store"] != "ok"
-    status = "draining" if gateway.draining else "not_ready" if failed else "ready"
+    failed = gateway.traffic.draining or checks["claude_code"] != "ok" or checks["store"] != "ok"
+    status = "draining" if gateway.traffic.draining else "not_ready" if failed else "ready"
     return JSONResponse({"status": status, "checks": checks}, status_code=503 if failed else 200)
 
 

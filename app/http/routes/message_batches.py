@@ -74,9 +74,8 @@ async def create(request: Request, gateway: GatewayDep, tenant: TenantDep) -> di
     await bounds.check_open(tenant.id)  # before the body's work; again with the add
     requests = await anthropic.requests_of(
         await read_json(request, settings),
-        settings.strict_params,
         settings.batch_max_requests,
-        doors.checking(gateway, tenant.id, MESSAGES),
+        doors.checking(gateway.files, tenant.id, MESSAGES, settings.strict_params),
     )
     batch = anthropic.new_batch(tenant.id, tenant.key_id, settings.batch_completion_window)
     async with bounds.creating:

@@ -30,14 +30,11 @@ from starlette.websockets import WebSocket
 
 from ...core.errors import GatewayError, invalid_request
 from ...core.events import Finish
-from ...dialects.openai_chat import inbound as translate
-from ...dialects.openai_chat.wire import ChatCompletionRequest
-from ...doors.checks import checked, session_id
+from ...doors import chat
+from ...doors.checks import session_id
 from ...doors.fanout import Indexed
 from ...doors.gateway import Gateway
-from ...files.resolve import resolver
 from ..respond import refuse, stream_frames
-from ..routes.chat import begin
 from .connection import TurnSocket, accept, first_of, payloads, unexpected
 
 log = logging.getLogger(__name__)
@@ -115,18 +112,15 @@ class ChatTurn:
         socket, gateway = self.socket, self.socket.gateway
         try:
             tenant = await socket.admit()
-            files = resolver(gateway.files, tenant.id, "chat")
-            body, _ = await checked(
-                message, socket.websocket, gateway.settings, ChatCompletionRequest, translate.ignored_parameters, files
-            )
+            body, _ = await chat.REQUESTS.checked(message, socket.websocket, gateway, tenant)
             if body.session_id is not None and body.session_id != name:
                 raise invalid_request(
                     f"This socket's session is '{name}': leave out session_id, or name another session in "
                     "the X-Session-Id header of a new socket.",
                     "session_id",
                 )
-            chat = begin(gateway, body, tenant, socket.credential, name)
-            events = self._watched(chat.choices.events())
+            started = chat.begin(gateway, body, tenant, socket.credential, name)
+            events = self._watched(started.events())
             first = await first_of(events)
         except GatewayError as error:
             self.answered = True
@@ -137,7 +131,7 @@ class ChatTurn:
             self.answered = True
             await socket.send_json(unexpected().openai_body())
             return
-        async with aclosing(stream_frames(chat.chunks(), first, events)) as frames:
+        async with aclosing(stream_frames(started.frames(), first, events)) as frames:
             async for frame in frames:
                 for text in payloads(frame):
                     await socket.send_text(text)

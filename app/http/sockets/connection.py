@@ -84,7 +84,7 @@ class TurnSocket:
     async def admit(self) -> Tenant:
         """The checks an HTTP turn passes, made again for this turn: not draining, the key still
         valid, its rpm and budget, the caller's credential. Raises GatewayError."""
-        if self.gateway.draining:
+        if self.gateway.traffic.draining:
             raise draining()
         self.tenant = await authenticate(self.websocket, self.gateway)
         await authenticate_turn(self.websocket, self.gateway, self.tenant)
@@ -131,7 +131,7 @@ class TurnSocket:
         then closed with 1012, service restart). Cancelling the caller cancels the turn and waits
         for it to unwind."""
         turn = asyncio.ensure_future(work)
-        self.gateway.turns.add(turn)
+        self.gateway.traffic.turns.add(turn)
         try:
             await asyncio.wait({turn})
         finally:
@@ -142,9 +142,9 @@ class TurnSocket:
                 # Retrieved here: if this task is being cancelled (the client left), the turn's own
                 # error (a send to the gone client) is not raised below, and asyncio would log it.
                 log.debug("a socket's turn ended in an error", exc_info=turn.exception())
-            self.gateway.turns.discard(turn)
-            cut = turn in self.gateway.cut
-            self.gateway.cut.discard(turn)
+            self.gateway.traffic.turns.discard(turn)
+            cut = turn in self.gateway.traffic.cut
+            self.gateway.traffic.cut.discard(turn)
         if turn.cancelled():
             if cut:
                 await self.close(SERVICE_RESTART)

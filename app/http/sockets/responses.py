@@ -29,13 +29,10 @@ from starlette.websockets import WebSocket
 
 from ...core.errors import GatewayError, invalid_request
 from ...core.jsontext import loads
-from ...dialects.openai_responses import inbound as translate
-from ...dialects.openai_responses.wire import ResponsesRequest
-from ...doors.checks import checked
+from ...doors import responses
 from ...doors.gateway import Gateway
-from ...files.resolve import resolver
+from ...doors.responses import Remembered
 from ..respond import stream_frames
-from ..routes.responses import Remembered, begin
 from .connection import INTERNAL_ERROR, TurnSocket, accept, first_of, payloads, unexpected
 
 log = logging.getLogger(__name__)
@@ -130,12 +127,9 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
     gateway = socket.gateway
     try:
         tenant = await socket.admit()
-        files = resolver(gateway.files, tenant.id, "responses")
-        body, ignored = await checked(
-            _request(message), socket.websocket, gateway.settings, ResponsesRequest, translate.ignored_parameters, files
-        )
-        started = await begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
-        events = started.run.events()
+        body, _ = await responses.REQUESTS.checked(_request(message), socket.websocket, gateway, tenant)
+        started = await responses.begin(gateway, body, tenant, socket.credential, memory.last, memory.remember)
+        events = started.events()
         first = await first_of(events)
     except GatewayError as error:
         await socket.send_json(error_event(error, lane))
@@ -145,7 +139,7 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
         await socket.send_json(error_event(unexpected(), lane))
         return
     settle = gateway.responses.flush if gateway.shared is not None else None
-    async with aclosing(stream_frames(started.builder, first, events, settle)) as frames:
+    async with aclosing(stream_frames(started.frames(), first, events, settle)) as frames:
         async for frame in frames:
             for text in payloads(frame):
                 await socket.send_text(text if lane is None else _in_lane(text, lane))
