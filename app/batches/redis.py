@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.redis import Shared, reply
+from ..core.redis import RedisLink, reply
 from .model import PENDING, Batch, BatchRequest, Outcome
 
 APIS = ("anthropic", "openai")
@@ -62,7 +62,7 @@ FIELDS = (
 
 
 class RedisBatchStore:
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: RedisLink) -> None:
         self.shared = shared
         self.redis = shared.client
         self._finish = self.redis.register_script(FINISH)

@@ -1,8 +1,9 @@
 """The one Redis connection of a gateway process, and the names of its keys.
 
-Every piece of shared state (app/store/redis.py and the other redis.py modules) takes a `Shared`: the
-asyncio client (one connection pool per process) and `key()`, which puts the operator's prefix in
-front of every key, so that several gateways (or other programs) can share one Redis.
+Every piece of state that replicas share (the `redis.py` module beside each store-backed feature)
+takes a `RedisLink`: the asyncio client (one connection pool per process) and `key()`, which puts
+the operator's prefix in front of every key, so that several gateways (or other programs) can share
+one Redis.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ def reply(call: Awaitable[T] | T) -> Awaitable[T]:
 
 
 @dataclass
-class Shared:
+class RedisLink:
     client: redis.Redis
     prefix: str = "claude-gateway:"
 
     @classmethod
-    def connect(cls, url: str, prefix: str = "claude-gateway:") -> Shared:
+    def connect(cls, url: str, prefix: str = "claude-gateway:") -> RedisLink:
         """A client for `url`; it connects on first use, inside the running event loop."""
         client = redis.Redis.from_url(
             url, decode_responses=False, health_check_interval=30, socket_timeout=5, socket_connect_timeout=3

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..batches.runner import BatchRunner
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from ..core.settings import Settings
 from ..core.traffic import Traffic
 from ..engine.interface import Engine
@@ -34,5 +34,5 @@ class Gateway:
     # The turn requests in flight, and whether the gateway drains (app/http/drain.py,
     # app/http/middleware/drain.py); the batch runner leaves them their room.
     traffic: Traffic
-    shared: Shared | None = None  # the Redis replicas share (GATEWAY_REDIS_URL), if any
+    redis: RedisLink | None = None  # the Redis replicas share (GATEWAY_REDIS_URL), if any
     sockets: dict[str, int] = field(default_factory=dict)  # open WebSockets per tenant (app/http/sockets/)

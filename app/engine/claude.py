@@ -23,7 +23,7 @@ from ..core import credentials
 from ..core.credentials import Credential
 from ..core.disk.workdir import GatewayFolder
 from ..core.events import Event
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from ..core.settings import Settings
 from ..core.turn import Turn
 from .agent import sandbox
@@ -36,7 +36,7 @@ from .reading.failures import CredentialRefusal
 from .tokens import TokenCounter
 from .transcripts.local import remove_transcripts_under
 from .transcripts.redis_store import RedisSessionStore
-from .transcripts.replicated import SharedTranscripts
+from .transcripts.replicated import ReplicatedTranscripts
 from .turns.conversation import Conversation
 from .turns.fork import fork
 from .turns.router import TurnRouter
@@ -48,7 +48,7 @@ SHUTDOWN_GRACE = 10.0
 
 
 class ClaudeEngine:
-    def __init__(self, settings: Settings, shared: Shared | None = None) -> None:
+    def __init__(self, settings: Settings, shared: RedisLink | None = None) -> None:
         """`shared`: the gateway's Redis, where agent sessions' transcripts go for other replicas."""
         self.settings = settings
         self.catalog = ModelCatalog(settings, self._probe_server_info)
@@ -65,7 +65,7 @@ class ClaudeEngine:
         )
         self.work = GatewayFolder(Path(settings.work_dir) if settings.work_dir else None)
         self.options = SpawnOptions(settings, self.work)
-        transcripts = SharedTranscripts(RedisSessionStore(shared, settings.session_ttl)) if shared else None
+        transcripts = ReplicatedTranscripts(RedisSessionStore(shared, settings.session_ttl)) if shared else None
         self.router = TurnRouter(settings, self.pool, self.options, self.work, transcripts)
         self._warm_up: asyncio.Task[Any] | None = None
 

@@ -7,7 +7,7 @@ gateway's SQLite database.
 
 from __future__ import annotations
 
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from ..core.settings import Settings
 from ..store import SqliteStore, Store, open_sqlite
 from .base import MB, FileRecord, Files, Limits
@@ -19,7 +19,7 @@ def limits(settings: Settings) -> Limits:
     return Limits(settings.file_max_mb * MB, settings.files_quota_mb * MB)
 
 
-def open_files(settings: Settings, store: Store, shared: Shared | None = None) -> Files:
+def open_files(settings: Settings, store: Store, shared: RedisLink | None = None) -> Files:
     """Redis files with a Redis (`shared`); else SQLite, in the store's own database when the store
     is SQLite, or in a database of its own in the data folder."""
     if shared is not None:

@@ -23,7 +23,7 @@ import asyncio
 import time
 from typing import Any, BinaryIO
 
-from ..core.redis import Shared, reply
+from ..core.redis import RedisLink, reply
 from .base import CHUNK, Content, FileRecord, Files, Limits, Page, live, over_quota
 
 # KEYS: record, data, tenant zset, used, seq, expiring[, staged upload]; ARGV: id, size, quota
@@ -64,7 +64,7 @@ STAGED_FOR = 3600  # seconds an upload's staged bytes outlive a replica that die
 
 
 class RedisFiles(Files):
-    def __init__(self, shared: Shared, limits: Limits) -> None:
+    def __init__(self, shared: RedisLink, limits: Limits) -> None:
         super().__init__(limits)
         self.shared = shared
         self.redis = shared.client

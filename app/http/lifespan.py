@@ -73,8 +73,8 @@ def lifespan(wired: Wired) -> Callable[[FastAPI], AbstractAsyncContextManager[No
             await gateway.engine.close()
             await gateway.responses.flush()  # responses on their way to the store
             gateway.store.close()
-            if gateway.shared is not None:
-                await gateway.shared.close()
+            if gateway.redis is not None:
+                await gateway.redis.close()
             if demo is not None:
                 await asyncio.to_thread(demo.stop)
 

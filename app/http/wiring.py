@@ -15,7 +15,7 @@ from ..batches.redis import RedisBatchStore
 from ..batches.runner import BatchRunner
 from ..batches.sqlite import BatchStore
 from ..core.disk.workdir import check_root
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from ..core.settings import Settings
 from ..core.traffic import Traffic
 from ..demo.mode import enter_demo
@@ -51,7 +51,7 @@ def wire(settings: Settings, engine: Engine | None) -> Wired:
     demo = None
     if settings.demo and engine is None:  # before the engine: its processes read the demo's environment
         demo = enter_demo(settings.config_dir)
-    shared = Shared.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    shared = RedisLink.connect(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     if engine is None:
         from ..engine.claude import ClaudeEngine
 
@@ -86,7 +86,7 @@ def wire(settings: Settings, engine: Engine | None) -> Wired:
     traffic = Traffic()
     batches = batch_runner(settings, engine, service, stored, uploaded, keys, traffic, shared)
     gateway = Gateway(
-        settings, engine, service, stored, store, keys, workspaces, uploaded, batches, traffic, shared=shared
+        settings, engine, service, stored, store, keys, workspaces, uploaded, batches, traffic, redis=shared
     )
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
@@ -101,7 +101,7 @@ def batch_runner(
     uploaded: Files,
     keys: KeyService,
     traffic: Traffic,
-    shared: Shared | None,
+    shared: RedisLink | None,
 ) -> BatchRunner:
     """The batch runner and the parts it uses: its store (Redis with replicas, else SQLite), the
     keys' bounds, the batch door that answers each request, OpenAI's files at a batch's end."""

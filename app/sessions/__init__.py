@@ -6,7 +6,7 @@ the gateway has one (replicas share sessions), else in this process's registry a
 
 from __future__ import annotations
 
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from .base import SessionKeeper
 from .memory import MemoryKeeper
 from .redis import RedisSessions
@@ -14,7 +14,7 @@ from .registry import SessionRegistry
 from .replicated import RedisKeeper
 
 
-def open_keeper(registry: SessionRegistry, shared: Shared | None, ttl: float) -> SessionKeeper:
+def open_keeper(registry: SessionRegistry, shared: RedisLink | None, ttl: float) -> SessionKeeper:
     """RedisKeeper with a Redis (`shared`), sessions expiring after `ttl` seconds idle; else MemoryKeeper."""
     if shared is not None:
         return RedisKeeper(registry, RedisSessions(shared, ttl))

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import too_many_sessions
-from ..core.redis import Shared, reply
+from ..core.redis import RedisLink, reply
 from .redis_lock import SessionLocks
 from .redis_records import message_of, meta_of, session_of
 from .session import Session
@@ -68,7 +68,7 @@ return 1
 
 
 class RedisSessions:
-    def __init__(self, shared: Shared, ttl: float) -> None:
+    def __init__(self, shared: RedisLink, ttl: float) -> None:
         self.shared = shared
         self.client = shared.client
         self.ttl = ttl

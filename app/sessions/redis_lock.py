@@ -10,7 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from .session import Session
 
 LEASE = 10.0  # seconds a turn lock lasts unless renewed; a dead replica's lock lapses after it
@@ -31,7 +31,7 @@ class Lease:
 
 
 class SessionLocks:
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: RedisLink) -> None:
         self.shared = shared
         self.client = shared.client
         self._renew = self.client.register_script(_RENEW)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from .base import (
     BucketTotal,
     BucketWidthUnsupported,
@@ -26,7 +26,7 @@ from .redis import RedisStore
 from .sqlite import SqliteStore, open_sqlite
 
 
-def open_store(data_dir: Path, shared: Shared | None = None, response_ttl: float | None = None) -> Store:
+def open_store(data_dir: Path, shared: RedisLink | None = None, response_ttl: float | None = None) -> Store:
     """The shared store when there is a Redis (`shared`), else the SQLite one in `data_dir`.
     `response_ttl`: how long Redis keeps a stored response (SQLite relies on expire_responses)."""
     if shared is not None:

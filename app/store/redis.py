@@ -31,7 +31,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from ..core.redis import Shared, reply
+from ..core.redis import RedisLink, reply
 from .base import KeyRecord, ResponseRecord
 from .redis_ledger import RedisLedger
 
@@ -101,7 +101,7 @@ EXPIRE_BATCH = 500  # responses dropped per script call, so that one call never 
 
 
 class RedisStore(RedisLedger):
-    def __init__(self, shared: Shared, response_ttl: float | None = None) -> None:
+    def __init__(self, shared: RedisLink, response_ttl: float | None = None) -> None:
         super().__init__(shared)
         self.response_ttl = response_ttl
         scripts = ADD_KEY, UPDATE_KEY, REVOKE_KEY, FIND_KEY, PUT_RESPONSE, DROP_RESPONSES, FORGET_SESSION
@@ -109,7 +109,7 @@ class RedisStore(RedisLedger):
         self._add, self._update, self._revoke, self._find, self._put, self._drop, self._forget = map(register, scripts)
 
     def close(self) -> None:
-        """Nothing: the client is the process's `Shared`, which the app closes after the store."""
+        """Nothing: the client is the process's `RedisLink`, which the app closes after the store."""
 
     async def ping(self) -> None:
         await reply(self.redis.ping())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from .base import Reservation, Reserved, Spent
 
 NANO = 1_000_000_000
@@ -69,7 +69,7 @@ return {admitted, sn, st, hn, ht, #live}
 
 
 class RedisHolds:
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: RedisLink) -> None:
         self.shared = shared
         self._reserve = shared.client.register_script(_RESERVE)
 

@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from .base import (
     BucketTotal,
     BucketWidthUnsupported,
@@ -81,7 +81,7 @@ def day_score(day: str) -> int:
 
 
 class RedisLedger:
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: RedisLink) -> None:
         self.shared = shared
         self.redis = shared.client
         self.holds = RedisHolds(shared)

@@ -25,7 +25,7 @@ import uuid
 from redis.exceptions import RedisError
 
 from ..core.errors import GatewayError, store_unavailable
-from ..core.redis import Shared
+from ..core.redis import RedisLink
 from .counters import WINDOW, Slot, Window
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ return 1
 
 class RedisCounters:
     def __init__(
-        self, shared: Shared, lease: float = LEASE, renew_every: float | None = None, window: float = WINDOW
+        self, shared: RedisLink, lease: float = LEASE, renew_every: float | None = None, window: float = WINDOW
     ) -> None:
         self.shared = shared
         self.window = window  # the rpm window's seconds (shorter only in tests)

@@ -112,7 +112,7 @@ async def test_paging_walks_every_hour_bucket_once_and_the_sums_match(shared, re
         assert minute.status_code == 200 and len(minute.json()["data"]) == 60
     await client.aclose()
     if shared:
-        await gateway.shared.close()
+        await gateway.redis.close()
 
 
 async def test_the_reports_take_the_admin_key_only(gateway):

@@ -26,7 +26,7 @@ def replica(redis_url: str, data_dir) -> tuple:
 
 
 async def close(client) -> None:
-    await client._transport.app.state.gateway.shared.close()
+    await client._transport.app.state.gateway.redis.close()
     await client.aclose()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.store import RedisStore, Store, open_store
 
 
@@ -16,6 +16,6 @@ async def store(request, tmp_path):
         yield opened
         opened.close()
         return
-    shared = Shared.connect(request.getfixturevalue("redis_url"), "test:")
+    shared = RedisLink.connect(request.getfixturevalue("redis_url"), "test:")
     yield RedisStore(shared)
     await shared.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.store import RedisStore, Reservation, Spent, open_store
 from tests.unit.test_store_contract import entry
 
@@ -61,7 +61,7 @@ async def test_holds_of_a_dead_gateway_do_not_last(tmp_path, redis_url):
     assert (await restarted.reserve(reservation("b"))).admitted
     restarted.close()
 
-    shared = Shared.connect(redis_url, "test:")
+    shared = RedisLink.connect(redis_url, "test:")
     redis = RedisStore(shared)
     assert (await redis.reserve(reservation("a", cost=3.0, lease=0.3))).admitted
     assert not (await redis.reserve(reservation("b"))).admitted

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from app.core.errors import GatewayError
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.files import Files, Limits, RedisFiles, SqliteFiles
 from app.store import open_sqlite
 
@@ -24,7 +24,7 @@ async def files(request, tmp_path):
         yield SqliteFiles(store.engine, limits)
         store.close()
         return
-    shared = Shared.connect(request.getfixturevalue("redis_url"), "test:")
+    shared = RedisLink.connect(request.getfixturevalue("redis_url"), "test:")
     yield RedisFiles(shared, limits)
     await shared.close()
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app.core.messages import Message
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.core.turn import Turn
 from app.store import RedisStore
 from app.store.redis_ledger import LEDGER_DAYS
@@ -49,7 +49,7 @@ async def test_two_hundred_client_chosen_names_make_one_ledger_row(store):
 
 
 async def test_redis_day_hashes_expire_after_the_reports_retention(redis_url):
-    shared = Shared.connect(redis_url, "models:")
+    shared = RedisLink.connect(redis_url, "models:")
     ledger = Ledger(RedisStore(shared), lambda: KNOWN)
     await ledger.record(Turn("claude-x-1", [], tenant="t1"), "gk_1", "chat", None, Meter(), "error")
     names = [n.decode() for n in await shared.client.keys("models:ledger:*")]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.store import KeyRecord, RedisStore, UsageEntry, redis_ledger
 from tests.unit.test_store_contract import entry, stored
 
@@ -17,8 +17,8 @@ from tests.unit.test_store_contract import entry, stored
 async def shared(redis_url):
     made = []
 
-    def connect(prefix: str = "gw-a:") -> Shared:
-        made.append(Shared.connect(redis_url, prefix))
+    def connect(prefix: str = "gw-a:") -> RedisLink:
+        made.append(RedisLink.connect(redis_url, prefix))
         return made[-1]
 
     yield connect

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from app.core.errors import GatewayError
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.store.null import NullStore
 from app.tenancy.auth import Tenant
 from app.tenancy.counters import LocalCounters
@@ -25,10 +25,10 @@ PREFIX = "test-limits:"
 @pytest.fixture
 async def replicas(redis_url) -> AsyncIterator[Callable[..., Limits]]:
     """Makes the Limits of one more replica: its own client on the test's Redis."""
-    clients: list[Shared] = []
+    clients: list[RedisLink] = []
 
     def replica(busy_wait: float = 0.0, **counters: float) -> Limits:
-        shared = Shared.connect(redis_url, PREFIX)
+        shared = RedisLink.connect(redis_url, PREFIX)
         clients.append(shared)
         return Limits(NullStore(), busy_wait, RedisCounters(shared, **counters))
 
@@ -88,7 +88,7 @@ async def test_the_window_slides_and_its_redis_key_expires_with_it(replicas, red
     await one.count_request(tenant)
     await two.count_request(tenant)
     assert (await refused(one.count_request(tenant))).status == 429
-    window = Shared.connect(redis_url, PREFIX)
+    window = RedisLink.connect(redis_url, PREFIX)
     try:
         assert 0 < await window.client.pttl(window.key("rpm", tenant.id)) <= 2000  # gone with the window
     finally:
@@ -175,7 +175,7 @@ async def test_a_running_turn_keeps_its_slot_past_the_lease_by_renewing_it(repli
 
 async def test_a_crashed_replicas_slot_lapses_after_its_lease(replicas, redis_url):
     # The crashed replica took a slot, exactly as a turn does, and died: nothing renews or releases it.
-    crashed = Shared.connect(redis_url, PREFIX)
+    crashed = RedisLink.connect(redis_url, PREFIX)
     try:
         assert await RedisCounters(crashed, lease=1.5).hold(crashed.key("running", "key-abc"), 1, "dead-lease")
     finally:
@@ -197,7 +197,7 @@ async def test_a_turn_cancelled_while_it_waits_leaves_no_slot_taken(replicas):
 
 
 async def test_an_unreachable_redis_is_503_not_a_crash():
-    shared = Shared.connect(f"redis://127.0.0.1:{free_port()}/0", PREFIX)
+    shared = RedisLink.connect(f"redis://127.0.0.1:{free_port()}/0", PREFIX)
     limits = Limits(NullStore(), 0.0, RedisCounters(shared))
     try:
         for call in (limits.count_request(key(rpm=1)), _enter(limits, key(max_concurrent=1))):

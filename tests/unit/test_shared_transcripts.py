@@ -10,11 +10,11 @@ import pytest
 import redis
 
 from app.core.agent import AgentConfig
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.engine.processes.options import SpawnKey
 from app.engine.transcripts.local import project_dir
 from app.engine.transcripts.redis_store import RedisSessionStore
-from app.engine.transcripts.replicated import SharedTranscripts
+from app.engine.transcripts.replicated import ReplicatedTranscripts
 from app.engine.turns.conversation import Conversation
 
 AGENT = SpawnKey(None, None, None, agent=AgentConfig())
@@ -27,7 +27,7 @@ LINES = [
 
 @pytest.fixture
 async def shared(redis_url):
-    shared = Shared.connect(redis_url, "test-shared-transcripts:")
+    shared = RedisLink.connect(redis_url, "test-shared-transcripts:")
     yield shared
     await shared.close()
 
@@ -36,7 +36,7 @@ def conversation(tmp_path, name: str = "uid-1") -> Conversation:
     return Conversation(name, tmp_path / name / "work", tmp_path / name / "config", workspace=True, own_config=True)
 
 
-async def ran_elsewhere(shared, transcripts: SharedTranscripts, tmp_path) -> str:
+async def ran_elsewhere(shared, transcripts: ReplicatedTranscripts, tmp_path) -> str:
     """A turn on another replica: its process mirrored LINES, and the turn was marked as holding "h1"."""
     session = str(uuid.uuid4())
     mirror = transcripts.mirror_for(conversation(tmp_path, "uid-1"), AGENT)
@@ -47,7 +47,7 @@ async def ran_elsewhere(shared, transcripts: SharedTranscripts, tmp_path) -> str
 
 
 async def test_a_replica_restores_the_transcript_that_holds_the_turns_history(shared, tmp_path):
-    transcripts = SharedTranscripts(RedisSessionStore(shared, 3600))
+    transcripts = ReplicatedTranscripts(RedisSessionStore(shared, 3600))
     session = await ran_elsewhere(shared, transcripts, tmp_path)
     here = conversation(tmp_path / "replica-b")
     assert await transcripts.restore(here, AGENT, "h1") == session
@@ -56,7 +56,7 @@ async def test_a_replica_restores_the_transcript_that_holds_the_turns_history(sh
 
 
 async def test_nothing_is_restored_for_another_history_or_a_chat_turn(shared, tmp_path):
-    transcripts = SharedTranscripts(RedisSessionStore(shared, 3600))
+    transcripts = ReplicatedTranscripts(RedisSessionStore(shared, 3600))
     await ran_elsewhere(shared, transcripts, tmp_path)
     here = conversation(tmp_path / "replica-b")
     assert await transcripts.restore(here, AGENT, "another history") is None
@@ -66,10 +66,10 @@ async def test_nothing_is_restored_for_another_history_or_a_chat_turn(shared, tm
 
 
 async def test_a_transcript_whose_mirroring_failed_is_never_offered(shared, redis_url, tmp_path):
-    transcripts = SharedTranscripts(RedisSessionStore(shared, 3600))
+    transcripts = ReplicatedTranscripts(RedisSessionStore(shared, 3600))
     session = await ran_elsewhere(shared, transcripts, tmp_path)
-    broken = Shared.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")  # nothing listens there
-    mirror = SharedTranscripts(RedisSessionStore(broken, 3600)).mirror_for(conversation(tmp_path), AGENT)
+    broken = RedisLink.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")  # nothing listens there
+    mirror = ReplicatedTranscripts(RedisSessionStore(broken, 3600)).mirror_for(conversation(tmp_path), AGENT)
     assert mirror is not None
     mirror.gaps = transcripts.gaps  # the same replica's engine
     with pytest.raises(redis.ConnectionError):
@@ -81,8 +81,8 @@ async def test_a_transcript_whose_mirroring_failed_is_never_offered(shared, redi
 
 
 async def test_redis_failing_leaves_the_turn_to_the_history(tmp_path):
-    broken = Shared.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")
-    transcripts = SharedTranscripts(RedisSessionStore(broken, 3600))
+    broken = RedisLink.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")
+    transcripts = ReplicatedTranscripts(RedisSessionStore(broken, 3600))
     await transcripts.mark(conversation(tmp_path), AGENT, str(uuid.uuid4()), "h1")  # logged, not raised
     assert await transcripts.restore(conversation(tmp_path), AGENT, "h1") is None
     await broken.close()
@@ -94,12 +94,12 @@ async def test_a_rebuilt_transcript_that_did_not_reach_redis_is_never_offered(sh
     folder = project_dir(here.config_dir, here.cwd)
     folder.mkdir(parents=True)
     (folder / f"{session}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in LINES))
-    broken = Shared.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")
-    transcripts = SharedTranscripts(RedisSessionStore(broken, 3600))
+    broken = RedisLink.connect("redis://127.0.0.1:1/0", "test-shared-transcripts:")
+    transcripts = ReplicatedTranscripts(RedisSessionStore(broken, 3600))
     await transcripts.seed(here, AGENT, session)  # logged, not raised
     await broken.close()
 
-    working = SharedTranscripts(RedisSessionStore(shared, 3600))
+    working = ReplicatedTranscripts(RedisSessionStore(shared, 3600))
     working.gaps = transcripts.gaps  # Redis is back, for the same engine
     mirror = working.mirror_for(here, AGENT)
     assert mirror is not None
@@ -118,7 +118,7 @@ async def test_a_rebuilt_transcript_with_line_separators_in_its_text_reaches_red
     folder.mkdir(parents=True)
     lines = [{"type": "user", "uuid": "u1", "message": {"role": "user", "content": "one\u2028two\x85three"}}]
     (folder / f"{session}.jsonl").write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
-    transcripts = SharedTranscripts(RedisSessionStore(shared, 3600))
+    transcripts = ReplicatedTranscripts(RedisSessionStore(shared, 3600))
     await transcripts.seed(here, AGENT, session)
     assert not transcripts.gaps
     stored = await RedisSessionStore(shared, 3600).load({"project_key": here.id, "session_id": session})

@@ -8,7 +8,7 @@ import itertools
 import pytest
 from claude_agent_sdk.testing import run_session_store_conformance
 
-from app.core.redis import Shared
+from app.core.redis import RedisLink
 from app.engine.transcripts.redis_store import RedisSessionStore
 
 TTL = 3600.0
@@ -17,7 +17,7 @@ KEY = {"project_key": "conv-1", "session_id": "11111111-2222-3333-4444-555555555
 
 @pytest.fixture
 async def shared(redis_url):
-    shared = Shared.connect(redis_url, "test-transcripts:")
+    shared = RedisLink.connect(redis_url, "test-transcripts:")
     yield shared
     await shared.close()
 
@@ -26,7 +26,7 @@ async def test_the_sdk_conformance_suite_passes(shared):
     fresh = itertools.count()
 
     def make_store() -> RedisSessionStore:  # each contract on keys of its own
-        return RedisSessionStore(Shared(shared.client, f"conformance-{next(fresh)}:"), TTL)
+        return RedisSessionStore(RedisLink(shared.client, f"conformance-{next(fresh)}:"), TTL)
 
     await run_session_store_conformance(make_store)
 

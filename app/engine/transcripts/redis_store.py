@@ -34,7 +34,7 @@ from claude_agent_sdk.types import (
     SessionStoreListEntry,
 )
 
-from ...core.redis import Shared, reply
+from ...core.redis import RedisLink, reply
 
 # KEYS: entries, uuids, index, subpaths (or the entries key for a main transcript)
 # ARGV: ttl ms, now ms, session id, subpath ('' for main), then pairs of uuid ('' for none) and entry
@@ -84,7 +84,7 @@ class RedisSessionStore(SessionStore):
     # Left out, as the protocol's own marker says (the SDK checks for an override, mypy for a body).
     list_session_summaries = SessionStore.list_session_summaries
 
-    def __init__(self, shared: Shared, ttl: float) -> None:
+    def __init__(self, shared: RedisLink, ttl: float) -> None:
         self.shared = shared
         self.client = shared.client
         self.ttl = ttl

@@ -90,7 +90,7 @@ class TranscriptMirror(SessionStore):
         return None
 
 
-class SharedTranscripts:
+class ReplicatedTranscripts:
     """The engine's side of shared transcripts (module docstring). Redis failing never fails a
     turn: the conversation is rebuilt from its history, as without Redis."""
 

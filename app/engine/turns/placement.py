@@ -17,7 +17,7 @@ from ..processes.pool import ProcessPool
 from ..processes.process import ClaudeProcess
 from ..reading.failures import start_error
 from ..transcripts.local import inline_history, resumable, write_transcript
-from ..transcripts.replicated import SharedTranscripts, TranscriptMirror
+from ..transcripts.replicated import ReplicatedTranscripts, TranscriptMirror
 from .conversation import Conversation
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Attempt:
 
 class Launcher:
     def __init__(
-        self, settings: Settings, pool: ProcessPool, options: SpawnOptions, transcripts: SharedTranscripts | None
+        self, settings: Settings, pool: ProcessPool, options: SpawnOptions, transcripts: ReplicatedTranscripts | None
     ) -> None:
         self.settings = settings
         self.pool = pool

@@ -42,7 +42,7 @@ from ..processes.tools import results_for
 from ..reading.reader import TurnReader
 from ..reading.running import TurnMessages
 from ..transcripts.local import latest_session
-from ..transcripts.replicated import SharedTranscripts
+from ..transcripts.replicated import ReplicatedTranscripts
 from .conversation import Conversation, Held, count_cost, user_frame
 from .forcing import Run, answer_events
 from .placement import Attempt, Launcher, forget_process
@@ -70,7 +70,7 @@ class TurnRouter:
         pool: ProcessPool,
         options: SpawnOptions,
         work: GatewayFolder,
-        transcripts: SharedTranscripts | None = None,
+        transcripts: ReplicatedTranscripts | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool

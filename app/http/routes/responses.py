@@ -29,7 +29,7 @@ async def create_response(
         bool(body.stream),
         ignored,
         # With replicas, the stored response is in Redis before its client can name it to another.
-        settle=gateway.responses.flush if gateway.shared is not None else None,
+        settle=gateway.responses.flush if gateway.redis is not None else None,
     )
 
 

@@ -138,7 +138,7 @@ async def _respond(socket: TurnSocket, message: dict[str, Any], memory: Memory) 
         log.exception("a response on a socket failed to start")
         await socket.send_json(error_event(unexpected(), lane))
         return
-    settle = gateway.responses.flush if gateway.shared is not None else None
+    settle = gateway.responses.flush if gateway.redis is not None else None
     async with aclosing(stream_frames(started.frames(), first, events, settle)) as frames:
         async for frame in frames:
             for text in payloads(frame):
