@@ -31,7 +31,7 @@ class AgentConfig:
     fallback_model: str | None = None
     add_dirs: tuple[str, ...] = ()  # relative to the workspace
     allowed_domains: tuple[str, ...] = ()  # the network commands may reach
-    workspace_quota: int | None = None  # bytes the key's workspaces may hold (quota_hook.py)
+    workspace_quota: int | None = None  # bytes the key's workspaces may hold (engine/agent/quota_hook.py)
     subagent_models: tuple[str, ...] | None = None  # what the subagent tool's `model` may say; None: any
 
     @property

@@ -1,7 +1,8 @@
 """One error type for the whole gateway, rendered in each API's own envelope.
 
-Code anywhere raises `GatewayError`; the server's handlers (and the streaming translators) turn it
-into `{"error": {"message", "type", "param", "code"}}` for OpenAI clients.
+Code anywhere raises `GatewayError`; the HTTP app's handlers (app/http/handlers.py, app/http/respond.py)
+and the streaming translators turn it into `{"error": {"message", "type", "param", "code"}}` for OpenAI
+clients.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ class Turn:
     # The caller's own Claude credential: the turn runs with it alone (credentials.py); None: the
     # operator's. Never stored: not with the session, not in a transcript, not in a log line.
     credential: Credential | None = None
-    # Agent mode: Claude Code's own tools (engine/agent/config.py), in `workspace` (None: a folder of the turn's own).
+    # Agent mode: Claude Code's own tools (agent.py; the options it becomes: engine/agent/setup.py), in `workspace`
+    # (None: a folder of the turn's own).
     agent: AgentConfig | None = None
     workspace: Path | None = None
     # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.

@@ -4,7 +4,7 @@
 - A parent-death signal (PR_SET_PDEATHSIG, by util-linux's `setpriv --pdeathsig KILL`): a gateway
   killed with SIGKILL or by the OOM killer leaves no CLI behind. Without it, CLIs outlived a
   killed gateway as orphans of PID 1 for up to 31 s (measured), still spending upstream tokens.
-  KILL, not TERM: an idle CLI may be frozen (SIGSTOP, see process.py), and a stopped process acts
+  KILL, not TERM: an idle CLI may be frozen (SIGSTOP, see processes/process.py), and a stopped process acts
   on no signal but SIGKILL.
 - A CPU priority (`nice`): spares start at a lower priority than live turns, so that starting
   one (0.3-0.4 CPU-seconds) never slows a turn in flight, and spares can start at once instead of

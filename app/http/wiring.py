@@ -47,7 +47,7 @@ class Wired:
 
 
 def wire(settings: Settings, engine: Engine | None) -> Wired:
-    check_root(settings.data_path, "GATEWAY_DATA_DIR")  # private to this user, or no start (workdir.py)
+    check_root(settings.data_path, "GATEWAY_DATA_DIR")  # private to this user, or no start (core/disk/workdir.py)
     demo = None
     if settings.demo and engine is None:  # before the engine: its processes read the demo's environment
         demo = enter_demo(settings.config_dir)

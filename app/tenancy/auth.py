@@ -27,7 +27,7 @@ class Tenant:
 
 
 ANONYMOUS = Tenant("anonymous")
-# The admin key on the read-only views that accept it (api/deps.ViewerDep): no tenant of its own, it
+# The admin key on the read-only views that accept it (http/deps.ViewerDep): no tenant of its own, it
 # sees the whole gateway there, as keyless mode does. It never runs a turn.
 ADMIN = Tenant("admin")
 

@@ -6,7 +6,7 @@ reserves an estimate first, atomically with every other reservation and ledger e
 (the store's reserve()), and its ledger entry settles it with what it really used.
 
 The estimate: the prompt's tokens (its text at 4 characters a token, IMAGE_TOKENS per image or
-document: engine/prices.prompt_tokens) plus the answer's `max_tokens`, or DEFAULT_OUTPUT_TOKENS
+document: core/prices.prompt_tokens) plus the answer's `max_tokens`, or DEFAULT_OUTPUT_TOKENS
 without one, priced at the model's list price (core/prices.py) for `budget_usd`; tokens as they are
 for `token_budget`.
 """

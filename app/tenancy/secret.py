@@ -3,7 +3,8 @@ restart (none is random per process: a replica must read what another wrote).
 
 Each is HKDF-SHA256 of the secret with a fixed salt and the purpose as its label, so that no two
 purposes share a key and none of them is the secret itself. GATEWAY_SECRET_KEY must be long and
-random (config.py refuses a weak one), which is what HKDF needs; it does not stretch a password.
+random (core/settings/checks.py refuses a weak one), which is what HKDF needs; it does not stretch
+a password.
 
 Stored Claude credentials were once encrypted under SHA-256(secret) (before HKDF): `credential_fernet`
 still reads those, and KeyService writes every credential it writes under the derived key.

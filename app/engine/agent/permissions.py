@@ -1,6 +1,6 @@
 """The gateway's side of agent mode's tool permissions: a PreToolUse hook that decides every tool
 call Claude Code makes, whatever Claude Code itself would do (defense in depth, and the home of
-the permission modes: see config.py for why Claude Code's own are not used).
+the permission modes: see setup.py for why Claude Code's own are not used).
 
 - A tool outside the enabled set, or matching a disallowed rule, is denied.
 - A file tool's path must lie in the workspace (or an added folder inside it), symlinks resolved.

@@ -1,4 +1,4 @@
-"""The bubblewrap around an agent-mode Claude Code process (see config.py): what it sees of the host.
+"""The bubblewrap around an agent-mode Claude Code process (see setup.py): what it sees of the host.
 
 Built from an allow-list, not by hiding a deny-list (which left everything else the gateway's user
 can read in sight: the folder the gateway runs from with its `.env`, the MCP config, /var/tmp...).

@@ -57,7 +57,7 @@ class SpawnKey:
     tools: tuple[ToolSpec, ...] = ()  # the client's functions, as in-process MCP tools
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
-    agent: AgentConfig | None = None  # agent mode (engine/agent/config.py); None: chat mode
+    agent: AgentConfig | None = None  # agent mode (core/agent.py); None: chat mode
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -154,7 +154,7 @@ class SpawnOptions:
         fork: bool = False,
         mirror: SessionStore | None = None,
     ) -> ClaudeAgentOptions:
-        """Agent mode's options (engine/agent/config.py), the process sandboxed (engine/agent/sandbox.py)."""
+        """Agent mode's options (engine/agent/setup.py), the process sandboxed (engine/agent/sandbox.py)."""
         config_dir = self.agent_config_dir(cwd)
         env["CLAUDE_CONFIG_DIR"] = str(config_dir)
         env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"  # commands never see the Claude credential

@@ -89,7 +89,7 @@ class TurnReader:
         for event in events:
             if isinstance(event, ToolResult):
                 # A tool ran: the model calls before it are over, and a break-off later voids only
-                # what came after (answer.py folds a Restart the same way).
+                # what came after (dialects/answer.py folds a Restart the same way).
                 self._unsettled_output, self._settled_text = False, len(self._text)
                 continue
             self._unsettled_output = not isinstance(event, Restart)

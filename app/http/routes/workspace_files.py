@@ -7,7 +7,7 @@
 
 A caller reaches only its own workspaces (their folder is named from its tenant id), and only with
 agent mode allowed. The workspace is made by an upload, so a client can send files before its
-session's first turn; app/agent/ has the rules on paths, links and the quota.
+session's first turn; app/workspaces/ has the rules on paths, links and the quota.
 """
 
 from __future__ import annotations
