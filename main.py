@@ -15,8 +15,8 @@ from app.core.disk.workdir import UnsafeWorkDir, check_root
 from app.core.settings import Settings
 from app.core.undumpable import close_own_proc
 from app.http.app import create_app
-from app.http.drain import DrainingServer
 from app.http.header_deadline import protocol
+from app.http.server import DrainingServer
 from app.observability import logs
 
 

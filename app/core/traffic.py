@@ -1,7 +1,7 @@
 """The interactive traffic in flight, one object per app: the turn requests whose answer (or
 stream) is not finished yet, those of them the drain's timeout cut, and whether the gateway drains
 (SIGTERM came: no new turns). The HTTP doors and sockets fill it (app/http/middleware/drain.py,
-app/http/sockets/connection.py), the drain reads and sets it (app/http/drain.py), and the batch
+app/http/sockets/connection.py), the drain reads and sets it (app/http/server.py), and the batch
 runner leaves the interactive turns their room by it (app/batches/runner.py). Its own object, made
 before both, so that neither needs the other to see it."""
 

@@ -31,7 +31,7 @@ class Gateway:
     workspaces: Workspaces  # agent sessions' working folders (app/workspaces/workspaces.py)
     files: Files  # uploaded files, POST /v1/files (app/files/)
     batches: BatchRunner  # message batches, both APIs (app/batches/)
-    # The turn requests in flight, and whether the gateway drains (app/http/drain.py,
+    # The turn requests in flight, and whether the gateway drains (app/http/server.py,
     # app/http/middleware/drain.py); the batch runner leaves them their room.
     traffic: Traffic
     redis: RedisLink | None = None  # the Redis replicas share (GATEWAY_REDIS_URL), if any

@@ -25,7 +25,7 @@ def usage_from(raw: dict[str, Any] | None) -> Usage:
     )
 
 
-class Meter:
+class StreamMeter:
     """The usage of one turn's model calls (module docstring), fed the stream's events."""
 
     def __init__(self) -> None:

@@ -33,7 +33,7 @@ from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity
 from .calls import ClientCalls
 from .failures import FailedTurn, turn_error
-from .meter import Meter, usage_from
+from .meter import StreamMeter, usage_from
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -78,7 +78,7 @@ class TurnReader:
         self._streamed_ids: set[str] = set()
         self._failure: FailedTurn | None = None
         self._retry_after: int | None = None
-        self.meter = Meter()  # what a call cut short is charged (consumed())
+        self.meter = StreamMeter()  # what a call cut short is charged (consumed())
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
         self.activity = Activity()
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way

@@ -4,7 +4,7 @@ it is back); tracked while they run, so that the drain knows when the last one h
 can cut those still running when its time is up.
 
 Only the three doors start turns; everything else (models, sessions, files, usage, probes) keeps
-answering while the listener is open. Why the listener stays open during a drain: app/http/drain.py.
+answering while the listener is open. Why the listener stays open during a drain: app/http/server.py.
 """
 
 from __future__ import annotations
