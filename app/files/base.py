@@ -72,7 +72,7 @@ class Files(ABC):
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         # What else counts in a tenant's quota (its batches' stored results, app/batches/), in
-        # bytes; set once by the gateway's wiring.
+        # bytes; set once, by the batches' Bounds (app/batches/bounds.py).
         self.others: Others | None = None
 
     async def add(

@@ -52,7 +52,7 @@ async def sweep(gateway: Gateway) -> None:
 
 
 def lifespan(wired: Wired) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    gateway, demo, keeper = wired.gateway, wired.demo, wired.keeper
+    gateway, demo = wired.gateway, wired.demo
 
     @asynccontextmanager
     async def serving(app: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +60,7 @@ def lifespan(wired: Wired) -> Callable[[FastAPI], AbstractAsyncContextManager[No
             await asyncio.to_thread(demo.start)
         await gateway.engine.start()
         sweeper = asyncio.create_task(sweep(gateway))
-        listener = asyncio.create_task(keeper.listen())  # what other replicas end (none without Redis)
+        listener = asyncio.create_task(gateway.sessions.keeper.listen())  # what other replicas end (none without Redis)
         gateway.batches.start()  # resumes what a restart left unfinished
         try:
             yield

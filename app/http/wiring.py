@@ -1,6 +1,8 @@
 """The gateway built from its settings: each part made once, in the order their side effects need
 (the demo's environment before the engine, agent mode's settings read before any request), and
-handed whole to the parts that use it, so that no part is filled in afterwards. create_app
+handed whole to the parts that use it: the Gateway is built whole, nothing of it filled in later
+(the batch bounds still tell the file store what else counts in a quota, and the metrics join the
+ledger's observers, once each, before the app serves). create_app
 (app/http/app.py) assembles the HTTP app around what this builds."""
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..engine.interface import Engine
 from ..files import Files, limits, open_files
 from ..observability.metrics import Metrics
 from ..observability.requests import TurnNotes
-from ..sessions import SessionKeeper, open_keeper
+from ..sessions import open_keeper
 from ..sessions.credential_names import CredentialNames
 from ..sessions.registry import SessionRegistry
 from ..sessions.service import SessionService
@@ -43,7 +45,6 @@ class Wired:
     gateway: Gateway
     metrics: Metrics
     demo: DemoUpstream | None  # the demo's fake Anthropic API, in demo mode with the real engine
-    keeper: SessionKeeper  # where sessions live between turns: this process, or Redis for replicas
 
 
 def wire(settings: Settings, engine: Engine | None) -> Wired:
@@ -90,7 +91,7 @@ def wire(settings: Settings, engine: Engine | None) -> Wired:
     )
     observed = Metrics(settings, engine, registry)
     service.ledger.observers += [observed.turn_ended, TurnNotes(observed)]
-    return Wired(gateway, observed, demo, keeper)
+    return Wired(gateway, observed, demo)
 
 
 def batch_runner(

@@ -74,6 +74,7 @@ def sqlite_engine(url: str) -> Engine:
     event.listen(engine, "connect", _pragmas)
     with engine.connect() as connection:
         migrate(connection)
+        connection.commit()  # migrate commits each step; this keeps a future empty step list safe too
     return engine
 
 

@@ -107,7 +107,7 @@ class SpawnOptions:
         branching off it with `fork`); an agent process's transcript also goes to `mirror`
         (engine/transcripts/replicated.py)."""
         env = self.cli_env(key.credential)
-        if spare:  # starts at a lower priority than live turns (wrapper_script.py)
+        if spare:  # starts at a lower priority than live turns (engine/wrapper_script.py)
             env[NICE_VARIABLE] = str(SPARE_NICE)
         if key.max_output_tokens:
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_output_tokens)

@@ -9,7 +9,7 @@ which idle process goes first when room is needed.
   one-off. Room is made from the least worth first (spares of the coldest option set before any of
   them), least recently used among equals. A one-off closes after `one_off_timeout` idle, the rest after
   `idle_timeout`; the conversation itself stays resumable from its transcript.
-- Spares (spares.py) start at once at a lower CPU priority (wrapper_script.py), SPARES_STARTING at a
+- Spares (spares.py) start at once at a lower CPU priority (engine/wrapper_script.py), SPARES_STARTING at a
   time, never evict anything, and are sized to recent bursts.
 - Idle processes (parked, spares) are frozen after FREEZE_AFTER seconds (process.py): an idle
   gateway's process tree takes next to no CPU.

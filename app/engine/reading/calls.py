@@ -1,7 +1,7 @@
 """The calls of the client's functions in one answer, as the reader meets them: each call's id,
 name and arguments so far, and the id Claude Code knows it by.
 
-Claude Code calls the client's functions through the tool bridge (processes/tools.py) under its
+Claude Code calls the client's functions through the tool bridge (engine/processes/tools.py) under its
 own ids; the client gets those ids and sends each result back under one. Legacy function calling
 gives the client no call id: the answer's first call (the only one it shows) gets the id the client
 will send it back under, and `cli_ids` finds Claude Code's for it.
