@@ -66,6 +66,10 @@ def parse(model: type[ModelT], data: dict[str, Any]) -> ModelT:
 
 def validation_error(exc: ValidationError, data: Any) -> GatewayError:
     errors = exc.errors()
+    refusals = [e for e in errors if e["type"] == "gateway_refusal"]
+    if refusals:  # a validator's own refusal (dialects/tool_types.py): its message, code and parameter
+        ctx = refusals[0].get("ctx", {})
+        return invalid_request(str(ctx["message"]), str(ctx["param"]), str(ctx["code"]))
     # A union reports one error per branch; the tag mismatch or the deepest location says most.
     tagged = [e for e in errors if e["type"] == "union_tag_invalid"]
     first = tagged[0] if tagged else max(errors, key=lambda e: len(e["loc"]))

@@ -84,6 +84,14 @@ async def test_a_batch_runs_in_the_background_and_its_results_are_jsonl(gateway,
         ({"requests": [{"custom_id": "a", "params": params("x", stream=True)}]}, "requests[0].params.stream"),
         ({"requests": [{"custom_id": "a", "params": params("x", session_id="s")}]}, "requests[0].params.session_id"),
         ({"requests": [{"custom_id": "a", "params": params("x", max_tokens="lots")}]}, "requests[0].params"),
+        (  # a tool type the gateway does not serve (dialects/tool_types.py), refused as on /v1/messages
+            {
+                "requests": [
+                    {"custom_id": "a", "params": params("x", tools=[{"type": "bash_20250124", "name": "bash"}])}
+                ]
+            },
+            "tools[0].type",
+        ),
     ],
 )
 async def test_a_bad_batch_is_400_in_anthropics_envelope(gateway, body, param):

@@ -124,6 +124,20 @@ def test_a_refused_request_is_an_error_event_and_the_socket_goes_on(client):
     assert {e["stream_id"] for e in events} == {"lane-1"}
 
 
+def test_an_unserved_tool_type_is_refused_on_both_sockets_as_over_http(client):
+    """dialects/tool_types.py: the sockets read requests through the same wire models."""
+    app = client()
+    with app.websocket_connect("/v1/responses", headers=AUTH) as ws:
+        ws.send_text(create("x", tools=[{"type": "web_search"}]))
+        refused = json.loads(ws.receive_text())
+    with app.websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
+        ws.send_text(chat("x", tools=[{"type": "custom", "custom": {"name": "apply_patch"}}]))
+        refused_too = json.loads(ws.receive_text())
+    assert refused["type"] == "error" and refused["status"] == 400, refused
+    assert (refused["error"]["code"], refused["error"]["param"]) == ("unsupported_tool_type", "tools[0].type")
+    assert refused_too["error"]["code"] == "unsupported_tool_type", refused_too
+
+
 def test_a_second_request_while_one_runs_waits_its_turn(client):
     with client().websocket_connect("/v1/responses", headers=AUTH) as ws:
         ws.send_text(create("[[slow]] one"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
+from ..tool_types import refuse_unserved
 
 
 class Base64Source(Wire):
@@ -159,6 +160,11 @@ class MessagesRequest(Wire):
     # Gateway extension: agent mode (app/agent/request.py).
     claude_code: ClaudeCodeRequest | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _served_tools(cls, data: Any) -> Any:
+        return refuse_unserved(data, "anthropic")
+
 
 class CountTokensRequest(Wire):
     model: ModelName
@@ -167,3 +173,8 @@ class CountTokensRequest(Wire):
     tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: ToolChoice | None = None
     thinking: Thinking | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _served_tools(cls, data: Any) -> Any:
+        return refuse_unserved(data, "anthropic")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
+from ..tool_types import refuse_unserved
 
 
 class TextPart(Wire):
@@ -191,6 +192,11 @@ class ChatCompletionRequest(Wire):
     session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
     # Gateway extension: agent mode (app/agent/request.py).
     claude_code: ClaudeCodeRequest | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _served_tools(cls, data: Any) -> Any:
+        return refuse_unserved(data, "openai")
 
 
 # --- responses ------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, ModelName, ToolName, Wire
+from ..tool_types import refuse_unserved
 
 
 # --- input items ------------------------------------------------------------------------------
@@ -155,3 +156,8 @@ class ResponsesRequest(Wire):
     include: list[str] | None = None
     # Gateway extension: agent mode (app/agent/request.py).
     claude_code: ClaudeCodeRequest | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _served_tools(cls, data: Any) -> Any:
+        return refuse_unserved(data, "openai")

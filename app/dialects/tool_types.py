@@ -1,0 +1,65 @@
+"""Tool types a request may name that the gateway does not serve (yet): refused with a 400 that
+names the type, where it is and why, in the door's own envelope, with the code
+`unsupported_tool_type`, never pydantic's generic "Input should be 'function'" or "Missing
+required parameter input_schema".
+
+What is served today: OpenAI `function` tools (Chat Completions, Responses) and Anthropic custom
+tools (no `type`, or `"custom"`). Each wire model checks its `tools` with `refuse_unserved` before
+it validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic_core import PydanticCustomError
+
+Api = Literal["openai", "anthropic"]
+
+# Why a type is not served, where there is more to say than "not yet". Matched on the type, or on
+# its prefix for Anthropic's dated versions (web_search_20250305, code_execution_20250825, ...).
+REASONS: dict[str, str] = {
+    "file_search": "it searches OpenAI vector stores, which this gateway does not keep",
+    "image_generation": "Claude does not generate images",
+    "computer_use_preview": "it drives OpenAI's computer-use model",
+    "code_interpreter": "it runs code in a hosted container; Claude Code runs tools on this gateway only in agent mode "
+    "(the claude_code field)",
+    "code_execution": "it runs code in a hosted container; Claude Code runs tools on this gateway only in agent mode "
+    "(the claude_code field)",
+}
+SERVED = {
+    "openai": "this gateway serves tools of type 'function'",
+    "anthropic": "this gateway serves custom tools (name, description, input_schema, no type or type 'custom')",
+}
+
+
+def served(api: Api, kind: object) -> bool:
+    """Whether a tool of this `type` is one the gateway serves; a type that is not a string (or none,
+    where the API requires one) is left to the wire model's own checks."""
+    if not isinstance(kind, str):
+        return True
+    return kind == "function" if api == "openai" else kind == "custom"
+
+
+def reason(kind: str) -> str:
+    for prefix, why in REASONS.items():
+        if kind == prefix or kind.startswith(prefix + "_"):
+            return why
+    return "it is not one this gateway serves yet"
+
+
+def refuse_unserved(data: Any, api: Api) -> Any:
+    """A wire model's before-validator: `data` as it came, or the refusal of its first tool whose
+    type the gateway does not serve."""
+    tools = data.get("tools") if isinstance(data, dict) else None
+    if not isinstance(tools, list):
+        return data
+    for index, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if not served(api, kind):
+            assert isinstance(kind, str)
+            param = f"tools[{index}].type"
+            message = f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {SERVED[api]}."
+            context = {"message": message, "code": "unsupported_tool_type", "param": param}
+            raise PydanticCustomError("gateway_refusal", "{message}", context)
+    return data

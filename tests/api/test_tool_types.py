@@ -1,0 +1,82 @@
+"""Tool types the gateway does not serve (yet) are refused with a 400 that names the type, where it
+is and why (`unsupported_tool_type`), in the door's own envelope, before any turn starts: never
+pydantic's "Input should be 'function'" or a missing `input_schema` (issue 22, its first part)."""
+
+from __future__ import annotations
+
+import anthropic
+import openai
+import pytest
+
+from tests.support import make_client, official_clients
+
+FUNCTION = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+CHAT_FUNCTION = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+CUSTOM = {"name": "f", "input_schema": {"type": "object", "properties": {}}}
+CHAT = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
+MESSAGES = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+RESPONSES = {"model": "sonnet", "input": "hi"}
+
+CASES = [
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "web_search"}, "not one this gateway serves yet"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "web_search_preview"}, "not one this gateway serves yet"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "file_search", "vector_store_ids": ["vs_1"]}, "vector stores"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "code_interpreter", "container": {}}, "agent mode"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "image_generation"}, "does not generate images"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "computer_use_preview"}, "computer-use model"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "mcp", "server_label": "x", "server_url": "https://x"}, "yet"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "namespace", "name": "ns", "tools": []}, "yet"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "local_shell"}, "yet"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "custom", "name": "apply_patch"}, "yet"),
+    ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "custom", "custom": {"name": "x"}}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_search_20250305", "name": "web_search"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_fetch_20250910", "name": "web_fetch"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "bash_20250124", "name": "bash"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "code_execution_20250825", "name": "code_execution"}, "agent mode"),
+    ("/v1/messages/count_tokens", MESSAGES, CUSTOM, {"type": "memory_20250818", "name": "memory"}, "yet"),
+]
+
+
+@pytest.mark.parametrize("path, body, served, tool, why", CASES, ids=[f"{c[0]}-{c[3]['type']}" for c in CASES])
+async def test_an_unserved_tool_type_is_a_400_naming_it_in_the_doors_envelope(path, body, served, tool, why):
+    client, engine = make_client()
+    async with client:
+        answer = await client.post(path, json={**body, "tools": [served, tool]})
+    assert answer.status_code == 400, answer.text
+    if path.startswith("/v1/messages"):
+        assert answer.json()["type"] == "error", answer.text
+        error = answer.json()["error"]
+        assert error["type"] == "invalid_request_error"
+    else:
+        error = answer.json()["error"]
+        assert (error["code"], error["param"]) == ("unsupported_tool_type", "tools[1].type")
+    assert f"'{tool['type']}' at tools[1].type" in error["message"] and why in error["message"], error
+    assert engine.turns == []
+
+
+async def test_served_types_still_pass_and_a_type_that_is_no_string_keeps_its_own_error():
+    client, engine = make_client()
+    async with client:
+        custom = await client.post("/v1/messages", json={**MESSAGES, "tools": [{**CUSTOM, "type": "custom"}]})
+        odd = await client.post("/v1/responses", json={**RESPONSES, "tools": [{**FUNCTION, "type": 5}]})
+    assert custom.status_code == 200, custom.text
+    assert odd.status_code == 400 and odd.json()["error"]["code"] != "unsupported_tool_type", odd.text
+
+
+async def test_the_official_clients_see_the_refusal_with_its_code():
+    client, _ = make_client()
+    async with client:
+        oai, claude = official_clients(client)
+        with pytest.raises(openai.BadRequestError) as refused:
+            await oai.responses.create(model="sonnet", input="hi", tools=[{"type": "web_search"}])
+        assert refused.value.code == "unsupported_tool_type"
+        assert refused.value.param == "tools[0].type"
+        with pytest.raises(anthropic.BadRequestError) as refused_too:
+            await claude.messages.create(
+                model="sonnet",
+                max_tokens=10,
+                messages=[{"role": "user", "content": "hi"}],
+                tools=[{"type": "web_search_20250305", "name": "web_search"}],
+            )
+        assert "Unsupported tool type 'web_search_20250305'" in str(refused_too.value)
