@@ -3,8 +3,9 @@ names the type, where it is and why, in the door's own envelope, with the code
 `unsupported_tool_type`, never pydantic's generic "Input should be 'function'" or "Missing
 required parameter input_schema".
 
-What is served today: OpenAI `function` tools (Chat Completions, Responses) and Anthropic custom
-tools (no `type`, or `"custom"`). Each wire model checks its `tools` with `refuse_unserved` before
+What is served today: OpenAI `function` tools (Chat Completions, Responses), Anthropic custom
+tools (no `type`, or `"custom"`) and Anthropic-defined client tools (anthropic_messages/
+defined_tools.py: bash, text editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before
 it validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic_core import PydanticCustomError
+
+from .anthropic_messages.defined_tools import is_defined
 
 Api = Literal["openai", "anthropic"]
 
@@ -29,7 +32,8 @@ REASONS: dict[str, str] = {
 }
 SERVED = {
     "openai": "this gateway serves tools of type 'function'",
-    "anthropic": "this gateway serves custom tools (name, description, input_schema, no type or type 'custom')",
+    "anthropic": "this gateway serves custom tools (name, description, input_schema) and the Anthropic-defined "
+    "bash, text_editor, memory and computer tools",
 }
 
 
@@ -38,7 +42,7 @@ def served(api: Api, kind: object) -> bool:
     where the API requires one) is left to the wire model's own checks."""
     if not isinstance(kind, str):
         return True
-    return kind == "function" if api == "openai" else kind == "custom"
+    return kind == "function" if api == "openai" else kind == "custom" or is_defined(kind)
 
 
 def reason(kind: str) -> str:

@@ -87,7 +87,10 @@ async def test_a_batch_runs_in_the_background_and_its_results_are_jsonl(gateway,
         (  # a tool type the gateway does not serve (dialects/tool_types.py), refused as on /v1/messages
             {
                 "requests": [
-                    {"custom_id": "a", "params": params("x", tools=[{"type": "bash_20250124", "name": "bash"}])}
+                    {
+                        "custom_id": "a",
+                        "params": params("x", tools=[{"type": "web_fetch_20250910", "name": "f"}]),
+                    }
                 ]
             },
             "tools[0].type",

@@ -1,8 +1,11 @@
-"""Tool types the gateway does not serve (yet) are refused with a 400 that names the type, where it
+"""Anthropic-defined client tools are offered to Claude with their published schemas; tool types the
+gateway does not serve (yet) are refused with a 400 that names the type, where it
 is and why (`unsupported_tool_type`), in the door's own envelope, before any turn starts: never
 pydantic's "Input should be 'function'" or a missing `input_schema` (issue 22, its first part)."""
 
 from __future__ import annotations
+
+import json
 
 import anthropic
 import openai
@@ -31,10 +34,10 @@ CASES = [
     ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "custom", "custom": {"name": "x"}}, "yet"),
     ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_search_20250305", "name": "web_search"}, "yet"),
     ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_fetch_20250910", "name": "web_fetch"}, "yet"),
-    ("/v1/messages", MESSAGES, CUSTOM, {"type": "bash_20250124", "name": "bash"}, "yet"),
-    ("/v1/messages", MESSAGES, CUSTOM, {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "mcp_toolset", "mcp_server_name": "x"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "bash_20990101", "name": "bash"}, "yet"),
     ("/v1/messages", MESSAGES, CUSTOM, {"type": "code_execution_20250825", "name": "code_execution"}, "agent mode"),
-    ("/v1/messages/count_tokens", MESSAGES, CUSTOM, {"type": "memory_20250818", "name": "memory"}, "yet"),
+    ("/v1/messages/count_tokens", MESSAGES, CUSTOM, {"type": "web_search_20250305", "name": "web_search"}, "yet"),
 ]
 
 
@@ -80,3 +83,24 @@ async def test_the_official_clients_see_the_refusal_with_its_code():
                 tools=[{"type": "web_search_20250305", "name": "web_search"}],
             )
         assert "Unsupported tool type 'web_search_20250305'" in str(refused_too.value)
+
+
+async def test_anthropic_defined_tools_are_offered_with_their_schema_under_the_clients_name():
+    client, engine = make_client()
+    tools = [
+        {"type": "bash_20250124", "name": "bash"},
+        {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool", "max_characters": 1000},
+        {"type": "memory_20250818", "name": "memory"},
+        {"type": "computer_20250124", "name": "computer", "display_width_px": 1024, "display_height_px": 768},
+    ]
+    async with client:
+        answer = await client.post("/v1/messages", json={**MESSAGES, "tools": tools})
+    assert answer.status_code == 200, answer.text
+    offered = {spec.name: spec for spec in engine.turns[0].tools}
+    assert list(offered) == ["bash", "str_replace_based_edit_tool", "memory", "computer"]
+    assert set(json.loads(offered["bash"].schema)["properties"]) == {"command", "restart"}
+    editor = json.loads(offered["str_replace_based_edit_tool"].schema)
+    assert editor["properties"]["command"]["enum"] == ["view", "create", "str_replace", "insert"]
+    assert "max_characters: 1000" in offered["str_replace_based_edit_tool"].description
+    assert "display_width_px: 1024" in offered["computer"].description
+    assert "screenshot" in json.loads(offered["computer"].schema)["properties"]["action"]["enum"]

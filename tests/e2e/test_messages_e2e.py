@@ -104,6 +104,23 @@ def test_tool_use_round_trip(claude, fake):
     assert '"sunny"' in str(fake.requests[-1]["messages"]).replace("'", '"')
 
 
+def test_an_anthropic_defined_tool_is_offered_with_its_schema_and_called_by_its_name(claude, fake):
+    """bash_20250124 carries no input_schema: Claude gets Anthropic's (defined_tools.py) under the
+    client's name, and its call comes back as an ordinary tool_use of that name, streamed or not."""
+    call = Reply(tool_uses=[{"name": "mcp__client__bash", "input": {"command": "ls -la"}}])
+    fake.enqueue(call, call)
+    messages = [{"role": "user", "content": "List the files."}]
+    tools = [{"type": "bash_20250124", "name": "bash"}]
+    first = claude.messages.create(model="sonnet", max_tokens=500, tools=tools, messages=messages)
+    (use,) = [b for b in first.content if b.type == "tool_use"]
+    assert first.stop_reason == "tool_use" and use.name == "bash" and use.input == {"command": "ls -la"}
+    (offered,) = [t for t in fake.requests[-1]["tools"] if t["name"] == "mcp__client__bash"]
+    assert set(offered["input_schema"]["properties"]) == {"command", "restart"}
+    with claude.messages.stream(model="sonnet", max_tokens=500, tools=tools, messages=messages) as stream:
+        streamed = stream.get_final_message()
+    assert [(b.name, b.input) for b in streamed.content if b.type == "tool_use"] == [("bash", {"command": "ls -la"})]
+
+
 def test_history_and_stateless_continuation(claude, gateway, fake):
     messages = [{"role": "user", "content": "I am Ann."}]
     first = claude.messages.with_raw_response.create(model="sonnet", max_tokens=100, messages=messages)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.messages import Block, Message
+from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import document_block
 from ..request_rules import (
@@ -27,6 +27,7 @@ from ..request_rules import (
     tool_spec,
     url_image,
 )
+from . import defined_tools
 from . import wire as am
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values: Claude's defaults.
@@ -59,7 +60,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
     require_user_last(messages, "messages")
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
-    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.input_schema) for t in request.tools or [])
+    tools = () if hidden else tuple(_spec(t) for t in request.tools or [])
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     forced = _forced_tool(request, bool(tools))
     return Turn(
@@ -75,6 +76,14 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         tools=tools,
         thinking=_thinking(request.thinking),
     )
+
+
+def _spec(tool: am.Tool | am.DefinedTool) -> ToolSpec:
+    """A client tool as Claude is offered it: its own schema, or the one Anthropic defines for it."""
+    if isinstance(tool, am.DefinedTool):
+        description, schema = defined_tools.offered(tool.type, tool.description, tool.model_extra or {})
+        return tool_spec(tool.name, description, schema)
+    return tool_spec(tool.name, tool.description, tool.input_schema)
 
 
 def _thinking(thinking: am.Thinking | None) -> dict[str, Any] | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
 from ..tool_types import refuse_unserved
+from .defined_tools import is_defined
 
 
 class Base64Source(Wire):
@@ -112,6 +113,23 @@ class Tool(Wire):
     type: Literal["custom"] | None = None
 
 
+class DefinedTool(Wire):
+    """An Anthropic-defined client tool (defined_tools.py): its type, the client's name for it, and
+    its options (display size, max_characters) as extra fields."""
+
+    type: str
+    name: ToolName
+    description: str | None = None
+
+
+def _tool_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "defined" if is_defined(kind) else "custom"
+
+
+AnyTool = Annotated[Annotated[Tool, Tag("custom")] | Annotated[DefinedTool, Tag("defined")], Discriminator(_tool_kind)]
+
+
 class ToolChoice(Wire):
     type: Literal["auto", "any", "tool", "none"]
     name: str | None = None
@@ -145,7 +163,7 @@ class MessagesRequest(Wire):
     max_tokens: int = Field(ge=1)  # required, as Anthropic requires it
     messages: list[MessageParam] = Field(min_length=1)
     system: str | list[TextBlock] | None = None
-    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tools: list[AnyTool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: ToolChoice | None = None
     stop_sequences: list[str] | None = None
     stream: bool | None = False
@@ -170,7 +188,7 @@ class CountTokensRequest(Wire):
     model: ModelName
     messages: list[MessageParam] = Field(min_length=1)
     system: str | list[TextBlock] | None = None
-    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tools: list[AnyTool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: ToolChoice | None = None
     thinking: Thinking | None = None
 
