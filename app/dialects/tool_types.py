@@ -3,7 +3,8 @@ names the type, where it is and why, in the door's own envelope, with the code
 `unsupported_tool_type`, never pydantic's generic "Input should be 'function'" or "Missing
 required parameter input_schema".
 
-What is served today: OpenAI `function` tools (Chat Completions, Responses), Anthropic custom
+What is served today: OpenAI `function` tools (Chat Completions, Responses) and `namespace` tools
+of functions (Responses: openai_responses/namespaces.py), Anthropic custom
 tools (no `type`, or `"custom"`) and Anthropic-defined client tools (anthropic_messages/
 defined_tools.py: bash, text editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before
 it validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
@@ -17,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from .anthropic_messages.defined_tools import is_defined
 
-Api = Literal["openai", "anthropic"]
+Api = Literal["chat", "responses", "anthropic"]
 
 # Why a type is not served, where there is more to say than "not yet". Matched on the type, or on
 # its prefix for Anthropic's dated versions (web_search_20250305, code_execution_20250825, ...).
@@ -31,7 +32,8 @@ REASONS: dict[str, str] = {
     "(the claude_code field)",
 }
 SERVED = {
-    "openai": "this gateway serves tools of type 'function'",
+    "chat": "this gateway serves tools of type 'function'",
+    "responses": "this gateway serves tools of type 'function' and 'namespace' (of functions)",
     "anthropic": "this gateway serves custom tools (name, description, input_schema) and the Anthropic-defined "
     "bash, text_editor, memory and computer tools",
 }
@@ -42,7 +44,9 @@ def served(api: Api, kind: object) -> bool:
     where the API requires one) is left to the wire model's own checks."""
     if not isinstance(kind, str):
         return True
-    return kind == "function" if api == "openai" else kind == "custom" or is_defined(kind)
+    if api == "anthropic":
+        return kind == "custom" or is_defined(kind)
+    return kind == "function" or (api == "responses" and kind == "namespace")
 
 
 def reason(kind: str) -> str:
@@ -52,7 +56,7 @@ def reason(kind: str) -> str:
     return "it is not one this gateway serves yet"
 
 
-def refuse_unserved(data: Any, api: Api) -> Any:
+def refuse_unserved(data: Any, api: Api, where: str = "") -> Any:
     """A wire model's before-validator: `data` as it came, or the refusal of its first tool whose
     type the gateway does not serve."""
     tools = data.get("tools") if isinstance(data, dict) else None
@@ -60,10 +64,13 @@ def refuse_unserved(data: Any, api: Api) -> Any:
         return data
     for index, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "namespace" and isinstance(tool, dict):  # its functions: tools[i].tools[j]
+            refuse_unserved(tool, "chat", f"tools[{index}].")
         if not served(api, kind):
             assert isinstance(kind, str)
-            param = f"tools[{index}].type"
-            message = f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {SERVED[api]}."
+            param = f"{where}tools[{index}].type"
+            served_here = SERVED["chat"] + " inside a namespace" if where else SERVED[api]
+            message = f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {served_here}."
             context = {"message": message, "code": "unsupported_tool_type", "param": param}
             raise PydanticCustomError("gateway_refusal", "{message}", context)
     return data

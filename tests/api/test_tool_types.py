@@ -11,6 +11,7 @@ import anthropic
 import openai
 import pytest
 
+from app.core.events import Finish, ToolCallDelta, ToolCallStart
 from tests.support import make_client, official_clients
 
 FUNCTION = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
@@ -28,7 +29,7 @@ CASES = [
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "image_generation"}, "does not generate images"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "computer_use_preview"}, "computer-use model"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "mcp", "server_label": "x", "server_url": "https://x"}, "yet"),
-    ("/v1/responses", RESPONSES, FUNCTION, {"type": "namespace", "name": "ns", "tools": []}, "yet"),
+    ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "namespace", "name": "ns", "tools": [FUNCTION]}, "yet"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "local_shell"}, "yet"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "custom", "name": "apply_patch"}, "yet"),
     ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "custom", "custom": {"name": "x"}}, "yet"),
@@ -104,3 +105,51 @@ async def test_anthropic_defined_tools_are_offered_with_their_schema_under_the_c
     assert "max_characters: 1000" in offered["str_replace_based_edit_tool"].description
     assert "display_width_px: 1024" in offered["computer"].description
     assert "screenshot" in json.loads(offered["computer"].schema)["properties"]["action"]["enum"]
+
+
+def _function(name: str) -> dict:
+    return {"type": "function", "name": name, "description": f"{name} it", "parameters": {"type": "object"}}
+
+
+NAMESPACED = [
+    _function("crm__lookup"),
+    {"type": "namespace", "name": "crm", "description": "The CRM", "tools": [_function("lookup"), _function("create")]},
+    {"type": "namespace", "name": "wiki", "description": "The wiki", "tools": [_function("lookup")]},
+]
+
+
+async def test_namespace_functions_get_names_of_their_own_and_calls_come_back_with_their_namespace():
+    client, engine = make_client()
+    engine.script = [ToolCallStart(0, "call_1", "crm__lookup_2"), ToolCallDelta(0, '{"id": 1}'), Finish("tool_use")]
+    async with client:
+        whole = await client.post("/v1/responses", json={**RESPONSES, "tools": NAMESPACED})
+        streamed = await client.post("/v1/responses", json={**RESPONSES, "tools": NAMESPACED, "stream": True})
+        engine.script = None
+        sent_back = [
+            {"type": "function_call", "call_id": "call_1", "name": "lookup", "namespace": "crm", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "found"},
+        ]
+        follow_up = await client.post("/v1/responses", json={**RESPONSES, "tools": NAMESPACED, "input": sent_back})
+    offered = [spec.name for spec in engine.turns[0].tools]
+    assert offered == ["crm__lookup", "crm__lookup_2", "crm__create", "wiki__lookup"]  # the top-level one kept its name
+    assert engine.turns[0].tools[1].description == "[crm: The CRM] lookup it"
+    (call,) = [item for item in whole.json()["output"] if item["type"] == "function_call"]
+    assert (call["name"], call["namespace"], call["arguments"]) == ("lookup", "crm", '{"id": 1}')
+    added = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
+    items = [e["item"] for e in added if e["type"] == "response.output_item.added"]
+    assert [(i["name"], i["namespace"]) for i in items if i["type"] == "function_call"] == [("lookup", "crm")]
+    assert follow_up.status_code == 200, follow_up.text
+    (use,) = [b for m in engine.turns[-1].messages for b in m.content if b["type"] == "tool_use"]
+    assert use["name"] == "crm__lookup_2"
+
+
+async def test_a_namespace_holding_a_tool_it_cannot_serve_is_refused_naming_the_inner_tool():
+    client, _ = make_client()
+    namespace = {"type": "namespace", "name": "ns", "tools": [_function("a"), {"type": "custom", "name": "patch"}]}
+    async with client:
+        answer = await client.post("/v1/responses", json={**RESPONSES, "tools": [namespace]})
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and (error["code"], error["param"]) == (
+        "unsupported_tool_type",
+        "tools[0].tools[1].type",
+    )

@@ -79,6 +79,33 @@ def test_function_call_round_trip_with_previous_response_id(client, fake):
     assert '"sunny"' in json.dumps(fake.requests[-1]["messages"])
 
 
+def test_a_namespace_function_round_trip_as_codex_sends_it(client, fake):
+    """A namespace tool's function reaches Claude under a name of its own and comes back with its
+    own name and namespace; sent back stateless (store: false, the whole input, as Codex does), the
+    call continues the held turn."""
+    fake.enqueue(
+        Reply(tool_uses=[{"name": "mcp__client__crm__lookup", "input": {"id": 7}}]), Reply(text="Ada, customer 7.")
+    )
+    lookup = {
+        "type": "function",
+        "name": "lookup",
+        "parameters": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    tools = [WEATHER, {"type": "namespace", "name": "crm", "description": "The CRM", "tools": [lookup]}]
+    asked = [{"role": "user", "content": "Who is customer 7?"}]
+    first = client.responses.create(model="sonnet", input=asked, tools=tools, store=False)
+    (call,) = [item for item in first.output if item.type == "function_call"]
+    assert (call.name, call.namespace, json.loads(call.arguments)) == ("lookup", "crm", {"id": 7})
+    assert "mcp__client__crm__lookup" in [t["name"] for t in fake.requests[-1]["tools"]]
+    sent_back = [
+        call.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": call.call_id, "output": "Ada"},
+    ]
+    second = client.responses.create(model="sonnet", input=asked + sent_back, tools=tools, store=False)
+    assert second.output_text == "Ada, customer 7."
+    assert '"Ada"' in json.dumps(fake.requests[-1]["messages"])
+
+
 def test_streamed_function_call(client, fake):
     fake.enqueue(Reply(tool_uses=[{"name": "mcp__client__get_weather", "input": {"city": "Rome"}}]))
     events = list(client.responses.create(model="sonnet", input="Weather in Rome?", tools=[WEATHER], stream=True))

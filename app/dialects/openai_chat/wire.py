@@ -196,7 +196,7 @@ class ChatCompletionRequest(Wire):
     @model_validator(mode="before")
     @classmethod
     def _served_tools(cls, data: Any) -> Any:
-        return refuse_unserved(data, "openai")
+        return refuse_unserved(data, "chat")
 
 
 # --- responses ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ outbound.py.
 from __future__ import annotations
 
 from ...core.errors import invalid_request
-from ...core.messages import Block, Message
+from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import file_block
 from ..request_rules import (
@@ -28,6 +28,7 @@ from ..request_rules import (
     tool_spec,
 )
 from . import wire as orq
+from .namespaces import claude_names, for_claude
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values.
 UNAPPLIED: dict[str, tuple[object, ...]] = {
@@ -64,12 +65,13 @@ def to_turn(
     messages = [Message(m.role, list(m.content)) for m in earlier]
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
     left_out = False  # the item before was not passed on
+    names = claude_names(request.tools)
     for i, item in enumerate(items):
-        _add_item(item, f"input[{i}]", messages, system_parts, joined=left_out)
+        _add_item(item, f"input[{i}]", messages, system_parts, names, joined=left_out)
         left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem))
     continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
-    tools = () if hidden else tuple(tool_spec(t.name, t.description, t.parameters) for t in request.tools or [])
+    tools = () if hidden else _specs(request.tools or [], names)
     fmt = request.text.format if request.text else None
     forced = _forced_function(request)
     return Turn(
@@ -88,8 +90,27 @@ def to_turn(
     )
 
 
+def _specs(
+    tools: list[orq.FunctionTool | orq.NamespaceTool], names: dict[str, tuple[str, str]]
+) -> tuple[ToolSpec, ...]:
+    """The functions Claude is offered: the top-level ones, then each namespace's under its own names."""
+    specs = [tool_spec(t.name, t.description, t.parameters) for t in tools if isinstance(t, orq.FunctionTool)]
+    described = {t.name: t.description for t in tools if isinstance(t, orq.NamespaceTool)}
+    inner = {(t.name, f.name): f for t in tools if isinstance(t, orq.NamespaceTool) for f in t.tools}
+    for claude, (namespace, name) in names.items():
+        function = inner[(namespace, name)]
+        about = " ".join(p for p in (f"[{namespace}: {described[namespace] or namespace}]", function.description) if p)
+        specs.append(tool_spec(claude, about, function.parameters))
+    return tuple(specs)
+
+
 def _add_item(
-    item: orq.InputItem, where: str, messages: list[Message], system_parts: list[str | None], joined: bool
+    item: orq.InputItem,
+    where: str,
+    messages: list[Message],
+    system_parts: list[str | None],
+    names: dict[str, tuple[str, str]],
+    joined: bool,
 ) -> None:
     """Add an input item; `joined`: it goes on with an answer after items left out (add_blocks)."""
     if isinstance(item, orq.MessageItem):
@@ -99,9 +120,8 @@ def _add_item(
         else:
             append_message(messages, item.role, blocks, joined)
     elif isinstance(item, orq.FunctionCallItem):
-        append_message(
-            messages, "assistant", [tool_call(item.call_id, item.name, item.arguments, f"{where}.arguments")]
-        )
+        name = for_claude(names, item.namespace, item.name)
+        append_message(messages, "assistant", [tool_call(item.call_id, name, item.arguments, f"{where}.arguments")])
     elif isinstance(item, orq.FunctionCallOutputItem):
         output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
         append_message(messages, "user", [tool_result(item.call_id, output)])

@@ -12,6 +12,7 @@ from .. import activity
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
 from . import wire as orq
+from .namespaces import claude_names
 
 ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
 
@@ -33,6 +34,7 @@ class ResponseBuilder:
     ) -> None:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
+        self.namespaced = claude_names(request.tools)  # Claude's name of a namespaced function -> its own
         self.base: dict[str, Any] = {
             "id": resp_id,
             "object": "response",
@@ -99,11 +101,13 @@ class ResponseBuilder:
                 "role": "assistant",
                 "content": [_text_part(part.text)],
             }
+        namespace, name = self.namespaced.get(part.name, (None, part.name))
         return {
             "type": "function_call",
             "id": _item_id(part),
             "call_id": part.call_id,
-            "name": part.name,
+            "name": name,
+            **({"namespace": namespace} if namespace else {}),
             "arguments": part.text,
             "status": status,
         }

@@ -63,6 +63,7 @@ class FunctionCallItem(Wire):
     call_id: str = Field(min_length=1)
     name: str
     arguments: str  # JSON text, as the model wrote it
+    namespace: str | None = None  # the namespace tool the function belongs to (namespaces.py)
 
 
 class FunctionCallOutputItem(Wire):
@@ -112,6 +113,18 @@ class FunctionTool(Wire):
     strict: bool | None = None
 
 
+class NamespaceTool(Wire):
+    """A named group of functions (namespaces.py)."""
+
+    type: Literal["namespace"]
+    name: ToolName
+    description: str | None = None
+    tools: list[FunctionTool] = Field(min_length=1, max_length=MAX_TOOLS)
+
+
+AnyTool = Annotated[FunctionTool | NamespaceTool, Field(discriminator="type")]
+
+
 class NamedFunction(Wire):
     type: Literal["function"]
     name: str
@@ -138,7 +151,7 @@ class ResponsesRequest(Wire):
     # and the tools Claude Code ran itself (mcp_call items) as a response gave them.
     input: str | list[InputItem]
     instructions: str | None = None
-    tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tools: list[AnyTool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Literal["none", "auto", "required"] | NamedFunction | None = None
     max_output_tokens: int | None = Field(default=None, ge=1)
     text: TextConfig | None = None
@@ -160,4 +173,4 @@ class ResponsesRequest(Wire):
     @model_validator(mode="before")
     @classmethod
     def _served_tools(cls, data: Any) -> Any:
-        return refuse_unserved(data, "openai")
+        return refuse_unserved(data, "responses")
