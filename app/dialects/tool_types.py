@@ -4,10 +4,10 @@ names the type, where it is and why, in the door's own envelope, with the code
 required parameter input_schema".
 
 What is served today: OpenAI `function` tools (Chat Completions, Responses) and `namespace` tools
-of functions (Responses: openai_responses/namespaces.py), Anthropic custom
-tools (no `type`, or `"custom"`) and Anthropic-defined client tools (anthropic_messages/
-defined_tools.py: bash, text editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before
-it validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
+of functions (Responses: openai_responses/namespaces.py); Anthropic custom tools (no `type`, or
+`"custom"`) and Anthropic-defined client tools (anthropic_messages/defined_tools.py: bash, text
+editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before it
+validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
 """
 
 from __future__ import annotations
