@@ -55,3 +55,13 @@ def test_the_target_is_capped_and_zero_without_spares_or_for_a_cold_key(clock):
     none.warm("k", lambda: None)  # type: ignore[arg-type,return-value]
     arrivals(none, "k", clock, [0.1] * 10)
     assert none.target("k") == 0
+
+
+def test_a_free_start_slot_serves_the_set_without_a_spare_before_a_bursts_second_one(clock):
+    """Found by the credentials e2e test: a burst-sized second spare of one option set took the
+    slot while another set, whose spare had just been taken, had none."""
+    spares = Spares(base=1, most=8, warm_keys=4)
+    for key in ("bob", "operator", "alice"):
+        spares.warm(key, lambda: None)  # type: ignore[arg-type,return-value]
+    spares.by_key = {"bob": [object()], "operator": [object()]}  # type: ignore[list-item]
+    assert spares.neediest() == ["alice", "operator", "bob"]  # none first, then the most recent first

@@ -7,12 +7,11 @@ which idle process goes first when room is needed.
   are worth what their conversation is likely to bring: a turn held for the client's function
   results most, then a named session, then a stateless conversation that continued before, then a
   one-off. Room is made from the least worth first (spares of the coldest option set before any of
-  them), least recently used among equals. A one-off closes after `one_off_timeout` idle, the rest after
-  `idle_timeout`; the conversation itself stays resumable from its transcript.
-- Spares (spares.py) start at once at a lower CPU priority (engine/wrapper_script.py), SPARES_STARTING at a
-  time, never evict anything, and are sized to recent bursts.
-- Idle processes (parked, spares) are frozen after FREEZE_AFTER seconds (process.py): an idle
-  gateway's process tree takes next to no CPU.
+  them), least recently used among equals. A one-off closes after `one_off_timeout` idle, the rest
+  after `idle_timeout`; the conversation stays resumable from its transcript.
+- Spares (spares.py) start at once at a lower CPU priority (engine/wrapper_script.py), SPARES_STARTING
+  at a time, the neediest option sets first; they never evict anything, and are sized to bursts.
+- Idle processes (parked, spares) are frozen after FREEZE_AFTER s (process.py): next to no CPU.
 - When there is no room, a request waits up to `busy_wait`, then gets 429 with Retry-After.
 """
 
@@ -142,7 +141,7 @@ class ProcessPool:
             return
         self.on_spawned(time.monotonic() - started)
         self._freeze_later(process)
-        for warm in list(self.spares.factories):  # a start slot is free: whichever set misses one
+        for warm in self.spares.neediest():  # a start slot is free: the sets that miss spares most
             self._top_up(warm)
 
     def _drop_spare(self, process: ClaudeProcess) -> None:
@@ -288,6 +287,7 @@ class ProcessPool:
             "parked": len(self._parked),
             "held": self._parked.held(),
             "spares": self.spares.count(),
+            "spares_starting": self.spares.starting(),
             "exiting": len(self.exiting),
             "frozen": sum(1 for process in self.processes if process.frozen),
             "spawned_total": self.spawned_total,

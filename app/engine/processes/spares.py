@@ -88,6 +88,13 @@ class Spares:
         self._used.pop(key, None)
         return self.by_key.pop(key, [])
 
+    def neediest(self) -> list[Key]:
+        """The warm option sets in the order a free start slot should serve them: the fewest spares
+        first (one with none is cold, a second spare only serves a burst), the most recently used
+        first among equals."""
+        recent_first = list(reversed(self.factories))
+        return sorted(recent_first, key=lambda key: len(self.by_key.get(key, [])))
+
     def missing(self, key: Key) -> int:
         return max(0, self.target(key) - len(self.by_key.get(key, [])))
 
