@@ -85,8 +85,12 @@ def test_chat_tools_over_two_steps_then_the_json_answer(client, fake, stream):
 
     assert finish == "stop" and "tool_calls" not in message
     assert json.loads(message["content"]) == {"reports": ["cold, 3 C", "sunny, 24 C"]}
-    assert len(fake.requests) == 3  # one model call a step: the held turn went on each time
-    assert {"StructuredOutput", "mcp__client__get_weather"} <= offered(fake.requests[-1])
+    # One model call a step: the held turn went on each time. Counted among the calls that offer
+    # the client's function: the CLI now and then sends a small call of its own besides (max_tokens
+    # 20, no tools), which failed this count once under load.
+    steps = [body for body in fake.requests if "mcp__client__get_weather" in offered(body)]
+    assert len(steps) == 3
+    assert {"StructuredOutput", "mcp__client__get_weather"} <= offered(steps[-1])
 
 
 def test_chat_tools_and_a_json_answer_on_the_rebuild_path(cold_gateway, fake):
