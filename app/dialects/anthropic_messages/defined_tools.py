@@ -110,6 +110,10 @@ TOOLS: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
+# The options Anthropic defines for these tools; any other field a client adds stays out of the prompt.
+OPTIONS = ("display_width_px", "display_height_px", "display_number", "max_characters")
+
+
 def is_defined(kind: object) -> bool:
     return isinstance(kind, str) and kind in TOOLS
 
@@ -118,6 +122,6 @@ def offered(kind: str, description: str | None, options: dict[str, Any]) -> tupl
     """What Claude is told of a defined tool, and its input schema. The tool's own options (the
     display's size, the editor's max_characters) go into the description, where Claude reads them."""
     schema, told = TOOLS[kind]
-    shown = {k: v for k, v in options.items() if k not in ("cache_control",) and isinstance(v, (int, str, bool))}
+    shown = {k: v for k, v in options.items() if k in OPTIONS and isinstance(v, (int, str, bool))}
     notes = "; ".join(f"{k}: {v}" for k, v in sorted(shown.items()))
     return " ".join(p for p in (description or told, f"({notes})" if notes else "") if p), schema
