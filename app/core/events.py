@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .hosted import Source
 from .messages import Message
 
 FinishReason = Literal["stop", "length", "tool_use", "stop_sequence", "content_filter"]
@@ -76,6 +77,8 @@ class ToolUse:
     input: dict[str, Any]
     server: str | None = None  # the MCP server's name for an MCP tool; None: built into Claude Code
     parent: str | None = None  # the subagent call (Task) it ran inside, if any
+    # The hosted tool of the request it serves (core/hosted.py: "web_search", ...); None: activity.
+    hosted: str | None = None
 
 
 @dataclass
@@ -88,6 +91,8 @@ class ToolResult:
     is_error: bool = False
     server: str | None = None
     parent: str | None = None
+    hosted: str | None = None  # as its ToolUse's
+    sources: tuple[Source, ...] = ()  # a hosted search's results, a fetch's page
 
 
 # A result's text is cut to this many characters: the client sees what a tool did, not all it

@@ -10,6 +10,7 @@ from typing import Any
 from .agent import AgentConfig
 from .credentials import Credential
 from .events import Usage
+from .hosted import Hosted
 from .messages import Message, ToolSpec
 
 # What an idle conversation's process is worth keeping, least first (engine/processes/pool.py): a new stateless
@@ -52,6 +53,8 @@ class Turn:
     # (None: a folder of the turn's own).
     agent: AgentConfig | None = None
     workspace: Path | None = None
+    # The hosted tools (web search, ...) Claude Code serves for this turn (core/hosted.py).
+    hosted: Hosted = field(default_factory=Hosted)
     # The most Claude processes the tenant may hold (its key's max_processes); None: no limit.
     process_limit: int | None = None
     # Told what Claude had used when the turn ends without a Finish (cut short, failed): the

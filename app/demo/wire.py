@@ -40,6 +40,11 @@ class Reply:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     fail_after: int | None = None  # send an SSE `error` event after this many text deltas
+    # Server tool blocks (server_tool_use, web_search_tool_result, ...), whole, before the text;
+    # the text's citations; and usage.server_tool_use ({"web_search_requests": 1}).
+    server_blocks: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    server_tool_use: dict[str, int] = field(default_factory=dict)
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -97,8 +102,10 @@ def message_json(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.thinking:
         content.append({"type": "thinking", "thinking": reply.thinking, "signature": "sig"})
+    content.extend(reply.server_blocks)
     if reply.text:
-        content.append({"type": "text", "text": reply.text})
+        cited = {"citations": reply.citations} if reply.citations else {}
+        content.append({"type": "text", "text": reply.text} | cited)
     for tool in reply.tool_uses:
         content.append(
             {
@@ -124,9 +131,12 @@ def _stop_reason(reply: Reply) -> str:
     return reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
 
 
-def _usage(reply: Reply) -> dict[str, int]:
+def _usage(reply: Reply) -> dict[str, Any]:
     counts = (reply.input_tokens, reply.output_tokens, reply.cache_read_input_tokens, reply.cache_creation_input_tokens)
-    return usage_object(Usage(*counts))
+    usage: dict[str, Any] = dict(usage_object(Usage(*counts)))
+    if reply.server_tool_use:
+        usage["server_tool_use"] = reply.server_tool_use
+    return usage
 
 
 def _tool_id() -> str:
@@ -186,11 +196,22 @@ async def sse(body: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:
         )
         yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
         index += 1
+    for block in reply.server_blocks:
+        opening = block | {"input": {}} if block.get("type") == "server_tool_use" else block
+        yield _event("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening})
+        if block.get("type") == "server_tool_use":
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block.get("input", {}))}
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        index += 1
     if reply.text or not reply.tool_uses:
         yield _event(
             "content_block_start",
             {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
         )
+        for citation in reply.citations:
+            delta = {"type": "citations_delta", "citation": citation}
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
         for n, piece in enumerate(_chunks(reply.text, reply.chunk_size)):
             if reply.fail_after is not None and n == reply.fail_after:
                 yield _event(
@@ -235,7 +256,8 @@ async def sse(body: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:
         {
             "type": "message_delta",
             "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
-            "usage": {"output_tokens": reply.output_tokens},
+            "usage": {"output_tokens": reply.output_tokens}
+            | ({"server_tool_use": reply.server_tool_use} if reply.server_tool_use else {}),
         },
     )
     yield _event("message_stop", {"type": "message_stop"})

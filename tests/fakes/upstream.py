@@ -25,6 +25,8 @@ from starlette.routing import Route
 from app.demo.upstream import free_port, offline_env, serve_in_thread
 from app.demo.wire import Reply, last_user_text, message_json, sse, text_of, tool_results, uses_tools
 
+from .server_tools import server_tool, web_search_reply
+
 __all__ = ["FakeAnthropic", "Reply", "agent", "echo", "last_user_text", "serve_in_thread", "tool_results"]
 
 
@@ -185,8 +187,10 @@ class FakeAnthropic:
             reply = self.by_credential.get(credential) or next(
                 (reply for name, reply in self.by_model.items() if name in str(body.get("model"))), None
             )
+            # Claude Code's own model call for a WebSearch takes no scripted reply (server_tools.py).
+            searching = server_tool(body, "web_search") is not None
             if reply is None:
-                reply = None if too_long or late or not self.script else self.script.pop(0)
+                reply = None if too_long or late or searching or not self.script else self.script.pop(0)
         if too_long:
             reply = Reply(
                 status=400,
@@ -194,7 +198,7 @@ class FakeAnthropic:
                 error_message=f"prompt is too long: {tokens} tokens > {self.context_tokens} maximum",
             )
         if reply is None:
-            reply = tool_script(body) or self.default(body)
+            reply = web_search_reply(body) or tool_script(body) or self.default(body)
         if uses_tools(body) and not body.get("tools"):  # as Anthropic's API answers it
             return JSONResponse(
                 {
