@@ -45,6 +45,9 @@ class ToolSpec:
     name: str
     description: str
     schema: str  # JSON text of the parameters schema (hashable: part of a process's options)
+    # Out of Claude's view until its tool search finds it (Anthropic's defer_loading, with a tool
+    # search tool); False: in view from the first step, as every API shows a client's functions.
+    deferred: bool = False
 
 
 def answer_message(text: str, tool_uses: list[Block] | None = None) -> Message:

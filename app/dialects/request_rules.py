@@ -117,10 +117,12 @@ def forced_tool(offered: bool, required: bool, named: str | None) -> str | None:
     return "" if required else named
 
 
-def tool_spec(name: str, description: str | None, parameters: dict[str, Any] | None) -> ToolSpec:
+def tool_spec(
+    name: str, description: str | None, parameters: dict[str, Any] | None, deferred: bool = False
+) -> ToolSpec:
     """A client's function as Claude is offered it. The schema is JSON text with sorted keys: the
     spec is part of a process's options, so equal schemas must be equal text."""
-    return ToolSpec(name, description or "", json.dumps(parameters or NO_PARAMETERS, sort_keys=True))
+    return ToolSpec(name, description or "", json.dumps(parameters or NO_PARAMETERS, sort_keys=True), deferred)
 
 
 def tool_call(call_id: str, name: str, arguments: str | None, param: str) -> Block:

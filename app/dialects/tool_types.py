@@ -5,9 +5,10 @@ required parameter input_schema".
 
 What is served today: OpenAI `function` tools (Chat Completions, Responses) and `namespace` tools
 of functions (Responses: openai_responses/namespaces.py); Anthropic custom tools (no `type`, or
-`"custom"`) and Anthropic-defined client tools (anthropic_messages/defined_tools.py: bash, text
-editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before it
-validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
+`"custom"`), Anthropic-defined client tools (anthropic_messages/defined_tools.py: bash, text
+editor, memory, computer) and Anthropic's tool search (anthropic_messages/tool_search.py). Each
+wire model checks its `tools` with `refuse_unserved` before it validates them, so that every way
+into a door (HTTP, the WebSockets, batches) refuses alike.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from pydantic_core import PydanticCustomError
 
 from .anthropic_messages.defined_tools import is_defined
+from .anthropic_messages.tool_search import is_search
 
 Api = Literal["chat", "responses", "anthropic"]
 
@@ -34,8 +36,8 @@ REASONS: dict[str, str] = {
 SERVED = {
     "chat": "this gateway serves tools of type 'function'",
     "responses": "this gateway serves tools of type 'function' and 'namespace' (of functions)",
-    "anthropic": "this gateway serves custom tools (name, description, input_schema) and the Anthropic-defined "
-    "bash, text_editor, memory and computer tools",
+    "anthropic": "this gateway serves custom tools (name, description, input_schema), the Anthropic-defined "
+    "bash, text_editor, memory and computer tools, and tool search",
 }
 
 
@@ -45,7 +47,7 @@ def served(api: Api, kind: object) -> bool:
     if not isinstance(kind, str):
         return True
     if api == "anthropic":
-        return kind == "custom" or is_defined(kind)
+        return kind == "custom" or is_defined(kind) or is_search(kind)
     return kind == "function" or (api == "responses" and kind == "namespace")
 
 

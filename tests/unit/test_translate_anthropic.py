@@ -4,6 +4,7 @@ stream events."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -168,6 +169,34 @@ WEATHER_SPEC = ToolSpec("get", "Weather", json.dumps(WEATHER["input_schema"], so
 def test_tools_and_tool_choice(extra, tools, system):
     turn = turn_of(**extra)
     assert (turn.tools, turn.system) == (tools, system)
+
+
+DEFERRED = {**WEATHER, "name": "later", "defer_loading": True}
+LATER_SPEC = ToolSpec("later", "Weather", WEATHER_SPEC.schema)
+REGEX = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
+BM25 = {"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"}
+
+
+@pytest.mark.parametrize(
+    "tools, specs, ignored",
+    [
+        # A search tool: the deferred tool is deferred; the search tool itself is no client tool.
+        ([WEATHER, DEFERRED, REGEX], (WEATHER_SPEC, ToolSpec("later", "Weather", WEATHER_SPEC.schema, True)), []),
+        ([BM25, DEFERRED], (ToolSpec("later", "Weather", WEATHER_SPEC.schema, True),), []),
+        ([{**WEATHER, "defer_loading": False}, REGEX], (WEATHER_SPEC,), []),
+        # No search tool: Claude could never load it, so it is offered, and named as not applied.
+        ([WEATHER, DEFERRED], (WEATHER_SPEC, LATER_SPEC), ["tools[1].defer_loading"]),
+    ],
+)
+def test_tool_search_defers_what_the_client_defers(tools, specs, ignored):
+    assert turn_of(tools=tools).tools == specs
+    assert t.ignored_parameters(request_of(tools=tools)) == ignored
+
+
+def test_an_anthropic_defined_tool_can_be_deferred():
+    bash = {"type": "bash_20250124", "name": "bash"}
+    (offered,) = turn_of(tools=[bash]).tools
+    assert turn_of(tools=[{**bash, "defer_loading": True}, REGEX]).tools == (replace(offered, deferred=True),)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from ..request_rules import (
     tool_spec,
     url_image,
 )
-from . import defined_tools
+from . import defined_tools, tool_search
 from . import wire as am
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values: Claude's defaults.
@@ -35,7 +35,7 @@ UNAPPLIED: dict[str, tuple[object, ...]] = {**CLAUDE_SAMPLING, "top_k": (), "ser
 
 
 def ignored_parameters(request: am.MessagesRequest) -> list[str]:
-    found = clamped_limits(max_tokens=request.max_tokens)
+    found = clamped_limits(max_tokens=request.max_tokens) + tool_search.deferrals(request.tools or [])[1]
     if request.tools and request.tool_choice and request.tool_choice.disable_parallel_tool_use:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
@@ -60,7 +60,9 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
     require_user_last(messages, "messages")
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
-    tools = () if hidden else tuple(_spec(t) for t in request.tools or [])
+    searching = tool_search.deferrals(request.tools or [])[0]
+    offered = [tool for tool in request.tools or [] if not isinstance(tool, am.ToolSearchTool)]
+    tools = () if hidden else tuple(_spec(tool, searching and bool(tool.defer_loading)) for tool in offered)
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     forced = _forced_tool(request, bool(tools))
     return Turn(
@@ -78,12 +80,13 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     )
 
 
-def _spec(tool: am.Tool | am.DefinedTool) -> ToolSpec:
-    """A client tool as Claude is offered it: its own schema, or the one Anthropic defines for it."""
+def _spec(tool: am.Tool | am.DefinedTool, deferred: bool) -> ToolSpec:
+    """A client tool as Claude is offered it: its own schema, or the one Anthropic defines for it;
+    `deferred`: out of view until Claude's tool search finds it (tool_search.py)."""
     if isinstance(tool, am.DefinedTool):
         description, schema = defined_tools.offered(tool.type, tool.description, tool.model_extra or {})
-        return tool_spec(tool.name, description, schema)
-    return tool_spec(tool.name, tool.description, tool.input_schema)
+        return tool_spec(tool.name, description, schema, deferred)
+    return tool_spec(tool.name, tool.description, tool.input_schema, deferred)
 
 
 def _thinking(thinking: am.Thinking | None) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
 from ..tool_types import refuse_unserved
 from .defined_tools import is_defined
+from .tool_search import is_search
 
 
 class Base64Source(Wire):
@@ -111,6 +112,7 @@ class Tool(Wire):
     description: str | None = None
     input_schema: dict[str, Any]
     type: Literal["custom"] | None = None
+    defer_loading: bool | None = None  # out of view until a tool search finds it (tool_search.py)
 
 
 class DefinedTool(Wire):
@@ -120,14 +122,25 @@ class DefinedTool(Wire):
     type: str
     name: ToolName
     description: str | None = None
+    defer_loading: bool | None = None
+
+
+class ToolSearchTool(Wire):
+    """Anthropic's tool search tool (tool_search.py): the request's deferred tools are searched."""
+
+    type: str
+    name: ToolName
 
 
 def _tool_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return "defined" if is_defined(kind) else "custom"
+    return "defined" if is_defined(kind) else "search" if is_search(kind) else "custom"
 
 
-AnyTool = Annotated[Annotated[Tool, Tag("custom")] | Annotated[DefinedTool, Tag("defined")], Discriminator(_tool_kind)]
+AnyTool = Annotated[
+    Annotated[Tool, Tag("custom")] | Annotated[DefinedTool, Tag("defined")] | Annotated[ToolSearchTool, Tag("search")],
+    Discriminator(_tool_kind),
+]
 
 
 class ToolChoice(Wire):

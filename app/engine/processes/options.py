@@ -2,7 +2,9 @@
 from it, with the process's working folder and system prompt file.
 
 Chat mode for every process the engine starts (conversations, spares, the model probe): no
-built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions.
+built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions, each
+in Claude's view from the first step unless the client asked to defer it (Claude Code's tool search
+is then on, with its ToolSearch tool: TOOL_SEARCH_VARIABLE).
 Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
 project config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
 
@@ -34,7 +36,7 @@ from ...core.turn import Turn
 from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
-from .tools import SERVER, ToolBridge
+from .tools import SERVER, TOOL_SEARCH, ToolBridge
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude con
 AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per agent workspace
 MIN_LINE_BUFFER = 16 * 1024 * 1024
 HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
+# Claude Code's tool search, measured with CLI 2.1.329: by default it is on wherever there are MCP
+# tools (the client's functions are), and every request then carries a `DeferredToolPlaceholder`
+# tool beside the functions; "false" leaves the functions exactly as the client sent them. "true",
+# with its ToolSearch tool, defers each function not listed to be always loaded (processes/tools.py):
+# Claude sees its name only, and ToolSearch ("select:<name>" or keywords) loads it for the next step.
+TOOL_SEARCH_VARIABLE = "ENABLE_TOOL_SEARCH"
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class SpawnOptions:
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
         bridge = ToolBridge(key.tools) if key.tools else None
+        searching = any(spec.deferred for spec in key.tools)
         if key.agent is not None:
             return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
@@ -125,10 +134,12 @@ class SpawnOptions:
         prompt_file = self._prompt_file(cwd)
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
+        env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
         options = self.isolated(
             cwd,
             env,
-            allowed_tools=bridge.allowed if bridge else [],
+            tools=[TOOL_SEARCH] if searching else [],
+            allowed_tools=(bridge.allowed if bridge else []) + ([TOOL_SEARCH] if searching else []),
             mcp_servers={SERVER: bridge.server} if bridge else {},
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
@@ -217,10 +228,13 @@ class SpawnOptions:
         private_folder(folder)
         return folder
 
-    def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
-        """Chat-mode options (see the module docstring), plus `options`."""
+    def isolated(
+        self, cwd: Path, env: dict[str, str] | None = None, tools: list[str] | None = None, **options: Any
+    ) -> ClaudeAgentOptions:
+        """Chat-mode options (see the module docstring), plus `options`; `tools`: the only built-in
+        tools (Claude Code's ToolSearch, where the client defers functions)."""
         return ClaudeAgentOptions(
-            tools=[],
+            tools=tools or [],
             setting_sources=[],
             strict_mcp_config=True,
             cwd=str(cwd),

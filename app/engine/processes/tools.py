@@ -32,6 +32,13 @@ TOOL_USE_ID = "claudecode/toolUseId"  # where the CLI names the call in an MCP r
 # Without a size hint Claude Code keeps results over ~50 KB in a file and shows Claude a 2 KB
 # preview, which chat mode (no file tools) cannot read further.
 MAX_RESULT_CHARS = 10_000_000
+# Where Claude Code's tool search is on (it is, by default, wherever MCP tools are), an MCP tool is
+# deferred: Claude sees only its name until its ToolSearch tool loads it. A tool listed with this
+# set stays in view from the first step; a function the client asked to defer is listed without it.
+ALWAYS_LOAD = "anthropic/alwaysLoad"
+# The tool that loads them (engine/processes/options.py): how a client's deferral is served, not a
+# tool that does anything, so not reported as activity; the client sees the call it leads to.
+TOOL_SEARCH = "ToolSearch"
 
 
 def claude_name(name: str) -> str:
@@ -61,7 +68,7 @@ class ToolBridge:
                 name=spec.name,
                 description=spec.description,
                 input_schema={"type": "object", "properties": {}, **json.loads(spec.schema)},
-                _meta={"anthropic/maxResultSizeChars": MAX_RESULT_CHARS},
+                _meta={"anthropic/maxResultSizeChars": MAX_RESULT_CHARS, ALWAYS_LOAD: not spec.deferred},
             )
             for spec in specs
         ]

@@ -4,7 +4,8 @@ events for the client to see (it never runs them, nor sends them back).
 A call is read from the assistant frame of its tool_use block: the CLI sends one such frame per
 content block, streamed message or not, and it holds the whole input. Its result is read from the
 user frame that hands Claude the tool_result. The client's own functions (engine/processes/tools.py) and
-Claude Code's StructuredOutput tool are not activity: they are the answer, read by reader.py.
+Claude Code's StructuredOutput tool are not activity: they are the answer, read by reader.py; nor is
+its ToolSearch, which loads the functions a client deferred.
 A subagent's calls (Task, Agent) are reported too, each with the call it ran inside.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 
 from ...core.events import ToolResult, ToolUse, cut
-from ..processes.tools import SERVER, client_name
+from ..processes.tools import SERVER, TOOL_SEARCH, client_name
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 MCP_PREFIX = "mcp__"
@@ -25,7 +26,7 @@ _ERROR_WRAPPER = re.compile(r"\A<tool_use_error>(.*)</tool_use_error>\Z", re.DOT
 
 def is_activity(name: str) -> bool:
     """Whether a tool_use of this name is one Claude Code runs itself."""
-    return client_name(name) is None and name != STRUCTURED_OUTPUT_TOOL
+    return client_name(name) is None and name not in (STRUCTURED_OUTPUT_TOOL, TOOL_SEARCH)
 
 
 def mcp_server(name: str) -> str | None:
