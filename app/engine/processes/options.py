@@ -22,12 +22,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, HookCallback, HookMatcher
 from claude_agent_sdk.types import SessionStore
 
 from ...core.agent import AgentConfig
 from ...core.credentials import Credential, operator_variables
 from ...core.disk.workdir import GatewayFolder, private_folder, write_private
+from ...core.hosted import WEB_FETCH, Hosted
 from ...core.messages import ToolSpec
 from ...core.settings import Settings
 from ...core.turn import Turn
@@ -35,6 +36,7 @@ from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .tools import SERVER, ToolBridge
+from .web_gate import WebGate
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class SpawnKey:
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
     agent: AgentConfig | None = None  # agent mode (core/agent.py); None: chat mode
+    hosted: Hosted = Hosted()  # the hosted tools Claude Code serves (core/hosted.py)
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -76,6 +79,7 @@ class SpawnKey:
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
             turn.credential,
             turn.agent,
+            turn.hosted,
         )
 
 
@@ -85,6 +89,7 @@ class Spawn:
 
     options: ClaudeAgentOptions
     bridge: ToolBridge | None = None
+    gate: WebGate | None = None  # the hosted web tools' rules (web_gate.py)
 
 
 class SpawnOptions:
@@ -120,6 +125,8 @@ class SpawnOptions:
         bridge = ToolBridge(key.tools) if key.tools else None
         if key.agent is not None:
             return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
+        web = key.hosted.claude_tools
+        gate = WebGate(key.hosted, self.settings.allow_private_urls) if web else None
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
@@ -128,7 +135,14 @@ class SpawnOptions:
         options = self.isolated(
             cwd,
             env,
-            allowed_tools=bridge.allowed if bridge else [],
+            tools=web,
+            allowed_tools=[*(bridge.allowed if bridge else []), *web],
+            hooks={"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]}
+            if gate
+            else None,
+            # WebFetch first asks claude.ai whether a domain may be fetched; the request's own
+            # domain rules (web_gate.py) hold instead, and the gateway may have no route there.
+            settings=json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None,
             mcp_servers={SERVER: bridge.server} if bridge else {},
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
@@ -141,7 +155,7 @@ class SpawnOptions:
             else None,
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
-        return Spawn(options, bridge)
+        return Spawn(options, bridge, gate)
 
     def _agent(
         self,
@@ -219,8 +233,9 @@ class SpawnOptions:
 
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""
+        tools = options.pop("tools", None) or []
         return ClaudeAgentOptions(
-            tools=[],
+            tools=tools,
             setting_sources=[],
             strict_mcp_config=True,
             cwd=str(cwd),
