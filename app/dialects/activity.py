@@ -95,7 +95,10 @@ def chat_event(event: ToolUse | ToolResult) -> dict[str, Any]:
 
 
 def _events(part: Part) -> list[ToolUse | ToolResult]:
-    """A tool part's call, and its result once it came; nothing for another part."""
+    """A tool part's call, and its result once it came; nothing for another part, nor for a hosted
+    call (dialects/hosted.py: Chat shows those as citations only)."""
+    if part.use is not None and part.use.hosted:
+        return []
     return [event for event in (part.use, part.result) if event is not None]
 
 

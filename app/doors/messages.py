@@ -16,7 +16,7 @@ from ..dialects.anthropic_messages import outbound as translate_out
 from ..dialects.anthropic_messages.wire import MessagesRequest
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import Tenant
-from .checks import Requests, agent_mode, turn_headers
+from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .gateway import Gateway
 
 REQUESTS = Requests(MessagesRequest, translate.ignored_parameters, "messages")
@@ -53,6 +53,7 @@ def begin(
     msg_id = translate_out.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
+    hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     run = gateway.sessions.turn(turn, requested, tenant, "messages")
     return Started(msg_id, body, turn, run)

@@ -21,7 +21,7 @@ from ..dialects.openai_responses.wire import ResponsesRequest
 from ..sessions.stored_responses import StoredResponse
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import Tenant
-from .checks import Requests, agent_mode, turn_headers
+from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .gateway import Gateway
 
 REQUESTS = Requests(ResponsesRequest, translate.ignored_parameters, "responses")
@@ -83,6 +83,7 @@ async def begin(
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
+    hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     run = gateway.sessions.turn(turn, None, tenant, "responses")
 

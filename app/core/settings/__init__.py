@@ -115,6 +115,15 @@ class Settings(BaseSettings):
     one_off_idle_timeout: float = Field(default=45.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
+    # Hosted tools (web_search, web_fetch, mcp: docs/hosted-tools.md) keyless callers and
+    # GATEWAY_API_KEYS keys may use, comma-separated (managed keys: their `hosted_tools` policy).
+    # Whether hosted tools (web fetch, remote MCP servers) may reach loopback, link-local and private
+    # addresses (this host, its network, a cloud's metadata service): off, as such a URL comes from a client.
+    allow_private_urls: bool = False
+    hosted_tools: str = Field(
+        default="web_search,web_fetch,mcp", pattern=r"^\s*((web_search|web_fetch|mcp)\s*(,\s*|$))*$"
+    )
+
     # Agent mode (docs/agent-mode.md): Claude Code's own tools in a sandboxed workspace.
     # For keyless mode and GATEWAY_API_KEYS keys (managed keys have their own policy):
     agent_mode: bool = False

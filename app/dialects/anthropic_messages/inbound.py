@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.hosted import WEB_FETCH, WEB_SEARCH, Hosted, WebRules
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import document_block
@@ -40,7 +41,21 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
         found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
+    for i, tool in enumerate(request.tools or []):
+        if isinstance(tool, am.ServerTool):  # what Claude Code's WebSearch and WebFetch cannot take
+            unapplied = ("user_location", "citations", "max_content_tokens")
+            found += [f"tools[{i}].{name}" for name in unapplied if getattr(tool, name) is not None]
     return ignored(request, UNAPPLIED, found)
+
+
+def _hosted(tools: list[am.AnyTool]) -> Hosted:
+    """The request's web search and web fetch, with their limits."""
+    found: dict[str, WebRules] = {}
+    for tool in tools:
+        if isinstance(tool, am.ServerTool):
+            rules = WebRules(tuple(tool.allowed_domains or ()), tuple(tool.blocked_domains or ()), tool.max_uses)
+            found[WEB_FETCH if tool.type.startswith(WEB_FETCH) else WEB_SEARCH] = rules
+    return Hosted(**found)
 
 
 def _forced_tool(request: am.MessagesRequest, offered: bool) -> str | None:
@@ -61,7 +76,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     require_user_last(messages, "messages")
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
     searching = tool_search.deferrals(request.tools or [])[0]
-    offered = [tool for tool in request.tools or [] if not isinstance(tool, am.ToolSearchTool)]
+    offered = [tool for tool in request.tools or [] if isinstance(tool, (am.Tool, am.DefinedTool))]
     tools = () if hidden else tuple(_spec(tool, searching and bool(tool.defer_loading)) for tool in offered)
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     forced = _forced_tool(request, bool(tools))
@@ -77,6 +92,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         user=request.metadata.user_id if request.metadata else None,
         tools=tools,
         thinking=_thinking(request.thinking),
+        hosted=Hosted() if hidden else _hosted(request.tools or []),
     )
 
 

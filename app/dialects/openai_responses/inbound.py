@@ -7,9 +7,11 @@ outbound.py.
 from __future__ import annotations
 
 from ...core.errors import invalid_request
+from ...core.hosted import Hosted, WebRules
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import file_block
+from ..hosted import SOURCES_INCLUDE
 from ..request_rules import (
     CLAUDE_SAMPLING,
     append_message,
@@ -35,7 +37,6 @@ UNAPPLIED: dict[str, tuple[object, ...]] = {
     **CLAUDE_SAMPLING,
     "truncation": ("disabled",),  # OpenAI's default: the gateway truncates nothing either
     "service_tier": ("auto",),
-    "include": ([],),
 }
 
 
@@ -43,7 +44,22 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
         found.append("parallel_tool_calls")  # Claude may call several functions at once
+    if any(value != SOURCES_INCLUDE for value in request.include or []):
+        found.append("include")  # only the web search's sources are added on request
+    for i, tool in enumerate(request.tools or []):
+        if isinstance(tool, orq.WebSearchTool):  # what Claude Code's WebSearch cannot take
+            unapplied = ("search_context_size", "user_location")
+            found += [f"tools[{i}].{name}" for name in unapplied if getattr(tool, name) is not None]
     return ignored(request, UNAPPLIED, found)
+
+
+def _hosted(tools: list[orq.AnyTool]) -> Hosted:
+    """The request's web search, with its domain filter."""
+    for tool in tools:
+        if isinstance(tool, orq.WebSearchTool):
+            allowed = tool.filters.allowed_domains if tool.filters else None
+            return Hosted(web_search=WebRules(allowed_domains=tuple(allowed or ())))
+    return Hosted()
 
 
 def _forced_function(request: orq.ResponsesRequest) -> str | None:
@@ -87,12 +103,11 @@ def to_turn(
         user=request.user,
         metadata=dict(request.metadata or {}),
         tools=tools,
+        hosted=Hosted() if hidden else _hosted(request.tools or []),
     )
 
 
-def _specs(
-    tools: list[orq.FunctionTool | orq.NamespaceTool], names: dict[str, tuple[str, str]]
-) -> tuple[ToolSpec, ...]:
+def _specs(tools: list[orq.AnyTool], names: dict[str, tuple[str, str]]) -> tuple[ToolSpec, ...]:
     """The functions Claude is offered: the top-level ones, then each namespace's under its own names."""
     specs = [tool_spec(t.name, t.description, t.parameters) for t in tools if isinstance(t, orq.FunctionTool)]
     described = {t.name: t.description for t in tools if isinstance(t, orq.NamespaceTool)}

@@ -1,5 +1,6 @@
 """Events -> OpenAI Responses: the Response object, whole or as its stream of events. Pure
-functions, no I/O."""
+functions, no I/O. A hosted web search is a `web_search_call` item, with `url_citation`
+annotations on the text that cites what it found (dialects/hosted.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from ...core.errors import GatewayError
 from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
-from .. import activity
+from .. import activity, hosted
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
 from . import wire as orq
@@ -35,6 +36,7 @@ class ResponseBuilder:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
         self.namespaced = claude_names(request.tools)  # Claude's name of a namespaced function -> its own
+        self.with_sources = hosted.SOURCES_INCLUDE in (request.include or [])
         self.base: dict[str, Any] = {
             "id": resp_id,
             "object": "response",
@@ -89,6 +91,8 @@ class ResponseBuilder:
     def _item(self, part: Part, status: str | None = None) -> dict[str, Any]:
         """A part as an output item; its status is the turn's, unless given."""
         status = status or ("in_progress" if self.answer.finish is None else "completed")
+        if hosted.is_hosted(part):
+            return hosted.responses_item(part, self.answer.finish is not None, self.with_sources)
         if part.kind == "tool":
             return activity.responses_item(part, finished=self.answer.finish is not None)
         if part.kind == "thinking":
@@ -99,7 +103,7 @@ class ResponseBuilder:
                 "id": _item_id(part),
                 "status": status,
                 "role": "assistant",
-                "content": [_text_part(part.text)],
+                "content": [_text_part(part.text, self._annotations(part))],
             }
         namespace, name = self.namespaced.get(part.name, (None, part.name))
         return {
@@ -111,6 +115,11 @@ class ResponseBuilder:
             "arguments": part.text,
             "status": status,
         }
+
+    def _annotations(self, part: Part) -> list[dict[str, Any]]:
+        """A text's citations of the pages the answer's hosted searches found so far."""
+        found = hosted.sources(self.answer.parts)
+        return hosted.responses_annotations(part.text, found) if found else []
 
     # streamed
     def _event(self, kind: str, **fields: Any) -> str:
@@ -146,8 +155,13 @@ class ResponseBuilder:
             return []
         if isinstance(event, ToolUse):  # added now, done when its result comes
             index = self._running[event.id] = len(self.answer.parts) - 1
-            closed = self._close()
-            return closed + [self._event("response.output_item.added", output_index=index, item=self._item(part))]
+            frames = self._close()
+            frames.append(self._event("response.output_item.added", output_index=index, item=self._item(part)))
+            if event.hosted:  # as OpenAI streams a search: in progress, searching, then completed
+                item_id = self._item(part)["id"]
+                for stage in ("in_progress", "searching"):
+                    frames.append(self._event(f"response.web_search_call.{stage}", output_index=index, item_id=item_id))
+            return frames
         if isinstance(event, ToolResult):
             return self._tool_done(event.id)
         frames = []
@@ -194,7 +208,11 @@ class ResponseBuilder:
         index = self._running.pop(call_id, None)
         if index is None:
             return []
-        return [self._event("response.output_item.done", output_index=index, item=self._item(self.answer.parts[index]))]
+        item = self._item(self.answer.parts[index])
+        frames = []
+        if item["type"] == "web_search_call":
+            frames.append(self._event("response.web_search_call.completed", output_index=index, item_id=item["id"]))
+        return frames + [self._event("response.output_item.done", output_index=index, item=item)]
 
     def _close(self) -> list[str]:
         """The .done events of the item that ends."""
@@ -204,9 +222,16 @@ class ResponseBuilder:
         if part.kind == "tool_call":
             frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
         else:
+            annotations = self._annotations(part)
             frames = [
+                self._event(
+                    "response.output_text.annotation.added", **self._where(part), annotation_index=i, annotation=a
+                )
+                for i, a in enumerate(annotations)
+            ]
+            frames += [
                 self._event("response.output_text.done", **self._where(part), text=part.text),
-                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text)),
+                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text, annotations)),
             ]
         done = self._item(part, "completed")
         return [*frames, self._event("response.output_item.done", output_index=self._index, item=done)]
@@ -216,8 +241,8 @@ def _item_id(part: Part) -> str:
     return f"{ITEM_ID_PREFIXES[part.kind]}{part.key}"
 
 
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": []}
+def _text_part(text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": annotations or []}
 
 
 def _usage(usage: Usage) -> dict[str, Any]:

@@ -24,12 +24,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, HookCallback, HookMatcher
 from claude_agent_sdk.types import SessionStore
 
 from ...core.agent import AgentConfig
 from ...core.credentials import Credential, operator_variables
 from ...core.disk.workdir import GatewayFolder, private_folder, write_private
+from ...core.hosted import WEB_FETCH, Hosted
 from ...core.messages import ToolSpec
 from ...core.settings import Settings
 from ...core.turn import Turn
@@ -37,6 +38,7 @@ from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .tools import SERVER, TOOL_SEARCH, ToolBridge
+from .web_gate import WebGate
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class SpawnKey:
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
     agent: AgentConfig | None = None  # agent mode (core/agent.py); None: chat mode
+    hosted: Hosted = Hosted()  # the hosted tools Claude Code serves (core/hosted.py)
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -84,6 +87,7 @@ class SpawnKey:
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
             turn.credential,
             turn.agent,
+            turn.hosted,
         )
 
 
@@ -93,6 +97,7 @@ class Spawn:
 
     options: ClaudeAgentOptions
     bridge: ToolBridge | None = None
+    gate: WebGate | None = None  # the hosted web tools' rules (web_gate.py)
 
 
 class SpawnOptions:
@@ -129,17 +134,26 @@ class SpawnOptions:
         searching = any(spec.deferred for spec in key.tools)
         if key.agent is not None:
             return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
+        web = key.hosted.claude_tools
+        gate = WebGate(key.hosted, self.settings.allow_private_urls) if web else None
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
         env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
+        built_in = [*web, *([TOOL_SEARCH] if searching else [])]
         options = self.isolated(
             cwd,
             env,
-            tools=[TOOL_SEARCH] if searching else [],
-            allowed_tools=(bridge.allowed if bridge else []) + ([TOOL_SEARCH] if searching else []),
+            tools=built_in,
+            allowed_tools=[*(bridge.allowed if bridge else []), *built_in],
+            hooks={"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]}
+            if gate
+            else None,
+            # WebFetch first asks claude.ai whether a domain may be fetched; the request's own
+            # domain rules (web_gate.py) hold instead, and the gateway may have no route there.
+            settings=json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None,
             mcp_servers={SERVER: bridge.server} if bridge else {},
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
@@ -152,7 +166,7 @@ class SpawnOptions:
             else None,
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
-        return Spawn(options, bridge)
+        return Spawn(options, bridge, gate)
 
     def _agent(
         self,
@@ -228,13 +242,11 @@ class SpawnOptions:
         private_folder(folder)
         return folder
 
-    def isolated(
-        self, cwd: Path, env: dict[str, str] | None = None, tools: list[str] | None = None, **options: Any
-    ) -> ClaudeAgentOptions:
-        """Chat-mode options (see the module docstring), plus `options`; `tools`: the only built-in
-        tools (Claude Code's ToolSearch, where the client defers functions)."""
+    def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
+        """Chat-mode options (see the module docstring), plus `options`."""
+        tools = options.pop("tools", None) or []
         return ClaudeAgentOptions(
-            tools=tools or [],
+            tools=tools,
             setting_sources=[],
             strict_mcp_config=True,
             cwd=str(cwd),

@@ -7,6 +7,11 @@ user frame that hands Claude the tool_result. The client's own functions (engine
 Claude Code's StructuredOutput tool are not activity: they are the answer, read by reader.py; nor is
 its ToolSearch, which loads the functions a client deferred.
 A subagent's calls (Task, Agent) are reported too, each with the call it ran inside.
+
+A WebSearch or WebFetch call that serves a hosted tool the request asked for (core/hosted.py) is
+marked as such, and its result carries the pages it found or read (`sources`), read from the
+frame's `tool_use_result`: a search's `results` hold `{"tool_use_id", "content": [{"title",
+"url"}]}` entries next to text (CLI 2.1.329); a fetch's page is its input's URL.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 
 from ...core.events import ToolResult, ToolUse, cut
+from ...core.hosted import HOSTED_BY_CLAUDE_TOOL, WEB_FETCH, WEB_SEARCH, Source
 from ..processes.tools import SERVER, TOOL_SEARCH, client_name
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
@@ -50,7 +56,8 @@ def output_text(content: str | list[dict[str, Any]] | None) -> str:
 class Activity:
     """The turn's reported calls, so each is reported once and each result names its call."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosted: tuple[str, ...] = ()) -> None:
+        self.hosted = hosted  # the hosted tools the request asked for (core/hosted.py names)
         self._uses: dict[str, ToolUse] = {}
         self._answered: set[str] = set()
 
@@ -58,7 +65,9 @@ class Activity:
         """The ToolUse of a content block, if it is a call Claude Code runs and is new."""
         if not isinstance(block, ToolUseBlock) or not is_activity(block.name) or block.id in self._uses:
             return None
-        use = ToolUse(block.id, block.name, dict(block.input), mcp_server(block.name), parent)
+        hosted = HOSTED_BY_CLAUDE_TOOL.get(block.name)
+        hosted = hosted if hosted in self.hosted and parent is None else None
+        use = ToolUse(block.id, block.name, dict(block.input), mcp_server(block.name), parent, hosted)
         self._uses[block.id] = use
         return use
 
@@ -78,5 +87,23 @@ class Activity:
             if use is not None:
                 self._answered.add(use.id)
                 output = cut(output_text(block.content))
-                results.append(ToolResult(use.id, use.name, output, bool(block.is_error), use.server, use.parent))
+                sources = found(use, message.tool_use_result) if use.hosted and not block.is_error else ()
+                failed = bool(block.is_error)
+                results.append(
+                    ToolResult(use.id, use.name, output, failed, use.server, use.parent, use.hosted, sources)
+                )
         return results
+
+
+def found(use: ToolUse, details: object) -> tuple[Source, ...]:
+    """The pages a hosted call found (a search) or read (a fetch), each once, in order."""
+    if use.hosted == WEB_FETCH:
+        return (Source(str(use.input.get("url", ""))),) if use.input.get("url") else ()
+    if use.hosted != WEB_SEARCH or not isinstance(details, dict):
+        return ()
+    pages: dict[str, Source] = {}
+    for entry in details.get("results") or []:
+        for link in entry.get("content") or [] if isinstance(entry, dict) else []:
+            if isinstance(link, dict) and isinstance(link.get("url"), str):
+                pages.setdefault(link["url"], Source(link["url"], str(link.get("title") or "")))
+    return tuple(pages.values())
