@@ -43,7 +43,8 @@ REASONS: dict[str, str] = {
 }
 SERVED = {
     "chat": "this gateway serves tools of type 'function'",
-    "responses": "this gateway serves tools of type 'function', 'namespace' (of functions) and 'web_search'",
+    "responses": "this gateway serves tools of type 'function', 'namespace' (of functions), 'web_search' and "
+    "'tool_search' (run by the gateway)",
     "anthropic": "this gateway serves custom tools (name, description, input_schema), the Anthropic-defined "
     "bash, text_editor, memory and computer tools, web_search (20250305 and later), web_fetch "
     "(20250910 and later) and tool search (tool_search_tool_regex and _bm25, 20251119)",
@@ -57,7 +58,7 @@ def served(api: Api, kind: object) -> bool:
         return True
     if api == "anthropic":
         return kind == "custom" or is_defined(kind) or is_server_tool(kind) or is_search(kind)
-    return kind == "function" or (api == "responses" and kind in ("namespace", *WEB_SEARCH_TYPES))
+    return kind == "function" or (api == "responses" and kind in ("namespace", "tool_search", *WEB_SEARCH_TYPES))
 
 
 def is_server_tool(kind: object) -> bool:
@@ -87,7 +88,17 @@ def refuse_unserved(data: Any, api: Api, where: str = "") -> Any:
             assert isinstance(kind, str)
             param = f"{where}tools[{index}].type"
             served_here = SERVED["chat"] + " inside a namespace" if where else SERVED[api]
-            message = f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {served_here}."
-            context = {"message": message, "code": "unsupported_tool_type", "param": param}
-            raise PydanticCustomError("gateway_refusal", "{message}", context)
+            _refuse(f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {served_here}.", param)
+        if kind == "tool_search" and isinstance(tool, dict) and tool.get("execution") == "client":
+            _refuse(
+                f"A tool search the client runs (tools[{index}].execution 'client') is not served: the tools it "
+                "finds would join a Claude turn already running. This gateway runs the search itself: leave "
+                "out execution, or set it to 'server'.",
+                f"tools[{index}].execution",
+            )
     return data
+
+
+def _refuse(message: str, param: str) -> None:
+    context = {"message": message, "code": "unsupported_tool_type", "param": param}
+    raise PydanticCustomError("gateway_refusal", "{message}", context)

@@ -1,7 +1,8 @@
-"""Anthropic's tool search through the Messages door: the search tool types are served on
-/v1/messages and /v1/messages/count_tokens, the tools the client defers reach the turn as deferred,
-and `defer_loading` with no search tool is named as not applied (issue 22, "Client tools stay
-visible"; the real CLI's side is tests/e2e/test_tool_search_e2e.py)."""
+"""Tool search, as each API asks for it: Anthropic's search tool types on /v1/messages and
+/v1/messages/count_tokens, OpenAI's `tool_search` on /v1/responses. The tools the client defers
+reach the turn as deferred, `defer_loading` with no search tool is named as not applied, and a
+search the client would run itself is refused (issue 22, "Client tools stay visible"; the real
+CLI's side is tests/e2e/test_tool_search_e2e.py)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,44 @@ async def test_a_search_tool_of_an_unknown_version_is_refused_naming_it():
         )
     assert answer.status_code == 400 and "tool_search_tool_x" in answer.json()["error"]["message"]
     assert engine.turns == []
+
+
+def _function(name: str, **extra) -> dict:
+    return {"type": "function", "name": name, "parameters": SCHEMA, **extra}
+
+
+RESPONSES_TOOLS = [
+    _function("weather"),
+    _function("stocks", defer_loading=True),
+    {"type": "namespace", "name": "crm", "description": "CRM", "tools": [_function("find")], "defer_loading": True},
+    {"type": "namespace", "name": "wiki", "description": "Wiki", "tools": [_function("read", defer_loading=True)]},
+]
+
+
+async def test_responses_tool_search_defers_functions_and_namespaces_marked_so():
+    client, engine = make_client()
+    async with client:
+        oai, _ = official_clients(client)
+        raw = await oai.responses.with_raw_response.create(
+            model="sonnet", input="hi", tools=[*RESPONSES_TOOLS, {"type": "tool_search"}]
+        )
+        plain = await oai.responses.with_raw_response.create(model="sonnet", input="hi", tools=RESPONSES_TOOLS)
+    assert raw.headers.get("x-gateway-ignored-params") is None
+    deferred = [(spec.name, spec.deferred) for spec in engine.turns[0].tools]
+    assert deferred == [("weather", False), ("stocks", True), ("crm__find", True), ("wiki__read", True)]
+    # Without a tool_search tool nothing could load them: offered, and named.
+    assert plain.headers["x-gateway-ignored-params"] == (
+        "tools[1].defer_loading,tools[2].defer_loading,tools[3].tools[0].defer_loading"
+    )
+    assert not any(spec.deferred for spec in engine.turns[1].tools)
+
+
+async def test_a_tool_search_the_client_runs_is_refused_naming_it():
+    client, engine = make_client()
+    async with client:
+        tools = [_function("f"), {"type": "tool_search", "execution": "client"}]
+        answer = await client.post("/v1/responses", json={"model": "sonnet", "input": "hi", "tools": tools})
+    error = answer.json()["error"]
+    assert answer.status_code == 400
+    assert (error["code"], error["param"]) == ("unsupported_tool_type", "tools[1].execution")
+    assert "runs the search itself" in error["message"] and engine.turns == []

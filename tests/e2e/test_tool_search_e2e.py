@@ -1,14 +1,16 @@
 """Client functions stay in view, end to end (issue 22): the real CLI offers Claude every function
 the client sent, on each door, from the first step, with nothing deferred and no tool of Claude
-Code's own beside them; a client that asks for deferral (Anthropic's `defer_loading` with a tool
-search tool) gets it, served by Claude Code's ToolSearch."""
+Code's own beside them; a client that asks for deferral (`defer_loading` with Anthropic's tool
+search tool, or OpenAI's `tool_search`) gets it, served by Claude Code's ToolSearch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
 import httpx
+import openai
 import pytest
 
 from tests.e2e.conftest import API_KEY
@@ -57,7 +59,7 @@ def test_every_client_function_is_in_view_from_the_first_step(gateway, fake, doo
     assert "x-gateway-ignored-params" not in response.headers
 
 
-# --- deferral asked for: Anthropic's tool search ---------------------------------------------------
+# --- deferral asked for: Anthropic's tool search tool, OpenAI's tool_search -------------------------
 
 WEATHER = {"name": "get_weather", "description": "Current weather in a city", "input_schema": SCHEMA}
 STOCKS = {"name": "get_stock", "description": "A share's price", "input_schema": SCHEMA, "defer_loading": True}
@@ -65,20 +67,24 @@ FLIGHTS = {"name": "find_flight", "description": "Flights to a city", "input_sch
 SEARCH = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
 
 
-def search_then_call(body: dict[str, Any]) -> Reply:
-    """Claude loads get_stock with Claude Code's ToolSearch, calls it, then answers with its result."""
-    steps = sum(
-        1
-        for message in body["messages"]
-        if message["role"] == "assistant"
-        and isinstance(message["content"], list)
-        and any(block.get("type") == "tool_use" for block in message["content"])
-    )
-    if steps == 0:
-        return Reply(tool_uses=[{"name": "ToolSearch", "input": {"query": "select:mcp__client__get_stock"}}])
-    if steps == 1:
-        return Reply(tool_uses=[{"name": "mcp__client__get_stock", "input": {"x": "ACME"}}])
-    return Reply(text="price: " + tool_results(body)[-1])
+def search_then_call(function: str, arguments: dict[str, Any]) -> Callable[[dict[str, Any]], Reply]:
+    """Claude loads `function` with Claude Code's ToolSearch, calls it, then answers with its result."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        steps = sum(
+            1
+            for message in body["messages"]
+            if message["role"] == "assistant"
+            and isinstance(message["content"], list)
+            and any(block.get("type") == "tool_use" for block in message["content"])
+        )
+        if steps == 0:
+            return Reply(tool_uses=[{"name": "ToolSearch", "input": {"query": f"select:mcp__client__{function}"}}])
+        if steps == 1:
+            return Reply(tool_uses=[{"name": f"mcp__client__{function}", "input": arguments}])
+        return Reply(text="result: " + tool_results(body)[-1])
+
+    return reply
 
 
 @pytest.fixture
@@ -88,7 +94,7 @@ def claude(gateway, fake) -> anthropic.Anthropic:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
 def test_deferred_tools_wait_for_claude_codes_tool_search(claude, fake, stream):
-    fake.default = search_then_call
+    fake.default = search_then_call("get_stock", {"x": "ACME"})
     tools: list[Any] = [WEATHER, STOCKS, SEARCH, FLIGHTS]
     messages: list[dict[str, Any]] = [{"role": "user", "content": "What does ACME cost?"}]
     if stream:
@@ -119,7 +125,7 @@ def test_deferred_tools_wait_for_claude_codes_tool_search(claude, fake, stream):
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "42 USD"}]},
     ]
     second = claude.messages.create(model="sonnet", max_tokens=500, tools=tools, messages=messages)
-    assert second.content[0].text == "price: 42 USD" and second.stop_reason == "end_turn"
+    assert second.content[0].text == "result: 42 USD" and second.stop_reason == "end_turn"
 
 
 def test_defer_loading_without_a_search_tool_is_named_as_not_applied(claude, fake):
@@ -133,3 +139,32 @@ def test_defer_loading_without_a_search_tool_is_named_as_not_applied(claude, fak
     assert raw.headers["x-gateway-ignored-params"] == "tools[1].defer_loading"
     visible = [("mcp__client__get_stock", False), ("mcp__client__get_weather", False)]
     assert sorted(offered(fake.requests[-1])) == visible
+
+
+def test_a_deferred_namespace_waits_for_claude_codes_tool_search_on_responses(gateway, fake):
+    """OpenAI's tool_search with a namespace marked defer_loading: its functions are out of view
+    until Claude searches; the call comes back with the function's own name and its namespace."""
+
+    fake.default = search_then_call("crm__find", {"x": "Ann"})
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+    crm = {"type": "function", "name": "find", "description": "Find a customer", "parameters": SCHEMA}
+    tools: list[Any] = [
+        {"type": "function", "name": "get_weather", "parameters": SCHEMA},
+        {"type": "namespace", "name": "crm", "description": "The CRM", "tools": [crm], "defer_loading": True},
+        {"type": "tool_search"},
+    ]
+    raw = client.responses.with_raw_response.create(model="sonnet", input="Find Ann.", tools=tools)
+    first = raw.parse()
+    assert raw.headers.get("x-gateway-ignored-params") is None
+    assert ("mcp__client__crm__find", False) not in offered(fake.requests[0])
+    assert ("mcp__client__crm__find", True) in offered(fake.requests[1])
+    (call,) = [item for item in first.output if item.type == "function_call"]
+    assert (call.name, getattr(call, "namespace", None), call.arguments) == ("find", "crm", '{"x": "Ann"}')
+
+    second = client.responses.create(
+        model="sonnet",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Ann, customer 7"}],
+        tools=tools,
+    )
+    assert second.output_text == "result: Ann, customer 7"

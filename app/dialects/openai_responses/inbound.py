@@ -50,7 +50,22 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
         if isinstance(tool, orq.WebSearchTool):  # what Claude Code's WebSearch cannot take
             unapplied = ("search_context_size", "user_location")
             found += [f"tools[{i}].{name}" for name in unapplied if getattr(tool, name) is not None]
-    return ignored(request, UNAPPLIED, found)
+    return ignored(request, UNAPPLIED, found + _deferrals(request.tools or [])[1])
+
+
+def _deferrals(tools: list[orq.AnyTool]) -> tuple[bool, list[str]]:
+    """Whether the functions marked `defer_loading` are deferred (the request has a `tool_search`
+    tool, so Claude can find them), and the `defer_loading` parameters not applied: with no search,
+    a deferred function could never be loaded, so it is offered like the others."""
+    if any(isinstance(tool, orq.ToolSearchTool) for tool in tools):
+        return True, []
+    found = []
+    for i, tool in enumerate(tools):
+        if isinstance(tool, (orq.FunctionTool, orq.NamespaceTool)) and tool.defer_loading:
+            found.append(f"tools[{i}].defer_loading")
+        if isinstance(tool, orq.NamespaceTool):
+            found += [f"tools[{i}].tools[{j}].defer_loading" for j, f in enumerate(tool.tools) if f.defer_loading]
+    return False, found
 
 
 def _hosted(tools: list[orq.AnyTool]) -> Hosted:
@@ -108,14 +123,21 @@ def to_turn(
 
 
 def _specs(tools: list[orq.AnyTool], names: dict[str, tuple[str, str]]) -> tuple[ToolSpec, ...]:
-    """The functions Claude is offered: the top-level ones, then each namespace's under its own names."""
-    specs = [tool_spec(t.name, t.description, t.parameters) for t in tools if isinstance(t, orq.FunctionTool)]
-    described = {t.name: t.description for t in tools if isinstance(t, orq.NamespaceTool)}
-    inner = {(t.name, f.name): f for t in tools if isinstance(t, orq.NamespaceTool) for f in t.tools}
+    """The functions Claude is offered: the top-level ones, then each namespace's under its own
+    names; those the client defers out of view until Claude's tool search finds them."""
+    searching = _deferrals(tools)[0]
+    specs = [
+        tool_spec(t.name, t.description, t.parameters, searching and bool(t.defer_loading))
+        for t in tools
+        if isinstance(t, orq.FunctionTool)
+    ]
+    groups = {t.name: t for t in tools if isinstance(t, orq.NamespaceTool)}
+    inner = {(t.name, f.name): f for t in groups.values() for f in t.tools}
     for claude, (namespace, name) in names.items():
-        function = inner[(namespace, name)]
-        about = " ".join(p for p in (f"[{namespace}: {described[namespace] or namespace}]", function.description) if p)
-        specs.append(tool_spec(claude, about, function.parameters))
+        function, group = inner[(namespace, name)], groups[namespace]
+        about = " ".join(p for p in (f"[{namespace}: {group.description or namespace}]", function.description) if p)
+        deferred = searching and bool(group.defer_loading or function.defer_loading)
+        specs.append(tool_spec(claude, about, function.parameters, deferred))
     return tuple(specs)
 
 

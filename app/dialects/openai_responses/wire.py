@@ -112,6 +112,7 @@ class FunctionTool(Wire):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    defer_loading: bool | None = None  # found by tool search only (ToolSearchTool)
 
 
 class NamespaceTool(Wire):
@@ -121,6 +122,16 @@ class NamespaceTool(Wire):
     name: ToolName
     description: str | None = None
     tools: list[FunctionTool] = Field(min_length=1, max_length=MAX_TOOLS)
+    defer_loading: bool | None = None  # each of its functions
+
+
+class ToolSearchTool(Wire):
+    """OpenAI's tool search: the functions marked `defer_loading` are loaded when Claude searches for
+    them, with Claude Code's ToolSearch (anthropic_messages/tool_search.py says how). Run by the
+    gateway; a search the client runs itself (`execution: "client"`) is refused (tool_types.py)."""
+
+    type: Literal["tool_search"]
+    execution: Literal["server"] | None = None
 
 
 class SearchFilters(Wire):
@@ -141,7 +152,7 @@ class WebSearchTool(Wire):
     external_web_access: bool | None = None
 
 
-AnyTool = Annotated[FunctionTool | NamespaceTool | WebSearchTool, Field(discriminator="type")]
+AnyTool = Annotated[FunctionTool | NamespaceTool | WebSearchTool | ToolSearchTool, Field(discriminator="type")]
 
 
 class NamedFunction(Wire):
