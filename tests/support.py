@@ -5,6 +5,7 @@ here only, never from each other."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import httpx2
+import pytest
 from anthropic import AsyncAnthropic
 from openai import AsyncOpenAI
 
@@ -272,3 +274,21 @@ def streamed_step(client, messages, tools) -> tuple[dict[str, Any], str | None]:
     if calls:
         message["tool_calls"] = [calls[index] for index in sorted(calls)]
     return message, finish
+
+
+def npm_project(project: Path, client: str) -> str:
+    """Node.js, with the npm project in `project` installed from its package-lock.json (`npm ci`)
+    when it is not yet or the lock is newer (.ci/run installs them ahead). A test of `client` is
+    skipped only where Node.js or npm is missing; an install that fails is a failure."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip(f"{client} tests need Node.js (>= 18) and npm on PATH")
+    installed = project / "node_modules" / ".package-lock.json"
+    lock = project / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=project, capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci could not install {client} from {lock}:\n{done.stderr[-2000:]}")
+    return node

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from tests.e2e.conftest import API_KEY
 from tests.fakes.upstream import Reply, tool_results
+from tests.support import npm_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.codex]
 
@@ -37,16 +37,7 @@ ANSWER = "Both steps ran: step1.txt and step2.txt are written."
 @pytest.fixture(scope="module")
 def codex() -> str:
     """The Codex CLI, installed from the lock (`npm ci`) when it is not yet."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("the Codex CLI test needs Node.js (>= 18) and npm on PATH")
-    installed = CODEX_PROJECT / "node_modules" / ".package-lock.json"
-    lock = CODEX_PROJECT / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=CODEX_PROJECT, capture_output=True, text=True, timeout=600
-        )
-        assert done.returncode == 0, f"npm ci could not install @openai/codex:\n{done.stderr[-2000:]}"
+    npm_project(CODEX_PROJECT, "OpenAI's Codex CLI")
     return str(CODEX_PROJECT / "node_modules" / ".bin" / "codex")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from pydantic import BaseModel
 
 from tests.e2e.conftest import API_KEY, serve
 from tests.fakes.upstream import Reply, agent, tool_results
-from tests.support import streamed_step, wait_until
+from tests.support import npm_project, streamed_step, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -459,18 +458,7 @@ AI_SDK_PROJECT = Path(__file__).parent / "node_ai_sdk"
 @pytest.fixture(scope="module")
 def ai_sdk() -> str:
     """Node, with the AI SDK project installed from its lock (`npm ci`) when it is not yet."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Vercel's AI SDK tests need Node.js (>= 18) and npm on PATH")
-    installed = AI_SDK_PROJECT / "node_modules" / ".package-lock.json"
-    lock = AI_SDK_PROJECT / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=AI_SDK_PROJECT, capture_output=True, text=True, timeout=600
-        )
-        if done.returncode != 0:
-            pytest.skip(f"npm ci could not install the AI SDK from package-lock.json:\n{done.stderr[-800:]}")
-    return node
+    return npm_project(AI_SDK_PROJECT, "Vercel's AI SDK")
 
 
 def run_ai_sdk(node: str, gateway, api: str, stream: bool, output: bool = False) -> dict[str, Any]:
