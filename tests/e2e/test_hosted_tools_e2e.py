@@ -238,3 +238,30 @@ def test_agent_mode_serves_a_hosted_search_as_a_hosted_call(web_gateway, fake):
     assert searches_made(fake)[0]["allowed_domains"] == ["news.example.com"]
     offered = {tool["name"] for tool in fake.requests[0]["tools"]}
     assert {"WebSearch", "Read"} <= offered and "WebFetch" not in offered
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "run_streamed"])
+async def test_openai_agents_sdk_web_search_tool(gateway, fake, stream):
+    """The OpenAI Agents SDK's WebSearchTool, on its Responses model: the search runs in Claude
+    Code, the SDK reads the web_search_call item and the cited answer."""
+    agents_sdk = pytest.importorskip("agents")
+    from openai import AsyncOpenAI
+
+    search_then_cite(fake)
+    client = AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    researcher = agents_sdk.Agent(
+        name="researcher",
+        instructions="Search the web.",
+        tools=[agents_sdk.WebSearchTool(filters={"allowed_domains": ["docs.example.org"]})],
+        model=agents_sdk.OpenAIResponsesModel(model="sonnet", openai_client=client),
+    )
+    if stream:
+        result = agents_sdk.Runner.run_streamed(researcher, "What is new in Python?")
+        async for _ in result.stream_events():
+            pass
+    else:
+        result = await agents_sdk.Runner.run(researcher, "What is new in Python?")
+    assert result.final_output == CITING
+    calls = [item for item in result.new_items if item.type == "tool_call_item"]
+    assert [call.raw_item.type for call in calls] == ["web_search_call"]
+    assert searches_made(fake)[0]["allowed_domains"] == ["docs.example.org"]
