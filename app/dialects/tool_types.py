@@ -3,11 +3,13 @@ names the type, where it is and why, in the door's own envelope, with the code
 `unsupported_tool_type`, never pydantic's generic "Input should be 'function'" or "Missing
 required parameter input_schema".
 
-What is served today: OpenAI `function` tools (Chat Completions, Responses) and `namespace` tools
-of functions (Responses: openai_responses/namespaces.py); Anthropic custom tools (no `type`, or
-`"custom"`) and Anthropic-defined client tools (anthropic_messages/defined_tools.py: bash, text
-editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before it
-validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
+What is served today: OpenAI `function` and `custom` tools (Chat Completions, Responses;
+custom_tools.py), and on Responses `namespace` tools of functions (openai_responses/namespaces.py)
+and the client-run `local_shell`, `shell` (in a local environment) and `apply_patch`
+(openai_responses/shell_tools.py); Anthropic custom tools (no `type`, or `"custom"`) and
+Anthropic-defined client tools (anthropic_messages/defined_tools.py: bash, text editor, memory,
+computer). Each wire model checks its `tools` with `refuse_unserved` before it validates them, so
+that every way into a door (HTTP, the WebSockets, batches) refuses alike.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from .anthropic_messages.defined_tools import is_defined
 
-Api = Literal["chat", "responses", "anthropic"]
+Api = Literal["chat", "responses", "anthropic", "namespace"]  # namespace: the tools inside one
 
 # Why a type is not served, where there is more to say than "not yet". Matched on the type, or on
 # its prefix for Anthropic's dated versions (web_search_20250305, code_execution_20250825, ...).
@@ -31,9 +33,15 @@ REASONS: dict[str, str] = {
     "code_execution": "it runs code in a hosted container; Claude Code runs tools on this gateway only in agent mode "
     "(the claude_code field)",
 }
+HOSTED_SHELL = (
+    "a shell in an OpenAI-hosted container; the shell tool is served with a local environment (the client runs it)"
+)
+RESPONSES_TYPES = {"function", "namespace", "custom", "local_shell", "shell", "apply_patch"}
 SERVED = {
-    "chat": "this gateway serves tools of type 'function'",
-    "responses": "this gateway serves tools of type 'function' and 'namespace' (of functions)",
+    "chat": "this gateway serves tools of type 'function' and 'custom'",
+    "responses": "this gateway serves tools of type 'function', 'custom', 'namespace' (of functions), 'local_shell', "
+    "'shell' and 'apply_patch'",
+    "namespace": "this gateway serves tools of type 'function' inside a namespace",
     "anthropic": "this gateway serves custom tools (name, description, input_schema) and the Anthropic-defined "
     "bash, text_editor, memory and computer tools",
 }
@@ -46,7 +54,9 @@ def served(api: Api, kind: object) -> bool:
         return True
     if api == "anthropic":
         return kind == "custom" or is_defined(kind)
-    return kind == "function" or (api == "responses" and kind == "namespace")
+    if api == "responses":
+        return kind in RESPONSES_TYPES
+    return kind == "function" or (api == "chat" and kind == "custom")
 
 
 def reason(kind: str) -> str:
@@ -65,12 +75,23 @@ def refuse_unserved(data: Any, api: Api, where: str = "") -> Any:
     for index, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "namespace" and isinstance(tool, dict):  # its functions: tools[i].tools[j]
-            refuse_unserved(tool, "chat", f"tools[{index}].")
+            refuse_unserved(tool, "namespace", f"tools[{index}].")
         if not served(api, kind):
             assert isinstance(kind, str)
             param = f"{where}tools[{index}].type"
-            served_here = SERVED["chat"] + " inside a namespace" if where else SERVED[api]
-            message = f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {served_here}."
-            context = {"message": message, "code": "unsupported_tool_type", "param": param}
-            raise PydanticCustomError("gateway_refusal", "{message}", context)
+            _refuse(param, f"Unsupported tool type {kind[:100]!r}", f"{reason(kind)}; {SERVED[api]}")
+        environment = tool.get("environment") if isinstance(tool, dict) and kind == "shell" else None
+        hosted = environment.get("type") if isinstance(environment, dict) else None
+        if hosted not in (None, "local"):
+            _refuse(
+                f"{where}tools[{index}].environment.type",
+                f"Unsupported shell environment {str(hosted)[:100]!r}",
+                HOSTED_SHELL,
+            )
     return data
+
+
+def _refuse(param: str, what: str, why: str) -> None:
+    message = f"{what} at {param}: {why}."
+    context = {"message": message, "code": "unsupported_tool_type", "param": param}
+    raise PydanticCustomError("gateway_refusal", "{message}", context)
