@@ -6,10 +6,12 @@ named as not applied (strict mode refuses it); a hosted shell and a name two too
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import openai
 import pytest
+from starlette.testclient import TestClient
 
 from app.core.events import Finish, ToolCallDelta, ToolCallStart
 from tests.support import make_client, official_clients
@@ -289,3 +291,38 @@ async def test_a_shell_in_a_hosted_container_is_refused_naming_its_environment()
             )
     assert (refused.value.code, refused.value.param) == ("unsupported_tool_type", "tools[0].environment.type")
     assert "OpenAI-hosted container" in refused.value.message and engine.turns == []
+
+
+def test_the_responses_websocket_streams_a_custom_call_as_over_http():
+    client, engine = make_client()
+    engine.script = _call("patcher", {"input": RAW})
+    with (
+        TestClient(client._transport.app, base_url="http://localhost") as http,
+        http.websocket_connect("ws://localhost/v1/responses") as ws,
+    ):
+        ws.send_text(json.dumps({"type": "response.create", **RESPONSES, "tools": [PATCHER]}))
+        events = []
+        while not events or events[-1]["type"] != "response.completed":
+            events.append(json.loads(ws.receive_text()))
+    deltas = [e["delta"] for e in events if e["type"] == "response.custom_tool_call_input.delta"]
+    assert "".join(deltas) == RAW and events[-1]["response"]["output"][0]["type"] == "custom_tool_call"
+
+
+async def test_a_chat_batch_answers_with_custom_tool_calls():
+    client, engine = make_client()
+    engine.script = _call("patcher", {"input": RAW})
+    body = {**CHAT, "tools": [{"type": "custom", "custom": {"name": "patcher"}}]}
+    row = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": body}
+    async with client:
+        files = client._transport.app.state.gateway.files
+        record = await files.add("anonymous", "in.jsonl", "batch", "application/jsonl", json.dumps(row).encode())
+        create = {"input_file_id": record.id, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+        batch = (await client.post("/v1/batches", json=create)).json()
+        for _ in range(200):
+            batch = (await client.get(f"/v1/batches/{batch['id']}")).json()
+            if batch["status"] == "completed":
+                break
+            await asyncio.sleep(0.05)
+        output = json.loads(await files.content("anonymous", batch["output_file_id"]))
+    (call,) = output["response"]["body"]["choices"][0]["message"]["tool_calls"]
+    assert call == {"id": "call_1", "type": "custom", "custom": {"name": "patcher", "input": RAW}}
