@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 
-from ..core.jsontext import partial_object
+from pydantic_core import from_json
+
 from ..core.messages import Block, ToolSpec
 from .request_rules import tool_spec
 
@@ -36,9 +37,14 @@ def spec(name: str, description: str | None, syntax: str | None = None, definiti
 
 
 def raw_input(arguments: str) -> str:
-    """The raw input in Claude's JSON arguments (as far as they are complete). Claude sometimes
-    names the argument otherwise: then its one string, else the JSON it wrote."""
-    value = partial_object(arguments)
+    """The raw input in Claude's JSON arguments (as far as they came: max_tokens may cut them off).
+    Claude sometimes names the argument otherwise: then its one string, else the JSON it wrote."""
+    try:
+        value = from_json(arguments or "{}", allow_partial="trailing-strings")
+    except ValueError:
+        return ""
+    if not isinstance(value, dict):
+        return ""
     given = value.get(INPUT)
     if isinstance(given, str):
         return given
