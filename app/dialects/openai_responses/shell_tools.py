@@ -21,26 +21,29 @@ from ..request_rules import tool_spec
 from . import tool_wire as tw
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
-_LOCAL_SHELL = {
-    "type": "object",
-    "properties": {
-        "command": {**_STRINGS, "description": 'The program and its arguments (argv), e.g. ["bash", "-lc", "ls -la"].'},
-        "env": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Variables to set."},
-        "working_directory": {"type": "string", "description": "The folder to run it in."},
-        "timeout_ms": {"type": "integer", "description": "How long it may run, in milliseconds."},
-        "user": {"type": "string", "description": "The user to run it as."},
-    },
-    "required": ["command"],
-}
-_SHELL = {
-    "type": "object",
-    "properties": {
-        "commands": {**_STRINGS, "description": 'Shell command lines to run, e.g. ["ls -la", "git status"].'},
-        "timeout_ms": {"type": "integer", "description": "How long the commands may run, in milliseconds."},
-        "max_output_length": {"type": "integer", "description": "The most characters of output to return."},
-    },
-    "required": ["commands"],
-}
+
+
+def _object(required: str, **properties: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    """A function's schema: each property's type and what it is for; the one it requires."""
+    described = {name: {**kind, "description": about} for name, (kind, about) in properties.items()}
+    return {"type": "object", "properties": described, "required": [required]}
+
+
+_INT, _STRING = {"type": "integer"}, {"type": "string"}
+_LOCAL_SHELL = _object(
+    "command",
+    command=(_STRINGS, 'The program and its arguments (argv), e.g. ["bash", "-lc", "ls -la"].'),
+    env=({"type": "object", "additionalProperties": _STRING}, "Variables to set."),
+    working_directory=(_STRING, "The folder to run it in."),
+    timeout_ms=(_INT, "How long it may run, in milliseconds."),
+    user=(_STRING, "The user to run it as."),
+)
+_SHELL = _object(
+    "commands",
+    commands=(_STRINGS, 'Shell command lines to run, e.g. ["ls -la", "git status"].'),
+    timeout_ms=(_INT, "How long the commands may run, in milliseconds."),
+    max_output_length=(_INT, "The most characters of output to return."),
+)
 _APPLY_PATCH = {
     "type": "object",
     "properties": {

@@ -57,9 +57,12 @@ class NamedBuiltIn(Wire):  # tool_choice: the shell or apply_patch tool
 
 
 # --- calls sent back, and their outputs -------------------------------------------------------
-class CustomToolCallItem(Wire):
-    type: Literal["custom_tool_call"]
+class _Call(Wire):  # a call, or the output of one
     call_id: str = Field(min_length=1)
+
+
+class CustomToolCallItem(_Call):
+    type: Literal["custom_tool_call"]
     name: str
     input: str
 
@@ -73,9 +76,8 @@ class LocalShellAction(Wire):
     user: str | None = None
 
 
-class LocalShellCallItem(Wire):
+class LocalShellCallItem(_Call):
     type: Literal["local_shell_call"]
-    call_id: str = Field(min_length=1)
     action: LocalShellAction
 
 
@@ -104,9 +106,8 @@ class ShellAction(Wire):
     max_output_length: int | None = None
 
 
-class ShellCallItem(Wire):
+class ShellCallItem(_Call):
     type: Literal["shell_call"]
-    call_id: str = Field(min_length=1)
     action: ShellAction
 
 
@@ -121,9 +122,8 @@ class ShellOutput(Wire):
     outcome: ShellOutcome | None = None
 
 
-class ShellCallOutputItem(Wire):
+class ShellCallOutputItem(_Call):
     type: Literal["shell_call_output"]
-    call_id: str = Field(min_length=1)
     output: list[ShellOutput]
     max_output_length: int | None = None
 
@@ -134,15 +134,13 @@ class PatchOperation(Wire):
     diff: str | None = None
 
 
-class ApplyPatchCallItem(Wire):
+class ApplyPatchCallItem(_Call):
     type: Literal["apply_patch_call"]
-    call_id: str = Field(min_length=1)
     operation: PatchOperation
 
 
-class ApplyPatchCallOutputItem(Wire):
+class ApplyPatchCallOutputItem(_Call):
     type: Literal["apply_patch_call_output"]
-    call_id: str = Field(min_length=1)
     status: Literal["completed", "failed"]
     output: str | None = None
 
