@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from openai import AsyncOpenAI
 
+from tests.e2e.conftest import API_KEY
 from tests.fakes.upstream import agent
 
 pytestmark = pytest.mark.e2e
@@ -142,3 +144,44 @@ def test_local_shell_shell_and_apply_patch_in_a_three_step_loop(client, fake, st
     assert final.output_text == "results: [command 1: exit code 0]\nREADME | Done. | Hello"
     assert _continued(fake)
     assert _offered(fake, "shell")["input_schema"]["required"] == ["commands"]
+
+
+async def test_the_agents_sdks_shell_apply_patch_and_custom_tools_run_a_loop(gateway, fake):
+    """The OpenAI Agents SDK's own ShellTool, ApplyPatchTool and CustomTool, each run by the SDK on
+    Claude's calls, over the HTTP Responses model: the SDK reads the gateway's items as OpenAI's."""
+    agents = pytest.importorskip("agents")
+    agents.set_tracing_disabled(True)  # tracing would post every run to OpenAI's servers
+    fake.default = agent(
+        [("shell", {"commands": ["echo hi"]})],
+        [("apply_patch", {"type": "create_file", "path": "hello.txt", "diff": "+Hello"})],
+        [("patcher", {"input": RAW})],
+    )
+    ran: list[object] = []
+
+    def shell(request):
+        ran.append(list(request.data.action.commands))
+        output = agents.ShellCommandOutput(stdout="hi\n", outcome=agents.ShellCallOutcome(type="exit", exit_code=0))
+        return agents.ShellResult(output=[output])
+
+    class Editor:
+        def create_file(self, operation):
+            ran.append((operation.type, operation.path, operation.diff))
+            return agents.ApplyPatchResult(status="completed", output="created")
+
+        update_file = delete_file = create_file
+
+    def patcher(context, raw: str) -> str:
+        ran.append(raw)
+        return "patched"
+
+    client = AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    model = agents.OpenAIResponsesModel(model="sonnet", openai_client=client)
+    tools = [
+        agents.ShellTool(executor=shell, environment={"type": "local"}),
+        agents.ApplyPatchTool(editor=Editor()),
+        agents.CustomTool(name="patcher", description="Applies a patch", on_invoke_tool=patcher),
+    ]
+    assistant = agents.Agent(name="coder", instructions="Use the tools.", tools=tools, model=model)
+    result = await agents.Runner.run(assistant, "Say hi, add hello.txt, then patch.")
+    assert ran == [["echo hi"], ("create_file", "hello.txt", "+Hello"), RAW]
+    assert result.final_output.startswith("results: ") and result.final_output.endswith("| created | patched")
