@@ -34,7 +34,8 @@ REASONS: dict[str, str] = {
     "(the claude_code field)",
 }
 HOSTED_SHELL = (
-    "a shell in an OpenAI-hosted container; the shell tool is served with a local environment (the client runs it)"
+    "it runs the commands in an OpenAI-hosted container, which this gateway does not have; the shell tool is "
+    "served with a local environment (no `environment`, or type 'local': the client runs the commands)"
 )
 RESPONSES_TYPES = {"function", "namespace", "custom", "local_shell", "shell", "apply_patch"}
 SERVED = {
