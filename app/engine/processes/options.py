@@ -3,9 +3,7 @@ from it, with the process's working folder and system prompt file.
 
 Chat mode for every process the engine starts (conversations, spares, the model probe): no
 built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions, each
-in Claude's view from the first step unless the client asked to defer it (Claude Code's tool search
-is then on, with its ToolSearch tool: TOOL_SEARCH_VARIABLE).
-Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
+in Claude's view from the first step unless the client defers it (TOOL_SEARCH_VARIABLE). Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
 project config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
 
 A turn with the caller's own credential runs on a process of that credential alone: the credential
@@ -131,16 +129,32 @@ class SpawnOptions:
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
         bridge = ToolBridge(key.tools) if key.tools else None
-        searching = any(spec.deferred for spec in key.tools)
-        if key.agent is not None:
-            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
         web = key.hosted.claude_tools
         gate = WebGate(key.hosted, self.settings.allow_private_urls) if web else None
+        hooks = (
+            {"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]} if gate else {}
+        )
+        # WebFetch first asks claude.ai whether a domain may be fetched; the request's own domain
+        # rules (web_gate.py) hold instead, and the gateway may have no route there.
+        settings = json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None
+        if key.agent is not None:
+            # The hosted tools asked for are on for the turn, as in chat mode, held by both hooks.
+            tools, allowed = (
+                tuple(dict.fromkeys([*names, *web])) for names in (key.agent.tools, key.agent.allowed_tools)
+            )
+            agent = replace(key.agent, tools=tools, allowed_tools=allowed)
+            options = self._agent(key, agent, cwd, env, resume, bridge, fork, mirror)
+            for event, matchers in hooks.items():
+                options.hooks = options.hooks or {}
+                options.hooks.setdefault(event, []).extend(matchers)  # type: ignore[arg-type]
+            options.settings = settings
+            return Spawn(options, bridge, gate)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
+        searching = any(spec.deferred for spec in key.tools)
         env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
         built_in = [*web, *([TOOL_SEARCH] if searching else [])]
         options = self.isolated(
@@ -148,12 +162,8 @@ class SpawnOptions:
             env,
             tools=built_in,
             allowed_tools=[*(bridge.allowed if bridge else []), *built_in],
-            hooks={"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]}
-            if gate
-            else None,
-            # WebFetch first asks claude.ai whether a domain may be fetched; the request's own
-            # domain rules (web_gate.py) hold instead, and the gateway may have no route there.
-            settings=json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None,
+            hooks=hooks or None,
+            settings=settings,
             mcp_servers={SERVER: bridge.server} if bridge else {},
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
