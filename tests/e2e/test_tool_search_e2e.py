@@ -68,21 +68,22 @@ SEARCH = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_r
 
 
 def search_then_call(function: str, arguments: dict[str, Any]) -> Callable[[dict[str, Any]], Reply]:
-    """Claude loads `function` with Claude Code's ToolSearch, calls it, then answers with its result."""
+    """Claude loads `function` with Claude Code's ToolSearch, calls it, then answers with its result.
+    (A conversation rebuilt from the client's history holds the call but not the search.)"""
 
     def reply(body: dict[str, Any]) -> Reply:
-        steps = sum(
-            1
+        names = [
+            block["name"]
             for message in body["messages"]
-            if message["role"] == "assistant"
-            and isinstance(message["content"], list)
-            and any(block.get("type") == "tool_use" for block in message["content"])
-        )
-        if steps == 0:
-            return Reply(tool_uses=[{"name": "ToolSearch", "input": {"query": f"select:mcp__client__{function}"}}])
-        if steps == 1:
+            if message["role"] == "assistant" and isinstance(message["content"], list)
+            for block in message["content"]
+            if block.get("type") == "tool_use"
+        ]
+        if f"mcp__client__{function}" in names:
+            return Reply(text="result: " + tool_results(body)[-1])
+        if "ToolSearch" in names:
             return Reply(tool_uses=[{"name": f"mcp__client__{function}", "input": arguments}])
-        return Reply(text="result: " + tool_results(body)[-1])
+        return Reply(tool_uses=[{"name": "ToolSearch", "input": {"query": f"select:mcp__client__{function}"}}])
 
     return reply
 
@@ -92,8 +93,16 @@ def claude(gateway, fake) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=gateway.url, api_key=API_KEY, max_retries=0)
 
 
+@pytest.fixture(params=["warm", "cold"])
+def either(request, fake) -> anthropic.Anthropic:
+    """The held turn goes on (warm), or each request starts a process on the history (cold)."""
+    server = request.getfixturevalue("gateway" if request.param == "warm" else "cold_gateway")
+    return anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0)
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-def test_deferred_tools_wait_for_claude_codes_tool_search(claude, fake, stream):
+def test_deferred_tools_wait_for_claude_codes_tool_search(either, fake, stream):
+    claude = either
     fake.default = search_then_call("get_stock", {"x": "ACME"})
     tools: list[Any] = [WEATHER, STOCKS, SEARCH, FLIGHTS]
     messages: list[dict[str, Any]] = [{"role": "user", "content": "What does ACME cost?"}]
