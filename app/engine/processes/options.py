@@ -3,8 +3,9 @@ from it, with the process's working folder and system prompt file.
 
 Chat mode for every process the engine starts (conversations, spares, the model probe): no
 built-in tools, no host settings or CLAUDE.md, and no MCP server but the client's functions, each
-in Claude's view from the first step unless the client defers it (TOOL_SEARCH_VARIABLE). Leaving out setting sources does not skip the host's MCP servers by the CLI's own help (user and
-project config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
+in Claude's view from the first step unless the client defers it (TOOL_SEARCH_VARIABLE). Leaving
+out setting sources does not skip the host's MCP servers by the CLI's own help (user and project
+config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
 
 A turn with the caller's own credential runs on a process of that credential alone: the credential
 is part of the spawn key (spares included), and the process gets that credential, a Claude config
