@@ -92,3 +92,46 @@ async def test_a_tool_search_the_client_runs_is_refused_naming_it():
     assert answer.status_code == 400
     assert (error["code"], error["param"]) == ("unsupported_tool_type", "tools[1].execution")
     assert "runs the search itself" in error["message"] and engine.turns == []
+
+
+async def test_a_history_with_the_real_apis_search_blocks_is_read_without_them():
+    """A conversation held with Anthropic's or OpenAI's own tool search, sent back: the search's
+    blocks and items are left out, the call it led to and its result reach Claude."""
+    client, engine = make_client()
+    anthropic_history = [
+        {"role": "user", "content": "price?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "tool_search_tool_regex", "input": {}},
+                {
+                    "type": "tool_search_tool_result",
+                    "tool_use_id": "srvtoolu_1",
+                    "content": {"type": "tool_search_tool_search_result", "tool_references": []},
+                },
+                {"type": "tool_use", "id": "toolu_1", "name": "stocks", "input": {}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}]},
+    ]
+    responses_input = [
+        {"role": "user", "content": "price?"},
+        {"type": "tool_search_call", "call_id": "ts_1", "execution": "server", "arguments": {}, "status": "completed"},
+        {"type": "tool_search_output", "call_id": "ts_1", "execution": "server", "status": "completed", "tools": []},
+        {"type": "function_call", "call_id": "call_1", "name": "stocks", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "42"},
+    ]
+    search = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
+    async with client:
+        answer = await client.post(
+            "/v1/messages",
+            json={"model": "sonnet", "max_tokens": 10, "messages": anthropic_history, "tools": [search, STOCKS]},
+        )
+        tools = [_function("stocks", defer_loading=True), {"type": "tool_search"}]
+        body = {"model": "sonnet", "input": responses_input, "tools": tools}
+        response = await client.post("/v1/responses", json=body)
+    assert answer.status_code == 200, answer.text
+    assert response.status_code == 200, response.text
+    for turn in engine.turns:
+        kinds = [[block["type"] for block in message.content] for message in turn.messages]
+        assert kinds == [["text"], ["tool_use"], ["tool_result"]], kinds

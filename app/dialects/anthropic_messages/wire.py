@@ -86,6 +86,7 @@ class ActivityBlock(Wire):
         "web_search_tool_result",
         "web_fetch_tool_result",
         "code_execution_tool_result",
+        "tool_search_tool_result",  # Anthropic's tool search (tool_search.py; not one the gateway shows)
     ]
 
 

@@ -82,7 +82,9 @@ class ActivityItem(Wire):
     item; a claude_code_call item is taken too) and the client sent back: never passed on, the
     gateway ran it."""
 
-    type: Literal["mcp_call", "claude_code_call", "web_search_call"]
+    # tool_search_*: OpenAI's tool search, as its API shows it (the gateway shows none: the search
+    # runs inside Claude Code).
+    type: Literal["mcp_call", "claude_code_call", "web_search_call", "tool_search_call", "tool_search_output"]
 
 
 def _item_type(item: Any) -> str | None:
@@ -107,7 +109,9 @@ InputItem = Annotated[
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[ActivityItem, Tag("mcp_call")]
     | Annotated[ActivityItem, Tag("claude_code_call")]
-    | Annotated[ActivityItem, Tag("web_search_call")],
+    | Annotated[ActivityItem, Tag("web_search_call")]
+    | Annotated[ActivityItem, Tag("tool_search_call")]
+    | Annotated[ActivityItem, Tag("tool_search_output")],
     Discriminator(_item_type),
 ]
 
