@@ -66,7 +66,11 @@ function chart(target, groups, label, metric) {
   $(target).replaceChildren(svg);
 }
 
-const totalLine = (t) => `${t.requests} requests, ${t.total_tokens.toLocaleString("en")} tokens, $${t.cost_usd.toFixed(4)}`;
+// The hosted tool calls that ran, named only when there were some.
+const HOSTED = [["web_search_requests", "web searches"], ["web_fetch_requests", "web fetches"], ["mcp_calls", "MCP calls"]];
+const hostedLine = (t) => HOSTED.filter(([name]) => t[name]).map(([name, label]) => `, ${t[name]} ${label}`).join("");
+const totalLine = (t) =>
+  `${t.requests} requests, ${t.total_tokens.toLocaleString("en")} tokens${hostedLine(t)}, $${t.cost_usd.toFixed(4)}`;
 
 // --- admin view ----------------------------------------------------------------------------
 let adminUsage = null;
