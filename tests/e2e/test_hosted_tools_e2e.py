@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
+from openai import OpenAI
 
 from tests.e2e.conftest import API_KEY
 from tests.fakes.upstream import Reply
@@ -50,11 +51,12 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def web_gateway(upstream, cli_config_dir, tmp_path_factory, site):
     """A gateway whose CLI trusts the fake site's certificate (as a company's CA would be trusted),
-    and that may fetch from loopback."""
+    and that may fetch from loopback; agent mode on."""
     env = {
         **upstream.cli_env(str(cli_config_dir)),
         "GATEWAY_API_KEYS": API_KEY,
         "GATEWAY_ALLOW_PRIVATE_URLS": "true",
+        "GATEWAY_AGENT_MODE": "true",
         "NODE_EXTRA_CA_CERTS": str(site.ca_file),
     }
     server = GatewayServer(env, tmp_path_factory.mktemp("web-gateway")).start()
@@ -219,3 +221,47 @@ def test_a_fetch_of_loopback_is_refused_by_default(gateway, fake, site):
     assert message.content[1].content.type == "web_fetch_tool_error"
     assert "loopback" in str(fake.requests[-1]["messages"][-1]["content"])
     assert site.fetched == before
+
+
+def test_agent_mode_serves_a_hosted_search_as_a_hosted_call(web_gateway, fake):
+    """With claude_code (agent mode), the search asked for is turned on too, shown as a
+    web_search_call, not as one of Claude Code's own tool calls."""
+    search_then_cite(fake)
+    client = OpenAI(base_url=f"{web_gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+    response = client.responses.create(
+        model="sonnet",
+        input="news?",
+        tools=[{"type": "web_search", "filters": {"allowed_domains": ["news.example.com"]}}],
+        extra_body={"claude_code": {"tools": ["Read"]}},
+    )
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+    assert searches_made(fake)[0]["allowed_domains"] == ["news.example.com"]
+    offered = {tool["name"] for tool in fake.requests[0]["tools"]}
+    assert {"WebSearch", "Read"} <= offered and "WebFetch" not in offered
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "run_streamed"])
+async def test_openai_agents_sdk_web_search_tool(gateway, fake, stream):
+    """The OpenAI Agents SDK's WebSearchTool, on its Responses model: the search runs in Claude
+    Code, the SDK reads the web_search_call item and the cited answer."""
+    agents_sdk = pytest.importorskip("agents")
+    from openai import AsyncOpenAI
+
+    search_then_cite(fake)
+    client = AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0)
+    researcher = agents_sdk.Agent(
+        name="researcher",
+        instructions="Search the web.",
+        tools=[agents_sdk.WebSearchTool(filters={"allowed_domains": ["docs.example.org"]})],
+        model=agents_sdk.OpenAIResponsesModel(model="sonnet", openai_client=client),
+    )
+    if stream:
+        result = agents_sdk.Runner.run_streamed(researcher, "What is new in Python?")
+        async for _ in result.stream_events():
+            pass
+    else:
+        result = await agents_sdk.Runner.run(researcher, "What is new in Python?")
+    assert result.final_output == CITING
+    calls = [item for item in result.new_items if item.type == "tool_call_item"]
+    assert [call.raw_item.type for call in calls] == ["web_search_call"]
+    assert searches_made(fake)[0]["allowed_domains"] == ["docs.example.org"]

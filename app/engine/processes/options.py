@@ -123,10 +123,26 @@ class SpawnOptions:
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
         bridge = ToolBridge(key.tools) if key.tools else None
-        if key.agent is not None:
-            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
         web = key.hosted.claude_tools
         gate = WebGate(key.hosted, self.settings.allow_private_urls) if web else None
+        hooks = (
+            {"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]} if gate else {}
+        )
+        # WebFetch first asks claude.ai whether a domain may be fetched; the request's own domain
+        # rules (web_gate.py) hold instead, and the gateway may have no route there.
+        settings = json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None
+        if key.agent is not None:
+            # The hosted tools asked for are on for the turn, as in chat mode, held by both hooks.
+            tools, allowed = (
+                tuple(dict.fromkeys([*names, *web])) for names in (key.agent.tools, key.agent.allowed_tools)
+            )
+            agent = replace(key.agent, tools=tools, allowed_tools=allowed)
+            options = self._agent(key, agent, cwd, env, resume, bridge, fork, mirror)
+            for event, matchers in hooks.items():
+                options.hooks = options.hooks or {}
+                options.hooks.setdefault(event, []).extend(matchers)  # type: ignore[arg-type]
+            options.settings = settings
+            return Spawn(options, bridge, gate)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
@@ -137,12 +153,8 @@ class SpawnOptions:
             env,
             tools=web,
             allowed_tools=[*(bridge.allowed if bridge else []), *web],
-            hooks={"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]}
-            if gate
-            else None,
-            # WebFetch first asks claude.ai whether a domain may be fetched; the request's own
-            # domain rules (web_gate.py) hold instead, and the gateway may have no route there.
-            settings=json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None,
+            hooks=hooks or None,
+            settings=settings,
             mcp_servers={SERVER: bridge.server} if bridge else {},
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
