@@ -45,8 +45,8 @@ class ToolSpec:
     name: str
     description: str
     schema: str  # JSON text of the parameters schema (hashable: part of a process's options)
-    # Out of Claude's view until its tool search finds it (Anthropic's defer_loading, with a tool
-    # search tool); False: in view from the first step, as every API shows a client's functions.
+    # Out of Claude's view until its tool search finds it (`defer_loading` with Anthropic's tool
+    # search tool or OpenAI's tool_search); False: in view from the first step, as APIs show them.
     deferred: bool = False
 
 

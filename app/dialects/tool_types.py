@@ -11,9 +11,9 @@ custom tools (no `type`, or `"custom"`), Anthropic-defined client tools
 (anthropic_messages/defined_tools.py: bash, text editor, memory, computer), web search and web
 fetch, and tool search (Anthropic's search tools; Responses `tool_search`: both with Claude Code's
 ToolSearch, anthropic_messages/tool_search.py). The hosted ones are served by Claude Code's own
-WebSearch and WebFetch (core/hosted.py, dialects/hosted.py). Each wire model checks its `tools` with `refuse_unserved`
-before it validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses
-alike.
+WebSearch and WebFetch (core/hosted.py, dialects/hosted.py). Each wire model checks its `tools`
+with `refuse_unserved` before it validates them, so that every way into a door (HTTP, the
+WebSockets, batches) refuses alike.
 """
 
 from __future__ import annotations
