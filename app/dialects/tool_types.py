@@ -33,7 +33,8 @@ REASONS: dict[str, str] = {
 }
 SERVED = {
     "chat": "this gateway serves tools of type 'function'",
-    "responses": "this gateway serves tools of type 'function' and 'namespace' (of functions)",
+    "responses": "this gateway serves tools of type 'function', 'namespace' (of functions) and 'mcp' (remote MCP "
+    "servers)",
     "anthropic": "this gateway serves custom tools (name, description, input_schema) and the Anthropic-defined "
     "bash, text_editor, memory and computer tools",
 }
@@ -46,7 +47,7 @@ def served(api: Api, kind: object) -> bool:
         return True
     if api == "anthropic":
         return kind == "custom" or is_defined(kind)
-    return kind == "function" or (api == "responses" and kind == "namespace")
+    return kind == "function" or (api == "responses" and kind in ("namespace", "mcp"))
 
 
 def reason(kind: str) -> str:

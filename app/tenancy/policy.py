@@ -32,6 +32,7 @@ BudgetUsd = Annotated[float, Field(ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False)
 TokenBudget = Annotated[int, Field(ge=0, le=MAX_TOKEN_BUDGET)]
 Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
 Names = Annotated[list[Name], Field(max_length=MAX_NAMES)]
+Urls = Annotated[list[Annotated[str, Field(max_length=2048)]], Field(max_length=MAX_NAMES)]
 CEILINGS: dict[str, float] = {
     "rpm": MAX_RPM,
     "max_concurrent": MAX_RUNNING,
@@ -71,6 +72,10 @@ class Policy(Strict):
     agent_mode: bool = False
     agent: AgentPolicy | None = Field(default=None, description="Agent mode's caps and defaults (docs/agent-mode.md).")
     mcp_servers: Names | None = Field(default=None, description="The gateway's MCP servers it may use; null: all.")
+    mcp_urls: Urls | None = Field(
+        default=None,
+        description="URL prefixes of the remote MCP servers it may name (hosted tools); null: the gateway's.",
+    )
     request_credentials: bool = Field(
         default=False, description="The key may send its own Claude credential per request (X-Claude-Credential)."
     )
@@ -101,6 +106,7 @@ class KeyPatch(Strict):
     agent_mode: bool | None = None
     agent: AgentPolicy | None = None
     mcp_servers: Names | None = None
+    mcp_urls: Urls | None = None
     request_credentials: bool | None = None
     claude_credential: ClaudeCredentialIn | None = None
 

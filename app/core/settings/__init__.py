@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     # A stdio server starts inside the agent sandbox: its command, interpreter and files must be in
     # its sight (the system folders, /usr/local included, or GATEWAY_AGENT_READ_DIRS).
     mcp_config: str | None = None
+    # Remote MCP servers a request names (hosted tools: docs/hosted-tools.md), for keyless mode and
+    # GATEWAY_API_KEYS keys: comma-separated URL prefixes; empty: any https URL. Names that resolve to
+    # loopback, link-local or private addresses are refused unless GATEWAY_MCP_ALLOW_PRIVATE.
+    mcp_urls: str = ""
+    mcp_allow_private: bool = False
     # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
     agent_sandbox: bool = True
     # More folders the agent sandbox shows read-only, comma-separated absolute paths (where the

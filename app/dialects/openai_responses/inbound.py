@@ -7,9 +7,11 @@ outbound.py.
 from __future__ import annotations
 
 from ...core.errors import invalid_request
+from ...core.hosted import Hosted, RemoteServer
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import file_block
+from ..remote_mcp import bearer, checked_label, checked_url, connectors_refused, transport, unique
 from ..request_rules import (
     CLAUDE_SAMPLING,
     append_message,
@@ -43,6 +45,17 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
         found.append("parallel_tool_calls")  # Claude may call several functions at once
+    for i, tool in enumerate(request.tools or []):
+        if isinstance(tool, orq.McpTool):
+            filters = [("allowed_tools", tool.allowed_tools)]
+            if isinstance(tool.require_approval, orq.McpApprovalFilter):
+                filters += [("require_approval.always", tool.require_approval.always)]
+                filters += [("require_approval.never", tool.require_approval.never)]
+            found += [
+                f"tools[{i}].{name}.read_only"
+                for name, f in filters
+                if isinstance(f, orq.McpToolFilter) and f.read_only is not None
+            ]
     return ignored(request, UNAPPLIED, found)
 
 
@@ -68,7 +81,7 @@ def to_turn(
     names = claude_names(request.tools)
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts, names, joined=left_out)
-        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem))
+        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem))
     continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
     tools = () if hidden else _specs(request.tools or [], names)
@@ -87,12 +100,43 @@ def to_turn(
         user=request.user,
         metadata=dict(request.metadata or {}),
         tools=tools,
+        hosted=Hosted(mcp=() if hidden else remote_servers(request.tools or [])),
     )
 
 
-def _specs(
-    tools: list[orq.FunctionTool | orq.NamespaceTool], names: dict[str, tuple[str, str]]
-) -> tuple[ToolSpec, ...]:
+def remote_servers(tools: list[orq.AnyTool]) -> tuple[RemoteServer, ...]:
+    """The request's `mcp` tools as remote MCP servers (dialects/remote_mcp.py). OpenAI's default
+    asks for approval of every call; the headers and `authorization` go to the server only."""
+    servers = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, orq.McpTool):
+            continue
+        if tool.connector_id is not None:
+            raise connectors_refused(f"tools[{i}].connector_id")
+        url = checked_url(tool.server_url, f"tools[{i}].server_url")
+        allowed = (
+            tool.allowed_tools.tool_names if isinstance(tool.allowed_tools, orq.McpToolFilter) else tool.allowed_tools
+        )
+        approval, always, never = tool.require_approval or "always", None, None
+        if isinstance(approval, orq.McpApprovalFilter):
+            always, never = approval.always, approval.never
+        servers.append(
+            RemoteServer(
+                label=checked_label(tool.server_label, f"tools[{i}].server_label"),
+                url=url,
+                transport="sse" if transport(url) == "sse" else "http",
+                headers=bearer(tool.authorization, tool.headers or {}),
+                allowed_tools=tuple(allowed) if allowed is not None else None,
+                description=tool.server_description,
+                approval=approval != "never",
+                approval_always=tuple(always.tool_names or ()) if always else (),
+                approval_never=tuple(never.tool_names or ()) if never else (),
+            )
+        )
+    return unique(servers, "tools")
+
+
+def _specs(tools: list[orq.AnyTool], names: dict[str, tuple[str, str]]) -> tuple[ToolSpec, ...]:
     """The functions Claude is offered: the top-level ones, then each namespace's under its own names."""
     specs = [tool_spec(t.name, t.description, t.parameters) for t in tools if isinstance(t, orq.FunctionTool)]
     described = {t.name: t.description for t in tools if isinstance(t, orq.NamespaceTool)}

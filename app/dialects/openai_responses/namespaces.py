@@ -14,7 +14,7 @@ from . import wire as orq
 MAX_NAME = 64  # Claude's limit on a tool's name (the client's ToolName)
 
 
-def claude_names(tools: Sequence[orq.FunctionTool | orq.NamespaceTool] | None) -> dict[str, tuple[str, str]]:
+def claude_names(tools: Sequence[orq.AnyTool] | None) -> dict[str, tuple[str, str]]:
     """Claude's name of each namespaced function -> (namespace, name). Top-level functions keep their
     own names, which a namespaced one never takes (a clash gets a numbered name)."""
     taken = {t.name for t in tools or [] if isinstance(t, orq.FunctionTool)}

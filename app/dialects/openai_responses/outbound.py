@@ -3,14 +3,15 @@ functions, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ...core.errors import GatewayError
-from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
+from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolList, ToolResult, ToolUse, Usage
 from .. import activity
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
+from . import mcp_items as mcp
 from . import wire as orq
 from .namespaces import claude_names
 
@@ -31,6 +32,7 @@ class ResponseBuilder:
         created: int,
         request: orq.ResponsesRequest,
         on_finish: Callable[[dict[str, Any]], None] = lambda response: None,
+        listed: Collection[str] = (),
     ) -> None:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
@@ -44,7 +46,7 @@ class ResponseBuilder:
             "max_output_tokens": request.max_output_tokens,
             "previous_response_id": request.previous_response_id,
             "store": request.store is not False,
-            "tools": [t.model_dump(exclude_none=True) for t in request.tools or []],
+            "tools": [mcp.echoed(t) for t in request.tools or []],
             "tool_choice": request.tool_choice
             if isinstance(request.tool_choice, str) or request.tool_choice is None
             else request.tool_choice.model_dump(),
@@ -67,6 +69,22 @@ class ResponseBuilder:
         self._index = -1  # its index in output
         self._running: dict[str, int] = {}  # tools Claude Code runs: call id -> output index
         self._templates: dict[tuple[str, str, int], FrameTemplate] = {}
+        # mcp_list_tools items, before every part; not for the servers the conversation `listed` already
+        self._lists: list[dict[str, Any]] = []
+        self._listed = set(listed)
+
+    def add(self, event: Event) -> Part | None:
+        """Fold in an event: a remote MCP server's tool list as its item, any other into the answer."""
+        if isinstance(event, ToolList):
+            if event.server not in self._listed and not self.answer.parts:
+                self._listed.add(event.server)
+                self._lists.append(mcp.list_item(event))
+            return None
+        return self.answer.add(event)
+
+    def _at(self, part_index: int) -> int:
+        """The output index of a part: after the tool lists."""
+        return len(self._lists) + part_index
 
     # whole
     def response(self, status: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -79,7 +97,7 @@ class ResponseBuilder:
             # max_output_tokens, or in agent mode a limit of the request's claude_code (max_turns, ...)
             "incomplete_details": {"reason": finish.limit or "max_output_tokens"} if finish and cut else None,
             "status": status or ("in_progress" if finish is None else "incomplete" if cut else "completed"),
-            "output": [self._item(part) for part in self.answer.parts],
+            "output": [*self._lists, *(self._item(part) for part in self.answer.parts)],
             "usage": None if finish is None else _usage(finish.usage),
         }
 
@@ -134,7 +152,10 @@ class ResponseBuilder:
         """Streaming events for one engine event (thinking is kept for the final response only)."""
         if isinstance(event, Restart):
             raise stream_interrupted()
-        part = self.answer.add(event)
+        lists = len(self._lists)
+        part = self.add(event)
+        if len(self._lists) > lists:
+            return mcp.list_frames(self._event, self._lists[-1], len(self._lists) - 1)
         if isinstance(event, Finish):
             done = self.response()
             self.on_finish(done)
@@ -145,15 +166,16 @@ class ResponseBuilder:
         if part is None:
             return []
         if isinstance(event, ToolUse):  # added now, done when its result comes
-            index = self._running[event.id] = len(self.answer.parts) - 1
+            index = self._running[event.id] = self._at(len(self.answer.parts) - 1)
             closed = self._close()
-            return closed + [self._event("response.output_item.added", output_index=index, item=self._item(part))]
+            added = self._event("response.output_item.added", output_index=index, item=self._item(part))
+            return [*closed, added, *mcp.call_frames(self._event, self._item(part), index)]
         if isinstance(event, ToolResult):
             return self._tool_done(event.id)
         frames = []
         if part is not self._open:
             frames += self._close()
-            self._open, self._index = part, len(self.answer.parts) - 1
+            self._open, self._index = part, self._at(len(self.answer.parts) - 1)
             frames += self._added(part)
         if isinstance(event, TextDelta):
             frames.append(self._delta("response.output_text.delta", part, event.text))
@@ -194,7 +216,11 @@ class ResponseBuilder:
         index = self._running.pop(call_id, None)
         if index is None:
             return []
-        return [self._event("response.output_item.done", output_index=index, item=self._item(self.answer.parts[index]))]
+        item = self._item(self.answer.parts[index - len(self._lists)])
+        return [
+            *mcp.call_done_frames(self._event, item, index),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
 
     def _close(self) -> list[str]:
         """The .done events of the item that ends."""
@@ -232,7 +258,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
 
 def build(events: Iterable[Event], builder: ResponseBuilder) -> dict[str, Any]:
     for event in events:
-        builder.answer.add(event)
+        builder.add(event)
     response = builder.response()
     if builder.answer.finish is not None:
         builder.on_finish(response)

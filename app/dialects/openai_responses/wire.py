@@ -84,6 +84,14 @@ class ActivityItem(Wire):
     type: Literal["mcp_call", "claude_code_call"]
 
 
+class McpListToolsItem(Wire):
+    """An earlier response's list of a remote MCP server's tools, sent back: not passed on, and not
+    listed again in this conversation (as OpenAI does)."""
+
+    type: Literal["mcp_list_tools"]
+    server_label: str = ""
+
+
 def _item_type(item: Any) -> str | None:
     """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
     if isinstance(item, dict):
@@ -97,7 +105,8 @@ InputItem = Annotated[
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[ActivityItem, Tag("mcp_call")]
-    | Annotated[ActivityItem, Tag("claude_code_call")],
+    | Annotated[ActivityItem, Tag("claude_code_call")]
+    | Annotated[McpListToolsItem, Tag("mcp_list_tools")],
     Discriminator(_item_type),
 ]
 
@@ -122,7 +131,31 @@ class NamespaceTool(Wire):
     tools: list[FunctionTool] = Field(min_length=1, max_length=MAX_TOOLS)
 
 
-AnyTool = Annotated[FunctionTool | NamespaceTool, Field(discriminator="type")]
+class McpToolFilter(Wire):
+    tool_names: list[str] | None = None
+    read_only: bool | None = None  # not known from a server's tools: named as ignored
+
+
+class McpApprovalFilter(Wire):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpTool(Wire):
+    """A remote MCP server, served by Claude Code's MCP client (dialects/remote_mcp.py)."""
+
+    type: Literal["mcp"]
+    server_label: str
+    server_url: str | None = None
+    connector_id: str | None = None  # OpenAI's connectors: not served (a 400)
+    authorization: str | None = None  # an OAuth access token, sent as a bearer token
+    headers: dict[str, str] | None = None
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+    server_description: str | None = None
+
+
+AnyTool = Annotated[FunctionTool | NamespaceTool | McpTool, Field(discriminator="type")]
 
 
 class NamedFunction(Wire):

@@ -18,7 +18,9 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass, replace
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,12 +30,14 @@ from claude_agent_sdk.types import SessionStore
 from ...core.agent import AgentConfig
 from ...core.credentials import Credential, operator_variables
 from ...core.disk.workdir import GatewayFolder, private_folder, write_private
+from ...core.hosted import RemoteServer
 from ...core.messages import ToolSpec
 from ...core.settings import Settings
 from ...core.turn import Turn
 from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
+from .mcp_proxy import McpProxy
 from .tools import SERVER, ToolBridge
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ class SpawnKey:
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
     agent: AgentConfig | None = None  # agent mode (core/agent.py); None: chat mode
+    remote: tuple[RemoteServer, ...] = ()  # remote MCP servers (core/hosted.py), through mcp_proxy.py
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -76,6 +81,7 @@ class SpawnKey:
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
             turn.credential,
             turn.agent,
+            turn.hosted.mcp,
         )
 
 
@@ -85,6 +91,7 @@ class Spawn:
 
     options: ClaudeAgentOptions
     bridge: ToolBridge | None = None
+    on_exit: list[Callable[[], None]] = field(default_factory=list)  # once its process has exited
 
 
 class SpawnOptions:
@@ -93,6 +100,7 @@ class SpawnOptions:
         self.work = work  # where the config folders of callers' credentials go
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
         self.sandbox = sandbox.AgentSandbox(settings, work)
+        self.proxy = McpProxy()  # remote MCP servers, reached through it
 
     def for_key(
         self,
@@ -125,11 +133,14 @@ class SpawnOptions:
         prompt_file = self._prompt_file(cwd)
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
+        on_exit: list[Callable[[], None]] = []
+        remote_allowed, extra_args = self._remote(key.remote, on_exit)
         options = self.isolated(
             cwd,
             env,
-            allowed_tools=bridge.allowed if bridge else [],
+            allowed_tools=(bridge.allowed if bridge else []) + remote_allowed,
             mcp_servers={SERVER: bridge.server} if bridge else {},
+            extra_args=extra_args,
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
             resume=resume,
@@ -141,7 +152,30 @@ class SpawnOptions:
             else None,
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
-        return Spawn(options, bridge)
+        return Spawn(options, bridge, on_exit)
+
+    def _remote(
+        self, servers: tuple[RemoteServer, ...], on_exit: list[Callable[[], None]]
+    ) -> tuple[list[str], dict[str, str | None]]:
+        """The remote MCP servers as the CLI gets them: each a route of the proxy (mcp_proxy.py), in
+        an MCP config file of the gateway's private folder (the routes' tokens are capabilities; the
+        command line is readable by every local user), and the rules that let Claude call their tools
+        without a prompt (all of a server's, `mcp__<label>`: the proxy keeps the others from Claude)."""
+        if not servers:
+            return [], {}
+        config: dict[str, dict[str, Any]] = {}
+        for server in servers:
+            route = self.proxy.route(server)
+            on_exit.append(lambda route=route: self.proxy.release(route))  # type: ignore[misc]
+            config[server.label] = {"type": server.transport, "url": self.proxy.local_url(route)}
+        if self.work is None or self.work.path is None:
+            raise RuntimeError("the gateway's work folder is not open")
+        folder = self.work.path / "mcp"
+        private_folder(folder)
+        path = folder / f"{uuid.uuid4().hex}.json"
+        write_private(path, json.dumps({"mcpServers": config}))
+        on_exit.append(lambda: path.unlink(missing_ok=True))
+        return [server.prefix.removesuffix("__") for server in servers], {"mcp-config": str(path)}
 
     def _agent(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 
 from ...core.events import ToolResult, ToolUse, cut
+from ...core.hosted import MCP
 from ..processes.tools import SERVER, client_name
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
@@ -49,7 +50,8 @@ def output_text(content: str | list[dict[str, Any]] | None) -> str:
 class Activity:
     """The turn's reported calls, so each is reported once and each result names its call."""
 
-    def __init__(self) -> None:
+    def __init__(self, remote: tuple[str, ...] = ()) -> None:
+        self.remote = remote  # the labels of the request's remote MCP servers: their calls are hosted
         self._uses: dict[str, ToolUse] = {}
         self._answered: set[str] = set()
 
@@ -57,7 +59,9 @@ class Activity:
         """The ToolUse of a content block, if it is a call Claude Code runs and is new."""
         if not isinstance(block, ToolUseBlock) or not is_activity(block.name) or block.id in self._uses:
             return None
-        use = ToolUse(block.id, block.name, dict(block.input), mcp_server(block.name), parent)
+        server = mcp_server(block.name)
+        hosted = MCP if server is not None and server in self.remote else None
+        use = ToolUse(block.id, block.name, dict(block.input), server, parent, hosted)
         self._uses[block.id] = use
         return use
 
@@ -76,6 +80,9 @@ class Activity:
             use = self._uses.get(block.tool_use_id)
             if use is not None:
                 self._answered.add(use.id)
-                output = cut(output_text(block.content))
-                results.append(ToolResult(use.id, use.name, output, bool(block.is_error), use.server, use.parent))
+                output = output_text(block.content)  # a remote server's whole: the client asked for it
+                output = output if use.hosted == MCP else cut(output)
+                results.append(
+                    ToolResult(use.id, use.name, output, bool(block.is_error), use.server, use.parent, use.hosted)
+                )
         return results

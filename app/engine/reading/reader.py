@@ -57,7 +57,13 @@ class TurnReader:
     Claude Code runs itself are read from the whole messages, streamed or not (activity.py).
     """
 
-    def __init__(self, default_retry_after: int, structured: bool = False, legacy_call_id: str | None = None) -> None:
+    def __init__(
+        self,
+        default_retry_after: int,
+        structured: bool = False,
+        legacy_call_id: str | None = None,
+        remote: tuple[str, ...] = (),
+    ) -> None:
         self.default_retry_after = default_retry_after
         # Structured output: the answer is the input of Claude Code's StructuredOutput tool. The
         # client's functions may be called before it, each step an answer ending in calls as
@@ -80,7 +86,7 @@ class TurnReader:
         self._retry_after: int | None = None
         self.meter = StreamMeter()  # what a call cut short is charged (consumed())
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
-        self.activity = Activity()
+        self.activity = Activity(remote)  # `remote`: the labels of the request's remote MCP servers
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
 
     def feed(self, message: SdkMessage) -> list[Event]:

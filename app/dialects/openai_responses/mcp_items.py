@@ -1,0 +1,67 @@
+"""Remote MCP servers in the Responses API's own shapes (outbound.py builds the response with
+them): the `mcp_list_tools` item of a server's tools, the stream events of `mcp_call` items (a
+remote server's calls, and agent mode's tools, which are mcp_call items too: dialects/activity.py),
+and the request's `mcp` tools as the response echoes them, without their headers. Pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...core.events import ToolList
+from ..answer import random_id
+from . import wire as orq
+
+Emit = Callable[..., str]  # ResponseBuilder._event: an event's type and fields -> its frame
+SECRET_FIELDS = {"headers", "authorization"}  # sent to the server only: never echoed nor stored
+
+
+def echoed(tool: orq.AnyTool) -> dict[str, Any]:
+    """A request's tool as the response shows it: an `mcp` tool without its headers and token
+    (the response is stored, and read back by GET /v1/responses/{id})."""
+    exclude = SECRET_FIELDS if isinstance(tool, orq.McpTool) else set()
+    return tool.model_dump(exclude_none=True, exclude=exclude)
+
+
+def list_item(listing: ToolList) -> dict[str, Any]:
+    tools = [
+        {
+            "name": tool.get("name", ""),
+            "description": tool.get("description"),
+            "input_schema": tool.get("inputSchema") or {"type": "object"},
+            "annotations": tool.get("annotations"),
+        }
+        for tool in listing.tools
+    ]
+    item = {"type": "mcp_list_tools", "id": random_id("mcpl_"), "server_label": listing.server, "tools": tools}
+    return {**item, "error": listing.error} if listing.error else item
+
+
+def list_frames(emit: Emit, item: dict[str, Any], index: int) -> list[str]:
+    """A tool list's events, all at once: it was listed before Claude began."""
+    where = {"item_id": item["id"], "output_index": index}
+    ended = "response.mcp_list_tools.failed" if item.get("error") else "response.mcp_list_tools.completed"
+    return [
+        emit("response.output_item.added", output_index=index, item={**item, "tools": []}),
+        emit("response.mcp_list_tools.in_progress", **where),
+        emit(ended, **where),
+        emit("response.output_item.done", output_index=index, item=item),
+    ]
+
+
+def call_frames(emit: Emit, item: dict[str, Any], index: int) -> list[str]:
+    """An mcp_call's events once it is added: in progress, its arguments (whole: Claude Code reports
+    a call once its input is complete)."""
+    where = {"item_id": item["id"], "output_index": index}
+    return [
+        emit("response.mcp_call.in_progress", **where),
+        emit("response.mcp_call_arguments.delta", **where, delta=item["arguments"]),
+        emit("response.mcp_call_arguments.done", **where, arguments=item["arguments"]),
+    ]
+
+
+def call_done_frames(emit: Emit, item: dict[str, Any], index: int) -> list[str]:
+    """An mcp_call's end, before its output_item.done: completed or failed (none if it never ended)."""
+    ended = {"completed": "response.mcp_call.completed", "failed": "response.mcp_call.failed"}.get(item["status"])
+    return [emit(ended, item_id=item["id"], output_index=index)] if ended else []
