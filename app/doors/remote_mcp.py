@@ -52,22 +52,23 @@ async def resolve(host: str, port: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(info[4][0]) for info in found))
 
 
-async def checked(hosted: Hosted, settings: Settings, tenant: Tenant, params: list[str], agent: bool) -> Hosted:
+async def checked(hosted: Hosted, settings: Settings, tenant: Tenant, params: dict[str, str], agent: bool) -> Hosted:
     """`hosted` with each remote server's addresses resolved and checked; `params` names each
-    server's URL field, in order, for the refusals. Not in agent mode, which has its own."""
+    server's URL field by its label, for the refusals. Not in agent mode, which has its own."""
     if not hosted.mcp:
         return hosted
     if agent:
+        param = params.get(hosted.mcp[0].label, "")
         raise invalid_request(
-            f"{params[0]}: remote MCP servers are served in chat mode; in agent mode name the server in "
+            f"{param}: remote MCP servers are served in chat mode; in agent mode name the server in "
             "claude_code.mcp_servers (docs/agent-mode.md).",
-            params[0],
+            param,
             "unsupported_parameter",
         )
     allowed = rules(settings, tenant)
     servers = []
-    for server, param in zip(hosted.mcp, params, strict=True):
-        servers.append(await _checked(server, settings, allowed, param))
+    for server in hosted.mcp:
+        servers.append(await _checked(server, settings, allowed, params.get(server.label, "")))
     return replace(hosted, mcp=tuple(servers))
 
 

@@ -131,3 +131,33 @@ async def test_remote_servers_are_not_served_in_agent_mode():
     async with client:
         answer = await client.post("/v1/responses", json=responses(mcp(), claude_code={}))
     assert answer.status_code == 400 and "claude_code.mcp_servers" in error_of(answer)["message"]
+
+
+def messages(*servers: dict) -> dict:
+    return {
+        "model": "sonnet",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hi"}],
+        "mcp_servers": list(servers),
+    }
+
+
+async def test_anthropic_mcp_servers_are_checked_alike_in_anthropics_envelope():
+    client, engine = make_client()
+    server = {"type": "url", "url": "https://127.0.0.1/mcp", "name": "remote", "authorization_token": "tok3n"}
+    async with client:
+        loopback = await client.post("/v1/messages", json=messages(server))
+        odd = await client.post("/v1/messages", json=messages({**server, "name": "a b"}))
+    assert loopback.status_code == 403 and loopback.json()["type"] == "error", loopback.text
+    assert loopback.json()["error"]["type"] == "permission_error"
+    assert "mcp_servers[0].url" in loopback.json()["error"]["message"] and "tok3n" not in loopback.text
+    assert odd.status_code == 400 and "mcp_servers[0].name" in odd.json()["error"]["message"]
+    assert engine.turns == []
+
+
+async def test_remote_servers_are_not_taken_in_batches():
+    client, engine = make_client()
+    line = {"custom_id": "a", "params": messages({"type": "url", "url": "https://x.example/mcp", "name": "x"})}
+    async with client:
+        answer = await client.post("/v1/messages/batches", json={"requests": [line]})
+    assert answer.status_code == 400 and "not available in batches" in answer.text, answer.text

@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import anthropic
 import httpx
 import pytest
 from openai import OpenAI
@@ -188,3 +189,78 @@ def test_a_server_that_refuses_the_token_lists_no_tools(openai_client, fake, rem
     listing = response.output[0]
     assert listing.type == "mcp_list_tools" and listing.tools == [] and listing.error
     assert response.output_text == "echo: hello"
+
+
+# --- Anthropic Messages: mcp_servers (the mcp-client beta) -----------------------------------
+
+BETA = ["mcp-client-2025-04-04"]
+
+
+@pytest.fixture
+def claude(mcp_gateway, fake) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=mcp_gateway.url, api_key=API_KEY, max_retries=0, timeout=90)
+
+
+def mcp_server(url: str, name: str = "remote", **extra) -> dict:
+    return {"type": "url", "url": url, "name": name, "authorization_token": TOKEN, **extra}
+
+
+def test_mcp_servers_calls_are_mcp_tool_use_and_result_blocks(claude, fake, remote):
+    message = claude.beta.messages.create(
+        model="sonnet",
+        max_tokens=200,
+        messages=[{"role": "user", "content": tool("mcp__remote__facts", topic="sky")}],
+        mcp_servers=[mcp_server(remote.url)],
+        betas=BETA,
+    )
+    use, result, text = message.content
+    assert use.type == "mcp_tool_use" and use.name == "facts" and use.server_name == "remote"
+    assert use.input == {"topic": "sky"}
+    assert result.type == "mcp_tool_result" and result.tool_use_id == use.id and result.is_error is False
+    assert result.content[0].text == "remote facts about sky: it is blue"
+    assert text.type == "text" and "remote facts about sky" in text.text
+    assert message.stop_reason == "end_turn"
+    assert set(remote.headers) == {f"Bearer {TOKEN}"} and TOKEN not in json.dumps(fake.requests)
+
+    # The blocks go back in the history as they came; the next turn goes on.
+    follow = claude.beta.messages.create(
+        model="sonnet",
+        max_tokens=200,
+        messages=[
+            {"role": "user", "content": tool("mcp__remote__facts", topic="sky")},
+            {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in message.content]},
+            {"role": "user", "content": "thanks"},
+        ],
+        mcp_servers=[mcp_server(remote.url)],
+        betas=BETA,
+    )
+    assert follow.content[-1].text == "echo: thanks"
+
+
+def test_mcp_servers_streamed_as_content_blocks(claude, fake, remote):
+    with claude.beta.messages.stream(
+        model="sonnet",
+        max_tokens=200,
+        messages=[{"role": "user", "content": tool("mcp__remote__shout", text="hey")}],
+        mcp_servers=[mcp_server(remote.sse_url, tool_configuration={"allowed_tools": ["shout"]})],
+        betas=BETA,
+    ) as stream:
+        starts = [event.content_block.type for event in stream if event.type == "content_block_start"]
+        message = stream.get_final_message()
+    assert starts == ["mcp_tool_use", "mcp_tool_result", "text"]
+    assert message.content[1].content[0].text == "HEY!"
+    assert remote.calls == [{"tool": "shout", "arguments": {"text": "hey"}}]
+    assert [t["name"] for t in fake.requests[0]["tools"] if t["name"].startswith("mcp__")] == ["mcp__remote__shout"]
+
+
+def test_a_disabled_server_offers_nothing(claude, fake, remote):
+    message = claude.beta.messages.create(
+        model="sonnet",
+        max_tokens=200,
+        messages=[{"role": "user", "content": "hello"}],
+        mcp_servers=[mcp_server(remote.url, tool_configuration={"enabled": False})],
+        betas=BETA,
+    )
+    assert message.content[-1].text == "echo: hello"
+    assert not [t for t in fake.requests[0].get("tools", []) if t["name"].startswith("mcp__")]
+    assert remote.headers == []

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.hosted import Hosted, RemoteServer
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import document_block
+from ..remote_mcp import bearer, checked_label, checked_url, transport, unique
 from ..request_rules import (
     CLAUDE_SAMPLING,
     add_blocks,
@@ -75,7 +77,31 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         user=request.metadata.user_id if request.metadata else None,
         tools=tools,
         thinking=_thinking(request.thinking),
+        hosted=Hosted(mcp=() if hidden else remote_servers(request.mcp_servers or [])),
     )
+
+
+def remote_servers(servers: list[am.McpServer]) -> tuple[RemoteServer, ...]:
+    """The request's `mcp_servers` (dialects/remote_mcp.py); one whose tools are not `enabled` is left out."""
+    found = []
+    for i, server in enumerate(servers):
+        config = server.tool_configuration or am.McpToolConfiguration()
+        allowed = config.allowed_tools
+        found.append(
+            RemoteServer(
+                label=checked_label(server.name, f"mcp_servers[{i}].name"),
+                url=(url := checked_url(server.url, f"mcp_servers[{i}].url")),
+                transport="sse" if transport(url) == "sse" else "http",
+                headers=bearer(server.authorization_token, {}),
+                allowed_tools=tuple(allowed) if allowed is not None else None,
+            )
+        )
+    unique(found, "mcp_servers")
+    return tuple(s for s, given in zip(found, servers, strict=True) if not _disabled(given))
+
+
+def _disabled(server: am.McpServer) -> bool:
+    return server.tool_configuration is not None and server.tool_configuration.enabled is False
 
 
 def _spec(tool: am.Tool | am.DefinedTool) -> ToolSpec:
