@@ -51,6 +51,11 @@ class RemoteServer:
     # connected to (DNS rebinding). Empty until checked.
     addresses: tuple[str, ...] = ()
 
+    @property
+    def asks_approval(self) -> bool:
+        """Whether a call of any of its tools may wait for the client's approval."""
+        return self.approval or bool(self.approval_always)
+
     def allows(self, tool: str) -> bool:
         return self.allowed_tools is None or tool in self.allowed_tools
 
@@ -63,6 +68,12 @@ class RemoteServer:
     def prefix(self) -> str:
         """How Claude names its tools: `mcp__<label>__<tool>`."""
         return f"mcp__{self.label}__"
+
+
+def needs_approval(servers: tuple[RemoteServer, ...], claude_name: str) -> bool:
+    """Whether a call of this Claude tool name (`mcp__<label>__<tool>`) waits for the client's approval."""
+    server = next((s for s in servers if claude_name.startswith(s.prefix)), None)
+    return server is not None and server.needs_approval(claude_name.removeprefix(server.prefix))
 
 
 @dataclass(frozen=True)
@@ -79,10 +90,6 @@ class Hosted:
         asked = {WEB_SEARCH: self.web_search, WEB_FETCH: self.web_fetch}
         names = tuple(name for name, rules in asked.items() if rules is not None)
         return (*names, MCP) if self.mcp else names
-
-    def remote(self, tool_name: str) -> RemoteServer | None:
-        """The remote MCP server a Claude tool name (`mcp__<label>__<tool>`) is one of, if any."""
-        return next((server for server in self.mcp if tool_name.startswith(server.prefix)), None)
 
     def rules(self, hosted: str) -> WebRules | None:
         return {WEB_SEARCH: self.web_search, WEB_FETCH: self.web_fetch}.get(hosted)

@@ -264,3 +264,64 @@ def test_a_disabled_server_offers_nothing(claude, fake, remote):
     assert message.content[-1].text == "echo: hello"
     assert not [t for t in fake.requests[0].get("tools", []) if t["name"].startswith("mcp__")]
     assert remote.headers == []
+
+
+# --- approval (require_approval) ---------------------------------------------------------------
+
+
+def test_a_call_that_needs_approval_ends_the_answer_and_runs_once_approved(openai_client, fake, remote):
+    tools = [mcp_tool(remote.url, require_approval="always")]
+    first = openai_client.responses.create(model="sonnet", input=tool("mcp__remote__facts", topic="sky"), tools=tools)
+    listing, request = first.output
+    assert listing.type == "mcp_list_tools" and request.type == "mcp_approval_request"
+    assert (request.server_label, request.name, json.loads(request.arguments)) == ("remote", "facts", {"topic": "sky"})
+    assert remote.calls == []  # held, not run
+
+    approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    second = openai_client.responses.create(
+        model="sonnet", input=[approval], tools=tools, previous_response_id=first.id
+    )
+    call, message = second.output
+    assert call.type == "mcp_call" and call.approval_request_id == request.id and call.name == "facts"
+    assert call.output == "remote facts about sky: it is blue"
+    assert "remote facts about sky" in message.content[0].text
+    assert remote.calls == [{"tool": "facts", "arguments": {"topic": "sky"}}]
+    assert len([body for body in fake.requests]) == 2  # the held turn went on: Claude was not asked again first
+
+
+def test_a_denied_call_never_runs_and_claude_is_told(openai_client, fake, remote):
+    tools = [mcp_tool(remote.url, require_approval={"always": {"tool_names": ["facts"]}})]
+    first = openai_client.responses.create(
+        model="sonnet", input=tool("mcp__remote__facts", topic="sky"), tools=tools, stream=True
+    )
+    events = list(first)
+    done = events[-1].response
+    request = done.output[-1]
+    assert request.type == "mcp_approval_request"
+    assert "response.function_call_arguments.delta" not in [event.type for event in events]
+    denial = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": False, "reason": "not now"}
+    second = openai_client.responses.create(model="sonnet", input=[denial], tools=tools, previous_response_id=done.id)
+    assert remote.calls == []
+    assert "did not approve" in second.output_text and "not now" in second.output_text, second.output_text
+
+
+def test_approval_with_the_whole_input_sent_again(openai_client, fake, remote):
+    tools = [mcp_tool(remote.url, require_approval="always")]
+    prompt = {"role": "user", "content": tool("mcp__remote__shout", text="hey")}
+    first = openai_client.responses.create(model="sonnet", input=[prompt], tools=tools, store=False)
+    request = first.output[-1]
+    assert request.type == "mcp_approval_request"
+    approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    sent_back = [item.model_dump(exclude_none=True) for item in first.output]
+    second = openai_client.responses.create(
+        model="sonnet", input=[prompt, *sent_back, approval], tools=tools, store=False
+    )
+    assert [item.type for item in second.output] == ["mcp_call", "message"], second.output
+    assert second.output[0].output == "HEY!" and remote.calls == [{"tool": "shout", "arguments": {"text": "hey"}}]
+
+
+def test_tools_that_need_no_approval_run_at_once(openai_client, fake, remote):
+    tools = [mcp_tool(remote.url, require_approval={"never": {"tool_names": ["shout"]}})]
+    response = openai_client.responses.create(model="sonnet", input=tool("mcp__remote__shout", text="a"), tools=tools)
+    assert [item.type for item in response.output] == ["mcp_list_tools", "mcp_call", "message"]
+    assert "approval_request_id" not in response.output[1].model_dump(exclude_none=True)

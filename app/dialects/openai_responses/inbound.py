@@ -6,6 +6,8 @@ outbound.py.
 
 from __future__ import annotations
 
+import json
+
 from ...core.errors import invalid_request
 from ...core.hosted import Hosted, RemoteServer
 from ...core.messages import Block, Message, ToolSpec
@@ -169,6 +171,12 @@ def _add_item(
     elif isinstance(item, orq.FunctionCallOutputItem):
         output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
         append_message(messages, "user", [tool_result(item.call_id, output)])
+    elif isinstance(item, orq.McpApprovalRequestItem):  # the call as Claude made it (approvals: engine)
+        call = tool_call(item.id, f"mcp__{item.server_label}__{item.name}", item.arguments, f"{where}.arguments")
+        append_message(messages, "assistant", [call])
+    elif isinstance(item, orq.McpApprovalResponseItem):  # its result: the approval, for the engine's hook
+        answer = json.dumps({"approve": item.approve, "reason": item.reason})
+        append_message(messages, "user", [tool_result(item.approval_request_id, answer)])
     # Left out: reasoning items (earlier reasoning is not sent back to Claude), and the tools Claude
     # Code ran itself (mcp_call, claude_code_call items): it ran them, Claude must not run them again.
 

@@ -1,7 +1,9 @@
 """Remote MCP servers in the Responses API's own shapes (outbound.py builds the response with
 them): the `mcp_list_tools` item of a server's tools, the stream events of `mcp_call` items (a
 remote server's calls, and agent mode's tools, which are mcp_call items too: dialects/activity.py),
-and the request's `mcp` tools as the response echoes them, without their headers. Pure functions.
+and the request's `mcp` tools as the response echoes them, without their headers; a call that waits
+for the client's approval as an `mcp_approval_request` item (engine/processes/approvals.py), and
+once approved, as an mcp_call naming its approval request. Pure functions.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...core.events import ToolList
-from ..answer import random_id
+from ...core.hosted import RemoteServer, needs_approval
+from ..answer import Part, random_id
 from . import wire as orq
 
 Emit = Callable[..., str]  # ResponseBuilder._event: an event's type and fields -> its frame
@@ -65,3 +68,21 @@ def call_done_frames(emit: Emit, item: dict[str, Any], index: int) -> list[str]:
     """An mcp_call's end, before its output_item.done: completed or failed (none if it never ended)."""
     ended = {"completed": "response.mcp_call.completed", "failed": "response.mcp_call.failed"}.get(item["status"])
     return [emit(ended, item_id=item["id"], output_index=index)] if ended else []
+
+
+def approval_request(part: Part, servers: tuple[RemoteServer, ...]) -> dict[str, Any] | None:
+    """A call the client answers, if it is a remote MCP call that waits for approval, as its item."""
+    if part.kind != "tool_call" or not needs_approval(servers, part.name):
+        return None
+    server = next(s for s in servers if part.name.startswith(s.prefix))
+    name = part.name.removeprefix(server.prefix)
+    item = {"type": "mcp_approval_request", "id": part.call_id, "server_label": server.label, "name": name}
+    return {**item, "arguments": part.text}
+
+
+def approved(item: dict[str, Any], part: Part, servers: tuple[RemoteServer, ...]) -> dict[str, Any]:
+    """An mcp_call item; one that waited for approval names the request (its own id: the call's)."""
+    use = part.use
+    if use is None or use.parent is not None or not needs_approval(servers, use.name):
+        return item
+    return {**item, "approval_request_id": use.id}

@@ -13,6 +13,7 @@ from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
 from . import mcp_items as mcp
 from . import wire as orq
+from .inbound import remote_servers
 from .namespaces import claude_names
 
 ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
@@ -37,6 +38,7 @@ class ResponseBuilder:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
         self.namespaced = claude_names(request.tools)  # Claude's name of a namespaced function -> its own
+        self.remote = remote_servers(request.tools or [])  # calls of theirs may wait for approval
         self.base: dict[str, Any] = {
             "id": resp_id,
             "object": "response",
@@ -108,7 +110,7 @@ class ResponseBuilder:
         """A part as an output item; its status is the turn's, unless given."""
         status = status or ("in_progress" if self.answer.finish is None else "completed")
         if part.kind == "tool":
-            return activity.responses_item(part, finished=self.answer.finish is not None)
+            return mcp.approved(activity.responses_item(part, self.answer.finish is not None), part, self.remote)
         if part.kind == "thinking":
             return {"type": "reasoning", "id": _item_id(part), "summary": [{"type": "summary_text", "text": part.text}]}
         if part.kind == "text":
@@ -119,6 +121,8 @@ class ResponseBuilder:
                 "role": "assistant",
                 "content": [_text_part(part.text)],
             }
+        if (approval := mcp.approval_request(part, self.remote)) is not None:
+            return approval
         namespace, name = self.namespaced.get(part.name, (None, part.name))
         return {
             "type": "function_call",
@@ -179,7 +183,7 @@ class ResponseBuilder:
             frames += self._added(part)
         if isinstance(event, TextDelta):
             frames.append(self._delta("response.output_text.delta", part, event.text))
-        elif isinstance(event, ToolCallDelta):
+        elif isinstance(event, ToolCallDelta) and not mcp.approval_request(part, self.remote):
             frames.append(self._delta("response.function_call_arguments.delta", part, event.arguments))
         return frames
 
@@ -227,7 +231,9 @@ class ResponseBuilder:
         part, self._open = self._open, None
         if part is None or part.kind == "thinking":
             return []
-        if part.kind == "tool_call":
+        if mcp.approval_request(part, self.remote):
+            frames = []  # an approval request's arguments go out whole, in its item
+        elif part.kind == "tool_call":
             frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
         else:
             frames = [

@@ -92,6 +92,25 @@ class McpListToolsItem(Wire):
     server_label: str = ""
 
 
+class McpApprovalRequestItem(Wire):
+    """An earlier response's request for approval of a remote MCP call, sent back."""
+
+    type: Literal["mcp_approval_request"]
+    id: str = Field(min_length=1)
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpApprovalResponseItem(Wire):
+    """The client's answer to an approval request: the call runs, or Claude is told it was refused."""
+
+    type: Literal["mcp_approval_response"]
+    approval_request_id: str = Field(min_length=1)
+    approve: bool
+    reason: str | None = None
+
+
 def _item_type(item: Any) -> str | None:
     """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
     if isinstance(item, dict):
@@ -106,7 +125,9 @@ InputItem = Annotated[
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[ActivityItem, Tag("mcp_call")]
     | Annotated[ActivityItem, Tag("claude_code_call")]
-    | Annotated[McpListToolsItem, Tag("mcp_list_tools")],
+    | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
+    | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
+    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
     Discriminator(_item_type),
 ]
 

@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +37,7 @@ from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .mcp_proxy import McpProxy
+from .remote import approval_hooks, remote_config
 from .tools import SERVER, ToolBridge
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ class SpawnOptions:
             # tells Claude the call "timed out"), so it must outlast the gateway's own hold, which
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
-        bridge = ToolBridge(key.tools) if key.tools else None
+        approvals = any(server.asks_approval for server in key.remote)  # answered through the bridge
+        bridge = ToolBridge(key.tools) if key.tools or approvals else None
         if key.agent is not None:
             return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
@@ -134,13 +135,16 @@ class SpawnOptions:
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
         on_exit: list[Callable[[], None]] = []
-        remote_allowed, extra_args = self._remote(key.remote, on_exit)
+        remote_allowed, extra_args = remote_config(self.proxy, self._work_path, key.remote, on_exit)
         options = self.isolated(
             cwd,
             env,
             allowed_tools=(bridge.allowed if bridge else []) + remote_allowed,
-            mcp_servers={SERVER: bridge.server} if bridge else {},
+            mcp_servers={SERVER: bridge.server} if bridge and key.tools else {},
             extra_args=extra_args,
+            hooks=approval_hooks(key.remote, bridge, self.settings.process_idle_timeout + HOLD_MARGIN)
+            if bridge and approvals
+            else None,
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
             resume=resume,
@@ -153,29 +157,6 @@ class SpawnOptions:
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
         return Spawn(options, bridge, on_exit)
-
-    def _remote(
-        self, servers: tuple[RemoteServer, ...], on_exit: list[Callable[[], None]]
-    ) -> tuple[list[str], dict[str, str | None]]:
-        """The remote MCP servers as the CLI gets them: each a route of the proxy (mcp_proxy.py), in
-        an MCP config file of the gateway's private folder (the routes' tokens are capabilities; the
-        command line is readable by every local user), and the rules that let Claude call their tools
-        without a prompt (all of a server's, `mcp__<label>`: the proxy keeps the others from Claude)."""
-        if not servers:
-            return [], {}
-        config: dict[str, dict[str, Any]] = {}
-        for server in servers:
-            route = self.proxy.route(server)
-            on_exit.append(lambda route=route: self.proxy.release(route))  # type: ignore[misc]
-            config[server.label] = {"type": server.transport, "url": self.proxy.local_url(route)}
-        if self.work is None or self.work.path is None:
-            raise RuntimeError("the gateway's work folder is not open")
-        folder = self.work.path / "mcp"
-        private_folder(folder)
-        path = folder / f"{uuid.uuid4().hex}.json"
-        write_private(path, json.dumps({"mcpServers": config}))
-        on_exit.append(lambda: path.unlink(missing_ok=True))
-        return [server.prefix.removesuffix("__") for server in servers], {"mcp-config": str(path)}
 
     def _agent(
         self,
@@ -241,6 +222,12 @@ class SpawnOptions:
         folder = work / "prompts"
         private_folder(folder)
         return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
+
+    @property
+    def _work_path(self) -> Path:
+        if self.work is None or self.work.path is None:
+            raise RuntimeError("the gateway's work folder is not open")
+        return self.work.path
 
     def agent_config_dir(self, workspace: Path) -> Path:
         """The Claude config folder of an agent conversation's processes: its own, next to the

@@ -206,9 +206,8 @@ class TurnRouter:
             reader.continue_after_tools(turn.legacy_call_id)
         else:
             process, prompt = await self.launch.process_for(conversation, key, turn, attempt)
-            remote = tuple(server.label for server in key.remote)
             reader = TurnReader(
-                self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id, remote
+                self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id, key.remote
             )
             sdk_messages = TurnMessages(process.turn(user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
