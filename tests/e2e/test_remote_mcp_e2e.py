@@ -16,7 +16,7 @@ from pathlib import Path
 import anthropic
 import httpx
 import pytest
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from tests.e2e.conftest import API_KEY
 from tests.fakes.remote_mcp import RemoteMcp
@@ -325,3 +325,33 @@ def test_tools_that_need_no_approval_run_at_once(openai_client, fake, remote):
     response = openai_client.responses.create(model="sonnet", input=tool("mcp__remote__shout", text="a"), tools=tools)
     assert [item.type for item in response.output] == ["mcp_list_tools", "mcp_call", "message"]
     assert "approval_request_id" not in response.output[1].model_dump(exclude_none=True)
+
+
+# --- the OpenAI Agents SDK's HostedMCPTool -------------------------------------------------------
+
+
+@pytest.mark.parametrize("approval", ["never", "always"])
+async def test_openai_agents_sdk_hosted_mcp_tool(mcp_gateway, fake, remote, approval):
+    agents = pytest.importorskip("agents")
+    agents.set_tracing_disabled(True)  # tracing would post every run to OpenAI's servers
+    asked: list[str] = []
+
+    def on_approval(request):
+        asked.append(request.data.name)
+        return {"approve": True}
+
+    hosted = agents.HostedMCPTool(
+        tool_config=mcp_tool(remote.url, require_approval=approval),
+        on_approval_request=on_approval if approval == "always" else None,
+    )
+    client = AsyncOpenAI(base_url=f"{mcp_gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=90)
+    model = agents.OpenAIResponsesModel(model="sonnet", openai_client=client)
+    agent = agents.Agent(name="remote", instructions="Use the remote tools.", tools=[hosted], model=model)
+    result = await agents.Runner.run(agent, tool("mcp__remote__facts", topic="sky"))
+
+    assert "remote facts about sky: it is blue" in result.final_output
+    assert remote.calls == [{"tool": "facts", "arguments": {"topic": "sky"}}]
+    assert asked == (["facts"] if approval == "always" else [])
+    approved = ["mcp_approval_request_item", "mcp_approval_response_item"] if approval == "always" else []
+    kinds = [item.type for item in result.new_items]
+    assert kinds == ["mcp_list_tools_item", *approved, "tool_call_item", "message_output_item"], kinds
