@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
@@ -53,8 +54,11 @@ class RemoteMcp:
             self.calls.append({"tool": "shout", "arguments": {"text": text}})
             return text.upper() + "!"
 
-        streamable = server.streamable_http_app(stateless_http=True, json_response=True)
-        sse = server.sse_app()
+        # Any Host header: tests reach it under names that resolve nowhere, through the gateway's
+        # proxy, which connects to the checked address (tests/api/test_mcp_proxy.py).
+        any_host = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        streamable = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=any_host)
+        sse = server.sse_app(transport_security=any_host)
 
         async def inner(scope: Scope, receive: Receive, send: Send) -> None:
             legacy = scope["type"] == "http" and scope["path"].startswith(("/sse", "/messages"))
