@@ -22,6 +22,12 @@ CLAUDE_TOOLS = {WEB_SEARCH: "WebSearch", WEB_FETCH: "WebFetch"}  # the Claude Co
 HOSTED_BY_CLAUDE_TOOL = {tool: hosted for hosted, tool in CLAUDE_TOOLS.items()}
 
 
+def is_web(hosted: str | None) -> bool:
+    """Whether a call serves a hosted web tool (search, fetch), which each door shows in its own
+    shape; a remote MCP server's calls (MCP) are shown as the MCP calls they are."""
+    return hosted in CLAUDE_TOOLS
+
+
 @dataclass(frozen=True)
 class WebRules:
     """A hosted web tool (search or fetch) as the request limits it."""

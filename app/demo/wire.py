@@ -210,8 +210,8 @@ async def sse(body: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:
             {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
         )
         for citation in reply.citations:
-            delta = {"type": "citations_delta", "citation": citation}
-            yield _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+            cited = {"type": "citations_delta", "citation": citation}
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": cited})
         for n, piece in enumerate(_chunks(reply.text, reply.chunk_size)):
             if reply.fail_after is not None and n == reply.fail_after:
                 yield _event(

@@ -3,15 +3,18 @@ names the type, where it is and why, in the door's own envelope, with the code
 `unsupported_tool_type`, never pydantic's generic "Input should be 'function'" or "Missing
 required parameter input_schema".
 
-What is served today: OpenAI `function` tools (Chat Completions, Responses) and `namespace` tools
-of functions (Responses: openai_responses/namespaces.py); Anthropic custom tools (no `type`, or
-`"custom"`) and Anthropic-defined client tools (anthropic_messages/defined_tools.py: bash, text
-editor, memory, computer). Each wire model checks its `tools` with `refuse_unserved` before it
-validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses alike.
+What is served today: OpenAI `function` tools (Chat Completions, Responses), `namespace` tools
+of functions and `web_search` (Responses: openai_responses/namespaces.py, dialects/hosted.py);
+Anthropic custom tools (no `type`, or `"custom"`), Anthropic-defined client tools
+(anthropic_messages/defined_tools.py: bash, text editor, memory, computer), and web search and
+web fetch (served by Claude Code's own WebSearch and WebFetch: core/hosted.py). Each wire model
+checks its `tools` with `refuse_unserved` before it validates them, so that every way into a door
+(HTTP, the WebSockets, batches) refuses alike.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic_core import PydanticCustomError
@@ -19,6 +22,11 @@ from pydantic_core import PydanticCustomError
 from .anthropic_messages.defined_tools import is_defined
 
 Api = Literal["chat", "responses", "anthropic"]
+# Anthropic's server tools the gateway serves with Claude Code's own (core/hosted.py): their first
+# version's date; later versions (a later date) are served too.
+SERVER_TOOLS = {"web_search": "20250305", "web_fetch": "20250910"}
+# OpenAI's web search tool types (Responses), served likewise.
+WEB_SEARCH_TYPES = ("web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11")
 
 # Why a type is not served, where there is more to say than "not yet". Matched on the type, or on
 # its prefix for Anthropic's dated versions (web_search_20250305, code_execution_20250825, ...).
@@ -33,10 +41,11 @@ REASONS: dict[str, str] = {
 }
 SERVED = {
     "chat": "this gateway serves tools of type 'function'",
-    "responses": "this gateway serves tools of type 'function', 'namespace' (of functions) and 'mcp' (remote MCP "
-    "servers)",
-    "anthropic": "this gateway serves custom tools (name, description, input_schema) and the Anthropic-defined "
-    "bash, text_editor, memory and computer tools",
+    "responses": "this gateway serves tools of type 'function', 'namespace' (of functions), 'web_search' and 'mcp' "
+    "(remote MCP servers)",
+    "anthropic": "this gateway serves custom tools (name, description, input_schema), the Anthropic-defined "
+    "bash, text_editor, memory and computer tools, and web_search (20250305 and later) and web_fetch "
+    "(20250910 and later)",
 }
 
 
@@ -46,8 +55,14 @@ def served(api: Api, kind: object) -> bool:
     if not isinstance(kind, str):
         return True
     if api == "anthropic":
-        return kind == "custom" or is_defined(kind)
-    return kind == "function" or (api == "responses" and kind in ("namespace", "mcp"))
+        return kind == "custom" or is_defined(kind) or is_server_tool(kind)
+    return kind == "function" or (api == "responses" and kind in ("namespace", "mcp", *WEB_SEARCH_TYPES))
+
+
+def is_server_tool(kind: object) -> bool:
+    """Whether an Anthropic tool type is a web search or web fetch version the gateway serves."""
+    found = re.fullmatch(r"(web_search|web_fetch)_(\d{8})", kind) if isinstance(kind, str) else None
+    return found is not None and found.group(2) >= SERVER_TOOLS[found.group(1)]
 
 
 def reason(kind: str) -> str:

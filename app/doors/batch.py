@@ -26,6 +26,7 @@ from ..batches.model import CHAT, MESSAGES, RESPONSES
 from ..core.bodies import parse
 from ..core.credentials import Credential
 from ..core.errors import invalid_request
+from ..core.settings import Settings
 from ..dialects.anthropic_messages import inbound as messages
 from ..dialects.anthropic_messages import outbound as messages_out
 from ..dialects.anthropic_messages.wire import MessagesRequest
@@ -45,7 +46,7 @@ from ..tenancy.auth import Tenant
 from . import chat as chat_door
 from . import messages as messages_door
 from . import responses as responses_door
-from .checks import Requests
+from .checks import Requests, hosted_tools
 from .fanout import by_choice, indexed
 
 DOOR = "batch"  # what the ledger calls a batch request's door
@@ -115,6 +116,7 @@ class BatchDoor:
     sessions: SessionService
     responses: ResponseStore
     files: Files
+    settings: Settings
 
     async def answer(
         self, tenant: Tenant, credential: Credential | None, endpoint: str, params: dict[str, Any]
@@ -132,6 +134,7 @@ class BatchDoor:
         msg_id = messages_out.message_id()
         turn = messages.to_turn(body, self.engine.resolve_model(body.model), tenant.id, msg_id)
         turn.credential = credential
+        hosted_tools(turn, tenant, self.settings)
         events = [event async for event in self.sessions.one_off(turn, tenant, DOOR)]
         return messages_out.message(events, msg_id, body.model)
 
@@ -141,6 +144,7 @@ class BatchDoor:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         turn = chat.to_turn(body, self.engine.resolve_model(body.model), tenant.id, completion_id)
         turn.credential = credential
+        hosted_tools(turn, tenant, self.settings)
         n, created = body.n or 1, int(time.time())
         # One choice after another, not side by side as the door runs them: a batch request holds one
         # process slot (the share's cap and interactive traffic's room), and n > GATEWAY_MAX_PROCESSES
@@ -156,5 +160,6 @@ class BatchDoor:
         resp_id = responses_out.response_id()
         turn = responses.to_turn(body, self.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
         turn.credential = credential
+        hosted_tools(turn, tenant, self.settings)
         events = [event async for event in self.sessions.one_off(turn, tenant, DOOR)]
         return responses_out.build(events, responses_out.ResponseBuilder(resp_id, int(time.time()), body))

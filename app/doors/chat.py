@@ -18,7 +18,7 @@ from ..dialects.openai_chat import inbound as translate
 from ..dialects.openai_chat import outbound as translate_out
 from ..dialects.openai_chat.wire import ChatCompletionRequest
 from ..tenancy.auth import Tenant
-from .checks import Requests, agent_mode, turn_headers
+from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .fanout import Choices, Indexed, by_choice
 from .gateway import Gateway
 
@@ -65,6 +65,7 @@ def begin(
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
+    hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     n = body.n or 1
     if n > 1 and turn.agent is not None:

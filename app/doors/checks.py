@@ -23,11 +23,12 @@ from ..core.bodies import parse, read_json
 from ..core.credentials import Credential
 from ..core.errors import GatewayError, invalid_request
 from ..core.settings import Settings
+from ..core.turn import Turn
 from ..core.wire import SESSION_ID_PATTERN
 from ..dialects.request_rules import unsupported_parameter
 from ..engine.agent import sandbox
 from ..files.resolve import resolver
-from ..tenancy.auth import Tenant, agent_mode_allowed, request_credential_allowed
+from ..tenancy.auth import Tenant, agent_mode_allowed, hosted_tools_allowed, request_credential_allowed
 from ..tenancy.limits import allows_model
 from .gateway import Gateway
 
@@ -77,6 +78,22 @@ def session_id(request: HTTPConnection, from_body: str | None) -> str | None:
             "X-Session-Id must be 1-128 letters, digits or ._:- characters.", "X-Session-Id", "invalid_value"
         )
     return value
+
+
+def hosted_tools(turn: Turn, tenant: Tenant, settings: Settings) -> None:
+    """403 `hosted_tool_not_allowed` for a hosted tool (web search, ...) the caller may not use:
+    each search is billed to the gateway's credential (tenancy/auth.py says who may)."""
+    allowed = hosted_tools_allowed(tenant, settings)
+    for name in turn.hosted.names:
+        if name not in allowed:
+            raise GatewayError(
+                403,
+                f"The hosted tool {name!r} is not enabled for this API key. Its admin can allow it with the key's "
+                "`hosted_tools` policy (GATEWAY_HOSTED_TOOLS for keyless mode and GATEWAY_API_KEYS keys).",
+                "permission_error",
+                "hosted_tool_not_allowed",
+                "tools",
+            )
 
 
 def agent_mode(

@@ -17,7 +17,7 @@ from ..dialects.anthropic_messages.wire import MessagesRequest
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import Tenant
 from . import remote_mcp
-from .checks import Requests, agent_mode, turn_headers
+from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .gateway import Gateway
 
 REQUESTS = Requests(MessagesRequest, translate.ignored_parameters, "messages")
@@ -54,6 +54,7 @@ async def begin(
     msg_id = translate_out.message_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
+    hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     urls = {server.name: f"mcp_servers[{i}].url" for i, server in enumerate(body.mcp_servers or [])}
     turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)

@@ -2,7 +2,7 @@
 - the URL must pass the key's `mcp_urls` allow-list (tenancy/policy.py; keyless mode and
   GATEWAY_API_KEYS keys: GATEWAY_MCP_URLS; with no rule at all, any https URL);
 - its name is resolved once, here, and every address it resolves to must be public (not loopback,
-  link-local, private, shared, multicast or reserved) unless GATEWAY_MCP_ALLOW_PRIVATE: SSRF into
+  link-local, private, shared, multicast or reserved) unless GATEWAY_ALLOW_PRIVATE_URLS: SSRF into
   the gateway's own network. The addresses checked go with the server (`RemoteServer.addresses`),
   and the engine's proxy connects to those only (engine/processes/mcp_proxy.py), so a name that
   resolves elsewhere a moment later (DNS rebinding) reaches nothing new.
@@ -83,10 +83,10 @@ async def _checked(server: RemoteServer, settings: Settings, allowed: list[str],
         addresses = await resolve(host, url.port or DEFAULT_PORTS[url.scheme])
     except (OSError, asyncio.TimeoutError, UnicodeError):
         raise invalid_request(f"{param}: the MCP server's host {host!r} could not be resolved.", param) from None
-    if not settings.mcp_allow_private and (private := [a for a in addresses if not public(a)]):
+    if not settings.allow_private_urls and (private := [a for a in addresses if not public(a)]):
         raise refused(
             param,
             f"{host!r} resolves to {private[0]}, a loopback, link-local or private address, which this gateway does "
-            "not reach (its operator can allow it with GATEWAY_MCP_ALLOW_PRIVATE=true).",
+            "not reach (its operator can allow it with GATEWAY_ALLOW_PRIVATE_URLS=true).",
         )
     return replace(server, addresses=addresses)

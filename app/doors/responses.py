@@ -23,7 +23,7 @@ from ..sessions.stored_responses import StoredResponse
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import Tenant
 from . import remote_mcp
-from .checks import Requests, agent_mode, turn_headers
+from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .gateway import Gateway
 
 REQUESTS = Requests(ResponsesRequest, translate.ignored_parameters, "responses")
@@ -86,6 +86,7 @@ async def begin(
     resp_id = translate_out.response_id()
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
+    hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
     urls = {t.server_label: f"tools[{i}].server_url" for i, t in enumerate(body.tools or []) if isinstance(t, McpTool)}
     turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)

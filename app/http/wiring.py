@@ -108,7 +108,7 @@ def batch_runner(
     keys' bounds, the batch door that answers each request, OpenAI's files at a batch's end."""
     store = RedisBatchStore(shared) if shared is not None else BatchStore(settings.data_path)
     bounds = Bounds(store, uploaded, settings.batch_max_open_per_key, limits(settings).quota_bytes)
-    door = BatchDoor(settings.strict_params, engine, service, stored, uploaded)
+    door = BatchDoor(settings.strict_params, engine, service, stored, uploaded, settings)
     return BatchRunner(
         store,
         bounds,

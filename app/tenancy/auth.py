@@ -70,6 +70,15 @@ def request_credential_allowed(tenant: Tenant, settings: Settings) -> bool:
     return settings.allow_request_credentials or bool(tenant.policy and tenant.policy.request_credentials)
 
 
+def hosted_tools_allowed(tenant: Tenant, settings: Settings) -> frozenset[str]:
+    """The hosted tools (web search, web fetch, remote MCP) this caller may use: a managed key's
+    policy decides (none without a `hosted_tools` list); keyless callers and GATEWAY_API_KEYS keys
+    follow GATEWAY_HOSTED_TOOLS."""
+    if tenant.policy is not None:
+        return frozenset(tenant.policy.hosted_tools or ())
+    return frozenset(name.strip() for name in settings.hosted_tools.split(",") if name.strip())
+
+
 def agent_mode_allowed(tenant: Tenant, settings: Settings) -> bool:
     """Whether this caller may use agent mode (Claude Code's own tools, workspaces, files): a
     managed key's policy decides; keyless callers and GATEWAY_API_KEYS keys follow GATEWAY_AGENT_MODE."""

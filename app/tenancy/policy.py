@@ -33,6 +33,8 @@ TokenBudget = Annotated[int, Field(ge=0, le=MAX_TOKEN_BUDGET)]
 Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
 Names = Annotated[list[Name], Field(max_length=MAX_NAMES)]
 Urls = Annotated[list[Annotated[str, Field(max_length=2048)]], Field(max_length=MAX_NAMES)]
+# Hosted tools (core/hosted.py), each once.
+HostedNames = Annotated[list[Literal["web_search", "web_fetch", "mcp"]], Field(max_length=3)]
 CEILINGS: dict[str, float] = {
     "rpm": MAX_RPM,
     "max_concurrent": MAX_RUNNING,
@@ -76,6 +78,9 @@ class Policy(Strict):
         default=None,
         description="URL prefixes of the remote MCP servers it may name (hosted tools); null: the gateway's.",
     )
+    hosted_tools: HostedNames | None = Field(
+        default=None, description="Hosted tools it may use (web_search, web_fetch, mcp); null: none."
+    )
     request_credentials: bool = Field(
         default=False, description="The key may send its own Claude credential per request (X-Claude-Credential)."
     )
@@ -107,6 +112,7 @@ class KeyPatch(Strict):
     agent: AgentPolicy | None = None
     mcp_servers: Names | None = None
     mcp_urls: Urls | None = None
+    hosted_tools: HostedNames | None = None
     request_credentials: bool | None = None
     claude_credential: ClaudeCredentialIn | None = None
 

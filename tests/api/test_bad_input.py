@@ -46,7 +46,7 @@ def openai_error(response, status: int = 400) -> dict:
         ({"type": "function_call_output", "call_id": 7, "output": "x"}, "input[0].call_id"),
         ({"type": "function_call_output", "call_id": "c1", "output": {"a": 1}}, "input[0].output"),
         ({"role": "tool", "content": "x"}, "input[0].role"),
-        ({"type": "web_search_call"}, "input[0]"),
+        ({"type": "image_generation_call"}, "input[0]"),
         ({"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}, "input[0].content[0].file_id"),
         ({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, "input[0].content[0]"),
         (5, "input[0]"),

@@ -89,7 +89,7 @@ async def test_a_batch_runs_in_the_background_and_its_results_are_jsonl(gateway,
                 "requests": [
                     {
                         "custom_id": "a",
-                        "params": params("x", tools=[{"type": "web_fetch_20250910", "name": "f"}]),
+                        "params": params("x", tools=[{"type": "code_execution_20250825", "name": "f"}]),
                     }
                 ]
             },

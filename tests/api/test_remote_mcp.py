@@ -63,7 +63,7 @@ async def test_loopback_link_local_and_private_addresses_are_refused(url):
     assert answer.status_code == 403, answer.text
     error = error_of(answer)
     assert (error["code"], error["param"]) == ("mcp_url_not_allowed", "tools[0].server_url")
-    assert "GATEWAY_MCP_ALLOW_PRIVATE" in error["message"]
+    assert "GATEWAY_ALLOW_PRIVATE_URLS" in error["message"]
     assert engine.turns == []
 
 
@@ -72,7 +72,7 @@ async def test_keyless_mode_allows_https_only_and_the_operator_may_allow_private
     async with client:
         plain = await client.post("/v1/responses", json=responses(mcp("http://mcp.example.com/mcp")))
     assert plain.status_code == 403 and "only https" in error_of(plain)["message"]
-    client, engine = make_client(mcp_allow_private=True, mcp_urls="http://127.0.0.1:9/")
+    client, engine = make_client(allow_private_urls=True, mcp_urls="http://127.0.0.1:9/")
     async with client:
         allowed = await client.post("/v1/responses", json=responses(mcp("http://127.0.0.1:9/mcp")))
         outside = await client.post("/v1/responses", json=responses(mcp("http://127.0.0.1:10/mcp")))
@@ -84,11 +84,10 @@ async def test_keyless_mode_allows_https_only_and_the_operator_may_allow_private
 
 
 async def test_a_keys_mcp_urls_allow_list(tmp_path):
-    client, engine = make_client(admin_key=ADMIN_KEY, data_dir=str(tmp_path), mcp_allow_private=True)
+    client, engine = make_client(admin_key=ADMIN_KEY, data_dir=str(tmp_path), allow_private_urls=True)
     async with client:
-        made = await client.post(
-            "/admin/keys", json={"name": "k", "mcp_urls": ["http://127.0.0.1:9/tools"]}, headers=ADMIN
-        )
+        policy = {"name": "k", "hosted_tools": ["mcp"], "mcp_urls": ["http://127.0.0.1:9/tools"]}
+        made = await client.post("/admin/keys", json=policy, headers=ADMIN)
         assert made.status_code == 201, made.text
         key = {"Authorization": f"Bearer {made.json()['key']}"}
         inside = await client.post("/v1/responses", json=responses(mcp("http://127.0.0.1:9/tools/mcp")), headers=key)
@@ -100,7 +99,7 @@ async def test_a_keys_mcp_urls_allow_list(tmp_path):
 
 
 async def test_headers_reach_the_engine_but_never_a_response():
-    client, engine = make_client(mcp_allow_private=True, mcp_urls="http://127.0.0.1:9/")
+    client, engine = make_client(allow_private_urls=True, mcp_urls="http://127.0.0.1:9/")
     engine.script = [
         ToolList("remote", [{"name": "facts", "description": "d", "inputSchema": {"type": "object"}}]),
         ToolUse("toolu_1", "mcp__remote__facts", {"topic": "sky"}, "remote", hosted="mcp"),
@@ -127,7 +126,7 @@ async def test_headers_reach_the_engine_but_never_a_response():
 
 
 async def test_remote_servers_are_not_served_in_agent_mode():
-    client, engine = make_client(agent_mode=True, agent_sandbox=False, mcp_allow_private=True)
+    client, engine = make_client(agent_mode=True, agent_sandbox=False, allow_private_urls=True)
     async with client:
         answer = await client.post("/v1/responses", json=responses(mcp(), claude_code={}))
     assert answer.status_code == 400 and "claude_code.mcp_servers" in error_of(answer)["message"]

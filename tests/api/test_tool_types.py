@@ -22,8 +22,7 @@ MESSAGES = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", 
 RESPONSES = {"model": "sonnet", "input": "hi"}
 
 CASES = [
-    ("/v1/responses", RESPONSES, FUNCTION, {"type": "web_search"}, "not one this gateway serves yet"),
-    ("/v1/responses", RESPONSES, FUNCTION, {"type": "web_search_preview"}, "not one this gateway serves yet"),
+    ("/v1/responses", RESPONSES, FUNCTION, {"type": "web_search_2099"}, "not one this gateway serves yet"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "file_search", "vector_store_ids": ["vs_1"]}, "vector stores"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "code_interpreter", "container": {}}, "agent mode"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "image_generation"}, "does not generate images"),
@@ -32,12 +31,12 @@ CASES = [
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "local_shell"}, "yet"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "custom", "name": "apply_patch"}, "yet"),
     ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "custom", "custom": {"name": "x"}}, "yet"),
-    ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_search_20250305", "name": "web_search"}, "yet"),
-    ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_fetch_20250910", "name": "web_fetch"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_search_20250101", "name": "web_search"}, "yet"),
+    ("/v1/messages", MESSAGES, CUSTOM, {"type": "web_fetch_20250909", "name": "web_fetch"}, "yet"),
     ("/v1/messages", MESSAGES, CUSTOM, {"type": "mcp_toolset", "mcp_server_name": "x"}, "yet"),
     ("/v1/messages", MESSAGES, CUSTOM, {"type": "bash_20990101", "name": "bash"}, "yet"),
     ("/v1/messages", MESSAGES, CUSTOM, {"type": "code_execution_20250825", "name": "code_execution"}, "agent mode"),
-    ("/v1/messages/count_tokens", MESSAGES, CUSTOM, {"type": "web_search_20250305", "name": "web_search"}, "yet"),
+    ("/v1/messages/count_tokens", MESSAGES, CUSTOM, {"type": "web_search_20250101", "name": "web_search"}, "yet"),
 ]
 
 
@@ -72,7 +71,7 @@ async def test_the_official_clients_see_the_refusal_with_its_code():
     async with client:
         oai, claude = official_clients(client)
         with pytest.raises(openai.BadRequestError) as refused:
-            await oai.responses.create(model="sonnet", input="hi", tools=[{"type": "web_search"}])
+            await oai.responses.create(model="sonnet", input="hi", tools=[{"type": "image_generation"}])
         assert refused.value.code == "unsupported_tool_type"
         assert refused.value.param == "tools[0].type"
         with pytest.raises(anthropic.BadRequestError) as refused_too:
@@ -80,9 +79,9 @@ async def test_the_official_clients_see_the_refusal_with_its_code():
                 model="sonnet",
                 max_tokens=10,
                 messages=[{"role": "user", "content": "hi"}],
-                tools=[{"type": "web_search_20250305", "name": "web_search"}],
+                tools=[{"type": "web_search_20250101", "name": "web_search"}],
             )
-        assert "Unsupported tool type 'web_search_20250305'" in str(refused_too.value)
+        assert "Unsupported tool type 'web_search_20250101'" in str(refused_too.value)
 
 
 async def test_anthropic_defined_tools_are_offered_with_their_schema_under_the_clients_name():

@@ -128,7 +128,7 @@ def test_an_unserved_tool_type_is_refused_on_both_sockets_as_over_http(client):
     """dialects/tool_types.py: the sockets read requests through the same wire models."""
     app = client()
     with app.websocket_connect("/v1/responses", headers=AUTH) as ws:
-        ws.send_text(create("x", tools=[{"type": "web_search"}]))
+        ws.send_text(create("x", tools=[{"type": "image_generation"}]))
         refused = json.loads(ws.receive_text())
     with app.websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
         ws.send_text(chat("x", tools=[{"type": "custom", "custom": {"name": "apply_patch"}}]))

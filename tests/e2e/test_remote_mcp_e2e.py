@@ -3,7 +3,7 @@ calls of `mcp__<label>__<tool>` (`TOOL:` prompt lines), and the project's fake r
 (tests/fakes/remote_mcp.py, streamable HTTP and SSE) reached through the gateway's own proxy.
 
 The fake server listens on 127.0.0.1, which the gateway refuses unless its operator allows private
-addresses: this gateway does (GATEWAY_MCP_ALLOW_PRIVATE) and allows the server's origin
+addresses: this gateway does (GATEWAY_ALLOW_PRIVATE_URLS) and allows the server's origin
 (GATEWAY_MCP_URLS); the refusals are tested on a gateway without those settings.
 """
 
@@ -46,7 +46,7 @@ def mcp_gateway(upstream, cli_config_dir, tmp_path_factory, remote_process):
     env = {
         **upstream.cli_env(str(cli_config_dir)),
         "GATEWAY_API_KEYS": API_KEY,
-        "GATEWAY_MCP_ALLOW_PRIVATE": "true",
+        "GATEWAY_ALLOW_PRIVATE_URLS": "true",
         "GATEWAY_MCP_URLS": f"http://127.0.0.1:{remote_process.port}/",
     }
     server = GatewayServer(env, tmp_path_factory.mktemp("mcp-gateway")).start()

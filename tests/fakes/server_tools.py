@@ -22,6 +22,15 @@ SEARCH_DOMAINS = ("docs.example.org", "news.example.com")
 QUERY_PREFIX = "Perform a web search for the query: "  # how Claude Code words its search call
 
 
+FETCH_SUMMARY = "Web page content:"  # how Claude Code's WebFetch opens its model call on the page
+
+
+def claude_codes_own(body: dict[str, Any]) -> bool:
+    """Whether a model call is one Claude Code's WebSearch or WebFetch makes for itself (not a step
+    of the conversation): it takes no scripted reply."""
+    return server_tool(body, "web_search") is not None or last_user_text(body).lstrip().startswith(FETCH_SUMMARY)
+
+
 def server_tool(body: dict[str, Any], kind: str) -> dict[str, Any] | None:
     """The request's server tool of a kind ("web_search", "web_fetch"), if it offers one."""
     for tool in body.get("tools") or []:

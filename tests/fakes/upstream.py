@@ -25,7 +25,7 @@ from starlette.routing import Route
 from app.demo.upstream import free_port, offline_env, serve_in_thread
 from app.demo.wire import Reply, last_user_text, message_json, sse, text_of, tool_results, uses_tools
 
-from .server_tools import server_tool, web_search_reply
+from .server_tools import claude_codes_own, web_search_reply
 
 __all__ = ["FakeAnthropic", "Reply", "agent", "echo", "last_user_text", "serve_in_thread", "tool_results"]
 
@@ -187,8 +187,8 @@ class FakeAnthropic:
             reply = self.by_credential.get(credential) or next(
                 (reply for name, reply in self.by_model.items() if name in str(body.get("model"))), None
             )
-            # Claude Code's own model call for a WebSearch takes no scripted reply (server_tools.py).
-            searching = server_tool(body, "web_search") is not None
+            # Claude Code's own model calls for WebSearch and WebFetch take no scripted reply.
+            searching = claude_codes_own(body)
             if reply is None:
                 reply = None if too_long or late or searching or not self.script else self.script.pop(0)
         if too_long:

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
     one_off_idle_timeout: float = Field(default=45.0, gt=0)
     busy_wait: float = Field(default=10.0, ge=0)  # wait for a free process slot, then 429
 
+    # Hosted tools (web_search, web_fetch, mcp: docs/hosted-tools.md) keyless callers and
+    # GATEWAY_API_KEYS keys may use, comma-separated (managed keys: their `hosted_tools` policy).
+    # Whether hosted tools (web fetch, remote MCP servers) may reach loopback, link-local and private
+    # addresses (this host, its network, a cloud's metadata service): off, as such a URL comes from a client.
+    allow_private_urls: bool = False
+    hosted_tools: str = Field(
+        default="web_search,web_fetch,mcp", pattern=r"^\s*((web_search|web_fetch|mcp)\s*(,\s*|$))*$"
+    )
+
     # Agent mode (docs/agent-mode.md): Claude Code's own tools in a sandboxed workspace.
     # For keyless mode and GATEWAY_API_KEYS keys (managed keys have their own policy):
     agent_mode: bool = False
@@ -125,9 +134,8 @@ class Settings(BaseSettings):
     mcp_config: str | None = None
     # Remote MCP servers a request names (hosted tools: docs/hosted-tools.md), for keyless mode and
     # GATEWAY_API_KEYS keys: comma-separated URL prefixes; empty: any https URL. Names that resolve to
-    # loopback, link-local or private addresses are refused unless GATEWAY_MCP_ALLOW_PRIVATE.
+    # loopback, link-local or private addresses are refused unless GATEWAY_ALLOW_PRIVATE_URLS.
     mcp_urls: str = ""
-    mcp_allow_private: bool = False
     # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
     agent_sandbox: bool = True
     # More folders the agent sandbox shows read-only, comma-separated absolute paths (where the

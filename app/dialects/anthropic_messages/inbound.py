@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.hosted import Hosted, RemoteServer
+from ...core.hosted import WEB_FETCH, WEB_SEARCH, Hosted, RemoteServer, WebRules
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import document_block
@@ -42,7 +42,21 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
         found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
+    for i, tool in enumerate(request.tools or []):
+        if isinstance(tool, am.ServerTool):  # what Claude Code's WebSearch and WebFetch cannot take
+            unapplied = ("user_location", "citations", "max_content_tokens")
+            found += [f"tools[{i}].{name}" for name in unapplied if getattr(tool, name) is not None]
     return ignored(request, UNAPPLIED, found)
+
+
+def _hosted(tools: list[am.AnyTool], servers: list[am.McpServer]) -> Hosted:
+    """The request's web search and web fetch, with their limits, and its remote MCP servers."""
+    found: dict[str, WebRules] = {}
+    for tool in tools:
+        if isinstance(tool, am.ServerTool):
+            rules = WebRules(tuple(tool.allowed_domains or ()), tuple(tool.blocked_domains or ()), tool.max_uses)
+            found[WEB_FETCH if tool.type.startswith(WEB_FETCH) else WEB_SEARCH] = rules
+    return Hosted(**found, mcp=remote_servers(servers))
 
 
 def _forced_tool(request: am.MessagesRequest, offered: bool) -> str | None:
@@ -62,7 +76,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         append_message(messages, message.role, require_content(blocks, where) if message.role == "user" else blocks)
     require_user_last(messages, "messages")
     hidden = request.tool_choice is not None and request.tool_choice.type == "none"
-    tools = () if hidden else tuple(_spec(t) for t in request.tools or [])
+    tools = () if hidden else tuple(_spec(t) for t in request.tools or [] if not isinstance(t, am.ServerTool))
     system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     forced = _forced_tool(request, bool(tools))
     return Turn(
@@ -77,7 +91,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         user=request.metadata.user_id if request.metadata else None,
         tools=tools,
         thinking=_thinking(request.thinking),
-        hosted=Hosted(mcp=() if hidden else remote_servers(request.mcp_servers or [])),
+        hosted=Hosted() if hidden else _hosted(request.tools or [], request.mcp_servers or []),
     )
 
 

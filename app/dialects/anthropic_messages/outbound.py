@@ -2,11 +2,13 @@
 added to and closed). Pure functions, no I/O.
 
 Agent mode adds the tools Claude Code ran as MCP tool blocks (dialects/activity.py), and the limit a
-run ended at as `claude_code_limit` (stop_reason "pause_turn").
+run ended at as `claude_code_limit` (stop_reason "pause_turn"). Hosted web search and fetch are
+server tool blocks, citations on the text and `usage.server_tool_use` (dialects/hosted.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +26,8 @@ from ...core.events import (
     ToolUse,
     Usage,
 )
-from .. import activity
+from ...core.hosted import Source, is_web
+from .. import activity, hosted
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
 
@@ -44,11 +47,18 @@ def message_id() -> str:
 def message(events: Iterable[Event], msg_id: str, model: str) -> dict[str, Any]:
     """A whole (non-streamed) message from the turn's events."""
     answer = Answer.of(events)
-    content = [block for part in answer.parts for block in _content(part)]
-    return _message(msg_id, model, content, answer.ending)
+    found = hosted.sources(answer.parts)
+    content = [block for part in answer.parts for block in _content(part, found)]
+    return _message(msg_id, model, content, answer.ending, hosted.counts(answer.parts) if found else None)
 
 
-def _message(msg_id: str, model: str, content: list[dict[str, Any]], finish: Finish | None) -> dict[str, Any]:
+def _message(
+    msg_id: str,
+    model: str,
+    content: list[dict[str, Any]],
+    finish: Finish | None,
+    server_tools: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The message: whole, or as message_start opens a stream (no content, no Finish yet)."""
     message = {
         "id": msg_id,
@@ -58,9 +68,15 @@ def _message(msg_id: str, model: str, content: list[dict[str, Any]], finish: Fin
         "content": content,
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": usage_object(finish.usage if finish else Usage()),
+        "usage": _usage(finish.usage if finish else Usage(), server_tools),
     }
     return {**message, **_ending(finish)} if finish else message
+
+
+def _usage(usage: Usage, server_tools: dict[str, int] | None) -> dict[str, Any]:
+    """The usage object, with the hosted calls made (`server_tool_use`) where there were any."""
+    found: dict[str, Any] = dict(usage_object(usage))
+    return {**found, "server_tool_use": server_tools} if server_tools else found
 
 
 def _ending(finish: Finish) -> dict[str, Any]:
@@ -71,9 +87,16 @@ def _ending(finish: Finish) -> dict[str, Any]:
     return {"stop_reason": STOP_REASONS[finish.reason], "stop_sequence": finish.stop_sequence}
 
 
-def _content(part: Part) -> list[dict[str, Any]]:
-    """A part's content blocks: one, or a tool Claude Code ran and its result (dialects/activity.py)."""
-    return activity.mcp_blocks(part) if part.kind == "tool" else [_block(part)]
+def _content(part: Part, found: list[Source]) -> list[dict[str, Any]]:
+    """A part's content blocks: one, or a tool Claude Code ran and its result (dialects/activity.py),
+    or a hosted call and its result (dialects/hosted.py). Text cites the pages found."""
+    if hosted.is_hosted(part):
+        return hosted.anthropic_blocks(part)
+    if part.kind == "tool":
+        return activity.mcp_blocks(part)
+    block = _block(part)
+    cited = hosted.anthropic_citations(part.text, found) if part.kind == "text" and found else []
+    return [{**block, "citations": cited}] if cited else [block]
 
 
 def _block(part: Part, whole: bool = True) -> dict[str, Any]:
@@ -120,6 +143,7 @@ class EventStream:
         self._index = -1  # its index
         self._blocks = 0  # content blocks started
         self._templates: dict[tuple[int, str], FrameTemplate] = {}
+        self._found: list[Source] = []  # the pages hosted calls found so far, for citations
 
     def opening(self) -> list[str]:
         start = _message(self.msg_id, self.model, [], None)
@@ -130,8 +154,10 @@ class EventStream:
             raise stream_interrupted()
         part = self.answer.add(event)
         if isinstance(event, Finish):
+            server_tools = hosted.counts(self.answer.parts) if self._found else None
+            usage = _usage(event.usage, server_tools)
             return self._close() + [
-                sse_event({"type": "message_delta", "delta": _ending(event), "usage": usage_object(event.usage)}),
+                sse_event({"type": "message_delta", "delta": _ending(event), "usage": usage}),
                 sse_event({"type": "message_stop"}),
             ]
         if part is None:
@@ -139,8 +165,19 @@ class EventStream:
         if isinstance(event, (ToolUse, ToolResult)):  # a whole block: started and stopped at once
             frames = self._close()
             self._index, self._blocks = self._blocks, self._blocks + 1
-            block = activity.mcp_block(event)
-            frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
+            if not is_web(event.hosted):
+                block = activity.mcp_block(event)
+            elif isinstance(event, ToolUse):
+                block = hosted.server_tool_use(part)
+            else:
+                block = hosted.server_result(event)
+                self._found = hosted.sources(self.answer.parts)
+            if block["type"] == "server_tool_use":  # its input streams, as Anthropic's does
+                opened = {**block, "input": {}}
+                frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": opened}))
+                frames.append(self._delta_frame("input_json_delta", "partial_json", json.dumps(block["input"])))
+            else:
+                frames.append(sse_event({"type": "content_block_start", "index": self._index, "content_block": block}))
             return frames + [sse_event({"type": "content_block_stop", "index": self._index})]
         frames = []
         if part is not self._open:
@@ -161,10 +198,22 @@ class EventStream:
         return template.fill(piece)
 
     def _close(self) -> list[str]:
-        if self._open is None:
+        """The open block's end: a text's citations (once its text is whole), then its stop."""
+        part, self._open = self._open, None
+        if part is None:
             return []
-        self._open = None
-        return [sse_event({"type": "content_block_stop", "index": self._index})]
+        cited = hosted.anthropic_citations(part.text, self._found) if part.kind == "text" and self._found else []
+        frames = [
+            sse_event(
+                {
+                    "type": "content_block_delta",
+                    "index": self._index,
+                    "delta": {"type": "citations_delta", "citation": c},
+                }
+            )
+            for c in cited
+        ]
+        return frames + [sse_event({"type": "content_block_stop", "index": self._index})]
 
     def closing(self) -> list[str]:
         return []  # message_stop came with the Finish

@@ -8,7 +8,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
-from ..tool_types import refuse_unserved
+from ..tool_types import is_server_tool, refuse_unserved
 from .defined_tools import is_defined
 
 
@@ -122,12 +122,39 @@ class DefinedTool(Wire):
     description: str | None = None
 
 
+class ServerTool(Wire):
+    """Anthropic's web search or web fetch (`web_search_20250305`, `web_fetch_20250910` and later),
+    served by Claude Code's WebSearch and WebFetch (core/hosted.py)."""
+
+    type: str
+    name: str
+    max_uses: int | None = Field(default=None, ge=1)
+    allowed_domains: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = Field(
+        default=None, max_length=100
+    )
+    blocked_domains: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = Field(
+        default=None, max_length=100
+    )
+    user_location: dict[str, Any] | None = None
+    citations: dict[str, Any] | None = None  # web fetch
+    max_content_tokens: int | None = Field(default=None, ge=1)  # web fetch
+
+    @model_validator(mode="after")
+    def _one_filter(self) -> ServerTool:
+        if self.allowed_domains and self.blocked_domains:  # as Anthropic refuses it
+            raise ValueError("Use either allowed_domains or blocked_domains, not both.")
+        return self
+
+
 def _tool_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return "defined" if is_defined(kind) else "custom"
+    return "server" if is_server_tool(kind) else "defined" if is_defined(kind) else "custom"
 
 
-AnyTool = Annotated[Annotated[Tool, Tag("custom")] | Annotated[DefinedTool, Tag("defined")], Discriminator(_tool_kind)]
+AnyTool = Annotated[
+    Annotated[Tool, Tag("custom")] | Annotated[DefinedTool, Tag("defined")] | Annotated[ServerTool, Tag("server")],
+    Discriminator(_tool_kind),
+]
 
 
 class ToolChoice(Wire):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import invalid_request
+from ...core.hosted import Hosted, WebRules
 from ...core.messages import Block, Message
 from ...core.turn import Turn
 from ..documents import file_block
@@ -46,7 +47,6 @@ UNAPPLIED: dict[str, tuple[object, ...]] = {
     "prediction": (),
     "audio": (),
     "modalities": (["text"],),
-    "web_search_options": (),
 }
 
 
@@ -55,6 +55,10 @@ def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
     if request.parallel_tool_calls is False and _tools(request):
         found.append("parallel_tool_calls")  # Claude may call several functions at once
+    search = request.web_search_options
+    if search is not None:  # what Claude Code's WebSearch cannot take
+        unapplied = ("search_context_size", "user_location")
+        found += [f"web_search_options.{name}" for name in unapplied if getattr(search, name) is not None]
     return ignored(request, UNAPPLIED, found)
 
 
@@ -134,6 +138,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         user=request.user,
         metadata=dict(request.metadata or {}),
         tools=tuple(tool_spec(f.name, f.description, f.parameters) for f in _tools(request)),
+        hosted=Hosted(web_search=WebRules()) if request.web_search_options is not None else Hosted(),
         # The legacy answer's call comes back (as the assistant message after these) under this id.
         legacy_call_id=f"call_legacy_{len(request.messages)}" if uses_legacy_functions(request) else None,
     )

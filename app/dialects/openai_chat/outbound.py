@@ -24,7 +24,8 @@ from ...core.events import (
     ToolUse,
     Usage,
 )
-from .. import activity
+from ...core.hosted import Source, is_web
+from .. import activity, hosted
 from ..answer import Answer
 from ..sse import FrameTemplate, hole, sse, stream_interrupted
 from . import wire as oa
@@ -67,7 +68,7 @@ def completion(
             call = choice["message"].pop("tool_calls")[0]
             choice["message"]["function_call"] = call["function"]
             choice["finish_reason"] = "function_call"
-        for field in ("reasoning_content", "tool_calls", "function_call", "claude_code_events"):  # only when present
+        for field in ("reasoning_content", "tool_calls", "function_call", "claude_code_events", "annotations"):
             if choice["message"].get(field, "absent") is None:
                 del choice["message"][field]
     return response
@@ -82,6 +83,7 @@ def _choice(index: int, answer: Answer) -> oa.Choice:
         tool_calls=calls or None,
         reasoning_content=activity.chat_reasoning(answer.parts) or None,
         claude_code_events=activity.chat_events(answer.parts) or None,
+        annotations=hosted.chat_annotations(answer.text, found) if (found := hosted.sources(answer.parts)) else None,
     )
     return oa.Choice(index=index, message=message, finish_reason=FINISH_REASONS[answer.ending.reason])
 
@@ -109,6 +111,11 @@ class ChunkStream:
         self._usage = Usage()
         self._templates: dict[tuple[int, str, int], FrameTemplate] = {}
         self._reasoning_ends: dict[int, str] = {}  # the last character of each choice's reasoning text
+        # A hosted search's pages, and each choice's text since the first came (and where that began):
+        # what the text cites is annotated as the choice finishes.
+        self._found: dict[int, list[Source]] = {}
+        self._lengths: dict[int, int] = {}
+        self._cited: dict[int, tuple[int, list[str]]] = {}
 
     def _chunk(
         self,
@@ -153,7 +160,16 @@ class ChunkStream:
 
     def event(self, event: Event, index: int = 0) -> list[str]:
         if isinstance(event, TextDelta):
+            if index in self._cited:
+                self._cited[index][1].append(event.text)
+            else:
+                self._lengths[index] = self._lengths.get(index, 0) + len(event.text)
             return self._piece("content", event.text, index)
+        if isinstance(event, (ToolUse, ToolResult)) and is_web(event.hosted):  # Chat shows no search, only citations
+            if isinstance(event, ToolResult) and event.sources:
+                self._found.setdefault(index, []).extend(event.sources)
+                self._cited.setdefault(index, (self._lengths.get(index, 0), []))
+            return []
         if isinstance(event, ThinkingDelta):
             if event.text:
                 self._reasoning_ends[index] = event.text[-1]
@@ -181,8 +197,19 @@ class ChunkStream:
             reason = FINISH_REASONS[event.reason]
             if self.legacy_functions and reason == "tool_calls":
                 reason = "function_call"
-            return [self._chunk({}, index, reason, limit=event.limit)]
+            return [*self._annotations(index), self._chunk({}, index, reason, limit=event.limit)]
         return []
+
+    def _annotations(self, index: int) -> list[str]:
+        """The chunk with the citations of the choice's text, if it cites pages its searches found."""
+        if index not in self._cited:
+            return []
+        offset, pieces = self._cited[index]
+        cited = hosted.chat_annotations("".join(pieces), self._found[index])
+        for annotation in cited:
+            span = annotation["url_citation"]
+            span["start_index"], span["end_index"] = span["start_index"] + offset, span["end_index"] + offset
+        return [self._chunk({"annotations": cited}, index)] if cited else []
 
     def _legacy_call(self, event: ToolCallStart | ToolCallDelta, index: int) -> list[str]:
         """The first call only, as delta.function_call (the legacy form has one call an answer)."""

@@ -156,6 +156,13 @@ class StreamOptions(Wire):
     include_usage: bool | None = None
 
 
+class WebSearchOptions(Wire):
+    """Chat Completions' web search, served by Claude Code's WebSearch (core/hosted.py)."""
+
+    search_context_size: Literal["low", "medium", "high"] | None = None
+    user_location: dict[str, Any] | None = None
+
+
 class ChatCompletionRequest(Wire):
     model: ModelName
     messages: list[ChatMessage] = Field(min_length=1)
@@ -187,7 +194,7 @@ class ChatCompletionRequest(Wire):
     prediction: dict[str, Any] | None = None
     audio: dict[str, Any] | None = None
     modalities: list[str] | None = None
-    web_search_options: dict[str, Any] | None = None
+    web_search_options: WebSearchOptions | None = None
     # Gateway extension: continue a kept conversation, sending only new messages.
     session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)
     # Gateway extension: agent mode (app/agent/request.py).
@@ -220,6 +227,7 @@ class ResponseMessage(BaseModel):
     reasoning_content: str | None = None
     # Agent mode: the tools Claude Code ran (dialects/activity.py).
     claude_code_events: list[dict[str, Any]] | None = None
+    annotations: list[dict[str, Any]] | None = None  # the pages a web search found, where cited
 
 
 class Choice(BaseModel):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 
 from ...core.errors import invalid_request
-from ...core.hosted import Hosted, RemoteServer
+from ...core.hosted import Hosted, WebRules
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import file_block
-from ..remote_mcp import bearer, checked_label, checked_url, connectors_refused, transport, unique
+from ..hosted import SOURCES_INCLUDE
 from ..request_rules import (
     CLAUDE_SAMPLING,
     append_message,
@@ -32,6 +32,7 @@ from ..request_rules import (
     tool_spec,
 )
 from . import wire as orq
+from .mcp_items import remote_servers, unapplied_filters
 from .namespaces import claude_names, for_claude
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values.
@@ -39,7 +40,6 @@ UNAPPLIED: dict[str, tuple[object, ...]] = {
     **CLAUDE_SAMPLING,
     "truncation": ("disabled",),  # OpenAI's default: the gateway truncates nothing either
     "service_tier": ("auto",),
-    "include": ([],),
 }
 
 
@@ -47,18 +47,23 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
     found = clamped_limits(max_output_tokens=request.max_output_tokens)
     if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
         found.append("parallel_tool_calls")  # Claude may call several functions at once
+    if any(value != SOURCES_INCLUDE for value in request.include or []):
+        found.append("include")  # only the web search's sources are added on request
     for i, tool in enumerate(request.tools or []):
-        if isinstance(tool, orq.McpTool):
-            filters = [("allowed_tools", tool.allowed_tools)]
-            if isinstance(tool.require_approval, orq.McpApprovalFilter):
-                filters += [("require_approval.always", tool.require_approval.always)]
-                filters += [("require_approval.never", tool.require_approval.never)]
-            found += [
-                f"tools[{i}].{name}.read_only"
-                for name, f in filters
-                if isinstance(f, orq.McpToolFilter) and f.read_only is not None
-            ]
+        if isinstance(tool, orq.WebSearchTool):  # what Claude Code's WebSearch cannot take
+            unapplied = ("search_context_size", "user_location")
+            found += [f"tools[{i}].{name}" for name in unapplied if getattr(tool, name) is not None]
+    found += unapplied_filters(request.tools or [])
     return ignored(request, UNAPPLIED, found)
+
+
+def _hosted(tools: list[orq.AnyTool]) -> Hosted:
+    """The request's web search, with its domain filter, and its remote MCP servers (mcp_items.py)."""
+    for tool in tools:
+        if isinstance(tool, orq.WebSearchTool):
+            allowed = tool.filters.allowed_domains if tool.filters else None
+            return Hosted(web_search=WebRules(allowed_domains=tuple(allowed or ())), mcp=remote_servers(tools))
+    return Hosted(mcp=remote_servers(tools))
 
 
 def _forced_function(request: orq.ResponsesRequest) -> str | None:
@@ -102,40 +107,8 @@ def to_turn(
         user=request.user,
         metadata=dict(request.metadata or {}),
         tools=tools,
-        hosted=Hosted(mcp=() if hidden else remote_servers(request.tools or [])),
+        hosted=Hosted() if hidden else _hosted(request.tools or []),
     )
-
-
-def remote_servers(tools: list[orq.AnyTool]) -> tuple[RemoteServer, ...]:
-    """The request's `mcp` tools as remote MCP servers (dialects/remote_mcp.py). OpenAI's default
-    asks for approval of every call; the headers and `authorization` go to the server only."""
-    servers = []
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, orq.McpTool):
-            continue
-        if tool.connector_id is not None:
-            raise connectors_refused(f"tools[{i}].connector_id")
-        url = checked_url(tool.server_url, f"tools[{i}].server_url")
-        allowed = (
-            tool.allowed_tools.tool_names if isinstance(tool.allowed_tools, orq.McpToolFilter) else tool.allowed_tools
-        )
-        approval, always, never = tool.require_approval or "always", None, None
-        if isinstance(approval, orq.McpApprovalFilter):
-            always, never = approval.always, approval.never
-        servers.append(
-            RemoteServer(
-                label=checked_label(tool.server_label, f"tools[{i}].server_label"),
-                url=url,
-                transport="sse" if transport(url) == "sse" else "http",
-                headers=bearer(tool.authorization, tool.headers or {}),
-                allowed_tools=tuple(allowed) if allowed is not None else None,
-                description=tool.server_description,
-                approval=approval != "never",
-                approval_always=tuple(always.tool_names or ()) if always else (),
-                approval_never=tuple(never.tool_names or ()) if never else (),
-            )
-        )
-    return unique(servers, "tools")
 
 
 def _specs(tools: list[orq.AnyTool], names: dict[str, tuple[str, str]]) -> tuple[ToolSpec, ...]:

@@ -1,9 +1,10 @@
-"""Remote MCP servers in the Responses API's own shapes (outbound.py builds the response with
-them): the `mcp_list_tools` item of a server's tools, the stream events of `mcp_call` items (a
-remote server's calls, and agent mode's tools, which are mcp_call items too: dialects/activity.py),
-and the request's `mcp` tools as the response echoes them, without their headers; a call that waits
-for the client's approval as an `mcp_approval_request` item (engine/processes/approvals.py), and
-once approved, as an mcp_call naming its approval request. Pure functions.
+"""Remote MCP servers in the Responses API's own shapes: the request's `mcp` tools as the neutral
+`RemoteServer` (for inbound.py), and what outbound.py builds the response with: the
+`mcp_list_tools` item of a server's tools; the stream events of `mcp_call` items (a remote
+server's calls, and agent mode's tools, which are mcp_call items too: dialects/activity.py); the
+request's `mcp` tools as the response echoes them, without their headers; a call that waits for
+the client's approval as an `mcp_approval_request` item (engine/processes/approvals.py), and once
+approved, as an mcp_call naming its approval request. Pure functions.
 """
 
 from __future__ import annotations
@@ -14,10 +15,60 @@ from typing import Any
 from ...core.events import ToolList
 from ...core.hosted import RemoteServer, needs_approval
 from ..answer import Part, random_id
+from ..remote_mcp import bearer, checked_label, checked_url, connectors_refused, transport, unique
 from . import wire as orq
 
 Emit = Callable[..., str]  # ResponseBuilder._event: an event's type and fields -> its frame
 SECRET_FIELDS = {"headers", "authorization"}  # sent to the server only: never echoed nor stored
+
+
+def remote_servers(tools: list[orq.AnyTool]) -> tuple[RemoteServer, ...]:
+    """The request's `mcp` tools as remote MCP servers (dialects/remote_mcp.py). OpenAI's default
+    asks for approval of every call; the headers and `authorization` go to the server only."""
+    servers = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, orq.McpTool):
+            continue
+        if tool.connector_id is not None:
+            raise connectors_refused(f"tools[{i}].connector_id")
+        url = checked_url(tool.server_url, f"tools[{i}].server_url")
+        allowed = (
+            tool.allowed_tools.tool_names if isinstance(tool.allowed_tools, orq.McpToolFilter) else tool.allowed_tools
+        )
+        approval, always, never = tool.require_approval or "always", None, None
+        if isinstance(approval, orq.McpApprovalFilter):
+            always, never = approval.always, approval.never
+        servers.append(
+            RemoteServer(
+                label=checked_label(tool.server_label, f"tools[{i}].server_label"),
+                url=url,
+                transport="sse" if transport(url) == "sse" else "http",
+                headers=bearer(tool.authorization, tool.headers or {}),
+                allowed_tools=tuple(allowed) if allowed is not None else None,
+                description=tool.server_description,
+                approval=approval != "never",
+                approval_always=tuple(always.tool_names or ()) if always else (),
+                approval_never=tuple(never.tool_names or ()) if never else (),
+            )
+        )
+    return unique(servers, "tools")
+
+
+def unapplied_filters(tools: list[orq.AnyTool]) -> list[str]:
+    """The filters' `read_only`, which a server's tools do not say (ignored-parameters header)."""
+    found = []
+    for i, tool in enumerate(tools):
+        if isinstance(tool, orq.McpTool):
+            filters = [("allowed_tools", tool.allowed_tools)]
+            if isinstance(tool.require_approval, orq.McpApprovalFilter):
+                filters += [("require_approval.always", tool.require_approval.always)]
+                filters += [("require_approval.never", tool.require_approval.never)]
+            found += [
+                f"tools[{i}].{name}.read_only"
+                for name, f in filters
+                if isinstance(f, orq.McpToolFilter) and f.read_only is not None
+            ]
+    return found
 
 
 def echoed(tool: orq.AnyTool) -> dict[str, Any]:
@@ -66,6 +117,8 @@ def call_frames(emit: Emit, item: dict[str, Any], index: int) -> list[str]:
 
 def call_done_frames(emit: Emit, item: dict[str, Any], index: int) -> list[str]:
     """An mcp_call's end, before its output_item.done: completed or failed (none if it never ended)."""
+    if item["type"] != "mcp_call":
+        return []
     ended = {"completed": "response.mcp_call.completed", "failed": "response.mcp_call.failed"}.get(item["status"])
     return [emit(ended, item_id=item["id"], output_index=index)] if ended else []
 

@@ -1,5 +1,6 @@
 """Events -> OpenAI Responses: the Response object, whole or as its stream of events. Pure
-functions, no I/O."""
+functions, no I/O. A hosted web search is a `web_search_call` item, with `url_citation`
+annotations on the text that cites what it found (dialects/hosted.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from typing import Any
 
 from ...core.errors import GatewayError
 from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolList, ToolResult, ToolUse, Usage
-from .. import activity
+from .. import activity, hosted
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
 from . import mcp_items as mcp
 from . import wire as orq
-from .inbound import remote_servers
 from .namespaces import claude_names
 
 ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
@@ -38,7 +38,8 @@ class ResponseBuilder:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
         self.namespaced = claude_names(request.tools)  # Claude's name of a namespaced function -> its own
-        self.remote = remote_servers(request.tools or [])  # calls of theirs may wait for approval
+        self.remote = mcp.remote_servers(request.tools or [])  # calls of theirs may wait for approval
+        self.with_sources = hosted.SOURCES_INCLUDE in (request.include or [])
         self.base: dict[str, Any] = {
             "id": resp_id,
             "object": "response",
@@ -109,6 +110,8 @@ class ResponseBuilder:
     def _item(self, part: Part, status: str | None = None) -> dict[str, Any]:
         """A part as an output item; its status is the turn's, unless given."""
         status = status or ("in_progress" if self.answer.finish is None else "completed")
+        if hosted.is_hosted(part):
+            return hosted.responses_item(part, self.answer.finish is not None, self.with_sources)
         if part.kind == "tool":
             return mcp.approved(activity.responses_item(part, self.answer.finish is not None), part, self.remote)
         if part.kind == "thinking":
@@ -119,7 +122,7 @@ class ResponseBuilder:
                 "id": _item_id(part),
                 "status": status,
                 "role": "assistant",
-                "content": [_text_part(part.text)],
+                "content": [_text_part(part.text, self._annotations(part))],
             }
         if (approval := mcp.approval_request(part, self.remote)) is not None:
             return approval
@@ -133,6 +136,11 @@ class ResponseBuilder:
             "arguments": part.text,
             "status": status,
         }
+
+    def _annotations(self, part: Part) -> list[dict[str, Any]]:
+        """A text's citations of the pages the answer's hosted searches found so far."""
+        found = hosted.sources(self.answer.parts)
+        return hosted.responses_annotations(part.text, found) if found else []
 
     # streamed
     def _event(self, kind: str, **fields: Any) -> str:
@@ -171,9 +179,17 @@ class ResponseBuilder:
             return []
         if isinstance(event, ToolUse):  # added now, done when its result comes
             index = self._running[event.id] = self._at(len(self.answer.parts) - 1)
-            closed = self._close()
-            added = self._event("response.output_item.added", output_index=index, item=self._item(part))
-            return [*closed, added, *mcp.call_frames(self._event, self._item(part), index)]
+            frames = self._close()
+            item = self._item(part)
+            frames.append(self._event("response.output_item.added", output_index=index, item=item))
+            if item["type"] == "web_search_call":  # as OpenAI streams a search: in progress, searching, then completed
+                for stage in ("in_progress", "searching"):
+                    frames.append(
+                        self._event(f"response.web_search_call.{stage}", output_index=index, item_id=item["id"])
+                    )
+            elif item["type"] == "mcp_call":
+                frames += mcp.call_frames(self._event, item, index)
+            return frames
         if isinstance(event, ToolResult):
             return self._tool_done(event.id)
         frames = []
@@ -221,10 +237,10 @@ class ResponseBuilder:
         if index is None:
             return []
         item = self._item(self.answer.parts[index - len(self._lists)])
-        return [
-            *mcp.call_done_frames(self._event, item, index),
-            self._event("response.output_item.done", output_index=index, item=item),
-        ]
+        frames = mcp.call_done_frames(self._event, item, index)
+        if item["type"] == "web_search_call":
+            frames.append(self._event("response.web_search_call.completed", output_index=index, item_id=item["id"]))
+        return frames + [self._event("response.output_item.done", output_index=index, item=item)]
 
     def _close(self) -> list[str]:
         """The .done events of the item that ends."""
@@ -236,9 +252,16 @@ class ResponseBuilder:
         elif part.kind == "tool_call":
             frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
         else:
+            annotations = self._annotations(part)
             frames = [
+                self._event(
+                    "response.output_text.annotation.added", **self._where(part), annotation_index=i, annotation=a
+                )
+                for i, a in enumerate(annotations)
+            ]
+            frames += [
                 self._event("response.output_text.done", **self._where(part), text=part.text),
-                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text)),
+                self._event("response.content_part.done", **self._where(part), part=_text_part(part.text, annotations)),
             ]
         done = self._item(part, "completed")
         return [*frames, self._event("response.output_item.done", output_index=self._index, item=done)]
@@ -248,8 +271,8 @@ def _item_id(part: Part) -> str:
     return f"{ITEM_ID_PREFIXES[part.kind]}{part.key}"
 
 
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": []}
+def _text_part(text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": annotations or []}
 
 
 def _usage(usage: Usage) -> dict[str, Any]:

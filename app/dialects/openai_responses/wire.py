@@ -81,7 +81,7 @@ class ActivityItem(Wire):
     item; a claude_code_call item is taken too) and the client sent back: never passed on, the
     gateway ran it."""
 
-    type: Literal["mcp_call", "claude_code_call"]
+    type: Literal["mcp_call", "claude_code_call", "web_search_call"]
 
 
 class McpListToolsItem(Wire):
@@ -125,6 +125,7 @@ InputItem = Annotated[
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[ActivityItem, Tag("mcp_call")]
     | Annotated[ActivityItem, Tag("claude_code_call")]
+    | Annotated[ActivityItem, Tag("web_search_call")]
     | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
     | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
     | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
@@ -176,7 +177,25 @@ class McpTool(Wire):
     server_description: str | None = None
 
 
-AnyTool = Annotated[FunctionTool | NamespaceTool | McpTool, Field(discriminator="type")]
+class SearchFilters(Wire):
+    allowed_domains: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = Field(
+        default=None, max_length=100
+    )
+
+
+class WebSearchTool(Wire):
+    """OpenAI's hosted web search, served by Claude Code's WebSearch (core/hosted.py)."""
+
+    type: Literal["web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"]
+    search_context_size: Literal["low", "medium", "high"] | None = None
+    user_location: dict[str, Any] | None = None
+    filters: SearchFilters | None = None
+    # Codex sends false: results from the search index only, no live page loads, which is what
+    # Claude Code's WebSearch gives (pages are read by WebFetch, a tool of its own).
+    external_web_access: bool | None = None
+
+
+AnyTool = Annotated[FunctionTool | NamespaceTool | WebSearchTool | McpTool, Field(discriminator="type")]
 
 
 class NamedFunction(Wire):

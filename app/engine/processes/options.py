@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, HookCallback, HookMatcher
 from claude_agent_sdk.types import SessionStore
 
 from ...core.agent import AgentConfig
 from ...core.credentials import Credential, operator_variables
 from ...core.disk.workdir import GatewayFolder, private_folder, write_private
-from ...core.hosted import RemoteServer
+from ...core.hosted import WEB_FETCH, Hosted
 from ...core.messages import ToolSpec
 from ...core.settings import Settings
 from ...core.turn import Turn
@@ -37,8 +37,9 @@ from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
 from .mcp_proxy import McpProxy
-from .remote import approval_hooks, remote_config
+from .remote import remote_config
 from .tools import SERVER, ToolBridge
+from .web_gate import WebGate
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SpawnKey:
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
     agent: AgentConfig | None = None  # agent mode (core/agent.py); None: chat mode
-    remote: tuple[RemoteServer, ...] = ()  # remote MCP servers (core/hosted.py), through mcp_proxy.py
+    hosted: Hosted = Hosted()  # the hosted tools Claude Code serves (core/hosted.py), remote MCP servers too
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -81,7 +82,7 @@ class SpawnKey:
             json.dumps(turn.thinking, sort_keys=True) if turn.thinking else None,
             turn.credential,
             turn.agent,
-            turn.hosted.mcp,
+            turn.hosted,
         )
 
 
@@ -91,6 +92,7 @@ class Spawn:
 
     options: ClaudeAgentOptions
     bridge: ToolBridge | None = None
+    gate: WebGate | None = None  # the hosted web tools' rules (web_gate.py)
     on_exit: list[Callable[[], None]] = field(default_factory=list)  # once its process has exited
 
 
@@ -125,26 +127,46 @@ class SpawnOptions:
             # tells Claude the call "timed out"), so it must outlast the gateway's own hold, which
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
-        approvals = any(server.asks_approval for server in key.remote)  # answered through the bridge
+        # Remote MCP servers (remote.py): a call that waits for approval is answered through the bridge.
+        approvals = any(server.asks_approval for server in key.hosted.mcp)
         bridge = ToolBridge(key.tools) if key.tools or approvals else None
+        web = key.hosted.claude_tools
+        gate = WebGate(key.hosted, self.settings.allow_private_urls) if web else None
+        hooks = (
+            {"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]} if gate else {}
+        )
+        # WebFetch first asks claude.ai whether a domain may be fetched; the request's own domain
+        # rules (web_gate.py) hold instead, and the gateway may have no route there.
+        settings = json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None
         if key.agent is not None:
-            return Spawn(self._agent(key, key.agent, cwd, env, resume, bridge, fork, mirror), bridge)
+            # The hosted tools asked for are on for the turn, as in chat mode, held by both hooks.
+            tools, allowed = (
+                tuple(dict.fromkeys([*names, *web])) for names in (key.agent.tools, key.agent.allowed_tools)
+            )
+            agent = replace(key.agent, tools=tools, allowed_tools=allowed)
+            options = self._agent(key, agent, cwd, env, resume, bridge, fork, mirror)
+            for event, matchers in hooks.items():
+                options.hooks = options.hooks or {}
+                options.hooks.setdefault(event, []).extend(matchers)  # type: ignore[arg-type]
+            options.settings = settings
+            return Spawn(options, bridge, gate)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
         prompt_file.unlink(missing_ok=True)  # an earlier process's (resumed conversations); read at its start
         write_private(prompt_file, key.system or "")
         on_exit: list[Callable[[], None]] = []
-        remote_allowed, extra_args = remote_config(self.proxy, self._work_path, key.remote, on_exit)
+        wait = self.settings.process_idle_timeout + HOLD_MARGIN
+        remote_allowed, extra_args = remote_config(self.proxy, self.work, key.hosted.mcp, bridge, wait, hooks, on_exit)
         options = self.isolated(
             cwd,
             env,
-            allowed_tools=(bridge.allowed if bridge else []) + remote_allowed,
+            tools=web,
+            allowed_tools=[*(bridge.allowed if bridge else []), *web, *remote_allowed],
+            hooks=hooks or None,
+            settings=settings,
             mcp_servers={SERVER: bridge.server} if bridge and key.tools else {},
             extra_args=extra_args,
-            hooks=approval_hooks(key.remote, bridge, self.settings.process_idle_timeout + HOLD_MARGIN)
-            if bridge and approvals
-            else None,
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
             resume=resume,
@@ -156,7 +178,7 @@ class SpawnOptions:
             else None,
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
-        return Spawn(options, bridge, on_exit)
+        return Spawn(options, bridge, gate, on_exit)
 
     def _agent(
         self,
@@ -223,12 +245,6 @@ class SpawnOptions:
         private_folder(folder)
         return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
 
-    @property
-    def _work_path(self) -> Path:
-        if self.work is None or self.work.path is None:
-            raise RuntimeError("the gateway's work folder is not open")
-        return self.work.path
-
     def agent_config_dir(self, workspace: Path) -> Path:
         """The Claude config folder of an agent conversation's processes: its own, next to the
         workspaces (so that its transcripts outlive a restart), never the operator's."""
@@ -240,8 +256,9 @@ class SpawnOptions:
 
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""
+        tools = options.pop("tools", None) or []
         return ClaudeAgentOptions(
-            tools=[],
+            tools=tools,
             setting_sources=[],
             strict_mcp_config=True,
             cwd=str(cwd),

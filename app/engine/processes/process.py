@@ -38,6 +38,7 @@ from claude_agent_sdk import Message as SdkMessage
 
 from ..wrapper_script import WRAP_VARIABLE
 from .tools import ToolBridge
+from .web_gate import WebGate
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,17 @@ State = Literal["new", "connecting", "connected", "closing", "exited"]
 
 class ClaudeProcess:
     def __init__(
-        self, options: ClaudeAgentOptions, bridge: ToolBridge | None = None, on_exit: Sequence[Callable[[], None]] = ()
+        self,
+        options: ClaudeAgentOptions,
+        bridge: ToolBridge | None = None,
+        gate: WebGate | None = None,
+        on_exit: Sequence[Callable[[], None]] = (),
     ) -> None:
         self._stderr: deque[str] = deque(maxlen=40)
         options.stderr = self._stderr.append
         self.options = options
         self.bridge = bridge  # the client's functions it offers, served in this gateway process
+        self.gate = gate  # the hosted web tools' rules it holds (web_gate.py)
         self.state: State = "new"
         self.pid: int | None = None
         self.died = False  # exited by itself, not because it was asked to
@@ -210,6 +216,8 @@ class ClaudeProcess:
         if client is None or not self.alive:
             raise CLIConnectionError("The Claude Code process has exited")
         self.thaw()
+        if self.gate is not None:
+            self.gate.new_turn()
 
         async def one_message() -> AsyncGenerator[dict[str, Any], None]:
             yield message

@@ -6,6 +6,11 @@ content block, streamed message or not, and it holds the whole input. Its result
 user frame that hands Claude the tool_result. The client's own functions (engine/processes/tools.py) and
 Claude Code's StructuredOutput tool are not activity: they are the answer, read by reader.py.
 A subagent's calls (Task, Agent) are reported too, each with the call it ran inside.
+
+A WebSearch or WebFetch call that serves a hosted tool the request asked for (core/hosted.py) is
+marked as such, and its result carries the pages it found or read (`sources`), read from the
+frame's `tool_use_result`: a search's `results` hold `{"tool_use_id", "content": [{"title",
+"url"}]}` entries next to text (CLI 2.1.329); a fetch's page is its input's URL.
 """
 
 from __future__ import annotations
@@ -16,7 +21,16 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 
 from ...core.events import ToolResult, ToolUse, cut
-from ...core.hosted import MCP, RemoteServer, needs_approval
+from ...core.hosted import (
+    HOSTED_BY_CLAUDE_TOOL,
+    MCP,
+    WEB_FETCH,
+    WEB_SEARCH,
+    RemoteServer,
+    Source,
+    is_web,
+    needs_approval,
+)
 from ..processes.tools import SERVER, client_name
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
@@ -50,8 +64,9 @@ def output_text(content: str | list[dict[str, Any]] | None) -> str:
 class Activity:
     """The turn's reported calls, so each is reported once and each result names its call."""
 
-    def __init__(self, remote: tuple[RemoteServer, ...] = ()) -> None:
-        self.remote = remote  # the request's remote MCP servers: their calls are hosted
+    def __init__(self, hosted: tuple[str, ...] = (), remote: tuple[RemoteServer, ...] = ()) -> None:
+        self.hosted = hosted  # the hosted tools the request asked for (core/hosted.py names)
+        self.remote = remote  # the request's remote MCP servers: their calls are hosted (MCP)
         self._labels = {server.label for server in remote}
         self._uses: dict[str, ToolUse] = {}
         self._answered: set[str] = set()
@@ -67,7 +82,9 @@ class Activity:
         if not isinstance(block, ToolUseBlock) or not is_activity(block.name) or block.id in self._uses:
             return None
         server = mcp_server(block.name)
-        hosted = MCP if server is not None and server in self._labels else None
+        hosted = HOSTED_BY_CLAUDE_TOOL.get(block.name)
+        hosted = hosted if hosted in self.hosted and parent is None else None
+        hosted = MCP if server is not None and server in self._labels else hosted
         use = ToolUse(block.id, block.name, dict(block.input), server, parent, hosted)
         self._uses[block.id] = use
         if parent is None and self.awaits_approval(block.name):
@@ -96,7 +113,24 @@ class Activity:
                     results.append(use)
                 output = output_text(block.content)  # a remote server's whole: the client asked for it
                 output = output if use.hosted == MCP else cut(output)
+                web = is_web(use.hosted) and not block.is_error
+                sources = found(use, message.tool_use_result) if web else ()
+                failed = bool(block.is_error)
                 results.append(
-                    ToolResult(use.id, use.name, output, bool(block.is_error), use.server, use.parent, use.hosted)
+                    ToolResult(use.id, use.name, output, failed, use.server, use.parent, use.hosted, sources)
                 )
         return results
+
+
+def found(use: ToolUse, details: object) -> tuple[Source, ...]:
+    """The pages a hosted call found (a search) or read (a fetch), each once, in order."""
+    if use.hosted == WEB_FETCH:
+        return (Source(str(use.input.get("url", ""))),) if use.input.get("url") else ()
+    if use.hosted != WEB_SEARCH or not isinstance(details, dict):
+        return ()
+    pages: dict[str, Source] = {}
+    for entry in details.get("results") or []:
+        for link in entry.get("content") or [] if isinstance(entry, dict) else []:
+            if isinstance(link, dict) and isinstance(link.get("url"), str):
+                pages.setdefault(link["url"], Source(link["url"], str(link.get("title") or "")))
+    return tuple(pages.values())

@@ -63,6 +63,7 @@ class TurnReader:
         default_retry_after: int,
         structured: bool = False,
         legacy_call_id: str | None = None,
+        hosted: tuple[str, ...] = (),
         remote: tuple[RemoteServer, ...] = (),
     ) -> None:
         self.default_retry_after = default_retry_after
@@ -87,7 +88,8 @@ class TurnReader:
         self._retry_after: int | None = None
         self.meter = StreamMeter()  # what a call cut short is charged (consumed())
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
-        self.activity = Activity(remote)  # `remote`: the request's remote MCP servers
+        # The hosted tools asked for are served, not activity; so are the remote MCP servers' calls.
+        self.activity = Activity(hosted, remote)
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
 
     def feed(self, message: SdkMessage) -> list[Event]:

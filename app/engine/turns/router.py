@@ -207,7 +207,11 @@ class TurnRouter:
         else:
             process, prompt = await self.launch.process_for(conversation, key, turn, attempt)
             reader = TurnReader(
-                self.settings.retry_after_default, turn.output_schema is not None, turn.legacy_call_id, key.remote
+                self.settings.retry_after_default,
+                turn.output_schema is not None,
+                turn.legacy_call_id,
+                turn.hosted.names,
+                key.hosted.mcp,
             )
             sdk_messages = TurnMessages(process.turn(user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
@@ -217,7 +221,7 @@ class TurnRouter:
             conversation.ran.add(process)
             process.on_exit(lambda: conversation.ran.discard(process))
         # No spares for remote MCP servers: a spare would connect to the client's server unasked.
-        if self.settings.warm_processes and not turn.history and key.agent is None and not key.remote:
+        if self.settings.warm_processes and not turn.history and key.agent is None and not key.hosted.mcp:
             self.pool.keep_warm(
                 key.for_spares(), lambda: self.options.for_key(key, self.work.new_folder(), None, spare=True)
             )
@@ -229,7 +233,7 @@ class TurnRouter:
         try:
             async with aclosing(answer_events(process, run, turn, timeout, retry_after)) as events:
                 async for event in events:
-                    if key.remote and not listed:  # what Claude Code listed, before any output
+                    if key.hosted.mcp and not listed:  # what Claude Code listed, before any output
                         listed = True
                         for listing in self._tool_lists(key):
                             yield listing
@@ -270,13 +274,13 @@ class TurnRouter:
 
     def _tool_lists(self, key: SpawnKey) -> list[ToolList]:
         """The tools of each remote MCP server, as the proxy saw Claude Code list them."""
-        found = [(server.label, self.options.proxy.tools(server)) for server in key.remote]
+        found = [(server.label, self.options.proxy.tools(server)) for server in key.hosted.mcp]
         unlisted = "Claude Code could not list the MCP server's tools (it did not answer, or refused)."
         return [ToolList(label, tools or [], None if tools is not None else unlisted) for label, tools in found]
 
     def _remote_output(self, key: SpawnKey, result: ToolResult) -> str | None:
         """A remote server's call's text, as the server gave it."""
-        server = next((s for s in key.remote if s.label == result.server), None)
+        server = next((s for s in key.hosted.mcp if s.label == result.server), None)
         return self.options.proxy.output(server, result.id) if server is not None else None
 
     def _release_held(self, conversation: Conversation) -> None:
