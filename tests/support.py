@@ -272,3 +272,11 @@ def streamed_step(client, messages, tools) -> tuple[dict[str, Any], str | None]:
     if calls:
         message["tool_calls"] = [calls[index] for index in sorted(calls)]
     return message, finish
+
+
+def command_line(pid: int) -> bytes:
+    """A process's command line (Linux /proc; empty once it is gone), which every local user can read."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -20,7 +20,7 @@ from openai import AsyncOpenAI, OpenAI
 
 from tests.e2e.conftest import API_KEY
 from tests.fakes.remote_mcp import RemoteMcp
-from tests.support import GatewayServer
+from tests.support import GatewayServer, command_line
 
 pytestmark = pytest.mark.e2e
 
@@ -121,13 +121,6 @@ def test_a_remote_mcp_call_is_an_mcp_call_item_after_the_tool_list(openai_client
 
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}"}
-
-
-def command_line(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def test_a_streamed_remote_mcp_call_has_its_own_events(openai_client, fake, remote):
