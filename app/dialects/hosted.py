@@ -62,9 +62,9 @@ def citations(text: str, found: list[Source]) -> list[Citation]:
 
 
 def counts(parts: list[Part]) -> dict[str, int]:
-    """usage.server_tool_use: the hosted searches and fetches the answer made (not those refused)."""
+    """usage.server_tool_use: the hosted searches and fetches that ran (as the ledger counts them)."""
     made = [
-        part.use.hosted for part in parts if is_hosted(part) and part.use and not (part.result and part.result.is_error)
+        part.use.hosted for part in parts if is_hosted(part) and part.use and part.result and not part.result.is_error
     ]
     return {"web_search_requests": made.count(WEB_SEARCH), "web_fetch_requests": made.count(WEB_FETCH)}
 

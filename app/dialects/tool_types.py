@@ -3,13 +3,16 @@ names the type, where it is and why, in the door's own envelope, with the code
 `unsupported_tool_type`, never pydantic's generic "Input should be 'function'" or "Missing
 required parameter input_schema".
 
-What is served today: OpenAI `function` tools (Chat Completions, Responses), `namespace` tools
-of functions and `web_search` (Responses: openai_responses/namespaces.py, dialects/hosted.py);
-Anthropic custom tools (no `type`, or `"custom"`), Anthropic-defined client tools
+What is served today: OpenAI `function` and `custom` tools (Chat Completions, Responses;
+custom_tools.py), on Responses `namespace` tools of functions (openai_responses/namespaces.py),
+the client-run `local_shell`, `shell` (in a local environment) and `apply_patch`
+(openai_responses/shell_tools.py), and `web_search`; Chat's `web_search_options`; Anthropic
+custom tools (no `type`, or `"custom"`), Anthropic-defined client tools
 (anthropic_messages/defined_tools.py: bash, text editor, memory, computer), and web search and
-web fetch (served by Claude Code's own WebSearch and WebFetch: core/hosted.py). Each wire model
-checks its `tools` with `refuse_unserved` before it validates them, so that every way into a door
-(HTTP, the WebSockets, batches) refuses alike.
+web fetch. The hosted ones are served by Claude Code's own WebSearch and WebFetch
+(core/hosted.py, dialects/hosted.py). Each wire model checks its `tools` with `refuse_unserved`
+before it validates them, so that every way into a door (HTTP, the WebSockets, batches) refuses
+alike.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from .anthropic_messages.defined_tools import is_defined
 
-Api = Literal["chat", "responses", "anthropic"]
+Api = Literal["chat", "responses", "anthropic", "namespace"]  # namespace: the tools inside one
 # Anthropic's server tools the gateway serves with Claude Code's own (core/hosted.py): their first
 # version's date; later versions (a later date) are served too.
 SERVER_TOOLS = {"web_search": "20250305", "web_fetch": "20250910"}
@@ -39,10 +42,16 @@ REASONS: dict[str, str] = {
     "code_execution": "it runs code in a hosted container; Claude Code runs tools on this gateway only in agent mode "
     "(the claude_code field)",
 }
+HOSTED_SHELL = (
+    "it runs the commands in an OpenAI-hosted container, which this gateway does not have; the shell tool is "
+    "served with a local environment (no `environment`, or type 'local': the client runs the commands)"
+)
+RESPONSES_TYPES = {"function", "namespace", "custom", "local_shell", "shell", "apply_patch", "mcp"}
 SERVED = {
-    "chat": "this gateway serves tools of type 'function'",
-    "responses": "this gateway serves tools of type 'function', 'namespace' (of functions), 'web_search' and 'mcp' "
-    "(remote MCP servers)",
+    "chat": "this gateway serves tools of type 'function' and 'custom'",
+    "responses": "this gateway serves tools of type 'function', 'custom', 'namespace' (of functions), 'local_shell', "
+    "'shell', 'apply_patch', 'web_search' and 'mcp' (remote MCP servers)",
+    "namespace": "this gateway serves tools of type 'function' inside a namespace",
     "anthropic": "this gateway serves custom tools (name, description, input_schema), the Anthropic-defined "
     "bash, text_editor, memory and computer tools, and web_search (20250305 and later) and web_fetch "
     "(20250910 and later)",
@@ -56,7 +65,9 @@ def served(api: Api, kind: object) -> bool:
         return True
     if api == "anthropic":
         return kind == "custom" or is_defined(kind) or is_server_tool(kind)
-    return kind == "function" or (api == "responses" and kind in ("namespace", "mcp", *WEB_SEARCH_TYPES))
+    if api == "responses":
+        return kind in RESPONSES_TYPES or kind in WEB_SEARCH_TYPES
+    return kind == "function" or (api == "chat" and kind == "custom")
 
 
 def is_server_tool(kind: object) -> bool:
@@ -81,12 +92,23 @@ def refuse_unserved(data: Any, api: Api, where: str = "") -> Any:
     for index, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "namespace" and isinstance(tool, dict):  # its functions: tools[i].tools[j]
-            refuse_unserved(tool, "chat", f"tools[{index}].")
+            refuse_unserved(tool, "namespace", f"tools[{index}].")
         if not served(api, kind):
             assert isinstance(kind, str)
             param = f"{where}tools[{index}].type"
-            served_here = SERVED["chat"] + " inside a namespace" if where else SERVED[api]
-            message = f"Unsupported tool type {kind[:100]!r} at {param}: {reason(kind)}; {served_here}."
-            context = {"message": message, "code": "unsupported_tool_type", "param": param}
-            raise PydanticCustomError("gateway_refusal", "{message}", context)
+            _refuse(param, f"Unsupported tool type {kind[:100]!r}", f"{reason(kind)}; {SERVED[api]}")
+        environment = tool.get("environment") if isinstance(tool, dict) and kind == "shell" else None
+        hosted = environment.get("type") if isinstance(environment, dict) else None
+        if hosted not in (None, "local"):
+            _refuse(
+                f"{where}tools[{index}].environment.type",
+                f"Unsupported shell environment {str(hosted)[:100]!r}",
+                HOSTED_SHELL,
+            )
     return data
+
+
+def _refuse(param: str, what: str, why: str) -> None:
+    message = f"{what} at {param}: {why}."
+    context = {"message": message, "code": "unsupported_tool_type", "param": param}
+    raise PydanticCustomError("gateway_refusal", "{message}", context)

@@ -32,6 +32,7 @@ from ..dialects.anthropic_messages import outbound as messages_out
 from ..dialects.anthropic_messages.wire import MessagesRequest
 from ..dialects.openai_chat import inbound as chat
 from ..dialects.openai_chat import outbound as chat_out
+from ..dialects.openai_chat.custom_calls import custom_names
 from ..dialects.openai_chat.wire import ChatCompletionRequest
 from ..dialects.openai_responses import inbound as responses
 from ..dialects.openai_responses import outbound as responses_out
@@ -153,7 +154,8 @@ class BatchDoor:
         for choice in range(n):
             items += [(choice, event) async for _, event in indexed(self.sessions.one_off(turn, tenant, DOOR))]
         legacy = chat.uses_legacy_functions(body)
-        return chat_out.completion(by_choice(items, n), completion_id, created, body.model, legacy)
+        custom = custom_names(body)
+        return chat_out.completion(by_choice(items, n), completion_id, created, body.model, legacy, custom)
 
     async def _response(self, tenant: Tenant, credential: Credential | None, body: ResponsesRequest) -> dict[str, Any]:
         earlier, system = await self.responses.earlier(tenant.id, body.previous_response_id, self.sessions.registry)

@@ -16,6 +16,7 @@ from ..core.errors import invalid_request
 from ..core.turn import Turn
 from ..dialects.openai_chat import inbound as translate
 from ..dialects.openai_chat import outbound as translate_out
+from ..dialects.openai_chat.custom_calls import custom_names
 from ..dialects.openai_chat.wire import ChatCompletionRequest
 from ..tenancy.auth import Tenant
 from .checks import Requests, agent_mode, hosted_tools, turn_headers
@@ -44,11 +45,13 @@ class Chat:
     def frames(self) -> translate_out.ChunkStream:
         """The stream's chunks (SSE over HTTP, one message each over the chat WebSocket)."""
         usage = bool(self.body.stream_options and self.body.stream_options.include_usage)
-        return translate_out.ChunkStream(self.id, self.created, self.body.model, usage, self.legacy, self.n)
+        custom = custom_names(self.body)
+        return translate_out.ChunkStream(self.id, self.created, self.body.model, usage, self.legacy, self.n, custom)
 
     def whole(self, items: list[Indexed]) -> dict[str, Any]:
         """The whole completion, its `n` answers' events collected."""
-        return translate_out.completion(by_choice(items, self.n), self.id, self.created, self.body.model, self.legacy)
+        choices, custom = by_choice(items, self.n), custom_names(self.body)
+        return translate_out.completion(choices, self.id, self.created, self.body.model, self.legacy, custom)
 
     def headers(self, ignored: list[str]) -> dict[str, str]:
         return turn_headers("X-Request-Id", self.id, self.choices.session_id, ignored + self.turn.unapplied)

@@ -3,7 +3,8 @@ process-wide default registry would mix them).
 
 Label values are bounded, whatever clients send: `door` is one of DOORS, `status` a status class
 ("2xx"), `model` a name the engine knows (known_models) or "other" ("none": no turn ran), `kind`
-a GatewayError code. A `key` label (the key's name) is added only with GATEWAY_METRICS_KEY_LABEL.
+a GatewayError code, `tool` a hosted tool (store HOSTED_CALLS). A `key` label (the key's name) is
+added only with GATEWAY_METRICS_KEY_LABEL.
 
 Turns are counted where the usage ledger records them (Ledger.observers), once each, however they
 ended; requests where the request log sees them end (requests.py); processes and sessions are read
@@ -21,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from ..core.turn import Turn
 from ..engine.interface import Engine
-from ..store import UsageEntry
+from ..store import HOSTED_CALLS, UsageEntry
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -110,6 +111,12 @@ class Metrics:
         )
         self.tokens = {name: Counter(PREFIX + name, text, by_turn, registry=r) for name, text in TOKENS.items()}
         self.cost = Counter(PREFIX + "cost_usd", "USD the turns cost, as Claude Code accounts it", by_turn, registry=r)
+        self.hosted_calls = Counter(
+            PREFIX + "hosted_tool_calls",
+            "Hosted tool calls that ran (web_search, web_fetch, mcp), refused ones not counted",
+            [*by_turn, "tool"],
+            registry=r,
+        )
         self.errors = Counter(
             PREFIX + "turn_errors",
             "Turns that failed, by the error's code (upstream errors, gateway_busy, ...)",
@@ -147,6 +154,9 @@ class Metrics:
         for name, counter in self.tokens.items():
             counter.labels(**labels).inc(getattr(entry, name))
         self.cost.labels(**labels).inc(entry.cost_usd)
+        for tool, count in HOSTED_CALLS.items():
+            if getattr(entry, count):
+                self.hosted_calls.labels(**labels, tool=tool).inc(getattr(entry, count))
         if entry.status == "error":
             key = {"key": key_name} if self.key_label else {}
             self.errors.labels(door=labels["door"], kind=entry.error or "unknown", **key).inc()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..core.redis import RedisLink
 from .base import (
+    HOSTED_CALLS,
+    HOSTED_COUNTS,
     BucketTotal,
     BucketWidthUnsupported,
     KeyRecord,
@@ -35,6 +37,8 @@ def open_store(data_dir: Path, shared: RedisLink | None = None, response_ttl: fl
 
 
 __all__ = [
+    "HOSTED_CALLS",
+    "HOSTED_COUNTS",
     "BucketTotal",
     "BucketWidthUnsupported",
     "KeyRecord",

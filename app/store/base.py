@@ -7,6 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..core.hosted import MCP, WEB_FETCH, WEB_SEARCH
+
+# The hosted tool calls that ran (core/hosted.py names), counted per turn in the ledger's entries
+# and totals under these names. Claude Code's total_cost_usd already includes what a search costs.
+HOSTED_CALLS = {WEB_SEARCH: "web_search_requests", WEB_FETCH: "web_fetch_requests", MCP: "mcp_calls"}
+HOSTED_COUNTS = tuple(HOSTED_CALLS.values())
+
 
 @dataclass
 class KeyRecord:
@@ -39,6 +46,9 @@ class UsageEntry:
     duration_ms: int = 0
     status: str = "ok"  # ok, error, cancelled
     error: str | None = None  # an error's code (e.g. rate_limited, claude_process_failed)
+    web_search_requests: int = 0  # HOSTED_CALLS: hosted calls that ran (a refused one did not)
+    web_fetch_requests: int = 0
+    mcp_calls: int = 0
 
 
 @dataclass
@@ -119,6 +129,9 @@ class UsageTotal:
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
     cost_usd: float
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
+    mcp_calls: int = 0
 
 
 @dataclass
@@ -138,6 +151,9 @@ class BucketTotal:
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
     cost_usd: float
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
+    mcp_calls: int = 0
 
 
 class BucketWidthUnsupported(ValueError):

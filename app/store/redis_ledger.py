@@ -41,6 +41,7 @@ from typing import Any
 
 from ..core.redis import RedisLink
 from .base import (
+    HOSTED_COUNTS,
     BucketTotal,
     BucketWidthUnsupported,
     Reservation,
@@ -61,7 +62,8 @@ FAILURES_KEPT = 1000
 REPORT_HOURS_DAYS = 400  # the hour buckets of the reports: a year and some slack
 LEDGER_DAYS = 400  # the day buckets (usage, reports, tenants of a day) too: then they expire
 NANO = 1_000_000_000
-COUNTERS = ("requests", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+COUNTERS = ("requests", *TOKENS, *HOSTED_COUNTS)  # each summed under its name (a missing field: 0)
 
 
 def day_of(moment: float) -> str:
@@ -95,11 +97,11 @@ class RedisLedger:
     async def record(self, entry: UsageEntry, holds: Sequence[str] = ()) -> None:
         day, hour = day_of(entry.at), hour_of(entry.at)
         nanos = round(entry.cost_usd * NANO)
-        tokens = (
-            entry.input_tokens + entry.output_tokens + entry.cache_read_input_tokens + entry.cache_creation_input_tokens
-        )
+        tokens = sum(getattr(entry, name) for name in TOKENS)
         group = json.dumps([entry.key_id, entry.model])
-        sums = {"requests": 1, **{name: getattr(entry, name) for name in COUNTERS[1:]}, "nanos": nanos}
+        counted = {name: getattr(entry, name) for name in COUNTERS[1:]}
+        # A count that is 0 is not written (most turns make no hosted call): it reads back as 0.
+        sums = {"requests": 1, **{name: n for name, n in counted.items() if n}, "nanos": nanos}
         pipe = self.redis.pipeline(transaction=True)
         for bucket in (day, hour):
             spent = self.shared.key("ledger", "spent", entry.tenant, bucket)

@@ -60,6 +60,9 @@ usage = Table(
     Column("duration_ms", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("error", String(100)),  # since v3
+    Column("web_search_requests", Integer, nullable=False, server_default="0"),  # these three since v9
+    Column("web_fetch_requests", Integer, nullable=False, server_default="0"),
+    Column("mcp_calls", Integer, nullable=False, server_default="0"),
     Index("usage_tenant_at", "tenant", "at"),
     Index("usage_at", "at"),
 )
@@ -197,7 +200,16 @@ def _v8(connection: Connection) -> None:
     secrets.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(connection: Connection) -> None:
+    """The ledger counts the hosted tool calls a turn made (a database made by v8 lacks the columns;
+    a new one has them): 0 for the turns recorded before."""
+    columns = {row[1] for row in connection.execute(text("PRAGMA table_info(usage)"))}
+    for name in ("web_search_requests", "web_fetch_requests", "mcp_calls"):
+        if name not in columns:
+            connection.execute(text(f"ALTER TABLE usage ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 
 
 def migrate(connection: Connection) -> int:

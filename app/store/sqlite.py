@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Integer, case, cast, create_engine, e
 from sqlalchemy.engine import Row
 
 from .base import (
+    HOSTED_COUNTS,
     LONG_CONTEXT,
     BucketTotal,
     KeyRecord,
@@ -222,16 +223,7 @@ class SqliteStore:
         self, start: float, end: float, tenant: str | None = None, key_id: str | None = None
     ) -> list[UsageTotal]:
         groups = (usage.c.tenant, usage.c.key_id, usage.c.day, usage.c.model)
-        sums = [
-            func.sum(getattr(usage.c, name))
-            for name in (
-                "input_tokens",
-                "output_tokens",
-                "cache_read_input_tokens",
-                "cache_creation_input_tokens",
-                "cost_usd",
-            )
-        ]
+        sums = [func.sum(getattr(usage.c, name)) for name in _SUMMED]
         query = select(*groups, func.count(), *sums).where(usage.c.at >= start, usage.c.at < end)
         if tenant is not None:
             query = query.where(usage.c.tenant == tenant)
@@ -268,7 +260,15 @@ def _spent(connection: Connection, tenant: str, since: float) -> Spent:
     return Spent(float(cost), int(used))
 
 
-_SUMMED = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd")
+# What UsageTotal and BucketTotal sum, in their fields' order (after the groups and `requests`).
+_SUMMED = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cost_usd",
+    *HOSTED_COUNTS,
+)
 
 
 def _pragmas(connection: Any, _record: Any) -> None:

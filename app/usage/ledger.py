@@ -1,8 +1,11 @@
 """The usage ledger: every turn that reached Claude is recorded once it ends, with Claude Code's
-own accounting (tokens from the result's usage, USD from its total_cost_usd): answered turns,
-failed ones and those the client cut short (with what Claude had streamed by then, priced at the
-model's list price since no result came), streamed or not, each of chat's `n` answers on its own.
+own accounting (tokens from the result's usage, USD from its total_cost_usd, which includes what
+hosted web searches cost): answered turns, failed ones and those the client cut short (with what
+Claude had streamed by then, priced at the model's list price since no result came), streamed or
+not, each of chat's `n` answers on its own.
 Recording a turn settles the budget reservation it made when it started (tenancy/limits.py).
+The hosted tool calls that ran (a ToolResult with `hosted` that is no error: a refused call, past
+max_uses or outside the domains, did not run) are counted by tool (store HOSTED_CALLS).
 
 Also the reports of /v1/usage and /admin/usage: the ledger summed by key, model or day.
 """
@@ -12,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core.events import Event, Finish, TextDelta, ThinkingDelta, ToolCallStart, Usage
+from ..core.events import Event, Finish, TextDelta, ThinkingDelta, ToolCallStart, ToolResult, Usage
 from ..core.prices import price
 from ..core.turn import Turn
-from ..store import Store, UsageEntry, UsageTotal
+from ..store import HOSTED_CALLS, HOSTED_COUNTS, Store, UsageEntry, UsageTotal
 from .model_names import namer
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ class Meter:
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None  # when Claude's first output (text, thinking, a call) came
     unpriced: Usage = field(default_factory=Usage)  # tokens of a turn cut short, priced when recorded
+    hosted_calls: Counter[str] = field(default_factory=Counter)  # by core/hosted.py name: calls that ran
 
     @property
     def time_to_first_token(self) -> float | None:
@@ -54,6 +59,8 @@ class Meter:
             self.usage = self.usage + event.usage
             self.cost_usd += event.cost_usd
             self.model = event.model or self.model
+        elif isinstance(event, ToolResult) and event.hosted in HOSTED_CALLS and not event.is_error:
+            self.hosted_calls[event.hosted] += 1
 
 
 # Told of every turn the ledger records (metrics and the request log: app/observability).
@@ -102,6 +109,7 @@ class Ledger:
             duration_ms=int((time.monotonic() - meter.started) * 1000),
             status=status,
             error=error,
+            **{count: meter.hosted_calls[hosted] for hosted, count in HOSTED_CALLS.items()},
         )
         for observe in self.observers:
             try:
@@ -123,7 +131,8 @@ class Ledger:
                     log.exception("could not release a turn's budget reservation")
 
 
-COUNTS = ("requests", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+COUNTS = ("requests", *TOKENS, *HOSTED_COUNTS)
 
 
 def grouped(totals: Iterable[UsageTotal], by: str) -> list[dict[str, Any]]:
@@ -136,7 +145,7 @@ def grouped(totals: Iterable[UsageTotal], by: str) -> list[dict[str, Any]]:
             group[count] += getattr(total, count)
         group["cost_usd"] += total.cost_usd
     for group in groups.values():
-        group["total_tokens"] = sum(group[c] for c in COUNTS[1:])
+        group["total_tokens"] = sum(group[c] for c in TOKENS)
         group["cost_usd"] = round(group["cost_usd"], 10)
     return sorted(groups.values(), key=lambda group: str(group[by]))
 

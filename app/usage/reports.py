@@ -79,7 +79,7 @@ def _usage_results(totals: list[BucketTotal], group_by: list[str]) -> list[dict[
                 },
                 "cache_read_input_tokens": sum(t.cache_read_input_tokens for t in members),
                 "output_tokens": sum(t.output_tokens for t in members),
-                "server_tool_use": {"web_search_requests": 0},
+                "server_tool_use": {"web_search_requests": sum(t.web_search_requests for t in members)},
                 **{name: grouped.get(name) for name in USAGE_GROUPS},
             }
         )

@@ -177,3 +177,37 @@ async def test_files_and_batches_are_doors_of_their_own(gateway):
     assert value(samples, "claude_gateway_requests_total", door="files", status="2xx") == 1
     assert value(samples, "claude_gateway_requests_total", door="batches", status="2xx") == 2
     assert value(samples, "claude_gateway_requests_total", door="messages") == 0
+
+
+async def test_hosted_tool_calls_that_ran_are_counted_by_tool_as_the_ledger_has_them(gateway):
+    """Turns with web searches and fetches (as the engine reports them: ToolResults of a hosted tool)
+    go through the app's own ledger: /metrics counts the calls that ran by door, model and tool, as
+    /admin/usage sums them; a refused call (an error result) is not counted."""
+    from app.core.events import ToolResult
+    from app.core.turn import Turn
+    from app.usage.ledger import Meter
+
+    client, _, _ = await gateway(admin_key="admin-secret-0123456789abcdef-0123456789", metrics_key_label=True)
+    ledger = client._transport.app.state.gateway.sessions.ledger
+    searched, fetched = Meter(model="sonnet"), Meter(model="sonnet")
+    for event in (
+        ToolResult("s1", "WebSearch", "found", hosted="web_search"),
+        ToolResult("s2", "WebSearch", "max_uses exceeded", True, hosted="web_search"),
+        ToolResult("s3", "WebSearch", "found", hosted="web_search"),
+        ToolResult("f1", "WebFetch", "page", hosted="web_fetch"),
+    ):
+        searched.see(event)
+    fetched.see(ToolResult("f2", "WebFetch", "page", hosted="web_fetch"))
+    await ledger.record(Turn("sonnet", [], tenant="anonymous"), None, "messages", None, searched, "ok", None, "ann")
+    await ledger.record(Turn("sonnet", [], tenant="anonymous"), None, "responses", None, fetched, "ok", None, "bob")
+    await ledger.record(Turn("sonnet", [], tenant="anonymous"), None, "chat", None, Meter(), "ok")
+
+    samples = await scrape(client)
+    calls = "claude_gateway_hosted_tool_calls_total"
+    assert value(samples, calls, door="messages", model="sonnet", tool="web_search", key="ann") == 2
+    assert value(samples, calls, door="messages", tool="web_fetch") == 1
+    assert value(samples, calls, door="responses", tool="web_fetch", key="bob") == 1
+    assert value(samples, calls, door="chat") == 0 and value(samples, calls, tool="mcp") == 0
+    usage = (await client.get("/admin/usage", headers=ADMIN)).json()["total"]
+    assert (usage["web_search_requests"], usage["web_fetch_requests"], usage["mcp_calls"]) == (2, 2, 0)
+    assert value(samples, calls, tool="web_search") == usage["web_search_requests"]

@@ -131,7 +131,7 @@ def test_an_unserved_tool_type_is_refused_on_both_sockets_as_over_http(client):
         ws.send_text(create("x", tools=[{"type": "image_generation"}]))
         refused = json.loads(ws.receive_text())
     with app.websocket_connect("/v1/chat/ws", headers=AUTH) as ws:
-        ws.send_text(chat("x", tools=[{"type": "custom", "custom": {"name": "apply_patch"}}]))
+        ws.send_text(chat("x", tools=[{"type": "local_shell"}]))
         refused_too = json.loads(ws.receive_text())
     assert refused["type"] == "error" and refused["status"] == 400, refused
     assert (refused["error"]["code"], refused["error"]["param"]) == ("unsupported_tool_type", "tools[0].type")

@@ -20,6 +20,7 @@ import httpx
 import openai
 import pytest
 
+from tests.e2e.test_hosted_tools_e2e import search_then_cite
 from tests.support import GatewayServer, wait_until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -134,6 +135,22 @@ def test_admin_and_user_in_a_real_browser(console, browser, fake):
     expect(session_row).to_contain_text(f"ann ({key_id})")
     expect(admin.locator("#processes")).to_contain_text("live")
     admin.select_option("#metric", "requests")
+    expect(bar).to_have_attribute("data-value", "1")
+    admin.select_option("#metric", "total_tokens")
+
+    # A web search of the key's (allowed it first): the usage line names it, a chart shows it.
+    allowed = httpx.patch(
+        f"{console.url}/admin/keys/{key_id}", json={"hosted_tools": ["web_search"]}, headers=admin_headers
+    )
+    assert allowed.status_code == 200, allowed.text
+    search_then_cite(fake)
+    searched = client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "news?"}], web_search_options={}
+    )
+    assert searched.choices[0].message.annotations
+    admin.click("#refresh")
+    expect(admin.locator("#admin-usage-total")).to_contain_text(" tokens, 1 web search, $")
+    admin.select_option("#metric", "web_search_requests")
     expect(bar).to_have_attribute("data-value", "1")
     admin.select_option("#metric", "total_tokens")
     screenshot(admin, "console-admin.png")

@@ -80,3 +80,35 @@ def test_a_batch_store_reads_pending_requests_and_counts_from_an_index(tmp_path)
         ]
     assert all("batch_requests_batch_state" in plan for plan in plans), plans
     assert "COVERING INDEX" in plans[1]
+
+
+def test_a_v8_ledger_gets_the_hosted_call_counts_and_keeps_its_rows(tmp_path):
+    open_store(tmp_path).close()
+    counts = ("web_search_requests", "web_fetch_requests", "mcp_calls")
+    with sqlite3.connect(tmp_path / "gateway.db") as db:  # as a v8 gateway left it
+        columns = [row[1] for row in db.execute("pragma table_info(usage)") if row[1] not in counts]
+        db.execute(f"create table usage_v8 as select {', '.join(columns)} from usage")
+        db.execute("drop table usage")
+        db.execute("alter table usage_v8 rename to usage")
+        db.execute(
+            "insert into usage (at, day, tenant, key_id, model, door, input_tokens, output_tokens,"
+            " cache_read_input_tokens, cache_creation_input_tokens, cost_usd, duration_ms, status)"
+            " values (86400.5, '1970-01-02', 't', 'gk_1', 'm', 'chat', 1, 2, 0, 0, 0.5, 5, 'ok')"
+        )
+        db.execute("update schema_version set version = 8")
+    store = open_store(tmp_path)
+    try:
+        asyncio.run(
+            store.record(
+                UsageEntry(86400.7, "gk_1", "t", None, "m", "chat", web_search_requests=2, web_fetch_requests=1)
+            )
+        )
+        [total] = asyncio.run(store.usage(0, 10**10))
+        assert (total.requests, total.input_tokens, total.cost_usd) == (2, 1, 0.5)
+        assert (total.web_search_requests, total.web_fetch_requests, total.mcp_calls) == (2, 1, 0)
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "gateway.db") as db:
+        assert db.execute("select version from schema_version").fetchall() == [(len(MIGRATIONS),)]
+        old = db.execute("select web_search_requests, mcp_calls from usage where at = 86400.5").fetchall()
+        assert old == [(0, 0)]

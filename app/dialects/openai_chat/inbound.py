@@ -9,8 +9,9 @@ from typing import Any
 
 from ...core.errors import invalid_request
 from ...core.hosted import Hosted, WebRules
-from ...core.messages import Block, Message
+from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
+from .. import custom_tools
 from ..documents import file_block
 from ..request_rules import (
     CLAUDE_SAMPLING,
@@ -30,6 +31,8 @@ from ..request_rules import (
     tool_result,
     tool_spec,
 )
+from . import custom_calls
+from . import tool_wire as ct
 from . import wire as oa
 
 # Accepted, but Claude Code has no way to apply them: reported in a response header, or refused
@@ -53,7 +56,8 @@ UNAPPLIED: dict[str, tuple[object, ...]] = {
 def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     """The request's parameters that will not be applied, OpenAI's and unknown ones alike."""
     found = clamped_limits(max_tokens=request.max_tokens, max_completion_tokens=request.max_completion_tokens)
-    if request.parallel_tool_calls is False and _tools(request):
+    found += custom_calls.unapplied(request)
+    if request.parallel_tool_calls is False and _offered(request):
         found.append("parallel_tool_calls")  # Claude may call several functions at once
     search = request.web_search_options
     if search is not None:  # what Claude Code's WebSearch cannot take
@@ -62,21 +66,24 @@ def ignored_parameters(request: oa.ChatCompletionRequest) -> list[str]:
     return ignored(request, UNAPPLIED, found)
 
 
-def _tools(request: oa.ChatCompletionRequest) -> list[oa.FunctionDefinition]:
-    """The client's functions (tools, or the legacy functions), unless tool_choice hides them."""
+def _offered(request: oa.ChatCompletionRequest) -> list[ToolSpec]:
+    """What Claude is offered: the client's functions (tools, or the legacy functions) and custom
+    tools (custom_calls.py), unless tool_choice hides them."""
     if request.tool_choice == "none" or request.function_call == "none":
         return []
-    return [tool.function for tool in request.tools or []] + list(request.functions or [])
+    functions = [tool.function for tool in request.tools or [] if isinstance(tool, oa.FunctionTool)]
+    specs = [tool_spec(f.name, f.description, f.parameters) for f in functions + list(request.functions or [])]
+    return specs + custom_calls.specs(request)
 
 
 def _forced_function(request: oa.ChatCompletionRequest) -> str | None:
     """tool_choice "required", a named tool or a named legacy function_call (request_rules.forced_tool)."""
     choice, legacy, named = request.tool_choice, request.function_call, None
-    if isinstance(choice, oa.NamedToolChoice):
-        named = choice.function.name
-    elif isinstance(legacy, oa.NamedFunction):
+    if isinstance(choice, (oa.NamedToolChoice, ct.NamedCustomChoice)):
+        named = choice.function.name if isinstance(choice, oa.NamedToolChoice) else choice.custom.name
+    elif isinstance(legacy, ct.NamedFunction):
         named = legacy.name
-    return forced_tool(bool(_tools(request)), choice == "required", named)
+    return forced_tool(bool(_offered(request)), choice == "required", named)
 
 
 MAX_CHOICES = 8  # each choice is a full Claude turn on its own process
@@ -98,6 +105,7 @@ def _check_supported(request: oa.ChatCompletionRequest) -> None:
 
 def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, request_id: str) -> Turn:
     _check_supported(request)
+    custom_calls.custom_names(request)  # a 400 for a name two tools share
     system_parts: list[str] = []
     messages: list[Message] = []
     legacy_call = ""  # id given to the last legacy function_call, for the function message after it
@@ -137,7 +145,7 @@ def to_turn(request: oa.ChatCompletionRequest, model: str | None, tenant: str, r
         output_schema=_output_schema(request.response_format),
         user=request.user,
         metadata=dict(request.metadata or {}),
-        tools=tuple(tool_spec(f.name, f.description, f.parameters) for f in _tools(request)),
+        tools=tuple(_offered(request)),
         hosted=Hosted(web_search=WebRules()) if request.web_search_options is not None else Hosted(),
         # The legacy answer's call comes back (as the assistant message after these) under this id.
         legacy_call_id=f"call_legacy_{len(request.messages)}" if uses_legacy_functions(request) else None,
@@ -183,6 +191,9 @@ def _assistant_blocks(message: oa.AssistantMessage, where: str) -> list[Block]:
         for part in message.content:
             blocks.extend(text_blocks(part.text if isinstance(part, oa.TextPart) else part.refusal))
     for j, call in enumerate(message.tool_calls or []):
+        if isinstance(call, ct.CustomToolCall):
+            blocks.append(custom_tools.call_block(call.id, call.custom.name, call.custom.input))
+            continue
         param = f"{where}.tool_calls[{j}].function.arguments"
         blocks.append(tool_call(call.id, call.function.name, call.function.arguments, param))
     return blocks

@@ -29,6 +29,7 @@ from .. import activity, hosted
 from ..answer import Answer
 from ..sse import FrameTemplate, hole, sse, stream_interrupted
 from . import wire as oa
+from .custom_calls import CustomDeltas, tool_call
 
 FINISH_REASONS: dict[FinishReason, str] = {
     "stop": "stop",
@@ -49,15 +50,21 @@ def completion_usage(usage: Usage) -> oa.CompletionUsage:
 
 
 def completion(
-    choices: list[list[Event]], completion_id: str, created: int, model: str, legacy_functions: bool = False
+    choices: list[list[Event]],
+    completion_id: str,
+    created: int,
+    model: str,
+    legacy_functions: bool = False,
+    custom: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """A whole (non-streamed) response: one choice per turn's events, usage summed over them."""
+    """A whole (non-streamed) response: one choice per turn's events, usage summed over them;
+    `custom`: the names of the request's custom tools (custom_calls.py)."""
     answers = [Answer.of(events) for events in choices]
     response = oa.ChatCompletion(
         id=completion_id,
         created=created,
         model=model,
-        choices=[_choice(index, answer) for index, answer in enumerate(answers)],
+        choices=[_choice(index, answer, custom) for index, answer in enumerate(answers)],
         usage=completion_usage(sum((answer.ending.usage for answer in answers), Usage())),
         claude_code_limit=next((answer.ending.limit for answer in answers if answer.ending.limit), None),
     ).model_dump()
@@ -74,10 +81,8 @@ def completion(
     return response
 
 
-def _choice(index: int, answer: Answer) -> oa.Choice:
-    calls = [
-        oa.ToolCall(id=c.call_id, function=oa.FunctionCall(name=c.name, arguments=c.text)) for c in answer.tool_calls
-    ]
+def _choice(index: int, answer: Answer, custom: frozenset[str]) -> oa.Choice:
+    calls = [tool_call(c.call_id, c.name, c.text, custom) for c in answer.tool_calls]
     message = oa.ResponseMessage(
         content=answer.text if answer.text or not calls else None,
         tool_calls=calls or None,
@@ -104,11 +109,13 @@ class ChunkStream:
         include_usage: bool,
         legacy_functions: bool = False,
         n: int = 1,
+        custom: frozenset[str] = frozenset(),
     ) -> None:
         self.completion_id, self.created, self.model, self.n = completion_id, created, model, n
         self.include_usage = include_usage
         self.legacy_functions = legacy_functions  # answer with function_call, the pre-tools form
         self._usage = Usage()
+        self._custom = CustomDeltas(custom)  # the request's custom tools' calls (custom_calls.py)
         self._templates: dict[tuple[int, str, int], FrameTemplate] = {}
         self._reasoning_ends: dict[int, str] = {}  # the last character of each choice's reasoning text
         # A hosted search's pages, and each choice's text since the first came (and where that began):
@@ -150,6 +157,7 @@ class ChunkStream:
                 "content": {"content": hole()},
                 "reasoning_content": {"reasoning_content": hole()},
                 "arguments": {"tool_calls": [{"index": call, "function": {"arguments": hole()}}]},
+                "input": {"tool_calls": [{"index": call, "custom": {"input": hole()}}]},
                 "function_call": {"function_call": {"arguments": hole()}},
             }
             template = self._templates[(index, field, call)] = FrameTemplate(self._chunk(deltas[field], index))
@@ -180,6 +188,10 @@ class ChunkStream:
             return [self._chunk({"reasoning_content": line, "claude_code_event": activity.chat_event(event)}, index)]
         if self.legacy_functions and isinstance(event, (ToolCallStart, ToolCallDelta)):
             return self._legacy_call(event, index)
+        if isinstance(event, ToolCallStart) and (custom := self._custom.start(event, index)):
+            return [self._chunk({"tool_calls": [custom]}, index)]
+        if isinstance(event, ToolCallDelta) and (raw := self._custom.piece(event, index)) is not None:
+            return self._piece("input", raw, index, event.index)
         if isinstance(event, ToolCallStart):
             call = {
                 "index": event.index,
@@ -197,7 +209,8 @@ class ChunkStream:
             reason = FINISH_REASONS[event.reason]
             if self.legacy_functions and reason == "tool_calls":
                 reason = "function_call"
-            return [*self._annotations(index), self._chunk({}, index, reason, limit=event.limit)]
+            rest = [piece for call, raw in self._custom.rest(index) for piece in self._piece("input", raw, index, call)]
+            return [*rest, *self._annotations(index), self._chunk({}, index, reason, limit=event.limit)]
         return []
 
     def _annotations(self, index: int) -> list[str]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, SESSION_ID_PATTERN, ModelName, ToolName, Wire
 from ..tool_types import refuse_unserved
+from .tool_wire import CustomTool, CustomToolCall, NamedCustomChoice, NamedFunction
 
 
 class TextPart(Wire):
@@ -61,6 +62,12 @@ class ToolCall(Wire):
     function: FunctionCall
 
 
+AnyToolCall = Annotated[
+    Annotated[ToolCall, Tag("function")] | Annotated[CustomToolCall, Tag("custom")],
+    Discriminator(lambda call: (call.get("type") if isinstance(call, dict) else call.type) or "function"),
+]
+
+
 class SystemMessage(Wire):
     role: Literal["system"]
     content: str | list[TextPart]
@@ -84,7 +91,7 @@ class AssistantMessage(Wire):
     content: str | list[AssistantPart] | None = None
     name: str | None = None
     refusal: str | None = None
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: list[AnyToolCall] | None = None
     function_call: FunctionCall | None = None  # legacy
     # Agent mode: the tools Claude Code ran, as the answer reported them; never passed on.
     claude_code_events: list[dict[str, Any]] | None = None
@@ -118,10 +125,6 @@ class FunctionDefinition(Wire):
 class FunctionTool(Wire):
     type: Literal["function"]
     function: FunctionDefinition
-
-
-class NamedFunction(Wire):
-    name: str
 
 
 class NamedToolChoice(Wire):
@@ -182,8 +185,10 @@ class ChatCompletionRequest(Wire):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     seed: int | None = None
     response_format: ResponseFormat | None = None
-    tools: list[FunctionTool] | None = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    tools: list[Annotated[FunctionTool | CustomTool, Field(discriminator="type")]] | None = Field(
+        default=None, max_length=MAX_TOOLS
+    )
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | NamedCustomChoice | None = None
     functions: list[FunctionDefinition] | None = Field(default=None, max_length=MAX_TOOLS)  # legacy tools
     function_call: Literal["none", "auto"] | NamedFunction | None = None  # legacy tool_choice
     parallel_tool_calls: bool | None = None
@@ -222,7 +227,7 @@ class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
     refusal: str | None = None
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: list[ToolCall | CustomToolCall] | None = None
     function_call: FunctionCall | None = None  # legacy
     reasoning_content: str | None = None
     # Agent mode: the tools Claude Code ran (dialects/activity.py).

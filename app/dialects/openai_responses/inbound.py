@@ -31,6 +31,8 @@ from ..request_rules import (
     tool_result,
     tool_spec,
 )
+from . import client_tools
+from . import tool_wire as tw
 from . import wire as orq
 from .mcp_items import remote_servers, unapplied_filters
 from .namespaces import claude_names, for_claude
@@ -44,7 +46,7 @@ UNAPPLIED: dict[str, tuple[object, ...]] = {
 
 
 def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
-    found = clamped_limits(max_output_tokens=request.max_output_tokens)
+    found = clamped_limits(max_output_tokens=request.max_output_tokens) + client_tools.unapplied(request.tools)
     if request.parallel_tool_calls is False and request.tools and request.tool_choice != "none":
         found.append("parallel_tool_calls")  # Claude may call several functions at once
     if any(value != SOURCES_INCLUDE for value in request.include or []):
@@ -67,8 +69,11 @@ def _hosted(tools: list[orq.AnyTool]) -> Hosted:
 
 
 def _forced_function(request: orq.ResponsesRequest) -> str | None:
-    """tool_choice "required" or a named function (request_rules.forced_tool)."""
-    named = request.tool_choice.name if isinstance(request.tool_choice, orq.NamedFunction) else None
+    """tool_choice "required" or a named function or tool (request_rules.forced_tool)."""
+    choice = request.tool_choice
+    named = choice.name if isinstance(choice, orq.NamedFunction) else None
+    if isinstance(choice, (tw.NamedCustom, tw.NamedBuiltIn)):
+        named = client_tools.forced(choice)
     return forced_tool(bool(request.tools), request.tool_choice == "required", named)
 
 
@@ -86,6 +91,7 @@ def to_turn(
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
     left_out = False  # the item before was not passed on
     names = claude_names(request.tools)
+    client_tools.kinds(request.tools)  # a 400 for a name two tools share
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts, names, joined=left_out)
         left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem))
@@ -112,8 +118,10 @@ def to_turn(
 
 
 def _specs(tools: list[orq.AnyTool], names: dict[str, tuple[str, str]]) -> tuple[ToolSpec, ...]:
-    """The functions Claude is offered: the top-level ones, then each namespace's under its own names."""
+    """The functions Claude is offered: the top-level ones, the client-run tools' (client_tools.py),
+    then each namespace's under its own names."""
     specs = [tool_spec(t.name, t.description, t.parameters) for t in tools if isinstance(t, orq.FunctionTool)]
+    specs += client_tools.specs(tools)
     described = {t.name: t.description for t in tools if isinstance(t, orq.NamespaceTool)}
     inner = {(t.name, f.name): f for t in tools if isinstance(t, orq.NamespaceTool) for f in t.tools}
     for claude, (namespace, name) in names.items():
@@ -141,7 +149,7 @@ def _add_item(
     elif isinstance(item, orq.FunctionCallItem):
         name = for_claude(names, item.namespace, item.name)
         append_message(messages, "assistant", [tool_call(item.call_id, name, item.arguments, f"{where}.arguments")])
-    elif isinstance(item, orq.FunctionCallOutputItem):
+    elif isinstance(item, orq.FunctionCallOutputItem):  # or a custom tool's output
         output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
         append_message(messages, "user", [tool_result(item.call_id, output)])
     elif isinstance(item, orq.McpApprovalRequestItem):  # the call as Claude made it (approvals: engine)
@@ -150,6 +158,10 @@ def _add_item(
     elif isinstance(item, orq.McpApprovalResponseItem):  # its result: the approval, for the engine's hook
         answer = json.dumps({"approve": item.approve, "reason": item.reason})
         append_message(messages, "user", [tool_result(item.approval_request_id, answer)])
+    elif not isinstance(
+        item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem)
+    ):  # a client-run tool's call or output
+        client_tools.add_item(item, messages)
     # Left out: reasoning items (earlier reasoning is not sent back to Claude), and the tools Claude
     # Code ran itself (mcp_call, claude_code_call items): it ran them, Claude must not run them again.
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...core.errors import invalid_request
+from . import tool_wire as tw
 from . import wire as orq
 
 MAX_NAME = 64  # Claude's limit on a tool's name (the client's ToolName)
 
 
 def claude_names(tools: Sequence[orq.AnyTool] | None) -> dict[str, tuple[str, str]]:
-    """Claude's name of each namespaced function -> (namespace, name). Top-level functions keep their
-    own names, which a namespaced one never takes (a clash gets a numbered name)."""
-    taken = {t.name for t in tools or [] if isinstance(t, orq.FunctionTool)}
+    """Claude's name of each namespaced function -> (namespace, name). Top-level functions and
+    client-run tools (client_tools.py) keep their own names, which a namespaced one never takes (a
+    clash gets a numbered name)."""
+    taken = {t.name for t in tools or [] if isinstance(t, (orq.FunctionTool, tw.CustomTool))}
+    taken |= {t.type for t in tools or [] if isinstance(t, (tw.LocalShellTool, tw.ShellTool, tw.ApplyPatchTool))}
     found: dict[str, tuple[str, str]] = {}
     for i, tool in enumerate(tools or []):
         if not isinstance(tool, orq.NamespaceTool):

@@ -14,9 +14,9 @@ from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
 from . import mcp_items as mcp
 from . import wire as orq
-from .namespaces import claude_names
+from .call_items import CallItems
 
-ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_", "tool_call": "fc_"}
+ITEM_ID_PREFIXES = {"thinking": "rs_", "text": "msg_"}  # a call's: call_items.py
 
 
 def response_id() -> str:
@@ -25,7 +25,8 @@ def response_id() -> str:
 
 class ResponseBuilder:
     """The Response object, and its streaming events, from the turn's events: each part of the
-    answer is an output item (reasoning, a message, a function call, a tool Claude Code ran)."""
+    answer is an output item (reasoning, a message, a call of the client's tools: call_items.py, a
+    tool Claude Code ran)."""
 
     def __init__(
         self,
@@ -37,8 +38,8 @@ class ResponseBuilder:
     ) -> None:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
-        self.namespaced = claude_names(request.tools)  # Claude's name of a namespaced function -> its own
-        self.remote = mcp.remote_servers(request.tools or [])  # calls of theirs may wait for approval
+        self.calls = CallItems(request.tools)
+        self.remote = self.calls.remote  # remote MCP servers: a call of theirs may wait for approval
         self.with_sources = hosted.SOURCES_INCLUDE in (request.include or [])
         self.base: dict[str, Any] = {
             "id": resp_id,
@@ -124,18 +125,7 @@ class ResponseBuilder:
                 "role": "assistant",
                 "content": [_text_part(part.text, self._annotations(part))],
             }
-        if (approval := mcp.approval_request(part, self.remote)) is not None:
-            return approval
-        namespace, name = self.namespaced.get(part.name, (None, part.name))
-        return {
-            "type": "function_call",
-            "id": _item_id(part),
-            "call_id": part.call_id,
-            "name": name,
-            **({"namespace": namespace} if namespace else {}),
-            "arguments": part.text,
-            "status": status,
-        }
+        return self.calls.item(part, status)
 
     def _annotations(self, part: Part) -> list[dict[str, Any]]:
         """A text's citations of the pages the answer's hosted searches found so far."""
@@ -198,12 +188,12 @@ class ResponseBuilder:
             self._open, self._index = part, self._at(len(self.answer.parts) - 1)
             frames += self._added(part)
         if isinstance(event, TextDelta):
-            frames.append(self._delta("response.output_text.delta", part, event.text))
-        elif isinstance(event, ToolCallDelta) and not mcp.approval_request(part, self.remote):
-            frames.append(self._delta("response.function_call_arguments.delta", part, event.arguments))
+            frames.append(self._delta("response.output_text.delta", event.text, part))
+        elif isinstance(event, ToolCallDelta) and (delta := self.calls.delta(part, event.arguments)):
+            frames.append(self._delta(*delta, part))
         return frames
 
-    def _delta(self, kind: str, part: Part, piece: str) -> str:
+    def _delta(self, kind: str, piece: str, part: Part) -> str:
         """A delta event of the open item, from a template made once (dialects/sse.py)."""
         key = (kind, part.key, self._index)
         template = self._templates.get(key)
@@ -214,7 +204,8 @@ class ResponseBuilder:
         return template.fill(self._seq - 1, piece)
 
     def _where(self, part: Part) -> dict[str, Any]:
-        where = {"item_id": _item_id(part), "output_index": self._index}
+        item_id = self.calls.item_id(part) if part.kind == "tool_call" else _item_id(part)
+        where = {"item_id": item_id, "output_index": self._index}
         return {**where, "content_index": 0} if part.kind == "text" else where
 
     def _added(self, part: Part) -> list[str]:
@@ -222,8 +213,8 @@ class ResponseBuilder:
         if part.kind == "thinking":
             return []
         if part.kind == "tool_call":
-            item = {**self._item(part), "arguments": ""}
-            return [self._event("response.output_item.added", output_index=self._index, item=item)]
+            item = self.calls.opening(part)
+            return [self._event("response.output_item.added", output_index=self._index, item=item)] if item else []
         return [
             self._event(
                 "response.output_item.added", output_index=self._index, item={**self._item(part), "content": []}
@@ -247,10 +238,8 @@ class ResponseBuilder:
         part, self._open = self._open, None
         if part is None or part.kind == "thinking":
             return []
-        if mcp.approval_request(part, self.remote):
-            frames = []  # an approval request's arguments go out whole, in its item
-        elif part.kind == "tool_call":
-            frames = [self._event("response.function_call_arguments.done", **self._where(part), arguments=part.text)]
+        if part.kind == "tool_call":
+            frames = [self._event(kind, **fields) for kind, fields in self.calls.closing(part, self._where(part))]
         else:
             annotations = self._annotations(part)
             frames = [

@@ -9,6 +9,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from ...agent.request import ClaudeCodeRequest
 from ...core.wire import MAX_TOOLS, ModelName, ToolName, Wire
 from ..tool_types import refuse_unserved
+from . import tool_wire as tw
 
 
 # --- input items ------------------------------------------------------------------------------
@@ -66,8 +67,8 @@ class FunctionCallItem(Wire):
     namespace: str | None = None  # the namespace tool the function belongs to (namespaces.py)
 
 
-class FunctionCallOutputItem(Wire):
-    type: Literal["function_call_output"]
+class FunctionCallOutputItem(Wire):  # a custom tool's output is the same shape
+    type: Literal["function_call_output", "custom_tool_call_output"]
     call_id: str = Field(min_length=1)
     output: str | list[ContentPart]
 
@@ -122,6 +123,14 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[FunctionCallOutputItem, Tag("custom_tool_call_output")]
+    | Annotated[tw.CustomToolCallItem, Tag("custom_tool_call")]
+    | Annotated[tw.LocalShellCallItem, Tag("local_shell_call")]
+    | Annotated[tw.LocalShellCallOutputItem, Tag("local_shell_call_output")]
+    | Annotated[tw.ShellCallItem, Tag("shell_call")]
+    | Annotated[tw.ShellCallOutputItem, Tag("shell_call_output")]
+    | Annotated[tw.ApplyPatchCallItem, Tag("apply_patch_call")]
+    | Annotated[tw.ApplyPatchCallOutputItem, Tag("apply_patch_call_output")]
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[ActivityItem, Tag("mcp_call")]
     | Annotated[ActivityItem, Tag("claude_code_call")]
@@ -195,7 +204,18 @@ class WebSearchTool(Wire):
     external_web_access: bool | None = None
 
 
-AnyTool = Annotated[FunctionTool | NamespaceTool | WebSearchTool | McpTool, Field(discriminator="type")]
+AnyTool = Annotated[
+    FunctionTool
+    | NamespaceTool
+    | WebSearchTool
+    | tw.CustomTool
+    | tw.LocalShellTool
+    | tw.ShellTool
+    | tw.ApplyPatchTool
+    | McpTool,
+    Field(discriminator="type"),
+]
+ClientTool = tw.CustomTool | tw.LocalShellTool | tw.ShellTool | tw.ApplyPatchTool  # served as functions
 
 
 class NamedFunction(Wire):
@@ -221,11 +241,12 @@ class Reasoning(Wire):
 class ResponsesRequest(Wire):
     model: ModelName
     # A string, or items: messages ({role, content}), function_call, function_call_output, reasoning,
-    # and the tools Claude Code ran itself (mcp_call items) as a response gave them.
+    # the client-run tools' calls and outputs (tool_wire.py), and the tools Claude Code ran itself
+    # (mcp_call items) as a response gave them.
     input: str | list[InputItem]
     instructions: str | None = None
     tools: list[AnyTool] | None = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Literal["none", "auto", "required"] | NamedFunction | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedFunction | tw.NamedCustom | tw.NamedBuiltIn | None = None
     max_output_tokens: int | None = Field(default=None, ge=1)
     text: TextConfig | None = None
     previous_response_id: str | None = None

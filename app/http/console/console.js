@@ -66,7 +66,13 @@ function chart(target, groups, label, metric) {
   $(target).replaceChildren(svg);
 }
 
-const totalLine = (t) => `${t.requests} requests, ${t.total_tokens.toLocaleString("en")} tokens, $${t.cost_usd.toFixed(4)}`;
+// The hosted tool calls that ran, named only when there were some.
+const HOSTED = [["web_search_requests", "web search", "es"], ["web_fetch_requests", "web fetch", "es"],
+  ["mcp_calls", "MCP call", "s"]];
+const hostedLine = (t) =>
+  HOSTED.filter(([name]) => t[name]).map(([name, label, many]) => `, ${t[name]} ${label}${t[name] === 1 ? "" : many}`).join("");
+const totalLine = (t) =>
+  `${t.requests} requests, ${t.total_tokens.toLocaleString("en")} tokens${hostedLine(t)}, $${t.cost_usd.toFixed(4)}`;
 
 // --- admin view ----------------------------------------------------------------------------
 let adminUsage = null;
