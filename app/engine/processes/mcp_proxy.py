@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 # Headers that describe one hop, never passed on (RFC 9110 7.6.1), and those set per hop anew.
 HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"}
 PASSED_BACK = ("content-type", "mcp-session-id", "mcp-protocol-version", "cache-control", "www-authenticate")
-MAX_BODY = 32 * 1024 * 1024  # a JSON answer read whole (to read its tool list); an event stream is not
+MAX_BODY = 32 * 1024 * 1024  # a request, or a JSON answer read whole (to read its tool list); not a stream
 TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=10.0)
 MAX_CALLS = 1000  # calls awaiting their result, per route
 
@@ -145,6 +145,9 @@ class McpProxy:
         while True:
             message = await receive()
             body += message.get("body", b"")
+            if len(body) > MAX_BODY:
+                await _plain(send, 413, "request too large")
+                return
             if not message.get("more_body"):
                 break
         refusal = _refused_call(route, body)
