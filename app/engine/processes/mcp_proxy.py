@@ -181,10 +181,12 @@ class McpProxy:
         back = [(k.encode(), v.encode("latin-1")) for k in PASSED_BACK if (v := upstream.headers.get(k)) is not None]
         if upstream.headers.get("content-type", "").startswith("text/event-stream"):
             await send({"type": "http.response.start", "status": upstream.status_code, "headers": back})
-            async for event in _events(upstream.aiter_text()):
-                await send(
-                    {"type": "http.response.body", "body": self._event(route, event).encode(), "more_body": True}
-                )
+            try:
+                async for event in _events(upstream.aiter_text()):
+                    body = self._event(route, event).encode()
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+            except (httpx.HTTPError, ValueError) as exc:  # the server went away, or sent no events
+                log.info("remote MCP server %s: its event stream ended (%s)", route.server.label, type(exc).__name__)
             await send({"type": "http.response.body", "body": b""})
             return
         content = b""
@@ -268,6 +270,8 @@ async def _events(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
         while "\n\n" in buffer:
             event, buffer = buffer.split("\n\n", 1)
             yield event
+        if len(buffer) > MAX_BODY:
+            raise ValueError("an event larger than the proxy takes")
     if buffer.strip():
         yield buffer
 
