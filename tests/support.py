@@ -292,3 +292,11 @@ def npm_project(project: Path, client: str) -> str:
         if done.returncode != 0:
             pytest.fail(f"npm ci could not install {client} from {lock}:\n{done.stderr[-2000:]}")
     return node
+
+
+def command_line(pid: int) -> bytes:
+    """A process's command line (Linux /proc; empty once it is gone), which every local user can read."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -95,6 +95,16 @@ class ToolResult:
     sources: tuple[Source, ...] = ()  # a hosted search's results, a fetch's page
 
 
+@dataclass
+class ToolList:
+    """The tools a remote MCP server (core/hosted.py) offers for the turn, as Claude Code listed them
+    (the Responses API's `mcp_list_tools`); `error` if it could not list them. Before any output."""
+
+    server: str  # the request's label for it
+    tools: list[dict[str, Any]]  # MCP tool objects: name, description, inputSchema, annotations
+    error: str | None = None
+
+
 # A result's text is cut to this many characters: the client sees what a tool did, not all it
 # read (a Read of a large file would otherwise go out whole, to every door, in every stream).
 MAX_OUTPUT_CHARS = 4096
@@ -137,4 +147,4 @@ class Finish:
     claude_session: str | None = None  # the CLI's session id (to resume it after a restart)
 
 
-Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | ToolUse | ToolResult | Restart | Finish
+Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | ToolUse | ToolResult | ToolList | Restart | Finish

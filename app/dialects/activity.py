@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from ..core.events import ToolResult, ToolUse, full_length
+from ..core.hosted import is_web
 from .answer import Part
 
 BUILT_IN_SERVER = "claude_code"  # the MCP server a tool built into Claude Code is named as from
@@ -96,8 +97,8 @@ def chat_event(event: ToolUse | ToolResult) -> dict[str, Any]:
 
 def _events(part: Part) -> list[ToolUse | ToolResult]:
     """A tool part's call, and its result once it came; nothing for another part, nor for a hosted
-    call (dialects/hosted.py: Chat shows those as citations only)."""
-    if part.use is not None and part.use.hosted:
+    web call (dialects/hosted.py: Chat shows those as citations only)."""
+    if part.use is not None and is_web(part.use.hosted):
         return []
     return [event for event in (part.use, part.result) if event is not None]
 

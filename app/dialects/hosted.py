@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.events import ToolResult
-from ..core.hosted import WEB_FETCH, WEB_SEARCH, Source
+from ..core.hosted import WEB_FETCH, WEB_SEARCH, Source, is_web
 from .answer import Part
 
 SOURCES_INCLUDE = "web_search_call.action.sources"  # Responses `include` value that adds them
@@ -37,7 +37,7 @@ class Citation:
 
 
 def is_hosted(part: Part) -> bool:
-    return part.kind == "tool" and part.use is not None and part.use.hosted is not None
+    return part.kind == "tool" and part.use is not None and is_web(part.use.hosted)
 
 
 def sources(parts: list[Part]) -> list[Source]:

@@ -48,11 +48,11 @@ HOSTED_SHELL = (
     "it runs the commands in an OpenAI-hosted container, which this gateway does not have; the shell tool is "
     "served with a local environment (no `environment`, or type 'local': the client runs the commands)"
 )
-RESPONSES_TYPES = {"function", "namespace", "custom", "local_shell", "shell", "apply_patch", "tool_search"}
+RESPONSES_TYPES = {"function", "namespace", "custom", "local_shell", "shell", "apply_patch", "tool_search", "mcp"}
 SERVED = {
     "chat": "this gateway serves tools of type 'function' and 'custom'",
     "responses": "this gateway serves tools of type 'function', 'custom', 'namespace' (of functions), 'local_shell', "
-    "'shell', 'apply_patch', 'web_search' and 'tool_search' (run by the gateway)",
+    "'shell', 'apply_patch', 'web_search', 'mcp' (remote MCP servers) and 'tool_search' (run by the gateway)",
     "namespace": "this gateway serves tools of type 'function' inside a namespace",
     "anthropic": "this gateway serves custom tools (name, description, input_schema), the Anthropic-defined "
     "bash, text_editor, memory and computer tools, web_search (20250305 and later), web_fetch "

@@ -95,6 +95,13 @@ def check(endpoint: str, params: dict[str, Any], strict: bool) -> BaseModel:
             raise invalid_request(
                 f"`{name}` is not available in batches: each batch request is a one-off turn.", name, "invalid_value"
             )
+    tools = getattr(body, "tools", None) or []
+    if getattr(body, "mcp_servers", None) or any(getattr(tool, "type", None) == "mcp" for tool in tools):
+        raise invalid_request(
+            "Remote MCP servers are not available in batches: their URLs are checked as a request arrives.",
+            "mcp_servers" if isinstance(body, MessagesRequest) else "tools",
+            "invalid_value",
+        )
     ignored = requests.ignored_parameters(body)
     if strict and ignored:
         raise unsupported_parameter(ignored[0])

@@ -16,6 +16,7 @@ from ..dialects.anthropic_messages import outbound as translate_out
 from ..dialects.anthropic_messages.wire import MessagesRequest
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import Tenant
+from . import remote_mcp
 from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .gateway import Gateway
 
@@ -46,7 +47,7 @@ class Started:
         return turn_headers("request-id", self.id, self.run.session_id, ignored + self.turn.unapplied)
 
 
-def begin(
+async def begin(
     gateway: Gateway, body: MessagesRequest, tenant: Tenant, credential: Credential | None, requested: str | None
 ) -> Started:
     """The request's turn started in session `requested` (None: found or new)."""
@@ -55,5 +56,7 @@ def begin(
     turn.credential = credential
     hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
+    urls = {server.name: f"mcp_servers[{i}].url" for i, server in enumerate(body.mcp_servers or [])}
+    turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)
     run = gateway.sessions.turn(turn, requested, tenant, "messages")
     return Started(msg_id, body, turn, run)

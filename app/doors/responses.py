@@ -12,19 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.credentials import Credential
+from ..core.errors import GatewayError
 from ..core.events import Event
 from ..core.messages import Message
 from ..core.turn import Turn
 from ..dialects.openai_responses import inbound as translate
 from ..dialects.openai_responses import outbound as translate_out
-from ..dialects.openai_responses.wire import ResponsesRequest
+from ..dialects.openai_responses.wire import McpListToolsItem, McpTool, ResponsesRequest
 from ..sessions.stored_responses import StoredResponse
 from ..sessions.turn import SessionTurn
 from ..tenancy.auth import Tenant
+from . import remote_mcp
 from .checks import Requests, agent_mode, hosted_tools, turn_headers
 from .gateway import Gateway
 
 REQUESTS = Requests(ResponsesRequest, translate.ignored_parameters, "responses")
+MAX_CHAIN = 100  # earlier responses looked through for a server's tool list
 
 
 @dataclass
@@ -85,6 +88,9 @@ async def begin(
     turn.credential = credential
     hosted_tools(turn, tenant, gateway.settings)
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
+    urls = {t.server_label: f"tools[{i}].server_url" for i, t in enumerate(body.tools or []) if isinstance(t, McpTool)}
+    turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)
+    listed = await _listed(gateway, tenant, body) if turn.hosted.mcp else set()
     run = gateway.sessions.turn(turn, None, tenant, "responses")
 
     def store(response: dict[str, Any]) -> None:
@@ -96,5 +102,21 @@ async def begin(
             item = StoredResponse(tenant.id, response, run.pointer, turn.system)
             gateway.responses.put(resp_id, item, body.previous_response_id, added)
 
-    builder = translate_out.ResponseBuilder(resp_id, int(time.time()), body, on_finish=store)
+    builder = translate_out.ResponseBuilder(resp_id, int(time.time()), body, on_finish=store, listed=listed)
     return Started(resp_id, turn, run, builder)
+
+
+async def _listed(gateway: Gateway, tenant: Tenant, body: ResponsesRequest) -> set[str]:
+    """The remote MCP servers whose tools this conversation listed already (an mcp_list_tools item
+    sent back, or in an earlier response of the previous_response_id chain): not listed again."""
+    items = body.input if isinstance(body.input, list) else []
+    labels = {item.server_label for item in items if isinstance(item, McpListToolsItem)}
+    previous, hops = body.previous_response_id, 0
+    while previous is not None and hops < MAX_CHAIN:
+        try:
+            response = await gateway.responses.get(tenant.id, previous)
+        except GatewayError:
+            break
+        labels |= {o.get("server_label", "") for o in response.get("output", []) if o.get("type") == "mcp_list_tools"}
+        previous, hops = response.get("previous_response_id"), hops + 1
+    return labels

@@ -88,6 +88,7 @@ class ClaudeEngine:
         except asyncio.TimeoutError:
             log.warning("some Claude processes did not exit within %s s of shutdown", SHUTDOWN_GRACE)
         self.options.sandbox.close()
+        await self.options.proxy.close()
         self.work.close()
 
     def ready(self) -> bool:

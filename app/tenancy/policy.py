@@ -32,6 +32,7 @@ BudgetUsd = Annotated[float, Field(ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False)
 TokenBudget = Annotated[int, Field(ge=0, le=MAX_TOKEN_BUDGET)]
 Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
 Names = Annotated[list[Name], Field(max_length=MAX_NAMES)]
+Urls = Annotated[list[Annotated[str, Field(max_length=2048)]], Field(max_length=MAX_NAMES)]
 # Hosted tools (core/hosted.py), each once.
 HostedNames = Annotated[list[Literal["web_search", "web_fetch", "mcp"]], Field(max_length=3)]
 CEILINGS: dict[str, float] = {
@@ -73,6 +74,10 @@ class Policy(Strict):
     agent_mode: bool = False
     agent: AgentPolicy | None = Field(default=None, description="Agent mode's caps and defaults (docs/agent-mode.md).")
     mcp_servers: Names | None = Field(default=None, description="The gateway's MCP servers it may use; null: all.")
+    mcp_urls: Urls | None = Field(
+        default=None,
+        description="URL prefixes of the remote MCP servers it may name (hosted tools); null: the gateway's.",
+    )
     hosted_tools: HostedNames | None = Field(
         default=None, description="Hosted tools it may use (web_search, web_fetch, mcp); null: none."
     )
@@ -106,6 +111,7 @@ class KeyPatch(Strict):
     agent_mode: bool | None = None
     agent: AgentPolicy | None = None
     mcp_servers: Names | None = None
+    mcp_urls: Urls | None = None
     hosted_tools: HostedNames | None = None
     request_credentials: bool | None = None
     claude_credential: ClaudeCredentialIn | None = None

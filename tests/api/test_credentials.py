@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from app.core.credentials import Credential
-from app.engine.processes.options import CREDENTIALS_FOLDER
+from app.engine.processes.folders import CREDENTIALS_FOLDER
 from tests.support import ask, make_client
 
 ALICE = "sk-ant-api03-SECRET-alice"

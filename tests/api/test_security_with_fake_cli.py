@@ -12,7 +12,7 @@ import pytest
 
 from app.core.disk.workdir import UnsafeWorkDir
 from app.engine.claude import ClaudeEngine
-from app.engine.processes.options import SYSTEM_PROMPT_FILE
+from app.engine.processes.folders import SYSTEM_PROMPT_FILE
 from app.engine.transcripts.local import project_dir
 from tests.api.conftest import make_settings
 from tests.support import HISTORY, ask

@@ -27,7 +27,6 @@ CASES = [
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "code_interpreter", "container": {}}, "agent mode"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "image_generation"}, "does not generate images"),
     ("/v1/responses", RESPONSES, FUNCTION, {"type": "computer_use_preview"}, "computer-use model"),
-    ("/v1/responses", RESPONSES, FUNCTION, {"type": "mcp", "server_label": "x", "server_url": "https://x"}, "yet"),
     ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "namespace", "name": "ns", "tools": [FUNCTION]}, "yet"),
     ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "local_shell"}, "yet"),
     ("/v1/chat/completions", CHAT, CHAT_FUNCTION, {"type": "apply_patch"}, "yet"),

@@ -24,7 +24,7 @@ import pytest
 from tests.e2e.conftest import API_KEY
 from tests.fakes.remote_mcp import RemoteMcp
 from tests.fakes.upstream import Reply, echo
-from tests.support import ROOT, GatewayServer
+from tests.support import ROOT, GatewayServer, command_line
 
 pytestmark = pytest.mark.e2e
 
@@ -173,13 +173,6 @@ def test_a_keys_http_mcp_server_is_called_with_its_auth_header(tools_gateway, fa
     assert "t0ken" not in json.dumps(fake.requests)  # the header stays between the CLI and the server
     # and off the CLI's command line, which every user of the host can read (ps)
     assert [pid for pid in tools_gateway.children() if b"t0ken" in command_line(pid)] == []
-
-
-def command_line(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def test_a_keys_http_mcp_server_outside_its_urls_is_refused(tools_gateway, fake, remote):

@@ -1,5 +1,6 @@
-"""A key's own MCP server, reached over streamable HTTP on 127.0.0.1: the `mcp` package's
-MCPServer (FastMCP's successor in mcp 2), run by uvicorn in a thread.
+"""A key's own MCP server, reached over streamable HTTP (`url`, /mcp) or the legacy SSE transport
+(`sse_url`, /sse) on 127.0.0.1: the `mcp` package's MCPServer (FastMCP's successor in mcp 2), run by
+uvicorn in a thread. Two tools: `facts` and `shout`.
 
 It requires `Authorization: Bearer <token>` on every request (401 otherwise) and records what it
 saw: each request's Authorization header (`headers`) and each tool call (`calls`).
@@ -12,6 +13,7 @@ from typing import Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
@@ -34,6 +36,11 @@ class RemoteMcp:
         """The server's MCP endpoint."""
         return f"http://{self.host}:{self.port}/mcp"
 
+    @property
+    def sse_url(self) -> str:
+        """The server's legacy SSE endpoint (its messages go to /messages/)."""
+        return f"http://{self.host}:{self.port}/sse"
+
     def app(self) -> Any:
         server = MCPServer("remote", log_level="WARNING")
 
@@ -42,7 +49,20 @@ class RemoteMcp:
             self.calls.append({"tool": "facts", "arguments": {"topic": topic}})
             return f"remote facts about {topic}: it is blue"
 
-        inner = server.streamable_http_app(stateless_http=True, json_response=True)
+        @server.tool(description="Shout a text back.")
+        def shout(text: str) -> str:
+            self.calls.append({"tool": "shout", "arguments": {"text": text}})
+            return text.upper() + "!"
+
+        # Any Host header: tests reach it under names that resolve nowhere, through the gateway's
+        # proxy, which connects to the checked address (tests/api/test_mcp_proxy.py).
+        any_host = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        streamable = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=any_host)
+        sse = server.sse_app(transport_security=any_host)
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            legacy = scope["type"] == "http" and scope["path"].startswith(("/sse", "/messages"))
+            await (sse if legacy else streamable)(scope, receive, send)
 
         async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http":

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     # A stdio server starts inside the agent sandbox: its command, interpreter and files must be in
     # its sight (the system folders, /usr/local included, or GATEWAY_AGENT_READ_DIRS).
     mcp_config: str | None = None
+    # Remote MCP servers a request names (hosted tools: docs/hosted-tools.md), for keyless mode and
+    # GATEWAY_API_KEYS keys: comma-separated URL prefixes; empty: any https URL. Names that resolve to
+    # loopback, link-local or private addresses are refused unless GATEWAY_ALLOW_PRIVATE_URLS.
+    mcp_urls: str = ""
     # Run agent processes in bubblewrap; off only where the host is itself a throwaway sandbox.
     agent_sandbox: bool = True
     # More folders the agent sandbox shows read-only, comma-separated absolute paths (where the

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.hosted import WEB_FETCH, WEB_SEARCH, Hosted, WebRules
+from ...core.hosted import WEB_FETCH, WEB_SEARCH, Hosted, RemoteServer, WebRules
 from ...core.messages import Block, Message, ToolSpec
 from ...core.turn import Turn
 from ..documents import document_block
+from ..remote_mcp import bearer, checked_label, checked_url, transport, unique
 from ..request_rules import (
     CLAUDE_SAMPLING,
     add_blocks,
@@ -48,14 +49,14 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
     return ignored(request, UNAPPLIED, found)
 
 
-def _hosted(tools: list[am.AnyTool]) -> Hosted:
-    """The request's web search and web fetch, with their limits."""
+def _hosted(tools: list[am.AnyTool], servers: list[am.McpServer]) -> Hosted:
+    """The request's web search and web fetch, with their limits, and its remote MCP servers."""
     found: dict[str, WebRules] = {}
     for tool in tools:
         if isinstance(tool, am.ServerTool):
             rules = WebRules(tuple(tool.allowed_domains or ()), tuple(tool.blocked_domains or ()), tool.max_uses)
             found[WEB_FETCH if tool.type.startswith(WEB_FETCH) else WEB_SEARCH] = rules
-    return Hosted(**found)
+    return Hosted(**found, mcp=remote_servers(servers))
 
 
 def _forced_tool(request: am.MessagesRequest, offered: bool) -> str | None:
@@ -92,8 +93,31 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         user=request.metadata.user_id if request.metadata else None,
         tools=tools,
         thinking=_thinking(request.thinking),
-        hosted=Hosted() if hidden else _hosted(request.tools or []),
+        hosted=Hosted() if hidden else _hosted(request.tools or [], request.mcp_servers or []),
     )
+
+
+def remote_servers(servers: list[am.McpServer]) -> tuple[RemoteServer, ...]:
+    """The request's `mcp_servers` (dialects/remote_mcp.py); one whose tools are not `enabled` is left out."""
+    found = []
+    for i, server in enumerate(servers):
+        config = server.tool_configuration or am.McpToolConfiguration()
+        allowed = config.allowed_tools
+        found.append(
+            RemoteServer(
+                label=checked_label(server.name, f"mcp_servers[{i}].name"),
+                url=(url := checked_url(server.url, f"mcp_servers[{i}].url")),
+                transport="sse" if transport(url) == "sse" else "http",
+                headers=bearer(server.authorization_token, {}),
+                allowed_tools=tuple(allowed) if allowed is not None else None,
+            )
+        )
+    unique(found, "mcp_servers")
+    return tuple(s for s, given in zip(found, servers, strict=True) if not _disabled(given))
+
+
+def _disabled(server: am.McpServer) -> bool:
+    return server.tool_configuration is not None and server.tool_configuration.enabled is False
 
 
 def _spec(tool: am.Tool | am.DefinedTool, deferred: bool) -> ToolSpec:

@@ -26,7 +26,7 @@ from ...core.events import (
     ToolUse,
     Usage,
 )
-from ...core.hosted import Source
+from ...core.hosted import Source, is_web
 from .. import activity, hosted
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
@@ -165,7 +165,7 @@ class EventStream:
         if isinstance(event, (ToolUse, ToolResult)):  # a whole block: started and stopped at once
             frames = self._close()
             self._index, self._blocks = self._blocks, self._blocks + 1
-            if not event.hosted:
+            if not is_web(event.hosted):
                 block = activity.mcp_block(event)
             elif isinstance(event, ToolUse):
                 block = hosted.server_tool_use(part)

@@ -201,6 +201,22 @@ class Metadata(Wire):
     user_id: str | None = None
 
 
+class McpToolConfiguration(Wire):
+    enabled: bool | None = None  # false: none of the server's tools
+    allowed_tools: list[str] | None = None
+
+
+class McpServer(Wire):
+    """A remote MCP server (the `mcp-client` beta's MCP connector), served by Claude Code's MCP client
+    (dialects/remote_mcp.py)."""
+
+    type: Literal["url"]
+    url: str
+    name: str
+    authorization_token: str | None = None
+    tool_configuration: McpToolConfiguration | None = None
+
+
 class MessagesRequest(Wire):
     model: ModelName
     max_tokens: int = Field(ge=1)  # required, as Anthropic requires it
@@ -216,6 +232,7 @@ class MessagesRequest(Wire):
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
     service_tier: str | None = None
+    mcp_servers: list[McpServer] | None = Field(default=None, max_length=MAX_TOOLS)
     # Gateway extension, as on /v1/chat/completions.
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
     # Gateway extension: agent mode (app/agent/request.py).

@@ -24,7 +24,7 @@ from ...core.events import (
     ToolUse,
     Usage,
 )
-from ...core.hosted import Source
+from ...core.hosted import Source, is_web
 from .. import activity, hosted
 from ..answer import Answer
 from ..sse import FrameTemplate, hole, sse, stream_interrupted
@@ -173,7 +173,7 @@ class ChunkStream:
             else:
                 self._lengths[index] = self._lengths.get(index, 0) + len(event.text)
             return self._piece("content", event.text, index)
-        if isinstance(event, (ToolUse, ToolResult)) and event.hosted:  # Chat shows no search, only citations
+        if isinstance(event, (ToolUse, ToolResult)) and is_web(event.hosted):  # Chat shows no search, only citations
             if isinstance(event, ToolResult) and event.sources:
                 self._found.setdefault(index, []).extend(event.sources)
                 self._cited.setdefault(index, (self._lengths.get(index, 0), []))

@@ -1,22 +1,25 @@
 """Claude's calls of the client's tools as Responses output items, whole and streamed, in the shape
 of the tool's type: `function_call` (a namespaced function with its own name and namespace),
 `custom_tool_call` (the raw input, streamed as `response.custom_tool_call_input.delta` / `.done`),
-and `local_shell_call`, `shell_call` and `apply_patch_call` (an action that is only whole once
-Claude's arguments are: added and done together when the call ends)."""
+`local_shell_call`, `shell_call` and `apply_patch_call` (an action that is only whole once
+Claude's arguments are: added and done together when the call ends); and a remote MCP call that
+waits for the client's approval, as `mcp_approval_request` (mcp_items.py: its arguments whole)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from ...core.hosted import needs_approval
 from ..answer import Part
 from ..custom_tools import RawInput, raw_input
-from . import shell_tools
+from . import mcp_items, shell_tools
 from . import wire as orq
 from .client_tools import kinds
 from .namespaces import claude_names
 
 Event = tuple[str, dict[str, Any]]  # a stream event's type and fields
+APPROVAL = "mcp_approval_request"
 
 
 class CallItems:
@@ -25,18 +28,25 @@ class CallItems:
     def __init__(self, tools: Sequence[orq.AnyTool] | None) -> None:
         self.namespaced = claude_names(tools)  # Claude's name of a namespaced function -> its own
         self.kinds = kinds(tools)  # Claude's name of a custom, shell or patch tool -> its type
+        self.remote = mcp_items.remote_servers(list(tools or []))  # their calls may wait for approval
         self._inputs: dict[str, RawInput] = {}  # a streaming custom call's input, by part
 
     def kind(self, part: Part) -> str:
+        if needs_approval(self.remote, part.name):
+            return APPROVAL
         return self.kinds.get(part.name, "function")
 
     def item_id(self, part: Part) -> str:
         kind = self.kind(part)
+        if kind == APPROVAL:
+            return part.call_id  # the approval request's id: the call's own, which the engine holds
         prefix = "fc_" if kind == "function" else "ctc_" if kind == "custom" else shell_tools.ID_PREFIXES[kind]
         return prefix + part.key
 
     def item(self, part: Part, status: str) -> dict[str, Any]:
         kind, item_id = self.kind(part), self.item_id(part)
+        if kind == APPROVAL:
+            return mcp_items.approval_request(part, self.remote) or {}
         if kind == "function":
             namespace, name = self.namespaced.get(part.name, (None, part.name))
             return {
@@ -63,7 +73,7 @@ class CallItems:
     def opening(self, part: Part) -> dict[str, Any] | None:
         """The item `response.output_item.added` shows as the call begins; None: shown when it ends."""
         kind = self.kind(part)
-        if kind == "function":
+        if kind in ("function", APPROVAL):
             return {**self.item(part, "in_progress"), "arguments": ""}
         if kind == "custom":
             self._inputs[part.key] = RawInput()
@@ -83,6 +93,8 @@ class CallItems:
     def closing(self, part: Part, where: dict[str, Any]) -> list[Event]:
         """The events before the call's `response.output_item.done` (`where`: its item_id, output_index)."""
         kind = self.kind(part)
+        if kind == APPROVAL:
+            return []  # its arguments go out whole, in its item
         if kind == "function":
             return [("response.function_call_arguments.done", {**where, "arguments": part.text})]
         if kind == "custom":

@@ -6,6 +6,8 @@ outbound.py.
 
 from __future__ import annotations
 
+import json
+
 from ...core.errors import invalid_request
 from ...core.hosted import Hosted, WebRules
 from ...core.messages import Block, Message, ToolSpec
@@ -32,6 +34,7 @@ from ..request_rules import (
 from . import client_tools
 from . import tool_wire as tw
 from . import wire as orq
+from .mcp_items import remote_servers, unapplied_filters
 from .namespaces import claude_names, for_claude
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values.
@@ -52,6 +55,7 @@ def ignored_parameters(request: orq.ResponsesRequest) -> list[str]:
         if isinstance(tool, orq.WebSearchTool):  # what Claude Code's WebSearch cannot take
             unapplied = ("search_context_size", "user_location")
             found += [f"tools[{i}].{name}" for name in unapplied if getattr(tool, name) is not None]
+    found += unapplied_filters(request.tools or [])
     return ignored(request, UNAPPLIED, found + _deferrals(request.tools or [])[1])
 
 
@@ -71,12 +75,12 @@ def _deferrals(tools: list[orq.AnyTool]) -> tuple[bool, list[str]]:
 
 
 def _hosted(tools: list[orq.AnyTool]) -> Hosted:
-    """The request's web search, with its domain filter."""
+    """The request's web search, with its domain filter, and its remote MCP servers (mcp_items.py)."""
     for tool in tools:
         if isinstance(tool, orq.WebSearchTool):
             allowed = tool.filters.allowed_domains if tool.filters else None
-            return Hosted(web_search=WebRules(allowed_domains=tuple(allowed or ())))
-    return Hosted()
+            return Hosted(web_search=WebRules(allowed_domains=tuple(allowed or ())), mcp=remote_servers(tools))
+    return Hosted(mcp=remote_servers(tools))
 
 
 def _forced_function(request: orq.ResponsesRequest) -> str | None:
@@ -105,7 +109,7 @@ def to_turn(
     client_tools.kinds(request.tools)  # a 400 for a name two tools share
     for i, item in enumerate(items):
         _add_item(item, f"input[{i}]", messages, system_parts, names, joined=left_out)
-        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem))
+        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem))
     continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
     tools = () if hidden else _specs(request.tools or [], names)
@@ -170,7 +174,15 @@ def _add_item(
     elif isinstance(item, orq.FunctionCallOutputItem):  # or a custom tool's output
         output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
         append_message(messages, "user", [tool_result(item.call_id, output)])
-    elif not isinstance(item, (orq.ReasoningItem, orq.ActivityItem)):  # a client-run tool's call or output
+    elif isinstance(item, orq.McpApprovalRequestItem):  # the call as Claude made it (approvals: engine)
+        call = tool_call(item.id, f"mcp__{item.server_label}__{item.name}", item.arguments, f"{where}.arguments")
+        append_message(messages, "assistant", [call])
+    elif isinstance(item, orq.McpApprovalResponseItem):  # its result: the approval, for the engine's hook
+        answer = json.dumps({"approve": item.approve, "reason": item.reason})
+        append_message(messages, "user", [tool_result(item.approval_request_id, answer)])
+    elif not isinstance(
+        item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem)
+    ):  # a client-run tool's call or output
         client_tools.add_item(item, messages)
     # Left out: reasoning items (earlier reasoning is not sent back to Claude), and the tools Claude
     # Code ran itself (mcp_call, claude_code_call items): it ran them, Claude must not run them again.

@@ -4,14 +4,15 @@ annotations on the text that cites what it found (dialects/hosted.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ...core.errors import GatewayError
-from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolResult, ToolUse, Usage
+from ...core.events import Event, Finish, Restart, TextDelta, ToolCallDelta, ToolList, ToolResult, ToolUse, Usage
 from .. import activity, hosted
 from ..answer import Answer, Part, random_id
 from ..sse import FrameTemplate, hole, sse_event, stream_interrupted
+from . import mcp_items as mcp
 from . import wire as orq
 from .call_items import CallItems
 
@@ -33,10 +34,12 @@ class ResponseBuilder:
         created: int,
         request: orq.ResponsesRequest,
         on_finish: Callable[[dict[str, Any]], None] = lambda response: None,
+        listed: Collection[str] = (),
     ) -> None:
         # Given the finished Response once, whole or streamed: the very one the client gets.
         self.on_finish = on_finish
         self.calls = CallItems(request.tools)
+        self.remote = self.calls.remote  # remote MCP servers: a call of theirs may wait for approval
         self.with_sources = hosted.SOURCES_INCLUDE in (request.include or [])
         self.base: dict[str, Any] = {
             "id": resp_id,
@@ -47,7 +50,7 @@ class ResponseBuilder:
             "max_output_tokens": request.max_output_tokens,
             "previous_response_id": request.previous_response_id,
             "store": request.store is not False,
-            "tools": [t.model_dump(exclude_none=True) for t in request.tools or []],
+            "tools": [mcp.echoed(t) for t in request.tools or []],
             "tool_choice": request.tool_choice
             if isinstance(request.tool_choice, str) or request.tool_choice is None
             else request.tool_choice.model_dump(),
@@ -70,6 +73,22 @@ class ResponseBuilder:
         self._index = -1  # its index in output
         self._running: dict[str, int] = {}  # tools Claude Code runs: call id -> output index
         self._templates: dict[tuple[str, str, int], FrameTemplate] = {}
+        # mcp_list_tools items, before every part; not for the servers the conversation `listed` already
+        self._lists: list[dict[str, Any]] = []
+        self._listed = set(listed)
+
+    def add(self, event: Event) -> Part | None:
+        """Fold in an event: a remote MCP server's tool list as its item, any other into the answer."""
+        if isinstance(event, ToolList):
+            if event.server not in self._listed and not self.answer.parts:
+                self._listed.add(event.server)
+                self._lists.append(mcp.list_item(event))
+            return None
+        return self.answer.add(event)
+
+    def _at(self, part_index: int) -> int:
+        """The output index of a part: after the tool lists."""
+        return len(self._lists) + part_index
 
     # whole
     def response(self, status: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -82,7 +101,7 @@ class ResponseBuilder:
             # max_output_tokens, or in agent mode a limit of the request's claude_code (max_turns, ...)
             "incomplete_details": {"reason": finish.limit or "max_output_tokens"} if finish and cut else None,
             "status": status or ("in_progress" if finish is None else "incomplete" if cut else "completed"),
-            "output": [self._item(part) for part in self.answer.parts],
+            "output": [*self._lists, *(self._item(part) for part in self.answer.parts)],
             "usage": None if finish is None else _usage(finish.usage),
         }
 
@@ -95,7 +114,7 @@ class ResponseBuilder:
         if hosted.is_hosted(part):
             return hosted.responses_item(part, self.answer.finish is not None, self.with_sources)
         if part.kind == "tool":
-            return activity.responses_item(part, finished=self.answer.finish is not None)
+            return mcp.approved(activity.responses_item(part, self.answer.finish is not None), part, self.remote)
         if part.kind == "thinking":
             return {"type": "reasoning", "id": _item_id(part), "summary": [{"type": "summary_text", "text": part.text}]}
         if part.kind == "text":
@@ -135,7 +154,10 @@ class ResponseBuilder:
         """Streaming events for one engine event (thinking is kept for the final response only)."""
         if isinstance(event, Restart):
             raise stream_interrupted()
-        part = self.answer.add(event)
+        lists = len(self._lists)
+        part = self.add(event)
+        if len(self._lists) > lists:
+            return mcp.list_frames(self._event, self._lists[-1], len(self._lists) - 1)
         if isinstance(event, Finish):
             done = self.response()
             self.on_finish(done)
@@ -146,20 +168,24 @@ class ResponseBuilder:
         if part is None:
             return []
         if isinstance(event, ToolUse):  # added now, done when its result comes
-            index = self._running[event.id] = len(self.answer.parts) - 1
+            index = self._running[event.id] = self._at(len(self.answer.parts) - 1)
             frames = self._close()
-            frames.append(self._event("response.output_item.added", output_index=index, item=self._item(part)))
-            if event.hosted:  # as OpenAI streams a search: in progress, searching, then completed
-                item_id = self._item(part)["id"]
+            item = self._item(part)
+            frames.append(self._event("response.output_item.added", output_index=index, item=item))
+            if item["type"] == "web_search_call":  # as OpenAI streams a search: in progress, searching, then completed
                 for stage in ("in_progress", "searching"):
-                    frames.append(self._event(f"response.web_search_call.{stage}", output_index=index, item_id=item_id))
+                    frames.append(
+                        self._event(f"response.web_search_call.{stage}", output_index=index, item_id=item["id"])
+                    )
+            elif item["type"] == "mcp_call":
+                frames += mcp.call_frames(self._event, item, index)
             return frames
         if isinstance(event, ToolResult):
             return self._tool_done(event.id)
         frames = []
         if part is not self._open:
             frames += self._close()
-            self._open, self._index = part, len(self.answer.parts) - 1
+            self._open, self._index = part, self._at(len(self.answer.parts) - 1)
             frames += self._added(part)
         if isinstance(event, TextDelta):
             frames.append(self._delta("response.output_text.delta", event.text, part))
@@ -201,8 +227,8 @@ class ResponseBuilder:
         index = self._running.pop(call_id, None)
         if index is None:
             return []
-        item = self._item(self.answer.parts[index])
-        frames = []
+        item = self._item(self.answer.parts[index - len(self._lists)])
+        frames = mcp.call_done_frames(self._event, item, index)
         if item["type"] == "web_search_call":
             frames.append(self._event("response.web_search_call.completed", output_index=index, item_id=item["id"]))
         return frames + [self._event("response.output_item.done", output_index=index, item=item)]
@@ -250,7 +276,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
 
 def build(events: Iterable[Event], builder: ResponseBuilder) -> dict[str, Any]:
     for event in events:
-        builder.answer.add(event)
+        builder.add(event)
     response = builder.response()
     if builder.answer.finish is not None:
         builder.on_finish(response)

@@ -87,6 +87,33 @@ class ActivityItem(Wire):
     type: Literal["mcp_call", "claude_code_call", "web_search_call", "tool_search_call", "tool_search_output"]
 
 
+class McpListToolsItem(Wire):
+    """An earlier response's list of a remote MCP server's tools, sent back: not passed on, and not
+    listed again in this conversation (as OpenAI does)."""
+
+    type: Literal["mcp_list_tools"]
+    server_label: str = ""
+
+
+class McpApprovalRequestItem(Wire):
+    """An earlier response's request for approval of a remote MCP call, sent back."""
+
+    type: Literal["mcp_approval_request"]
+    id: str = Field(min_length=1)
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpApprovalResponseItem(Wire):
+    """The client's answer to an approval request: the call runs, or Claude is told it was refused."""
+
+    type: Literal["mcp_approval_response"]
+    approval_request_id: str = Field(min_length=1)
+    approve: bool
+    reason: str | None = None
+
+
 def _item_type(item: Any) -> str | None:
     """An item's type; a bare {"role", "content"} is a message, as OpenAI accepts it."""
     if isinstance(item, dict):
@@ -111,7 +138,10 @@ InputItem = Annotated[
     | Annotated[ActivityItem, Tag("claude_code_call")]
     | Annotated[ActivityItem, Tag("web_search_call")]
     | Annotated[ActivityItem, Tag("tool_search_call")]
-    | Annotated[ActivityItem, Tag("tool_search_output")],
+    | Annotated[ActivityItem, Tag("tool_search_output")]
+    | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
+    | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
+    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
     Discriminator(_item_type),
 ]
 
@@ -147,6 +177,30 @@ class ToolSearchTool(Wire):
     execution: Literal["server"] | None = None
 
 
+class McpToolFilter(Wire):
+    tool_names: list[str] | None = None
+    read_only: bool | None = None  # not known from a server's tools: named as ignored
+
+
+class McpApprovalFilter(Wire):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpTool(Wire):
+    """A remote MCP server, served by Claude Code's MCP client (dialects/remote_mcp.py)."""
+
+    type: Literal["mcp"]
+    server_label: str
+    server_url: str | None = None
+    connector_id: str | None = None  # OpenAI's connectors: not served (a 400)
+    authorization: str | None = None  # an OAuth access token, sent as a bearer token
+    headers: dict[str, str] | None = None
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+    server_description: str | None = None
+
+
 class SearchFilters(Wire):
     allowed_domains: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = Field(
         default=None, max_length=100
@@ -173,7 +227,8 @@ AnyTool = Annotated[
     | tw.CustomTool
     | tw.LocalShellTool
     | tw.ShellTool
-    | tw.ApplyPatchTool,
+    | tw.ApplyPatchTool
+    | McpTool,
     Field(discriminator="type"),
 ]
 ClientTool = tw.CustomTool | tw.LocalShellTool | tw.ShellTool | tw.ApplyPatchTool  # served as functions

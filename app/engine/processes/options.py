@@ -15,35 +15,34 @@ operator's credential variables (core/credentials.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions, HookCallback, HookMatcher
+from claude_agent_sdk import ClaudeAgentOptions
 from claude_agent_sdk.types import SessionStore
 
 from ...core.agent import AgentConfig
-from ...core.credentials import Credential, operator_variables
-from ...core.disk.workdir import GatewayFolder, private_folder, write_private
-from ...core.hosted import WEB_FETCH, Hosted
+from ...core.credentials import Credential
+from ...core.disk.workdir import GatewayFolder, write_private
+from ...core.hosted import Hosted
 from ...core.messages import ToolSpec
 from ...core.settings import Settings
 from ...core.turn import Turn
 from ..agent import sandbox
 from ..agent.setup import mcp_config_file, sdk_options, share_login
-from ..wrapper_script import NICE_VARIABLE, SPARE_NICE, UNSET_VARIABLE
+from ..wrapper_script import NICE_VARIABLE, SPARE_NICE
+from .folders import ProcessFolders
+from .mcp_proxy import McpProxy
+from .remote import remote_config
 from .tools import SERVER, TOOL_SEARCH, ToolBridge
-from .web_gate import WebGate
+from .web_gate import WebGate, web_setup
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT_FILE = ".system-prompt"
-CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
-AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per agent workspace
 MIN_LINE_BUFFER = 16 * 1024 * 1024
 HOLD_MARGIN = 60.0  # seconds the CLI waits for a held call beyond the gateway's own hold
 # Claude Code's tool search, measured with CLI 2.1.329: by default it is on wherever there are MCP
@@ -67,7 +66,7 @@ class SpawnKey:
     thinking: str | None = None  # JSON text of the thinking config
     credential: Credential | None = None  # the caller's own; None: the operator's
     agent: AgentConfig | None = None  # agent mode (core/agent.py); None: chat mode
-    hosted: Hosted = Hosted()  # the hosted tools Claude Code serves (core/hosted.py)
+    hosted: Hosted = Hosted()  # the hosted tools Claude Code serves (core/hosted.py), remote MCP servers too
 
     def for_spares(self) -> SpawnKey:
         """The key spares are kept under: the model is not part of it (set at run time); the
@@ -97,14 +96,15 @@ class Spawn:
     options: ClaudeAgentOptions
     bridge: ToolBridge | None = None
     gate: WebGate | None = None  # the hosted web tools' rules (web_gate.py)
+    on_exit: list[Callable[[], None]] = field(default_factory=list)  # once its process has exited
 
 
-class SpawnOptions:
+class SpawnOptions(ProcessFolders):
     def __init__(self, settings: Settings, work: GatewayFolder | None = None) -> None:
-        self.settings = settings
-        self.work = work  # where the config folders of callers' credentials go
+        super().__init__(settings, work)
         self.cli_path = settings.cli_path or None  # the launcher, once the engine has written it
         self.sandbox = sandbox.AgentSandbox(settings, work)
+        self.proxy = McpProxy()  # remote MCP servers, reached through it
 
     def for_key(
         self,
@@ -129,15 +129,11 @@ class SpawnOptions:
             # tells Claude the call "timed out"), so it must outlast the gateway's own hold, which
             # ends after GATEWAY_PROCESS_IDLE_TIMEOUT. Set here, it also wins over the environment's.
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
-        bridge = ToolBridge(key.tools) if key.tools else None
+        # Remote MCP servers (remote.py): a call that waits for approval is answered through the bridge.
+        approvals = any(server.asks_approval for server in key.hosted.mcp)
+        bridge = ToolBridge(key.tools) if key.tools or approvals else None
         web = key.hosted.claude_tools
-        gate = WebGate(key.hosted, self.settings.allow_private_urls) if web else None
-        hooks = (
-            {"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]} if gate else {}
-        )
-        # WebFetch first asks claude.ai whether a domain may be fetched; the request's own domain
-        # rules (web_gate.py) hold instead, and the gateway may have no route there.
-        settings = json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in key.hosted.names else None
+        gate, hooks, settings = web_setup(key.hosted, self.settings.allow_private_urls)
         if key.agent is not None:
             # The hosted tools asked for are on for the turn, as in chat mode, held by both hooks.
             tools, allowed = (
@@ -158,14 +154,18 @@ class SpawnOptions:
         searching = any(spec.deferred for spec in key.tools)
         env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
         built_in = [*web, *([TOOL_SEARCH] if searching else [])]
+        on_exit: list[Callable[[], None]] = []
+        wait = self.settings.process_idle_timeout + HOLD_MARGIN
+        remote_allowed, extra_args = remote_config(self.proxy, self.work, key.hosted.mcp, bridge, wait, hooks, on_exit)
         options = self.isolated(
             cwd,
             env,
             tools=built_in,
-            allowed_tools=[*(bridge.allowed if bridge else []), *built_in],
+            allowed_tools=[*(bridge.allowed if bridge else []), *built_in, *remote_allowed],
             hooks=hooks or None,
             settings=settings,
-            mcp_servers={SERVER: bridge.server} if bridge else {},
+            mcp_servers={SERVER: bridge.server} if bridge and key.tools else {},
+            extra_args=extra_args,
             system_prompt={"type": "file", "path": str(prompt_file)},
             model=key.model,
             resume=resume,
@@ -177,7 +177,7 @@ class SpawnOptions:
             else None,
             thinking=json.loads(key.thinking) if key.thinking else None,
         )
-        return Spawn(options, bridge, gate)
+        return Spawn(options, bridge, gate, on_exit)
 
     def _agent(
         self,
@@ -234,25 +234,6 @@ class SpawnOptions:
             else None,
         )
 
-    def _prompt_file(self, cwd: Path) -> Path:
-        """Where a chat-mode process's system prompt goes: its folder, unless that is an agent
-        session's workspace (a chat turn in an agent session), which is the client's own."""
-        work = self.work.path if self.work is not None else None
-        if work is None or work in cwd.parents:
-            return cwd / SYSTEM_PROMPT_FILE
-        folder = work / "prompts"
-        private_folder(folder)
-        return folder / hashlib.sha256(str(cwd).encode()).hexdigest()[:32]
-
-    def agent_config_dir(self, workspace: Path) -> Path:
-        """The Claude config folder of an agent conversation's processes: its own, next to the
-        workspaces (so that its transcripts outlive a restart), never the operator's."""
-        name = hashlib.sha256(str(workspace).encode()).hexdigest()[:32]
-        folder = self.settings.data_path / AGENT_CONFIGS / name
-        private_folder(folder.parent)
-        private_folder(folder)
-        return folder
-
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""
         tools = options.pop("tools", None) or []
@@ -268,32 +249,3 @@ class SpawnOptions:
             max_buffer_size=max(MIN_LINE_BUFFER, 2 * self.settings.max_body_bytes),
             **options,
         )
-
-    def cli_env(self, credential: Credential | None = None) -> dict[str, str]:
-        """What a CLI process gets on top of the gateway's own environment: for the caller's own
-        credential, that credential, its config folder, and each of the operator's credential
-        variables emptied (the SDK cannot remove an inherited variable) and named for the launcher
-        to unset."""
-        env = dict(self.settings.cli_env)
-        if credential is None:
-            if self.settings.claude_config_dir:
-                env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
-            return env
-        removed = operator_variables(os.environ, env)
-        env = {name: value for name, value in env.items() if name not in removed}
-        env.update({name: "" for name in removed})
-        env.update(credential.env())
-        env[UNSET_VARIABLE] = " ".join(name for name in removed if not env[name])
-        env["CLAUDE_CONFIG_DIR"] = str(self.config_dir(credential))
-        return env
-
-    def config_dir(self, credential: Credential | None) -> Path:
-        """The Claude config folder (login, transcripts) of processes with this credential: the
-        operator's, or one of the credential's own (0700) in the gateway's private work folder."""
-        if credential is None:
-            return self.settings.config_dir
-        if self.work is None or self.work.path is None:
-            raise RuntimeError("the gateway's work folder is not open")
-        folder = self.work.path / CREDENTIALS_FOLDER / credential.id
-        private_folder(folder)
-        return folder

@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import suppress
 from typing import Any, Literal
 
@@ -50,7 +50,11 @@ State = Literal["new", "connecting", "connected", "closing", "exited"]
 
 class ClaudeProcess:
     def __init__(
-        self, options: ClaudeAgentOptions, bridge: ToolBridge | None = None, gate: WebGate | None = None
+        self,
+        options: ClaudeAgentOptions,
+        bridge: ToolBridge | None = None,
+        gate: WebGate | None = None,
+        on_exit: Sequence[Callable[[], None]] = (),
     ) -> None:
         self._stderr: deque[str] = deque(maxlen=40)
         options.stderr = self._stderr.append
@@ -71,7 +75,7 @@ class ClaudeProcess:
         self.model = options.model  # what it answers with (set_model changes it)
         self.tenant: str | None = None  # whose turns it runs (None: a spare, not yet taken)
         self.cost_reported = 0.0  # Claude Code's running total_cost_usd, as last reported
-        self._exit_callbacks: list[Callable[[], None]] = []
+        self._exit_callbacks: list[Callable[[], None]] = list(on_exit)
 
     def on_exit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the CLI has exited (at once if it already has)."""

@@ -77,15 +77,7 @@ class ToolBridge:
             return ListToolsResult(tools=tools)
 
         async def call_tool(ctx: Any, params: Any) -> CallToolResult:
-            call_id = str((params.meta or {}).get(TOOL_USE_ID) or "")
-            result = self._result(call_id)
-            if not result.done():
-                self.calling.set()
-            try:
-                return _mcp_result(await result)
-            finally:
-                if all(future.done() for future in self._results.values()):
-                    self.calling.clear()
+            return _mcp_result(await self.wait(str((params.meta or {}).get(TOOL_USE_ID) or "")))
 
         server: Server[Any] = Server(SERVER, version="1.0", on_list_tools=list_tools, on_call_tool=call_tool)
         self.server = McpSdkServerConfig(type="sdk", name=SERVER, instance=server)
@@ -99,6 +91,18 @@ class ToolBridge:
         if future is None:
             future = self._results[call_id] = asyncio.get_running_loop().create_future()
         return future
+
+    async def wait(self, call_id: str) -> ToolResult:
+        """The client's answer to call `call_id` (a function's result, or an approval: approvals.py),
+        once it comes; `calling` is set while Claude Code waits for one."""
+        result = self._result(call_id)
+        if not result.done():
+            self.calling.set()
+        try:
+            return await result
+        finally:
+            if all(future.done() for future in self._results.values()):
+                self.calling.clear()
 
     def waiting(self) -> list[str]:
         """The ids of Claude's calls whose results have not come yet."""

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from ...core.hosted import HOSTED_BY_CLAUDE_TOOL, Hosted, WebRules
+from claude_agent_sdk import HookCallback, HookMatcher
+
+from ...core.hosted import HOSTED_BY_CLAUDE_TOOL, WEB_FETCH, Hosted, WebRules
 
 
 def covered(host: str, domains: tuple[str, ...]) -> bool:
@@ -121,3 +124,15 @@ def _deny(reason: str) -> dict[str, Any]:
             "permissionDecisionReason": reason,
         }
     }
+
+
+def web_setup(hosted: Hosted, allow_private: bool) -> tuple[WebGate | None, dict[str, list[HookMatcher]], str | None]:
+    """What a process that serves the hosted web tools gets: the gate, its hook, and Claude Code's
+    settings (JSON). WebFetch first asks claude.ai whether a domain may be fetched; the request's
+    own domain rules hold instead, and the gateway may have no route there."""
+    web = hosted.claude_tools
+    if not web:
+        return None, {}, None
+    gate = WebGate(hosted, allow_private)
+    hooks = {"PreToolUse": [HookMatcher(matcher="|".join(web), hooks=[cast(HookCallback, gate.hook)])]}
+    return gate, hooks, json.dumps({"skipWebFetchPreflight": True}) if WEB_FETCH in hosted.names else None

@@ -22,7 +22,16 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 
 from ...core.events import ToolResult, ToolUse, cut
-from ...core.hosted import HOSTED_BY_CLAUDE_TOOL, WEB_FETCH, WEB_SEARCH, Source
+from ...core.hosted import (
+    HOSTED_BY_CLAUDE_TOOL,
+    MCP,
+    WEB_FETCH,
+    WEB_SEARCH,
+    RemoteServer,
+    Source,
+    is_web,
+    needs_approval,
+)
 from ..processes.tools import SERVER, TOOL_SEARCH, client_name
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
@@ -56,19 +65,32 @@ def output_text(content: str | list[dict[str, Any]] | None) -> str:
 class Activity:
     """The turn's reported calls, so each is reported once and each result names its call."""
 
-    def __init__(self, hosted: tuple[str, ...] = ()) -> None:
+    def __init__(self, hosted: tuple[str, ...] = (), remote: tuple[RemoteServer, ...] = ()) -> None:
         self.hosted = hosted  # the hosted tools the request asked for (core/hosted.py names)
+        self.remote = remote  # the request's remote MCP servers: their calls are hosted (MCP)
+        self._labels = {server.label for server in remote}
         self._uses: dict[str, ToolUse] = {}
         self._answered: set[str] = set()
+        # Calls that wait for the client's approval: an answer's calls for the client (reader.py),
+        # reported here with their result once approved (approvals run them), not before.
+        self._pending: set[str] = set()
+
+    def awaits_approval(self, name: str) -> bool:
+        return needs_approval(self.remote, name)
 
     def use(self, block: object, parent: str | None) -> ToolUse | None:
         """The ToolUse of a content block, if it is a call Claude Code runs and is new."""
         if not isinstance(block, ToolUseBlock) or not is_activity(block.name) or block.id in self._uses:
             return None
+        server = mcp_server(block.name)
         hosted = HOSTED_BY_CLAUDE_TOOL.get(block.name)
         hosted = hosted if hosted in self.hosted and parent is None else None
-        use = ToolUse(block.id, block.name, dict(block.input), mcp_server(block.name), parent, hosted)
+        hosted = MCP if server is not None and server in self._labels else hosted
+        use = ToolUse(block.id, block.name, dict(block.input), server, parent, hosted)
         self._uses[block.id] = use
+        if parent is None and self.awaits_approval(block.name):
+            self._pending.add(block.id)
+            return None
         return use
 
     def uses(self, message: AssistantMessage) -> list[ToolUse]:
@@ -76,18 +98,24 @@ class Activity:
         found = (self.use(block, message.parent_tool_use_id) for block in message.content)
         return [use for use in found if use is not None]
 
-    def results(self, message: UserMessage) -> list[ToolResult]:
-        """The results of reported calls in a user frame (not those of the client's functions)."""
+    def results(self, message: UserMessage) -> list[ToolUse | ToolResult]:
+        """The results of reported calls in a user frame (not those of the client's functions); an
+        approved call's, after its call."""
         blocks = [] if isinstance(message.content, str) else message.content
-        results = []
+        results: list[ToolUse | ToolResult] = []
         for block in blocks:
             if not isinstance(block, ToolResultBlock) or block.tool_use_id in self._answered:
                 continue
             use = self._uses.get(block.tool_use_id)
             if use is not None:
                 self._answered.add(use.id)
-                output = cut(output_text(block.content))
-                sources = found(use, message.tool_use_result) if use.hosted and not block.is_error else ()
+                if use.id in self._pending:
+                    self._pending.discard(use.id)
+                    results.append(use)
+                output = output_text(block.content)  # a remote server's whole: the client asked for it
+                output = output if use.hosted == MCP else cut(output)
+                web = is_web(use.hosted) and not block.is_error
+                sources = found(use, message.tool_use_result) if web else ()
                 failed = bool(block.is_error)
                 results.append(
                     ToolResult(use.id, use.name, output, failed, use.server, use.parent, use.hosted, sources)

@@ -28,6 +28,7 @@ from ...core.events import (
     ToolResult,
     Usage,
 )
+from ...core.hosted import RemoteServer
 from ...core.messages import Message, answer_message
 from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity
@@ -63,6 +64,7 @@ class TurnReader:
         structured: bool = False,
         legacy_call_id: str | None = None,
         hosted: tuple[str, ...] = (),
+        remote: tuple[RemoteServer, ...] = (),
     ) -> None:
         self.default_retry_after = default_retry_after
         # Structured output: the answer is the input of Claude Code's StructuredOutput tool. The
@@ -86,7 +88,8 @@ class TurnReader:
         self._retry_after: int | None = None
         self.meter = StreamMeter()  # what a call cut short is charged (consumed())
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
-        self.activity = Activity(hosted)  # the hosted tools asked for are served, not activity
+        # The hosted tools asked for are served, not activity; so are the remote MCP servers' calls.
+        self.activity = Activity(hosted, remote)
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
 
     def feed(self, message: SdkMessage) -> list[Event]:
@@ -174,9 +177,9 @@ class TurnReader:
                 events.append(use)
             elif streamed:
                 continue
-            elif isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
+            elif isinstance(block, ToolUseBlock) and (name := self._answered_by_client(block.name)) is not None:
                 self._unstreamed_message = message
-                events += self.calls.whole(block.id, client_name(block.name) or "", block.input)
+                events += self.calls.whole(block.id, name, block.input)
             elif (event := self._block_event(block)) is not None:
                 events.append(event)
         return events
@@ -226,7 +229,7 @@ class TurnReader:
             self.calls.streaming = None
             if self._in_structured_block and self.structured and len(self._text) > self._settled_text:
                 return [Restart()]  # Claude wrote the structured output again (the first try failed)
-            name = client_name(block.get("name", "")) if block.get("type") == "tool_use" else None
+            name = self._answered_by_client(block.get("name", "")) if block.get("type") == "tool_use" else None
             if name is not None:
                 return [self.calls.start(block.get("id", ""), name)]
         elif kind == "content_block_delta":
@@ -241,6 +244,12 @@ class TurnReader:
             if delta.get("type") == "input_json_delta" and self.calls.streaming is not None:
                 return [self.calls.piece(self.calls.streaming, delta.get("partial_json", ""))]
         return []
+
+    def _answered_by_client(self, name: str) -> str | None:
+        """The name a call goes to the client under, if the client answers it: one of its own
+        functions (by its own name), or a remote MCP call that waits for its approval (as Claude
+        names it: engine/processes/approvals.py); None for any other."""
+        return client_name(name) or (name if self.activity.awaits_approval(name) else None)
 
     def consumed(self) -> Usage:
         """What the whole turn used by now and no answer reported yet (meter.py): what a turn

@@ -31,7 +31,8 @@ from typing import Any
 
 from ...core.disk.workdir import GatewayFolder
 from ...core.errors import GatewayError
-from ...core.events import Event, Finish, Usage
+from ...core.events import Event, Finish, ToolList, ToolResult, Usage
+from ...core.hosted import MCP
 from ...core.messages import extend_hash
 from ...core.prices import prompt_tokens
 from ...core.settings import Settings
@@ -210,6 +211,7 @@ class TurnRouter:
                 turn.output_schema is not None,
                 turn.legacy_call_id,
                 turn.hosted.names,
+                key.hosted.mcp,
             )
             sdk_messages = TurnMessages(process.turn(user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
@@ -218,18 +220,25 @@ class TurnRouter:
             conversation.processes_used += 1
             conversation.ran.add(process)
             process.on_exit(lambda: conversation.ran.discard(process))
-        if self.settings.warm_processes and not turn.history and key.agent is None:
+        # No spares for remote MCP servers: a spare would connect to the client's server unasked.
+        if self.settings.warm_processes and not turn.history and key.agent is None and not key.hosted.mcp:
             self.pool.keep_warm(
                 key.for_spares(), lambda: self.options.for_key(key, self.work.new_folder(), None, spare=True)
             )
 
         finish: Finish | None = None
-        left = False
+        left = listed = False
         run = Run(reader, sdk_messages)
         timeout, retry_after = self.settings.request_timeout, self.settings.retry_after_default
         try:
             async with aclosing(answer_events(process, run, turn, timeout, retry_after)) as events:
                 async for event in events:
+                    if key.hosted.mcp and not listed:  # what Claude Code listed, before any output
+                        listed = True
+                        for listing in self._tool_lists(key):
+                            yield listing
+                    if isinstance(event, ToolResult) and event.hosted == MCP:
+                        event.output = self._remote_output(key, event) or event.output
                     if isinstance(event, Finish):
                         finish = event
                         count_cost(process, event)
@@ -262,6 +271,17 @@ class TurnRouter:
                     self.pool.park(process, lambda: forget_process(conversation), turn.worth)
                 else:  # failed, cut short or cancelled: start over from the history next time
                     self._drop_process(conversation)
+
+    def _tool_lists(self, key: SpawnKey) -> list[ToolList]:
+        """The tools of each remote MCP server, as the proxy saw Claude Code list them."""
+        found = [(server.label, self.options.proxy.tools(server)) for server in key.hosted.mcp]
+        unlisted = "Claude Code could not list the MCP server's tools (it did not answer, or refused)."
+        return [ToolList(label, tools or [], None if tools is not None else unlisted) for label, tools in found]
+
+    def _remote_output(self, key: SpawnKey, result: ToolResult) -> str | None:
+        """A remote server's call's text, as the server gave it."""
+        server = next((s for s in key.hosted.mcp if s.label == result.server), None)
+        return self.options.proxy.output(server, result.id) if server is not None else None
 
     def _release_held(self, conversation: Conversation) -> None:
         """The results of a held turn will not come: its process is interrupted and closed (its

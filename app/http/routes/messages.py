@@ -21,7 +21,7 @@ router = APIRouter()
 @router.post("/v1/messages", **openapi.operation(MessagesRequest, anthropic=True))
 async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep) -> Response:
     body, ignored = await door.REQUESTS.read(request, gateway, tenant)
-    started = door.begin(gateway, body, tenant, credential, session_id(request, body.session_id))
+    started = await door.begin(gateway, body, tenant, credential, session_id(request, body.session_id))
     return await answer(request, started, bool(body.stream), ignored)
 
 
