@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +81,20 @@ def codex_home(tmp_path: Path, gateway_url: str) -> Path:
     return home
 
 
-def test_codex_runs_a_two_step_shell_task_through_responses(codex, gateway, fake, tmp_path):
+@pytest.fixture
+def outside_tmp():
+    """The test's folder (CODEX_HOME and the workspace), outside /tmp. Measured with Codex 0.171:
+    under /tmp (pytest's default base folder) every command fails in Codex's own sandbox
+    ("bwrap: execvp codex-linux-sandbox: No such file or directory"; Codex runs its helper from a
+    link it makes in CODEX_HOME/tmp, and its bubblewrap shows little of /tmp), under /var/tmp they
+    run. A user's ~/.codex is never under /tmp."""
+    folder = Path(tempfile.mkdtemp(prefix="codex-e2e-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_codex_runs_a_two_step_shell_task_through_responses(codex, gateway, fake, outside_tmp):
+    tmp_path = outside_tmp
     fake.default = two_shell_steps
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -113,6 +128,7 @@ def test_codex_runs_a_two_step_shell_task_through_responses(codex, gateway, fake
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}\n{gateway.log()[-3000:]}"
 
     # What the two steps produced, run by Codex itself in its workspace.
+    assert (workspace / "step1.txt").exists(), f"{done.stdout[-4000:]}\n{done.stderr[-3000:]}\n{fake.requests[-3:]}"
     assert (workspace / "step1.txt").read_text() == "first step\n"
     assert (workspace / "step2.txt").read_text() == "FIRST STEP\n"
     # Claude got each command's output back, through the gateway, as the function's result.
