@@ -143,6 +143,7 @@ def resolve(
         allowed_tools=tuple(asked.allowed_tools or ()),
         disallowed_tools=tuple([*(asked.disallowed_tools or ()), *policy.disallowed_tools]),
         permission_mode=mode,
+        permission_prompts=bool(asked.permission_prompts),
         max_turns=max_turns,
         max_budget_usd=budget,
         mcp_servers=json.dumps(servers, sort_keys=True),
