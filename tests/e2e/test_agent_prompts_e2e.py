@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from anthropic import Anthropic
 from openai import OpenAI
 
 from tests.e2e.conftest import API_KEY, serve
@@ -76,3 +77,111 @@ def test_without_opting_in_the_write_is_refused_as_before(openai_client, fake):
     )
     assert not [item for item in response.output if item.type == "mcp_approval_request"], response.output
     assert "needs permission" in response.output_text and "does not exist" in response.output_text, response.output_text
+
+
+PERMISSION = "claude_code_permission"
+
+
+def chat_ask(client: OpenAI, messages: list) -> tuple[list, object]:
+    response = client.chat.completions.create(model="sonnet", messages=messages, extra_body={"claude_code": PROMPTS})
+    return messages + [response.choices[0].message.model_dump(exclude_none=True)], response.choices[0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "written"), [('{"approve": true}', True), ("deny: not in this folder", False)], ids=["approve", "deny"]
+)
+def test_chat_asks_with_a_call_of_the_reserved_function(openai_client, fake, answer, written):
+    name = f"chat-{written}.txt"
+    messages, choice = chat_ask(openai_client, [{"role": "user", "content": write_then_read(name, "chat text")}])
+    assert choice.finish_reason == "tool_calls", choice
+    (call,) = choice.message.tool_calls
+    assert call.function.name == PERMISSION
+    assert json.loads(call.function.arguments) == {
+        "tool": "Write",
+        "input": {"file_path": name, "content": "chat text"},
+    }
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": answer})
+    response = openai_client.chat.completions.create(
+        model="sonnet", messages=messages, extra_body={"claude_code": PROMPTS}
+    )
+    text = response.choices[0].message.content
+    if written:
+        assert "chat text" in text and "does not exist" not in text, text
+    else:
+        assert "did not give permission" in text and "not in this folder" in text and "does not exist" in text, text
+
+
+@pytest.mark.parametrize(
+    ("answer", "written"),
+    [([{"type": "text", "text": "allow"}], True), ('{"approve": false, "reason": "read only"}', False)],
+    ids=["approve", "deny"],
+)
+def test_messages_asks_with_a_call_of_the_reserved_function(prompts_gateway, fake, answer, written):
+    client = Anthropic(base_url=prompts_gateway.url, api_key=API_KEY, max_retries=0, timeout=120)
+    name = f"messages-{written}.txt"
+    messages: list = [{"role": "user", "content": write_then_read(name, "messages text")}]
+    first = client.messages.create(
+        model="sonnet", max_tokens=1024, messages=messages, extra_body={"claude_code": PROMPTS}
+    )
+    assert first.stop_reason == "tool_use", first
+    (call,) = [block for block in first.content if block.type == "tool_use"]
+    assert call.name == PERMISSION and call.input == {
+        "tool": "Write",
+        "input": {"file_path": name, "content": "messages text"},
+    }
+    messages.append({"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]})
+    messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": answer}]})
+    second = client.messages.create(
+        model="sonnet", max_tokens=1024, messages=messages, extra_body={"claude_code": PROMPTS}
+    )
+    text = "".join(block.text for block in second.content if block.type == "text")
+    if written:
+        assert "messages text" in text and "does not exist" not in text, text
+    else:
+        assert "did not give permission" in text and "read only" in text and "does not exist" in text, text
+
+
+def test_streamed_answers_ask_the_same_way(openai_client, fake):
+    """Responses: the approval request item is added once whole (its tool's name is in the call's
+    arguments); Chat: the reserved function's call streams as any call."""
+    prompt = write_then_read("streamed.txt", "streamed text")
+    with openai_client.responses.stream(model="sonnet", input=prompt, extra_body={"claude_code": PROMPTS}) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    added = [e.item for e in events if e.type == "response.output_item.added" and e.item.type == "mcp_approval_request"]
+    done = [e.item for e in events if e.type == "response.output_item.done" and e.item.type == "mcp_approval_request"]
+    assert len(added) == len(done) == 1 and added[0].name == done[0].name == "Write", events
+    assert json.loads(done[0].arguments)["content"] == "streamed text"
+    (request,) = [item for item in final.output if item.type == "mcp_approval_request"]
+    approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    second = openai_client.responses.create(
+        model="sonnet", input=[approval], previous_response_id=final.id, extra_body={"claude_code": PROMPTS}
+    )
+    assert "streamed text" in second.output_text, second.output_text
+
+    messages = [{"role": "user", "content": write_then_read("streamed-chat.txt", "chat stream")}]
+    chunks = list(
+        openai_client.chat.completions.create(
+            model="sonnet", messages=messages, stream=True, extra_body={"claude_code": PROMPTS}
+        )
+    )
+    calls = [call for chunk in chunks if chunk.choices for call in chunk.choices[0].delta.tool_calls or []]
+    assert calls and calls[0].function.name == PERMISSION, chunks
+    arguments = json.loads("".join(call.function.arguments or "" for call in calls))
+    assert arguments == {"tool": "Write", "input": {"file_path": "streamed-chat.txt", "content": "chat stream"}}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+
+
+def test_responses_approval_with_the_whole_input_sent_again(openai_client, fake):
+    """Without a stored response (store=False) the client sends the approval request back with its answer."""
+    prompt = {"role": "user", "content": write_then_read("resent.txt", "resent text")}
+    first = openai_client.responses.create(
+        model="sonnet", input=[prompt], store=False, extra_body={"claude_code": PROMPTS}
+    )
+    (request,) = [item for item in first.output if item.type == "mcp_approval_request"]
+    approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    items = [prompt, *(item.model_dump(exclude_none=True) for item in first.output), approval]
+    second = openai_client.responses.create(
+        model="sonnet", input=items, store=False, extra_body={"claude_code": PROMPTS}
+    )
+    assert "resent text" in second.output_text, second.output_text
