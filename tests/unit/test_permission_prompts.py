@@ -67,6 +67,18 @@ def test_only_what_the_mode_does_not_give_is_asked_about(tmp_path):
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("mode", ["plan", "dontAsk"])
+def test_modes_that_never_ask_refuse_as_before(tmp_path, mode):
+    async def main():
+        asked = prompts(tmp_path, ToolBridge(()), permission_mode=mode)
+        call = {"file_path": "a.txt", "content": "x"}
+        assert not asked.asks("w", "Write", call)
+        decided = await run_hook(asked, "w", "Write", call)
+        assert decided["permissionDecision"] == "deny" and "needs permission" in decided["permissionDecisionReason"]
+
+    asyncio.run(main())
+
+
 def test_the_hook_waits_for_the_answer_and_a_denial_carries_the_reason(tmp_path):
     async def main():
         bridge = ToolBridge(())

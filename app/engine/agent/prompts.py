@@ -1,7 +1,8 @@
 """Agent mode's permission prompts (`claude_code.permission_prompts`): a call that the permission
 mode does not give waits for the client's answer instead of being refused, as Claude Code asks its
 user. Only that: a call a refusal covers (tools not enabled, disallowed rules, paths outside the
-workspace, models, WebFetch hosts: permissions.py `refusal`) is refused without asking.
+workspace, models, WebFetch hosts: permissions.py `refusal`) is refused without asking, and so
+is everything `plan` and `dontAsk` do not give (Claude Code does not ask in those modes either).
 
 How it waits is how remote MCP approvals wait (engine/processes/approvals.py): the reader reports
 the call as a call the client answers, of the reserved function PERMISSION_FUNCTION
@@ -28,6 +29,8 @@ from typing import Any
 
 from .permissions import ToolGate
 
+# The modes in which Claude Code asks its user; `plan` and `dontAsk` refuse what they do not give.
+ASKING_MODES = ("default", "acceptEdits")
 Wait = Callable[[str], Awaitable[Any]]  # the tool bridge's wait: the client's result for a call id
 YES = {"approve", "approved", "allow", "allowed", "yes", "y", "true", "ok", "accept", "accepted"}
 NO = {"deny", "denied", "reject", "rejected", "no", "n", "false", "refuse", "refused", "decline", "declined"}
@@ -43,7 +46,8 @@ class PermissionPrompts:
         verdict = self._verdicts.get(tool_use_id)
         if verdict is None:
             refused = self.gate.refusal(tool, tool_input) is not None
-            verdict = self._verdicts[tool_use_id] = not refused and not self.gate.mode_gives(tool, tool_input)
+            verdict = not refused and not self.gate.mode_gives(tool, tool_input)
+            self._verdicts[tool_use_id] = verdict = verdict and self.gate.config.permission_mode in ASKING_MODES
         return verdict
 
     async def hook(self, hook_input: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
