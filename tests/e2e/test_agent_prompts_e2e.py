@@ -185,3 +185,22 @@ def test_responses_approval_with_the_whole_input_sent_again(openai_client, fake)
         model="sonnet", input=items, store=False, extra_body={"claude_code": PROMPTS}
     )
     assert "resent text" in second.output_text, second.output_text
+
+
+def test_an_unanswered_question_is_dropped_as_a_held_function_call_is(openai_client, fake):
+    """The client goes on without answering: the held turn is let go, and the next request is answered."""
+    first = openai_client.responses.create(
+        model="sonnet", input=write_then_read("abandoned.txt", "x"), extra_body={"claude_code": PROMPTS}
+    )
+    assert [item.type for item in first.output if item.type == "mcp_approval_request"]
+    second = openai_client.responses.create(
+        model="sonnet", input="never mind", previous_response_id=first.id, extra_body={"claude_code": PROMPTS}
+    )
+    assert second.output_text == "echo: never mind", second.output
+    messages, choice = chat_ask(openai_client, [{"role": "user", "content": write_then_read("abandoned-2.txt", "x")}])
+    assert choice.finish_reason == "tool_calls"
+    messages.append({"role": "user", "content": "never mind"})
+    response = openai_client.chat.completions.create(
+        model="sonnet", messages=messages, extra_body={"claude_code": PROMPTS}
+    )
+    assert response.choices[0].message.content == "echo: never mind"
