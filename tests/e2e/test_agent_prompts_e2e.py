@@ -204,3 +204,22 @@ def test_an_unanswered_question_is_dropped_as_a_held_function_call_is(openai_cli
         model="sonnet", messages=messages, extra_body={"claude_code": PROMPTS}
     )
     assert response.choices[0].message.content == "echo: never mind"
+
+
+def test_two_calls_at_once_are_two_questions_answered_each(openai_client, fake):
+    both = (
+        f"{tool('Write', file_path='yes.txt', content='kept')} && {tool('Write', file_path='no.txt', content='gone')}"
+    )
+    prompt = f"{both}\n{tool('Read', file_path='yes.txt')} && {tool('Read', file_path='no.txt')}"
+    first = openai_client.responses.create(model="sonnet", input=prompt, extra_body={"claude_code": PROMPTS})
+    requests = {json.loads(i.arguments)["file_path"]: i for i in first.output if i.type == "mcp_approval_request"}
+    assert set(requests) == {"yes.txt", "no.txt"}, first.output
+    answers = [
+        {"type": "mcp_approval_response", "approval_request_id": requests["yes.txt"].id, "approve": True},
+        {"type": "mcp_approval_response", "approval_request_id": requests["no.txt"].id, "approve": False},
+    ]
+    second = openai_client.responses.create(
+        model="sonnet", input=answers, previous_response_id=first.id, extra_body={"claude_code": PROMPTS}
+    )
+    text = second.output_text
+    assert "kept" in text and "gone" not in text and "did not give permission" in text, text
