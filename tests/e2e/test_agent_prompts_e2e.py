@@ -223,3 +223,35 @@ def test_two_calls_at_once_are_two_questions_answered_each(openai_client, fake):
     )
     text = second.output_text
     assert "kept" in text and "gone" not in text and "did not give permission" in text, text
+
+
+def test_a_subagents_call_is_refused_not_asked_about(openai_client, fake):
+    """The client sees a subagent's calls only as activity: its Write that needs permission is
+    refused as without prompts (the hook knows it by the hook input's agent_id), never waited for."""
+    writer = {"description": "Writes files.", "prompt": "You write files.", "tools": ["Write"]}
+    call = tool(
+        "Agent", subagent_type="writer", description="Write it", prompt=tool("Write", file_path="s.txt", content="x")
+    )
+    response = openai_client.with_options(timeout=60).chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": call}],
+        extra_body={"claude_code": {**PROMPTS, "agents": {"writer": writer}}},
+    )
+    choice = response.choices[0]
+    assert choice.finish_reason == "stop" and not choice.message.tool_calls, choice
+    assert "needs permission" in choice.message.content, choice.message.content
+
+
+def test_a_streamed_messages_answer_asks_with_a_tool_use_block(prompts_gateway, fake):
+    client = Anthropic(base_url=prompts_gateway.url, api_key=API_KEY, max_retries=0, timeout=120)
+    messages = [{"role": "user", "content": write_then_read("streamed-messages.txt", "messages stream")}]
+    with client.messages.stream(
+        model="sonnet", max_tokens=1024, messages=messages, extra_body={"claude_code": PROMPTS}
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use", final
+    (call,) = [block for block in final.content if block.type == "tool_use"]
+    assert call.name == PERMISSION and call.input["input"] == {
+        "file_path": "streamed-messages.txt",
+        "content": "messages stream",
+    }
