@@ -10,12 +10,15 @@ import os
 from pathlib import Path
 
 import pytest
+from claude_agent_sdk import AssistantMessage, StreamEvent, ToolUseBlock
 
-from app.core.agent import AgentConfig
+from app.core.agent import PERMISSION_FUNCTION, AgentConfig
+from app.core.events import Finish, ToolUse
 from app.engine.agent.permissions import ToolGate
 from app.engine.agent.prompts import PermissionPrompts, answer
 from app.engine.agent.setup import sdk_options
 from app.engine.processes.tools import ToolBridge, ToolResult
+from app.engine.reading.reader import TurnReader
 
 
 @pytest.mark.parametrize(
@@ -131,3 +134,49 @@ def test_a_process_asks_only_if_the_request_opted_in_and_has_a_bridge(tmp_path):
     options = sdk_options(AgentConfig(permission_prompts=True), tmp_path, None, bridge.wait, 90.0)
     assert isinstance(options["permission_prompts"], PermissionPrompts)
     assert options["hooks"]["PreToolUse"][0].timeout == 90.0
+
+
+WRITE_START = {"type": "tool_use", "id": "toolu_w", "name": "Write", "input": {}}
+STOP = {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 3}}
+ASKED = {"type": "tool_use", "id": "toolu_w", "name": PERMISSION_FUNCTION}
+
+
+def permission_turn(stop_first: bool) -> tuple[TurnReader, list]:
+    """A streamed answer whose Write is asked about; its stop reason after the block's whole frame
+    (as CLI 2.1.329 sends them) or, `stop_first`, before it."""
+    asks = lambda call_id, tool, tool_input: tool == "Write"  # noqa: E731
+    reader = TurnReader(default_retry_after=9, asks=asks)
+    write = ToolUseBlock(id="toolu_w", name="Write", input={"file_path": "a.txt", "content": "x"})
+    start = {"type": "message_start", "message": {"id": "m1", "model": "claude-x", "usage": {"input_tokens": 5}}}
+    frames = [
+        StreamEvent(uuid="u", session_id="s", event=start),
+        StreamEvent(uuid="u", session_id="s", event={"type": "content_block_start", "content_block": WRITE_START}),
+        AssistantMessage(content=[write], model="claude-x", message_id="m1"),
+        StreamEvent(uuid="u", session_id="s", event=STOP),
+    ]
+    if stop_first:
+        frames[2], frames[3] = frames[3], frames[2]
+    return reader, [event for frame in frames for event in reader.feed(frame)]
+
+
+def test_an_asked_call_ends_the_answer_as_a_call_of_the_reserved_function():
+    reader, events = permission_turn(stop_first=False)
+    finish = events[-1]
+    assert isinstance(finish, Finish) and finish.reason == "tool_use"
+    assert finish.message.content == [
+        {**ASKED, "input": {"tool": "Write", "input": {"file_path": "a.txt", "content": "x"}}}
+    ]
+    assert not [event for event in events if isinstance(event, ToolUse)]  # activity only once it ran
+    assert not reader.unstreamed_calls_pending
+
+
+def test_an_asked_call_whose_stop_came_first_ends_the_answer_once_the_cli_waits():
+    reader, events = permission_turn(stop_first=True)
+    assert not [event for event in events if isinstance(event, Finish)]
+    assert reader.unstreamed_calls_pending
+    (finish,) = reader.end_unstreamed_calls()
+    assert (
+        isinstance(finish, Finish)
+        and finish.reason == "tool_use"
+        and finish.message.content[0]["name"] == PERMISSION_FUNCTION
+    )

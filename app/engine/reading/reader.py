@@ -144,6 +144,7 @@ class TurnReader:
 
     def _ask_for_results(self, usage: Usage) -> list[Event]:
         self.awaiting_tools = self.finished = True  # the CLI now waits for the client's results
+        self._unstreamed_message = None  # the answer has ended: no other way is to end it again
         self.meter.reported = self.meter.reported + usage
         return [Finish("tool_use", usage, self.model, self.answer())]
 
@@ -179,8 +180,10 @@ class TurnReader:
             if (use := self.activity.use(block, None)) is not None:
                 events.append(use)
             elif isinstance(block, ToolUseBlock) and self.activity.prompt(block.id):
-                # Streamed or not, its input is whole only here; a streamed answer ends at its stop reason.
-                if not streamed:
+                # Streamed or not, its input is whole only here. A streamed answer ends at its stop
+                # reason, which comes after this frame (CLI 2.1.329); had it come before, the answer
+                # ends once the CLI waits for the client, as an unstreamed one does.
+                if not streamed or not self.meter.call_open:
                     self._unstreamed_message = message
                 events += self.calls.whole(block.id, PERMISSION_FUNCTION, {"tool": block.name, "input": block.input})
             elif streamed:
