@@ -47,6 +47,11 @@ class AgentPolicy(Strict):
         default_factory=list, max_length=MAX_ENTRIES, description="Hosts commands may reach."
     )
     agents: bool = Field(default=True, description="The key may define subagents.")
+    permission_prompts: bool | None = Field(
+        default=None,
+        description="The key may ask to be asked about calls its mode does not give; null: if it may use "
+        "acceptEdits (an approved call may edit: a key held to plan or default is not widened by approving).",
+    )
     disallowed_tools: list[Entry] = Field(
         default_factory=list, max_length=MAX_ENTRIES, description="Always added to a request's."
     )
@@ -132,6 +137,9 @@ def resolve(
     if policy.permission_modes is not None and mode not in policy.permission_modes:
         raise forbidden("permission_mode", f"this key may use only {', '.join(policy.permission_modes)}.")
 
+    if asked.permission_prompts and not _may_ask(policy):
+        raise forbidden("permission_prompts", "this key may not ask for permission prompts.")
+
     max_turns = _capped("max_turns", asked.max_turns, policy.max_turns)
     budget = _capped("max_budget_usd", asked.max_budget_usd, policy.max_budget_usd)
     servers = _servers(asked.mcp_servers or [], settings, key_policy, policy)
@@ -143,6 +151,7 @@ def resolve(
         allowed_tools=tuple(asked.allowed_tools or ()),
         disallowed_tools=tuple([*(asked.disallowed_tools or ()), *policy.disallowed_tools]),
         permission_mode=mode,
+        permission_prompts=bool(asked.permission_prompts),
         max_turns=max_turns,
         max_budget_usd=budget,
         mcp_servers=json.dumps(servers, sort_keys=True),
@@ -154,6 +163,12 @@ def resolve(
         allowed_domains=tuple(policy.allowed_domains),
         subagent_models=subagent_models,
     )
+
+
+def _may_ask(policy: AgentPolicy) -> bool:
+    if policy.permission_prompts is not None:
+        return policy.permission_prompts
+    return policy.permission_modes is None or "acceptEdits" in policy.permission_modes
 
 
 def _models(asked: ClaudeCodeRequest, may_use: Callable[[str], bool] | None) -> tuple[str, ...] | None:

@@ -45,6 +45,9 @@ class ClaudeCodeRequest(Strict):
     allowed_tools: list[ToolRule] | None = Field(default=None, max_length=128)
     disallowed_tools: list[ToolRule] | None = Field(default=None, max_length=128)
     permission_mode: PermissionModeName | None = None
+    permission_prompts: bool | None = Field(
+        default=None, description="Ask the client about a call the permission mode does not give, not refuse it."
+    )
     max_turns: int | None = Field(default=None, ge=1, le=1000)
     max_budget_usd: float | None = Field(default=None, gt=0, le=1_000_000)
     mcp_servers: list[ServerName | McpServerIn] | None = Field(default=None, max_length=32)

@@ -14,6 +14,11 @@ from typing import Any
 # their own (WebFetch, WebSearch: the network goes through Bash's sandbox), nor schedulers and
 # worktrees. (The bundled CLI offers Glob and Grep as tools of their own: the hook checks them.)
 DEFAULT_TOOLS = ("Bash", "Read", "Write", "Edit", "NotebookEdit", "Glob", "Grep", "Task")
+# Permission prompts (engine/agent/prompts.py): a call the permission mode does not give goes to the
+# client as a call of this function, {"tool": <Claude Code's tool>, "input": {...}}; its result is the
+# client's answer (Responses shows it as an `mcp_approval_request` of this server label instead).
+PERMISSION_FUNCTION = "claude_code_permission"
+PERMISSION_SERVER = "claude_code"
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class AgentConfig:
     allowed_tools: tuple[str, ...] = ()
     disallowed_tools: tuple[str, ...] = ()
     permission_mode: str = "default"
+    permission_prompts: bool = False  # a call the mode does not give waits for the client's answer
     max_turns: int | None = None
     max_budget_usd: float | None = None
     mcp_servers: str = "{}"  # JSON {name: SDK server config}; headers included (memory only)

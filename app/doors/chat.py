@@ -69,7 +69,7 @@ def begin(
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, completion_id)
     turn.credential = credential
     hosted_tools(turn, tenant, gateway.settings)
-    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model, turn.tools)
     n = body.n or 1
     if n > 1 and turn.agent is not None:
         raise invalid_request(

@@ -18,10 +18,11 @@ from starlette.requests import HTTPConnection
 from ..agent.policy import agent_mode_off, resolve
 from ..agent.request import ClaudeCodeRequest
 from ..core import credentials
-from ..core.agent import AgentConfig
+from ..core.agent import PERMISSION_FUNCTION, AgentConfig
 from ..core.bodies import parse, read_json
 from ..core.credentials import Credential
 from ..core.errors import GatewayError, invalid_request
+from ..core.messages import ToolSpec
 from ..core.settings import Settings
 from ..core.turn import Turn
 from ..core.wire import SESSION_ID_PATTERN
@@ -101,15 +102,24 @@ def agent_mode(
     settings: Settings,
     tenant: Tenant,
     resolve_model: Callable[[str], str | None],
+    tools: tuple[ToolSpec, ...] = (),
 ) -> AgentConfig | None:
     """A request's `claude_code` under its key's policy (403 naming the field it may not have);
     None: chat mode. Agent mode needs its sandbox (503 where bubblewrap cannot run). The models it
-    names (fallback, subagents') are held to the key's models list, as `resolve_model` reads them."""
+    names (fallback, subagents') are held to the key's models list, as `resolve_model` reads them.
+    With permission prompts, the reserved function's name is not one of the client's `tools`
+    (its calls would be taken for prompts: engine/agent/prompts.py)."""
     if request is None:
         return None
     if not agent_mode_allowed(tenant, settings):
         raise agent_mode_off()
     config = resolve(request, settings, tenant.policy, model_check(tenant, resolve_model))
+    if config.permission_prompts and any(tool.name == PERMISSION_FUNCTION for tool in tools):
+        raise invalid_request(
+            f"The function name {PERMISSION_FUNCTION!r} is reserved for permission prompts "
+            "(claude_code.permission_prompts): name the function otherwise.",
+            "tools",
+        )
     if settings.agent_sandbox and sandbox.bubblewrap() is None:
         raise GatewayError(
             503,

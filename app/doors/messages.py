@@ -55,7 +55,7 @@ async def begin(
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, msg_id)
     turn.credential = credential
     hosted_tools(turn, tenant, gateway.settings)
-    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model, turn.tools)
     urls = {server.name: f"mcp_servers[{i}].url" for i, server in enumerate(body.mcp_servers or [])}
     turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)
     run = gateway.sessions.turn(turn, requested, tenant, "messages")

@@ -87,7 +87,7 @@ async def begin(
     turn = translate.to_turn(body, gateway.engine.resolve_model(body.model), tenant.id, resp_id, earlier, system)
     turn.credential = credential
     hosted_tools(turn, tenant, gateway.settings)
-    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model)
+    turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model, turn.tools)
     urls = {t.server_label: f"tools[{i}].server_url" for i, t in enumerate(body.tools or []) if isinstance(t, McpTool)}
     turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)
     listed = await _listed(gateway, tenant, body) if turn.hosted.mcp else set()

@@ -153,3 +153,25 @@ async def test_n_above_one_in_agent_mode_is_a_400_naming_n():
     assert engine.turns == []
     error = error_of("/v1/chat/completions", response, 400)
     assert error["param"] == "n" and "agent mode" in error["message"]
+
+
+RESERVED_TOOL = {
+    "/v1/chat/completions": {"type": "function", "function": {"name": "claude_code_permission", "parameters": {}}},
+    "/v1/messages": {"name": "claude_code_permission", "input_schema": {"type": "object"}},
+    "/v1/responses": {"type": "function", "name": "claude_code_permission", "parameters": {}},
+}
+
+
+@pytest.mark.parametrize("path", DOORS)
+async def test_a_function_named_as_the_permission_prompt_is_a_400_once_prompts_are_on(path):
+    client, engine = make_client(agent_mode=True)
+    body = {**DOORS[path], "tools": [RESERVED_TOOL[path]]}
+    async with client:
+        response = await client.post(path, json={**body, "claude_code": {"permission_prompts": True}})
+        assert engine.turns == []
+        error = error_of(path, response, 400)
+        assert "reserved for permission prompts" in error["message"], error
+        if path != "/v1/messages":
+            assert error["param"] == "tools", error
+        fine = await client.post(path, json={**body, "claude_code": {}})  # without prompts: a function like any
+    assert fine.status_code == 200, fine.text

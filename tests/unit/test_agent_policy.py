@@ -65,6 +65,9 @@ CAPS = [
     ({"add_dirs": ["src/../../elsewhere"]}, {}, "add_dirs"),
     ({"add_dirs": ["/etc"]}, {}, "add_dirs"),
     ({"add_dirs": [".."]}, {}, "add_dirs"),
+    ({"permission_prompts": True}, {"permission_prompts": False}, "permission_prompts"),
+    # A key held to modes without acceptEdits: approving calls would widen them.
+    ({"permission_prompts": True}, {"permission_modes": ["default", "plan"]}, "permission_prompts"),
 ]
 
 
@@ -181,3 +184,12 @@ def test_a_bad_agent_policy_or_mcp_config_stops_the_start_not_a_request(tmp_path
         operator_servers.cache_clear()
         with pytest.raises(SystemExit):
             create_app(Settings(_env_file=None, data_dir=str(tmp_path / "data"), **bad), engine=ScriptedEngine())
+
+
+def test_permission_prompts_are_off_unless_asked_and_the_key_may_ask(settings):
+    assert not run(settings, {}).permission_prompts
+    assert run(settings, {"permission_prompts": True}).permission_prompts  # keyless and static keys may
+    asked = {"permission_prompts": True, "permission_mode": "acceptEdits"}
+    assert run(settings, asked, key({"permission_modes": ["acceptEdits"]})).permission_prompts
+    granted = key({"permission_modes": ["default"], "permission_prompts": True})
+    assert run(settings, {"permission_prompts": True}, granted).permission_prompts

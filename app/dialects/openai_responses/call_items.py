@@ -3,13 +3,16 @@ of the tool's type: `function_call` (a namespaced function with its own name and
 `custom_tool_call` (the raw input, streamed as `response.custom_tool_call_input.delta` / `.done`),
 `local_shell_call`, `shell_call` and `apply_patch_call` (an action that is only whole once
 Claude's arguments are: added and done together when the call ends); and a remote MCP call that
-waits for the client's approval, as `mcp_approval_request` (mcp_items.py: its arguments whole)."""
+waits for the client's approval, as `mcp_approval_request` (mcp_items.py: its arguments whole), as
+is agent mode's permission prompt (the reserved PERMISSION_FUNCTION: engine/agent/prompts.py), which
+is only shown once whole (its tool's name is in its arguments)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from ...core.agent import PERMISSION_FUNCTION
 from ...core.hosted import needs_approval
 from ..answer import Part
 from ..custom_tools import RawInput, raw_input
@@ -20,6 +23,7 @@ from .namespaces import claude_names
 
 Event = tuple[str, dict[str, Any]]  # a stream event's type and fields
 APPROVAL = "mcp_approval_request"
+PERMISSION = "permission"  # agent mode's permission prompt: an mcp_approval_request, shown once whole
 
 
 class CallItems:
@@ -34,11 +38,13 @@ class CallItems:
     def kind(self, part: Part) -> str:
         if needs_approval(self.remote, part.name):
             return APPROVAL
+        if part.name == PERMISSION_FUNCTION:
+            return PERMISSION
         return self.kinds.get(part.name, "function")
 
     def item_id(self, part: Part) -> str:
         kind = self.kind(part)
-        if kind == APPROVAL:
+        if kind in (APPROVAL, PERMISSION):
             return part.call_id  # the approval request's id: the call's own, which the engine holds
         prefix = "fc_" if kind == "function" else "ctc_" if kind == "custom" else shell_tools.ID_PREFIXES[kind]
         return prefix + part.key
@@ -47,6 +53,8 @@ class CallItems:
         kind, item_id = self.kind(part), self.item_id(part)
         if kind == APPROVAL:
             return mcp_items.approval_request(part, self.remote) or {}
+        if kind == PERMISSION:
+            return mcp_items.permission_request(part)
         if kind == "function":
             namespace, name = self.namespaced.get(part.name, (None, part.name))
             return {

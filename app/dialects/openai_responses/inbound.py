@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from ...core.agent import PERMISSION_SERVER
 from ...core.errors import invalid_request
 from ...core.hosted import Hosted, WebRules
 from ...core.messages import Block, Message, ToolSpec
@@ -34,7 +35,7 @@ from ..request_rules import (
 from . import client_tools
 from . import tool_wire as tw
 from . import wire as orq
-from .mcp_items import remote_servers, unapplied_filters
+from .mcp_items import permission_call, remote_servers, unapplied_filters
 from .namespaces import claude_names, for_claude
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values.
@@ -174,6 +175,8 @@ def _add_item(
     elif isinstance(item, orq.FunctionCallOutputItem):  # or a custom tool's output
         output = item.output if isinstance(item.output, str) else _content(item.output, f"{where}.output")
         append_message(messages, "user", [tool_result(item.call_id, output)])
+    elif isinstance(item, orq.McpApprovalRequestItem) and item.server_label == PERMISSION_SERVER:
+        append_message(messages, "assistant", [permission_call(item, f"{where}.arguments")])  # agent mode's prompt
     elif isinstance(item, orq.McpApprovalRequestItem):  # the call as Claude made it (approvals: engine)
         call = tool_call(item.id, f"mcp__{item.server_label}__{item.name}", item.arguments, f"{where}.arguments")
         append_message(messages, "assistant", [call])

@@ -4,18 +4,24 @@
 server's calls, and agent mode's tools, which are mcp_call items too: dialects/activity.py); the
 request's `mcp` tools as the response echoes them, without their headers; a call that waits for
 the client's approval as an `mcp_approval_request` item (engine/processes/approvals.py), and once
-approved, as an mcp_call naming its approval request. Pure functions.
+approved, as an mcp_call naming its approval request; agent mode's permission prompts in the same
+shape, and back (engine/agent/prompts.py). Pure functions.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from ...core.agent import PERMISSION_FUNCTION, PERMISSION_SERVER
 from ...core.events import ToolList
 from ...core.hosted import RemoteServer, needs_approval
+from ...core.jsontext import partial_object
+from ...core.messages import Block
 from ..answer import Part, random_id
 from ..remote_mcp import bearer, checked_label, checked_url, connectors_refused, transport, unique
+from ..request_rules import tool_call
 from . import wire as orq
 
 Emit = Callable[..., str]  # ResponseBuilder._event: an event's type and fields -> its frame
@@ -131,6 +137,30 @@ def approval_request(part: Part, servers: tuple[RemoteServer, ...]) -> dict[str,
     name = part.name.removeprefix(server.prefix)
     item = {"type": "mcp_approval_request", "id": part.call_id, "server_label": server.label, "name": name}
     return {**item, "arguments": part.text}
+
+
+def permission_request(part: Part) -> dict[str, Any]:
+    """Agent mode's permission prompt (a call of PERMISSION_FUNCTION, {"tool", "input"}) as the
+    approval request of a call of the server PERMISSION_SERVER: its name the tool's, its arguments the input."""
+    asked = partial_object(part.text)
+    tool, tool_input = asked.get("tool"), asked.get("input")
+    item = {"type": "mcp_approval_request", "id": part.call_id, "server_label": PERMISSION_SERVER}
+    return {
+        **item,
+        "name": str(tool or ""),
+        "arguments": json.dumps(tool_input if isinstance(tool_input, dict) else {}),
+    }
+
+
+def permission_call(item: orq.McpApprovalRequestItem, param: str) -> Block:
+    """An earlier permission prompt sent back: the call of PERMISSION_FUNCTION it was."""
+    tool_input = tool_call(item.id, item.name, item.arguments, param)["input"]
+    return {
+        "type": "tool_use",
+        "id": item.id,
+        "name": PERMISSION_FUNCTION,
+        "input": {"tool": item.name, "input": tool_input},
+    }
 
 
 def approved(item: dict[str, Any], part: Part, servers: tuple[RemoteServer, ...]) -> dict[str, Any]:

@@ -151,6 +151,14 @@ class ToolGate:
 
     def decide(self, tool: str, tool_input: dict[str, Any]) -> str | None:
         """Why the call is refused, or None to allow it."""
+        refusal = self.refusal(tool, tool_input)
+        if refusal is not None or self.mode_gives(tool, tool_input):
+            return refusal
+        mode = self.config.permission_mode
+        return f"{tool} needs permission, which the {mode!r} permission mode does not give (claude_code.allowed_tools)."
+
+    def refusal(self, tool: str, tool_input: dict[str, Any]) -> str | None:
+        """Why the call is refused whatever the permission mode (no prompt asks about these)."""
         config = self.config
         builtin = not tool.startswith("mcp__")
         if builtin and canonical(tool) not in self.enabled:
@@ -170,17 +178,18 @@ class ToolGate:
         outside = self._outside(tool, tool_input)
         if outside is not None:
             return f"{outside} is outside the session's workspace; file tools work only inside it."
-        mode = config.permission_mode
-        if mode == "bypassPermissions":
-            return None
-        if tool in BY_MODE[mode]:
-            return None
-        if mode != "plan":
-            if any(matches(rule, tool, tool_input, self.cwd) for rule in config.allowed_tools):
-                return None
-            if not builtin and tool.split("__")[1] in self.servers:
-                return None
-        return f"{tool} needs permission, which the {mode!r} permission mode does not give (claude_code.allowed_tools)."
+        return None
+
+    def mode_gives(self, tool: str, tool_input: dict[str, Any]) -> bool:
+        """Whether the permission mode (with the allowed rules) gives a call no refusal covers."""
+        mode = self.config.permission_mode
+        if mode == "bypassPermissions" or tool in BY_MODE[mode]:
+            return True
+        if mode == "plan":
+            return False
+        if any(matches(rule, tool, tool_input, self.cwd) for rule in self.config.allowed_tools):
+            return True
+        return tool.startswith("mcp__") and tool.split("__")[1] in self.servers
 
     def _bash_doubt(self, line: str) -> str | None:
         """Why a command line is refused when a Bash deny rule may cover it but the hook cannot

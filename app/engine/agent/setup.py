@@ -28,16 +28,25 @@ from claude_agent_sdk.types import HookCallback
 from ...core.agent import AgentConfig
 from ...core.disk.workdir import write_private
 from .permissions import ToolGate, inside
+from .prompts import PermissionPrompts, Wait
 from .quota_hook import QuotaHook
 
 
-def sdk_options(config: AgentConfig, workspace: Path, system: str | None) -> dict[str, Any]:
-    """ClaudeAgentOptions fields for a process of this config in `workspace`."""
+def sdk_options(
+    config: AgentConfig, workspace: Path, system: str | None, wait: Wait | None = None, timeout: float | None = None
+) -> dict[str, Any]:
+    """ClaudeAgentOptions fields for a process of this config in `workspace`, and under
+    `permission_prompts` the PermissionPrompts (prompts.py) its hook asks through, if the config
+    asks for them and the process has a tool bridge (`wait`): then the hook may wait `timeout` s."""
     # Each checked at the door before the turn (app/workspaces/paths.py added_folder); here again as
     # the process starts, resolved: one that leads out of the workspace is no folder of Claude's.
     real = os.path.realpath(workspace)
     dirs = [str(workspace / d) for d in config.add_dirs if inside(os.path.realpath(workspace / d), real)]
     gate = ToolGate(config, workspace, [workspace, *map(Path, dirs)])
+    prompts = PermissionPrompts(gate, wait) if config.permission_prompts and wait is not None else None
+    hook = HookMatcher(matcher=None, hooks=[cast(HookCallback, prompts.hook if prompts else gate.hook)])
+    if prompts is not None:
+        hook.timeout = timeout
     # `disallowed_tools` as given and the hook's own denials are refused by Claude Code with
     # the reason, which Claude reads and the client sees in the tool's result.
     return {
@@ -60,9 +69,10 @@ def sdk_options(config: AgentConfig, workspace: Path, system: str | None) -> dic
             "network": {"allowedDomains": list(config.allowed_domains)},
         },
         "hooks": {
-            "PreToolUse": [HookMatcher(matcher=None, hooks=[cast(HookCallback, gate.hook)])],
+            "PreToolUse": [hook],
             **_quota_hooks(config, workspace),
         },
+        "permission_prompts": prompts,
     }
 
 

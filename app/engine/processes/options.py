@@ -33,6 +33,7 @@ from ...core.messages import ToolSpec
 from ...core.settings import Settings
 from ...core.turn import Turn
 from ..agent import sandbox
+from ..agent.prompts import PermissionPrompts
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE
 from .folders import ProcessFolders
@@ -97,6 +98,7 @@ class Spawn:
     bridge: ToolBridge | None = None
     gate: WebGate | None = None  # the hosted web tools' rules (web_gate.py)
     on_exit: list[Callable[[], None]] = field(default_factory=list)  # once its process has exited
+    prompts: PermissionPrompts | None = None  # agent mode's permission prompts (engine/agent/prompts.py)
 
 
 class SpawnOptions(ProcessFolders):
@@ -131,6 +133,7 @@ class SpawnOptions(ProcessFolders):
             env["MCP_TOOL_TIMEOUT"] = str(int((self.settings.process_idle_timeout + HOLD_MARGIN) * 1000))
         # Remote MCP servers (remote.py): a call that waits for approval is answered through the bridge.
         approvals = any(server.asks_approval for server in key.hosted.mcp)
+        approvals = approvals or (key.agent is not None and key.agent.permission_prompts)  # engine/agent/prompts.py
         bridge = ToolBridge(key.tools) if key.tools or approvals else None
         web = key.hosted.claude_tools
         gate, hooks, settings = web_setup(key.hosted, self.settings.allow_private_urls)
@@ -140,12 +143,12 @@ class SpawnOptions(ProcessFolders):
                 tuple(dict.fromkeys([*names, *web])) for names in (key.agent.tools, key.agent.allowed_tools)
             )
             agent = replace(key.agent, tools=tools, allowed_tools=allowed)
-            options = self._agent(key, agent, cwd, env, resume, bridge, fork, mirror)
+            options, prompts = self._agent(key, agent, cwd, env, resume, bridge, fork, mirror)
             for event, matchers in hooks.items():
                 options.hooks = options.hooks or {}
                 options.hooks.setdefault(event, []).extend(matchers)  # type: ignore[arg-type]
             options.settings = settings
-            return Spawn(options, bridge, gate)
+            return Spawn(options, bridge, gate, prompts=prompts)
         # From a file, not the command line: argv is size-limited (128 KiB an argument) and
         # readable by every local user through ps.
         prompt_file = self._prompt_file(cwd)
@@ -189,8 +192,9 @@ class SpawnOptions(ProcessFolders):
         bridge: ToolBridge | None,
         fork: bool = False,
         mirror: SessionStore | None = None,
-    ) -> ClaudeAgentOptions:
-        """Agent mode's options (engine/agent/setup.py), the process sandboxed (engine/agent/sandbox.py)."""
+    ) -> tuple[ClaudeAgentOptions, PermissionPrompts | None]:
+        """Agent mode's options (engine/agent/setup.py), the process sandboxed (engine/agent/sandbox.py),
+        and its permission prompts (engine/agent/prompts.py), if it asks the client."""
         config_dir = self.agent_config_dir(cwd)
         env["CLAUDE_CONFIG_DIR"] = str(config_dir)
         env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"  # commands never see the Claude credential
@@ -202,7 +206,9 @@ class SpawnOptions(ProcessFolders):
             share_login(self.settings.config_dir, config_dir)
         if self.settings.agent_sandbox:
             env.update(self.sandbox.env(cwd, config_dir, agent.servers))
-        options: dict[str, Any] = sdk_options(agent, cwd, key.system)
+        wait = self.settings.process_idle_timeout + HOLD_MARGIN  # as long as the gateway holds a turn
+        options: dict[str, Any] = sdk_options(agent, cwd, key.system, bridge.wait if bridge else None, wait)
+        prompts = options.pop("permission_prompts")
         # Claude Code's own folder (the login's copy, transcripts, the MCP servers' file): out of
         # reach of its file tools, and of its commands (its sandbox's denyRead).
         options["disallowed_tools"].append(f"Read(/{config_dir}/**)")
@@ -211,7 +217,7 @@ class SpawnOptions(ProcessFolders):
         if self.settings.agent_sandbox:  # each stdio server in a PID namespace of its own (engine/agent/sandbox.py)
             servers = sandbox.own_pids(servers, sandbox.bubblewrap() or "bwrap")
         options["extra_args"] = mcp_config_file(config_dir, servers)
-        options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None else {}
+        options["mcp_servers"] = {SERVER: bridge.server} if bridge is not None and key.tools else {}
         if bridge is not None:
             options["allowed_tools"] += bridge.allowed
         return ClaudeAgentOptions(
@@ -232,7 +238,7 @@ class SpawnOptions(ProcessFolders):
             output_format={"type": "json_schema", "schema": json.loads(key.output_schema)}
             if key.output_schema
             else None,
-        )
+        ), prompts
 
     def isolated(self, cwd: Path, env: dict[str, str] | None = None, **options: Any) -> ClaudeAgentOptions:
         """Chat-mode options (see the module docstring), plus `options`."""

@@ -74,7 +74,7 @@ class ProcessPool:
     async def spawn(self, spawn: Spawn) -> ClaudeProcess:
         """A new connected process (waits for room, making it from the least worth first)."""
         await self._reserve()
-        process = ClaudeProcess(spawn.options, spawn.bridge, spawn.gate, spawn.on_exit)
+        process = ClaudeProcess(spawn.options, spawn.bridge, spawn.gate, spawn.on_exit, spawn.prompts)
         self._track(process)
         started = time.monotonic()
         await process.start(self.connect_timeout)
@@ -121,7 +121,7 @@ class ProcessPool:
 
     def _start_spare(self, key: Key, factory: Callable[[], Spawn]) -> ClaudeProcess:
         spawn = factory()
-        process = ClaudeProcess(spawn.options, spawn.bridge, spawn.gate, spawn.on_exit)
+        process = ClaudeProcess(spawn.options, spawn.bridge, spawn.gate, spawn.on_exit, spawn.prompts)
         self._track(process)
         process.launch()  # launched before anyone can take it
         self.spares.add(key, process)

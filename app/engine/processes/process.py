@@ -36,6 +36,7 @@ from typing import Any, Literal
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, CLIConnectionError, ResultMessage
 from claude_agent_sdk import Message as SdkMessage
 
+from ..agent.prompts import PermissionPrompts
 from ..wrapper_script import WRAP_VARIABLE
 from .tools import ToolBridge
 from .web_gate import WebGate
@@ -55,12 +56,14 @@ class ClaudeProcess:
         bridge: ToolBridge | None = None,
         gate: WebGate | None = None,
         on_exit: Sequence[Callable[[], None]] = (),
+        prompts: PermissionPrompts | None = None,
     ) -> None:
         self._stderr: deque[str] = deque(maxlen=40)
         options.stderr = self._stderr.append
         self.options = options
         self.bridge = bridge  # the client's functions it offers, served in this gateway process
         self.gate = gate  # the hosted web tools' rules it holds (web_gate.py)
+        self.prompts = prompts  # agent mode's permission prompts (engine/agent/prompts.py): the reader's too
         self.state: State = "new"
         self.pid: int | None = None
         self.died = False  # exited by itself, not because it was asked to

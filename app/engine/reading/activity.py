@@ -17,6 +17,7 @@ frame's `tool_use_result`: a search's `results` hold `{"tool_use_id", "content":
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from claude_agent_sdk import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
@@ -34,6 +35,8 @@ from ...core.hosted import (
 )
 from ..processes.tools import SERVER, TOOL_SEARCH, client_name
 
+# Whether a call (Claude Code's tool-use id, tool, input) waits for the client's permission.
+Asks = Callable[[str, str, dict[str, Any]], bool]
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the tool Claude Code adds for output_format
 MCP_PREFIX = "mcp__"
 _ERROR_WRAPPER = re.compile(r"\A<tool_use_error>(.*)</tool_use_error>\Z", re.DOTALL)
@@ -65,8 +68,12 @@ def output_text(content: str | list[dict[str, Any]] | None) -> str:
 class Activity:
     """The turn's reported calls, so each is reported once and each result names its call."""
 
-    def __init__(self, hosted: tuple[str, ...] = (), remote: tuple[RemoteServer, ...] = ()) -> None:
+    def __init__(
+        self, hosted: tuple[str, ...] = (), remote: tuple[RemoteServer, ...] = (), asks: Asks | None = None
+    ) -> None:
         self.hosted = hosted  # the hosted tools the request asked for (core/hosted.py names)
+        self.asks = asks  # agent mode's permission prompts: whether a call waits (engine/agent/prompts.py)
+        self._prompts: set[str] = set()  # calls that wait for the client's permission, not yet answered for
         self.remote = remote  # the request's remote MCP servers: their calls are hosted (MCP)
         self._labels = {server.label for server in remote}
         self._uses: dict[str, ToolUse] = {}
@@ -91,7 +98,18 @@ class Activity:
         if parent is None and self.awaits_approval(block.name):
             self._pending.add(block.id)
             return None
+        if parent is None and self.asks is not None and self.asks(block.id, block.name, use.input):
+            self._pending.add(block.id)
+            self._prompts.add(block.id)
+            return None
         return use
+
+    def prompt(self, call_id: str) -> bool:
+        """Whether this call, just met, waits for the client's permission (once: then it is the answer's)."""
+        if call_id not in self._prompts:
+            return False
+        self._prompts.discard(call_id)
+        return True
 
     def uses(self, message: AssistantMessage) -> list[ToolUse]:
         """A (subagent's) message's calls only: its text is not the answer."""

@@ -18,6 +18,7 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk import Message as SdkMessage
 
+from ...core.agent import PERMISSION_FUNCTION
 from ...core.events import (
     Event,
     Finish,
@@ -31,7 +32,7 @@ from ...core.events import (
 from ...core.hosted import RemoteServer
 from ...core.messages import Message, answer_message
 from ..processes.tools import client_name
-from .activity import STRUCTURED_OUTPUT_TOOL, Activity
+from .activity import STRUCTURED_OUTPUT_TOOL, Activity, Asks
 from .calls import ClientCalls
 from .failures import FailedTurn, turn_error
 from .meter import StreamMeter, usage_from
@@ -65,6 +66,7 @@ class TurnReader:
         legacy_call_id: str | None = None,
         hosted: tuple[str, ...] = (),
         remote: tuple[RemoteServer, ...] = (),
+        asks: Asks | None = None,
     ) -> None:
         self.default_retry_after = default_retry_after
         # Structured output: the answer is the input of Claude Code's StructuredOutput tool. The
@@ -89,7 +91,8 @@ class TurnReader:
         self.meter = StreamMeter()  # what a call cut short is charged (consumed())
         self._unstreamed_message: AssistantMessage | None = None  # a whole message with client calls
         # The hosted tools asked for are served, not activity; so are the remote MCP servers' calls.
-        self.activity = Activity(hosted, remote)
+        # Agent mode's permission prompts: a call that waits for them is a call the client answers.
+        self.activity = Activity(hosted, remote, asks)
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
 
     def feed(self, message: SdkMessage) -> list[Event]:
@@ -141,6 +144,7 @@ class TurnReader:
 
     def _ask_for_results(self, usage: Usage) -> list[Event]:
         self.awaiting_tools = self.finished = True  # the CLI now waits for the client's results
+        self._unstreamed_message = None  # the answer has ended: no other way is to end it again
         self.meter.reported = self.meter.reported + usage
         return [Finish("tool_use", usage, self.model, self.answer())]
 
@@ -175,6 +179,13 @@ class TurnReader:
         for block in message.content:
             if (use := self.activity.use(block, None)) is not None:
                 events.append(use)
+            elif isinstance(block, ToolUseBlock) and self.activity.prompt(block.id):
+                # Streamed or not, its input is whole only here. A streamed answer ends at its stop
+                # reason, which comes after this frame (CLI 2.1.329); had it come before, the answer
+                # ends once the CLI waits for the client, as an unstreamed one does.
+                if not streamed or not self.meter.call_open:
+                    self._unstreamed_message = message
+                events += self.calls.whole(block.id, PERMISSION_FUNCTION, {"tool": block.name, "input": block.input})
             elif streamed:
                 continue
             elif isinstance(block, ToolUseBlock) and (name := self._answered_by_client(block.name)) is not None:

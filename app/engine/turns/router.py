@@ -212,6 +212,7 @@ class TurnRouter:
                 turn.legacy_call_id,
                 turn.hosted.names,
                 key.hosted.mcp,
+                process.prompts.asks if process.prompts else None,
             )
             sdk_messages = TurnMessages(process.turn(user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
