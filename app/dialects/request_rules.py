@@ -27,8 +27,16 @@ MAX_SCHEMA_BYTES = 64 * 1024
 # The most output tokens Claude Code asks Claude for: it caps CLAUDE_CODE_MAX_OUTPUT_TOKENS there
 # (measured with CLI 2.1.329: 200000 and 2**70 both reached the API as 128000, for every model).
 MAX_OUTPUT_TOKENS = 128_000
-# OpenAI's reasoning effort -> Claude's effort.
-EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+# OpenAI's reasoning effort -> Claude's effort (`max`: Claude's own top level, which /v1/models lists).
+EFFORTS = {
+    "none": "low",
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
 # A function without a schema takes no arguments.
 NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 # What Claude Code is sent when a conversation ends with the assistant's message (see
