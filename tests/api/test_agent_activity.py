@@ -200,5 +200,7 @@ async def test_an_openai_agents_sdk_run_reads_the_activity_and_sends_it_back():
         "ToolCallItem",
         "MessageOutputItem",
     ]
-    assert ItemHelpers.text_message_outputs(run.new_items) == "Let me look.Two files."  # separate items, as OpenAI joins them
+    assert (
+        ItemHelpers.text_message_outputs(run.new_items) == "Let me look.Two files."
+    )  # separate items, as OpenAI joins them
     assert engine.turns[-1].messages[1] == ANSWER

@@ -102,7 +102,9 @@ def test_a_streamed_agent_turn_reports_each_call_and_its_result_between_the_text
     ]
     finish = events[4]
     assert isinstance(finish, Finish) and finish.reason == "stop" and finish.limit is None
-    assert finish.message.content == [{"type": "text", "text": "Let me look.\n\nTwo files."}]  # its text, the steps apart
+    assert finish.message.content == [
+        {"type": "text", "text": "Let me look.\n\nTwo files."}
+    ]  # its text, the steps apart
     assert (finish.claude_session, finish.total_cost_usd) == ("sess-1", 0.25)
     assert len(events) == 5
 
