@@ -36,7 +36,7 @@ from ..agent import sandbox
 from ..agent.prompts import PermissionPrompts
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE
-from .folders import ProcessFolders
+from .folders import BARE_VARIABLE, ProcessFolders
 from .mcp_proxy import McpProxy
 from .remote import remote_config
 from .tools import SERVER, TOOL_SEARCH, ToolBridge
@@ -157,6 +157,8 @@ class SpawnOptions(ProcessFolders):
         searching = any(spec.deferred for spec in key.tools)
         env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
         built_in = [*web, *([TOOL_SEARCH] if searching else [])]
+        if not built_in and not key.hosted.mcp and self.bare_mode(key.credential):
+            env[BARE_VARIABLE] = "1"  # Claude sees the client's text only (folders.py)
         on_exit: list[Callable[[], None]] = []
         wait = self.settings.process_idle_timeout + HOLD_MARGIN
         remote_allowed, extra_args = remote_config(self.proxy, self.work, key.hosted.mcp, bridge, wait, hooks, on_exit)
