@@ -110,7 +110,11 @@ def test_a_two_step_responses_loop_makes_one_upstream_request_a_model_call(readm
     usage = []
     for step in range(3):
         response = client.responses.create(
-            model="sonnet", instructions=SYSTEM, input=items, tools=tools, store=False  # type: ignore[arg-type]
+            model="sonnet",
+            instructions=SYSTEM,
+            input=items,
+            tools=tools,
+            store=False,  # type: ignore[arg-type]
         )
         assert response.usage is not None
         usage.append((response.usage.input_tokens, response.usage.output_tokens))

@@ -6,6 +6,8 @@ built-in tools, no host settings or CLAUDE.md, and no MCP server but the client'
 in Claude's view from the first step unless the client defers it (TOOL_SEARCH_VARIABLE). Leaving
 out setting sources does not skip the host's MCP servers by the CLI's own help (user and project
 config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
+Where the credential is a key and no built-in tool is needed, in Claude Code's bare mode, so that
+Claude sees the client's text and nothing of the gateway's host (folders.py BARE_VARIABLE).
 
 A turn with the caller's own credential runs on a process of that credential alone: the credential
 is part of the spawn key (spares included), and the process gets that credential, a Claude config
