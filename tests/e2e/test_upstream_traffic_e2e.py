@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 KEY = "traffic-key"
 SYSTEM = "Answer in one word."
 IDENTITY = "You are a Claude agent, built on Anthropic's Claude Agent SDK."
+DESCRIPTION = "Look something up.\nPass the step number."  # lines, no blank one (folders.py BARE_VARIABLE)
 HOST_WORDS = ("# Environment", "Primary working directory", "OS Version", "Platform:", "Today's date")
 
 
@@ -102,7 +103,7 @@ def test_a_two_step_responses_loop_makes_one_upstream_request_a_model_call(readm
         {
             "type": "function",
             "name": "lookup",
-            "description": "Look something up",
+            "description": DESCRIPTION,
             "parameters": {"type": "object", "properties": {"step": {"type": "integer"}}, "required": ["step"]},
         }
     ]
@@ -129,3 +130,4 @@ def test_a_two_step_responses_loop_makes_one_upstream_request_a_model_call(readm
     assert usage == [(11, 7)] * 3  # each answer is its own model call's usage, nothing of another call
     for body in fake.requests:
         only_the_clients_text(body, readme_gateway, ["Do two lookups."])
+        assert [tool["description"] for tool in body["tools"]] == [DESCRIPTION]

@@ -61,11 +61,12 @@ def test_a_callers_own_credential_decides_bare_mode(options, tmp_path, credentia
     [
         {"hosted": Hosted(web_search=WebRules())},
         {"tools": (ToolSpec("lookup", "Look up", '{"type": "object"}', deferred=True),)},
+        {"tools": (FUNCTION, ToolSpec("patch", "Applies a patch.\n\nThe input is a diff.", '{"type": "object"}'))},
         {"agent": AgentConfig()},
     ],
-    ids=["web search", "tool search", "agent mode"],
+    ids=["web search", "tool search", "a description of paragraphs", "agent mode"],
 )
-def test_built_in_tools_and_agent_mode_keep_claude_codes_full_mode(options, tmp_path, monkeypatch, key):
+def test_built_in_tools_paragraphs_and_agent_mode_keep_claude_codes_full_mode(options, tmp_path, monkeypatch, key):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-operator")
     env = env_of(options, tmp_path, **key)
     assert BARE_VARIABLE not in env and env[NO_TITLE_VARIABLE] == "1"

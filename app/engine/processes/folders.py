@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from ...core.credentials import Credential, detect, operator_variables
@@ -25,9 +26,11 @@ AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per
 NO_TITLE_VARIABLE = "CLAUDE_CODE_DISABLE_TERMINAL_TITLE"
 # Claude Code's bare mode (what --bare sets): the only way (2.1.329) to leave out the `# Environment`
 # message it adds to every request (working folder, platform, shell, OS version, model, date). It
-# also reads no subscription login (OAuth: "Not logged in") and drops the built-in tools but Bash
-# and Read (WebSearch, WebFetch, ToolSearch), so chat mode sets it only where neither is needed.
+# also reads no subscription login (OAuth: "Not logged in"), drops the built-in tools but Bash
+# and Read (WebSearch, WebFetch, ToolSearch), and cuts an MCP tool's description (a client's
+# function's) at its first blank line, so chat mode sets it only where none of that applies.
 BARE_VARIABLE = "CLAUDE_CODE_SIMPLE"
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 BARE_SOURCES = {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"}
 
 

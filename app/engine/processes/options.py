@@ -38,7 +38,7 @@ from ..agent import sandbox
 from ..agent.prompts import PermissionPrompts
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE
-from .folders import BARE_VARIABLE, ProcessFolders
+from .folders import BARE_VARIABLE, PARAGRAPH_BREAK, ProcessFolders
 from .mcp_proxy import McpProxy
 from .remote import remote_config
 from .tools import SERVER, TOOL_SEARCH, ToolBridge
@@ -159,7 +159,8 @@ class SpawnOptions(ProcessFolders):
         searching = any(spec.deferred for spec in key.tools)
         env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
         built_in = [*web, *([TOOL_SEARCH] if searching else [])]
-        if not built_in and not key.hosted.mcp and self.bare_mode(key.credential):
+        one_paragraph = not any(PARAGRAPH_BREAK.search(spec.description) for spec in key.tools)
+        if not built_in and not key.hosted.mcp and one_paragraph and self.bare_mode(key.credential):
             env[BARE_VARIABLE] = "1"  # Claude sees the client's text only (folders.py)
         on_exit: list[Callable[[], None]] = []
         wait = self.settings.process_idle_timeout + HOLD_MARGIN
