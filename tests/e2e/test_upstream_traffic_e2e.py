@@ -25,6 +25,8 @@ HOST_WORDS = ("# Environment", "Primary working directory", "OS Version", "Platf
 
 @pytest.fixture(scope="module")
 def upstream():
+    """This module's own fake upstream (conftest's `fake` then resets it): the counts here see no
+    late request of another test's gateway."""
     fake = FakeAnthropic().start()
     yield fake
     fake.stop()
@@ -43,13 +45,6 @@ def readme_gateway(upstream, tmp_path_factory):
     server = GatewayServer(env, tmp).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def fake(upstream):
-    upstream.reset()
-    yield upstream
-    upstream.reset()
 
 
 def only_the_clients_text(body: dict, gateway: GatewayServer, user_texts: list[str]) -> None:
