@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
-from ...core.credentials import Credential, operator_variables
+from ...core.credentials import Credential, detect, operator_variables
 from ...core.disk.workdir import GatewayFolder, private_folder
 from ...core.settings import Settings
 from ..wrapper_script import UNSET_VARIABLE
@@ -18,6 +19,19 @@ from ..wrapper_script import UNSET_VARIABLE
 SYSTEM_PROMPT_FILE = ".system-prompt"
 CREDENTIALS_FOLDER = "credentials"  # in the gateway's work folder: a Claude config folder per credential
 AGENT_CONFIGS = "agent-config"  # in the data folder: a Claude config folder per agent workspace
+# Claude Code (2.1.329) names each new session with a model call of its own ("You are naming a coding
+# session...", the user's first message): an upstream request, and tokens, no client asked for. This
+# documented variable (or CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, which turns off far more) stops
+# it; set for every process unless the operator set it.
+NO_TITLE_VARIABLE = "CLAUDE_CODE_DISABLE_TERMINAL_TITLE"
+# Claude Code's bare mode (what --bare sets): the only way (2.1.329) to leave out the `# Environment`
+# message it adds to every request (working folder, platform, shell, OS version, model, date). It
+# also reads no subscription login (OAuth: "Not logged in"), drops the built-in tools but Bash
+# and Read (WebSearch, WebFetch, ToolSearch), and cuts an MCP tool's description (a client's
+# function's) at its first blank line, so chat mode sets it only where none of that applies.
+BARE_VARIABLE = "CLAUDE_CODE_SIMPLE"
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+BARE_SOURCES = {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"}
 
 
 class ProcessFolders:
@@ -48,8 +62,10 @@ class ProcessFolders:
         """What a CLI process gets on top of the gateway's own environment: for the caller's own
         credential, that credential, its config folder, and each of the operator's credential
         variables emptied (the SDK cannot remove an inherited variable) and named for the launcher
-        to unset."""
+        to unset. No process names its sessions with a model call (NO_TITLE_VARIABLE)."""
         env = dict(self.settings.cli_env)
+        if NO_TITLE_VARIABLE not in os.environ and NO_TITLE_VARIABLE not in env:
+            env[NO_TITLE_VARIABLE] = "1"
         if credential is None:
             if self.settings.claude_config_dir:
                 env["CLAUDE_CONFIG_DIR"] = str(self.settings.config_dir)
@@ -61,6 +77,16 @@ class ProcessFolders:
         env[UNSET_VARIABLE] = " ".join(name for name in removed if not env[name])
         env["CLAUDE_CONFIG_DIR"] = str(self.config_dir(credential))
         return env
+
+    def bare_mode(self, credential: Credential | None) -> bool:
+        """Whether a chat process with this credential may run in bare mode (BARE_VARIABLE): a key,
+        not a subscription login, and the operator left the variable to the gateway."""
+        operator = {**os.environ, **self.settings.cli_env}
+        if BARE_VARIABLE in operator:
+            return False
+        if credential is not None:
+            return credential.type == "api_key"
+        return detect(self.settings.config_dir, operator)["source"] in BARE_SOURCES
 
     def config_dir(self, credential: Credential | None) -> Path:
         """The Claude config folder (login, transcripts) of processes with this credential: the

@@ -6,6 +6,8 @@ built-in tools, no host settings or CLAUDE.md, and no MCP server but the client'
 in Claude's view from the first step unless the client defers it (TOOL_SEARCH_VARIABLE). Leaving
 out setting sources does not skip the host's MCP servers by the CLI's own help (user and project
 config, claude.ai connectors of a subscription login, plugins); --strict-mcp-config does.
+Where the credential is a key and no built-in tool is needed, in Claude Code's bare mode, so that
+Claude sees the client's text and nothing of the gateway's host (folders.py BARE_VARIABLE).
 
 A turn with the caller's own credential runs on a process of that credential alone: the credential
 is part of the spawn key (spares included), and the process gets that credential, a Claude config
@@ -36,7 +38,7 @@ from ..agent import sandbox
 from ..agent.prompts import PermissionPrompts
 from ..agent.setup import mcp_config_file, sdk_options, share_login
 from ..wrapper_script import NICE_VARIABLE, SPARE_NICE
-from .folders import ProcessFolders
+from .folders import BARE_VARIABLE, PARAGRAPH_BREAK, ProcessFolders
 from .mcp_proxy import McpProxy
 from .remote import remote_config
 from .tools import SERVER, TOOL_SEARCH, ToolBridge
@@ -157,6 +159,9 @@ class SpawnOptions(ProcessFolders):
         searching = any(spec.deferred for spec in key.tools)
         env[TOOL_SEARCH_VARIABLE] = "true" if searching else "false"
         built_in = [*web, *([TOOL_SEARCH] if searching else [])]
+        one_paragraph = not any(PARAGRAPH_BREAK.search(spec.description) for spec in key.tools)
+        if not built_in and not key.hosted.mcp and one_paragraph and self.bare_mode(key.credential):
+            env[BARE_VARIABLE] = "1"  # Claude sees the client's text only (folders.py)
         on_exit: list[Callable[[], None]] = []
         wait = self.settings.process_idle_timeout + HOLD_MARGIN
         remote_allowed, extra_args = remote_config(self.proxy, self.work, key.hosted.mcp, bridge, wait, hooks, on_exit)
