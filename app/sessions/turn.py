@@ -62,6 +62,7 @@ class SessionTurn:
     door: str = "chat"
     session_id: str | None = None
     pointer: Pointer | None = None
+    key: str | None = None  # the client's name for its stateless conversation (Claude Code's session)
 
     async def events(self) -> AsyncGenerator[Event, None]:
         parts, tenant = self.parts, self.tenant
@@ -112,6 +113,23 @@ class SessionTurn:
                 finally:
                     await parts.keeper.let_go(session)
 
+    async def _keyed(self, model: str, credential: str | None, here: int | None) -> Session | None:
+        """The stateless session the client keys its conversation by (`key`, within the tenant),
+        held: a new one, or one whose served history this resent one extends with the same
+        credential. None otherwise (the history moved on elsewhere: an edit, a compaction, a
+        side request under the same key), and the turn is matched as any stateless one."""
+        registry, keeper, turn = self.parts.registry, self.parts.keeper, self.turn
+        assert self.key is not None
+        session = registry.create(turn.tenant, model, turn.system, self.key, credential, here, stateless=True)
+        await keeper.hold(session, self.parts.busy_wait)
+        if not session.gone and not session.turns:
+            session.credential = credential
+            return session
+        if not session.gone and session.credential == credential and registry.extends(session, turn.messages):
+            return session
+        await keeper.let_go(session)
+        return None
+
     def _workspace(self, session: Session) -> Path | None:
         """An agent session's workspace, made if new (None where the gateway keeps none)."""
         workspaces = self.parts.workspaces
@@ -129,6 +147,10 @@ class SessionTurn:
         model = turn.model or "default"
         credential = await self.parts.credential_names.of(turn.credential)
         here = keeper.registry_limit(limit)
+        keyed = await self._keyed(model, credential, here) if self.key and not session_id else None
+        if keyed is not None:
+            await keeper.admit(keyed, limit)
+            return keyed, True
         while True:
             if session_id:
                 session = registry.create(turn.tenant, model, turn.system, session_id, credential, here)

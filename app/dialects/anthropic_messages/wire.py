@@ -104,7 +104,9 @@ ContentBlock = Annotated[
 
 
 class MessageParam(Wire):
-    role: Literal["user", "assistant"]
+    # "system": system text at that point of the conversation, as Claude Code sends its environment
+    # (inbound.py: it joins the system prompt).
+    role: Literal["user", "assistant", "system"]
     content: str | list[ContentBlock]
 
 
@@ -198,7 +200,9 @@ Thinking = Annotated[ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive, Fiel
 
 
 class Metadata(Wire):
-    user_id: str | None = None
+    # A string, or as Claude Code sends it, a JSON object (in a string, or as is) naming its
+    # session (claude_code.py).
+    user_id: str | dict[str, Any] | None = None
 
 
 class McpToolConfiguration(Wire):
