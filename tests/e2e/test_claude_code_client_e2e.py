@@ -46,7 +46,7 @@ def test_claude_code_runs_a_bash_then_read_task_through_messages(own_gateway, fa
     }
     done = subprocess.run(
         [str(BUNDLED_CLI), "-p", "Write made.txt with bash, then read it.", "--allowedTools", "Bash", "Read"]
-        + ["--output-format", "json"],
+        + ["--output-format", "json", "--effort", "high"],
         cwd=workspace,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -71,6 +71,8 @@ def test_claude_code_runs_a_bash_then_read_task_through_messages(own_gateway, fa
     # That system message (Claude Code's environment) reached Claude in its system prompt.
     system = json.dumps(fake.requests[0]["system"])
     assert "Primary working directory: " + str(workspace) in system, system[-2000:]
+    # The client's effort (output_config.effort) is the one Claude ran with.
+    assert [request.get("output_config", {}).get("effort") for request in fake.requests] == ["high"] * 3
     # The client's tools reached Claude as the client's.
     offered = {tool["name"] for tool in fake.requests[0]["tools"]}
     assert {"mcp__client__Bash", "mcp__client__Read"} <= offered, sorted(offered)

@@ -58,6 +58,6 @@ def user(user_id: str | dict[str, Any] | None) -> str | None:
 
 def unapplied_betas(header: str | None) -> list[str]:
     """The `anthropic-beta` features asked for that the gateway does not apply, as
-    `anthropic-beta:<feature>`."""
+    `anthropic-beta[<feature>]` (the header shows those characters as they are)."""
     features = [name.strip() for name in (header or "").split(",") if name.strip()]
-    return [f"anthropic-beta:{name[:100]}" for name in features if not name.startswith(APPLIED_BETAS)]
+    return [f"anthropic-beta[{name[:100]}]" for name in features if not name.startswith(APPLIED_BETAS)]

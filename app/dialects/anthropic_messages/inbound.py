@@ -43,6 +43,8 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
         found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
+    if request.output_config is not None:
+        found += [f"output_config.{name}" for name in sorted(request.output_config.model_extra or {})]
     for i, tool in enumerate(request.tools or []):
         if isinstance(tool, am.ServerTool):  # what Claude Code's WebSearch and WebFetch cannot take
             unapplied = ("user_location", "citations", "max_content_tokens")
@@ -97,6 +99,7 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         user=claude_code.user(request.metadata.user_id) if request.metadata else None,
         tools=tools,
         thinking=_thinking(request.thinking),
+        effort=request.output_config.effort if request.output_config else None,
         hosted=Hosted() if hidden else _hosted(request.tools or [], request.mcp_servers or []),
     )
 

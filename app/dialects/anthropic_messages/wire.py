@@ -205,6 +205,12 @@ class Metadata(Wire):
     user_id: str | dict[str, Any] | None = None
 
 
+class OutputConfig(Wire):
+    """Claude's effort (Claude Code sends it on every request); other fields are named as ignored."""
+
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+
+
 class McpToolConfiguration(Wire):
     enabled: bool | None = None  # false: none of the server's tools
     allowed_tools: list[str] | None = None
@@ -232,6 +238,7 @@ class MessagesRequest(Wire):
     stream: bool | None = False
     thinking: Thinking | None = None
     metadata: Metadata | None = None
+    output_config: OutputConfig | None = None
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
