@@ -81,6 +81,7 @@ async def test_one_claude_code_session_is_one_gateway_session_within_its_tenant(
     mine = (await client.get(f"/v1/sessions/claude-code-{session}", headers=auth())).json()
     theirs = (await client.get(f"/v1/sessions/claude-code-{session}", headers=auth("cc-key-two"))).json()
     assert mine["turns"] == 2 and theirs["turns"] == 1, (mine, theirs)
+    assert mine["user"] == "d" * 64 and theirs["user"] is None  # its device (no account); none named
     listed = (await client.get("/v1/sessions", headers=auth())).json()["data"]
     assert [s["id"] for s in listed] == [f"claude-code-{session}"]
 
@@ -111,6 +112,8 @@ async def test_other_user_ids_keep_their_meaning_and_key_nothing(gateway):
         )
         assert response.status_code == 200, response.text
         assert response.headers["x-session-id"].startswith("sess_"), user_id
+        found = (await client.get(f"/v1/sessions/{response.headers['x-session-id']}", headers=auth())).json()
+        assert found["user"] == user_id, found
 
 
 async def test_unapplied_beta_features_and_context_management_are_named(gateway):

@@ -47,13 +47,13 @@ def session_key(user_id: str | dict[str, Any] | None) -> str | None:
 
 
 def user(user_id: str | dict[str, Any] | None) -> str | None:
-    """The turn's user: Claude Code's account (or, without one, its device); any other client's
+    """The turn's user: Claude Code's account (or, without one, its device); any other string
     `user_id` as it is."""
-    fields = _fields(user_id)
-    if not fields:
-        return user_id if isinstance(user_id, str) else None
-    found = fields.get("account_uuid") or fields.get("device_id")
-    return found if isinstance(found, str) and found else None
+    found = _fields(user_id)
+    named = found.get("account_uuid") or found.get("device_id")
+    if isinstance(named, str) and named:
+        return named
+    return user_id if isinstance(user_id, str) else None
 
 
 def unapplied_betas(header: str | None) -> list[str]:
