@@ -81,4 +81,20 @@ def test_claude_code_runs_a_bash_then_read_task_through_messages(own_gateway, fa
     # own session id (metadata.user_id).
     sessions = httpx.get(f"{own_gateway.url}/v1/sessions", headers={"Authorization": f"Bearer {KEY}"}).json()["data"]
     assert len(sessions) == 1 and sessions[0]["turns"] == 3, sessions
-    assert output["session_id"] in sessions[0]["id"], (output["session_id"], sessions)
+    assert sessions[0]["id"] == "claude-code-" + output["session_id"], (output["session_id"], sessions)
+
+    # The Claude Code session resumed later (a new process, its history from its own transcript)
+    # goes on in the same gateway session.
+    again = subprocess.run(
+        [str(BUNDLED_CLI), "-p", "And once more?", "--resume", output["session_id"], "--output-format", "json"],
+        cwd=workspace,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-3000:]}\n{own_gateway.log()[-3000:]}"
+    assert json.loads(again.stdout)["result"].startswith("results: ")
+    sessions = httpx.get(f"{own_gateway.url}/v1/sessions", headers={"Authorization": f"Bearer {KEY}"}).json()["data"]
+    assert [(s["id"], s["turns"]) for s in sessions] == [("claude-code-" + output["session_id"], 4)], sessions
