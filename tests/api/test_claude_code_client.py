@@ -8,6 +8,8 @@ import json
 import uuid
 from typing import Any
 
+from tests.api.test_replicas import replica
+
 KEYS = "cc-key-one,cc-key-two"
 
 
@@ -139,3 +141,20 @@ async def test_output_config_effort_is_applied_and_a_wrong_one_refused(gateway):
     wrong = {**body([{"role": "user", "content": "hi"}]), "output_config": {"effort": "extreme"}}
     refused = await client.post("/v1/messages", json=wrong)
     assert refused.status_code == 400 and "output_config.effort" in refused.json()["error"]["message"], refused.text
+
+
+async def test_a_claude_code_session_alternating_replicas_is_one_session(redis_url):
+    """Two replicas sharing Redis: the keyed session goes on at the other one, one conversation."""
+    (a, engine_a), (b, engine_b) = replica(redis_url=redis_url), replica(redis_url=redis_url)
+    session = str(uuid.uuid4())
+    history: list[dict[str, Any]] = [environment()]
+    ids = set()
+    for i, (client, engine) in enumerate([(a, engine_a), (b, engine_b), (a, engine_a)]):
+        history.append({"role": "user", "content": f"turn {i}"})
+        response = await client.post("/v1/messages", json=body(history, claude_code_user(session)))
+        assert response.headers["x-session-id"] == f"claude-code-{session}"
+        history.append({"role": "assistant", "content": answer_text(response)})
+        ids.add(engine.turns[-1].conversation_id)
+    assert len(ids) == 1
+    listed = (await b.get("/v1/sessions")).json()["data"]
+    assert [(s["id"], s["turns"]) for s in listed] == [(f"claude-code-{session}", 3)]
