@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import credential_mismatch
+from ..core.errors import GatewayError, credential_mismatch
 from ..core.events import Event, Finish
 from ..core.messages import extend_hash
 from ..core.turn import CONTINUED, NAMED, ONE_OFF, Turn
@@ -31,6 +31,10 @@ from .session import Pointer, Session
 
 if TYPE_CHECKING:
     from ..workspaces.workspaces import Workspaces
+
+# How long a request keyed by the client's session waits for that session while another turn
+# holds it (its last one, finishing) before it is matched as any stateless request.
+KEYED_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -117,11 +121,17 @@ class SessionTurn:
         """The stateless session the client keys its conversation by (`key`, within the tenant),
         held: a new one, or one whose served history this resent one extends with the same
         credential. None otherwise (the history moved on elsewhere: an edit, a compaction, a
-        side request under the same key), and the turn is matched as any stateless one."""
+        side request under the same key; or busy past KEYED_WAIT), and the turn is matched as any
+        stateless one."""
         registry, keeper, turn = self.parts.registry, self.parts.keeper, self.turn
         assert self.key is not None
         session = registry.create(turn.tenant, model, turn.system, self.key, credential, here, stateless=True)
-        await keeper.hold(session, self.parts.busy_wait)
+        try:
+            await keeper.hold(session, min(KEYED_WAIT, self.parts.busy_wait))
+        except GatewayError as error:
+            if error.code != "session_busy":
+                raise
+            return None  # another request of the client's (a subagent's, say) holds it: no 409 for that
         if not session.gone and not session.turns:
             session.credential = credential
             return session

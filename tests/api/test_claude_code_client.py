@@ -4,7 +4,9 @@ per Claude Code session, within the key's tenant), and `anthropic-beta` features
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -158,3 +160,18 @@ async def test_a_claude_code_session_alternating_replicas_is_one_session(redis_u
     assert len(ids) == 1
     listed = (await b.get("/v1/sessions")).json()["data"]
     assert [(s["id"], s["turns"]) for s in listed] == [(f"claude-code-{session}", 3)]
+
+
+async def test_a_request_while_the_keyed_session_is_busy_is_no_409(gateway):
+    """Two requests of one Claude Code session at once (a subagent's beside the main loop): the
+    second is matched as any stateless request instead of waiting for a 409."""
+    client, _, _ = await gateway(session_busy_wait="2")
+    user_id = claude_code_user(str(uuid.uuid4()))
+    slow = [{"role": "user", "content": "[[slow]] " + "x" * 200}]  # about 5 s of streamed chunks
+    first = asyncio.create_task(client.post("/v1/messages", json=body(slow, user_id)))
+    await asyncio.sleep(1)
+    started = time.monotonic()
+    second = await client.post("/v1/messages", json=body([{"role": "user", "content": "aside"}], user_id))
+    assert answer_text(second) == "echo: aside" and second.headers["x-session-id"].startswith("sess_")
+    assert time.monotonic() - started < 2
+    assert (await first).headers["x-session-id"].startswith("claude-code-")
