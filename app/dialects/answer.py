@@ -26,6 +26,7 @@ from ..core.events import (
     ToolResult,
     ToolUse,
 )
+from ..core.messages import StepJoin
 
 
 def random_id(prefix: str = "") -> str:
@@ -43,6 +44,7 @@ class Part:
     use: ToolUse | None = None  # a tool Claude Code ran: the call
     result: ToolResult | None = None  # and its result, once it came
     key: str = field(default_factory=random_id)  # names the part in the ids a door gives it
+    joined: str = ""  # what goes before a text part in the answer's one string (StepJoin)
     # Pieces joined when read: adding each delta to a string copies all of it every time, which
     # grows with the square of the length (a 100,000-delta answer: seconds).
     _pieces: list[str] = field(default_factory=list, repr=False)
@@ -68,6 +70,7 @@ class Answer:
         self._calls: dict[int, Part] = {}  # a function call's index -> its part
         self._tools: dict[str, Part] = {}  # a tool Claude Code ran: its call's id -> its part
         self._settled = 0  # the parts a Restart leaves: those before the last tool result
+        self._steps = StepJoin()
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Answer:
@@ -78,16 +81,21 @@ class Answer:
 
     def add(self, event: Event) -> Part | None:
         """Fold in one event; the part it opened or added to, None if it changed no part."""
+        if isinstance(event, ToolResult):
+            self._steps.tool_ran()  # text after it is a new step (what the engine remembers too)
         if isinstance(event, Restart):
             del self.parts[self._settled :]
             self._calls.clear()
             self._tools = {part.call_id: part for part in self.parts if part.kind == "tool"}
+            self._steps = StepJoin(said=any(part.kind == "text" for part in self.parts))
         elif isinstance(event, Finish):
             self.finish = event
         elif isinstance(event, (TextDelta, ThinkingDelta)) and event.text:
             kind: Literal["text", "thinking"] = "text" if isinstance(event, TextDelta) else "thinking"
             if not self.parts or self.parts[-1].kind != kind:
                 self.parts.append(Part(kind))
+            if kind == "text":
+                self.parts[-1].joined += self._steps.before(event.text)
             self.parts[-1].add(event.text)
             return self.parts[-1]
         elif isinstance(event, ToolCallStart):
@@ -109,7 +117,8 @@ class Answer:
 
     @property
     def text(self) -> str:
-        return "".join(part.text for part in self.parts if part.kind == "text")
+        """The text parts as one string: the steps apart, as Chat Completions shows them."""
+        return "".join(part.joined + part.text for part in self.parts if part.kind == "text")
 
     @property
     def tool_calls(self) -> list[Part]:

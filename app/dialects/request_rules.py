@@ -27,8 +27,16 @@ MAX_SCHEMA_BYTES = 64 * 1024
 # The most output tokens Claude Code asks Claude for: it caps CLAUDE_CODE_MAX_OUTPUT_TOKENS there
 # (measured with CLI 2.1.329: 200000 and 2**70 both reached the API as 128000, for every model).
 MAX_OUTPUT_TOKENS = 128_000
-# OpenAI's reasoning effort -> Claude's effort.
-EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+# OpenAI's reasoning effort -> Claude's effort (`max`: Claude's own top level, which /v1/models lists).
+EFFORTS = {
+    "none": "low",
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
 # A function without a schema takes no arguments.
 NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 # What Claude Code is sent when a conversation ends with the assistant's message (see
@@ -166,24 +174,25 @@ def require_content(blocks: list[Block], where: str) -> list[Block]:
     return blocks
 
 
-def append_message(messages: list[Message], role: Role, blocks: list[Block], joined: bool = False) -> None:
+def append_message(messages: list[Message], role: Role, blocks: list[Block], joined: str | None = None) -> None:
     """Add blocks, merging same-role neighbours: Claude wants strictly alternating turns (for
     `joined`, see add_blocks)."""
     if not blocks:
         return
     if messages and messages[-1].role == role:
-        add_blocks(messages[-1].content, blocks, joined and role == "assistant")
+        add_blocks(messages[-1].content, blocks, joined if role == "assistant" else None)
     else:
         messages.append(Message(role, list(blocks)))
 
 
-def add_blocks(blocks: list[Block], new: list[Block], joined: bool = False) -> None:
+def add_blocks(blocks: list[Block], new: list[Block], joined: str | None = None) -> None:
     """Add `new` blocks to a message's `blocks`. `joined`: they go on with an answer the client sent
     back in pieces, with parts between them that are not passed on (thinking, the tools Claude Code
     ran itself); the gateway remembers an answer's text as one, so the first text goes on the text
-    before it, and the conversation is the one Claude Code holds."""
-    if joined and new and blocks and new[0].get("type") == "text" and blocks[-1].get("type") == "text":
-        blocks[-1] = {"type": "text", "text": blocks[-1]["text"] + new[0]["text"]}
+    before it, after `joined` (the step separator where a tool ran between, see `left_out`), and
+    the conversation is the one Claude Code holds."""
+    if joined is not None and new and blocks and new[0].get("type") == "text" and blocks[-1].get("type") == "text":
+        blocks[-1] = {"type": "text", "text": blocks[-1]["text"] + joined + new[0]["text"]}
         new = new[1:]
     blocks.extend(new)
 

@@ -11,12 +11,24 @@ from ..core.credentials import Credential
 from ..core.events import Event
 from ..core.turn import Turn
 
+# What every Claude model takes (Claude Code reports no context window; its models answer in 200k
+# tokens unless a `[1m]` variant is asked for) and the effort levels Claude Code offers.
+CONTEXT_WINDOW = 200_000
+LONG_CONTEXT_WINDOW = 1_000_000
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+
 
 @dataclass
 class ModelInfo:
     id: str
     display_name: str
     created: int = 0
+    efforts: tuple[str, ...] = EFFORT_LEVELS  # Claude Code's `supportedEffortLevels` for the model
+    takes_images: bool = True
+
+    @property
+    def context_window(self) -> int:
+        return LONG_CONTEXT_WINDOW if self.id.endswith("[1m]") else CONTEXT_WINDOW
 
 
 class Engine(Protocol):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.errors import model_not_found
 from ..core.settings import Settings
-from .interface import ModelInfo
+from .interface import EFFORT_LEVELS, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,12 @@ class ModelCatalog:
         ]
         for entry in reported:
             name = entry.get("displayName") or entry["value"]
-            found.setdefault(entry["value"], ModelInfo(entry["value"], name))
-            if entry.get("resolvedModel"):
-                found.setdefault(entry["resolvedModel"], ModelInfo(entry["resolvedModel"], name))
+            efforts = (
+                tuple(entry.get("supportedEffortLevels") or EFFORT_LEVELS) if entry.get("supportsEffort", True) else ()
+            )
+            for model in (entry["value"], entry.get("resolvedModel")):
+                if model:
+                    found.setdefault(model, ModelInfo(model, name, efforts=efforts))
         for alias, target in self.settings.model_alias_map.items():
             found.setdefault(alias, ModelInfo(alias, f"{alias} (served by {target})"))
         return list(found.values())

@@ -13,7 +13,7 @@ from app.core.events import Finish, TextDelta, ToolResult, ToolUse, Usage
 from app.core.messages import Message, answer_message
 from tests.support import make_client, official_clients
 
-ANSWER = answer_message("Let me look.Two files.")
+ANSWER = answer_message("Let me look.\n\nTwo files.")
 BASH = ToolUse("toolu_1", "Bash", {"command": "ls -la"})
 SEARCH = ToolUse("toolu_2", "mcp__github__search_issues", {"q": "bug"}, server="github")
 SCRIPT = [
@@ -49,7 +49,7 @@ async def test_chat_json_and_stream_report_the_activity():
         whole = (await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": ASK})).json()
         streamed = await client.post("/v1/chat/completions", json={"model": "sonnet", "messages": ASK, "stream": True})
     message = whole["choices"][0]["message"]
-    assert message["content"] == "Let me look.Two files."
+    assert message["content"] == "Let me look.\n\nTwo files."
     assert message["reasoning_content"] == (
         '▶ Bash: ls -la\n◀ 2 lines\n▶ github.search_issues {"q":"bug"}\n◀ error: rate limited\n'
     )
@@ -200,5 +200,7 @@ async def test_an_openai_agents_sdk_run_reads_the_activity_and_sends_it_back():
         "ToolCallItem",
         "MessageOutputItem",
     ]
-    assert ItemHelpers.text_message_outputs(run.new_items) == "Let me look.Two files."
+    assert (
+        ItemHelpers.text_message_outputs(run.new_items) == "Let me look.Two files."
+    )  # separate items, as OpenAI joins them
     assert engine.turns[-1].messages[1] == ANSWER

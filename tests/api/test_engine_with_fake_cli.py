@@ -148,6 +148,38 @@ async def test_models_come_from_the_cli(gateway):
     assert {"sonnet", "claude-sonnet-5-5", "haiku", "gpt-4o"} <= set(ids)
 
 
+async def test_the_model_list_says_what_agent_clients_read_in_openais_shape(gateway):
+    """Codex asks with `client_version` (and warns when it finds no metadata); other clients read
+    OpenAI's four fields. One list for both: OpenAI's shape, plus each model's context window, the
+    `reasoning.effort` values it takes (Claude Code's own levels) and its input modalities."""
+    client, _, _ = await gateway(model_aliases="gpt-4o=sonnet")
+    plain = await client.get("/v1/models")
+    codex = await client.get("/v1/models", params={"client_version": "0.171.0"})
+    assert plain.status_code == codex.status_code == 200
+    assert plain.json() == codex.json()
+    body = plain.json()
+    assert set(body) == {"object", "data"} and body["object"] == "list"
+    models = {model["id"]: model for model in body["data"]}
+    sonnet = models["claude-sonnet-5-5"]
+    assert {key: sonnet[key] for key in ("object", "created", "owned_by")} == {
+        "object": "model",
+        "created": 0,
+        "owned_by": "anthropic",
+    }
+    assert sonnet["context_window"] == 200_000
+    assert sonnet["reasoning_efforts"] == ["low", "medium", "high", "xhigh", "max"]
+    assert sonnet["input_modalities"] == ["text", "image"]
+    assert models["gpt-4o"]["context_window"] == 200_000  # a configured alias: the same metadata
+    one = await client.get("/v1/models/claude-sonnet-5-5")
+    assert one.json() == sonnet
+    # Every listed effort is one the gateway takes as `reasoning.effort`, `max` included.
+    for effort in sonnet["reasoning_efforts"]:
+        asked = await client.post(
+            "/v1/responses", json={"model": "sonnet", "input": "hi", "reasoning": {"effort": effort}}
+        )
+        assert asked.status_code == 200, (effort, asked.text)
+
+
 # --- warm processes: limits, eviction, resume ---------------------------------------------------
 async def test_an_evicted_conversation_resumes_from_its_transcript(gateway):
     client, engine, _ = await gateway(max_processes=1, spare_processes=0)

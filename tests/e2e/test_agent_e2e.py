@@ -12,6 +12,7 @@ from anthropic import Anthropic
 from openai import OpenAI
 
 from tests.e2e.conftest import API_KEY, serve
+from tests.fakes.upstream import Reply, text_of
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +191,52 @@ def test_a_glob_with_only_a_pattern_stays_in_the_workspace_and_under_read_rules(
     assert "disallowed" in results[2] and "key.txt" not in results[2], results
     assert "disallowed" in results[3], results
     assert "notes.txt" in results[4], results
+
+
+def look_then_answer(body: dict) -> Reply:
+    """Claude says something, runs a command, then goes on: one agent turn in two steps."""
+    last_user = max(i for i, m in enumerate(body["messages"]) if m["role"] == "user" and text_of(body["messages"][i]))
+    ran = any(
+        block.get("type") == "tool_use"
+        for message in body["messages"][last_user:]
+        if message["role"] == "assistant" and isinstance(message["content"], list)
+        for block in message["content"]
+    )
+    if text_of(body["messages"][last_user]) != "Which files?":
+        return Reply(text="Noted.")
+    if ran:
+        return Reply(text="Two files.")
+    return Reply(text="Let me look.", tool_uses=[{"name": "Bash", "input": {"command": "ls", "description": "list"}}])
+
+
+def test_the_steps_of_an_agent_turn_are_apart_in_a_chat_answer_streamed_or_not(agent_gateway, fake):
+    """Chat has one content string: the text before the command ran and the text after it are two
+    steps, with a blank line between, whole and streamed alike; and that is the answer the gateway
+    remembers, so a client that sends it back goes on with the same live conversation."""
+    fake.default = look_then_answer
+    claude_code = {"permission_mode": "acceptEdits"}
+    whole = chat(agent_gateway, "Which files?", claude_code)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["choices"][0]["message"]["content"] == "Let me look.\n\nTwo files."
+
+    client = OpenAI(base_url=f"{agent_gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=120)
+    question = [{"role": "user", "content": "Which files?"}]
+    stream = client.chat.completions.create(
+        model="sonnet", messages=question, stream=True, extra_body={"claude_code": claude_code}
+    )
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert streamed == "Let me look.\n\nTwo files."
+
+    # The client sends the answer back as it got it: the gateway knows that history, and the
+    # conversation goes on where Claude Code holds it (its Bash call included), not rebuilt from
+    # text (which it is when the text differs: checked with the steps run together).
+    history = [*question, {"role": "assistant", "content": streamed}, {"role": "user", "content": "And?"}]
+    again = client.chat.completions.create(model="sonnet", messages=history, extra_body={"claude_code": claude_code})
+    assert again.choices[0].message.content == "Noted."
+    held = fake.requests[-1]["messages"]
+    assert any(
+        block.get("type") == "tool_use"
+        for message in held
+        if isinstance(message["content"], list)
+        for block in message["content"]
+    ), held

@@ -102,7 +102,9 @@ def test_a_streamed_agent_turn_reports_each_call_and_its_result_between_the_text
     ]
     finish = events[4]
     assert isinstance(finish, Finish) and finish.reason == "stop" and finish.limit is None
-    assert finish.message.content == [{"type": "text", "text": "Let me look.Two files."}]  # the answer: its text
+    assert finish.message.content == [
+        {"type": "text", "text": "Let me look.\n\nTwo files."}
+    ]  # its text, the steps apart
     assert (finish.claude_session, finish.total_cost_usd) == ("sess-1", 0.25)
     assert len(events) == 5
 
@@ -230,7 +232,7 @@ def test_a_break_off_after_a_tool_ran_voids_only_the_call_that_broke_off():
     )
     assert events[-2:] == [TextDelta("par"), Restart()]
     events = read([*streamed_step("m3", "Done.", None), result()], reader)
-    assert events[-1].message.content == [{"type": "text", "text": "Let me look.Done."}]
+    assert events[-1].message.content == [{"type": "text", "text": "Let me look.\n\nDone."}]
 
 
 def test_a_break_off_before_the_next_call_said_anything_voids_nothing():

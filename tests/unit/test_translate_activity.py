@@ -36,7 +36,7 @@ EVENTS = [
     TextDelta("Two files."),
     Finish("stop", Usage(3, 2)),
 ]
-ANSWER = answer_message("Let me look.Two files.")  # what the reader remembers of that answer
+ANSWER = answer_message("Let me look.\n\nTwo files.")  # what the reader remembers of that answer
 LIMITED = [TextDelta("Working."), BASH, BASH_OUT, Finish("length", Usage(3, 2), limit="max_turns")]
 
 
@@ -45,7 +45,7 @@ def test_a_call_and_its_result_are_one_part_in_order_with_the_text():
     answer = Answer.of(EVENTS)
     assert [part.kind for part in answer.parts] == ["thinking", "text", "tool", "tool", "text"]
     assert [(p.use, p.result) for p in answer.parts if p.kind == "tool"] == [(BASH, BASH_OUT), (SEARCH, SEARCH_FAILED)]
-    assert answer.text == "Let me look.Two files."
+    assert answer.text == "Let me look.\n\nTwo files."  # the steps apart
 
 
 def test_a_result_of_no_reported_call_changes_nothing():
@@ -111,7 +111,7 @@ EXPECTED_EVENTS = [
 
 def test_a_whole_chat_message_shows_the_activity_in_its_reasoning_and_as_events():
     message = chat_message(EVENTS)
-    assert message["content"] == "Let me look.Two files."
+    assert message["content"] == "Let me look.\n\nTwo files."
     assert message["reasoning_content"] == EXPECTED_REASONING
     assert message["claude_code_events"] == EXPECTED_EVENTS
 

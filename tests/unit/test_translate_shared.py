@@ -125,7 +125,7 @@ def test_an_unknown_effort_is_refused_alike(door, extra, param):
     with pytest.raises(GatewayError) as caught:
         TURNS[door]([{"role": "user", "content": "x"}], **extra)
     assert (caught.value.param, caught.value.code) == (param, "invalid_value")
-    assert caught.value.message == f"{param} must be one of none, minimal, low, medium, high, xhigh."
+    assert caught.value.message == f"{param} must be one of none, minimal, low, medium, high, xhigh, max."
 
 
 OBJECT = {"type": "object"}

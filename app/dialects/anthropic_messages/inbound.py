@@ -9,7 +9,7 @@ from typing import Any
 
 from ...core.errors import invalid_request
 from ...core.hosted import WEB_FETCH, WEB_SEARCH, Hosted, RemoteServer, WebRules
-from ...core.messages import Block, Message, ToolSpec
+from ...core.messages import Block, Message, ToolSpec, left_out
 from ...core.turn import Turn
 from ..documents import document_block
 from ..remote_mcp import bearer, checked_label, checked_url, transport, unique
@@ -148,10 +148,10 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
     if isinstance(message.content, str):
         return text_blocks(message.content)
     blocks: list[Block] = []
-    gap = False  # the blocks before were left out
+    gap: str | None = None  # the blocks before were left out: what joins the next text (left_out)
     for j, block in enumerate(message.content):
         if isinstance(block, am.TextBlock):
-            add_blocks(blocks, text_blocks(block.text), joined=gap and message.role == "assistant")
+            add_blocks(blocks, text_blocks(block.text), joined=gap if message.role == "assistant" else None)
         elif isinstance(block, am.ImageBlock):
             blocks.append(_image(block, f"{where}.content[{j}].source"))
         elif isinstance(block, am.DocumentBlock):
@@ -163,7 +163,8 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
             blocks.append(tool_result(block.tool_use_id, _result_content(block, f"{where}.content[{j}]")))
         # Left out: thinking blocks of earlier answers (their signatures are Anthropic's), and tools
         # that ran without the client (Claude Code's own, in agent mode): Claude Code ran them.
-        gap = isinstance(block, (am.ThinkingBlock, am.RedactedThinkingBlock, am.ActivityBlock))
+        skipped = isinstance(block, (am.ThinkingBlock, am.RedactedThinkingBlock, am.ActivityBlock))
+        gap = left_out(gap, isinstance(block, am.ActivityBlock)) if skipped else None
     return blocks
 
 

@@ -25,6 +25,7 @@ from ...core.events import (
     Usage,
 )
 from ...core.hosted import Source, is_web
+from ...core.messages import StepJoin
 from .. import activity, hosted
 from ..answer import Answer
 from ..sse import FrameTemplate, hole, sse, stream_interrupted
@@ -123,6 +124,7 @@ class ChunkStream:
         self._found: dict[int, list[Source]] = {}
         self._lengths: dict[int, int] = {}
         self._cited: dict[int, tuple[int, list[str]]] = {}
+        self._steps: dict[int, StepJoin] = {}  # each choice's text, the steps apart (as Answer.text)
 
     def _chunk(
         self,
@@ -168,11 +170,14 @@ class ChunkStream:
 
     def event(self, event: Event, index: int = 0) -> list[str]:
         if isinstance(event, TextDelta):
+            text = self._steps.setdefault(index, StepJoin()).before(event.text) + event.text
             if index in self._cited:
-                self._cited[index][1].append(event.text)
+                self._cited[index][1].append(text)
             else:
-                self._lengths[index] = self._lengths.get(index, 0) + len(event.text)
-            return self._piece("content", event.text, index)
+                self._lengths[index] = self._lengths.get(index, 0) + len(text)
+            return self._piece("content", text, index)
+        if isinstance(event, ToolResult):
+            self._steps.setdefault(index, StepJoin()).tool_ran()
         if isinstance(event, (ToolUse, ToolResult)) and is_web(event.hosted):  # Chat shows no search, only citations
             if isinstance(event, ToolResult) and event.sources:
                 self._found.setdefault(index, []).extend(event.sources)

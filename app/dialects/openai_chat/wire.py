@@ -259,6 +259,12 @@ class Model(BaseModel):
     created: int = 0
     owned_by: str = "anthropic"
     display_name: str | None = None
+    # Beyond OpenAI's four fields, what agent clients ask a model list for (clients that read only
+    # OpenAI's fields ignore them): how many tokens it takes, the `reasoning.effort` values it takes,
+    # and whether it reads images.
+    context_window: int | None = None
+    reasoning_efforts: list[str] | None = None
+    input_modalities: list[str] | None = None
 
 
 class ModelList(BaseModel):

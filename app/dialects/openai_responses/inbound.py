@@ -11,7 +11,7 @@ import json
 from ...core.agent import PERMISSION_SERVER
 from ...core.errors import invalid_request
 from ...core.hosted import Hosted, WebRules
-from ...core.messages import Block, Message, ToolSpec
+from ...core.messages import Block, Message, ToolSpec, left_out
 from ...core.turn import Turn
 from ..documents import file_block
 from ..hosted import SOURCES_INCLUDE
@@ -105,12 +105,13 @@ def to_turn(
     system_parts = [request.instructions or earlier_system]
     messages = [Message(m.role, list(m.content)) for m in earlier]
     items = [orq.MessageItem(role="user", content=request.input)] if isinstance(request.input, str) else request.input
-    left_out = False  # the item before was not passed on
+    joined: str | None = None  # the items before were not passed on: what joins the next text (left_out)
     names = claude_names(request.tools)
     client_tools.kinds(request.tools)  # a 400 for a name two tools share
     for i, item in enumerate(items):
-        _add_item(item, f"input[{i}]", messages, system_parts, names, joined=left_out)
-        left_out = isinstance(item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem))
+        _add_item(item, f"input[{i}]", messages, system_parts, names, joined=joined)
+        skipped = isinstance(item, (orq.ReasoningItem, orq.ActivityItem, orq.McpListToolsItem))
+        joined = left_out(joined, isinstance(item, orq.ActivityItem)) if skipped else None
     continue_after_assistant(messages, "input")
     hidden = request.tool_choice == "none"
     tools = () if hidden else _specs(request.tools or [], names)
@@ -160,7 +161,7 @@ def _add_item(
     messages: list[Message],
     system_parts: list[str | None],
     names: dict[str, tuple[str, str]],
-    joined: bool,
+    joined: str | None,
 ) -> None:
     """Add an input item; `joined`: it goes on with an answer after items left out (add_blocks)."""
     if isinstance(item, orq.MessageItem):

@@ -30,7 +30,7 @@ from ...core.events import (
     Usage,
 )
 from ...core.hosted import RemoteServer
-from ...core.messages import Message, answer_message
+from ...core.messages import Message, StepJoin, answer_message
 from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity, Asks
 from .calls import ClientCalls
@@ -84,6 +84,7 @@ class TurnReader:
         self._unsettled_output = False
         self._settled_text = 0
         self._text: list[str] = []
+        self._steps = StepJoin()
         self.model: str | None = None
         self._streamed_ids: set[str] = set()
         self._failure: FailedTurn | None = None
@@ -101,14 +102,17 @@ class TurnReader:
         for event in events:
             if isinstance(event, ToolResult):
                 # A tool ran: the model calls before it are over, and a break-off later voids only
-                # what came after (dialects/answer.py folds a Restart the same way).
+                # what came after (dialects/answer.py folds a Restart the same way). Text after it
+                # is a new step, remembered as Chat shows it (StepJoin).
                 self._unsettled_output, self._settled_text = False, len(self._text)
+                self._steps.tool_ran()
                 continue
             self._unsettled_output = not isinstance(event, Restart)
             if isinstance(event, TextDelta):
-                self._text.append(event.text)
+                self._text.append(self._steps.before(event.text) + event.text)
             elif isinstance(event, Restart):
                 del self._text[self._settled_text :]
+                self._steps = StepJoin(said=any(self._text))
                 self.calls.clear()
         return events
 
@@ -130,6 +134,7 @@ class TurnReader:
         self._settled_text = 0
         self.tool_calls.clear()
         self._text.clear()
+        self._steps = StepJoin()
 
     @property
     def unstreamed_calls_pending(self) -> bool:
