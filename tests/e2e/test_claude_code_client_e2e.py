@@ -32,6 +32,19 @@ def own_gateway(upstream, cli_config_dir, tmp_path_factory):
     yield from serve(upstream, cli_config_dir, tmp_path_factory, "claude-code-client", api_keys=KEY)
 
 
+def claude(args: list[str], workspace: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The bundled CLI in print mode (`claude -p <args...>`, JSON output), run in `workspace`."""
+    return subprocess.run(
+        [str(BUNDLED_CLI), "-p", *args, "--output-format", "json"],
+        cwd=workspace,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
 def test_claude_code_runs_a_bash_then_read_task_through_messages(own_gateway, fake, tmp_path):
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -44,16 +57,8 @@ def test_claude_code_runs_a_bash_then_read_task_through_messages(own_gateway, fa
         **{name: value for name, value in os.environ.items() if not name.startswith(("ANTHROPIC_", "CLAUDE_"))},
         **offline_env(own_gateway.url, KEY, str(tmp_path / "client-config")),
     }
-    done = subprocess.run(
-        [str(BUNDLED_CLI), "-p", "Write made.txt with bash, then read it.", "--allowedTools", "Bash", "Read"]
-        + ["--output-format", "json", "--effort", "high"],
-        cwd=workspace,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    task = ["Write made.txt with bash, then read it.", "--allowedTools", "Bash", "Read", "--effort", "high"]
+    done = claude(task, workspace, env)
     why = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}\n{own_gateway.log()[-4000:]}"
     assert done.returncode == 0, why
     output = json.loads(done.stdout)
@@ -85,15 +90,7 @@ def test_claude_code_runs_a_bash_then_read_task_through_messages(own_gateway, fa
 
     # The Claude Code session resumed later (a new process, its history from its own transcript)
     # goes on in the same gateway session.
-    again = subprocess.run(
-        [str(BUNDLED_CLI), "-p", "And once more?", "--resume", output["session_id"], "--output-format", "json"],
-        cwd=workspace,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    again = claude(["And once more?", "--resume", output["session_id"]], workspace, env)
     assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-3000:]}\n{own_gateway.log()[-3000:]}"
     assert json.loads(again.stdout)["result"].startswith("results: ")
     sessions = httpx.get(f"{own_gateway.url}/v1/sessions", headers={"Authorization": f"Bearer {KEY}"}).json()["data"]
