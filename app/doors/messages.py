@@ -11,6 +11,7 @@ from typing import Any
 from ..core.credentials import Credential
 from ..core.events import Event
 from ..core.turn import Turn
+from ..dialects.anthropic_messages import claude_code
 from ..dialects.anthropic_messages import inbound as translate
 from ..dialects.anthropic_messages import outbound as translate_out
 from ..dialects.anthropic_messages.wire import MessagesRequest
@@ -58,5 +59,6 @@ async def begin(
     turn.agent = agent_mode(body.claude_code, gateway.settings, tenant, gateway.engine.resolve_model, turn.tools)
     urls = {server.name: f"mcp_servers[{i}].url" for i, server in enumerate(body.mcp_servers or [])}
     turn.hosted = await remote_mcp.checked(turn.hosted, gateway.settings, tenant, urls, turn.agent is not None)
-    run = gateway.sessions.turn(turn, requested, tenant, "messages")
+    key = claude_code.session_key(body.metadata.user_id) if body.metadata else None
+    run = gateway.sessions.turn(turn, requested, tenant, "messages", key)
     return Started(msg_id, body, turn, run)

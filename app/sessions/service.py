@@ -128,7 +128,12 @@ class SessionService:
         """Delete a session (on every replica); its uid. 404 if there is none."""
         return await self.keeper.delete(tenant, session_id)
 
-    def turn(self, turn: Turn, session_id: str | None, tenant: Tenant = ANONYMOUS, door: str = "chat") -> SessionTurn:
+    def turn(
+        self, turn: Turn, session_id: str | None, tenant: Tenant = ANONYMOUS, door: str = "chat", key: str | None = None
+    ) -> SessionTurn:
+        """`session_id`: the named session the turn is in (created on first use); else `key`, the
+        client's own name for the stateless conversation it resends (SessionTurn._keyed); else the
+        session its history continues, or a new one."""
         parts = TurnParts(
             self.registry,
             self.keeper,
@@ -139,7 +144,7 @@ class SessionService:
             self.busy_wait,
             self.workspaces,
         )
-        return SessionTurn(parts, turn, session_id, tenant, door)
+        return SessionTurn(parts, turn, session_id, tenant, door, key=key)
 
     async def one_off(
         self, turn: Turn, tenant: Tenant = ANONYMOUS, door: str = "chat", hold: str | None = None

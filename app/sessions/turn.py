@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import credential_mismatch
+from ..core.errors import GatewayError, credential_mismatch
 from ..core.events import Event, Finish
 from ..core.messages import extend_hash
 from ..core.turn import CONTINUED, NAMED, ONE_OFF, Turn
@@ -31,6 +31,10 @@ from .session import Pointer, Session
 
 if TYPE_CHECKING:
     from ..workspaces.workspaces import Workspaces
+
+# How long a request keyed by the client's session waits for that session while another turn
+# holds it (its last one, finishing) before it is matched as any stateless request.
+KEYED_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class SessionTurn:
     door: str = "chat"
     session_id: str | None = None
     pointer: Pointer | None = None
+    key: str | None = None  # the client's name for its stateless conversation (Claude Code's session)
 
     async def events(self) -> AsyncGenerator[Event, None]:
         parts, tenant = self.parts, self.tenant
@@ -112,6 +117,29 @@ class SessionTurn:
                 finally:
                     await parts.keeper.let_go(session)
 
+    async def _keyed(self, model: str, credential: str | None, here: int | None) -> Session | None:
+        """The stateless session the client keys its conversation by (`key`, within the tenant),
+        held: a new one, or one whose served history this resent one extends with the same
+        credential. None otherwise (the history moved on elsewhere: an edit, a compaction, a
+        side request under the same key; or busy past KEYED_WAIT), and the turn is matched as any
+        stateless one."""
+        registry, keeper, turn = self.parts.registry, self.parts.keeper, self.turn
+        assert self.key is not None
+        session = registry.create(turn.tenant, model, turn.system, self.key, credential, here, stateless=True)
+        try:
+            await keeper.hold(session, min(KEYED_WAIT, self.parts.busy_wait))
+        except GatewayError as error:
+            if error.code != "session_busy":
+                raise
+            return None  # another request of the client's (a subagent's, say) holds it: no 409 for that
+        if not session.gone and not session.turns:
+            session.credential = credential
+            return session
+        if not session.gone and session.credential == credential and registry.extends(session, turn.messages):
+            return session
+        await keeper.let_go(session)
+        return None
+
     def _workspace(self, session: Session) -> Path | None:
         """An agent session's workspace, made if new (None where the gateway keeps none)."""
         workspaces = self.parts.workspaces
@@ -129,6 +157,10 @@ class SessionTurn:
         model = turn.model or "default"
         credential = await self.parts.credential_names.of(turn.credential)
         here = keeper.registry_limit(limit)
+        keyed = await self._keyed(model, credential, here) if self.key and not session_id else None
+        if keyed is not None:
+            await keeper.admit(keyed, limit)
+            return keyed, True
         while True:
             if session_id:
                 session = registry.create(turn.tenant, model, turn.system, session_id, credential, here)

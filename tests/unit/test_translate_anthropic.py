@@ -284,7 +284,7 @@ def test_requests_the_gateway_cannot_serve_are_400_naming_the_parameter(messages
         ({"model": "sonnet", "messages": USER}, "max_tokens"),
         ({"model": "sonnet", "max_tokens": 0, "messages": USER}, "max_tokens"),
         ({"model": "sonnet", "max_tokens": 1, "messages": []}, "messages"),
-        ({"model": "sonnet", "max_tokens": 1, "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"model": "sonnet", "max_tokens": 1, "messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
         ({"model": "sonnet", "max_tokens": 1, "messages": USER, "temperature": 2}, "temperature"),
         ({"model": "sonnet", "max_tokens": 1, "messages": USER, "session_id": "a b"}, "session_id"),
         (
@@ -569,3 +569,23 @@ def test_a_failure_is_an_error_event_in_anthropics_envelope():
     writer = t_out.EventStream("msg_1", "sonnet")
     (frame,) = parsed(writer.failure(GatewayError(503, "Overloaded", "overloaded_error")))
     assert frame == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+
+def test_system_messages_in_messages_join_the_system_prompt_in_order():
+    """As Claude Code sends its environment: `role: "system"` between the others (claude_code.py)."""
+    messages = [
+        {"role": "system", "content": "first"},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": [{"type": "text", "text": "second"}, {"type": "text", "text": "third"}]},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "again"},
+    ]
+    turn = turn_of(messages, system="top")
+    assert turn.system == "top\n\nfirst\n\nsecond\n\nthird"
+    assert [m.role for m in turn.messages] == ["user", "assistant", "user"]
+
+
+def test_only_system_messages_are_a_400_naming_messages():
+    with pytest.raises(GatewayError) as caught:
+        turn_of([{"role": "system", "content": "x"}])
+    assert (caught.value.status, caught.value.param) == (400, "messages")

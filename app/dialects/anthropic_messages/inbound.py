@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.errors import invalid_request
 from ...core.hosted import WEB_FETCH, WEB_SEARCH, Hosted, RemoteServer, WebRules
 from ...core.messages import Block, Message, ToolSpec, left_out
 from ...core.turn import Turn
@@ -29,7 +30,7 @@ from ..request_rules import (
     tool_spec,
     url_image,
 )
-from . import defined_tools, tool_search
+from . import claude_code, defined_tools, tool_search
 from . import wire as am
 
 # Accepted, not applied (see dialects/openai_chat/inbound.py), each with its no-op values: Claude's defaults.
@@ -42,6 +43,8 @@ def ignored_parameters(request: am.MessagesRequest) -> list[str]:
         found.append("tool_choice.disable_parallel_tool_use")
     if request.thinking is not None:
         found += [f"thinking.{name}" for name in sorted(request.thinking.model_extra or {})]
+    if request.output_config is not None:
+        found += [f"output_config.{name}" for name in sorted(request.output_config.model_extra or {})]
     for i, tool in enumerate(request.tools or []):
         if isinstance(tool, am.ServerTool):  # what Claude Code's WebSearch and WebFetch cannot take
             unapplied = ("user_location", "citations", "max_content_tokens")
@@ -68,8 +71,12 @@ def _forced_tool(request: am.MessagesRequest, offered: bool) -> str | None:
 
 def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request_id: str) -> Turn:
     messages: list[Message] = []
+    system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     for i, message in enumerate(request.messages):
         where = f"messages[{i}]"
+        if message.role == "system":  # system text within the conversation: the system prompt gets it
+            system.append(_system_text(message, where))
+            continue
         blocks = _blocks(message, where)
         if message.role == "user" and not blocks and _only_activity(message):
             continue  # tools that ran without the client: nothing for Claude
@@ -79,7 +86,6 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
     searching = tool_search.deferrals(request.tools or [])[0]
     offered = [tool for tool in request.tools or [] if isinstance(tool, (am.Tool, am.DefinedTool))]
     tools = () if hidden else tuple(_spec(tool, searching and bool(tool.defer_loading)) for tool in offered)
-    system = [block.text for block in request.system] if isinstance(request.system, list) else [request.system]
     forced = _forced_tool(request, bool(tools))
     return Turn(
         model=model,
@@ -90,9 +96,10 @@ def to_turn(request: am.MessagesRequest, model: str | None, tenant: str, request
         tenant=tenant,
         request_id=request_id,
         stop=[s for s in request.stop_sequences or [] if s],
-        user=request.metadata.user_id if request.metadata else None,
+        user=claude_code.user(request.metadata.user_id) if request.metadata else None,
         tools=tools,
         thinking=_thinking(request.thinking),
+        effort=request.output_config.effort if request.output_config else None,
         hosted=Hosted() if hidden else _hosted(request.tools or [], request.mcp_servers or []),
     )
 
@@ -159,6 +166,17 @@ def _blocks(message: am.MessageParam, where: str) -> list[Block]:
         skipped = isinstance(block, (am.ThinkingBlock, am.RedactedThinkingBlock, am.ActivityBlock))
         gap = left_out(gap, isinstance(block, am.ActivityBlock)) if skipped else None
     return blocks
+
+
+def _system_text(message: am.MessageParam, where: str) -> str:
+    """A system message's text; only text blocks make one (as in `system`)."""
+    if isinstance(message.content, str):
+        return message.content
+    for j, block in enumerate(message.content):
+        if not isinstance(block, am.TextBlock):
+            param = f"{where}.content[{j}].type"
+            raise invalid_request(f"A system message holds only text blocks, not '{block.type}'.", param)
+    return "\n\n".join(block.text for block in message.content if isinstance(block, am.TextBlock))
 
 
 def _only_activity(message: am.MessageParam) -> bool:

@@ -104,7 +104,9 @@ ContentBlock = Annotated[
 
 
 class MessageParam(Wire):
-    role: Literal["user", "assistant"]
+    # "system": system text at that point of the conversation, as Claude Code sends its environment
+    # (inbound.py: it joins the system prompt).
+    role: Literal["user", "assistant", "system"]
     content: str | list[ContentBlock]
 
 
@@ -198,7 +200,15 @@ Thinking = Annotated[ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive, Fiel
 
 
 class Metadata(Wire):
-    user_id: str | None = None
+    # A string, or as Claude Code sends it, a JSON object (in a string, or as is) naming its
+    # session (claude_code.py).
+    user_id: str | dict[str, Any] | None = None
+
+
+class OutputConfig(Wire):
+    """Claude's effort (Claude Code sends it on every request); other fields are named as ignored."""
+
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
 
 
 class McpToolConfiguration(Wire):
@@ -228,6 +238,7 @@ class MessagesRequest(Wire):
     stream: bool | None = False
     thinking: Thinking | None = None
     metadata: Metadata | None = None
+    output_config: OutputConfig | None = None
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: int | None = Field(default=None, ge=0)

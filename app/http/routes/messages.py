@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...core.bodies import parse, read_json
+from ...dialects.anthropic_messages.claude_code import unapplied_betas
 from ...dialects.anthropic_messages.wire import CountTokensRequest, MessagesRequest
 from ...doors import messages as door
 from ...doors.checks import session_id
@@ -22,7 +23,8 @@ router = APIRouter()
 async def messages(request: Request, gateway: GatewayDep, tenant: TurnTenantDep, credential: CredentialDep) -> Response:
     body, ignored = await door.REQUESTS.read(request, gateway, tenant)
     started = await door.begin(gateway, body, tenant, credential, session_id(request, body.session_id))
-    return await answer(request, started, bool(body.stream), ignored)
+    betas = unapplied_betas(request.headers.get("anthropic-beta"))
+    return await answer(request, started, bool(body.stream), ignored + betas)
 
 
 @router.post(
