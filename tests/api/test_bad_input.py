@@ -387,3 +387,16 @@ async def test_n_over_one_with_a_session_is_400_not_silently_a_new_conversation(
     error = openai_error(response)
     assert error["param"] == "n" and "session" in error["message"]
     assert engine.turns == []
+
+
+@pytest.mark.parametrize("call", [None, 5, "c1", []])
+async def test_a_tool_call_that_is_not_an_object_is_400_naming_it(call):
+    """Found by the schema fuzzer: a `tool_calls` entry that is not an object reached the custom-tool
+    discriminator as is, and was a 500."""
+    body = {
+        "model": "sonnet",
+        "messages": [{"role": "assistant", "tool_calls": [call]}, {"role": "user", "content": "x"}],
+    }
+    response, engine = await post("/v1/chat/completions", body)
+    assert openai_error(response)["param"] == "messages[0].tool_calls[0]"
+    assert engine.turns == []

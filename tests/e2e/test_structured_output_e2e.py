@@ -86,9 +86,10 @@ def test_chat_tools_over_two_steps_then_the_json_answer(client, fake, stream):
     assert finish == "stop" and "tool_calls" not in message
     assert json.loads(message["content"]) == {"reports": ["cold, 3 C", "sunny, 24 C"]}
     # One model call a step: the held turn went on each time. Counted among the calls that offer
-    # the client's function: the CLI now and then sends a small call of its own besides (max_tokens
-    # 20, no tools), which failed this count once under load.
-    steps = [body for body in fake.requests if "mcp__client__get_weather" in offered(body)]
+    # the client's function, leaving out a small call the CLI now and then makes of its own under
+    # load (max_tokens 20, with or without the tools and with context_management: seen twice,
+    # cause unknown; named in the issue 22/23 note as an upstream call no client asked for).
+    steps = [b for b in fake.requests if "mcp__client__get_weather" in offered(b) and b.get("max_tokens") != 20]
     assert len(steps) == 3
     assert {"StructuredOutput", "mcp__client__get_weather"} <= offered(steps[-1])
 

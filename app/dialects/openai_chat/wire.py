@@ -64,7 +64,9 @@ class ToolCall(Wire):
 
 AnyToolCall = Annotated[
     Annotated[ToolCall, Tag("function")] | Annotated[CustomToolCall, Tag("custom")],
-    Discriminator(lambda call: (call.get("type") if isinstance(call, dict) else call.type) or "function"),
+    Discriminator(
+        lambda call: (call.get("type") if isinstance(call, dict) else getattr(call, "type", None)) or "function"
+    ),
 ]
 
 
