@@ -19,6 +19,10 @@ from typing import Literal
 WEB_SEARCH, WEB_FETCH, MCP = "web_search", "web_fetch", "mcp"
 HOSTED_TOOLS = (WEB_SEARCH, WEB_FETCH, MCP)
 CLAUDE_TOOLS = {WEB_SEARCH: "WebSearch", WEB_FETCH: "WebFetch"}  # the Claude Code tool that serves each
+# What the web gate's refusals say (engine/processes/web_gate.py), by which the doors tell Anthropic's
+# error codes apart (dialects/hosted.py): past max_uses, or outside the request's domains.
+MAX_USES_REFUSED = "(max_uses)"
+DOMAINS_REFUSED = ("(allowed_domains)", "(blocked_domains)")
 HOSTED_BY_CLAUDE_TOOL = {tool: hosted for hosted, tool in CLAUDE_TOOLS.items()}
 
 

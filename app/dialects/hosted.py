@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.events import ToolResult
-from ..core.hosted import WEB_FETCH, WEB_SEARCH, Source, is_web
+from ..core.hosted import DOMAINS_REFUSED, MAX_USES_REFUSED, WEB_FETCH, WEB_SEARCH, Source, is_web
 from .answer import Part
 
 SOURCES_INCLUDE = "web_search_call.action.sources"  # Responses `include` value that adds them
@@ -132,8 +132,8 @@ def server_result(result: ToolResult) -> dict[str, Any]:
     kind = "web_fetch_tool_result" if result.hosted == WEB_FETCH else "web_search_tool_result"
     content: Any
     if result.is_error:
-        code = "max_uses_exceeded" if "max_uses" in result.output else "unavailable"
-        if result.hosted == WEB_FETCH and "_domains" in result.output:
+        code = "max_uses_exceeded" if MAX_USES_REFUSED in result.output else "unavailable"
+        if result.hosted == WEB_FETCH and any(marker in result.output for marker in DOMAINS_REFUSED):
             code = "url_not_allowed"
         error_type = "web_fetch_tool_error" if result.hosted == WEB_FETCH else "web_search_tool_result_error"
         content = {"type": error_type, "error_code": code}

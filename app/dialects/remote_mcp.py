@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 from urllib.parse import urlsplit
 
 from ..core.errors import GatewayError, invalid_request
@@ -22,7 +23,7 @@ RESERVED = ("client", "claude_code")  # the gateway's in-process server, and how
 MAX_URL = 2048
 
 
-def transport(url: str) -> str:
+def transport(url: str) -> Literal["http", "sse"]:
     return "sse" if urlsplit(url).path.rstrip("/").endswith("/sse") else "http"
 
 

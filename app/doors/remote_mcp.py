@@ -17,14 +17,13 @@ import socket
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from ..agent.policy import url_allowed
+from ..agent.policy import DEFAULT_PORTS, url_allowed
 from ..core.errors import GatewayError, invalid_request
 from ..core.hosted import Hosted, RemoteServer
 from ..core.settings import Settings
 from ..tenancy.auth import Tenant
 
 RESOLVE_TIMEOUT = 5.0
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def refused(param: str, why: str) -> GatewayError:

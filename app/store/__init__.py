@@ -13,6 +13,7 @@ from ..core.redis import RedisLink
 from .base import (
     HOSTED_CALLS,
     HOSTED_COUNTS,
+    TOKENS,
     BucketTotal,
     BucketWidthUnsupported,
     KeyRecord,
@@ -39,6 +40,7 @@ def open_store(data_dir: Path, shared: RedisLink | None = None, response_ttl: fl
 __all__ = [
     "HOSTED_CALLS",
     "HOSTED_COUNTS",
+    "TOKENS",
     "BucketTotal",
     "BucketWidthUnsupported",
     "KeyRecord",

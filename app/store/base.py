@@ -13,6 +13,7 @@ from ..core.hosted import MCP, WEB_FETCH, WEB_SEARCH
 # and totals under these names. Claude Code's total_cost_usd already includes what a search costs.
 HOSTED_CALLS = {WEB_SEARCH: "web_search_requests", WEB_FETCH: "web_fetch_requests", MCP: "mcp_calls"}
 HOSTED_COUNTS = tuple(HOSTED_CALLS.values())
+TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
 @dataclass

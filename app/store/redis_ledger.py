@@ -42,6 +42,7 @@ from typing import Any
 from ..core.redis import RedisLink
 from .base import (
     HOSTED_COUNTS,
+    TOKENS,
     BucketTotal,
     BucketWidthUnsupported,
     Reservation,
@@ -62,7 +63,6 @@ FAILURES_KEPT = 1000
 REPORT_HOURS_DAYS = 400  # the hour buckets of the reports: a year and some slack
 LEDGER_DAYS = 400  # the day buckets (usage, reports, tenants of a day) too: then they expire
 NANO = 1_000_000_000
-TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 COUNTERS = ("requests", *TOKENS, *HOSTED_COUNTS)  # each summed under its name (a missing field: 0)
 
 

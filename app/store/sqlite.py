@@ -23,6 +23,7 @@ from sqlalchemy.engine import Row
 from .base import (
     HOSTED_COUNTS,
     LONG_CONTEXT,
+    TOKENS,
     BucketTotal,
     KeyRecord,
     Reservation,
@@ -262,10 +263,7 @@ def _spent(connection: Connection, tenant: str, since: float) -> Spent:
 
 # What UsageTotal and BucketTotal sum, in their fields' order (after the groups and `requests`).
 _SUMMED = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
+    *TOKENS,
     "cost_usd",
     *HOSTED_COUNTS,
 )

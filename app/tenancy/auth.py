@@ -76,7 +76,7 @@ def hosted_tools_allowed(tenant: Tenant, settings: Settings) -> frozenset[str]:
     follow GATEWAY_HOSTED_TOOLS."""
     if tenant.policy is not None:
         return frozenset(tenant.policy.hosted_tools or ())
-    return frozenset(name.strip() for name in settings.hosted_tools.split(",") if name.strip())
+    return settings.hosted_tool_list
 
 
 def agent_mode_allowed(tenant: Tenant, settings: Settings) -> bool:

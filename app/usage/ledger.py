@@ -23,7 +23,7 @@ from typing import Any
 from ..core.events import Event, Finish, TextDelta, ThinkingDelta, ToolCallStart, ToolResult, Usage
 from ..core.prices import price
 from ..core.turn import Turn
-from ..store import HOSTED_CALLS, HOSTED_COUNTS, Store, UsageEntry, UsageTotal
+from ..store import HOSTED_CALLS, HOSTED_COUNTS, TOKENS, Store, UsageEntry, UsageTotal
 from .model_names import namer
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,6 @@ class Ledger:
                     log.exception("could not release a turn's budget reservation")
 
 
-TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 COUNTS = ("requests", *TOKENS, *HOSTED_COUNTS)
 
 

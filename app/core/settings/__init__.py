@@ -220,6 +220,10 @@ class Settings(BaseSettings):
         return [folder.strip() for folder in self.agent_read_dirs.split(",") if folder.strip()]
 
     @cached_property
+    def hosted_tool_list(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.hosted_tools.split(",") if name.strip())
+
+    @cached_property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 

@@ -114,7 +114,7 @@ def remote_servers(servers: list[am.McpServer]) -> tuple[RemoteServer, ...]:
             RemoteServer(
                 label=checked_label(server.name, f"mcp_servers[{i}].name"),
                 url=(url := checked_url(server.url, f"mcp_servers[{i}].url")),
-                transport="sse" if transport(url) == "sse" else "http",
+                transport=transport(url),
                 headers=bearer(server.authorization_token, {}),
                 allowed_tools=tuple(allowed) if allowed is not None else None,
             )

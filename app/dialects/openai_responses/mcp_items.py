@@ -48,7 +48,7 @@ def remote_servers(tools: list[orq.AnyTool]) -> tuple[RemoteServer, ...]:
             RemoteServer(
                 label=checked_label(tool.server_label, f"tools[{i}].server_label"),
                 url=url,
-                transport="sse" if transport(url) == "sse" else "http",
+                transport=transport(url),
                 headers=bearer(tool.authorization, tool.headers or {}),
                 allowed_tools=tuple(allowed) if allowed is not None else None,
                 description=tool.server_description,

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from claude_agent_sdk import HookCallback, HookMatcher
 
-from ...core.hosted import HOSTED_BY_CLAUDE_TOOL, WEB_FETCH, Hosted, WebRules
+from ...core.hosted import DOMAINS_REFUSED, HOSTED_BY_CLAUDE_TOOL, MAX_USES_REFUSED, WEB_FETCH, Hosted, WebRules
 
 
 def covered(host: str, domains: tuple[str, ...]) -> bool:
@@ -62,9 +62,9 @@ def fetch_refusal(url: str, rules: WebRules) -> str | None:
     except ValueError:
         return f"{url!r} is not a URL."
     if rules.allowed_domains and not covered(host, rules.allowed_domains):
-        return f"{host} is not among the domains this request allows (allowed_domains)."
+        return f"{host} is not among the domains this request allows {DOMAINS_REFUSED[0]}."
     if covered(host, rules.blocked_domains):
-        return f"{host} is among the domains this request blocks (blocked_domains)."
+        return f"{host} is among the domains this request blocks {DOMAINS_REFUSED[1]}."
     return None
 
 
@@ -72,14 +72,18 @@ async def private_address(host: str) -> str | None:
     """The first address of `host` that is not a public one (or why it does not resolve); None if
     every address is public."""
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        lookup = asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+        found = await asyncio.wait_for(lookup, RESOLVE_TIMEOUT)
+    except (OSError, UnicodeError, TimeoutError):
         return f"{host} does not resolve"
     for *_, address in found:
         ip = ipaddress.ip_address(str(address[0]).split("%")[0])
         if not ip.is_global or ip.is_multicast:
             return f"{host} resolves to {ip}, a {'loopback' if ip.is_loopback else 'non-public'} address"
     return None
+
+
+RESOLVE_TIMEOUT = 5.0  # seconds a fetch's host may take to resolve (a name that does not: refused)
 
 
 class WebGate:
@@ -100,7 +104,7 @@ class WebGate:
         asked = dict(hook_input.get("tool_input") or {})
         if rules.max_uses is not None and self.used.get(hosted, 0) >= rules.max_uses:
             return _deny(
-                f"{tool} was used {rules.max_uses} times in this turn, the most this request allows (max_uses)."
+                f"{tool} was used {rules.max_uses} times in this turn, the most this request allows {MAX_USES_REFUSED}."
             )
         if hosted == "web_fetch":
             url = str(asked.get("url", ""))

@@ -31,6 +31,7 @@ from ...core.events import (
 )
 from ...core.hosted import RemoteServer
 from ...core.messages import Message, StepJoin, answer_message
+from ...core.turn import Turn
 from ..processes.tools import client_name
 from .activity import STRUCTURED_OUTPUT_TOOL, Activity, Asks
 from .calls import ClientCalls
@@ -95,6 +96,13 @@ class TurnReader:
         # Agent mode's permission prompts: a call that waits for them is a call the client answers.
         self.activity = Activity(hosted, remote, asks)
         self.heard = False  # the CLI has begun the turn (its first frame): a model call is under way
+
+    @classmethod
+    def for_turn(cls, turn: Turn, retry_after: int, asks: Asks | None) -> TurnReader:
+        """The reader of `turn`'s answer, the one home of what it is told (a forced call's second
+        try reads the same way as the first)."""
+        schema, legacy = turn.output_schema is not None, turn.legacy_call_id
+        return cls(retry_after, schema, legacy, turn.hosted.names, turn.hosted.mcp, asks)
 
     def feed(self, message: SdkMessage) -> list[Event]:
         self.heard = True

@@ -58,9 +58,7 @@ def answer_events(
         await run.messages.aclose()
         run.corrected = True
         asks = process.prompts.asks if process.prompts else None
-        run.reader = TurnReader(
-            retry_after, turn.output_schema is not None, turn.legacy_call_id, turn.hosted.names, asks=asks
-        )
+        run.reader = TurnReader.for_turn(turn, retry_after, asks)
         ask = Message("user", [{"type": "text", "text": ask_for_call(turn.forced_tool or "")}])
         run.messages = TurnMessages(process.turn(user_frame(ask)))
         async with aclosing(turn_events(process, run.messages, run.reader, stops, timeout, retry_after)) as events:

@@ -206,14 +206,8 @@ class TurnRouter:
             reader.continue_after_tools(turn.legacy_call_id)
         else:
             process, prompt = await self.launch.process_for(conversation, key, turn, attempt)
-            reader = TurnReader(
-                self.settings.retry_after_default,
-                turn.output_schema is not None,
-                turn.legacy_call_id,
-                turn.hosted.names,
-                key.hosted.mcp,
-                process.prompts.asks if process.prompts else None,
-            )
+            asks = process.prompts.asks if process.prompts else None
+            reader = TurnReader.for_turn(turn, self.settings.retry_after_default, asks)
             sdk_messages = TurnMessages(process.turn(user_frame(prompt)))
         conversation.process, conversation.key, conversation.holds = process, key, None
         process.tenant = turn.tenant
